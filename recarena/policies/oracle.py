@@ -1,0 +1,63 @@
+"""The oracle policy: acts on the simulator's truth — the upper bound every arm is measured
+against. It is the only policy that declares ``needs_oracle``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from recarena.policies.base import Decision, DecisionRequest, Policy, PolicyParams, Surface
+from recarena.policies.registry import register
+
+__all__ = ["OraclePolicy", "greedy_budget"]
+
+
+def greedy_budget(gain: np.ndarray, cost: np.ndarray, budget: float) -> np.ndarray:
+    """Boolean mask of rows to keep: highest gain-per-cost first while the budget lasts.
+
+    Only rows with positive gain are considered. Zero-cost rows come first.
+    """
+    keep = np.zeros(gain.shape[0], dtype=bool)
+    positive = np.flatnonzero(gain > 0)
+    if not np.isfinite(budget):
+        keep[positive] = True
+        return keep
+    ratio = np.where(
+        cost[positive] > 0, gain[positive] / np.maximum(cost[positive], 1e-300), np.inf
+    )
+    order = positive[np.lexsort((positive, -ratio))]
+    within = np.cumsum(cost[order]) <= budget + 1e-9
+    keep[order[within]] = True
+    return keep
+
+
+@register
+class OraclePolicy(Policy):
+    """Best slate, best variant, or the offer with the highest true incremental NPV."""
+
+    class Params(PolicyParams):
+        kind: Literal["oracle"] = "oracle"
+
+    kind = "oracle"
+    summary = "Upper bound: acts on the simulator's ground truth (never a real policy)."
+    surfaces = frozenset({Surface.SLATE, Surface.VARIANT, Surface.CAMPAIGN})
+    needs_oracle = True
+    contextual = True
+
+    def _act(self, request: DecisionRequest) -> Decision:
+        oracle = self.oracle_
+        users = request.users
+        if request.surface is Surface.SLATE:
+            slates, _ = oracle.best_slates(users, request.available_items)
+            return Decision(actions=slates)
+        if request.surface is Surface.VARIANT:
+            probs = oracle.variant_click_probabilities(users)
+            return Decision(actions=np.argmax(probs, axis=1))
+        value = oracle.offer_incremental_npv(users)
+        assert request.eligible is not None
+        value = np.where(request.eligible, value, -np.inf)
+        best = np.argmax(value, axis=1)
+        gain = value[np.arange(users.size), best]
+        keep = greedy_budget(gain, self.spec_.offer_contact_cost[best], request.budget)
+        return Decision(actions=np.where(keep, best, -1).astype(np.int64))

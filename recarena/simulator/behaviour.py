@@ -1,0 +1,178 @@
+"""User behaviour: each mechanism a small vectorised function with its equation.
+
+All functions are pure: they take arrays and (where random) pre-drawn uniforms, and return
+arrays. Randomness comes in as uniforms from :func:`recarena.simulator.rng.uniform`, so the
+same user, session and slot get the same draw whichever policy is deployed (common random
+numbers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "cascade_choice",
+    "cascade_click_probability",
+    "churn_probability",
+    "conversion_probability",
+    "examination_weights",
+    "exponential_from_uniform",
+    "mnl_choice",
+    "mnl_click_probabilities",
+    "sigmoid",
+    "update_satisfaction",
+    "utilities",
+]
+
+F64 = NDArray[np.float64]
+
+
+def sigmoid(x: NDArray[np.floating]) -> F64:
+    """Logistic function σ(x) = 1 / (1 + e^{−x}), computed without overflow."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> F64:
+    """Position-bias examination weights e_j for slots j = 1…k.
+
+    ``"log"``: e_j = 1 / log2(j + 1) (the DCG discount); ``"power"``: e_j = j^−η;
+    ``"none"``: e_j = 1.
+    """
+    j = np.arange(1, k + 1, dtype=np.float64)
+    if kind == "log":
+        return 1.0 / np.log2(j + 1.0)
+    if kind == "power":
+        return j**-decay
+    if kind == "none":
+        return np.ones(k)
+    raise ValueError(f"position_bias must be 'log', 'power' or 'none', got {kind!r}")
+
+
+def utilities(
+    preference: NDArray[np.float32],
+    item_vectors: NDArray[np.float32],
+    popularity: F64,
+    log_price: F64,
+    price_sensitivity: F64,
+    preference_weight: float,
+    fatigue_penalty: F64 | None = None,
+) -> F64:
+    """Utility of items for users.
+
+    u_ui = w · θ_u·φ_i / √d + b_i − ρ_u log p_i − κ·1[i recently consumed by u]
+
+    Parameters
+    ----------
+    preference
+        θ, shape (B, d).
+    item_vectors
+        φ of the candidate items, shape (B, k, d) for per-user slates or (m, d) for a
+        catalogue shared by the whole batch.
+    popularity, log_price
+        b and log p for the same items, shape (B, k) or (m,).
+    price_sensitivity
+        ρ, shape (B,).
+    preference_weight
+        w.
+    fatigue_penalty
+        κ·1[recent], same shape as the result, or ``None``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (B, k) or (B, m).
+    """
+    d = preference.shape[1]
+    scale = preference_weight / np.sqrt(d)
+    if item_vectors.ndim == 3:
+        affinity = np.einsum("bd,bkd->bk", preference, item_vectors, dtype=np.float64)
+    else:
+        affinity = (preference @ item_vectors.T).astype(np.float64)
+    u = scale * affinity + popularity - price_sensitivity[:, None] * log_price
+    if fatigue_penalty is not None:
+        u = u - fatigue_penalty
+    return u
+
+
+def mnl_click_probabilities(
+    u: F64, examination: F64, temperature: float, no_choice_utility: float
+) -> F64:
+    """Multinomial-logit slot probabilities with position bias and a no-choice option.
+
+    P(slot j) = e_j exp(u_j/T) / (exp(u_0/T) + Σ_l e_l exp(u_l/T)); the remainder is
+    "no click". Computed with the max-shift for numerical stability.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (B, k); rows sum to P(click) < 1.
+    """
+    z = u / temperature
+    z0 = no_choice_utility / temperature
+    shift = np.maximum(z.max(axis=1, keepdims=True), z0)
+    w = examination[None, :] * np.exp(z - shift)
+    w0 = np.exp(z0 - shift)
+    return w / (w0 + w.sum(axis=1, keepdims=True))
+
+
+def mnl_choice(probabilities: F64, uniforms: F64) -> NDArray[np.int64]:
+    """Sample the clicked slot (or −1 for none) by inverse CDF on one uniform per row."""
+    cum = np.cumsum(probabilities, axis=1)
+    slot = (uniforms[:, None] >= cum).sum(axis=1)
+    return np.where(slot < probabilities.shape[1], slot, -1).astype(np.int64)
+
+
+def cascade_click_probability(u: F64, examination: F64, temperature: float, u0: float) -> F64:
+    """Per-slot click probabilities of the cascade model (Craswell et al., WSDM 2008).
+
+    The user examines slot j with probability e_j/e_1 given she reached it, clicks it with
+    c_j = σ((u_j − u_0)/T), and stops at the first click:
+    P(click at j) = c_j (e_j/e_1) Π_{l<j} (1 − c_l e_l/e_1).
+    """
+    c = sigmoid((u - u0) / temperature) * (examination / examination[0])[None, :]
+    survive = np.cumprod(1.0 - c, axis=1)
+    before = np.hstack([np.ones((u.shape[0], 1)), survive[:, :-1]])
+    return c * before
+
+
+def cascade_choice(
+    u: F64, examination: F64, temperature: float, u0: float, uniforms: F64
+) -> NDArray[np.int64]:
+    """Sample the cascade model: first slot j whose uniform is below its click probability.
+
+    ``uniforms`` has shape (B, k), one per slot (common random numbers per slot).
+    """
+    c = sigmoid((u - u0) / temperature) * (examination / examination[0])[None, :]
+    clicks = uniforms < c
+    first = np.argmax(clicks, axis=1)
+    return np.where(clicks.any(axis=1), first, -1).astype(np.int64)
+
+
+def conversion_probability(u: F64, intercept: float, slope: float) -> F64:
+    """P(purchase | click) = σ(α + γ u)."""
+    return sigmoid(intercept + slope * u)
+
+
+def exponential_from_uniform(uniforms: F64, mean: F64 | float) -> F64:
+    """Exponential draws with the given mean by inversion: −mean · log(1 − U)."""
+    return -np.asarray(mean) * np.log1p(-uniforms)
+
+
+def update_satisfaction(s: F64, relevance: F64, rate: float, baseline: float) -> F64:
+    """Exponential smoothing of satisfaction: s ← (1 − η) s + η (r − r₀)."""
+    return (1.0 - rate) * s + rate * (relevance - baseline)
+
+
+def churn_probability(
+    base_hazard: float, beta: float, satisfaction: F64, dt: float, multiplier: F64 | float = 1.0
+) -> F64:
+    """P(churn within Δt) = 1 − exp(−h Δt), h = h₀ exp(−β s) · multiplier."""
+    hazard = base_hazard * np.exp(-beta * satisfaction) * multiplier
+    return -np.expm1(-hazard * dt)

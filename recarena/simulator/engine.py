@@ -1,0 +1,649 @@
+"""The SimPy engine: the world lives through time while policies act on it.
+
+Processes (clock in days), and the fixed order in which they run when they fall on the same
+instant (lower first; SimPy orders same-time events by priority, then by scheduling order):
+
+1. ``sessions`` every ``decision_window``: all sessions that happened in (t − Δ, t] are
+   handled as one vectorised batch (in rounds, if a user had several). Δ → 0 is exact
+   event-by-event simulation; a larger Δ trades exactness of within-window feedback for speed.
+2. ``feedback``: conversions that have happened by t are logged and delivered; buffered click
+   feedback reaches the policy every ``feedback_every`` days (0 = every window).
+3. ``daily`` every ``checkpoint_every``: item releases, churn, preference drift, the
+   variant shift, arrivals logged, a snapshot row.
+4. ``campaign`` on each of ``campaign_days``.
+5. ``retrain`` every ``retrain_every``: ``policy.fit(history)``, timed and logged.
+
+Randomness: arrivals, item releases and drift come from the world's streams, and every
+user-level draw (session gaps, choices, conversions, churn, offer responses) is a
+counter-based uniform keyed by (user, counter, slot, purpose), so arms that deploy different
+policies on the same seed see the same draws wherever their histories agree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from recarena.policies.base import (
+    Decision,
+    DecisionRequest,
+    EnvironmentSpec,
+    Feedback,
+    FeedbackKind,
+    Policy,
+    Surface,
+)
+from recarena.simulator import behaviour as bh
+from recarena.simulator.history import HistoryStore
+from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, EventLog, Table
+from recarena.simulator.oracle import Oracle
+from recarena.simulator.params import BehaviourParams, ScheduleParams
+from recarena.simulator.rng import Purpose, uniform
+from recarena.simulator.state import SimState
+from recarena.simulator.world import World, offer_eligibility, retention_sign
+
+__all__ = ["Engine", "RunStats", "environment_spec"]
+
+I64 = NDArray[np.int64]
+F64 = NDArray[np.float64]
+
+# Priorities of same-time events (lower runs first). SimPy itself uses 0 (urgent) and 1.
+PHASE_SESSIONS = 10
+PHASE_FEEDBACK = 20
+PHASE_DAILY = 30
+PHASE_CAMPAIGN = 40
+PHASE_RETRAIN = 50
+
+
+class _PhasedTimeout(simpy.events.Event):
+    """A timeout with an explicit priority, so same-time processes run in a fixed order."""
+
+    def __init__(self, env: simpy.Environment, delay: float, priority: int) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, priority, delay)  # type: ignore[arg-type]  # SimPy types it as an enum
+
+
+@dataclass
+class RunStats:
+    """What a run did and how long it took."""
+
+    decisions: int = 0
+    campaign_decisions: int = 0
+    fits: int = 0
+    seconds: float = 0.0
+    act_seconds: float = 0.0
+    fit_seconds: float = 0.0
+    fallbacks: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def decisions_per_second(self) -> float:
+        """Session decisions per wall-clock second."""
+        return self.decisions / self.seconds if self.seconds else float("nan")
+
+
+def environment_spec(
+    world: World, schedule: ScheduleParams, surfaces: frozenset[Surface]
+) -> EnvironmentSpec:
+    """The observable description of ``world`` handed to policies."""
+    items, offers = world.items, world.offers
+    return EnvironmentSpec(
+        surfaces=surfaces,
+        n_items=world.n_items,
+        slate_size=schedule.slate_size,
+        item_category=items.category,
+        item_price=items.price,
+        item_release_time=items.release_time,
+        item_text=items.text,
+        n_categories=int(items.category.max()) + 1 if len(items) else 0,
+        n_variants=len(world.variants),
+        n_offers=len(offers),
+        offer_value=offers.value,
+        offer_contact_cost=offers.contact_cost,
+        offer_conversion_cost=offers.conversion_cost,
+        offer_names=offers.names,
+        feature_names=world.feature_names,
+        horizon=schedule.days,
+    )
+
+
+@dataclass
+class _ClickBuffer:
+    """Click feedback waiting for the next delivery to the policy."""
+
+    chunks: list[dict[str, NDArray[Any]]] = field(default_factory=list)
+
+    def add(self, **columns: NDArray[Any]) -> None:
+        self.chunks.append(columns)
+
+    def pop(self) -> dict[str, NDArray[Any]] | None:
+        if not self.chunks:
+            return None
+        merged = {k: np.concatenate([c[k] for c in self.chunks]) for k in self.chunks[0]}
+        self.chunks = []
+        return merged
+
+
+class Engine:
+    """Runs one arm (a session policy and/or a campaign policy) on one world and seed.
+
+    Parameters
+    ----------
+    world
+        The static world.
+    behaviour, schedule
+        Behaviour parameters and the clock.
+    crn_seed
+        Key of the common random numbers (:meth:`RandomStreams.crn_seed`).
+    drift_rng
+        Generator for preference drift (the run's ``"drift"`` stream; identical across arms).
+    session_policy, campaign_policy
+        Set-up policies, or ``None`` where the surface is unused.
+    log
+        Where events go.
+    oracle_columns
+        Compute ``best_expected_reward`` (the costliest oracle column on large catalogues).
+    progress
+        Called with the simulation time after each daily step.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        behaviour: BehaviourParams,
+        schedule: ScheduleParams,
+        crn_seed: int,
+        drift_rng: np.random.Generator,
+        session_policy: Policy | None,
+        campaign_policy: Policy | None,
+        log: EventLog,
+        oracle_columns: bool = True,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        self.world = world
+        self.behaviour = behaviour
+        self.schedule = schedule
+        self.seed = crn_seed
+        self.drift_rng = drift_rng
+        self.session_policy = session_policy
+        self.campaign_policy = campaign_policy
+        self.log = log
+        self.oracle_columns = oracle_columns
+        self.progress = progress
+        self.surface = {
+            "slate": Surface.SLATE,
+            "variant": Surface.VARIANT,
+            "none": None,
+        }[schedule.surface]
+        if self.surface is not None and session_policy is None:
+            raise ValueError(f"the {schedule.surface} surface needs a session policy")
+        if self.surface is Surface.VARIANT and len(world.variants) == 0:
+            raise ValueError("schedule.surface is 'variant' but the world has no variants")
+        if schedule.campaign_days and campaign_policy is None:
+            raise ValueError("campaign_days are set but no campaign policy was given")
+        if schedule.campaign_days and len(world.offers) == 0:
+            raise ValueError("campaign_days are set but the world has no offers")
+        self.state = SimState.initial(world, behaviour.fatigue_memory)
+        self.oracle = Oracle(world, self.state, behaviour, schedule.slate_size)
+        self.history = HistoryStore(world.feature_names, schedule.keep_impressions)
+        self.stats = RunStats()
+        self.available = world.items.release_time <= 0.0
+        self._best_value = np.zeros(world.n_users)
+        self._best_valid = np.zeros(world.n_users, dtype=bool)
+        self._clicks = _ClickBuffer()
+        self._pending: list[dict[str, NDArray[Any]]] = []
+        self._campaign_index = 0
+        self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
+        self._item_revenue = world.items.price * world.items.margin
+        self._log_price = np.log(world.items.price)
+        u = uniform(self.seed, np.arange(world.n_users), 0, 0, Purpose.SESSION_GAP)
+        self.state.next_session = world.users.join_time + bh.exponential_from_uniform(
+            u, 1.0 / world.users.activity
+        )
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> RunStats:
+        """Simulate ``schedule.days`` days and close the log."""
+        start = time.perf_counter()
+        env = simpy.Environment()
+        s = self.schedule
+        if self.surface is not None:
+            env.process(self._every(env, s.decision_window, PHASE_SESSIONS, self._sessions))
+        env.process(self._every(env, s.decision_window, PHASE_FEEDBACK, self._deliver))
+        env.process(self._every(env, s.checkpoint_every, PHASE_DAILY, self._daily))
+        if s.campaign_days:
+            env.process(self._at(env, s.campaign_days, PHASE_CAMPAIGN, self._campaign))
+        if s.retrain_every is not None:
+            env.process(self._every(env, s.retrain_every, PHASE_RETRAIN, self._retrain))
+        env.run(until=s.days + 1e-9)
+        self.log.close()
+        self.stats.seconds = time.perf_counter() - start
+        return self.stats
+
+    def _every(
+        self, env: simpy.Environment, period: float, phase: int, step: Callable[[float], None]
+    ) -> Generator[simpy.events.Event, Any, None]:
+        n = 1
+        while n * period <= self.schedule.days + 1e-9:
+            # Absolute times (n·period) so rounding never accumulates across many windows.
+            yield _PhasedTimeout(env, n * period - env.now, phase)
+            self.state.t = float(env.now)
+            step(float(env.now))
+            n += 1
+
+    def _at(
+        self, env: simpy.Environment, times: list[float], phase: int, step: Callable[[float], None]
+    ) -> Generator[simpy.events.Event, Any, None]:
+        for at in times:
+            if at > self.schedule.days:
+                break
+            yield _PhasedTimeout(env, at - env.now, phase)
+            self.state.t = float(env.now)
+            step(float(env.now))
+
+    # ------------------------------------------------------------------ sessions
+    def _sessions(self, t_end: float) -> None:
+        state = self.state
+        while True:
+            due = np.flatnonzero(state.next_session <= t_end)
+            if due.size == 0:
+                return
+            times = state.next_session[due]
+            order = np.argsort(times, kind="stable")
+            users, times = due[order], times[order]
+            self._handle_sessions(users, times, t_end)
+            state.session_count[users] += 1
+            rate = self.world.users.activity[users] * np.exp(
+                self.behaviour.activity_satisfaction * state.satisfaction[users]
+            )
+            gaps = bh.exponential_from_uniform(
+                uniform(self.seed, users, state.session_count[users], 0, Purpose.SESSION_GAP),
+                1.0 / rate,
+            )
+            state.next_session[users] = times + gaps
+
+    def _handle_sessions(self, users: I64, times: F64, t_end: float) -> None:
+        assert self.session_policy is not None and self.surface is not None
+        state = self.state
+        request = DecisionRequest(
+            surface=self.surface,
+            t=t_end,
+            users=users,
+            features=self.world.features[users],
+            available_items=self.available,
+        )
+        tic = time.perf_counter()
+        decision = self.session_policy.act(request)
+        self.stats.act_seconds += time.perf_counter() - tic
+        counter = state.session_count[users]
+        if self.surface is Surface.SLATE:
+            outcome = self._slate_outcomes(users, times, counter, decision.actions)
+        else:
+            outcome = self._variant_outcomes(users, counter, decision.actions)
+        click, position, clicked, expected, best = outcome
+        state.satisfaction[users] = bh.update_satisfaction(
+            state.satisfaction[users],
+            expected,
+            self.behaviour.satisfaction_rate,
+            self.behaviour.satisfaction_baseline,
+        )
+        self._log_decisions(
+            users, times, counter, decision, click, position, clicked, expected, best
+        )
+        self._clicks.add(
+            users=users,
+            actions=decision.actions,
+            rewards=click.astype(np.float64),
+            features=request.features,
+            clicked_position=position,
+            propensities=_or_nan(decision.propensities, users.shape[0]),
+            decision_time=times,
+        )
+        self.stats.decisions += users.shape[0]
+        self._day_counters["sessions"] += users.shape[0]
+        self._day_counters["clicks"] += int(click.sum())
+        if self.schedule.feedback_every == 0:
+            self._flush_clicks(t_end)
+
+    def _slate_outcomes(
+        self, users: I64, times: F64, counter: NDArray[np.int32], slates: I64
+    ) -> tuple[NDArray[np.bool_], I64, I64, F64, F64]:
+        b = self.behaviour
+        rows = np.arange(users.shape[0])
+        u = self.oracle.slate_utilities(users, slates)
+        probs = self.oracle._slot_probabilities(u)
+        if b.choice_model == "mnl":
+            draws = uniform(self.seed, users, counter, 0, Purpose.CHOICE)
+            position = bh.mnl_choice(probs, draws)
+        else:
+            k = slates.shape[1]
+            draws2 = uniform(
+                self.seed, users[:, None], counter[:, None], np.arange(k)[None, :], Purpose.CASCADE
+            )
+            position = bh.cascade_choice(
+                u, self.oracle.examination, b.temperature, b.no_choice_utility, draws2
+            )
+        click = position >= 0
+        clicked = np.where(click, slates[rows, np.maximum(position, 0)], -1)
+        expected = probs.sum(axis=1)
+        best = self._best_values(users) if self.oracle_columns else np.full(users.shape, np.nan)
+        if click.any():
+            self._record_clicks(users[click], times[click], counter[click], clicked[click],
+                                position[click], u[rows[click], position[click]])  # fmt: skip
+        if self.schedule.keep_impressions:
+            self.history.append(
+                "impressions",
+                {Col.T: times, Col.USER: users, Col.SLATE: slates.astype(np.int32),
+                 Col.CLICKED_POSITION: position},
+            )  # fmt: skip
+        return click, position, clicked, expected, best
+
+    def _record_clicks(
+        self, users: I64, times: F64, counter: NDArray[np.int32], items: I64, position: I64,
+        utility: F64,
+    ) -> None:  # fmt: skip
+        b = self.behaviour
+        state = self.state
+        self.history.append(
+            "clicks", {Col.T: times, Col.USER: users, Col.ITEM: items, "position": position}
+        )
+        if b.fatigue_memory:
+            slot = state.recent_pos[users].astype(np.int64)
+            state.recent_items[users, slot] = items
+            state.recent_pos[users] = (slot + 1) % b.fatigue_memory
+            self._best_valid[users] = False
+        p_convert = bh.conversion_probability(utility, b.conversion_intercept, b.conversion_slope)
+        converts = uniform(self.seed, users, counter, 0, Purpose.CONVERSION) < p_convert
+        if converts.any():
+            delay = bh.exponential_from_uniform(
+                uniform(self.seed, users[converts], counter[converts], 0, Purpose.CONVERSION_DELAY),
+                b.conversion_delay_mean,
+            )
+            self._pending.append(
+                {Col.T: times[converts] + delay, Col.CLICK_T: times[converts],
+                 Col.USER: users[converts], Col.ITEM: items[converts],
+                 Col.REVENUE: self._item_revenue[items[converts]]}
+            )  # fmt: skip
+
+    def _best_values(self, users: I64) -> F64:
+        """Oracle value of the best slate, cached per user until its inputs change."""
+        stale = users[~self._best_valid[users]]
+        if stale.size:
+            _, values = self.oracle.best_slates(stale, self.available)
+            self._best_value[stale] = values
+            self._best_valid[stale] = True
+        return self._best_value[users]
+
+    def _variant_outcomes(
+        self, users: I64, counter: NDArray[np.int32], actions: I64
+    ) -> tuple[NDArray[np.bool_], I64, I64, F64, F64]:
+        rows = np.arange(users.shape[0])
+        probs = self.oracle.variant_click_probabilities(users)
+        expected = probs[rows, actions]
+        click = uniform(self.seed, users, counter, 0, Purpose.VARIANT_CLICK) < expected
+        position = np.where(click, 0, -1).astype(np.int64)
+        clicked = np.where(click, actions, -1).astype(np.int64)
+        return click, position, clicked, expected, probs.max(axis=1)
+
+    def _log_decisions(
+        self, users: I64, times: F64, counter: NDArray[np.int32], decision: Decision,
+        click: NDArray[np.bool_], position: I64, clicked: I64, expected: F64, best: F64,
+    ) -> None:  # fmt: skip
+        n = users.shape[0]
+        slate = self.surface is Surface.SLATE
+        fallback = decision.fallback
+        if fallback is not None:
+            self.stats.fallbacks += int(fallback.sum())
+        columns: dict[str, NDArray[Any]] = {
+            Col.T: times,
+            Col.USER: users,
+            Col.SESSION: counter,
+            Col.ACTION: np.full(n, -1) if slate else decision.actions,
+            Col.PROPENSITY: _or_nan(decision.propensities, n),
+            Col.GROUP: decision.group if decision.group is not None else np.full(n, -1),
+            Col.FALLBACK: fallback if fallback is not None else np.zeros(n, dtype=bool),
+            Col.CLICK: click,
+            Col.CLICKED_POSITION: position,
+            Col.CLICKED_ITEM: clicked,
+            Col.EXPECTED_REWARD: expected,
+            Col.BEST_EXPECTED_REWARD: best,
+        }
+        if slate:
+            columns[Col.SLATE] = decision.actions
+        self.log.append(Table.DECISIONS, columns)
+
+    def _flush_clicks(self, t: float) -> None:
+        merged = self._clicks.pop()
+        if merged is None or self.session_policy is None or self.surface is None:
+            return
+        self.session_policy.learn(
+            Feedback(
+                kind=FeedbackKind.CLICK,
+                surface=self.surface,
+                t=t,
+                users=merged["users"],
+                actions=merged["actions"],
+                rewards=merged["rewards"],
+                features=merged["features"],
+                clicked_position=merged["clicked_position"]
+                if self.surface is Surface.SLATE
+                else None,
+                propensities=merged["propensities"],
+                decision_time=merged["decision_time"],
+            )
+        )
+
+    # ------------------------------------------------------------------ feedback
+    def _deliver(self, t: float) -> None:
+        every = self.schedule.feedback_every
+        if every > 0 and _crosses(t, self.schedule.decision_window, every):
+            self._flush_clicks(t)
+        if not self._pending:
+            return
+        pending = {k: np.concatenate([p[k] for p in self._pending]) for k in self._pending[0]}
+        due = pending[Col.T] <= t
+        self._pending = [{k: v[~due] for k, v in pending.items()}] if (~due).any() else []
+        if not due.any():
+            return
+        order = np.argsort(pending[Col.T][due], kind="stable")
+        done = {k: v[due][order] for k, v in pending.items()}
+        self.log.append(Table.CONVERSIONS, done)
+        self.history.append("conversions", done)
+        self._day_counters["revenue"] += float(done[Col.REVENUE].sum())
+        if self.session_policy is not None and self.surface is not None:
+            n = done[Col.USER].shape[0]
+            self.session_policy.learn(
+                Feedback(
+                    kind=FeedbackKind.CONVERSION,
+                    surface=self.surface,
+                    t=t,
+                    users=done[Col.USER],
+                    actions=done[Col.ITEM],
+                    rewards=done[Col.REVENUE],
+                    features=self.world.features[done[Col.USER]],
+                    decision_time=done[Col.CLICK_T],
+                    propensities=np.full(n, np.nan),
+                )
+            )
+
+    # ------------------------------------------------------------------ daily
+    def _daily(self, t: float) -> None:
+        state, world, b = self.state, self.world, self.behaviour
+        dt = self.schedule.checkpoint_every
+        available = world.items.release_time <= t
+        if (available != self.available).any():
+            self.available = available
+            self._best_valid[:] = False
+        arrived = np.flatnonzero((world.users.join_time > t - dt) & (world.users.join_time <= t))
+        arrived = arrived[world.users.join_time[arrived] > 0]
+        if arrived.size:
+            self._lifecycle(world.users.join_time[arrived], arrived, LIFECYCLE_ARRIVAL)
+        active = np.flatnonzero(state.active(world))
+        expired = state.retention_until[active] <= t
+        state.retention_multiplier[active[expired]] = 1.0
+        p_churn = bh.churn_probability(
+            b.churn_base_hazard,
+            b.churn_satisfaction,
+            state.satisfaction[active],
+            dt,
+            state.retention_multiplier[active],
+        )
+        day = round(t / dt)
+        churned = active[uniform(self.seed, active, day, 0, Purpose.CHURN) < p_churn]
+        if churned.size:
+            state.alive[churned] = False
+            state.next_session[churned] = np.inf
+            self._lifecycle(np.full(churned.size, t), churned, LIFECYCLE_CHURN)
+        if b.drift_sd > 0:
+            noise = self.drift_rng.standard_normal(state.preference.shape, dtype=np.float32)
+            state.preference += np.float32(b.drift_sd * np.sqrt(dt)) * noise
+            self._best_valid[:] = False
+        if t >= world.variants.shift_day:
+            state.variant_logit = world.variants.logit_after_shift.copy()
+        still = active[state.alive[active]]
+        self.log.append(
+            Table.SNAPSHOTS,
+            {Col.T: np.array([t]), Col.ACTIVE_USERS: np.array([still.size]),
+             Col.MEAN_SATISFACTION: np.array([_mean(state.satisfaction[still])]),
+             Col.SESSIONS: np.array([self._day_counters["sessions"]]),
+             Col.CLICKS: np.array([self._day_counters["clicks"]]),
+             Col.REVENUE: np.array([self._day_counters["revenue"]])},
+        )  # fmt: skip
+        self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
+        if self.progress is not None:
+            self.progress(t)
+
+    def _lifecycle(self, times: F64, users: I64, event: int) -> None:
+        columns = {Col.T: times, Col.USER: users, Col.EVENT: np.full(users.size, event)}
+        self.log.append(Table.LIFECYCLE, columns)
+        self.history.append("lifecycle", columns)
+
+    # ------------------------------------------------------------------ campaigns
+    def _campaign(self, t: float) -> None:
+        assert self.campaign_policy is not None
+        world, state = self.world, self.state
+        users = np.flatnonzero(state.active(world))
+        if users.size == 0:
+            return
+        index = self._campaign_index
+        self._campaign_index += 1
+        request = DecisionRequest(
+            surface=Surface.CAMPAIGN,
+            t=t,
+            users=users,
+            features=world.features[users],
+            available_items=self.available,
+            eligible=offer_eligibility(world, users),
+            budget=self.schedule.campaign_budget,
+            campaign=index,
+        )
+        tic = time.perf_counter()
+        decision = self.campaign_policy.act(request)
+        self.stats.act_seconds += time.perf_counter() - tic
+        offers = decision.actions
+        treated = offers >= 0
+        if request.eligible is not None and treated.any():
+            ok = request.eligible[np.flatnonzero(treated), offers[treated]]
+            if not ok.all():
+                raise ValueError(
+                    f"campaign policy {self.campaign_policy.kind!r} sent offers to "
+                    f"{int((~ok).sum())} ineligible users"
+                )
+        o = world.offers
+        spend = float(o.contact_cost[offers[treated]].sum())
+        if spend > self.schedule.campaign_budget + 1e-9:
+            raise ValueError(
+                f"campaign policy {self.campaign_policy.kind!r} spent {spend:.2f} on contacts, "
+                f"over the budget of {self.schedule.campaign_budget:.2f}"
+            )
+        control_for = (
+            decision.control_for if decision.control_for is not None else np.zeros_like(offers)
+        )
+        about = np.where(treated, offers, control_for)
+        rows = np.arange(users.size)
+        p0, p1 = self.oracle.offer_probabilities(users)
+        p_treated, p_control = p1[rows, about], p0[rows, about]
+        p_real = np.where(treated, p_treated, p_control)
+        responded = uniform(self.seed, users, index, 0, Purpose.OFFER_RESPONSE) < p_real
+        npv = (
+            responded * (o.value[about] - treated * o.conversion_cost[about])
+            - treated * o.contact_cost[about]
+        )
+        if treated.any():
+            sign = retention_sign(world, users[treated])
+            effect = o.retention_effect[offers[treated]]
+            hit = users[treated][effect > 0]
+            state.retention_multiplier[hit] = np.exp(-(sign * effect)[effect > 0])
+            state.retention_until[hit] = t + o.retention_days[offers[treated]][effect > 0]
+        propensity = _or_nan(decision.propensities, users.size)
+        columns = {
+            Col.T: np.full(users.size, t), Col.CAMPAIGN: np.full(users.size, index),
+            Col.USER: users, Col.OFFER: offers, Col.CONTROL_FOR: about,
+            Col.PROPENSITY: propensity,
+            Col.GROUP: decision.group if decision.group is not None else np.full(users.size, -1),
+            Col.RESPONDED: responded, Col.P_TREATED: p_treated, Col.P_CONTROL: p_control,
+            Col.TRUE_EFFECT: p_treated - p_control, Col.NPV: npv,
+        }  # fmt: skip
+        self.log.append(Table.CAMPAIGNS, columns)
+        self.history.append(
+            "campaigns",
+            {k: columns[k] for k in (Col.T, Col.CAMPAIGN, Col.USER, Col.OFFER, Col.CONTROL_FOR,
+                                     Col.PROPENSITY, Col.RESPONDED)},
+        )  # fmt: skip
+        self.stats.campaign_decisions += users.size
+        self.campaign_policy.learn(
+            Feedback(
+                kind=FeedbackKind.RESPONSE,
+                surface=Surface.CAMPAIGN,
+                t=t,
+                users=users,
+                actions=offers,
+                rewards=responded.astype(np.float64),
+                features=request.features,
+                propensities=propensity,
+                decision_time=np.full(users.size, t),
+            )
+        )
+
+    # ------------------------------------------------------------------ retraining
+    def _retrain(self, t: float) -> None:
+        policies = {id(p): p for p in (self.session_policy, self.campaign_policy) if p is not None}
+        for policy in policies.values():
+            if not policy.batch_fit:
+                continue
+            history = self.history.snapshot(t, self.world.features, self.state.joined(self.world))
+            tic = time.perf_counter()
+            policy.fit(history)
+            seconds = time.perf_counter() - tic
+            self.stats.fits += 1
+            self.stats.fit_seconds += seconds
+            rows = len(history.clicks) + len(history.campaigns)
+            self.log.append(
+                Table.FITS,
+                {
+                    Col.T: np.array([t]),
+                    Col.SECONDS: np.array([seconds]),
+                    Col.ROWS: np.array([rows]),
+                },
+            )
+
+
+def _mean(values: F64) -> float:
+    return float(values.mean()) if values.size else 0.0
+
+
+def _or_nan(values: NDArray[Any] | None, n: int) -> F64:
+    return np.full(n, np.nan) if values is None else np.asarray(values, dtype=np.float64)
+
+
+def _crosses(t: float, step: float, period: float) -> bool:
+    """True when a multiple of ``period`` lies in (t − step, t]."""
+    return int(np.floor(t / period + 1e-9)) > int(np.floor((t - step) / period + 1e-9))

@@ -1,0 +1,278 @@
+"""Parameters of the simulated world, its behaviour and its clock (pydantic, closed models).
+
+Every field carries its range and the equation it enters (see ``docs/world.md`` and the
+docstrings of :mod:`recarena.simulator.behaviour`). Models are closed (``extra="forbid"``) so
+a typo in a scenario is an error, not a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "BehaviourParams",
+    "CatalogueParams",
+    "EligibilityRule",
+    "OfferParams",
+    "PopulationParams",
+    "ResponseTypeShares",
+    "ScheduleParams",
+    "VariantParams",
+    "WorldParams",
+]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_shares(values: list[float], name: str) -> list[float]:
+    if any(v < 0 for v in values):
+        raise ValueError(f"{name} must be non-negative, got {values}")
+    if not math.isclose(sum(values), 1.0, abs_tol=1e-6):
+        raise ValueError(f"{name} must sum to 1, got {values} (sum {sum(values):.6g})")
+    return values
+
+
+class ResponseTypeShares(_Closed):
+    """Shares of the latent campaign-response types (must sum to 1).
+
+    persuadable: τ > 0; sure thing: high P0, τ ≈ 0; lost cause: low P0, τ ≈ 0;
+    sleeping dog: τ < 0 (contact makes them less likely to respond and more likely to churn).
+    """
+
+    persuadable: float = Field(0.3, ge=0, le=1)
+    sure_thing: float = Field(0.25, ge=0, le=1)
+    lost_cause: float = Field(0.3, ge=0, le=1)
+    sleeping_dog: float = Field(0.15, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> ResponseTypeShares:
+        _check_shares(self.as_list(), "response_types")
+        return self
+
+    def as_list(self) -> list[float]:
+        """Shares in the order persuadable, sure thing, lost cause, sleeping dog."""
+        return [self.persuadable, self.sure_thing, self.lost_cause, self.sleeping_dog]
+
+
+class PopulationParams(_Closed):
+    """The user population.
+
+    Segment z ~ Cat(π); numeric features x ~ N(μ_z, I) with μ_z ~ N(0, separation²);
+    categorical features ~ Cat(θ_z) with θ_z ~ Dirichlet(concentration);
+    preference θ_u = c_z + σ_θ ε; activity λ_u ~ LogNormal(log mean − s²/2, s);
+    price sensitivity ρ_u ~ LogNormal likewise; arrivals ~ Poisson(Λ per day).
+    """
+
+    n_users: int = Field(2000, ge=1, le=50_000_000, description="users at day 0")
+    n_segments: int = Field(4, ge=1, le=1000, description="latent segments")
+    segment_shares: list[float] | None = Field(
+        None, description="segment shares π (sum to 1); uniform when omitted"
+    )
+    numeric_features: list[str] = Field(
+        default_factory=lambda: ["age", "income", "tenure"],
+        description="names of numeric observable features",
+    )
+    categorical_features: dict[str, int] = Field(
+        default_factory=lambda: {"region": 5, "device": 3},
+        description="categorical observable features and their number of levels",
+    )
+    segment_separation: float = Field(1.0, ge=0, description="sd of segment feature means")
+    categorical_concentration: float = Field(1.0, gt=0, description="Dirichlet concentration")
+    preference_noise: float = Field(0.5, ge=0, description="σ_θ: user spread around centroid")
+    activity_mean: float = Field(1.0, gt=0, description="mean sessions per day λ")
+    activity_dispersion: float = Field(0.5, ge=0, description="log-normal sd of λ_u")
+    price_sensitivity_mean: float = Field(0.3, ge=0, description="mean ρ_u")
+    price_sensitivity_dispersion: float = Field(0.3, ge=0, description="log-normal sd of ρ_u")
+    arrivals_per_day: float = Field(0.0, ge=0, description="Λ: new users per day (Poisson)")
+    response_types: ResponseTypeShares = Field(default_factory=ResponseTypeShares)
+    response_type_feature_strength: float = Field(
+        1.0, ge=0, description="how strongly observable features predict the response type"
+    )
+
+    @field_validator("segment_shares")
+    @classmethod
+    def _shares(cls, v: list[float] | None) -> list[float] | None:
+        return None if v is None else _check_shares(v, "segment_shares")
+
+    @field_validator("categorical_features")
+    @classmethod
+    def _levels(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, levels in v.items():
+            if levels < 2:
+                raise ValueError(f"categorical feature {name!r} needs ≥ 2 levels, got {levels}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PopulationParams:
+        if self.segment_shares is not None and len(self.segment_shares) != self.n_segments:
+            raise ValueError(
+                f"segment_shares has {len(self.segment_shares)} entries but n_segments is "
+                f"{self.n_segments}"
+            )
+        names = list(self.numeric_features) + list(self.categorical_features)
+        if len(set(names)) != len(names):
+            raise ValueError(f"feature names must be distinct, got {names}")
+        return self
+
+
+class CatalogueParams(_Closed):
+    """The item catalogue.
+
+    Category g_i ~ Uniform; φ_i = c'_g + σ_φ ε with c'_g ~ N(0, spread²);
+    popularity b_i ~ N(0, σ_b²); price p_i ~ LogNormal(μ_p, σ_p); margin m_i ~ U(lo, hi).
+    Descriptions: category words plus words tied to the sign of the largest |φ_id|.
+    """
+
+    n_items: int = Field(200, ge=1, le=2_000_000, description="items at day 0")
+    n_categories: int = Field(8, ge=1, description="item categories")
+    latent_dim: int = Field(8, ge=1, le=512, description="d: dimension of θ_u and φ_i")
+    category_spread: float = Field(1.0, ge=0, description="sd of category centroids")
+    item_noise: float = Field(0.5, ge=0, description="σ_φ: item spread around centroid")
+    popularity_sd: float = Field(1.0, ge=0, description="σ_b: sd of item popularity b_i")
+    price_log_mean: float = Field(3.0, description="μ_p of log price")
+    price_log_sd: float = Field(0.5, ge=0, description="σ_p of log price")
+    margin_low: float = Field(0.1, ge=0, le=1)
+    margin_high: float = Field(0.4, ge=0, le=1)
+    new_items_per_day: float = Field(0.0, ge=0, description="items released per day (Poisson)")
+    description_words: int = Field(12, ge=1, le=200, description="words per description")
+
+    @model_validator(mode="after")
+    def _margins(self) -> CatalogueParams:
+        if self.margin_low > self.margin_high:
+            raise ValueError("margin_low must be ≤ margin_high")
+        return self
+
+
+class BehaviourParams(_Closed):
+    """How users choose, convert, get bored, drift and churn (equations in behaviour.py)."""
+
+    choice_model: Literal["mnl", "cascade"] = "mnl"
+    temperature: float = Field(1.0, gt=0, description="T in exp(u/T)")
+    no_choice_utility: float = Field(5.0, description="u_0, utility of not clicking")
+    position_bias: Literal["log", "power", "none"] = "log"
+    position_decay: float = Field(1.0, ge=0, description="η in e_j = j^−η (power bias)")
+    preference_weight: float = Field(2.0, ge=0, description="weight of θ_u·φ_i/√d in utility")
+    conversion_intercept: float = Field(-1.0, description="α in P(convert)=σ(α+γu)")
+    conversion_slope: float = Field(0.5, description="γ in P(convert)=σ(α+γu)")
+    conversion_delay_mean: float = Field(0.5, ge=0, description="mean delay δ (days); 0 = now")
+    satisfaction_rate: float = Field(0.1, ge=0, le=1, description="η_s in s ← (1−η_s)s + η_s r")
+    satisfaction_baseline: float = Field(0.2, ge=0, le=1, description="r₀ subtracted from r")
+    fatigue: float = Field(1.0, ge=0, description="κ: utility penalty for recently consumed")
+    fatigue_memory: int = Field(5, ge=0, le=64, description="recent items remembered")
+    drift_sd: float = Field(0.0, ge=0, description="σ_d: preference drift per √day")
+    activity_satisfaction: float = Field(1.0, description="β_a in λ_u exp(β_a s)")
+    churn_base_hazard: float = Field(0.01, ge=0, description="h₀ per day")
+    churn_satisfaction: float = Field(5.0, ge=0, description="β_s in h₀ exp(−β_s s)")
+
+
+class EligibilityRule(_Closed):
+    """An offer is eligible for users whose ``feature`` lies in [min, max]."""
+
+    feature: str
+    min: float = -math.inf
+    max: float = math.inf
+
+
+class OfferParams(_Closed):
+    """A campaign offer.
+
+    P0_uo = σ(a_o + w_o·x_u + shift_type); P1_uo = σ(a_o + w_o·x_u + shift_type + τ_uo),
+    a_o = logit(base_rate). τ_uo = effect + β_o·x_u for persuadables, −(effect + β_o·x_u) for
+    sleeping dogs, 0 for sure things and lost causes. ``value`` is the NPV earned when the
+    user responds; costs are subtracted for expected NPV.
+    """
+
+    name: str
+    value: float = Field(100.0, ge=0, description="NPV of a response")
+    contact_cost: float = Field(1.0, ge=0, description="cost of sending the offer")
+    conversion_cost: float = Field(10.0, ge=0, description="cost paid when the user responds")
+    base_rate: float = Field(0.05, gt=0, lt=1, description="typical untreated response rate")
+    response_heterogeneity: float = Field(0.5, ge=0, description="sd of w_o·x_u")
+    effect: float = Field(1.0, ge=0, description="τ scale (logit) for persuadables")
+    effect_heterogeneity: float = Field(0.5, ge=0, description="sd of β_o·x_u")
+    retention_effect: float = Field(0.0, ge=0, description="log churn-hazard change on contact")
+    retention_days: float = Field(30.0, ge=0, description="how long the retention effect lasts")
+    eligibility: EligibilityRule | None = None
+
+
+class VariantParams(_Closed):
+    """A variant (banner, creative) on the variant surface.
+
+    P(click | u, v) = σ(logit(ctr_v) + h_v w_v·x_u), w_v ~ N(0, I/F);
+    after ``shift_day`` the intercept uses ``ctr_after_shift`` when given.
+    """
+
+    name: str
+    ctr: float = Field(gt=0, lt=1, description="click-through rate of the variant")
+    heterogeneity: float = Field(0.0, ge=0, description="h_v: how much features shift CTR")
+    ctr_after_shift: float | None = Field(None, gt=0, lt=1)
+
+
+class WorldParams(_Closed):
+    """Everything needed to generate a world."""
+
+    population: PopulationParams = Field(default_factory=PopulationParams)
+    catalogue: CatalogueParams = Field(default_factory=CatalogueParams)
+    behaviour: BehaviourParams = Field(default_factory=BehaviourParams)
+    offers: list[OfferParams] = Field(default_factory=list)
+    variants: list[VariantParams] = Field(default_factory=list)
+    shift_day: float | None = Field(
+        None, ge=0, description="day on which variants switch to ctr_after_shift"
+    )
+
+    @model_validator(mode="after")
+    def _names(self) -> WorldParams:
+        for kind, names in (
+            ("offer", [o.name for o in self.offers]),
+            ("variant", [v.name for v in self.variants]),
+        ):
+            if len(set(names)) != len(names):
+                raise ValueError(f"{kind} names must be distinct, got {names}")
+        numeric = set(self.population.numeric_features)
+        for offer in self.offers:
+            rule = offer.eligibility
+            if rule is not None and rule.feature not in numeric:
+                raise ValueError(
+                    f"offer {offer.name!r}: eligibility feature {rule.feature!r} is not a "
+                    f"numeric feature; allowed: {sorted(numeric)}"
+                )
+        return self
+
+
+class ScheduleParams(_Closed):
+    """The clock: horizon, decision window and periodic processes (all in days)."""
+
+    days: float = Field(14.0, gt=0, le=3650, description="length of the run")
+    surface: Literal["slate", "variant", "none"] = Field(
+        "slate", description="what the session surface shows: item slates or variants"
+    )
+    slate_size: int = Field(10, ge=1, le=100, description="k items per slate")
+    decision_window: float = Field(
+        0.05, gt=0, le=1, description="sessions within one window form one vectorised batch"
+    )
+    feedback_every: float = Field(
+        0.0, ge=0, description="deliver feedback to policies every this many days (0 = each window)"
+    )
+    retrain_every: float | None = Field(
+        None, gt=0, description="call fit(history) every this many days (None = never)"
+    )
+    campaign_days: list[float] = Field(
+        default_factory=list, description="days on which the campaign surface runs"
+    )
+    campaign_budget: float = Field(math.inf, gt=0, description="budget per campaign")
+    checkpoint_every: float = Field(1.0, gt=0, description="daily snapshots / checkpoints")
+    keep_impressions: bool = Field(
+        True, description="keep session decisions in memory for History (needed by rankers)"
+    )
+
+    @field_validator("campaign_days")
+    @classmethod
+    def _campaign_days(cls, v: list[float]) -> list[float]:
+        if any(d < 0 for d in v):
+            raise ValueError(f"campaign_days must be ≥ 0, got {v}")
+        return sorted(v)

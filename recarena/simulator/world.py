@@ -1,0 +1,440 @@
+"""The world: users, items, offers and variants as struct-of-arrays (no per-user objects).
+
+A :class:`World` is static: everything that does not change while the simulation runs,
+including users who will arrive later (with their ``join_time``) and items released later
+(with their ``release_time``). Pre-drawing arrivals makes the world a pure function of the
+seed, so every arm of a comparison meets exactly the same people. What changes over time
+(satisfaction, alive flags, drifting preferences) lives in the engine's state.
+
+A world can be generated from :class:`~recarena.simulator.params.WorldParams` with
+:func:`generate_world`, or built directly from arrays (e.g. calibrated from a real log).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recarena.simulator.params import WorldParams
+
+__all__ = [
+    "RESPONSE_TYPES",
+    "Items",
+    "Offers",
+    "Users",
+    "Variants",
+    "World",
+    "generate_world",
+]
+
+F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+#: Latent campaign-response types, in the order of their integer codes.
+RESPONSE_TYPES = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
+#: Logit shift of P0 for each response type (sure things respond anyway, lost causes never).
+_TYPE_SHIFT = np.array([0.0, 3.0, -3.0, 0.0])
+#: Sign of the treatment effect for each response type.
+_TYPE_EFFECT_SIGN = np.array([1.0, 0.0, 0.0, -1.0])
+
+
+@dataclass
+class Users:
+    """Users as arrays indexed by user id (0 … n−1).
+
+    Attributes
+    ----------
+    segment : (n,) int — latent segment z_u
+    numeric : (n, Fn) float32 — numeric observable features (standardised scale)
+    categorical : (n, Fc) int16 — categorical observable features (level codes)
+    preference : (n, d) float32 — θ_u at join time
+    activity : (n,) float — base sessions per day λ_u
+    price_sensitivity : (n,) float — ρ_u
+    join_time : (n,) float — day the user arrives (0 for the initial population)
+    response_type : (n,) int8 — index into :data:`RESPONSE_TYPES`
+    """
+
+    segment: I64
+    numeric: F32
+    categorical: NDArray[np.int16]
+    preference: F32
+    activity: F64
+    price_sensitivity: F64
+    join_time: F64
+    response_type: NDArray[np.int8]
+
+    def __len__(self) -> int:
+        return int(self.segment.shape[0])
+
+
+@dataclass
+class Items:
+    """Items as arrays indexed by item id.
+
+    Attributes
+    ----------
+    vector : (m, d) float32 — latent φ_i
+    category : (m,) int
+    popularity : (m,) float — b_i
+    price : (m,) float
+    margin : (m,) float in [0, 1]
+    release_time : (m,) float — day the item goes on sale
+    text : tuple of m descriptions
+    """
+
+    vector: F32
+    category: I64
+    popularity: F64
+    price: F64
+    margin: F64
+    release_time: F64
+    text: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.category.shape[0])
+
+
+@dataclass
+class Offers:
+    """Campaign offers and the per-user response model (see :class:`OfferParams`).
+
+    ``base_logit`` (O,), ``response_weights`` (O, F) and ``effect_weights`` (O, F) act on the
+    encoded feature matrix; ``effect`` (O,) is the persuadable effect scale in logits.
+    """
+
+    names: tuple[str, ...]
+    value: F64
+    contact_cost: F64
+    conversion_cost: F64
+    base_logit: F64
+    response_weights: F64
+    effect: F64
+    effect_weights: F64
+    retention_effect: F64
+    retention_days: F64
+    eligibility: tuple[tuple[int, float, float] | None, ...]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class Variants:
+    """Variants for the variant surface: P(click) = σ(logit_v + w_v·x_u)."""
+
+    names: tuple[str, ...]
+    logit: F64
+    logit_after_shift: F64
+    weights: F64
+    shift_day: float
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass
+class World:
+    """Users, items, offers and variants, plus the observable feature encoding."""
+
+    users: Users
+    items: Items
+    offers: Offers
+    variants: Variants
+    numeric_names: tuple[str, ...]
+    categorical_levels: dict[str, int]
+    features: F32 = field(init=False, repr=False)
+    feature_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.features, self.feature_names = encode_features(
+            self.users.numeric, self.users.categorical, self.numeric_names, self.categorical_levels
+        )
+
+    @property
+    def n_users(self) -> int:
+        """Users including later arrivals."""
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        """Items including later releases."""
+        return len(self.items)
+
+
+def encode_features(
+    numeric: F32,
+    categorical: NDArray[np.int16],
+    numeric_names: tuple[str, ...],
+    levels: dict[str, int],
+) -> tuple[F32, tuple[str, ...]]:
+    """Observable feature matrix: numeric columns as they are, categoricals one-hot."""
+    n = numeric.shape[0]
+    blocks: list[F32] = [numeric.astype(np.float32, copy=False)]
+    names = list(numeric_names)
+    for j, (name, n_levels) in enumerate(levels.items()):
+        onehot = np.zeros((n, n_levels), dtype=np.float32)
+        onehot[np.arange(n), categorical[:, j].astype(np.int64)] = 1.0
+        blocks.append(onehot)
+        names.extend(f"{name}={level}" for level in range(n_levels))
+    return np.ascontiguousarray(np.hstack(blocks)), tuple(names)
+
+
+def _lognormal(rng: np.random.Generator, mean: float, sd: float, n: int) -> F64:
+    """Log-normal with the given *mean* (not median): μ = log(mean) − sd²/2."""
+    if mean == 0:
+        return np.zeros(n)
+    return rng.lognormal(np.log(mean) - sd**2 / 2, sd, n)
+
+
+def _poisson_times(rng: np.random.Generator, rate: float, horizon: float) -> F64:
+    """Event times of a homogeneous Poisson process on (0, horizon]."""
+    count = rng.poisson(rate * horizon) if rate > 0 else 0
+    return np.sort(rng.uniform(0.0, horizon, count))
+
+
+def _calibrated_types(
+    rng: np.random.Generator, scores: F64, shares: list[float], iterations: int = 30
+) -> NDArray[np.int8]:
+    """Assign response types by Gumbel-max on ``log(share) + scores + bias``.
+
+    The biases are adjusted by fixed-point iteration ``bias += log(target / realised)`` on
+    fixed Gumbel draws, so realised shares match the configured ones closely while the
+    type stays predictable from the features that enter ``scores``.
+    """
+    n, k = scores.shape
+    target = np.asarray(shares, dtype=float)
+    gumbel = rng.gumbel(size=(n, k))
+    with np.errstate(divide="ignore"):
+        base = np.log(target)
+    bias = np.zeros(k)
+    types = np.zeros(n, dtype=np.int64)
+    for _ in range(iterations):
+        types = np.argmax(base + scores + bias + gumbel, axis=1)
+        realised = np.bincount(types, minlength=k) / max(n, 1)
+        live = target > 0
+        bias[live] += np.log(target[live] / np.maximum(realised[live], 0.5 / max(n, 1)))
+    return types.astype(np.int8)
+
+
+def _generate_users(
+    params: WorldParams, rng: np.random.Generator, horizon: float, latent_dim: int
+) -> tuple[Users, F32]:
+    pop = params.population
+    n_seg = pop.n_segments
+    shares = np.asarray(pop.segment_shares or [1.0 / n_seg] * n_seg)
+    n_num = len(pop.numeric_features)
+    levels = list(pop.categorical_features.values())
+    # Segment-level parameters first, so their draws do not depend on the population size.
+    seg_means = rng.normal(0.0, pop.segment_separation, (n_seg, n_num))
+    seg_cats = [rng.dirichlet(np.full(lv, pop.categorical_concentration), n_seg) for lv in levels]
+    centroids = rng.normal(0.0, 1.0, (n_seg, latent_dim))
+    join = np.concatenate(
+        [np.zeros(pop.n_users), _poisson_times(rng, pop.arrivals_per_day, horizon)]
+    )
+    n = int(join.shape[0])
+    segment = rng.choice(n_seg, size=n, p=shares)
+    numeric = (seg_means[segment] + rng.normal(0.0, 1.0, (n, n_num))).astype(np.float32)
+    categorical = np.zeros((n, len(levels)), dtype=np.int16)
+    for j, probs in enumerate(seg_cats):
+        cum = np.cumsum(probs, axis=1)[segment]
+        categorical[:, j] = (rng.random(n)[:, None] > cum).sum(axis=1).clip(0, levels[j] - 1)
+    preference = centroids[segment] + rng.normal(0.0, pop.preference_noise, (n, latent_dim))
+    activity = _lognormal(rng, pop.activity_mean, pop.activity_dispersion, n)
+    price_sens = _lognormal(rng, pop.price_sensitivity_mean, pop.price_sensitivity_dispersion, n)
+    users = Users(
+        segment=segment.astype(np.int64),
+        numeric=numeric,
+        categorical=categorical,
+        preference=preference.astype(np.float32),
+        activity=activity,
+        price_sensitivity=price_sens,
+        join_time=join,
+        response_type=np.zeros(n, dtype=np.int8),
+    )
+    features, _ = encode_features(
+        numeric, categorical, tuple(pop.numeric_features), dict(pop.categorical_features)
+    )
+    type_weights = rng.normal(0.0, 1.0, (features.shape[1], len(RESPONSE_TYPES)))
+    type_weights *= pop.response_type_feature_strength / np.sqrt(max(features.shape[1], 1))
+    users.response_type = _calibrated_types(
+        rng, features.astype(np.float64) @ type_weights, pop.response_types.as_list()
+    )
+    return users, features
+
+
+_SYLLABLES = (
+    "ka", "lo", "mi", "ren", "tu", "sa", "vo", "ni", "be", "dor", "fa", "gi", "hu", "ja",
+    "ke", "lum", "mo", "ra", "si", "te", "ul", "ve", "xo", "ze",
+)  # fmt: skip
+
+
+def _word(rng: np.random.Generator, used: set[str]) -> str:
+    """A new pronounceable pseudo-word (2–3 syllables), distinct from ``used``."""
+    while True:
+        n_syl = int(rng.integers(2, 4))
+        word = "".join(_SYLLABLES[int(i)] for i in rng.integers(0, len(_SYLLABLES), n_syl))
+        if word not in used:
+            used.add(word)
+            return word
+
+
+def _descriptions(
+    rng: np.random.Generator, vectors: F32, category: I64, n_categories: int, n_words: int
+) -> tuple[str, ...]:
+    """Item descriptions whose words carry signal about category and latent vector.
+
+    Each category owns 4 words and each latent dimension owns a "positive" and a "negative"
+    pool of 3 words. A description takes ⌈n/4⌉ category words, then words from the pools of
+    dimensions drawn with probability ∝ |φ_id| (pool chosen by the sign of φ_id), and one
+    filler word from a shared pool (noise).
+    """
+    used: set[str] = set()
+    d = vectors.shape[1]
+    cat_words = [[_word(rng, used) for _ in range(4)] for _ in range(n_categories)]
+    pos_words = [[_word(rng, used) for _ in range(3)] for _ in range(d)]
+    neg_words = [[_word(rng, used) for _ in range(3)] for _ in range(d)]
+    filler = [_word(rng, used) for _ in range(20)]
+    n_cat_words = max(1, (n_words + 3) // 4)
+    n_dim_words = max(0, n_words - n_cat_words - 1)
+    weights = np.abs(vectors.astype(np.float64)) + 1e-9
+    weights /= weights.sum(axis=1, keepdims=True)
+    texts = []
+    for i in range(vectors.shape[0]):
+        words = [cat_words[category[i]][int(j)] for j in rng.integers(0, 4, n_cat_words)]
+        for dim in rng.choice(d, size=n_dim_words, p=weights[i]):
+            pool = pos_words[dim] if vectors[i, dim] >= 0 else neg_words[dim]
+            words.append(pool[int(rng.integers(0, 3))])
+        if n_words > n_cat_words:
+            words.append(filler[int(rng.integers(0, len(filler)))])
+        texts.append(" ".join(words[:n_words]))
+    return tuple(texts)
+
+
+def _generate_items(params: WorldParams, rng: np.random.Generator, horizon: float) -> Items:
+    cat = params.catalogue
+    centroids = rng.normal(0.0, cat.category_spread, (cat.n_categories, cat.latent_dim))
+    release = np.concatenate(
+        [np.zeros(cat.n_items), _poisson_times(rng, cat.new_items_per_day, horizon)]
+    )
+    m = int(release.shape[0])
+    category = rng.integers(0, cat.n_categories, m)
+    vector = (centroids[category] + rng.normal(0.0, cat.item_noise, (m, cat.latent_dim))).astype(
+        np.float32
+    )
+    return Items(
+        vector=vector,
+        category=category.astype(np.int64),
+        popularity=rng.normal(0.0, cat.popularity_sd, m),
+        price=rng.lognormal(cat.price_log_mean, cat.price_log_sd, m),
+        margin=rng.uniform(cat.margin_low, cat.margin_high, m),
+        release_time=release,
+        text=_descriptions(rng, vector, category, cat.n_categories, cat.description_words),
+    )
+
+
+def _generate_offers(params: WorldParams, rng: np.random.Generator, n_features: int) -> Offers:
+    offers = params.offers
+    n_o = len(offers)
+    scale = 1.0 / np.sqrt(max(n_features, 1))
+    resp = rng.normal(0.0, 1.0, (n_o, n_features)) * scale
+    eff = rng.normal(0.0, 1.0, (n_o, n_features)) * scale
+    numeric = list(params.population.numeric_features)
+    rules: list[tuple[int, float, float] | None] = []
+    for o in offers:
+        rule = o.eligibility
+        rules.append(None if rule is None else (numeric.index(rule.feature), rule.min, rule.max))
+    return Offers(
+        names=tuple(o.name for o in offers),
+        value=np.array([o.value for o in offers], dtype=float),
+        contact_cost=np.array([o.contact_cost for o in offers], dtype=float),
+        conversion_cost=np.array([o.conversion_cost for o in offers], dtype=float),
+        base_logit=np.array([np.log(o.base_rate / (1 - o.base_rate)) for o in offers]),
+        response_weights=resp
+        * np.array([[o.response_heterogeneity] for o in offers]).reshape(n_o, 1),
+        effect=np.array([o.effect for o in offers], dtype=float),
+        effect_weights=eff * np.array([o.effect_heterogeneity for o in offers]).reshape(n_o, 1),
+        retention_effect=np.array([o.retention_effect for o in offers], dtype=float),
+        retention_days=np.array([o.retention_days for o in offers], dtype=float),
+        eligibility=tuple(rules),
+    )
+
+
+def _generate_variants(params: WorldParams, rng: np.random.Generator, n_features: int) -> Variants:
+    variants = params.variants
+
+    def logit(p: float) -> float:
+        return float(np.log(p / (1 - p)))
+
+    weights = rng.normal(0.0, 1.0, (len(variants), n_features)) / np.sqrt(max(n_features, 1))
+    weights *= np.array([v.heterogeneity for v in variants]).reshape(len(variants), 1)
+    return Variants(
+        names=tuple(v.name for v in variants),
+        logit=np.array([logit(v.ctr) for v in variants]),
+        logit_after_shift=np.array(
+            [logit(v.ctr_after_shift if v.ctr_after_shift is not None else v.ctr) for v in variants]
+        ),
+        weights=weights,
+        shift_day=float("inf") if params.shift_day is None else params.shift_day,
+    )
+
+
+def generate_world(params: WorldParams, seed: np.random.SeedSequence, horizon: float) -> World:
+    """Draw a world from its recipe.
+
+    Parameters
+    ----------
+    params
+        The recipe.
+    seed
+        The run's ``"world"`` seed sequence. Users, items, offers and variants are drawn from
+        independent children of it, so changing the catalogue does not change the users.
+    horizon
+        Length of the run in days: arrivals and item releases are drawn on (0, horizon].
+    """
+    seeds = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key).spawn(4)
+    user_rng, item_rng, offer_rng, variant_rng = (np.random.default_rng(s) for s in seeds)
+    users, features = _generate_users(params, user_rng, horizon, params.catalogue.latent_dim)
+    items = _generate_items(params, item_rng, horizon)
+    n_features = features.shape[1]
+    return World(
+        users=users,
+        items=items,
+        offers=_generate_offers(params, offer_rng, n_features),
+        variants=_generate_variants(params, variant_rng, n_features),
+        numeric_names=tuple(params.population.numeric_features),
+        categorical_levels=dict(params.population.categorical_features),
+    )
+
+
+def offer_logits(world: World, users: I64) -> tuple[F64, F64]:
+    """Untreated and treated response logits for every (user, offer), shape (B, O) each.
+
+    logit P0 = a_o + w_o·x_u + shift(type_u);  logit P1 = logit P0 + τ_uo,
+    τ_uo = sign(type_u) · (effect_o + β_o·x_u).
+    """
+    offers = world.offers
+    x = world.features[users].astype(np.float64)
+    types = world.users.response_type[users].astype(np.int64)
+    logit0 = offers.base_logit[None, :] + x @ offers.response_weights.T
+    logit0 = logit0 + _TYPE_SHIFT[types][:, None]
+    tau = _TYPE_EFFECT_SIGN[types][:, None] * (offers.effect[None, :] + x @ offers.effect_weights.T)
+    return logit0, logit0 + tau
+
+
+def retention_sign(world: World, users: I64) -> F64:
+    """+1 for persuadables (contact lowers churn), −1 for sleeping dogs, 0 otherwise."""
+    return _TYPE_EFFECT_SIGN[world.users.response_type[users].astype(np.int64)]
+
+
+def offer_eligibility(world: World, users: I64) -> NDArray[np.bool_]:
+    """Boolean (B, O): offer o's eligibility rule holds for user u."""
+    out = np.ones((users.shape[0], len(world.offers)), dtype=bool)
+    for o, rule in enumerate(world.offers.eligibility):
+        if rule is not None:
+            col, lo, hi = rule
+            values = world.users.numeric[users, col]
+            out[:, o] = (values >= lo) & (values <= hi)
+    return out
