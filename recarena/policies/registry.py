@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 BUILTIN_MODULES: tuple[str, ...] = (
+    "recarena.policies.bandits",
     "recarena.policies.heuristics",
     "recarena.policies.oracle",
 )

@@ -201,6 +201,8 @@ class Engine:
         self._clicks = _ClickBuffer()
         self._pending: list[dict[str, NDArray[Any]]] = []
         self._campaign_index = 0
+        budget = schedule.campaign_budget
+        self._budget = float("inf") if budget is None else float(budget)
         self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
         self._item_revenue = world.items.price * world.items.margin
         self._log_price = np.log(world.items.price)
@@ -213,6 +215,8 @@ class Engine:
     def run(self) -> RunStats:
         """Simulate ``schedule.days`` days and close the log."""
         start = time.perf_counter()
+        initial = np.flatnonzero(self.world.users.join_time <= 0.0)
+        self._lifecycle(np.zeros(initial.size), initial, LIFECYCLE_ARRIVAL)
         env = simpy.Environment()
         s = self.schedule
         if self.surface is not None:
@@ -483,7 +487,7 @@ class Engine:
             self.available = available
             self._best_valid[:] = False
         arrived = np.flatnonzero((world.users.join_time > t - dt) & (world.users.join_time <= t))
-        arrived = arrived[world.users.join_time[arrived] > 0]
+        arrived = arrived[world.users.join_time[arrived] > 0]  # t = 0 users logged at start
         if arrived.size:
             self._lifecycle(world.users.join_time[arrived], arrived, LIFECYCLE_ARRIVAL)
         active = np.flatnonzero(state.active(world))
@@ -542,7 +546,7 @@ class Engine:
             features=world.features[users],
             available_items=self.available,
             eligible=offer_eligibility(world, users),
-            budget=self.schedule.campaign_budget,
+            budget=self._budget,
             campaign=index,
         )
         tic = time.perf_counter()
@@ -559,10 +563,10 @@ class Engine:
                 )
         o = world.offers
         spend = float(o.contact_cost[offers[treated]].sum())
-        if spend > self.schedule.campaign_budget + 1e-9:
+        if spend > self._budget + 1e-9:
             raise ValueError(
                 f"campaign policy {self.campaign_policy.kind!r} spent {spend:.2f} on contacts, "
-                f"over the budget of {self.schedule.campaign_budget:.2f}"
+                f"over the budget of {self._budget:.2f}"
             )
         control_for = (
             decision.control_for if decision.control_for is not None else np.zeros_like(offers)

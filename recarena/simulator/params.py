@@ -174,8 +174,8 @@ class EligibilityRule(_Closed):
     """An offer is eligible for users whose ``feature`` lies in [min, max]."""
 
     feature: str
-    min: float = -math.inf
-    max: float = math.inf
+    min: float | None = Field(None, description="lower bound (None = no bound)")
+    max: float | None = Field(None, description="upper bound (None = no bound)")
 
 
 class OfferParams(_Closed):
@@ -264,7 +264,9 @@ class ScheduleParams(_Closed):
     campaign_days: list[float] = Field(
         default_factory=list, description="days on which the campaign surface runs"
     )
-    campaign_budget: float = Field(math.inf, gt=0, description="budget per campaign")
+    campaign_budget: float | None = Field(
+        None, gt=0, description="contact budget per campaign (None = unlimited)"
+    )
     checkpoint_every: float = Field(1.0, gt=0, description="daily snapshots / checkpoints")
     keep_impressions: bool = Field(
         True, description="keep session decisions in memory for History (needed by rankers)"

@@ -345,7 +345,12 @@ def _generate_offers(params: WorldParams, rng: np.random.Generator, n_features: 
     rules: list[tuple[int, float, float] | None] = []
     for o in offers:
         rule = o.eligibility
-        rules.append(None if rule is None else (numeric.index(rule.feature), rule.min, rule.max))
+        if rule is None:
+            rules.append(None)
+            continue
+        low = -np.inf if rule.min is None else rule.min
+        high = np.inf if rule.max is None else rule.max
+        rules.append((numeric.index(rule.feature), low, high))
     return Offers(
         names=tuple(o.name for o in offers),
         value=np.array([o.value for o in offers], dtype=float),

@@ -1,0 +1,229 @@
+r"""Business metrics of one run, from its event-log tables.
+
+:func:`run_metrics` maps a run's tables to a flat ``{metric name: value}`` dict — one row of
+the per-run table that :func:`recarena.analysis.stats.summarise` averages over seeds. Metric
+names are the constants of :class:`Metric`; :data:`METRIC_LABELS` gives each a display label
+with its unit.
+
+Definitions (:math:`N` decisions, :math:`C` clicks, :math:`U` users who ever arrived):
+
+=============================  ==============================================================
+``decisions``                  :math:`N`, session decisions
+``clicks``                     :math:`C`, decisions with a click (the realised reward)
+``ctr``                        :math:`C / N`
+``mean_expected_reward``       :math:`\frac1N \sum_i \mu_i`, the oracle's P(click) of what was
+                               shown, averaged over decisions (noise-free CTR)
+``total_regret``,              pseudo-regret :math:`R_N` and :math:`R_N/N`
+``regret_per_decision``        (:mod:`recarena.analysis.regret`)
+``conversions``                purchases logged by the horizon (conversions still pending at
+                               the horizon are not counted)
+``conversion_rate``            conversions per click, ``conversions / clicks``
+``revenue``                    :math:`\sum` revenue (price × margin) of those conversions
+``users``                      :math:`U`, arrivals in ``lifecycle`` (initial population and
+                               new users)
+``revenue_per_user``           ``revenue / users``
+``active_users_end``           users not churned at the horizon, :math:`U - \text{churned}`
+``churned_users``              churn events
+``retention``                  Kaplan–Meier :math:`\hat S(\text{horizon})`, the share of a
+                               cohort still active ``horizon`` days after arrival
+                               (:mod:`recarena.analysis.retention`; late arrivals are
+                               censored, not counted as retained)
+=============================  ==============================================================
+
+Campaign metrics, only when the ``campaigns`` table has rows. A row is *treated* when
+``offer ≥ 0`` (contacted) and *control* when ``offer = −1``:
+
+=================================  ==========================================================
+``campaign_rows``                  users considered, summed over campaigns
+``contacts``                       treated rows (offers sent)
+``contacted_users``                distinct users contacted at least once
+``response_rate_treated``          mean ``responded`` over treated rows
+``response_rate_control``          mean ``responded`` over control rows
+``campaign_npv``                   :math:`\sum` realised ``npv`` over all rows: response value
+                                   minus conversion and contact costs for the treated, and the
+                                   value of organic responses for the control
+``true_incremental_responses``     :math:`\sum_{\text{treated}} (p_1 - p_0)`, the oracle's
+                                   expected extra responses caused by the contacts
+``npv_per_contacted_user``         :math:`\sum_{\text{treated}}` npv / ``contacted_users``
+=================================  ==========================================================
+
+Ratios with a zero denominator are NaN (never a RuntimeWarning).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from recarena.analysis import regret as rg
+from recarena.analysis.retention import retention_curve, survival_at
+from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
+
+__all__ = ["CAMPAIGN_METRICS", "CORE_METRICS", "KEY_METRICS", "METRIC_LABELS", "Metric",
+           "campaign_metrics", "run_metrics"]  # fmt: skip
+
+
+class Metric:
+    """Names of the per-run metrics (columns of ``metrics/per_run.csv``)."""
+
+    DECISIONS = "decisions"
+    CLICKS = "clicks"
+    CTR = "ctr"
+    MEAN_EXPECTED_REWARD = "mean_expected_reward"
+    TOTAL_REGRET = rg.TOTAL_REGRET
+    REGRET_PER_DECISION = rg.REGRET_PER_DECISION
+    CONVERSIONS = "conversions"
+    CONVERSION_RATE = "conversion_rate"
+    REVENUE = "revenue"
+    USERS = "users"
+    REVENUE_PER_USER = "revenue_per_user"
+    ACTIVE_USERS_END = "active_users_end"
+    CHURNED_USERS = "churned_users"
+    RETENTION = "retention"
+    CAMPAIGN_ROWS = "campaign_rows"
+    CONTACTS = "contacts"
+    CONTACTED_USERS = "contacted_users"
+    RESPONSE_RATE_TREATED = "response_rate_treated"
+    RESPONSE_RATE_CONTROL = "response_rate_control"
+    CAMPAIGN_NPV = "campaign_npv"
+    TRUE_INCREMENTAL_RESPONSES = "true_incremental_responses"
+    NPV_PER_CONTACTED_USER = "npv_per_contacted_user"
+
+
+CORE_METRICS: tuple[str, ...] = (
+    Metric.DECISIONS, Metric.CLICKS, Metric.CTR, Metric.MEAN_EXPECTED_REWARD,
+    Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION, Metric.CONVERSIONS,
+    Metric.CONVERSION_RATE, Metric.REVENUE, Metric.USERS, Metric.REVENUE_PER_USER,
+    Metric.ACTIVE_USERS_END, Metric.CHURNED_USERS, Metric.RETENTION,
+)  # fmt: skip
+CAMPAIGN_METRICS: tuple[str, ...] = (
+    Metric.CAMPAIGN_ROWS, Metric.CONTACTS, Metric.CONTACTED_USERS,
+    Metric.RESPONSE_RATE_TREATED, Metric.RESPONSE_RATE_CONTROL, Metric.CAMPAIGN_NPV,
+    Metric.TRUE_INCREMENTAL_RESPONSES, Metric.NPV_PER_CONTACTED_USER,
+)  # fmt: skip
+#: The few metrics shown first (terminal summary, headline table).
+KEY_METRICS: tuple[str, ...] = (
+    Metric.CTR, Metric.MEAN_EXPECTED_REWARD, Metric.REGRET_PER_DECISION,
+    Metric.REVENUE_PER_USER, Metric.RETENTION,
+)  # fmt: skip
+
+METRIC_LABELS: dict[str, str] = {
+    Metric.DECISIONS: "decisions (count)",
+    Metric.CLICKS: "clicks (count)",
+    Metric.CTR: "CTR (clicks / decision)",
+    Metric.MEAN_EXPECTED_REWARD: "mean expected reward (P(click) / decision)",
+    Metric.TOTAL_REGRET: "total pseudo-regret (expected clicks)",
+    Metric.REGRET_PER_DECISION: "pseudo-regret per decision (P(click))",
+    Metric.CONVERSIONS: "conversions (count)",
+    Metric.CONVERSION_RATE: "conversion rate (conversions / click)",
+    Metric.REVENUE: "revenue (currency)",
+    Metric.USERS: "users (count)",
+    Metric.REVENUE_PER_USER: "revenue per user (currency / user)",
+    Metric.ACTIVE_USERS_END: "active users at horizon (count)",
+    Metric.CHURNED_USERS: "churned users (count)",
+    Metric.RETENTION: "retention at horizon (KM survival, share)",
+    Metric.CAMPAIGN_ROWS: "users considered by campaigns (count)",
+    Metric.CONTACTS: "offers sent (count)",
+    Metric.CONTACTED_USERS: "users contacted (count)",
+    Metric.RESPONSE_RATE_TREATED: "response rate, treated (share)",
+    Metric.RESPONSE_RATE_CONTROL: "response rate, control (share)",
+    Metric.CAMPAIGN_NPV: "campaign NPV, realised (currency)",
+    Metric.TRUE_INCREMENTAL_RESPONSES: "true incremental responses (expected count)",
+    Metric.NPV_PER_CONTACTED_USER: "NPV per contacted user (currency / user)",
+}
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else math.nan
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else math.nan
+
+
+def run_metrics(tables: Mapping[str, pd.DataFrame], horizon: float) -> dict[str, float]:
+    """Per-run business, reward and retention metrics (definitions in the module docstring).
+
+    Parameters
+    ----------
+    tables
+        The run's tables by name (:class:`recarena.simulator.log.Table`); a lazy mapping such
+        as :class:`recarena.analysis.results.LazyTables` reads only what is used. Missing
+        tables count as empty.
+    horizon
+        Length of the run in days (censoring time of the retention estimate).
+
+    Returns
+    -------
+    dict
+        ``{name: value}`` for :data:`CORE_METRICS`, plus :data:`CAMPAIGN_METRICS` when the
+        campaigns table has rows. Counts are returned as floats (so a per-run frame has one
+        dtype); undefined ratios are NaN.
+    """
+    out: dict[str, float] = {}
+    empty = pd.DataFrame()
+
+    decisions = tables[Table.DECISIONS] if Table.DECISIONS in tables else empty
+    n = len(decisions)
+    clicks = float(decisions[Col.CLICK].to_numpy(dtype=np.float64).sum()) if n else 0.0
+    out[Metric.DECISIONS] = float(n)
+    out[Metric.CLICKS] = clicks
+    out[Metric.CTR] = _ratio(clicks, n)
+    out[Metric.MEAN_EXPECTED_REWARD] = (
+        _mean(decisions[Col.EXPECTED_REWARD].to_numpy(dtype=np.float64)) if n else math.nan
+    )
+    out.update(
+        rg.regret_metrics(decisions)
+        if n
+        else dict.fromkeys((Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION), math.nan)
+    )
+
+    conversions = tables[Table.CONVERSIONS] if Table.CONVERSIONS in tables else empty
+    revenue = (
+        float(conversions[Col.REVENUE].to_numpy(dtype=np.float64).sum()) if len(conversions)
+        else 0.0
+    )  # fmt: skip
+    out[Metric.CONVERSIONS] = float(len(conversions))
+    out[Metric.CONVERSION_RATE] = _ratio(len(conversions), clicks)
+    out[Metric.REVENUE] = revenue
+
+    lifecycle = tables[Table.LIFECYCLE] if Table.LIFECYCLE in tables else empty
+    if len(lifecycle):
+        event = lifecycle[Col.EVENT].to_numpy()
+        users = float(np.unique(lifecycle[Col.USER].to_numpy()[event == LIFECYCLE_ARRIVAL]).size)
+        churned = float(np.unique(lifecycle[Col.USER].to_numpy()[event == LIFECYCLE_CHURN]).size)
+        retention = float(survival_at(retention_curve(lifecycle, horizon), horizon)[0])
+    else:
+        users, churned, retention = 0.0, 0.0, math.nan
+    out[Metric.USERS] = users
+    out[Metric.REVENUE_PER_USER] = _ratio(revenue, users)
+    out[Metric.ACTIVE_USERS_END] = users - churned
+    out[Metric.CHURNED_USERS] = churned
+    out[Metric.RETENTION] = retention
+
+    campaigns = tables[Table.CAMPAIGNS] if Table.CAMPAIGNS in tables else empty
+    if len(campaigns):
+        out.update(campaign_metrics(campaigns))
+    return out
+
+
+def campaign_metrics(campaigns: pd.DataFrame) -> dict[str, float]:
+    """The campaign metrics of :func:`run_metrics` (module docstring) for a non-empty table."""
+    treated = campaigns[Col.OFFER].to_numpy() >= 0
+    responded = campaigns[Col.RESPONDED].to_numpy(dtype=np.float64)
+    npv = campaigns[Col.NPV].to_numpy(dtype=np.float64)
+    effect = campaigns[Col.TRUE_EFFECT].to_numpy(dtype=np.float64)
+    contacted = float(np.unique(campaigns[Col.USER].to_numpy()[treated]).size)
+    return {
+        Metric.CAMPAIGN_ROWS: float(len(campaigns)),
+        Metric.CONTACTS: float(treated.sum()),
+        Metric.CONTACTED_USERS: contacted,
+        Metric.RESPONSE_RATE_TREATED: _mean(responded[treated]),
+        Metric.RESPONSE_RATE_CONTROL: _mean(responded[~treated]),
+        Metric.CAMPAIGN_NPV: float(npv.sum()),
+        Metric.TRUE_INCREMENTAL_RESPONSES: float(effect[treated].sum()),
+        Metric.NPV_PER_CONTACTED_USER: _ratio(float(npv[treated].sum()), contacted),
+    }

@@ -1,0 +1,81 @@
+"""The scenario schema: closed pydantic models for a YAML scenario file.
+
+A scenario names a world recipe, a schedule, the arms to compare (each a policy for the
+session surface and optionally one for the campaign surface), the seeds, and output
+options. Every model is closed (``extra="forbid"``), so a misspelt key is an error. Policy
+configs are validated against the policy registry (see :func:`validate_arms`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from recarena.simulator.params import ScheduleParams, WorldParams
+
+__all__ = ["ArmConfig", "ExecutorConfig", "OutputConfig", "ScenarioConfig"]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ArmConfig(_Closed):
+    """One arm of the comparison.
+
+    ``policy`` acts on the session surface (or on campaigns when the scenario has no session
+    surface); ``campaign_policy`` acts on campaigns when both surfaces are used.
+    """
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    policy: dict[str, Any]
+    campaign_policy: dict[str, Any] | None = None
+
+
+class ExecutorConfig(_Closed):
+    """How runs are executed: in this process, or a local process pool (joblib/loky)."""
+
+    kind: Literal["inline", "process"] = "process"
+    jobs: int = Field(0, ge=0, le=256, description="workers; 0 = number of cores")
+
+
+class OutputConfig(_Closed):
+    """What a run writes."""
+
+    dir: str | None = Field(None, description="results directory (default results/<name>/<time>)")
+    oracle_columns: bool = Field(True, description="compute the best-action oracle column")
+    plots: bool = Field(True, description="write PNG plots and embed them in the report")
+
+
+class ScenarioConfig(_Closed):
+    """A whole scenario."""
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    world: WorldParams = Field(default_factory=WorldParams)
+    schedule: ScheduleParams = Field(default_factory=ScheduleParams)
+    arms: list[ArmConfig] = Field(min_length=1)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    analysis: dict[str, Any] = Field(
+        default_factory=dict, description="options for analysis sections (see docs)"
+    )
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if any(s < 0 for s in v):
+            raise ValueError(f"seeds must be non-negative integers, got {v}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be distinct, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _arms(self) -> ScenarioConfig:
+        names = [a.name for a in self.arms]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"arm names must be distinct; repeated: {duplicates}")
+        return self

@@ -1,0 +1,1617 @@
+"""Multi-armed and contextual bandits for the variant, campaign and slate surfaces.
+
+Registered kinds
+----------------
+=======================  ==============================================================
+``epsilon_greedy``       ε-greedy, fixed ε or ε_t = min(1, c·K/t) (Auer et al. 2002)
+``ucb1``                 UCB1 (Auer, Cesa-Bianchi & Fischer 2002)
+``kl_ucb``               KL-UCB for Bernoulli rewards (Garivier & Cappé 2011)
+``thompson``             Thompson sampling, Beta–Bernoulli or Normal–Inverse-Gamma
+``softmax``              Boltzmann exploration, optionally annealed
+``sw_ucb``               sliding-window UCB (Garivier & Moulines 2011)
+``discounted_ucb``       discounted UCB (Garivier & Moulines 2011)
+``discounted_thompson``  Thompson sampling on discounted pseudo-counts
+``lin_ucb``              LinUCB with disjoint arms (Li et al. 2010)
+``lin_thompson``         linear Thompson sampling (Agrawal & Goyal 2013)
+=======================  ==============================================================
+
+Every policy is assembled from three shared pieces, so each class only states what is its own:
+
+* a **memory** of per-arm sufficient statistics (trials ``n``, reward sum ``s``, sum of squared
+  rewards ``q``): cumulative, sliding-window (a ring of per-bucket aggregates) or discounted;
+* a pure **kernel** (listed in :data:`KERNELS`) mapping statistics and a generator to the
+  chosen arms, shape (B, k); the policy calls it, and a benchmark can call it bare;
+* a **propensity** rule: exact (ε-greedy, softmax), tie-aware for index policies (1.0, or the
+  probability of the random tie-break), Monte Carlo for Thompson sampling.
+
+Arms
+----
+Variant surface: the K = ``n_variants`` variants. Campaign surface: the ``n_offers`` offers, plus
+"no offer" as arm K-1 when ``include_no_offer`` is set (reported as action -1); offers a user is
+not eligible for are never chosen, and a user with no eligible arm gets -1 with propensity 1.
+The campaign budget is not managed by these policies. Slate surface: the ``n_items`` items; a
+slate is the top-k (k = ``slate_size``) of the per-user item scores among the available items,
+ordered by score, so its items are distinct. Contextual policies act on the variant and campaign
+surfaces only (a per-item disjoint model would need n_items·F² memory; the hybrid shared-feature
+LinUCB for slates is not implemented).
+
+Batches
+-------
+All users of a request see the same statistics (feedback is batched); randomised choices are
+independent per user (Thompson sampling draws one posterior sample per user and arm). An index
+policy is deterministic given its statistics, so a whole batch receives the same arm unless
+random tie-breaking spreads it over tied arms. Nothing is looped over per decision.
+
+Learning and credit
+-------------------
+Variant surface: ``CLICK`` feedback, reward = click (0/1). Campaign surface: ``RESPONSE``
+feedback, reward = response (0/1). Slate surface: ``CLICK`` feedback with position-aware credit:
+with ``credit="cascade"`` (cascade model, Craswell et al. 2008; Kveton et al. 2015) the items in
+the positions down to and including the clicked one — all k when nothing was clicked — count one
+trial each and the clicked item a reward of 1; with ``credit="all_shown"`` every shown item counts
+a trial. With ``reward="conversion"`` (context-free policies), slate trials still come from clicks
+but rewards are the revenue of ``CONVERSION`` feedback, credited to the purchased item, so the
+estimate is revenue per examination; that is what the Gaussian Thompson model is for. It is
+refused on the variant surface, whose conversion feedback names the purchased item and not the
+variant. Other feedback is ignored.
+
+With ``refresh_every > 0`` feedback is buffered and applied when a delivery (or a request) reaches
+the next refresh time, a multiple of ``refresh_every`` days.
+
+Initialisation
+--------------
+``init="round_robin"``: an arm never played (zero trials in memory) gets score +∞, so unplayed
+arms are tried first — for index, ε-greedy and softmax policies the estimates then use the data
+alone. ``init="prior"``: no forcing; the estimates include ``prior_count`` pseudo-observations of
+value ``prior_mean``. Thompson sampling always uses its prior (it is the model); round robin only
+adds the forcing. Ties — between unplayed arms, or equal estimates — are broken uniformly at
+random per user (``tie_break="random"``) or by lowest arm index (``"first"``). The choice changes
+the regret: with batches, ``"first"`` sends a whole batch to one tied arm, ``"random"`` spreads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar, Generic, Literal, TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from pydantic import Field, model_validator
+from scipy.special import xlogy
+
+from recarena.policies.base import (
+    Decision,
+    DecisionRequest,
+    EnvironmentSpec,
+    Feedback,
+    FeedbackKind,
+    Policy,
+    PolicyParams,
+    Surface,
+)
+from recarena.policies.registry import register
+
+__all__ = [
+    "KERNELS",
+    "KLUCB",
+    "UCB1",
+    "ArmStats",
+    "DiscountedThompson",
+    "DiscountedUCB",
+    "EpsilonGreedy",
+    "LinThompson",
+    "LinUCB",
+    "SlidingWindowUCB",
+    "Softmax",
+    "Thompson",
+    "bernoulli_kl",
+    "epsilon_greedy_kernel",
+    "epsilon_greedy_propensity",
+    "gaussian_thompson_kernel",
+    "kl_ucb_index",
+    "kl_ucb_kernel",
+    "lai_robbins_constant",
+    "lin_thompson_kernel",
+    "lin_ucb_kernel",
+    "linear_moments",
+    "monte_carlo_propensity",
+    "select_top_k",
+    "softmax_kernel",
+    "softmax_propensity",
+    "thompson_kernel",
+    "tie_propensity",
+    "ucb_index",
+    "ucb_kernel",
+]
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+TieBreak = Literal["random", "first"]
+Draw = Callable[[int], FloatArray]
+
+_KL_EPS = 1e-15  # q is kept in [ε, 1-ε] so that kl(p, q) stays finite
+_KL_ITERATIONS = 40  # bisection steps of KL-UCB: interval width 2⁻⁴⁰
+_CHUNK = 1 << 21  # elements per Monte Carlo / Gram block, bounds temporary memory
+
+
+# ====================================================================== selection primitives
+def _masked(scores: ArrayLike, eligible: BoolArray | None) -> FloatArray:
+    """Scores as float64 with ineligible arms set to -inf (shape (K,) or (B, K))."""
+    s = np.asarray(scores, dtype=np.float64)
+    return s if eligible is None else np.where(eligible, s, -np.inf)
+
+
+def _candidate_columns(s: FloatArray, k: int) -> IntArray:
+    """Per row of ``s`` (R, K), the columns of the C largest scores, C covering every row's ties
+    with its k-th largest score — so the top-k under any tie-break lies within them."""
+    n_arms = s.shape[1]
+    all_columns = np.broadcast_to(np.arange(n_arms, dtype=np.int64), s.shape)
+    if k >= n_arms:
+        return all_columns
+    kth = np.partition(s, n_arms - k, axis=1)[:, n_arms - k]
+    c = int((s >= kth[:, None]).sum(axis=1).max())
+    if c >= n_arms:
+        return all_columns
+    return np.argpartition(-s, c - 1, axis=1)[:, :c].astype(np.int64)
+
+
+def select_top_k(
+    scores: ArrayLike,
+    k: int,
+    rng: np.random.Generator | None,
+    *,
+    batch_size: int,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> IntArray:
+    """The k highest-scoring eligible arms per user, best first.
+
+    Parameters
+    ----------
+    scores
+        Shape (K,) when all users share the scores, or (B, K). ``+inf`` marks forced arms.
+    k
+        Number of arms per user (1 on the variant and campaign surfaces).
+    rng
+        Generator for random tie-breaks (may be ``None`` with ``tie_break="first"``).
+    batch_size
+        B; used when ``scores`` is shared.
+    eligible
+        Boolean mask (K,) or (B, K); ineligible arms score -inf.
+    tie_break
+        ``"random"``: equal scores are ordered uniformly at random, independently per user;
+        ``"first"``: by lowest arm index.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 arm indices, shape (B, k).
+
+    Notes
+    -----
+    Cost O(B·K) plus a sort of the (few) candidates tied with the k-th score: the k-th largest
+    score is found by partition, and only columns scoring at least that much are lexsorted on
+    (score, tie key).
+    """
+    s = _masked(scores, eligible)
+    n_arms = s.shape[-1]
+    if not 1 <= k <= n_arms:
+        raise ValueError(f"cannot select {k} of {n_arms} arms")
+    if tie_break == "random" and rng is None:
+        raise ValueError("random tie-breaking needs a generator")
+    if s.ndim == 1:
+        columns = _candidate_columns(s[None, :], k)[0]
+        if tie_break == "first":
+            best = columns[np.lexsort((columns, -s[columns]))[:k]]
+            return np.tile(best, (batch_size, 1))
+        columns = np.broadcast_to(columns, (batch_size, columns.size))
+        top = np.broadcast_to(s[columns[0]], columns.shape)
+    else:
+        columns = _candidate_columns(s, k)
+        top = np.take_along_axis(s, columns, axis=1)
+    key = rng.random(top.shape) if rng is not None and tie_break == "random" else columns
+    order = np.lexsort((key, -top), axis=-1)[:, :k]
+    return np.take_along_axis(columns, order, axis=1)
+
+
+def tie_propensity(
+    scores: ArrayLike,
+    chosen: IntArray,
+    *,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> FloatArray:
+    """Probability that deterministic scores with random tie-breaking return ``chosen``.
+
+    With ``tie_break="first"`` it is 1. Otherwise a group of g arms tied at one score value, of
+    which h appear in the slate, contributes 1/(g·(g-1)···(g-h+1)) — the chance of that ordered
+    pick. Per slot j this is 1/(g_j - r_j), with g_j the size of slot j's tie group among the
+    eligible arms and r_j the number of earlier slots in the same group.
+
+    Parameters
+    ----------
+    scores
+        Deterministic scores (K,) or (B, K) the slate was the top-k of.
+    chosen
+        The chosen arms, (B, k), in slate order.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (B,).
+    """
+    n_rows, k = chosen.shape
+    if tie_break == "first":
+        return np.ones(n_rows)
+    s = _masked(scores, eligible)
+    s = np.broadcast_to(s, (n_rows, s.shape[-1]))
+    top = np.take_along_axis(s, chosen, axis=1)
+    same = top[:, :, None] == top[:, None, :]
+    earlier = np.tril(np.ones((k, k), dtype=bool), -1)
+    before = (same & earlier).sum(axis=2)
+    boundary = top[:, -1:]
+    in_row = (s == boundary).sum(axis=1, keepdims=True)
+    group = np.where(top == boundary, in_row, same.sum(axis=2))
+    return np.prod(1.0 / (group - before), axis=1)
+
+
+def _falling_factorial(m: FloatArray, k: int) -> FloatArray:
+    """m·(m-1)···(m-k+1), the number of ordered k-slates from m arms."""
+    return np.prod(m[:, None] - np.arange(k), axis=1)
+
+
+def _eligible_count(eligible: BoolArray | None, n_rows: int, n_arms: int) -> FloatArray:
+    if eligible is None:
+        return np.full(n_rows, float(n_arms))
+    return np.broadcast_to(eligible, (n_rows, n_arms)).sum(axis=1).astype(np.float64)
+
+
+def monte_carlo_propensity(
+    draw: Draw,
+    first: IntArray,
+    n_samples: int,
+    n_arms: int,
+    *,
+    eligible: BoolArray | None = None,
+    shared: bool = True,
+) -> FloatArray:
+    """Monte Carlo estimate of P(``first[b]`` has the highest sampled score) per user.
+
+    The estimate is (wins + 1) / (M + 1): the logged decision is itself one draw from the same
+    distribution, so counting it keeps the estimate in (0, 1] (it is biased upwards by at most
+    1/(M+1)). Draws are processed in blocks to bound memory.
+
+    Parameters
+    ----------
+    draw
+        ``draw(m)`` returns m independent score samples, shape (m, 1, K) when ``shared`` (all
+        users have the same score distribution) or (m, B, K).
+    first
+        The arm whose probability is wanted (the first item of a slate), shape (B,).
+    n_samples
+        M; 0 returns NaN.
+    n_arms
+        K.
+    eligible
+        Mask (K,) or (B, K). With shared draws, users are grouped by eligibility pattern so the
+        cost is O(M·P·K) for P distinct patterns, independent of B.
+    """
+    n_rows = first.shape[0]
+    if n_samples == 0:
+        return np.full(n_rows, np.nan)
+    masks: BoolArray
+    if not shared:
+        masks = np.broadcast_to(True if eligible is None else eligible, (n_rows, n_arms))
+        row = np.arange(n_rows)
+    elif eligible is None or eligible.ndim == 1:
+        masks = np.ones((1, n_arms), dtype=bool) if eligible is None else eligible[None, :]
+        row = np.zeros(n_rows, dtype=np.int64)
+    else:
+        masks, row = np.unique(eligible, axis=0, return_inverse=True)
+        row = row.reshape(-1)
+    n_patterns = masks.shape[0]
+    wins = np.zeros(n_patterns * n_arms, dtype=np.int64)
+    offsets = np.arange(n_patterns) * n_arms
+    step = max(1, _CHUNK // (n_patterns * n_arms))
+    for start in range(0, n_samples, step):  # blocks of samples, not decisions
+        samples = np.where(masks, draw(min(step, n_samples - start)), -np.inf)
+        winners = samples.argmax(axis=2) + offsets
+        wins += np.bincount(winners.ravel(), minlength=n_patterns * n_arms)
+    return (wins.reshape(n_patterns, n_arms)[row, first] + 1.0) / (n_samples + 1.0)
+
+
+# ====================================================================== index computations
+def bernoulli_kl(p: ArrayLike, q: ArrayLike) -> FloatArray:
+    """Bernoulli Kullback–Leibler divergence kl(p, q) = p ln(p/q) + (1-p) ln((1-p)/(1-q)).
+
+    ``q`` is clipped to [1e-15, 1 - 1e-15]; 0·ln 0 = 0.
+    """
+    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    q = np.clip(np.asarray(q, dtype=np.float64), _KL_EPS, 1.0 - _KL_EPS)
+    return xlogy(p, p) - xlogy(p, q) + xlogy(1.0 - p, 1.0 - p) - xlogy(1.0 - p, 1.0 - q)
+
+
+def lai_robbins_constant(means: ArrayLike) -> float:
+    """Lai–Robbins constant Σ_{i: Δᵢ>0} Δᵢ / kl(μᵢ, μ*) of a Bernoulli bandit.
+
+    Any uniformly good policy has ``liminf R(T) / ln T ≥`` this constant (Lai & Robbins 1985,
+    "Asymptotically efficient adaptive allocation rules"); KL-UCB and Thompson sampling attain it.
+    """
+    mu = np.asarray(means, dtype=np.float64)
+    best = mu.max()
+    gap = best - mu
+    sub = gap > 0
+    return float(np.sum(gap[sub] / bernoulli_kl(mu[sub], best)))
+
+
+def ucb_index(
+    counts: FloatArray, sums: FloatArray, *, exploration: float = 1.0, xi: float = 2.0
+) -> FloatArray:
+    """UCB index x̄ᵢ + c·√(ξ ln n / nᵢ), n = Σ nᵢ; +∞ for arms with nᵢ = 0.
+
+    ξ = 2, c = 1 is UCB1 (Auer, Cesa-Bianchi & Fischer 2002, "Finite-time analysis of the
+    multiarmed bandit problem"). On windowed or discounted counts it is SW-UCB / D-UCB (Garivier
+    & Moulines 2011, "On upper-confidence bound policies for switching bandit problems"), there
+    with c = B (reward bound) or 2B and ξ ≈ 0.6.
+    """
+    played = counts > 0
+    n = np.where(played, counts, 1.0)
+    log_total = math.log(max(float(counts.sum()), 1.0))
+    index = sums / n + exploration * np.sqrt(xi * log_total / n)
+    return np.where(played, index, np.inf)
+
+
+def kl_ucb_index(counts: FloatArray, sums: FloatArray, *, c: float = 0.0) -> FloatArray:
+    """KL-UCB index max{q ∈ [p̂ᵢ, 1] : nᵢ·kl(p̂ᵢ, q) ≤ ln t + c ln ln t}; +∞ when nᵢ = 0.
+
+    t = Σ nᵢ. Solved for all arms at once by 40 bisection steps (error ≤ 2⁻⁴⁰). Garivier &
+    Cappé 2011, "The KL-UCB algorithm for bounded stochastic bandits and beyond" (c = 3 in the
+    theorem, c = 0 in their experiments).
+    """
+    played = counts > 0
+    n = np.where(played, counts, 1.0)
+    p = np.clip(sums / n, 0.0, 1.0)
+    log_t = math.log(max(float(counts.sum()), 1.0))
+    budget = (log_t + c * math.log(max(log_t, 1.0))) / n
+    low, high = p.copy(), np.ones_like(p)
+    for _ in range(_KL_ITERATIONS):  # bisection steps, vectorised over arms
+        mid = 0.5 * (low + high)
+        inside = bernoulli_kl(p, mid) <= budget
+        low = np.where(inside, mid, low)
+        high = np.where(inside, high, mid)
+    return np.where(played, low, np.inf)
+
+
+def _forced(draws: FloatArray, forced: BoolArray | None) -> FloatArray:
+    return draws if forced is None else np.where(forced, np.inf, draws)
+
+
+def _beta_draws(
+    alpha: FloatArray, beta: FloatArray, shape: tuple[int, ...], rng: np.random.Generator
+) -> FloatArray:
+    return rng.beta(alpha, beta, size=shape)
+
+
+def _nig_draws(
+    post: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+) -> FloatArray:
+    """Marginal posterior of the mean under NIG: m + √(b/(a κ))·t_{2a}."""
+    mean, kappa, a, b = post
+    return mean + np.sqrt(b / (a * kappa)) * rng.standard_t(2.0 * a, size=shape)
+
+
+def linear_moments(
+    features: FloatArray, theta: FloatArray, a_inv: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Per user and arm, the ridge estimate θ̂ₐᵀx and its width √(xᵀAₐ⁻¹x), both (B, K)."""
+    mean = features @ theta.T
+    var = np.einsum("bf,kfg,bg->bk", features, a_inv, features, optimize=True)
+    return mean, np.sqrt(np.maximum(var, 0.0))
+
+
+# ====================================================================== kernels
+def epsilon_greedy_kernel(
+    means: FloatArray,
+    epsilon: float,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    k: int = 1,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> IntArray:
+    """ε-greedy: each user independently explores with probability ε.
+
+    Exploring users get a uniformly random ordered slate of k eligible arms; the others the
+    top-k of ``means`` (K,). Returns arms (B, k).
+    """
+    chosen = select_top_k(
+        means, k, rng, batch_size=batch_size, eligible=eligible, tie_break=tie_break
+    )
+    explore = rng.random(batch_size) < epsilon
+    n_explore = int(explore.sum())
+    if n_explore:
+        mask = eligible if eligible is None or eligible.ndim == 1 else eligible[explore]
+        noise = rng.random((n_explore, means.shape[-1]))
+        chosen[explore] = select_top_k(
+            noise, k, None, batch_size=n_explore, eligible=mask, tie_break="first"
+        )
+    return chosen
+
+
+def ucb_kernel(
+    counts: FloatArray,
+    sums: FloatArray,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    exploration: float = 1.0,
+    xi: float = 2.0,
+    k: int = 1,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> IntArray:
+    """Top-k of :func:`ucb_index` (UCB1, SW-UCB, D-UCB on their counts). Returns (B, k)."""
+    index = ucb_index(counts, sums, exploration=exploration, xi=xi)
+    return select_top_k(
+        index, k, rng, batch_size=batch_size, eligible=eligible, tie_break=tie_break
+    )
+
+
+def kl_ucb_kernel(
+    counts: FloatArray,
+    sums: FloatArray,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    c: float = 0.0,
+    k: int = 1,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> IntArray:
+    """Top-k of :func:`kl_ucb_index`. Returns (B, k)."""
+    index = kl_ucb_index(counts, sums, c=c)
+    return select_top_k(
+        index, k, rng, batch_size=batch_size, eligible=eligible, tie_break=tie_break
+    )
+
+
+def thompson_kernel(
+    alpha: FloatArray,
+    beta: FloatArray,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    k: int = 1,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+    forced: BoolArray | None = None,
+) -> IntArray:
+    """Beta–Bernoulli Thompson sampling: one draw θᵢ ~ Beta(αᵢ, βᵢ) per user and arm, top-k.
+
+    ``forced`` arms (K,) score +∞ (round-robin initialisation). Returns (B, k).
+    """
+    draws = _forced(_beta_draws(alpha, beta, (batch_size, alpha.shape[0]), rng), forced)
+    return select_top_k(
+        draws, k, rng, batch_size=batch_size, eligible=eligible, tie_break=tie_break
+    )
+
+
+def gaussian_thompson_kernel(
+    mean: FloatArray,
+    kappa: FloatArray,
+    shape: FloatArray,
+    scale: FloatArray,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    k: int = 1,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+    forced: BoolArray | None = None,
+) -> IntArray:
+    """Normal–Inverse-Gamma Thompson sampling (unknown mean and variance), top-k.
+
+    Posterior NIG(m, κ, a, b) per arm; the mean's marginal is a Student t with 2a degrees of
+    freedom, location m and scale √(b/(aκ)), sampled once per user and arm. Returns (B, k).
+    """
+    post = (mean, kappa, shape, scale)
+    draws = _forced(_nig_draws(post, (batch_size, mean.shape[0]), rng), forced)
+    return select_top_k(
+        draws, k, rng, batch_size=batch_size, eligible=eligible, tie_break=tie_break
+    )
+
+
+def softmax_kernel(
+    means: FloatArray,
+    temperature: float,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    k: int = 1,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> IntArray:
+    """Boltzmann exploration: P(i) ∝ exp(x̄ᵢ/τ); slates by Plackett–Luce without replacement.
+
+    Sampled by the Gumbel-top-k trick: the top-k of x̄ᵢ/τ + Gᵢ, Gᵢ iid standard Gumbel, is a
+    Plackett–Luce draw (Yellott 1977; Kool et al. 2019). +∞ means (forced arms) come first, in
+    ``tie_break`` order. Returns (B, k).
+    """
+    logits = np.asarray(means, dtype=np.float64) / temperature
+    noisy = logits + rng.gumbel(size=(batch_size, logits.shape[0]))
+    return select_top_k(
+        noisy, k, rng, batch_size=batch_size, eligible=eligible, tie_break=tie_break
+    )
+
+
+def lin_ucb_kernel(
+    features: FloatArray,
+    theta: FloatArray,
+    a_inv: FloatArray,
+    alpha: float,
+    rng: np.random.Generator,
+    *,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> IntArray:
+    """LinUCB with disjoint arms: argmaxₐ θ̂ₐᵀx + α √(xᵀAₐ⁻¹x) per user. Returns (B, 1)."""
+    mean, width = linear_moments(features, theta, a_inv)
+    return select_top_k(
+        mean + alpha * width,
+        1,
+        rng,
+        batch_size=len(features),
+        eligible=eligible,
+        tie_break=tie_break,
+    )
+
+
+def lin_thompson_kernel(
+    features: FloatArray,
+    theta: FloatArray,
+    a_inv: FloatArray,
+    v: float,
+    rng: np.random.Generator,
+    *,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> IntArray:
+    """Linear Thompson sampling: per user and arm θ̃ₐ ~ N(θ̂ₐ, v²Aₐ⁻¹), argmaxₐ θ̃ₐᵀx.
+
+    Only the score θ̃ₐᵀx matters to user x, and it is N(θ̂ₐᵀx, v²·xᵀAₐ⁻¹x), independent across
+    arms; it is sampled directly in that form (O(B·K·F²), as a Cholesky draw θ̂ + vLz would be,
+    but without the (B, K, F) parameter tensor). The decision has exactly the law of sampling
+    θ̃ per user. Returns (B, 1).
+    """
+    mean, width = linear_moments(features, theta, a_inv)
+    draws = mean + v * width * rng.standard_normal(mean.shape)
+    return select_top_k(
+        draws, 1, rng, batch_size=len(features), eligible=eligible, tie_break=tie_break
+    )
+
+
+# ====================================================================== exact propensities
+def epsilon_greedy_propensity(
+    means: FloatArray,
+    epsilon: float,
+    chosen: IntArray,
+    *,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> FloatArray:
+    """Exact probability of each chosen ordered slate under :func:`epsilon_greedy_kernel`.
+
+    P(slate) = (1-ε)·P_greedy(slate) + ε / (m·(m-1)···(m-k+1)), m = number of eligible arms,
+    P_greedy = :func:`tie_propensity` when the slate is a greedy ordering, else 0.
+    """
+    n_rows, k = chosen.shape
+    n_arms = means.shape[-1]
+    greedy = select_top_k(means, k, None, batch_size=n_rows, eligible=eligible, tie_break="first")
+    if tie_break == "first":
+        p_greedy = (chosen == greedy).all(axis=1).astype(np.float64)
+    else:
+        s = np.broadcast_to(_masked(means, eligible), (n_rows, n_arms))
+        is_greedy = (
+            np.take_along_axis(s, chosen, axis=1) == np.take_along_axis(s, greedy, axis=1)
+        ).all(axis=1)
+        ties = tie_propensity(means, chosen, eligible=eligible)
+        p_greedy = np.where(is_greedy, ties, 0.0)
+    slates = _falling_factorial(_eligible_count(eligible, n_rows, n_arms), k)
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows without eligible arms
+        return (1.0 - epsilon) * p_greedy + epsilon / slates
+
+
+def softmax_propensity(
+    means: FloatArray,
+    temperature: float,
+    chosen: IntArray,
+    *,
+    eligible: BoolArray | None = None,
+    tie_break: TieBreak = "random",
+) -> FloatArray:
+    """Exact Plackett–Luce probability of each chosen slate under :func:`softmax_kernel`.
+
+    P = Πⱼ wᵢⱼ / (W - Σ_{l<j} wᵢₗ), wᵢ = exp(x̄ᵢ/τ); forced (+∞) arms come first, each with
+    probability 1/(number of forced arms left) (or 1 with ``tie_break="first"``).
+    """
+    n_rows, _ = chosen.shape
+    logits = _masked(np.asarray(means, dtype=np.float64) / temperature, eligible)
+    logits = np.broadcast_to(logits, (n_rows, logits.shape[-1]))
+    forced = np.isposinf(logits)
+    finite = np.isfinite(logits)
+    top = np.where(finite, logits, -np.inf).max(axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    weight = np.where(finite, np.exp(np.where(finite, logits, 0.0) - top), 0.0)
+    picked_weight = np.take_along_axis(weight, chosen, axis=1)
+    picked_forced = np.take_along_axis(forced, chosen, axis=1)
+    left_weight = weight.sum(axis=1, keepdims=True) - (np.cumsum(picked_weight, 1) - picked_weight)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if tie_break == "random":
+            left_forced = forced.sum(axis=1, keepdims=True) - (
+                np.cumsum(picked_forced, 1) - picked_forced
+            )
+            p_forced = 1.0 / left_forced
+        else:
+            p_forced = np.ones(chosen.shape)
+        p_finite = picked_weight / np.maximum(left_weight, picked_weight)
+        return np.prod(np.where(picked_forced, p_forced, p_finite), axis=1)
+
+
+# ====================================================================== memories
+@dataclass(frozen=True)
+class ArmStats:
+    """Per-arm sufficient statistics: trials ``n``, reward sum ``s``, sum of squares ``q``."""
+
+    n: FloatArray
+    s: FloatArray
+    q: FloatArray
+
+
+class _Memory:
+    """Cumulative statistics (3, K): every trial counts forever."""
+
+    def __init__(self, n_arms: int) -> None:
+        self.total = np.zeros((3, n_arms))
+
+    def add(self, t: float, delta: FloatArray) -> None:
+        self.total += delta
+
+    def totals(self, t: float) -> FloatArray:
+        return self.total
+
+
+class _DiscountedMemory(_Memory):
+    """Statistics discounted by γ per day: a trial observed at t' weighs γ^(t - t')."""
+
+    def __init__(self, n_arms: int, gamma: float) -> None:
+        super().__init__(n_arms)
+        self.gamma = gamma
+        self.t_ref = 0.0
+
+    def add(self, t: float, delta: FloatArray) -> None:
+        if t >= self.t_ref:
+            self.total *= self.gamma ** (t - self.t_ref)
+            self.t_ref = t
+            self.total += delta
+        else:  # late delivery: age it to the reference time
+            self.total += delta * self.gamma ** (self.t_ref - t)
+
+    def totals(self, t: float) -> FloatArray:
+        return self.total * self.gamma ** max(t - self.t_ref, 0.0)
+
+
+class _SlidingWindowMemory(_Memory):
+    """Statistics over the last ``window`` days: a ring of per-bucket aggregates.
+
+    Bucket j holds the feedback delivered in [j·w, (j+1)·w), w = ``bucket_days``; the ring has
+    R = ⌈window / w⌉ slots, and at time t the buckets ⌊t/w⌋-R+1 … ⌊t/w⌋ are summed. Feedback
+    older than the window when it arrives is dropped.
+    """
+
+    def __init__(self, n_arms: int, window: float, bucket_days: float) -> None:
+        super().__init__(n_arms)
+        self.bucket_days = bucket_days
+        self.n_slots = max(1, math.ceil(window / bucket_days - 1e-9))
+        self.ring = np.zeros((self.n_slots, 3, n_arms))
+        self.bucket = np.full(self.n_slots, np.iinfo(np.int64).min, dtype=np.int64)
+
+    def add(self, t: float, delta: FloatArray) -> None:
+        j = math.floor(t / self.bucket_days)
+        slot = j % self.n_slots
+        if self.bucket[slot] < j:
+            self.ring[slot] = 0.0
+            self.bucket[slot] = j
+        if self.bucket[slot] == j:
+            self.ring[slot] += delta
+
+    def totals(self, t: float) -> FloatArray:
+        live = self.bucket > math.floor(t / self.bucket_days) - self.n_slots
+        return self.ring[live].sum(axis=0)
+
+
+# ====================================================================== arms and credit
+def _n_arms(spec: EnvironmentSpec, surface: Surface, include_no_offer: bool) -> int:
+    if surface is Surface.SLATE:
+        return spec.n_items
+    if surface is Surface.VARIANT:
+        return spec.n_variants
+    return spec.n_offers + int(include_no_offer)
+
+
+@dataclass(frozen=True)
+class _ArmSpace:
+    """The arms of one request: count, slate length, eligibility and the action mapping."""
+
+    surface: Surface
+    n_arms: int
+    k: int
+    batch_size: int
+    eligible: BoolArray | None = None
+    no_eligible: BoolArray | None = None
+    no_offer: int = -1
+
+    @classmethod
+    def of(
+        cls, request: DecisionRequest, spec: EnvironmentSpec, include_no_offer: bool
+    ) -> _ArmSpace:
+        b = request.size
+        if request.surface is Surface.SLATE:
+            available = np.asarray(request.available_items, dtype=bool)
+            if int(available.sum()) < spec.slate_size:
+                raise ValueError(
+                    f"only {int(available.sum())} items available for slates of {spec.slate_size}"
+                )
+            return cls(request.surface, spec.n_items, spec.slate_size, b, available)
+        if request.surface is Surface.VARIANT:
+            return cls(request.surface, spec.n_variants, 1, b)
+        offers = (
+            np.ones((b, spec.n_offers), dtype=bool)
+            if request.eligible is None
+            else np.asarray(request.eligible, dtype=bool)
+        )
+        if include_no_offer:
+            offers = np.hstack([offers, np.ones((b, 1), dtype=bool)])
+        no_offer = spec.n_offers if include_no_offer else -1
+        no_eligible = np.logical_not(offers.any(axis=1))
+        return cls(request.surface, offers.shape[1], 1, b, offers, no_eligible, no_offer)
+
+    def decision(self, chosen: IntArray, propensities: FloatArray) -> Decision:
+        if self.surface is Surface.SLATE:
+            return Decision(actions=chosen.astype(np.int64), propensities=propensities)
+        actions = chosen[:, 0].astype(np.int64)
+        if self.no_offer >= 0:
+            actions = np.where(actions == self.no_offer, -1, actions)
+        if self.no_eligible is not None:
+            actions = np.where(self.no_eligible, -1, actions)
+            propensities = np.where(self.no_eligible, 1.0, propensities)
+        return Decision(actions=actions, propensities=propensities)
+
+
+@dataclass(frozen=True)
+class _Credits:
+    """Flattened credit of a feedback batch: per credited (record, arm) a trial and a reward."""
+
+    arms: IntArray
+    rows: IntArray  #: feedback record of each credit (for its features)
+    trials: FloatArray
+    rewards: FloatArray
+
+    def delta(self, n_arms: int) -> FloatArray:
+        """Per-arm increments of (n, s, q), shape (3, K)."""
+        return np.stack(
+            [
+                np.bincount(self.arms, weights=w, minlength=n_arms)
+                for w in (self.trials, self.rewards, self.rewards**2)
+            ]
+        )
+
+
+def _slate_credits(
+    fb: Feedback, reward: Literal["click", "conversion"], credit: Literal["cascade", "all_shown"]
+) -> _Credits | None:
+    if fb.kind is FeedbackKind.CONVERSION and reward == "conversion":
+        items = np.asarray(fb.actions, dtype=np.int64).reshape(-1)
+        rows = np.arange(items.size)
+        revenue = np.asarray(fb.rewards, dtype=np.float64)
+        return _Credits(items, rows, np.zeros(items.size), revenue)
+    if fb.kind is not FeedbackKind.CLICK:
+        return None
+    if fb.clicked_position is None:
+        raise ValueError("slate click feedback needs clicked_position")
+    slates = np.asarray(fb.actions, dtype=np.int64)
+    clicked = np.asarray(fb.clicked_position, dtype=np.int64)[:, None]
+    position = np.arange(slates.shape[1])
+    examined = np.ones(slates.shape, dtype=bool)
+    if credit == "cascade":
+        examined = (clicked < 0) | (position <= clicked)
+    rows, cols = np.nonzero(examined)
+    hit = (position[cols] == clicked[rows, 0]).astype(np.float64)
+    rewards = hit if reward == "click" else np.zeros_like(hit)
+    return _Credits(slates[rows, cols], rows.astype(np.int64), np.ones(rows.size), rewards)
+
+
+def _credits(
+    fb: Feedback,
+    n_arms: int,
+    *,
+    include_no_offer: bool,
+    reward: Literal["click", "conversion"] = "click",
+    credit: Literal["cascade", "all_shown"] = "cascade",
+) -> _Credits | None:
+    """Turn a feedback batch into per-arm credit, or ``None`` when it is not learnt from."""
+    if fb.surface is Surface.SLATE:
+        return _slate_credits(fb, reward, credit)
+    wanted = FeedbackKind.RESPONSE if fb.surface is Surface.CAMPAIGN else FeedbackKind.CLICK
+    if fb.kind is not wanted:
+        return None
+    arms = np.asarray(fb.actions, dtype=np.int64).reshape(-1)
+    rows = np.arange(arms.size)
+    if fb.surface is Surface.CAMPAIGN:
+        untreated = arms < 0
+        if include_no_offer:
+            arms = np.where(untreated, n_arms - 1, arms)
+        else:
+            arms, rows = arms[~untreated], rows[~untreated]
+    rewards = np.asarray(fb.rewards, dtype=np.float64)[rows]
+    return _Credits(arms, rows, np.ones(arms.size), rewards)
+
+
+def _child_generator(rng: np.random.Generator) -> np.random.Generator:
+    """An independent stream spawned from the policy's generator (used for Monte Carlo
+    propensities, so estimating them never changes the actions)."""
+    return rng.spawn(1)[0]
+
+
+# ====================================================================== parameters
+class _BanditParams(PolicyParams):
+    tie_break: TieBreak = Field(
+        "random",
+        description="Order of equal scores: 'random' (uniform per user, propensity 1/#tied) or "
+        "'first' (lowest arm index, deterministic); regret depends on it.",
+    )
+    refresh_every: float = Field(
+        0.0,
+        ge=0.0,
+        description="Days between updates of the decision statistics; feedback is buffered in "
+        "between (0 = on every delivery).",
+    )
+    include_no_offer: bool = Field(
+        False,
+        description="Campaign surface: 'no offer' (-1) is an arm, learnt from control responses.",
+    )
+
+
+class _ContextFreeParams(_BanditParams):
+    init: Literal["round_robin", "prior"] = Field(
+        "round_robin",
+        description="'round_robin': unplayed arms score +inf and are tried first; 'prior': "
+        "estimates include prior_count pseudo-observations of value prior_mean.",
+    )
+    prior_mean: float = Field(0.5, description="Prior mean reward m0 of the pseudo-observations.")
+    prior_count: float = Field(
+        2.0, ge=0.0, description="Prior pseudo-count n0 (Beta(n0·m0, n0·(1-m0)) for Thompson)."
+    )
+    reward: Literal["click", "conversion"] = Field(
+        "click",
+        description="'click': clicks (slate, variant) or responses (campaign); 'conversion': "
+        "slate items earn conversion revenue per examination.",
+    )
+    credit: Literal["cascade", "all_shown"] = Field(
+        "cascade",
+        description="Slate trials: positions down to the click (all if none) or all shown items.",
+    )
+
+
+class EpsilonGreedyParams(_ContextFreeParams):
+    """Parameters of :class:`EpsilonGreedy`."""
+
+    kind: Literal["epsilon_greedy"] = "epsilon_greedy"
+    epsilon: float = Field(0.1, ge=0.0, le=1.0, description="Exploration probability ε (fixed).")
+    schedule: Literal["fixed", "decaying"] = Field(
+        "fixed", description="'fixed' ε, or 'decaying' ε_t = min(1, c·K/t), t = trials so far."
+    )
+    c: float = Field(1.0, gt=0.0, description="Constant c of the decaying schedule.")
+
+
+class SoftmaxParams(_ContextFreeParams):
+    """Parameters of :class:`Softmax`."""
+
+    kind: Literal["softmax"] = "softmax"
+    temperature: float = Field(0.1, gt=0.0, description="Boltzmann temperature τ, in reward units.")
+    anneal: Literal["none", "log"] = Field(
+        "none", description="'log': τ_t = τ / ln(e + t), t = trials so far."
+    )
+
+
+class _UCBParams(_ContextFreeParams):
+    exploration: float = Field(
+        1.0, ge=0.0, description="Multiplier c of the confidence width c·√(ξ ln n / nᵢ)."
+    )
+    xi: float = Field(2.0, gt=0.0, description="ξ in the confidence width (2 for UCB1).")
+
+
+class UCB1Params(_UCBParams):
+    """Parameters of :class:`UCB1`."""
+
+    kind: Literal["ucb1"] = "ucb1"
+
+
+class SlidingWindowUCBParams(_UCBParams):
+    """Parameters of :class:`SlidingWindowUCB`."""
+
+    kind: Literal["sw_ucb"] = "sw_ucb"
+    xi: float = Field(0.6, gt=0.0, description="ξ in the confidence width (G&M suggest 0.6).")
+    window: float = Field(7.0, gt=0.0, description="Window τ in days of feedback remembered.")
+    bucket_days: float = Field(
+        1.0, gt=0.0, description="Width in days of the ring's aggregation buckets."
+    )
+
+
+class DiscountedUCBParams(_UCBParams):
+    """Parameters of :class:`DiscountedUCB`."""
+
+    kind: Literal["discounted_ucb"] = "discounted_ucb"
+    exploration: float = Field(
+        2.0, ge=0.0, description="Multiplier c of the width (2B in Garivier & Moulines)."
+    )
+    xi: float = Field(0.6, gt=0.0, description="ξ in the confidence width (G&M suggest 0.6).")
+    gamma: float = Field(0.9, gt=0.0, le=1.0, description="Discount factor γ per day.")
+
+
+class KLUCBParams(_ContextFreeParams):
+    """Parameters of :class:`KLUCB`."""
+
+    kind: Literal["kl_ucb"] = "kl_ucb"
+    reward: Literal["click"] = Field(
+        "click", description="Bernoulli rewards only: clicks or campaign responses."
+    )
+    c: float = Field(0.0, ge=0.0, description="Coefficient of ln ln t in the exploration budget.")
+
+
+class _ThompsonParams(_ContextFreeParams):
+    model: Literal["bernoulli", "gaussian"] = Field(
+        "bernoulli",
+        description="'bernoulli': Beta posterior; 'gaussian': Normal-Inverse-Gamma (unknown "
+        "variance), for continuous rewards such as revenue.",
+    )
+    prior_count: float = Field(
+        2.0, gt=0.0, description="Prior pseudo-count n0: Beta(n0·m0, n0·(1-m0)), or κ0 (NIG)."
+    )
+    prior_shape: float = Field(1.0, gt=0.0, description="NIG prior shape a0 of the variance.")
+    prior_scale: float = Field(
+        0.25, gt=0.0, description="NIG prior scale b0 of the variance (b0/a0 ~ prior variance)."
+    )
+    propensity_samples: int = Field(
+        100, ge=0, le=100_000, description="Monte Carlo draws per propensity (0: NaN)."
+    )
+
+    @model_validator(mode="after")
+    def _bernoulli_needs_binary_rewards(self) -> _ThompsonParams:
+        if self.model == "bernoulli" and self.reward == "conversion":
+            raise ValueError("reward='conversion' (revenue) needs model='gaussian'")
+        return self
+
+
+class ThompsonParams(_ThompsonParams):
+    """Parameters of :class:`Thompson`."""
+
+    kind: Literal["thompson"] = "thompson"
+
+
+class DiscountedThompsonParams(_ThompsonParams):
+    """Parameters of :class:`DiscountedThompson`."""
+
+    kind: Literal["discounted_thompson"] = "discounted_thompson"
+    gamma: float = Field(0.9, gt=0.0, le=1.0, description="Discount factor γ per day.")
+
+
+class _LinearParams(_BanditParams):
+    ridge: float = Field(1.0, gt=0.0, description="Ridge λ: Aₐ starts at λI.")
+    fit_intercept: bool = Field(True, description="Append a constant 1 to the user features.")
+
+
+class LinUCBParams(_LinearParams):
+    """Parameters of :class:`LinUCB`."""
+
+    kind: Literal["lin_ucb"] = "lin_ucb"
+    alpha: float = Field(1.0, ge=0.0, description="Width multiplier α of √(xᵀAₐ⁻¹x).")
+
+
+class LinThompsonParams(_LinearParams):
+    """Parameters of :class:`LinThompson`."""
+
+    kind: Literal["lin_thompson"] = "lin_thompson"
+    v: float = Field(0.5, gt=0.0, description="Posterior scale v: θ̃ ~ N(θ̂, v²A⁻¹).")
+    propensity_samples: int = Field(
+        100, ge=0, le=100_000, description="Monte Carlo draws per propensity (0: NaN)."
+    )
+
+
+# ====================================================================== policy skeletons
+S = TypeVar("S")
+
+
+class _Bandit(Policy, Generic[S]):
+    """Online bandit skeleton: per-surface state, feedback buffering, the decision pipeline."""
+
+    surfaces: ClassVar[frozenset[Surface]] = frozenset(Surface)
+    online: ClassVar[bool] = True
+    randomised: ClassVar[bool] = True
+    params: _BanditParams
+
+    def _setup(self) -> None:
+        self.aux_rng_ = _child_generator(self.rng_)
+        self.pending_: list[Feedback] = []
+        self.next_refresh_ = self.params.refresh_every
+        self.n_arms_: dict[Surface, int] = {}
+        self.state_: dict[Surface, S] = {}
+        for surface in sorted(self.spec_.surfaces & self.surfaces):
+            n_arms = _n_arms(self.spec_, surface, self.params.include_no_offer)
+            if n_arms < 1:
+                raise ValueError(f"surface {surface} has no arms in this environment")
+            self.n_arms_[surface] = n_arms
+            self.state_[surface] = self._new_state(n_arms)
+
+    def _learn(self, feedback: Feedback) -> None:
+        self.pending_.append(feedback)
+        self._refresh(feedback.t)
+
+    def _refresh(self, t: float) -> None:
+        """Apply the buffered feedback once ``t`` reaches the next refresh time."""
+        every = self.params.refresh_every
+        if every > 0 and t < self.next_refresh_:
+            return
+        pending, self.pending_ = self.pending_, []
+        for fb in pending:  # buffered deliveries, each applied as one vectorised batch
+            if fb.surface in self.state_:
+                credits = self._credits(fb, self.n_arms_[fb.surface])
+                if credits is not None and credits.arms.size:
+                    self._absorb(self.state_[fb.surface], credits, fb)
+        if every > 0:
+            self.next_refresh_ = (math.floor(t / every) + 1) * every
+
+    def _act(self, request: DecisionRequest) -> Decision:
+        if request.surface not in self.state_:
+            raise ValueError(f"surface {request.surface} is not in the environment spec")
+        self._refresh(request.t)
+        space = _ArmSpace.of(request, self.spec_, self.params.include_no_offer)
+        chosen, propensities = self._decide(self.state_[request.surface], space, request)
+        return space.decision(chosen, propensities)
+
+    # ------------------------------------------------------------------ per family
+    def _new_state(self, n_arms: int) -> S:
+        raise NotImplementedError
+
+    def _credits(self, fb: Feedback, n_arms: int) -> _Credits | None:
+        return _credits(fb, n_arms, include_no_offer=self.params.include_no_offer)
+
+    def _absorb(self, state: S, credits: _Credits, fb: Feedback) -> None:
+        raise NotImplementedError
+
+    def _decide(
+        self, state: S, space: _ArmSpace, request: DecisionRequest
+    ) -> tuple[IntArray, FloatArray]:
+        raise NotImplementedError
+
+    def _sampled_propensity(
+        self, draw: Draw, chosen: IntArray, space: _ArmSpace, n_samples: int, *, shared: bool
+    ) -> FloatArray:
+        """Monte Carlo propensity of the first chosen arm, drawn from the auxiliary stream."""
+        return monte_carlo_propensity(
+            draw, chosen[:, 0], n_samples, space.n_arms, eligible=space.eligible, shared=shared
+        )
+
+
+class _ContextFree(_Bandit[_Memory]):
+    """Context-free bandits: a memory of (n, s, q) per arm and surface."""
+
+    params: _ContextFreeParams
+
+    def _setup(self) -> None:
+        if self.params.reward == "conversion" and Surface.VARIANT in self.spec_.surfaces:
+            raise ValueError(
+                "reward='conversion' cannot be learnt on the variant surface: conversion "
+                "feedback carries the purchased item, not the variant shown"
+            )
+        super()._setup()
+
+    def _new_state(self, n_arms: int) -> _Memory:
+        return _Memory(n_arms)
+
+    def _credits(self, fb: Feedback, n_arms: int) -> _Credits | None:
+        p = self.params
+        return _credits(
+            fb, n_arms, include_no_offer=p.include_no_offer, reward=p.reward, credit=p.credit
+        )
+
+    def _absorb(self, state: _Memory, credits: _Credits, fb: Feedback) -> None:
+        state.add(fb.t, credits.delta(state.total.shape[1]))
+
+    def _decide(
+        self, state: _Memory, space: _ArmSpace, request: DecisionRequest
+    ) -> tuple[IntArray, FloatArray]:
+        return self._select(self._stats(state, request.t), space)
+
+    def _select(self, stats: ArmStats, space: _ArmSpace) -> tuple[IntArray, FloatArray]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _stats(state: _Memory, t: float) -> ArmStats:
+        n, s, q = state.totals(t)
+        return ArmStats(n, s, q)
+
+    def statistics(self, surface: Surface, t: float) -> ArmStats:
+        """A copy of the statistics the policy would decide with at time ``t`` on ``surface``."""
+        self._check_set_up()
+        n, s, q = self.state_[surface].totals(t).copy()
+        return ArmStats(n, s, q)
+
+    # ------------------------------------------------------------------ shared estimates
+    def _pseudo(self, stats: ArmStats) -> tuple[FloatArray, FloatArray]:
+        """(n, s) with the prior pseudo-observations when ``init="prior"``."""
+        p = self.params
+        if p.init == "prior":
+            return stats.n + p.prior_count, stats.s + p.prior_count * p.prior_mean
+        return stats.n, stats.s
+
+    def _unplayed(self, stats: ArmStats) -> BoolArray | None:
+        return stats.n <= 0 if self.params.init == "round_robin" else None
+
+    def _means(self, stats: ArmStats) -> FloatArray:
+        """Point estimates x̄ᵢ = sᵢ/nᵢ (prior-adjusted per ``init``); +∞ with no data."""
+        n, s = self._pseudo(stats)
+        return np.where(n > 0, s / np.where(n > 0, n, 1.0), np.inf)
+
+
+class _IndexPolicy(_ContextFree):
+    """Deterministic index policies: top-k of an index; propensity from random tie-breaks."""
+
+    def _select(self, stats: ArmStats, space: _ArmSpace) -> tuple[IntArray, FloatArray]:
+        n, s = self._pseudo(stats)
+        chosen = self._kernel(n, s, space)
+        if self.params.tie_break == "first":
+            return chosen, np.ones(space.batch_size)
+        return chosen, tie_propensity(self._index(n, s), chosen, eligible=space.eligible)
+
+    def _index(self, n: FloatArray, s: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def _kernel(self, n: FloatArray, s: FloatArray, space: _ArmSpace) -> IntArray:
+        raise NotImplementedError
+
+
+# ====================================================================== context-free policies
+@register
+class EpsilonGreedy(_ContextFree):
+    """ε-greedy (Sutton & Barto 1998; decaying schedule from Auer et al. 2002).
+
+    With probability ε a user gets a uniformly random (ordered slate of) eligible arm(s), else
+    the greedy top-k of x̄ᵢ = sᵢ/nᵢ. ``schedule="decaying"`` uses ε_t = min(1, c·K/t) with t the
+    number of trials so far ("ε_n-greedy"; logarithmic regret when c is large enough relative
+    to the smallest gap). Propensities are exact (:func:`epsilon_greedy_propensity`).
+    """
+
+    kind = "epsilon_greedy"
+    summary = "ε-greedy bandit, fixed or decaying ε (Auer et al. 2002)"
+    Params = EpsilonGreedyParams
+    params: EpsilonGreedyParams
+
+    def _epsilon(self, stats: ArmStats) -> float:
+        p = self.params
+        if p.schedule == "fixed":
+            return p.epsilon
+        return min(1.0, p.c * stats.n.size / max(float(stats.n.sum()), 1.0))
+
+    def _select(self, stats: ArmStats, space: _ArmSpace) -> tuple[IntArray, FloatArray]:
+        means, eps, tie = self._means(stats), self._epsilon(stats), self.params.tie_break
+        chosen = epsilon_greedy_kernel(
+            means,
+            eps,
+            space.batch_size,
+            self.rng_,
+            k=space.k,
+            eligible=space.eligible,
+            tie_break=tie,
+        )
+        p = epsilon_greedy_propensity(means, eps, chosen, eligible=space.eligible, tie_break=tie)
+        return chosen, p
+
+
+@register
+class Softmax(_ContextFree):
+    """Boltzmann (softmax) exploration: P(i) ∝ exp(x̄ᵢ/τ_t).
+
+    τ_t = τ, or τ / ln(e + t) with ``anneal="log"`` (t = trials so far); slates are
+    Plackett–Luce draws without replacement. Sutton & Barto 1998, §2.3; Cesa-Bianchi et al.
+    2017, "Boltzmann exploration done right". Propensities are exact
+    (:func:`softmax_propensity`).
+    """
+
+    kind = "softmax"
+    summary = "Boltzmann exploration with temperature, optionally annealed"
+    Params = SoftmaxParams
+    params: SoftmaxParams
+
+    def _select(self, stats: ArmStats, space: _ArmSpace) -> tuple[IntArray, FloatArray]:
+        p = self.params
+        tau = p.temperature
+        if p.anneal == "log":
+            tau /= math.log(math.e + float(stats.n.sum()))
+        means = self._means(stats)
+        chosen = softmax_kernel(
+            means,
+            tau,
+            space.batch_size,
+            self.rng_,
+            k=space.k,
+            eligible=space.eligible,
+            tie_break=p.tie_break,
+        )
+        prop = softmax_propensity(
+            means, tau, chosen, eligible=space.eligible, tie_break=p.tie_break
+        )
+        return chosen, prop
+
+
+class _UCBFamily(_IndexPolicy):
+    params: _UCBParams
+
+    def _index(self, n: FloatArray, s: FloatArray) -> FloatArray:
+        return ucb_index(n, s, exploration=self.params.exploration, xi=self.params.xi)
+
+    def _kernel(self, n: FloatArray, s: FloatArray, space: _ArmSpace) -> IntArray:
+        p = self.params
+        return ucb_kernel(
+            n,
+            s,
+            space.batch_size,
+            self.rng_,
+            exploration=p.exploration,
+            xi=p.xi,
+            k=space.k,
+            eligible=space.eligible,
+            tie_break=p.tie_break,
+        )
+
+
+@register
+class UCB1(_UCBFamily):
+    """UCB1: index x̄ᵢ + c·√(2 ln n / nᵢ), n = total trials (c = 1, ξ = 2).
+
+    Auer, Cesa-Bianchi & Fischer 2002, "Finite-time analysis of the multiarmed bandit problem"
+    (Thm 1: E[R_n] ≤ Σ_{Δᵢ>0} 8 ln n / Δᵢ + (1 + π²/3) Σ Δᵢ for rewards in [0, 1]). Deterministic
+    given the statistics: propensity 1, or the random tie-break's probability.
+    """
+
+    kind = "ucb1"
+    summary = "UCB1 upper-confidence-bound bandit (Auer et al. 2002)"
+    Params = UCB1Params
+    params: UCB1Params
+
+
+@register
+class SlidingWindowUCB(_UCBFamily):
+    """Sliding-window UCB: the UCB index on the statistics of the last ``window`` days.
+
+    x̄ᵢ(τ) + c·√(ξ ln n(τ) / nᵢ(τ)) with counts over the window (a ring of per-bucket
+    aggregates, see :class:`_SlidingWindowMemory`); an arm with no trial in the window scores
+    +∞ under round robin. Garivier & Moulines 2011, "On upper-confidence bound policies for
+    switching bandit problems" (ALT).
+    """
+
+    kind = "sw_ucb"
+    summary = "sliding-window UCB for switching bandits (Garivier & Moulines 2011)"
+    Params = SlidingWindowUCBParams
+    params: SlidingWindowUCBParams
+
+    def _new_state(self, n_arms: int) -> _Memory:
+        return _SlidingWindowMemory(n_arms, self.params.window, self.params.bucket_days)
+
+
+@register
+class DiscountedUCB(_UCBFamily):
+    """Discounted UCB: the UCB index on statistics discounted by γ per day.
+
+    nᵢ(γ) = Σ γ^(t - tₛ) 1{aₛ = i}, likewise sᵢ(γ); index x̄ᵢ(γ) + c·√(ξ ln n(γ) / nᵢ(γ)).
+    Garivier & Moulines 2011 (ALT), discounting per unit of time instead of per play.
+    """
+
+    kind = "discounted_ucb"
+    summary = "discounted UCB for switching bandits (Garivier & Moulines 2011)"
+    Params = DiscountedUCBParams
+    params: DiscountedUCBParams
+
+    def _new_state(self, n_arms: int) -> _Memory:
+        return _DiscountedMemory(n_arms, self.params.gamma)
+
+
+@register
+class KLUCB(_IndexPolicy):
+    """KL-UCB: index max{q ≥ p̂ᵢ : nᵢ·kl(p̂ᵢ, q) ≤ ln t + c ln ln t} (Bernoulli KL).
+
+    Garivier & Cappé 2011, "The KL-UCB algorithm for bounded stochastic bandits and beyond"
+    (COLT); asymptotically optimal for Bernoulli rewards (regret ~ Lai–Robbins constant · ln t).
+    The index is found by vectorised bisection (:func:`kl_ucb_index`).
+    """
+
+    kind = "kl_ucb"
+    summary = "KL-UCB for Bernoulli rewards (Garivier & Cappé 2011)"
+    Params = KLUCBParams
+    params: KLUCBParams
+
+    def _index(self, n: FloatArray, s: FloatArray) -> FloatArray:
+        return kl_ucb_index(n, s, c=self.params.c)
+
+    def _kernel(self, n: FloatArray, s: FloatArray, space: _ArmSpace) -> IntArray:
+        return kl_ucb_kernel(
+            n,
+            s,
+            space.batch_size,
+            self.rng_,
+            c=self.params.c,
+            k=space.k,
+            eligible=space.eligible,
+            tie_break=self.params.tie_break,
+        )
+
+
+class _ThompsonFamily(_ContextFree):
+    """Shared Thompson-sampling decision; subclasses choose the memory.
+
+    Thompson sampling with a Beta–Bernoulli or Normal–Inverse-Gamma posterior per arm.
+
+    Bernoulli: θᵢ ~ Beta(n0·m0 + sᵢ, n0·(1-m0) + nᵢ - sᵢ). Gaussian (unknown mean and variance,
+    NIG(m0, κ0 = n0, a0, b0) prior): κ = κ0 + n, m = (κ0 m0 + s)/κ, a = a0 + n/2,
+    b = b0 + ½(q + κ0 m0² - κ m²); the mean is drawn from its Student-t marginal. Thompson 1933;
+    Agrawal & Goyal 2012; Chapelle & Li 2011; Russo et al. 2018 (tutorial, §3 and §7 for
+    batches). One draw per user and arm; propensity of the first arm by Monte Carlo.
+    """
+
+    params: _ThompsonParams
+
+    def _select(self, stats: ArmStats, space: _ArmSpace) -> tuple[IntArray, FloatArray]:
+        p = self.params
+        unplayed = self._unplayed(stats)
+        n0, m0, n_arms, tie = p.prior_count, p.prior_mean, stats.n.size, p.tie_break
+        if p.model == "bernoulli":
+            alpha = n0 * m0 + stats.s
+            beta = np.maximum(n0 * (1.0 - m0) + stats.n - stats.s, 1e-12)
+            sample = partial(_beta_draws, alpha, beta)
+            chosen = thompson_kernel(
+                alpha,
+                beta,
+                space.batch_size,
+                self.rng_,
+                k=space.k,
+                eligible=space.eligible,
+                tie_break=tie,
+                forced=unplayed,
+            )
+        else:
+            kappa = n0 + stats.n
+            mean = (n0 * m0 + stats.s) / kappa
+            a = p.prior_shape + 0.5 * stats.n
+            b = p.prior_scale + 0.5 * np.maximum(stats.q + n0 * m0**2 - kappa * mean**2, 0.0)
+            sample = partial(_nig_draws, (mean, kappa, a, b))
+            chosen = gaussian_thompson_kernel(
+                mean,
+                kappa,
+                a,
+                b,
+                space.batch_size,
+                self.rng_,
+                k=space.k,
+                eligible=space.eligible,
+                tie_break=tie,
+                forced=unplayed,
+            )
+        prop = self._sampled_propensity(
+            lambda m: sample((m, 1, n_arms), self.aux_rng_),
+            chosen,
+            space,
+            p.propensity_samples,
+            shared=True,
+        )
+        if unplayed is not None and p.propensity_samples:
+            # A forced first arm is exact: 1/#forced eligible arms (random ties) or 1.
+            exact = tie_propensity(
+                unplayed.astype(np.float64),
+                chosen[:, :1],
+                eligible=space.eligible,
+                tie_break=tie,
+            )
+            prop = np.where(unplayed[chosen[:, 0]], exact, prop)
+        return chosen, prop
+
+
+@register
+class Thompson(_ThompsonFamily):
+    """Thompson sampling on cumulative statistics.
+
+    Beta–Bernoulli (``model="bernoulli"``) or Normal–Inverse-Gamma posterior with unknown
+    variance (``model="gaussian"``), see :class:`_ThompsonFamily` for the update formulas.
+    Thompson 1933; Agrawal & Goyal 2012, "Analysis of Thompson sampling for the multi-armed
+    bandit problem" (COLT) — asymptotically optimal for Bernoulli rewards (Kaufmann et al. 2012).
+    """
+
+    kind = "thompson"
+    summary = "Thompson sampling, Beta-Bernoulli or Normal-Inverse-Gamma rewards"
+    Params = ThompsonParams
+    params: ThompsonParams
+
+
+@register
+class DiscountedThompson(_ThompsonFamily):
+    """Discounted Thompson sampling: posteriors on statistics discounted by γ per day.
+
+    The pseudo-counts decay toward the prior: αᵢ = n0·m0 + sᵢ(γ), βᵢ = n0·(1-m0) + nᵢ(γ) - sᵢ(γ)
+    with sᵢ(γ) = Σ γ^(t - tₛ) rₛ. Raj & Kalyani 2017, "Taming non-stationary bandits: a Bayesian
+    approach"; the NIG model is discounted the same way.
+    """
+
+    kind = "discounted_thompson"
+    summary = "Thompson sampling with discounted pseudo-counts for drifting rewards"
+    Params = DiscountedThompsonParams
+    params: DiscountedThompsonParams
+
+    def _new_state(self, n_arms: int) -> _Memory:
+        return _DiscountedMemory(n_arms, self.params.gamma)
+
+
+# ====================================================================== contextual policies
+@dataclass
+class _LinearState:
+    """Per-arm ridge regression: Aₐ = λI + Σ x xᵀ, bₐ = Σ r x, Aₐ⁻¹ and θ̂ₐ = Aₐ⁻¹bₐ."""
+
+    a: FloatArray  # (K, D, D)
+    b: FloatArray  # (K, D)
+    a_inv: FloatArray  # (K, D, D)
+    theta: FloatArray  # (K, D)
+
+
+def _gram_by_arm(
+    arms: IntArray, x: FloatArray, rewards: FloatArray, n_arms: int
+) -> tuple[FloatArray, FloatArray]:
+    """Σ x xᵀ and Σ r x per arm, via one-hot einsums over blocks of records."""
+    onehot = (arms[:, None] == np.arange(n_arms)).astype(np.float64)
+    db = onehot.T @ (rewards[:, None] * x)
+    da = np.zeros((n_arms, x.shape[1], x.shape[1]))
+    step = max(1, _CHUNK // (n_arms * x.shape[1]))
+    for start in range(0, len(x), step):  # blocks of records bound the (n, K, D) temporary
+        block = slice(start, start + step)
+        da += np.einsum("nk,nf,ng->kfg", onehot[block], x[block], x[block], optimize=True)
+    return da, db
+
+
+class _Linear(_Bandit[_LinearState]):
+    """Disjoint linear bandits on the variant and campaign surfaces."""
+
+    surfaces: ClassVar[frozenset[Surface]] = frozenset({Surface.VARIANT, Surface.CAMPAIGN})
+    contextual: ClassVar[bool] = True
+    params: _LinearParams
+
+    def _design(self, features: NDArray[np.floating]) -> FloatArray:
+        x = np.asarray(features, dtype=np.float64)
+        if self.params.fit_intercept:
+            x = np.hstack([x, np.ones((x.shape[0], 1))])
+        return x
+
+    def _new_state(self, n_arms: int) -> _LinearState:
+        d = self.spec_.n_features + int(self.params.fit_intercept)
+        a = np.broadcast_to(self.params.ridge * np.eye(d), (n_arms, d, d)).copy()
+        a_inv = np.broadcast_to(np.eye(d) / self.params.ridge, (n_arms, d, d)).copy()
+        return _LinearState(a, np.zeros((n_arms, d)), a_inv, np.zeros((n_arms, d)))
+
+    def _absorb(self, state: _LinearState, credits: _Credits, fb: Feedback) -> None:
+        """Add the batch's Gram matrices and re-solve the touched arms (batched inverse)."""
+        x = self._design(np.asarray(fb.features)[credits.rows])
+        da, db = _gram_by_arm(credits.arms, x, credits.rewards, state.b.shape[0])
+        state.a += da
+        state.b += db
+        arms = np.unique(credits.arms)
+        a_inv = np.linalg.inv(state.a[arms])
+        state.a_inv[arms] = 0.5 * (a_inv + np.swapaxes(a_inv, 1, 2))
+        state.theta[arms] = np.einsum("kfg,kg->kf", state.a_inv[arms], state.b[arms])
+
+    def _decide(
+        self, state: _LinearState, space: _ArmSpace, request: DecisionRequest
+    ) -> tuple[IntArray, FloatArray]:
+        return self._select(state, self._design(request.features), space)
+
+    def _select(
+        self, state: _LinearState, x: FloatArray, space: _ArmSpace
+    ) -> tuple[IntArray, FloatArray]:
+        raise NotImplementedError
+
+
+@register
+class LinUCB(_Linear):
+    """LinUCB with disjoint arms: argmaxₐ θ̂ₐᵀx + α √(xᵀAₐ⁻¹x).
+
+    Aₐ = λI + Σ_{s: aₛ=a} xₛxₛᵀ, bₐ = Σ rₛxₛ, θ̂ₐ = Aₐ⁻¹bₐ; each feedback batch adds its Gram
+    matrices and re-solves the touched arms with one batched inverse. Li, Chu, Langford &
+    Schapire 2010, "A contextual-bandit approach to personalized news article recommendation"
+    (WWW), Algorithm 1. Deterministic: propensity 1, or the random tie-break's probability
+    (all arms tie before any feedback).
+    """
+
+    kind = "lin_ucb"
+    summary = "LinUCB contextual bandit, disjoint arms (Li et al. 2010)"
+    Params = LinUCBParams
+    params: LinUCBParams
+
+    def _select(
+        self, state: _LinearState, x: FloatArray, space: _ArmSpace
+    ) -> tuple[IntArray, FloatArray]:
+        p = self.params
+        chosen = lin_ucb_kernel(
+            x,
+            state.theta,
+            state.a_inv,
+            p.alpha,
+            self.rng_,
+            eligible=space.eligible,
+            tie_break=p.tie_break,
+        )
+        if p.tie_break == "first":
+            return chosen, np.ones(space.batch_size)
+        mean, width = linear_moments(x, state.theta, state.a_inv)
+        return chosen, tie_propensity(mean + p.alpha * width, chosen, eligible=space.eligible)
+
+
+@register
+class LinThompson(_Linear):
+    """Linear Thompson sampling: θ̃ₐ ~ N(θ̂ₐ, v²Aₐ⁻¹) per user, argmaxₐ θ̃ₐᵀx.
+
+    Same ridge statistics as :class:`LinUCB`. Agrawal & Goyal 2013, "Thompson sampling for
+    contextual bandits with linear payoffs" (ICML). Sampled in score space, which gives the
+    decision the same law (see :func:`lin_thompson_kernel`); propensity by Monte Carlo.
+    """
+
+    kind = "lin_thompson"
+    summary = "linear Thompson sampling contextual bandit (Agrawal & Goyal 2013)"
+    Params = LinThompsonParams
+    params: LinThompsonParams
+
+    def _select(
+        self, state: _LinearState, x: FloatArray, space: _ArmSpace
+    ) -> tuple[IntArray, FloatArray]:
+        p = self.params
+        chosen = lin_thompson_kernel(
+            x,
+            state.theta,
+            state.a_inv,
+            p.v,
+            self.rng_,
+            eligible=space.eligible,
+            tie_break=p.tie_break,
+        )
+        mean, width = linear_moments(x, state.theta, state.a_inv)
+
+        def draw(m: int) -> FloatArray:
+            return mean + p.v * width * self.aux_rng_.standard_normal((m, *mean.shape))
+
+        prop = self._sampled_propensity(draw, chosen, space, p.propensity_samples, shared=False)
+        return chosen, prop
+
+
+#: The pure decision kernel behind each registered kind (statistics + generator -> arms).
+KERNELS: dict[str, Callable[..., IntArray]] = {
+    "epsilon_greedy": epsilon_greedy_kernel,
+    "ucb1": ucb_kernel,
+    "sw_ucb": ucb_kernel,
+    "discounted_ucb": ucb_kernel,
+    "kl_ucb": kl_ucb_kernel,
+    "thompson": thompson_kernel,  # gaussian_thompson_kernel with model="gaussian"
+    "discounted_thompson": thompson_kernel,
+    "softmax": softmax_kernel,
+    "lin_ucb": lin_ucb_kernel,
+    "lin_thompson": lin_thompson_kernel,
+}
