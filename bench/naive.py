@@ -167,7 +167,8 @@ class NaiveSimulation:
                 np.array([util[0, position]]), b.conversion_intercept, b.conversion_slope
             )[0]
             if self.rng.random() < p_convert:
-                delay = float(bh.exponential_from_uniform(self.rng.random(), b.conversion_delay_mean))
+                draw = self.rng.random()
+                delay = float(bh.exponential_from_uniform(draw, b.conversion_delay_mean))
                 self.conversions.append((t + delay, t, u, clicked, float(self.revenue[clicked])))
         st.satisfaction = float(
             bh.update_satisfaction(

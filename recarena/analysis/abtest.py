@@ -43,6 +43,7 @@ from scipy import integrate, optimize, special, stats
 from statsmodels.stats.multitest import multipletests
 
 __all__ = [
+    "Alternative",
     "BetaPosteriorComparison",
     "ConfidenceSequence",
     "CupedTTestResult",
@@ -1179,9 +1180,10 @@ def msprt_pvalues(
     Parameters
     ----------
     successes_a, n_a, successes_b, n_b
-        Cumulative counts at each look, array_like of shape ``(..., n_looks)`` (leading axes,
-        e.g. simulated experiments, are broadcast through). Counts are integers, non-decreasing
-        along the last axis, with ``successes <= n``; ``n = 0`` is allowed (the look is then
+        Cumulative counts at each look, array_like of shape ``(..., n_looks)``, all four of the
+        same shape; leading axes (e.g. simulated experiments) are independent sequences.
+        Counts are integers with ``successes <= n``, and successes and failures are
+        non-decreasing along the last axis; ``n = 0`` is allowed (the look is then
         uninformative).
     tau2
         Variance of the normal mixing distribution over the true difference, in (0, inf), on

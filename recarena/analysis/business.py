@@ -166,7 +166,7 @@ def run_metrics(tables: Mapping[str, pd.DataFrame], horizon: float) -> dict[str,
     out: dict[str, float] = {}
     empty = pd.DataFrame()
 
-    decisions = tables[Table.DECISIONS] if Table.DECISIONS in tables else empty
+    decisions = tables.get(Table.DECISIONS, empty)
     n = len(decisions)
     clicks = float(decisions[Col.CLICK].to_numpy(dtype=np.float64).sum()) if n else 0.0
     out[Metric.DECISIONS] = float(n)
@@ -181,7 +181,7 @@ def run_metrics(tables: Mapping[str, pd.DataFrame], horizon: float) -> dict[str,
         else dict.fromkeys((Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION), math.nan)
     )
 
-    conversions = tables[Table.CONVERSIONS] if Table.CONVERSIONS in tables else empty
+    conversions = tables.get(Table.CONVERSIONS, empty)
     revenue = (
         float(conversions[Col.REVENUE].to_numpy(dtype=np.float64).sum()) if len(conversions)
         else 0.0
@@ -190,7 +190,7 @@ def run_metrics(tables: Mapping[str, pd.DataFrame], horizon: float) -> dict[str,
     out[Metric.CONVERSION_RATE] = _ratio(len(conversions), clicks)
     out[Metric.REVENUE] = revenue
 
-    lifecycle = tables[Table.LIFECYCLE] if Table.LIFECYCLE in tables else empty
+    lifecycle = tables.get(Table.LIFECYCLE, empty)
     if len(lifecycle):
         event = lifecycle[Col.EVENT].to_numpy()
         users = float(np.unique(lifecycle[Col.USER].to_numpy()[event == LIFECYCLE_ARRIVAL]).size)
@@ -204,7 +204,7 @@ def run_metrics(tables: Mapping[str, pd.DataFrame], horizon: float) -> dict[str,
     out[Metric.CHURNED_USERS] = churned
     out[Metric.RETENTION] = retention
 
-    campaigns = tables[Table.CAMPAIGNS] if Table.CAMPAIGNS in tables else empty
+    campaigns = tables.get(Table.CAMPAIGNS, empty)
     if len(campaigns):
         out.update(campaign_metrics(campaigns))
     return out

@@ -210,8 +210,11 @@ def retention_plot(
         Per-run survival on a shared grid: ``seed, arm, time, survival`` (e.g.
         :func:`recarena.analysis.retention.survival_at` of each run's curve).
     """
+    bands = band(survival, rt.TIME, rt.SURVIVAL, ARM, level)
+    # A t-interval over a handful of seeds can leave [0, 1]; a share cannot.
+    bands[[CI_LOW, CI_HIGH]] = bands[[CI_LOW, CI_HIGH]].clip(0.0, 1.0)
     fig = band_plot(
-        band(survival, rt.TIME, rt.SURVIVAL, ARM, level),
+        bands,
         rt.TIME,
         title="Retention (Kaplan–Meier)",
         xlabel="time since arrival (days)",
@@ -221,8 +224,8 @@ def retention_plot(
         step=True,
     )
     ax = fig.axes[0]
-    low, high = ax.get_ylim()
-    ax.set_ylim(max(0.0, min(low, 0.9)), min(1.02, max(high, 1.0)))
+    low, _ = ax.get_ylim()
+    ax.set_ylim(max(0.0, low), 1.005)
     return fig
 
 
@@ -235,6 +238,7 @@ def metric_bars(
     labels: Mapping[str, str] | None = None,
     level: float = 0.95,
     ncols: int = 3,
+    title: str = "Metrics per arm",
 ) -> Figure:
     """Bar chart per metric: the mean per arm with its CI as an error bar.
 
@@ -247,6 +251,8 @@ def metric_bars(
         skipped.
     labels
         Panel titles with units (default :data:`recarena.analysis.business.METRIC_LABELS`).
+    title
+        Figure title; the whisker convention is appended.
     """
     labels = METRIC_LABELS if labels is None else labels
     present = [m for m in metrics if (summary[METRIC] == m).any()]
@@ -272,7 +278,7 @@ def metric_bars(
     if not present:
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no metrics", ha="center", va="center", transform=ax.transAxes)
-    fig.suptitle(f"Metrics per arm (bars: mean over seeds; whiskers: {level:.0%} CI)")
+    fig.suptitle(f"{title} (bars: mean over seeds; whiskers: {level:.0%} CI)")
     return fig
 
 

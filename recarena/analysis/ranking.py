@@ -105,7 +105,7 @@ Ideal = Literal["min_k_relevant", "k", "all_relevant"]
 
 # Work-size targets (array elements per block) that keep temporaries to tens of MB.
 _TOPK_BLOCK_ELEMENTS = 1 << 22
-_BOOT_BLOCK_ELEMENTS = 1 << 23
+_BOOT_BLOCK_ELEMENTS = 1 << 20
 _LIST_BLOCK_ELEMENTS = 1 << 22
 
 
@@ -1446,9 +1446,10 @@ def top_k(
     ``-1`` padding of the metrics. NaN scores raise :class:`ValueError`.
 
     Rows are processed in blocks of ``block_rows`` (default: about 4M score elements per
-    block): ``np.argpartition`` selects k candidates per row in O(n_items), rows whose k-th
-    score is tied with items left outside are repaired by id, and only the k candidates are
-    sorted (``np.lexsort`` on (score, id)).
+    block): ``np.argpartition`` selects k candidates per row in O(n_items); only rows whose
+    k-th score is tied with items left outside get one more O(n_items) pass that takes the
+    lowest tied ids; then only the k candidates are sorted (``np.lexsort`` on (score, id)).
+    ``scores`` and ``exclude_mask`` are never modified.
 
     Parameters
     ----------
@@ -1511,16 +1512,15 @@ def top_k(
             thr = cand_val.max(axis=1, keepdims=True)  # k-th smallest neg of the row
             # argpartition picks an arbitrary subset of the items tied at the threshold; a
             # row needs repair when more items sit at or below it than there are slots.
-            tied = np.flatnonzero((neg <= thr).sum(axis=1) > kk)
-            if tied.size:
-                sub = neg[tied]
-                t = thr[tied]
-                eq = sub == t
-                need = kk - (sub < t).sum(axis=1, keepdims=True)
-                take = (sub < t) | (eq & (np.cumsum(eq, axis=1) <= need))
-                fixed = np.nonzero(take)[1].reshape(tied.size, kk)  # row-major: ids ascending
-                cand[tied] = fixed
-                cand_val[tied] = np.take_along_axis(sub, fixed, axis=1)
+            # (Ties at +inf are ineligible items, returned as -1 whichever they are.)
+            tied = np.flatnonzero(((neg <= thr).sum(axis=1) > kk) & (thr[:, 0] != np.inf))
+            for row in tied:  # a per-row loop beats a blockwise cumsum here by ~10x
+                r_neg = neg[row]
+                t = r_neg.dtype.type(thr[row, 0])
+                better = np.flatnonzero(r_neg < t)
+                at_thr = np.flatnonzero(r_neg == t)[: kk - better.size]  # lowest ids first
+                cand[row] = np.concatenate((better, at_thr))
+                cand_val[row] = r_neg[cand[row]]
         else:
             cand = np.broadcast_to(all_items, (b, n_items)).copy()
             cand_val = neg

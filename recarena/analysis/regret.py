@@ -36,7 +36,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
 
@@ -169,7 +169,7 @@ def time_grid(
     return grid
 
 
-def cumulative_curve(decisions: pd.DataFrame, times: np.ndarray) -> pd.DataFrame:
+def cumulative_curve(decisions: pd.DataFrame, times: ArrayLike) -> pd.DataFrame:
     """Cumulative decisions, clicks, expected reward and regret at each of ``times``.
 
     The value at time :math:`\\tau` sums the decisions with :math:`t \\le \\tau`.

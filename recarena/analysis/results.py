@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 import yaml
 
 from recarena.analysis.stats import ARM, SEED
@@ -80,8 +81,16 @@ class LazyTables(Mapping[str, pd.DataFrame]):
         if name not in self._names:
             raise KeyError(f"no {name!r} table in {self.path}; present: {list(self._names)}")
         if name not in self._cache:
-            self._cache[name] = read_table(self.path, name)
+            columns = None
+            if name == Table.DECISIONS:  # slates are read separately, with read_slates
+                schema = pq.read_schema(self.path / f"{name}.parquet")
+                columns = [c for c in schema.names if c != Col.SLATE]
+            self._cache[name] = read_table(self.path, name, columns=columns)
         return self._cache[name]
+
+    def __contains__(self, name: object) -> bool:
+        # Mapping's default would read the table to answer; the file list is enough.
+        return name in self._names
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names)

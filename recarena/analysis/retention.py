@@ -47,6 +47,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col
@@ -123,8 +124,8 @@ def lifecycle_durations(lifecycle: pd.DataFrame, horizon: float) -> pd.DataFrame
 
 
 def kaplan_meier(
-    durations: np.ndarray | pd.Series,
-    observed: np.ndarray | pd.Series,
+    durations: ArrayLike,
+    observed: ArrayLike,
     level: float = 0.95,
     ci: CIMethod = "log-log",
 ) -> pd.DataFrame:
@@ -198,8 +199,8 @@ def kaplan_meier(
 
 
 def _loglog_bounds(
-    survival: np.ndarray, greenwood: np.ndarray, z: float
-) -> tuple[np.ndarray, np.ndarray]:
+    survival: NDArray[np.float64], greenwood: NDArray[np.float64], z: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Kalbfleisch–Prentice bounds ``S^exp(±zσ)``, σ = √greenwood / |log S|."""
     low = survival.copy()
     high = survival.copy()
@@ -211,7 +212,7 @@ def _loglog_bounds(
     return low, high
 
 
-def survival_at(km: pd.DataFrame, t: float | np.ndarray) -> np.ndarray:
+def survival_at(km: pd.DataFrame, t: ArrayLike) -> NDArray[np.float64]:
     """Evaluate the Kaplan–Meier step function of :func:`kaplan_meier` at time(s) ``t``.
 
     :math:`\\hat S(t)` is the survival of the last row with ``time ≤ t`` (1 before the first

@@ -38,8 +38,20 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-__all__ = ["ARM", "CI_HIGH", "CI_LOW", "MEAN", "METRIC", "N", "N_SEEDS", "SEED", "MeanCI", "band",
-           "mean_ci", "summarise"]  # fmt: skip
+__all__ = [
+    "ARM",
+    "CI_HIGH",
+    "CI_LOW",
+    "MEAN",
+    "METRIC",
+    "N_SEEDS",
+    "SEED",
+    "MeanCI",
+    "N",
+    "band",
+    "mean_ci",
+    "summarise",
+]
 
 # Column names of the tables built here (and of the per-run tables they consume).
 SEED = "seed"

@@ -24,7 +24,9 @@ def _seeds(text: str) -> list[int]:
     try:
         seeds = [int(part) for part in text.replace(",", " ").split()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be integers like 1,2,3, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"seeds must be integers like 1,2,3, got {text!r}"
+        ) from None
     if not seeds or any(s < 0 for s in seeds):
         raise argparse.ArgumentTypeError(f"seeds must be non-negative integers, got {text!r}")
     return seeds
@@ -47,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("scenario", help="scenario file, or the name of a bundled scenario")
     run.add_argument("--out", type=Path, help="results directory (default results/<name>/<time>)")
-    run.add_argument("--seeds", type=_seeds, help="seeds to run instead of the scenario's, e.g. 1,2,3")
+    run.add_argument(
+        "--seeds", type=_seeds, help="seeds to run instead of the scenario's, e.g. 1,2,3"
+    )
     run.add_argument("--jobs", type=int, help="worker processes (1 = in-process, 0 = all cores)")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument(
@@ -62,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate a scenario: every problem is listed with its line and key path.",
     )  # fmt: skip
     validate.add_argument("scenario", nargs="+", help="scenario file(s)")
-    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    validate.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+    )
 
     sub.add_parser("list", help="list policies and bundled scenarios")
 
@@ -108,10 +114,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not args.no_report:
-        from recarena.analysis.report import print_summary
-        from recarena.analysis.results import RunDirectory
+        from recarena.api import Results
 
-        print(print_summary(RunDirectory(out).summary()))
+        print(Results(out).summary_text())
         print(f"\nreport: {out / 'report.html'}")
     else:
         print(f"results: {out}")
@@ -166,7 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_INVALID
-    handlers = {"run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list, "report": _cmd_report}
+    handlers = {
+        "run": _cmd_run,
+        "validate": _cmd_validate,
+        "list": _cmd_list,
+        "report": _cmd_report,
+    }
     try:
         return handlers[args.command](args)
     except ScenarioError as exc:

@@ -94,7 +94,7 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = {(): mark.line + 1} if mark is not None else {}
+        line: dict[Loc, int] = {(): mark.line + 1} if mark is not None else {}
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(source, [Problem((), f"YAML syntax error: {problem}")], line) from None
     if node is None or data is None:
@@ -159,7 +159,9 @@ def _problems(exc: ValidationError, root: type[BaseModel], prefix: Loc = ()) -> 
     for error in exc.errors():
         # Drop pydantic's internal tags for union members and function validators.
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-        out.append(_describe(error, root, loc) if not prefix else Problem((*prefix, *loc), error["msg"]))
+        out.append(
+            _describe(error, root, loc) if not prefix else Problem((*prefix, *loc), error["msg"])
+        )
     return out
 
 
@@ -170,8 +172,10 @@ def _policy_problems(config: ScenarioConfig) -> list[Problem]:
     campaigns = bool(config.schedule.campaign_days)
     if surface is None and not campaigns:
         problems.append(
-            Problem(("schedule", "surface"), "surface is 'none' and there are no campaign_days: "
-                    "nothing would be decided")  # fmt: skip
+            Problem(
+                ("schedule", "surface"),
+                "surface is 'none' and there are no campaign_days: nothing would be decided",
+            )
         )
     for i, arm in enumerate(config.arms):
         roles = [("policy", arm.policy, surface or Surface.CAMPAIGN)]
@@ -179,8 +183,11 @@ def _policy_problems(config: ScenarioConfig) -> list[Problem]:
             roles.append(("campaign_policy", arm.campaign_policy, Surface.CAMPAIGN))
         elif campaigns and surface is not None:
             problems.append(
-                Problem(("arms", i), "the scenario has campaign_days and a session surface, so "
-                        "this arm needs a campaign_policy")  # fmt: skip
+                Problem(
+                    ("arms", i),
+                    "the scenario has campaign_days and a session surface, so "
+                    "this arm needs a campaign_policy",
+                )
             )
         for role, policy_config, needed in roles:
             loc: Loc = ("arms", i, role)
@@ -191,8 +198,8 @@ def _policy_problems(config: ScenarioConfig) -> list[Problem]:
                 continue
             except ValidationError as exc:
                 kind = policy_config.get("kind")
-                cls = registry.available().get(str(kind))
-                params_model = cls.Params if cls is not None else None
+                known = registry.available().get(str(kind))
+                params_model = known.Params if known is not None else None
                 for error in exc.errors():
                     eloc = tuple(error["loc"])
                     if error["type"] == "extra_forbidden" and params_model is not None:
@@ -213,8 +220,11 @@ def _policy_problems(config: ScenarioConfig) -> list[Problem]:
                 continue
             if needed not in cls.surfaces:
                 problems.append(
-                    Problem((*loc, "kind"), f"policy {cls.kind!r} cannot act on the {needed} "
-                            f"surface; it supports {sorted(s.value for s in cls.surfaces)}")  # fmt: skip
+                    Problem(
+                        (*loc, "kind"),
+                        f"policy {cls.kind!r} cannot act on the {needed} "
+                        f"surface; it supports {sorted(s.value for s in cls.surfaces)}",
+                    )
                 )
     return problems
 

@@ -198,18 +198,27 @@ def _workers(config: ScenarioConfig, jobs: int | None, n_tasks: int) -> int:
     return max(1, min(jobs, n_tasks))
 
 
+def _day_progress(bar: Any) -> Callable[[float], None]:
+    def update(t: float) -> None:
+        bar.update(max(0, round(t) - bar.n))
+
+    return update
+
+
 def _execute(
     config: ScenarioConfig, tasks: list[RunKey], out_dir: Path, workers: int, show: bool
 ) -> Iterator[RunKey]:
     if workers == 1:
         for key in tasks:
             days = tqdm(
-                total=round(config.schedule.days), desc=f"  seed={key.seed} {key.arm}",
-                unit="day", leave=False, disable=not show,
-            )  # fmt: skip
+                total=round(config.schedule.days),
+                desc=f"  seed={key.seed} {key.arm}",
+                unit="day",
+                leave=False,
+                disable=not show,
+            )
             with days:
-                run_one(config, key, out_dir, progress=lambda t, bar=days: bar.update(
-                    max(0, round(t) - bar.n)))  # fmt: skip
+                run_one(config, key, out_dir, progress=_day_progress(days))
             yield key
         return
     from joblib import Parallel, delayed

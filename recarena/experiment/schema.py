@@ -28,9 +28,14 @@ class ArmConfig(_Closed):
     surface); ``campaign_policy`` acts on campaigns when both surfaces are used.
     """
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
-    policy: dict[str, Any]
-    campaign_policy: dict[str, Any] | None = None
+    name: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="arm name (letters, digits, _ . -)",
+    )  # fmt: skip
+    policy: dict[str, Any] = Field(description="{kind: <policy>, <parameters>} (see below)")
+    campaign_policy: dict[str, Any] | None = Field(
+        None, description="policy for the campaign surface when the session surface is used"
+    )
 
 
 class ExecutorConfig(_Closed):
@@ -51,14 +56,19 @@ class OutputConfig(_Closed):
 class ScenarioConfig(_Closed):
     """A whole scenario."""
 
-    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$")
-    description: str = ""
-    seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
-    world: WorldParams = Field(default_factory=WorldParams)
-    schedule: ScheduleParams = Field(default_factory=ScheduleParams)
-    arms: list[ArmConfig] = Field(min_length=1)
-    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig)
+    name: str = Field(
+        min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="scenario name (letters, digits, _ . -)",
+    )  # fmt: skip
+    description: str = Field("", description="free text shown in the report")
+    seeds: list[int] = Field(
+        default_factory=lambda: [1], min_length=1, description="replications (distinct, ≥ 0)"
+    )
+    world: WorldParams = Field(default_factory=WorldParams, description="the world recipe")
+    schedule: ScheduleParams = Field(default_factory=ScheduleParams, description="the clock")
+    arms: list[ArmConfig] = Field(min_length=1, description="the policies to compare")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="how to run")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="what to write")
     analysis: dict[str, Any] = Field(
         default_factory=dict, description="options for analysis sections (see docs)"
     )

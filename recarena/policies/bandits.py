@@ -22,18 +22,21 @@ Every policy is assembled from three shared pieces, so each class only states wh
 * a pure **kernel** (listed in :data:`KERNELS`) mapping statistics and a generator to the
   chosen arms, shape (B, k); the policy calls it, and a benchmark can call it bare;
 * a **propensity** rule: exact (ε-greedy, softmax), tie-aware for index policies (1.0, or the
-  probability of the random tie-break), Monte Carlo for Thompson sampling.
+  probability of the random tie-break), Monte Carlo for Thompson sampling. On slates it is the
+  probability that the item shown first was put first, as :class:`~.base.Decision` defines.
 
 Arms
 ----
 Variant surface: the K = ``n_variants`` variants. Campaign surface: the ``n_offers`` offers, plus
 "no offer" as arm K-1 when ``include_no_offer`` is set (reported as action -1); offers a user is
 not eligible for are never chosen, and a user with no eligible arm gets -1 with propensity 1.
-The campaign budget is not managed by these policies. Slate surface: the ``n_items`` items; a
-slate is the top-k (k = ``slate_size``) of the per-user item scores among the available items,
-ordered by score, so its items are distinct. Contextual policies act on the variant and campaign
-surfaces only (a per-item disjoint model would need n_items·F² memory; the hybrid shared-feature
-LinUCB for slates is not implemented).
+The campaign budget is only enforced, not optimised: when the chosen offers' contact costs
+exceed it, a random subset of treated users is dropped to -1; untreated users are the control
+group of a random eligible offer. Slate surface: the ``n_items`` items; a slate is the top-k
+(k = ``slate_size``) of the per-user item scores among the available items, ordered by score,
+so its items are distinct (padded by repeating the last item when fewer than k are on sale).
+Contextual policies act on the variant and campaign surfaces only (a per-item disjoint model
+would need n_items·F² memory; the hybrid shared-feature LinUCB for slates is not implemented).
 
 Batches
 -------
@@ -134,7 +137,7 @@ TieBreak = Literal["random", "first"]
 Draw = Callable[[int], FloatArray]
 
 _KL_EPS = 1e-15  # q is kept in [ε, 1-ε] so that kl(p, q) stays finite
-_KL_ITERATIONS = 40  # bisection steps of KL-UCB: interval width 2⁻⁴⁰
+_KL_ITERATIONS = 50  # cap on KL-UCB's Newton steps (quadratic convergence: ~5 suffice)
 _CHUNK = 1 << 21  # elements per Monte Carlo / Gram block, bounds temporary memory
 
 
@@ -157,6 +160,22 @@ def _candidate_columns(s: FloatArray, k: int) -> IntArray:
     if c >= n_arms:
         return all_columns
     return np.argpartition(-s, c - 1, axis=1)[:, :c].astype(np.int64)
+
+
+def _select_best(s: FloatArray, rng: np.random.Generator | None, batch_size: int) -> IntArray:
+    """k = 1 without sorting: the argmax, ties resolved by random keys when ``rng`` is given."""
+    if s.ndim == 1:
+        ties = np.flatnonzero(s == s.max())
+        if ties.size == 1 or rng is None:
+            return np.full((batch_size, 1), ties[0], dtype=np.int64)
+        return ties[rng.integers(ties.size, size=batch_size)][:, None]
+    best = s.argmax(axis=1)[:, None]
+    if rng is None:
+        return best
+    ties = s == np.take_along_axis(s, best, axis=1)
+    if not (ties.sum(axis=1) > 1).any():
+        return best
+    return np.where(ties, rng.random(s.shape), -1.0).argmax(axis=1)[:, None]
 
 
 def select_top_k(
@@ -203,6 +222,8 @@ def select_top_k(
         raise ValueError(f"cannot select {k} of {n_arms} arms")
     if tie_break == "random" and rng is None:
         raise ValueError("random tie-breaking needs a generator")
+    if k == 1:
+        return _select_best(s, rng if tie_break == "random" else None, batch_size)
     if s.ndim == 1:
         columns = _candidate_columns(s[None, :], k)[0]
         if tie_break == "first":
@@ -218,50 +239,38 @@ def select_top_k(
     return np.take_along_axis(columns, order, axis=1)
 
 
+def _picked(s: FloatArray, first: IntArray) -> FloatArray:
+    """Score of each user's ``first`` arm, (B,), from shared (K,) or per-user (B, K) scores."""
+    return s[first] if s.ndim == 1 else np.take_along_axis(s, first[:, None], axis=1)[:, 0]
+
+
 def tie_propensity(
     scores: ArrayLike,
-    chosen: IntArray,
+    first: IntArray,
     *,
     eligible: BoolArray | None = None,
     tie_break: TieBreak = "random",
 ) -> FloatArray:
-    """Probability that deterministic scores with random tie-breaking return ``chosen``.
-
-    With ``tie_break="first"`` it is 1. Otherwise a group of g arms tied at one score value, of
-    which h appear in the slate, contributes 1/(g·(g-1)···(g-h+1)) — the chance of that ordered
-    pick. Per slot j this is 1/(g_j - r_j), with g_j the size of slot j's tie group among the
-    eligible arms and r_j the number of earlier slots in the same group.
+    """Probability that deterministic scores put ``first`` first: 1/g, g = arms tied with it.
 
     Parameters
     ----------
     scores
-        Deterministic scores (K,) or (B, K) the slate was the top-k of.
-    chosen
-        The chosen arms, (B, k), in slate order.
+        Deterministic scores (K,) or (B, K); ``first`` holds their (tied) maxima.
+    first
+        The arm chosen (put first in the slate) per user, shape (B,).
+    tie_break
+        With ``"first"`` ties are broken by index and the probability is 1.
 
     Returns
     -------
     numpy.ndarray
         Shape (B,).
     """
-    n_rows, k = chosen.shape
     if tie_break == "first":
-        return np.ones(n_rows)
+        return np.ones(first.shape[0])
     s = _masked(scores, eligible)
-    s = np.broadcast_to(s, (n_rows, s.shape[-1]))
-    top = np.take_along_axis(s, chosen, axis=1)
-    same = top[:, :, None] == top[:, None, :]
-    earlier = np.tril(np.ones((k, k), dtype=bool), -1)
-    before = (same & earlier).sum(axis=2)
-    boundary = top[:, -1:]
-    in_row = (s == boundary).sum(axis=1, keepdims=True)
-    group = np.where(top == boundary, in_row, same.sum(axis=2))
-    return np.prod(1.0 / (group - before), axis=1)
-
-
-def _falling_factorial(m: FloatArray, k: int) -> FloatArray:
-    """m·(m-1)···(m-k+1), the number of ordered k-slates from m arms."""
-    return np.prod(m[:, None] - np.arange(k), axis=1)
+    return 1.0 / (s == _picked(s, first)[:, None]).sum(axis=1)
 
 
 def _eligible_count(eligible: BoolArray | None, n_rows: int, n_arms: int) -> FloatArray:
@@ -281,9 +290,12 @@ def monte_carlo_propensity(
 ) -> FloatArray:
     """Monte Carlo estimate of P(``first[b]`` has the highest sampled score) per user.
 
-    The estimate is (wins + 1) / (M + 1): the logged decision is itself one draw from the same
-    distribution, so counting it keeps the estimate in (0, 1] (it is biased upwards by at most
-    1/(M+1)). Draws are processed in blocks to bound memory.
+    The users' own decisions are draws from the same distribution and are counted: with
+    ``shared`` draws, the users with the same eligibility share one estimate,
+    (wins among their own draws + wins among m extra draws) / (their number + m), with m just
+    large enough for at least M draws in all; per-user draws give (1 + wins) / (1 + M). Counting
+    the logged decision keeps the estimate in (0, 1] (upward bias at most one draw's weight),
+    and large batches need no extra draws. Extra draws are made in blocks to bound memory.
 
     Parameters
     ----------
@@ -291,9 +303,9 @@ def monte_carlo_propensity(
         ``draw(m)`` returns m independent score samples, shape (m, 1, K) when ``shared`` (all
         users have the same score distribution) or (m, B, K).
     first
-        The arm whose probability is wanted (the first item of a slate), shape (B,).
+        The arm each user's own draw put first (the first item of a slate), shape (B,).
     n_samples
-        M; 0 returns NaN.
+        M, the minimum number of draws behind each estimate; 0 returns NaN.
     n_arms
         K.
     eligible
@@ -314,14 +326,16 @@ def monte_carlo_propensity(
         masks, row = np.unique(eligible, axis=0, return_inverse=True)
         row = row.reshape(-1)
     n_patterns = masks.shape[0]
-    wins = np.zeros(n_patterns * n_arms, dtype=np.int64)
     offsets = np.arange(n_patterns) * n_arms
+    wins = np.bincount(offsets[row] + first, minlength=n_patterns * n_arms)
+    own = np.bincount(row, minlength=n_patterns)
+    n_extra = max(n_samples - int(own.min()), 0)
     step = max(1, _CHUNK // (n_patterns * n_arms))
-    for start in range(0, n_samples, step):  # blocks of samples, not decisions
-        samples = np.where(masks, draw(min(step, n_samples - start)), -np.inf)
+    for start in range(0, n_extra, step):  # blocks of samples, not decisions
+        samples = np.where(masks, draw(min(step, n_extra - start)), -np.inf)
         winners = samples.argmax(axis=2) + offsets
         wins += np.bincount(winners.ravel(), minlength=n_patterns * n_arms)
-    return (wins.reshape(n_patterns, n_arms)[row, first] + 1.0) / (n_samples + 1.0)
+    return wins.reshape(n_patterns, n_arms)[row, first] / (own[row] + n_extra)
 
 
 # ====================================================================== index computations
@@ -368,22 +382,29 @@ def ucb_index(
 def kl_ucb_index(counts: FloatArray, sums: FloatArray, *, c: float = 0.0) -> FloatArray:
     """KL-UCB index max{q ∈ [p̂ᵢ, 1] : nᵢ·kl(p̂ᵢ, q) ≤ ln t + c ln ln t}; +∞ when nᵢ = 0.
 
-    t = Σ nᵢ. Solved for all arms at once by 40 bisection steps (error ≤ 2⁻⁴⁰). Garivier &
-    Cappé 2011, "The KL-UCB algorithm for bounded stochastic bandits and beyond" (c = 3 in the
-    theorem, c = 0 in their experiments).
+    t = Σ nᵢ. Solved for all arms at once by Newton's method on the convex, increasing
+    q ↦ kl(p̂, q) - dᵢ, dᵢ = (ln t + c ln ln t)/nᵢ, started from Pinsker's upper bound
+    p̂ + √(dᵢ/2) (kl ≥ 2(q - p̂)²), so the iterates decrease monotonically to the root;
+    stops when every step is below 1e-12. Garivier & Cappé 2011, "The KL-UCB algorithm for
+    bounded stochastic bandits and beyond" (COLT; c = 3 in the theorem, c = 0 in their
+    experiments).
     """
     played = counts > 0
     n = np.where(played, counts, 1.0)
     p = np.clip(sums / n, 0.0, 1.0)
     log_t = math.log(max(float(counts.sum()), 1.0))
     budget = (log_t + c * math.log(max(log_t, 1.0))) / n
-    low, high = p.copy(), np.ones_like(p)
-    for _ in range(_KL_ITERATIONS):  # bisection steps, vectorised over arms
-        mid = 0.5 * (low + high)
-        inside = bernoulli_kl(p, mid) <= budget
-        low = np.where(inside, mid, low)
-        high = np.where(inside, high, mid)
-    return np.where(played, low, np.inf)
+    entropy = xlogy(p, p) + xlogy(1.0 - p, 1.0 - p)
+    low = np.maximum(p, _KL_EPS)
+    q = np.clip(p + np.sqrt(0.5 * budget), low, 1.0 - _KL_EPS)
+    for _ in range(_KL_ITERATIONS):  # Newton steps, vectorised over arms
+        excess = entropy - p * np.log(q) - (1.0 - p) * np.log1p(-q) - budget
+        slope = (q - p) / (q * (1.0 - q))
+        step = np.where(slope > 0, excess / np.where(slope > 0, slope, 1.0), 0.0)
+        q = np.clip(q - step, low, 1.0 - _KL_EPS)
+        if float(np.abs(step).max(initial=0.0)) < 1e-12:
+            break
+    return np.where(played, q, np.inf)
 
 
 def _forced(draws: FloatArray, forced: BoolArray | None) -> FloatArray:
@@ -601,67 +622,52 @@ def lin_thompson_kernel(
 def epsilon_greedy_propensity(
     means: FloatArray,
     epsilon: float,
-    chosen: IntArray,
+    first: IntArray,
     *,
     eligible: BoolArray | None = None,
     tie_break: TieBreak = "random",
 ) -> FloatArray:
-    """Exact probability of each chosen ordered slate under :func:`epsilon_greedy_kernel`.
+    """Exact probability that :func:`epsilon_greedy_kernel` puts ``first`` (B,) first.
 
-    P(slate) = (1-ε)·P_greedy(slate) + ε / (m·(m-1)···(m-k+1)), m = number of eligible arms,
-    P_greedy = :func:`tie_propensity` when the slate is a greedy ordering, else 0.
+    P(i) = (1-ε)·P_greedy(i) + ε/m, m = number of eligible arms; P_greedy(i) = 1/g when x̄ᵢ is
+    the maximum shared by g arms (random ties), 1{i = lowest-index maximiser} (first), else 0.
     """
-    n_rows, k = chosen.shape
-    n_arms = means.shape[-1]
-    greedy = select_top_k(means, k, None, batch_size=n_rows, eligible=eligible, tie_break="first")
+    n_rows, n_arms = first.shape[0], means.shape[-1]
+    s = _masked(means, eligible)
+    top = s.max(axis=-1)
     if tie_break == "first":
-        p_greedy = (chosen == greedy).all(axis=1).astype(np.float64)
+        greedy = select_top_k(
+            means, 1, None, batch_size=n_rows, eligible=eligible, tie_break="first"
+        )
+        p_greedy = (first == greedy[:, 0]).astype(np.float64)
     else:
-        s = np.broadcast_to(_masked(means, eligible), (n_rows, n_arms))
-        is_greedy = (
-            np.take_along_axis(s, chosen, axis=1) == np.take_along_axis(s, greedy, axis=1)
-        ).all(axis=1)
-        ties = tie_propensity(means, chosen, eligible=eligible)
-        p_greedy = np.where(is_greedy, ties, 0.0)
-    slates = _falling_factorial(_eligible_count(eligible, n_rows, n_arms), k)
+        p_greedy = np.where(_picked(s, first) == top, tie_propensity(s, first), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):  # rows without eligible arms
-        return (1.0 - epsilon) * p_greedy + epsilon / slates
+        return (1.0 - epsilon) * p_greedy + epsilon / _eligible_count(eligible, n_rows, n_arms)
 
 
 def softmax_propensity(
     means: FloatArray,
     temperature: float,
-    chosen: IntArray,
+    first: IntArray,
     *,
     eligible: BoolArray | None = None,
     tie_break: TieBreak = "random",
 ) -> FloatArray:
-    """Exact Plackett–Luce probability of each chosen slate under :func:`softmax_kernel`.
+    """Exact probability that :func:`softmax_kernel` puts ``first`` (B,) first.
 
-    P = Πⱼ wᵢⱼ / (W - Σ_{l<j} wᵢₗ), wᵢ = exp(x̄ᵢ/τ); forced (+∞) arms come first, each with
-    probability 1/(number of forced arms left) (or 1 with ``tie_break="first"``).
+    P(i) = exp(x̄ᵢ/τ) / Σⱼ exp(x̄ⱼ/τ) over eligible arms; when some arms are forced (+∞),
+    1/(number of forced arms) for a forced i (1 with ``tie_break="first"``).
     """
-    n_rows, _ = chosen.shape
     logits = _masked(np.asarray(means, dtype=np.float64) / temperature, eligible)
-    logits = np.broadcast_to(logits, (n_rows, logits.shape[-1]))
     forced = np.isposinf(logits)
     finite = np.isfinite(logits)
-    top = np.where(finite, logits, -np.inf).max(axis=1, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    weight = np.where(finite, np.exp(np.where(finite, logits, 0.0) - top), 0.0)
-    picked_weight = np.take_along_axis(weight, chosen, axis=1)
-    picked_forced = np.take_along_axis(forced, chosen, axis=1)
-    left_weight = weight.sum(axis=1, keepdims=True) - (np.cumsum(picked_weight, 1) - picked_weight)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if tie_break == "random":
-            left_forced = forced.sum(axis=1, keepdims=True) - (
-                np.cumsum(picked_forced, 1) - picked_forced
-            )
-            p_forced = 1.0 / left_forced
-        else:
-            p_forced = np.ones(chosen.shape)
-        p_finite = picked_weight / np.maximum(left_weight, picked_weight)
-        return np.prod(np.where(picked_forced, p_forced, p_finite), axis=1)
+    top = np.max(np.where(finite, logits, -np.inf), axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):  # rows without finite (eligible) arms
+        weight = np.where(finite, np.exp(logits - top), 0.0)
+        p_softmax = _picked(weight, first) / weight.sum(axis=-1)
+    p_forced = tie_propensity(forced.astype(np.float64), first, tie_break=tie_break)
+    return np.where(forced.any(axis=-1), p_forced, p_softmax)
 
 
 # ====================================================================== memories
@@ -756,6 +762,9 @@ class _ArmSpace:
     eligible: BoolArray | None = None
     no_eligible: BoolArray | None = None
     no_offer: int = -1
+    slate_size: int = 1
+    budget: float = math.inf
+    contact_cost: FloatArray | None = None
 
     @classmethod
     def of(
@@ -764,11 +773,11 @@ class _ArmSpace:
         b = request.size
         if request.surface is Surface.SLATE:
             available = np.asarray(request.available_items, dtype=bool)
-            if int(available.sum()) < spec.slate_size:
-                raise ValueError(
-                    f"only {int(available.sum())} items available for slates of {spec.slate_size}"
-                )
-            return cls(request.surface, spec.n_items, spec.slate_size, b, available)
+            n_available = int(available.sum())
+            if n_available == 0:
+                raise ValueError("no items are available to recommend")
+            k = min(spec.slate_size, n_available)
+            return cls(request.surface, spec.n_items, k, b, available, slate_size=spec.slate_size)
         if request.surface is Surface.VARIANT:
             return cls(request.surface, spec.n_variants, 1, b)
         offers = (
@@ -778,20 +787,59 @@ class _ArmSpace:
         )
         if include_no_offer:
             offers = np.hstack([offers, np.ones((b, 1), dtype=bool)])
-        no_offer = spec.n_offers if include_no_offer else -1
-        no_eligible = np.logical_not(offers.any(axis=1))
-        return cls(request.surface, offers.shape[1], 1, b, offers, no_eligible, no_offer)
+        return cls(
+            request.surface, offers.shape[1], 1, b, offers,
+            no_eligible=np.logical_not(offers.any(axis=1)),
+            no_offer=spec.n_offers if include_no_offer else -1,
+            budget=request.budget,
+            contact_cost=np.asarray(spec.offer_contact_cost, dtype=np.float64),
+        )  # fmt: skip
 
-    def decision(self, chosen: IntArray, propensities: FloatArray) -> Decision:
+    def decision(
+        self, chosen: IntArray, propensities: FloatArray, rng: np.random.Generator
+    ) -> Decision:
+        """Map arms to actions. Slates shorter than k (too few items on sale) are padded by
+        repeating their last item, as elsewhere in recarena; campaigns go through
+        :meth:`_campaign`."""
         if self.surface is Surface.SLATE:
-            return Decision(actions=chosen.astype(np.int64), propensities=propensities)
-        actions = chosen[:, 0].astype(np.int64)
-        if self.no_offer >= 0:
-            actions = np.where(actions == self.no_offer, -1, actions)
-        if self.no_eligible is not None:
-            actions = np.where(self.no_eligible, -1, actions)
-            propensities = np.where(self.no_eligible, 1.0, propensities)
-        return Decision(actions=actions, propensities=propensities)
+            pad = self.slate_size - chosen.shape[1]
+            if pad:
+                chosen = np.hstack([chosen, np.repeat(chosen[:, -1:], pad, axis=1)])
+            return Decision(actions=chosen, propensities=propensities)
+        actions = chosen[:, 0]
+        if self.surface is Surface.VARIANT:
+            return Decision(actions=actions, propensities=propensities)
+        return self._campaign(actions, propensities, rng)
+
+    def _campaign(
+        self, arms: IntArray, propensities: FloatArray, rng: np.random.Generator
+    ) -> Decision:
+        """Campaign actions: "no offer" -> -1; the budget; a control offer for the untreated.
+
+        A user without eligible offers gets -1 with propensity 1. When the contact costs exceed
+        the budget, a uniformly random subset of treated users is dropped to -1 (like the
+        random baseline); with kept share ρ the propensities become p·ρ for kept offers,
+        p + (1-p)(1-ρ) for chosen "no offer", NaN for dropped users. Untreated users serve as
+        the control group of a uniformly random eligible offer (``control_for``).
+        """
+        assert self.eligible is not None and self.no_eligible is not None
+        assert self.contact_cost is not None
+        actions = np.where((arms == self.no_offer) | self.no_eligible, -1, arms)
+        p = np.where(self.no_eligible, 1.0, propensities)
+        treated = np.flatnonzero(actions >= 0)
+        if math.isfinite(self.budget) and treated.size:
+            order = rng.permutation(treated)
+            dropped = order[np.cumsum(self.contact_cost[actions[order]]) > self.budget]
+            if dropped.size:
+                kept = 1.0 - dropped.size / treated.size
+                p = np.where(actions >= 0, p * kept, p + (1.0 - p) * (1.0 - kept))
+                p[dropped] = np.nan
+                actions[dropped] = -1
+        offers = self.eligible[:, : self.contact_cost.size]
+        n_eligible = offers.sum(axis=1)
+        rank = np.floor(rng.random(self.batch_size) * np.maximum(n_eligible, 1))
+        control_for = np.argmax(np.cumsum(offers, axis=1) > rank[:, None], axis=1)
+        return Decision(actions=actions, propensities=p, control_for=control_for)
 
 
 @dataclass(frozen=True)
@@ -1083,7 +1131,7 @@ class _Bandit(Policy, Generic[S]):
         self._refresh(request.t)
         space = _ArmSpace.of(request, self.spec_, self.params.include_no_offer)
         chosen, propensities = self._decide(self.state_[request.surface], space, request)
-        return space.decision(chosen, propensities)
+        return space.decision(chosen, propensities, self.rng_)
 
     # ------------------------------------------------------------------ per family
     def _new_state(self, n_arms: int) -> S:
@@ -1178,7 +1226,7 @@ class _IndexPolicy(_ContextFree):
         chosen = self._kernel(n, s, space)
         if self.params.tie_break == "first":
             return chosen, np.ones(space.batch_size)
-        return chosen, tie_propensity(self._index(n, s), chosen, eligible=space.eligible)
+        return chosen, tie_propensity(self._index(n, s), chosen[:, 0], eligible=space.eligible)
 
     def _index(self, n: FloatArray, s: FloatArray) -> FloatArray:
         raise NotImplementedError
@@ -1220,7 +1268,9 @@ class EpsilonGreedy(_ContextFree):
             eligible=space.eligible,
             tie_break=tie,
         )
-        p = epsilon_greedy_propensity(means, eps, chosen, eligible=space.eligible, tie_break=tie)
+        p = epsilon_greedy_propensity(
+            means, eps, chosen[:, 0], eligible=space.eligible, tie_break=tie
+        )
         return chosen, p
 
 
@@ -1255,7 +1305,7 @@ class Softmax(_ContextFree):
             tie_break=p.tie_break,
         )
         prop = softmax_propensity(
-            means, tau, chosen, eligible=space.eligible, tie_break=p.tie_break
+            means, tau, chosen[:, 0], eligible=space.eligible, tie_break=p.tie_break
         )
         return chosen, prop
 
@@ -1338,7 +1388,7 @@ class KLUCB(_IndexPolicy):
 
     Garivier & Cappé 2011, "The KL-UCB algorithm for bounded stochastic bandits and beyond"
     (COLT); asymptotically optimal for Bernoulli rewards (regret ~ Lai–Robbins constant · ln t).
-    The index is found by vectorised bisection (:func:`kl_ucb_index`).
+    The index is found by vectorised Newton steps (:func:`kl_ucb_index`).
     """
 
     kind = "kl_ucb"
@@ -1419,11 +1469,11 @@ class _ThompsonFamily(_ContextFree):
             p.propensity_samples,
             shared=True,
         )
-        if unplayed is not None and p.propensity_samples:
+        if unplayed is not None and p.propensity_samples and unplayed.any():
             # A forced first arm is exact: 1/#forced eligible arms (random ties) or 1.
             exact = tie_propensity(
                 unplayed.astype(np.float64),
-                chosen[:, :1],
+                chosen[:, 0],
                 eligible=space.eligible,
                 tie_break=tie,
             )
@@ -1563,7 +1613,8 @@ class LinUCB(_Linear):
         if p.tie_break == "first":
             return chosen, np.ones(space.batch_size)
         mean, width = linear_moments(x, state.theta, state.a_inv)
-        return chosen, tie_propensity(mean + p.alpha * width, chosen, eligible=space.eligible)
+        scores = mean + p.alpha * width
+        return chosen, tie_propensity(scores, chosen[:, 0], eligible=space.eligible)
 
 
 @register

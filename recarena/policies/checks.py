@@ -129,7 +129,9 @@ def _feedback(ctx: CheckContext, request: DecisionRequest, decision: Decision) -
     )
 
 
-def _episode(cls: type[Policy], config: dict[str, object], ctx: CheckContext, fits: int) -> list[np.ndarray]:
+def _episode(
+    cls: type[Policy], config: dict[str, object], ctx: CheckContext, fits: int
+) -> list[np.ndarray]:
     policy = registry.make(config)
     policy.setup(ctx.spec, np.random.default_rng(123))
     if policy.needs_oracle:
@@ -187,10 +189,13 @@ def check_policy(config: dict[str, object], surface: Surface) -> None:
 
 def contract_cases() -> list[tuple[dict[str, object], Surface]]:
     """Every (config, surface) pair the contract suite runs."""
-    cases = []
+    cases: list[tuple[dict[str, object], Surface]] = []
     for cls in registry.available().values():
-        configs = getattr(cls, "contract_configs", None)
-        for config in configs() if callable(configs) else [{"kind": cls.kind}]:
+        provider = getattr(cls, "contract_configs", None)
+        configs: list[dict[str, object]] = (
+            provider() if callable(provider) else [{"kind": cls.kind}]
+        )
+        for config in configs:
             for surface in sorted(cls.surfaces, key=lambda s: s.value):
                 cases.append((config, surface))
     return cases

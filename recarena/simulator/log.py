@@ -255,12 +255,30 @@ def _frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def read_table(run_dir: Path | str, table: str) -> pd.DataFrame:
-    """Load one table of a finished run directory as a DataFrame."""
+def _table_path(run_dir: Path | str, table: str) -> Path:
     path = Path(run_dir) / f"{table}.parquet"
     if not path.exists():
         raise FileNotFoundError(f"no {table!r} table in {run_dir} (expected {path})")
-    return _frame(pq.read_table(path))
+    return path
+
+
+def read_table(run_dir: Path | str, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """Load one table (or some of its columns) of a finished run directory as a DataFrame.
+
+    The ``slate`` column becomes one array per row, which is slow for millions of rows:
+    leave it out with ``columns`` and use :func:`read_slates` when slates are needed.
+    """
+    return _frame(pq.read_table(_table_path(run_dir, table), columns=columns))
+
+
+def read_slates(run_dir: Path | str) -> NDArray[np.int32]:
+    """The decisions table's slates as one (n, k) int32 array (zero rows without slates)."""
+    arrow = pq.read_table(_table_path(run_dir, Table.DECISIONS))
+    if Col.SLATE not in arrow.column_names:
+        return np.zeros((arrow.num_rows, 0), dtype=np.int32)
+    slates = arrow.column(Col.SLATE).combine_chunks()
+    k = slates.type.list_size
+    return slates.flatten().to_numpy(zero_copy_only=False).reshape(-1, k).astype(np.int32)
 
 
 def slates_array(frame: pd.DataFrame) -> NDArray[np.int32]:

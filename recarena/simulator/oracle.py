@@ -125,7 +125,9 @@ class Oracle:
             rows = users[start : start + block]
             u = self.catalogue_utilities(rows, available)
             top = np.argpartition(-u, k - 1, axis=1)[:, :k]
-            top_u = np.take_along_axis(u, top, axis=1)
+            # Re-score the chosen items as the engine scores a shown slate (float64 affinity;
+            # the catalogue matmul is float32), so the oracle arm's regret is exactly 0.
+            top_u = self.slate_utilities(rows, top)
             # Sort by utility desc, then item id asc, for deterministic ties.
             order = np.lexsort((top, -top_u), axis=1)
             top = np.take_along_axis(top, order, axis=1)

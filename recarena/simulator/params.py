@@ -216,11 +216,13 @@ class VariantParams(_Closed):
 class WorldParams(_Closed):
     """Everything needed to generate a world."""
 
-    population: PopulationParams = Field(default_factory=PopulationParams)
-    catalogue: CatalogueParams = Field(default_factory=CatalogueParams)
-    behaviour: BehaviourParams = Field(default_factory=BehaviourParams)
-    offers: list[OfferParams] = Field(default_factory=list)
-    variants: list[VariantParams] = Field(default_factory=list)
+    population: PopulationParams = Field(default_factory=PopulationParams, description="users")
+    catalogue: CatalogueParams = Field(default_factory=CatalogueParams, description="items")
+    behaviour: BehaviourParams = Field(default_factory=BehaviourParams, description="choices")
+    offers: list[OfferParams] = Field(default_factory=list, description="campaign offers")
+    variants: list[VariantParams] = Field(
+        default_factory=list, description="variants for the variant surface"
+    )
     shift_day: float | None = Field(
         None, ge=0, description="day on which variants switch to ctr_after_shift"
     )

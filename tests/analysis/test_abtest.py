@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -41,6 +41,11 @@ from recarena.analysis.abtest import (
     two_proportion_ztest,
     welch_ttest,
 )
+
+
+def _bad(value: str) -> Any:
+    """An out-of-range option value, typed ``Any`` so the invalid call type-checks."""
+    return value
 
 
 def binom_band(n: int, p: float, level: float = 0.999) -> tuple[float, float]:
@@ -249,13 +254,14 @@ def test_sample_size_hand_worked() -> None:
     assert by_lift.p_b == pytest.approx(0.12)
 
 
+_ALTERNATIVES: tuple[Alternative, ...] = ("two-sided", "larger", "smaller")
 _DESIGNS = [
     (p_base, mde, alpha, ratio, alternative)
     for p_base in (0.01, 0.1, 0.5, 0.9)
     for mde in (0.005, -0.01, 0.03)
     for alpha in (0.01, 0.05)
     for ratio in (0.5, 1.0, 3.0)
-    for alternative in ("two-sided", "larger", "smaller")
+    for alternative in _ALTERNATIVES
     if 0 < p_base + mde < 1
     and (alternative == "two-sided" or (alternative == "larger") == (mde > 0))
 ]
@@ -564,9 +570,7 @@ def test_obf_single_look_is_fixed_horizon() -> None:
         (5, (4.8769, 3.3570, 2.6803, 2.2898, 2.0310)),
     ],
 )
-def test_obf_per_side_matches_published_tables(
-    n_looks: int, published: tuple[float, ...]
-) -> None:
+def test_obf_per_side_matches_published_tables(n_looks: int, published: tuple[float, ...]) -> None:
     # Symmetric two-sided Lan–DeMets O'Brien–Fleming design, 0.025 per side, equally spaced:
     # the bounds tabulated by gsDesign (sfLDOF) / rpact ("asOF") / Jennison & Turnbull.
     b = obrien_fleming_bounds(n_looks, alpha=0.05, per_side=True)
@@ -714,7 +718,7 @@ def test_prob_b_beats_a_mc_uses_only_the_given_generator() -> None:
         (lambda: two_proportion_ztest(float("nan"), 100, 5, 100), "successes_a"),
         (lambda: two_proportion_ztest(5, 100, 5, 100, alpha=1.0), r"alpha.*\(0, 1\)"),
         (lambda: two_proportion_ztest(5, 100, 5, 100, alpha=float("nan")), "alpha"),
-        (lambda: two_proportion_ztest(5, 100, 5, 100, alternative="bigger")  # type: ignore[arg-type], "alternative"),
+        (lambda: two_proportion_ztest(5, 100, 5, 100, alternative=_bad("bigger")), "alternative"),
         (lambda: welch_ttest([1.0, np.nan, 2.0], [1.0, 2.0]), "x_a"),
         (lambda: welch_ttest([1.0, 2.0], [1.0]), "x_b"),
         (lambda: welch_ttest([1.0, 2.0], [1.0, 3.0], alpha=0), "alpha"),
@@ -733,7 +737,7 @@ def test_prob_b_beats_a_mc_uses_only_the_given_generator() -> None:
         (lambda: cuped([1.0, 2.0, 3.0], [1.0, 2.0]), "same length"),
         (lambda: cuped_ttest([1.0, 2.0], [np.inf, 1.0], [1.0, 2.0], [1.0, 2.0]), "x_a"),
         (lambda: adjust_pvalues([0.1, 1.2]), r"\[0, 1\]"),
-        (lambda: adjust_pvalues([0.1, 0.2], method="fdr")  # type: ignore[arg-type], "method"),
+        (lambda: adjust_pvalues([0.1, 0.2], method=_bad("fdr")), "method"),
         (lambda: msprt_pvalues([1, 0], [10, 20], [1, 2], [10, 20], 0.01), "successes_a"),
         (lambda: msprt_pvalues([1, 2], [10, 20], [11, 12], [10, 20], 0.01), "successes_b"),
         (lambda: msprt_pvalues([1, 2], [10, 20], [1, 2], [10, 20], 0.0), "tau2"),
@@ -743,7 +747,7 @@ def test_prob_b_beats_a_mc_uses_only_the_given_generator() -> None:
         (lambda: obrien_fleming_bounds(2, info_fractions=[0.5, 0.9]), "info_fractions"),
         (lambda: prob_b_beats_a(5, 4, 1, 10), "successes_a"),
         (lambda: prob_b_beats_a(1, 10, 1, 10, prior=(0.0, 1.0)), r"prior\[0\]"),
-        (lambda: prob_b_beats_a(1, 10, 1, 10, method="sampling")  # type: ignore[arg-type], "method"),
+        (lambda: prob_b_beats_a(1, 10, 1, 10, method=_bad("sampling")), "method"),
     ],
 )
 def test_invalid_inputs_raise_value_error(call: Callable[[], object], match: str) -> None:

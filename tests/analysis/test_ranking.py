@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -152,7 +153,7 @@ def _scores_from_recs(recs: np.ndarray, n_items: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("gain", ["linear", "exponential"])
-def test_ndcg_matches_sklearn(gain: str) -> None:
+def test_ndcg_matches_sklearn(gain: Literal["linear", "exponential"]) -> None:
     # sklearn: linear gains on y_true, IDCG over the top-k of the ideal ordering, users
     # with all-zero y_true score 0 -> ideal="min_k_relevant", empty_relevant="zero".
     rng = np.random.default_rng(7)
@@ -369,13 +370,13 @@ def test_bootstrap_ci_contains_mean_and_is_deterministic() -> None:
 def test_ranking_report_rows_values_and_ci() -> None:
     pop = np.arange(1.0, N_ITEMS + 1)
     cats = np.arange(N_ITEMS) % 3
-    kwargs = dict(
-        item_popularity=pop,
-        item_category=cats,
-        history=REL,
-        baseline_recs=np.array([2, 3, 9]),
-        n_items=N_ITEMS,
-    )
+    kwargs: dict[str, Any] = {
+        "item_popularity": pop,
+        "item_category": cats,
+        "history": REL,
+        "baseline_recs": np.array([2, 3, 9]),
+        "n_items": N_ITEMS,
+    }
     rep = rk.ranking_report(RECS, REL, K, rng=np.random.default_rng(5), n_boot=200, **kwargs)
     assert list(rep.columns) == ["value", "ci_low", "ci_high", "n_users"]
     assert rep.loc["map@3", "value"] == pytest.approx(11 / 36)
@@ -464,7 +465,7 @@ def test_top_k_matches_stable_full_sort_with_many_ties(block_rows: int | None) -
     exclude = rng.random(scores.shape) < 0.3
     exclude[5, :38] = True  # fewer eligible items than k
     for k in (1, 5, 17, 40, 45):
-        idx, val = rk.top_k(scores, k, block_rows=block_rows)
+        idx, _ = rk.top_k(scores, k, block_rows=block_rows)
         np.testing.assert_array_equal(idx, _reference_top_k(scores, k, None))
         idx_x, val_x = rk.top_k(scores, k, exclude_mask=exclude, block_rows=block_rows)
         ref = _reference_top_k(scores, k, exclude)

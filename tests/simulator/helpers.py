@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +20,9 @@ from recarena.policies.base import (
 from recarena.policies.slates import random_slates
 from recarena.simulator.log import EventLog
 from recarena.simulator.params import WorldParams
+
+#: Global call sequence, so calls recorded by several policies and callbacks can be merged.
+SEQUENCE = itertools.count()
 
 TABLES = ("decisions", "conversions", "campaigns", "lifecycle", "snapshots", "fits")
 
@@ -58,7 +62,7 @@ def log_digest(log: EventLog) -> dict[str, str]:
 
 
 class RecordingPolicy(Policy):
-    """Random actions on every surface; records every call as ``(t, what)`` in ``calls``.
+    """Random actions on every surface; records every call as ``(t, seq, what)`` in ``calls``.
 
     On the campaign surface it sends ``campaign_offer`` to everyone (−1 = nobody).
     """
@@ -70,12 +74,13 @@ class RecordingPolicy(Policy):
     campaign_offer: ClassVar[int] = -1
 
     def _setup(self) -> None:
-        self.calls: list[tuple[float, str]] = []
+        self.calls: list[tuple[float, int, str]] = []
         self.feedback: list[Feedback] = []
         self.requests: list[DecisionRequest] = []
+        self.histories: list[History] = []
 
     def _act(self, request: DecisionRequest) -> Decision:
-        self.calls.append((request.t, f"act:{request.surface}"))
+        self.calls.append((request.t, next(SEQUENCE), f"act:{request.surface}"))
         self.requests.append(request)
         b = request.size
         if request.surface is Surface.SLATE:
@@ -86,11 +91,12 @@ class RecordingPolicy(Policy):
         return Decision(actions=np.full(b, self.campaign_offer, dtype=np.int64))
 
     def _learn(self, feedback: Feedback) -> None:
-        self.calls.append((feedback.t, f"learn:{feedback.kind}"))
+        self.calls.append((feedback.t, next(SEQUENCE), f"learn:{feedback.kind}"))
         self.feedback.append(feedback)
 
     def _fit(self, history: History) -> None:
-        self.calls.append((history.t, "fit"))
+        self.calls.append((history.t, next(SEQUENCE), "fit"))
+        self.histories.append(history)
 
 
 class OfferToAll(RecordingPolicy):

@@ -61,7 +61,9 @@ def test_utilities_formula_and_shapes() -> None:
     # Per-user slates (B, k, d) give the same utilities as the catalogue form.
     slates = rng.integers(0, m, (b, k))
     rows = np.arange(b)[:, None]
-    u3 = bh.utilities(theta, phi[slates], pop[slates], log_p[slates], rho, 2.0, fatigue[rows, slates])
+    u3 = bh.utilities(
+        theta, phi[slates], pop[slates], log_p[slates], rho, 2.0, fatigue[rows, slates]
+    )
     np.testing.assert_allclose(u3, u[rows, slates], rtol=1e-5, atol=1e-5)
 
 
@@ -108,7 +110,9 @@ def test_conversion_satisfaction_and_churn_formulas() -> None:
 def test_mnl_choice_shares_match_probabilities(temperature: float, u0: float, bias: str) -> None:
     k = 5
     u_row = np.array([1.5, 0.2, 2.5, -0.5, 1.0])
-    probs = bh.mnl_click_probabilities(u_row[None, :], bh.examination_weights(k, bias), temperature, u0)
+    probs = bh.mnl_click_probabilities(
+        u_row[None, :], bh.examination_weights(k, bias), temperature, u0
+    )
     draws = uniform(SEED, np.arange(N), 0, 0, Purpose.CHOICE)
     slots = bh.mnl_choice(np.repeat(probs, N, axis=0), draws)
     shares = np.bincount(slots + 1, minlength=k + 1) / N  # index 0 = no click

@@ -118,9 +118,7 @@ def test_streams_are_order_independent() -> None:
 def test_streams_differ_by_name_and_root_seed() -> None:
     s = RandomStreams(7)
     assert not np.array_equal(s.generator("a").random(5), s.generator("b").random(5))
-    assert not np.array_equal(
-        s.generator("a").random(5), RandomStreams(8).generator("a").random(5)
-    )
+    assert not np.array_equal(s.generator("a").random(5), RandomStreams(8).generator("a").random(5))
     assert RandomStreams(7).crn_seed() != RandomStreams(8).crn_seed()
     assert s.int_seed("a") != s.int_seed("b")
     assert 0 <= s.int_seed("a") < 2**32

@@ -105,7 +105,11 @@ def test_shapes_features_and_ranges() -> None:
     [(0.3, 0.25, 0.3, 0.15), (0.1, 0.2, 0.3, 0.4), (0.5, 0.5, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)],
 )
 def test_response_type_shares_match_configuration(shares: tuple[float, ...]) -> None:
-    w = _world(4, n_users=3000, population={"response_types": dict(zip(RESPONSE_TYPES, shares, strict=True))})
+    w = _world(
+        4,
+        n_users=3000,
+        population={"response_types": dict(zip(RESPONSE_TYPES, shares, strict=True))},
+    )
     realised = np.bincount(w.users.response_type, minlength=4) / w.n_users
     np.testing.assert_allclose(realised, shares, atol=0.005)
     assert (realised[np.asarray(shares) == 0] == 0).all()

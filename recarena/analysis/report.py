@@ -1,0 +1,739 @@
+"""Metrics tables, plots and a self-contained HTML report for a results directory.
+
+:func:`write_report` reads every finished run of a results directory
+(:class:`recarena.analysis.results.RunDirectory`), computes
+
+* ``metrics/per_run.csv`` / ``.json`` — one row per seed × arm, the metrics of
+  :func:`recarena.analysis.business.run_metrics` (business, reward, regret, retention,
+  campaigns);
+* ``metrics/summary.csv`` / ``.json`` — per arm and metric: mean over seeds and Student-t CI
+  (:func:`recarena.analysis.stats.summarise`);
+* ``metrics/daily.csv`` — per seed × arm × day (:func:`recarena.analysis.regret.daily_series`);
+* ``metrics/curves.csv`` — cumulative reward/regret per run on a shared time grid;
+* ``metrics/retention.csv`` — each run's Kaplan–Meier table with Greenwood intervals;
+* ``metrics/timings.csv`` — wall-clock seconds and engine counters per run;
+
+then builds the report from :data:`SECTIONS`, writing each section's tables to
+``metrics/<name>.csv``, its figures to ``plots/<name>.png``, and ``report.html`` with every
+figure inlined as a base64 PNG and all CSS inline (one file, opens offline).
+
+Extending the report
+--------------------
+A section is any object with a ``title`` and ``build(ctx) -> SectionOutput | None``
+(:class:`ReportSection`); :class:`Section` wraps a plain function. ``build`` gets the
+:class:`ReportContext` (the results directory, the per-run and summary tables, the curves,
+the arm colours, the confidence level) and returns HTML, tables and figures — or ``None``
+when it does not apply (e.g. no campaigns), and the section is skipped. Later analyses
+(A/B statistics, ranking metrics, uplift) append to :data:`SECTIONS`::
+
+    def build_ab(ctx: ReportContext) -> SectionOutput | None:
+        ...
+        return SectionOutput(html=..., tables={"ab_tests": df}, figures={"ab_lift": fig})
+
+    SECTIONS.append(Section("A/B statistics", build_ab))
+
+Table and figure names must be unique across sections (they become file names) and must not
+clash with the core tables above.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from recarena.analysis import plots
+from recarena.analysis import regret as rg
+from recarena.analysis import retention as rt
+from recarena.analysis.business import (
+    CAMPAIGN_METRICS,
+    CORE_METRICS,
+    KEY_METRICS,
+    METRIC_LABELS,
+    Metric,
+    run_metrics,
+)
+from recarena.analysis.results import RunDirectory
+from recarena.analysis.stats import (
+    ARM,
+    CI_HIGH,
+    CI_LOW,
+    MEAN,
+    METRIC,
+    N_SEEDS,
+    SEED,
+    band,
+    summarise,
+)
+from recarena.simulator.log import Col, Table
+
+__all__ = [
+    "CORE_TABLES",
+    "SECTIONS",
+    "ReportContext",
+    "ReportSection",
+    "Section",
+    "SectionOutput",
+    "build_context",
+    "format_value",
+    "html_table",
+    "print_summary",
+    "summary_html",
+    "write_report",
+]
+
+PER_RUN = "per_run"
+SUMMARY = "summary"
+DAILY = "daily"
+CURVES = "curves"
+RETENTION = "retention"
+TIMINGS = "timings"
+#: Tables written by :func:`write_report` itself; section tables may not use these names.
+CORE_TABLES: tuple[str, ...] = (PER_RUN, SUMMARY, DAILY, CURVES, RETENTION, TIMINGS)
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+# ---------------------------------------------------------------------------------- protocol
+@dataclass
+class ReportContext:
+    """Everything a report section may use, computed once by :func:`build_context`.
+
+    Attributes
+    ----------
+    results
+        The results directory (scenario, manifest, runs and their lazily read tables).
+    level
+        Confidence level of every interval.
+    horizon
+        Simulated horizon (days).
+    arms
+        Arms in display order; ``colors`` maps each to its plot colour.
+    per_run
+        One row per run: ``seed, arm`` and the metrics of
+        :func:`recarena.analysis.business.run_metrics`.
+    summary
+        :func:`recarena.analysis.stats.summarise` of ``per_run``.
+    daily
+        ``seed, arm`` + :func:`recarena.analysis.regret.daily_series` of every run.
+    curves
+        ``seed, arm`` + :func:`recarena.analysis.regret.cumulative_curve` of every run, on a
+        shared grid that is dense both linearly and logarithmically in time.
+    retention
+        ``seed, arm`` + each run's :func:`recarena.analysis.retention.kaplan_meier` table.
+    survival
+        ``seed, arm, time, survival``: each run's KM curve on a shared grid of days since
+        arrival (for bands over seeds).
+    cache
+        Free space for sections to share intermediate results.
+    """
+
+    results: RunDirectory
+    level: float
+    horizon: float
+    arms: list[str]
+    colors: dict[str, tuple[float, float, float]]
+    per_run: pd.DataFrame
+    summary: pd.DataFrame
+    daily: pd.DataFrame
+    curves: pd.DataFrame
+    retention: pd.DataFrame
+    survival: pd.DataFrame
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def has_metric(self, metric: str) -> bool:
+        """True when some run has a non-NaN value of ``metric``."""
+        return metric in self.per_run.columns and bool(self.per_run[metric].notna().any())
+
+
+@dataclass
+class SectionOutput:
+    """What a section contributes: HTML body, tables (→ CSV) and figures (→ PNG, inlined).
+
+    ``html`` is inserted verbatim (escape your text with :func:`html.escape` or use
+    :func:`html_table`); figures are appended after it in dict order, each with its name as
+    caption unless ``captions`` gives one.
+    """
+
+    html: str = ""
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, Figure] = field(default_factory=dict)
+    captions: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ReportSection(Protocol):
+    """A report section: a title and a ``build`` that returns its output or ``None``."""
+
+    @property
+    def title(self) -> str:
+        """Heading of the section (also its anchor in the page)."""
+        ...
+
+    def build(self, ctx: ReportContext) -> SectionOutput | None:
+        """Compute the section; ``None`` when it does not apply to this results directory."""
+        ...
+
+
+@dataclass(frozen=True)
+class Section:
+    """A :class:`ReportSection` made from a function ``ctx -> SectionOutput | None``."""
+
+    title: str
+    builder: Callable[[ReportContext], SectionOutput | None]
+
+    def build(self, ctx: ReportContext) -> SectionOutput | None:
+        """Call the builder."""
+        return self.builder(ctx)
+
+
+# ---------------------------------------------------------------------------------- formatting
+def format_value(x: Any) -> str:
+    """Compact display of a number: 4 significant digits, thousands separators from 10⁴.
+
+    NaN/None → ``"–"``; integers (or integral floats ≥ 100) without decimals; other text as is.
+    """
+    if x is None:
+        return "–"
+    if isinstance(x, bool | np.bool_):
+        return str(bool(x))
+    if isinstance(x, int | np.integer):
+        return f"{int(x):,}" if abs(int(x)) >= 10_000 else str(int(x))
+    if isinstance(x, float | np.floating):
+        v = float(x)
+        if math.isnan(v):
+            return "–"
+        if math.isinf(v):
+            return "∞" if v > 0 else "−∞"
+        if abs(v) >= 10_000:
+            return f"{v:,.0f}"
+        if abs(v) >= 100 and v == round(v):
+            return f"{v:.0f}"
+        return f"{v:.4g}"
+    return str(x)
+
+
+def _with_ci(mean: float, low: float, high: float) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return format_value(mean)
+    return f"{format_value(mean)} [{format_value(low)}, {format_value(high)}]"
+
+
+def html_table(
+    df: pd.DataFrame,
+    caption: str | None = None,
+    index: bool = False,
+    right_align: Collection[str] = (),
+) -> str:
+    """A DataFrame as an escaped HTML table with :func:`format_value` cells.
+
+    Numeric cells, and every cell of the ``right_align`` columns (e.g. preformatted
+    ``mean [low, high]`` text), are right-aligned.
+    """
+    frame = df.reset_index() if index else df
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    aligned = [c in right_align for c in frame.columns]
+    body = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for v, right in zip(row, aligned, strict=True):
+            numeric = isinstance(v, int | float | np.integer | np.floating) and not isinstance(
+                v, bool | np.bool_
+            )
+            cls = ' class="num"' if numeric or right else ""
+            cells.append(f"<td{cls}>{html.escape(format_value(v))}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return (f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table>")  # fmt: skip
+
+
+def _summary_wide(
+    summary: pd.DataFrame, metrics: Sequence[str], by: str, cell: Callable[[pd.Series], str]
+) -> pd.DataFrame:
+    present = [m for m in metrics if (summary[METRIC] == m).any()]
+    groups = list(dict.fromkeys(summary[by]))
+    rows = []
+    for g in groups:
+        part = summary[summary[by] == g].set_index(METRIC)
+        row: dict[str, Any] = {by: g}
+        n = part[N_SEEDS].max() if len(part) else 0
+        row["seeds"] = int(n) if pd.notna(n) else 0
+        for m in present:
+            row[m] = cell(part.loc[m]) if m in part.index else "–"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[by, "seeds", *present])
+
+
+def summary_html(
+    summary: pd.DataFrame,
+    metrics: Sequence[str],
+    by: str = ARM,
+    labels: Mapping[str, str] | None = None,
+    level: float = 0.95,
+) -> str:
+    """Arms as rows, ``metrics`` as columns, cells ``mean [ci_low, ci_high]``."""
+    labels = METRIC_LABELS if labels is None else labels
+    wide = _summary_wide(summary, metrics, by, lambda r: _with_ci(r[MEAN], r[CI_LOW], r[CI_HIGH]))
+    shown = {m: labels.get(m, m) for m in metrics}
+    wide = wide.rename(columns=shown)
+    return html_table(
+        wide, caption=f"mean over seeds [{level:.0%} CI]", right_align=list(shown.values())
+    )
+
+
+def print_summary(
+    summary: pd.DataFrame, metrics: Sequence[str] | None = None, by: str = ARM
+) -> str:
+    """A compact text table for the terminal: arms as rows, ``mean ± CI half-width`` cells.
+
+    Parameters
+    ----------
+    summary
+        Output of :func:`recarena.analysis.stats.summarise`.
+    metrics
+        Columns to show (default: :data:`recarena.analysis.business.KEY_METRICS` and the
+        campaign NPV, those defined for some arm).
+    by
+        The row grouping column.
+
+    Returns
+    -------
+    str
+        The table (no trailing newline); the half-width is omitted where undefined (one seed).
+    """
+    if metrics is None:
+        defined = summary.loc[summary[MEAN].notna(), METRIC]
+        metrics = [m for m in (*KEY_METRICS, Metric.CAMPAIGN_NPV) if (defined == m).any()]
+
+    def cell(r: pd.Series) -> str:
+        mean, low, high = float(r[MEAN]), float(r[CI_LOW]), float(r[CI_HIGH])
+        if math.isnan(low) or math.isnan(high):
+            return format_value(mean)
+        return f"{format_value(mean)} ± {format_value((high - low) / 2.0)}"
+
+    wide = _summary_wide(summary, metrics, by, cell).astype(str)
+    header = list(wide.columns)
+    rows = [header, *wide.to_numpy().tolist()]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+
+    def line(r: Sequence[Any]) -> str:
+        first = str(r[0]).ljust(widths[0])
+        rest = [str(v).rjust(w) for v, w in zip(r[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows[1:])])
+
+
+# ---------------------------------------------------------------------------------- compute
+def _tagged(frame: pd.DataFrame, seed: int, arm: str) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(0, ARM, arm)
+    frame.insert(0, SEED, seed)
+    return frame
+
+
+def _concat(frames: list[pd.DataFrame], columns: Iterable[str]) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame(columns=list(columns))
+    return pd.concat(frames, ignore_index=True)
+
+
+def build_context(
+    results: RunDirectory | Path | str, level: float = 0.95, grid_points: int = 200
+) -> ReportContext:
+    """Read every run once and compute the core tables of the report.
+
+    Parameters
+    ----------
+    results
+        A results directory (or its path).
+    level
+        Confidence level of the intervals over seeds.
+    grid_points
+        Points of the shared time grids (curves, survival).
+
+    Raises
+    ------
+    ValueError
+        When the directory holds no finished run.
+    """
+    rd = results if isinstance(results, RunDirectory) else RunDirectory(results)
+    runs = rd.runs()
+    if not runs:
+        raise ValueError(f"no finished runs in {rd.path / 'runs'} (a run needs its run.json)")
+    horizon = max(rd.horizon(r) for r in runs)
+    grid = np.union1d(
+        rg.time_grid(horizon, grid_points),
+        rg.time_grid(horizon, max(grid_points // 2, 2), log=True),
+    )
+    surv_grid = np.linspace(0.0, horizon, grid_points + 1)
+    per_run, daily, curves, kms, survival = [], [], [], [], []
+    for run in runs:
+        h = rd.horizon(run)
+        tables = run.tables
+        per_run.append({SEED: run.seed, ARM: run.arm, **run_metrics(tables, h)})
+        daily.append(_tagged(rg.daily_series(tables, h), run.seed, run.arm))
+        if Table.DECISIONS in tables and len(tables[Table.DECISIONS]):
+            curves.append(
+                _tagged(rg.cumulative_curve(tables[Table.DECISIONS], grid), run.seed, run.arm)
+            )
+        if Table.LIFECYCLE in tables and len(tables[Table.LIFECYCLE]):
+            km = rt.retention_curve(tables[Table.LIFECYCLE], h, level=level)
+            kms.append(_tagged(km, run.seed, run.arm))
+            s = pd.DataFrame({rt.TIME: surv_grid, rt.SURVIVAL: rt.survival_at(km, surv_grid)})
+            survival.append(_tagged(s[s[rt.TIME] <= h + 1e-9], run.seed, run.arm))
+        tables.clear()  # one run's tables in memory at a time
+    per_run_df = pd.DataFrame(per_run)
+    ordered = [c for c in (*CORE_METRICS, *CAMPAIGN_METRICS) if c in per_run_df.columns]
+    extra = [c for c in per_run_df.columns if c not in (SEED, ARM, *ordered)]
+    per_run_df = per_run_df[[SEED, ARM, *ordered, *extra]]
+    arms = rd.arms
+    return ReportContext(
+        results=rd,
+        level=level,
+        horizon=horizon,
+        arms=arms,
+        colors=plots.arm_colors(arms),
+        per_run=per_run_df,
+        summary=summarise(per_run_df, ARM, level=level),
+        daily=_concat(daily, [SEED, ARM, rg.DAY]),
+        curves=_concat(curves, [SEED, ARM, Col.T, rg.CUM_REWARD, rg.CUM_REGRET]),
+        retention=_concat(kms, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
+        survival=_concat(survival, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
+    )
+
+
+# ---------------------------------------------------------------------------------- sections
+def _p(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _overview(ctx: ReportContext) -> SectionOutput:
+    rd = ctx.results
+    description = str(rd.scenario.get("description") or "").strip()
+    facts = pd.DataFrame(
+        {
+            "": ["scenario", "seeds", "arms", "runs", "horizon (days)", "confidence level"],
+            "value": [rd.name, ", ".join(map(str, rd.seeds)), ", ".join(ctx.arms),
+                      str(len(rd.runs())), format_value(ctx.horizon), f"{ctx.level:.0%}"],
+        }
+    )  # fmt: skip
+    metrics = [m for m in KEY_METRICS if ctx.has_metric(m)]
+    if ctx.has_metric(Metric.CAMPAIGN_NPV):
+        metrics.append(Metric.CAMPAIGN_NPV)
+    body = [
+        _p(description) if description else "",
+        html_table(facts),
+        "<h3>Key metrics</h3>",
+        summary_html(ctx.summary, metrics, labels=METRIC_LABELS, level=ctx.level),
+        _p(
+            "Every number is a mean over seeds with a Student-t confidence interval over seeds "
+            "(no interval with a single seed). Arms on one seed share the world and the "
+            "random draws (common random numbers)."
+        ),
+    ]
+    fig = plots.metric_bars(
+        ctx.summary, metrics, colors=ctx.colors, level=ctx.level, title="Key metrics"
+    )
+    return SectionOutput(
+        html="".join(body),
+        figures={"key_metrics": fig},
+        captions={"key_metrics": "Key metrics per arm"},
+    )
+
+
+def _reward_regret(ctx: ReportContext) -> SectionOutput | None:
+    if len(ctx.curves) == 0:
+        return None
+    kw: dict[str, Any] = {"colors": ctx.colors, "level": ctx.level}
+    figures = {
+        "cumulative_reward": plots.cumulative_reward_plot(ctx.curves, **kw),
+        "cumulative_expected_reward": plots.cumulative_reward_plot(ctx.curves, expected=True, **kw),
+    }
+    captions = {
+        "cumulative_reward": "Realised clicks accumulated over time.",
+        "cumulative_expected_reward": "Expected clicks (oracle P(click) of what was shown), "
+        "accumulated over time: the reward without click noise.",
+    }
+    has_regret = ctx.has_metric(Metric.TOTAL_REGRET)
+    if has_regret:
+        figures["cumulative_regret"] = plots.cumulative_regret_plot(ctx.curves, **kw)
+        figures["cumulative_regret_logt"] = plots.cumulative_regret_plot(
+            ctx.curves, log_x=True, **kw
+        )
+        captions["cumulative_regret"] = (
+            "Cumulative pseudo-regret Σ(best expected reward − expected reward)."
+        )
+        captions["cumulative_regret_logt"] = "The same on a log-time axis (log t regret is a line)."
+    metrics = [Metric.DECISIONS, Metric.CLICKS, Metric.CTR, Metric.MEAN_EXPECTED_REWARD]
+    if has_regret:
+        metrics += [Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION]
+    note = (
+        "Pseudo-regret compares each decision with the oracle's best action for that user at "
+        "that moment, in expectation (no click noise)."
+        if has_regret
+        else "Regret is unavailable: the runs were logged without oracle columns."
+    )
+    return SectionOutput(
+        html=summary_html(ctx.summary, metrics, level=ctx.level) + _p(note),
+        figures=figures,
+        captions=captions,
+    )
+
+
+def _business(ctx: ReportContext) -> SectionOutput:
+    metrics = [m for m in CORE_METRICS if ctx.has_metric(m)]
+    bars = [m for m in (Metric.CTR, Metric.CONVERSION_RATE, Metric.REVENUE_PER_USER,
+                        Metric.REVENUE, Metric.ACTIVE_USERS_END, Metric.CHURNED_USERS)
+            if ctx.has_metric(m)]  # fmt: skip
+    figures: dict[str, Figure] = {
+        "business_metrics": plots.metric_bars(
+            ctx.summary, bars, colors=ctx.colors, level=ctx.level, title="Business metrics"
+        )
+    }
+    captions = {"business_metrics": "Business metrics per arm."}
+    if len(ctx.daily):
+        daily = ctx.daily
+        figures["active_users"] = plots.band_plot(
+            band(daily, rg.DAY, Col.ACTIVE_USERS, ARM, ctx.level),
+            rg.DAY,
+            title="Active users at the end of each day",
+            xlabel="day",
+            ylabel="active users (count)",
+            colors=ctx.colors,
+            level=ctx.level,
+        )
+        figures["cumulative_revenue"] = plots.band_plot(
+            band(daily, rg.DAY, rg.CUM_REVENUE, ARM, ctx.level),
+            rg.DAY,
+            title="Cumulative revenue",
+            xlabel="day",
+            ylabel="revenue (currency)",
+            colors=ctx.colors,
+            level=ctx.level,
+        )
+        captions["active_users"] = "Users arrived minus users churned, at each day's end."
+        captions["cumulative_revenue"] = "Revenue of conversions by purchase time."
+    per_run = ctx.per_run[[SEED, ARM, *metrics]].rename(columns=METRIC_LABELS)
+    body = (
+        summary_html(ctx.summary, metrics, level=ctx.level)
+        + "<details><summary>Per-run values</summary>"
+        + html_table(per_run)
+        + "</details>"
+    )
+    return SectionOutput(html=body, figures=figures, captions=captions)
+
+
+def _retention(ctx: ReportContext) -> SectionOutput | None:
+    if len(ctx.survival) == 0:
+        return None
+    fig = plots.retention_plot(ctx.survival, colors=ctx.colors, level=ctx.level)
+    body = summary_html(
+        ctx.summary,
+        [Metric.USERS, Metric.CHURNED_USERS, Metric.ACTIVE_USERS_END, Metric.RETENTION],
+        level=ctx.level,
+    ) + _p(
+        "Kaplan–Meier survival in time since arrival; users still active at the horizon are "
+        "censored. Per-run curves with Greenwood intervals are in metrics/retention.csv."
+    )
+    return SectionOutput(
+        html=body,
+        figures={"retention": fig},
+        captions={"retention": "Share of users still active, by days since arrival."},
+    )
+
+
+def _campaigns(ctx: ReportContext) -> SectionOutput | None:
+    metrics = [m for m in CAMPAIGN_METRICS if ctx.has_metric(m)]
+    if not metrics:
+        return None
+    bars = [m for m in (Metric.CONTACTS, Metric.RESPONSE_RATE_TREATED,
+                        Metric.RESPONSE_RATE_CONTROL, Metric.CAMPAIGN_NPV,
+                        Metric.TRUE_INCREMENTAL_RESPONSES, Metric.NPV_PER_CONTACTED_USER)
+            if m in metrics]  # fmt: skip
+    fig = plots.metric_bars(
+        ctx.summary, bars, colors=ctx.colors, level=ctx.level, title="Campaign metrics"
+    )
+    return SectionOutput(
+        html=summary_html(ctx.summary, metrics, level=ctx.level)
+        + _p(
+            "Treated rows received an offer, control rows did not. True incremental responses "
+            "sum the oracle's P(respond | treated) − P(respond | control) over treated rows."
+        ),
+        figures={"campaign_metrics": fig},
+        captions={"campaign_metrics": "Campaign metrics per arm."},
+    )
+
+
+def _provenance(ctx: ReportContext) -> SectionOutput:
+    rd = ctx.results
+    manifest = rd.manifest
+    parts = []
+    versions = manifest.get("versions") or {}
+    meta = {k: manifest.get(k) for k in ("git", "started", "finished") if manifest.get(k)}
+    if meta or versions:
+        rows = [*meta.items(), *versions.items()]
+        parts.append(html_table(pd.DataFrame(rows, columns=["", "value"]), caption="versions"))
+    timings = rd.timings()
+    if len(timings):
+        parts.append(html_table(timings, caption="run timings (seconds, engine counters)"))
+    text = rd.scenario_text
+    if text:
+        parts.append(f"<h3>scenario.yaml</h3><pre>{html.escape(text)}</pre>")
+    if not parts:
+        parts.append(_p("No scenario.yaml or manifest.json in this directory."))
+    return SectionOutput(html="".join(parts))
+
+
+#: The report's sections, in order. Append to extend the report (see module docstring).
+SECTIONS: list[ReportSection] = [
+    Section("Overview", _overview),
+    Section("Reward and regret", _reward_regret),
+    Section("Business metrics", _business),
+    Section("Retention", _retention),
+    Section("Campaigns", _campaigns),
+    Section("Configuration and provenance", _provenance),
+]
+
+
+# ---------------------------------------------------------------------------------- writing
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;
+color:#222;background:#fafafa;line-height:1.45}
+header{background:#243447;color:#fff;padding:18px 32px}
+header h1{margin:0 0 4px 0;font-size:1.6em}header p{margin:0;opacity:.85}
+nav{padding:8px 32px;background:#e9eef3;font-size:.92em}nav a{margin-right:14px;color:#243447}
+main{padding:8px 32px 40px 32px;max-width:1200px}
+section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px 20px 16px 20px;
+margin:18px 0}
+h2{border-bottom:2px solid #243447;padding-bottom:4px}
+table{border-collapse:collapse;margin:10px 0;font-size:.88em}
+caption{text-align:left;font-style:italic;color:#555;padding-bottom:4px}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f0f3f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tbody tr:nth-child(even){background:#fafbfc}
+figure{margin:14px 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.88em;color:#555}
+pre{background:#f4f4f4;border:1px solid #ddd;padding:10px;overflow-x:auto;font-size:.85em}
+details{margin:8px 0}summary{cursor:pointer;color:#243447}
+footer{color:#777;font-size:.8em;padding:0 32px 24px 32px}
+"""
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "section"
+
+
+def _write_table(df: pd.DataFrame, directory: Path, name: str, json_too: bool = False) -> None:
+    df.to_csv(directory / f"{name}.csv", index=False)
+    if json_too:
+        records = json.loads(df.to_json(orient="records"))
+        (directory / f"{name}.json").write_text(json.dumps(records, indent=2), encoding="utf-8")
+
+
+def _check_name(name: str, kind: str, seen: set[str], reserved: Iterable[str] = ()) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"{kind} name {name!r} is not a safe file name ([A-Za-z0-9_.-])")
+    if name in seen or name in reserved:
+        raise ValueError(f"{kind} name {name!r} is used twice in the report")
+    seen.add(name)
+
+
+def write_report(
+    run_dir: RunDirectory | Path | str,
+    sections: Sequence[ReportSection] | None = None,
+    level: float = 0.95,
+) -> Path:
+    """Compute metrics, write tables and plots, and write ``report.html``.
+
+    Parameters
+    ----------
+    run_dir
+        The results directory (or a :class:`RunDirectory`).
+    sections
+        Sections to render, in order (default :data:`SECTIONS`).
+    level
+        Confidence level of every interval.
+
+    Returns
+    -------
+    pathlib.Path
+        The written ``report.html``.
+    """
+    ctx = build_context(run_dir, level=level)
+    rd = ctx.results
+    metrics_dir, plots_dir = rd.metrics_dir, rd.plots_dir
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    _write_table(ctx.per_run, metrics_dir, PER_RUN, json_too=True)
+    _write_table(ctx.summary, metrics_dir, SUMMARY, json_too=True)
+    _write_table(ctx.daily, metrics_dir, DAILY)
+    _write_table(ctx.curves, metrics_dir, CURVES)
+    _write_table(ctx.retention, metrics_dir, RETENTION)
+    _write_table(rd.timings(), metrics_dir, TIMINGS)
+
+    table_names: set[str] = set()
+    figure_names: set[str] = set()
+    rendered: list[tuple[str, str, str]] = []
+    slugs: set[str] = set()
+    for section in SECTIONS if sections is None else sections:
+        out = section.build(ctx)
+        if out is None:
+            continue
+        for name, table in out.tables.items():
+            _check_name(name, "table", table_names, CORE_TABLES)
+            _write_table(table, metrics_dir, name)
+        figures_html = []
+        for name, fig in out.figures.items():
+            _check_name(name, "figure", figure_names)
+            png = plots.to_png(fig)
+            (plots_dir / f"{name}.png").write_bytes(png)
+            caption = out.captions.get(name, name)
+            data = base64.b64encode(png).decode("ascii")
+            figures_html.append(
+                f'<figure id="fig-{html.escape(name)}"><img alt="{html.escape(name)}" '
+                f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)} '
+                f"<code>plots/{html.escape(name)}.png</code></figcaption></figure>"
+            )
+        slug = _slug(section.title)
+        while slug in slugs:
+            slug += "-"
+        slugs.add(slug)
+        rendered.append((slug, section.title, out.html + "".join(figures_html)))
+
+    page = _page(rd, ctx, rendered)
+    rd.report_path.write_text(page, encoding="utf-8")
+    return rd.report_path
+
+
+def _page(rd: RunDirectory, ctx: ReportContext, rendered: list[tuple[str, str, str]]) -> str:
+    title = f"recarena report — {rd.name}"
+    nav = "".join(f'<a href="#{s}">{html.escape(t)}</a>' for s, t, _ in rendered)
+    body = "".join(
+        f'<section id="{s}"><h2>{html.escape(t)}</h2>{content}</section>'
+        for s, t, content in rendered
+    )
+    made = datetime.now(UTC).isoformat(timespec="seconds")
+    sub = (f"{len(ctx.arms)} arms × {len(rd.seeds)} seeds, horizon "
+           f"{format_value(ctx.horizon)} days")  # fmt: skip
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<header><h1>{html.escape(title)}</h1><p>{html.escape(sub)}</p></header>"
+        f"<nav>{nav}</nav><main>{body}</main>"
+        f"<footer>Generated {made} by recarena.analysis.report from "
+        f"{html.escape(str(rd.path))}.</footer></body></html>\n"
+    )

@@ -1,0 +1,59 @@
+"""Smoke test of the engine benchmark: runs ``bench/bench_engine.py --quick`` end to end.
+
+Tiny sizes, so it checks that the benchmark (naive reference, end-to-end runs, floor, the
+memory subprocess) still runs against the current engine, not the speed targets. Run with
+``pytest -m benchmark``; the full benchmark is ``python bench/bench_engine.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "bench" / "bench_engine.py"
+
+
+@pytest.mark.benchmark
+def test_bench_engine_quick(tmp_path: Path) -> None:
+    out = tmp_path / "engine_quick.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Batched engine vs naive" in proc.stdout
+    result = json.loads(out.read_text())
+
+    rows = result["end_to_end"]
+    assert {(r["policy"], r["n_items"], r["oracle_columns"]) for r in rows} == {
+        (p, m, o) for p in ("random", "popularity") for m in (200, 1000) for o in (True, False)
+    }
+    for r in rows:
+        assert r["decisions"] > 0
+        assert r["decisions_per_second"] > 0 and r["decisions_per_cpu_second"] > 0
+        assert r["x_floor"] > 0
+        assert r["parquet_bytes"] > 0
+        assert r["log_rows"]["decisions"] == r["decisions"]
+
+    env = result["engine_vs_naive"]
+    assert env["naive"]["decisions"] > 0
+    assert env["ratio"] > 0
+    # Same world, same equations: the naive reference and the engine agree in distribution.
+    naive, engine = env["naive"], env["engine_same_horizon"]
+    assert abs(naive["ctr"] - engine["ctr"]) < 0.05
+    assert abs(naive["sessions_per_user_day"] - engine["sessions_per_user_day"]) < 0.1
+
+    mem = result["memory"]
+    assert [m["keep_impressions"] for m in mem] == [True, False]
+    for m in mem:
+        assert m["decisions"] > 0
+        assert 10e6 < m["peak_rss_bytes"] < 4e9

@@ -1,0 +1,284 @@
+"""The SimPy engine: event order, feedback delivery, campaigns, churn and availability."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recarena.policies import registry
+from recarena.policies.base import FeedbackKind, Surface
+from recarena.simulator.log import Col
+from recarena.simulator.params import ScheduleParams
+from recarena.simulator.simulation import SimulationResult, simulate
+from tests.simulator.helpers import SEQUENCE, OfferToAll, RecordingPolicy, world_params
+
+PHASE = {
+    "act:slate": 1,
+    "learn:click": 2,
+    "learn:conversion": 2,
+    "daily": 3,
+    "act:campaign": 4,
+    "learn:response": 4,
+    "fit": 5,
+}
+
+
+def _record(**schedule: object) -> tuple[SimulationResult, RecordingPolicy, RecordingPolicy, list]:
+    session, campaign = RecordingPolicy(), RecordingPolicy()
+    daily: list[tuple[float, int, str]] = []
+    res = simulate(
+        world_params(300, 60, behaviour={"conversion_delay_mean": 0.2}, offers=[{"name": "a"}]),
+        ScheduleParams.model_validate(schedule),
+        seed=4,
+        session_policy=session,
+        campaign_policy=campaign,
+        progress=lambda t: daily.append((t, next(SEQUENCE), "daily")),
+    )
+    return res, session, campaign, daily
+
+
+def test_equal_time_events_run_sessions_feedback_daily_campaign_retrain() -> None:
+    res, session, campaign, daily = _record(
+        days=3, slate_size=5, feedback_every=1.0, campaign_days=[1.0, 2.0], retrain_every=1.0
+    )
+    calls = sorted(session.calls + campaign.calls + daily, key=lambda call: call[1])
+    for day in (1.0, 2.0):
+        at = [what for t, _, what in calls if t == day]
+        phases = [PHASE[what] for what in at]
+        assert set(phases) == {1, 2, 3, 4, 5}, (day, at)
+        assert phases == sorted(phases), (day, at)
+    # Retraining alone at t = 3 still comes after the sessions, feedback and snapshot.
+    at3 = [PHASE[what] for t, _, what in calls if t == 3.0]
+    assert at3 == sorted(at3) and at3[-1] == 5 and at3[0] == 1
+    assert res.stats.fits == 6  # two batch-fit policies × days 1, 2, 3
+
+
+def test_retrain_sees_history_up_to_now() -> None:
+    res, session, _, _ = _record(days=3, slate_size=5, retrain_every=1.0)
+    decisions = res.log.frame("decisions")
+    assert [h.t for h in session.histories] == [1.0, 2.0, 3.0]
+    for history in session.histories:
+        for table in (history.clicks, history.conversions, history.impressions):
+            assert (table["t"] <= history.t).all()
+        assert len(history.clicks) == int(decisions[decisions["t"] <= history.t]["click"].sum())
+        assert len(history.impressions) == int((decisions["t"] <= history.t).sum())
+    fits = res.log.frame("fits")
+    np.testing.assert_array_equal(fits["t"], [1.0, 1.0, 2.0, 2.0, 3.0, 3.0])
+
+
+@pytest.mark.parametrize("every", [0.0, 0.5, 1.0])
+def test_feedback_every_buffers_click_feedback(every: float) -> None:
+    res, session, _, _ = _record(days=3, slate_size=5, feedback_every=every)
+    decisions = res.log.frame("decisions")
+    clicks = [f for f in session.feedback if f.kind is FeedbackKind.CLICK]
+    window = 0.05
+    period = every if every > 0 else window
+    for fb in clicks:
+        assert fb.surface is Surface.SLATE and fb.clicked_position is not None
+        # Delivered on the period's grid, about decisions made within the last period.
+        assert abs(fb.t / period - round(fb.t / period)) < 1e-9
+        assert fb.decision_time.max() <= fb.t + 1e-12
+        assert fb.decision_time.min() > fb.t - period - 1e-12
+    delivered = pd.DataFrame(
+        {
+            "user": np.concatenate([f.users for f in clicks]),
+            "t": np.concatenate([f.decision_time for f in clicks]),
+            "click": np.concatenate([f.rewards for f in clicks]).astype(np.int8),
+        }
+    )
+    # Every decision of the (whole-day) horizon is delivered once, with its outcome.
+    expected = decisions[["user", "t", "click"]]
+    pd.testing.assert_frame_equal(
+        delivered.sort_values(["t", "user"]).reset_index(drop=True),
+        expected.sort_values(["t", "user"]).reset_index(drop=True),
+        check_dtype=False,
+    )
+    n_expected = 3 / every if every > 0 else len(session.requests)
+    assert len(clicks) == n_expected
+
+
+def test_conversions_arrive_after_their_click_and_never_before() -> None:
+    res, session, _, _ = _record(days=6, slate_size=5)
+    decisions = res.log.frame("decisions")
+    conv = res.log.frame("conversions")
+    assert len(conv) > 30
+    assert (conv["t"] >= conv["click_t"]).all() and (conv["t"] > conv["click_t"]).mean() > 0.99
+    # Each conversion follows a logged click on the same item, for its item's revenue.
+    clicked = decisions[decisions["click"] == 1][["user", "t", "clicked_item"]]
+    merged = conv.merge(
+        clicked.rename(columns={"t": "click_t"}), on=["user", "click_t"], how="left"
+    )
+    assert merged["clicked_item"].notna().all()
+    np.testing.assert_array_equal(merged["item"], merged["clicked_item"])
+    items = res.world.items
+    np.testing.assert_allclose(conv["revenue"], (items.price * items.margin)[conv["item"]])
+    # Delivered to the policy at the first window end at or after the conversion time.
+    fb = [f for f in session.feedback if f.kind is FeedbackKind.CONVERSION]
+    delivered = pd.DataFrame(
+        {
+            "user": np.concatenate([f.users for f in fb]),
+            "click_t": np.concatenate([f.decision_time for f in fb]),
+            "delivered": np.concatenate([np.full(f.size, f.t) for f in fb]),
+            "item": np.concatenate([f.actions for f in fb]),
+        }
+    )
+    both = conv.merge(delivered, on=["user", "click_t", "item"], validate="one_to_one")
+    assert len(both) == len(conv)
+    assert (both["delivered"] >= both["t"]).all()
+    assert (both["delivered"] < both["t"] + 0.05 + 1e-9).all()
+    assert (both["delivered"] > both["click_t"]).all()
+
+
+def test_conversion_delay_is_exponential_with_its_mean() -> None:
+    delay = 0.5
+    res = simulate(
+        world_params(400, 60, behaviour={"conversion_delay_mean": delay}),
+        ScheduleParams(days=10, slate_size=5),
+        seed=8,
+        session_policy=registry.make({"kind": "popularity"}),
+    )
+    conv = res.log.frame("conversions")
+    early = conv[conv["click_t"] < 6.0]  # P(delay > 4 days) = e^-8: no censoring to speak of
+    lag = early["t"] - early["click_t"]
+    assert len(lag) > 200
+    assert abs(lag.mean() - delay) < 4.5 * delay / np.sqrt(len(lag))
+    # With no delay, purchases happen at the click.
+    res0 = simulate(
+        world_params(200, 60, behaviour={"conversion_delay_mean": 0.0}),
+        ScheduleParams(days=3, slate_size=5),
+        seed=8,
+        session_policy=registry.make({"kind": "random"}),
+    )
+    conv0 = res0.log.frame("conversions")
+    assert len(conv0) > 0
+    np.testing.assert_array_equal(conv0["t"], conv0["click_t"])
+
+
+def test_campaign_budget_overspend_raises() -> None:
+    params = world_params(100, 20, offers=[{"name": "a", "contact_cost": 2.0}])
+    schedule = ScheduleParams(days=2, surface="none", campaign_days=[1.0], campaign_budget=50.0)
+    with pytest.raises(ValueError, match="over the budget"):
+        simulate(params, schedule, 1, campaign_policy=OfferToAll())
+    # Within budget (budget ≥ 100 users × 2) the same policy runs.
+    ok = ScheduleParams(days=2, surface="none", campaign_days=[1.0], campaign_budget=250.0)
+    res = simulate(params, ok, 1, campaign_policy=OfferToAll())
+    assert (res.log.frame("campaigns")["offer"] == 0).all()
+
+
+def test_budgeted_policies_stay_within_budget() -> None:
+    params = world_params(300, 20, offers=[{"name": "a", "contact_cost": 2.0},
+                                           {"name": "b", "contact_cost": 0.5}])  # fmt: skip
+    schedule = ScheduleParams(
+        days=4, surface="none", campaign_days=[1.0, 3.0], campaign_budget=60.0
+    )
+    for kind in ("random", "oracle"):
+        res = simulate(params, schedule, 2, campaign_policy=registry.make({"kind": kind}))
+        camp = res.log.frame("campaigns")
+        sent = camp[camp["offer"] >= 0]
+        spend = sent.groupby("campaign")["offer"].apply(lambda o: np.array([2.0, 0.5])[o].sum())
+        assert len(spend) > 0 and (spend <= 60.0 + 1e-9).all(), kind
+
+
+def test_ineligible_offers_raise() -> None:
+    params = world_params(
+        100, 20, offers=[{"name": "a", "eligibility": {"feature": "age", "min": 0.0}}]
+    )
+    schedule = ScheduleParams(days=2, surface="none", campaign_days=[1.0])
+    with pytest.raises(ValueError, match="ineligible"):
+        simulate(params, schedule, 1, campaign_policy=OfferToAll())
+    # The random pilot only sends offers to eligible users.
+    res = simulate(params, schedule, 1, campaign_policy=registry.make({"kind": "random"}))
+    camp = res.log.frame("campaigns")
+    age = res.world.users.numeric[camp["user"], 0]
+    assert (camp["offer"] >= 0).any()
+    assert (age[camp["offer"] >= 0] >= 0.0).all()
+
+
+def test_engine_rejects_inconsistent_setups() -> None:
+    params = world_params(20, 10)
+    random = registry.make({"kind": "random"})
+    with pytest.raises(ValueError, match="no variants"):
+        simulate(params, ScheduleParams(days=1, surface="variant"), 1, session_policy=random)
+    with pytest.raises(ValueError, match="needs a session policy"):
+        simulate(params, ScheduleParams(days=1), 1)
+    with pytest.raises(ValueError, match="no campaign policy"):
+        simulate(params, ScheduleParams(days=1, campaign_days=[0.5]), 1, session_policy=random)
+    with pytest.raises(ValueError, match="no offers"):
+        simulate(
+            params,
+            ScheduleParams(days=1, surface="none", campaign_days=[0.5]),
+            1,
+            campaign_policy=registry.make({"kind": "random"}),
+        )
+
+
+def test_churned_users_have_no_sessions_or_campaigns_after_churn() -> None:
+    params = world_params(
+        300,
+        40,
+        population={"arrivals_per_day": 10.0},
+        behaviour={"churn_base_hazard": 0.2},
+        offers=[{"name": "a"}],
+    )
+    schedule = ScheduleParams(days=10, slate_size=5, campaign_days=[3.0, 6.0, 9.0])
+    res = simulate(
+        params,
+        schedule,
+        6,
+        session_policy=registry.make({"kind": "random"}),
+        campaign_policy=registry.make({"kind": "random"}),
+    )
+    join = res.world.users.join_time
+    life = res.log.frame("lifecycle")
+    churn = life[life["event"] == 1].set_index("user")["t"]
+    assert churn.index.is_unique and len(churn) > 100
+    np.testing.assert_array_equal(churn % 1.0, 0.0)  # churn happens at the daily step
+    dec = res.log.frame("decisions")
+    assert (dec["t"] >= join[dec["user"]]).all()
+    assert (dec["t"] > 0).all() and (dec["t"] <= 10.0).all()
+    last = dec.groupby("user")["t"].max()
+    churned = last.index.intersection(churn.index)
+    assert len(churned) > 100
+    assert (last[churned] <= churn[churned]).all()
+    camp = res.log.frame("campaigns")
+    churn_t = churn.reindex(camp["user"]).to_numpy()
+    assert (join[camp["user"]] <= camp["t"]).all()
+    assert not (churn_t <= camp["t"].to_numpy()).any()  # NaN (never churned) compares False
+    # Later arrivals are served too, and the daily snapshot counts joined − churned users.
+    assert (join[dec["user"]] > 0).sum() > 100
+    snaps = res.log.frame("snapshots")
+    for t, active in zip(snaps["t"], snaps["active_users"], strict=True):
+        expected = int((join <= t).sum()) - int((churn <= t).sum())
+        assert active == expected, t
+
+
+def test_arrivals_are_logged_once_at_their_join_time() -> None:
+    params = world_params(100, 20, population={"arrivals_per_day": 6.0})
+    res = simulate(params, ScheduleParams(days=6, surface="none"), 3)
+    life = res.log.frame("lifecycle")
+    arrivals = life[life["event"] == 0].sort_values("user")
+    join = res.world.users.join_time
+    joined = np.flatnonzero(join <= 6.0)
+    assert (join[joined] > 0).sum() > 15
+    np.testing.assert_array_equal(arrivals["user"], joined)
+    np.testing.assert_array_equal(arrivals["t"], join[joined])
+
+
+def test_items_are_offered_only_after_release() -> None:
+    params = world_params(300, 40, catalogue={"new_items_per_day": 8.0})
+    session = RecordingPolicy()
+    res = simulate(params, ScheduleParams(days=8, slate_size=5), 2, session_policy=session)
+    release = res.world.items.release_time
+    dec = res.log.frame("decisions")
+    slates = np.stack(dec["slate"])
+    assert (release[slates] <= dec["t"].to_numpy()[:, None]).all()
+    assert (release[slates] > 0).mean() > 0.2  # new items do get shown
+    for request in session.requests:
+        assert not request.available_items[release > request.t].any()
+        # Released by the last daily step ⇒ on sale.
+        assert request.available_items[release <= np.floor(request.t - 1e-9)].all()
+    random = simulate(params, ScheduleParams(days=8, slate_size=5), 2,
+                      session_policy=registry.make({"kind": "random"}))  # fmt: skip
+    dec = random.log.frame("decisions")
+    assert (release[np.stack(dec["slate"])] <= dec["t"].to_numpy()[:, None]).all()
