@@ -326,8 +326,9 @@ def qini_coefficient(
         ``"perfect"``: :math:`A_{\text{model}}/A_{\text{perfect}}` (scikit-uplift
         ``qini_auc_score``; perfect ranking = scores :math:`y(2t-1)`; random ≈ 0, perfect = 1).
         ``"endpoint"``: :math:`A_{\text{model}}/|Q(1)|`, i.e. :math:`A` of the curve scaled so
-        it ends at ±1 (CausalML ``qini_score`` with ``normalize=True``). ``None``: raw
-        :math:`A` in outcome units. NaN with a warning if the denominator is 0.
+        it ends at ±1 (CausalML ``qini_score`` with ``normalize=True``, up to its per-row
+        discretisation and row-order tie breaking). ``None``: raw :math:`A` in outcome units.
+        NaN with a warning if the denominator is 0.
 
     Returns
     -------

@@ -78,7 +78,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import ClassVar, Generic, Literal, TypeVar
+from typing import ClassVar, Generic, Literal, TypedDict, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -107,6 +107,7 @@ __all__ = [
     "EpsilonGreedy",
     "LinThompson",
     "LinUCB",
+    "Selection",
     "SlidingWindowUCB",
     "Softmax",
     "Thompson",
@@ -135,6 +136,15 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 TieBreak = Literal["random", "first"]
 Draw = Callable[[int], FloatArray]
+
+
+class Selection(TypedDict):
+    """How arms are picked from scores, shared by every kernel (see :func:`select_top_k`)."""
+
+    k: int
+    eligible: BoolArray | None
+    tie_break: TieBreak
+
 
 _KL_EPS = 1e-15  # q is kept in [ε, 1-ε] so that kl(p, q) stays finite
 _KL_ITERATIONS = 50  # cap on KL-UCB's Newton steps (quadratic convergence: ~5 suffice)
@@ -527,8 +537,8 @@ def thompson_kernel(
 def gaussian_thompson_kernel(
     mean: FloatArray,
     kappa: FloatArray,
-    shape: FloatArray,
-    scale: FloatArray,
+    a: FloatArray,
+    b: FloatArray,
     batch_size: int,
     rng: np.random.Generator,
     *,
@@ -542,7 +552,7 @@ def gaussian_thompson_kernel(
     Posterior NIG(m, κ, a, b) per arm; the mean's marginal is a Student t with 2a degrees of
     freedom, location m and scale √(b/(aκ)), sampled once per user and arm. Returns (B, k).
     """
-    post = (mean, kappa, shape, scale)
+    post = (mean, kappa, a, b)
     draws = _forced(_nig_draws(post, (batch_size, mean.shape[0]), rng), forced)
     return select_top_k(
         draws, k, rng, batch_size=batch_size, eligible=eligible, tie_break=tie_break
@@ -579,18 +589,15 @@ def lin_ucb_kernel(
     alpha: float,
     rng: np.random.Generator,
     *,
+    k: int = 1,
     eligible: BoolArray | None = None,
     tie_break: TieBreak = "random",
 ) -> IntArray:
-    """LinUCB with disjoint arms: argmaxₐ θ̂ₐᵀx + α √(xᵀAₐ⁻¹x) per user. Returns (B, 1)."""
+    """LinUCB with disjoint arms: top-k of θ̂ₐᵀx + α √(xᵀAₐ⁻¹x) per user. Returns (B, k)."""
     mean, width = linear_moments(features, theta, a_inv)
+    scores = mean + alpha * width
     return select_top_k(
-        mean + alpha * width,
-        1,
-        rng,
-        batch_size=len(features),
-        eligible=eligible,
-        tie_break=tie_break,
+        scores, k, rng, batch_size=len(features), eligible=eligible, tie_break=tie_break
     )
 
 
@@ -601,6 +608,7 @@ def lin_thompson_kernel(
     v: float,
     rng: np.random.Generator,
     *,
+    k: int = 1,
     eligible: BoolArray | None = None,
     tie_break: TieBreak = "random",
 ) -> IntArray:
@@ -609,12 +617,12 @@ def lin_thompson_kernel(
     Only the score θ̃ₐᵀx matters to user x, and it is N(θ̂ₐᵀx, v²·xᵀAₐ⁻¹x), independent across
     arms; it is sampled directly in that form (O(B·K·F²), as a Cholesky draw θ̂ + vLz would be,
     but without the (B, K, F) parameter tensor). The decision has exactly the law of sampling
-    θ̃ per user. Returns (B, 1).
+    θ̃ per user. Returns (B, k).
     """
     mean, width = linear_moments(features, theta, a_inv)
     draws = mean + v * width * rng.standard_normal(mean.shape)
     return select_top_k(
-        draws, 1, rng, batch_size=len(features), eligible=eligible, tie_break=tie_break
+        draws, k, rng, batch_size=len(features), eligible=eligible, tie_break=tie_break
     )
 
 
@@ -1148,6 +1156,9 @@ class _Bandit(Policy, Generic[S]):
     ) -> tuple[IntArray, FloatArray]:
         raise NotImplementedError
 
+    def _selection(self, space: _ArmSpace) -> Selection:
+        return {"k": space.k, "eligible": space.eligible, "tie_break": self.params.tie_break}
+
     def _sampled_propensity(
         self, draw: Draw, chosen: IntArray, space: _ArmSpace, n_samples: int, *, shared: bool
     ) -> FloatArray:
@@ -1260,13 +1271,7 @@ class EpsilonGreedy(_ContextFree):
     def _select(self, stats: ArmStats, space: _ArmSpace) -> tuple[IntArray, FloatArray]:
         means, eps, tie = self._means(stats), self._epsilon(stats), self.params.tie_break
         chosen = epsilon_greedy_kernel(
-            means,
-            eps,
-            space.batch_size,
-            self.rng_,
-            k=space.k,
-            eligible=space.eligible,
-            tie_break=tie,
+            means, eps, space.batch_size, self.rng_, **self._selection(space)
         )
         p = epsilon_greedy_propensity(
             means, eps, chosen[:, 0], eligible=space.eligible, tie_break=tie
@@ -1295,15 +1300,7 @@ class Softmax(_ContextFree):
         if p.anneal == "log":
             tau /= math.log(math.e + float(stats.n.sum()))
         means = self._means(stats)
-        chosen = softmax_kernel(
-            means,
-            tau,
-            space.batch_size,
-            self.rng_,
-            k=space.k,
-            eligible=space.eligible,
-            tie_break=p.tie_break,
-        )
+        chosen = softmax_kernel(means, tau, space.batch_size, self.rng_, **self._selection(space))
         prop = softmax_propensity(
             means, tau, chosen[:, 0], eligible=space.eligible, tie_break=p.tie_break
         )
@@ -1319,16 +1316,9 @@ class _UCBFamily(_IndexPolicy):
     def _kernel(self, n: FloatArray, s: FloatArray, space: _ArmSpace) -> IntArray:
         p = self.params
         return ucb_kernel(
-            n,
-            s,
-            space.batch_size,
-            self.rng_,
-            exploration=p.exploration,
-            xi=p.xi,
-            k=space.k,
-            eligible=space.eligible,
-            tie_break=p.tie_break,
-        )
+            n, s, space.batch_size, self.rng_, exploration=p.exploration, xi=p.xi,
+            **self._selection(space),
+        )  # fmt: skip
 
 
 @register
@@ -1400,16 +1390,8 @@ class KLUCB(_IndexPolicy):
         return kl_ucb_index(n, s, c=self.params.c)
 
     def _kernel(self, n: FloatArray, s: FloatArray, space: _ArmSpace) -> IntArray:
-        return kl_ucb_kernel(
-            n,
-            s,
-            space.batch_size,
-            self.rng_,
-            c=self.params.c,
-            k=space.k,
-            eligible=space.eligible,
-            tie_break=self.params.tie_break,
-        )
+        c = self.params.c
+        return kl_ucb_kernel(n, s, space.batch_size, self.rng_, c=c, **self._selection(space))
 
 
 class _ThompsonFamily(_ContextFree):
@@ -1420,8 +1402,8 @@ class _ThompsonFamily(_ContextFree):
     Bernoulli: θᵢ ~ Beta(n0·m0 + sᵢ, n0·(1-m0) + nᵢ - sᵢ). Gaussian (unknown mean and variance,
     NIG(m0, κ0 = n0, a0, b0) prior): κ = κ0 + n, m = (κ0 m0 + s)/κ, a = a0 + n/2,
     b = b0 + ½(q + κ0 m0² - κ m²); the mean is drawn from its Student-t marginal. Thompson 1933;
-    Agrawal & Goyal 2012; Chapelle & Li 2011; Russo et al. 2018 (tutorial, §3 and §7 for
-    batches). One draw per user and arm; propensity of the first arm by Monte Carlo.
+    Agrawal & Goyal 2012; Chapelle & Li 2011; Russo et al. 2018, "A tutorial on Thompson
+    sampling". One draw per user and arm; propensity of the first arm by Monte Carlo.
     """
 
     params: _ThompsonParams
@@ -1429,20 +1411,18 @@ class _ThompsonFamily(_ContextFree):
     def _select(self, stats: ArmStats, space: _ArmSpace) -> tuple[IntArray, FloatArray]:
         p = self.params
         unplayed = self._unplayed(stats)
-        n0, m0, n_arms, tie = p.prior_count, p.prior_mean, stats.n.size, p.tie_break
+        n0, m0, n_arms, selection = (
+            p.prior_count,
+            p.prior_mean,
+            stats.n.size,
+            self._selection(space),
+        )
         if p.model == "bernoulli":
             alpha = n0 * m0 + stats.s
             beta = np.maximum(n0 * (1.0 - m0) + stats.n - stats.s, 1e-12)
             sample = partial(_beta_draws, alpha, beta)
             chosen = thompson_kernel(
-                alpha,
-                beta,
-                space.batch_size,
-                self.rng_,
-                k=space.k,
-                eligible=space.eligible,
-                tie_break=tie,
-                forced=unplayed,
+                alpha, beta, space.batch_size, self.rng_, forced=unplayed, **selection
             )
         else:
             kappa = n0 + stats.n
@@ -1451,16 +1431,7 @@ class _ThompsonFamily(_ContextFree):
             b = p.prior_scale + 0.5 * np.maximum(stats.q + n0 * m0**2 - kappa * mean**2, 0.0)
             sample = partial(_nig_draws, (mean, kappa, a, b))
             chosen = gaussian_thompson_kernel(
-                mean,
-                kappa,
-                a,
-                b,
-                space.batch_size,
-                self.rng_,
-                k=space.k,
-                eligible=space.eligible,
-                tie_break=tie,
-                forced=unplayed,
+                mean, kappa, a, b, space.batch_size, self.rng_, forced=unplayed, **selection
             )
         prop = self._sampled_propensity(
             lambda m: sample((m, 1, n_arms), self.aux_rng_),
@@ -1475,7 +1446,7 @@ class _ThompsonFamily(_ContextFree):
                 unplayed.astype(np.float64),
                 chosen[:, 0],
                 eligible=space.eligible,
-                tie_break=tie,
+                tie_break=p.tie_break,
             )
             prop = np.where(unplayed[chosen[:, 0]], exact, prop)
         return chosen, prop
@@ -1601,15 +1572,8 @@ class LinUCB(_Linear):
         self, state: _LinearState, x: FloatArray, space: _ArmSpace
     ) -> tuple[IntArray, FloatArray]:
         p = self.params
-        chosen = lin_ucb_kernel(
-            x,
-            state.theta,
-            state.a_inv,
-            p.alpha,
-            self.rng_,
-            eligible=space.eligible,
-            tie_break=p.tie_break,
-        )
+        theta, a_inv = state.theta, state.a_inv
+        chosen = lin_ucb_kernel(x, theta, a_inv, p.alpha, self.rng_, **self._selection(space))
         if p.tie_break == "first":
             return chosen, np.ones(space.batch_size)
         mean, width = linear_moments(x, state.theta, state.a_inv)
@@ -1635,15 +1599,8 @@ class LinThompson(_Linear):
         self, state: _LinearState, x: FloatArray, space: _ArmSpace
     ) -> tuple[IntArray, FloatArray]:
         p = self.params
-        chosen = lin_thompson_kernel(
-            x,
-            state.theta,
-            state.a_inv,
-            p.v,
-            self.rng_,
-            eligible=space.eligible,
-            tie_break=p.tie_break,
-        )
+        theta, a_inv = state.theta, state.a_inv
+        chosen = lin_thompson_kernel(x, theta, a_inv, p.v, self.rng_, **self._selection(space))
         mean, width = linear_moments(x, state.theta, state.a_inv)
 
         def draw(m: int) -> FloatArray:

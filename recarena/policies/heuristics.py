@@ -57,7 +57,9 @@ def random_campaign(
         kept_share = 1.0 - drop.size / order.size
     q = treat_fraction * kept_share
     propensity = np.where(actions >= 0, q / np.maximum(n_eligible, 1), 1.0 - q)
-    control_for = rng.integers(0, request.eligible.shape[1], b)
+    # A control user is the control of the eligible offer drawn for them, so each offer's
+    # treated and control groups are one randomised split of that offer's eligible users.
+    control_for = offer
     return Decision(actions=actions, propensities=propensity, control_for=control_for)
 
 

@@ -34,6 +34,8 @@ __all__ = [
 
 BUILTIN_MODULES: tuple[str, ...] = (
     "recarena.policies.bandits",
+    "recarena.policies.collaborative",
+    "recarena.policies.experiments",
     "recarena.policies.heuristics",
     "recarena.policies.oracle",
 )

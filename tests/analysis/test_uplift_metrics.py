@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -83,7 +84,9 @@ def test_golden_perfect_curves() -> None:
         ("endpoint", (3 / 4) / 1, (3 / 4) / 2),
     ],
 )
-def test_golden_coefficients(normalize: str | None, qini: float, area: float) -> None:
+def test_golden_coefficients(
+    normalize: Literal["perfect", "endpoint"] | None, qini: float, area: float
+) -> None:
     assert qini_coefficient(Y6, T6, S6, normalize=normalize) == pytest.approx(qini, abs=1e-12)
     assert auuc(Y6, T6, S6, normalize=normalize) == pytest.approx(area, abs=1e-12)
 
@@ -203,7 +206,7 @@ def test_constant_scores_give_zero_area() -> None:
     t = rng.integers(0, 2, 300)
     y = (rng.random(300) < 0.3 + 0.2 * t).astype(float)
     s = np.full(300, 0.7)
-    k, q = qini_curve(y, t, s)
+    k, _ = qini_curve(y, t, s)
     np.testing.assert_array_equal(k, [0, 300])  # one tie group: a single segment
     for normalize in (None, "perfect", "endpoint"):
         assert qini_coefficient(y, t, s, normalize=normalize) == pytest.approx(0.0, abs=1e-12)

@@ -6,6 +6,7 @@ broken policy (no exploration, no forgetting, ignoring the context) produces.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -383,10 +384,14 @@ def test_thompson_monte_carlo_propensity_matches_frequency() -> None:
     policy.learn(click_feedback(0.0, np.array([0] * 6 + [1] * 6 + [2] * 6),
                                 np.array([1, 1, 1, 0, 0, 0] * 2 + [1] + [0] * 5, float),
                                 np.zeros((18, 0))))  # fmt: skip
+    # A small batch: its estimates rest on 3,990 extra posterior draws ...
+    small = policy.act(variant_request(1.0, np.zeros((10, 0))))
+    # ... a large one is its own Monte Carlo sample (no extra draws) and gives the frequencies.
     freq, reported = _empirical_vs_reported(policy, variant_request(1.0, np.zeros((20_000, 0))))
-    assert len(reported) == 3
-    for key, p in reported.items():
-        assert freq[key] == pytest.approx(p, abs=0.03)
+    assert len(reported) == 3 and sum(freq.values()) == pytest.approx(1.0)
+    for arm, p in zip(small.actions.tolist(), small.propensities.tolist(), strict=True):
+        assert p == pytest.approx(freq[arm], abs=0.03)
+        assert reported[arm] == pytest.approx(freq[arm])
 
 
 def test_index_policy_propensity_is_the_random_tie_break() -> None:
@@ -490,8 +495,9 @@ def test_campaign_respects_eligibility_and_no_offer_arm() -> None:
         offered = d.actions >= 0
         assert np.all(eligible[offered, d.actions[offered]])
         responded = rng.random(50) < response[np.where(offered, d.actions, 3)]
+        x = np.zeros((50, 2), np.float32)
         policy.learn(Feedback(FeedbackKind.RESPONSE, Surface.CAMPAIGN, float(i), np.arange(50),
-                              d.actions, responded * 1.0, np.zeros((50, 2), np.float32)))  # fmt: skip
+                              d.actions, responded * 1.0, x))  # fmt: skip
     eligible = np.ones((100, 3), bool)
     assert np.mean(policy.act(campaign_request(60.0, eligible)).actions == 1) > 0.8
     eligible[:, 1] = False  # without offer 1 the control (0.1) is close to offer 2 (0.15)
@@ -500,6 +506,26 @@ def test_campaign_respects_eligibility_and_no_offer_arm() -> None:
     d = no_offer.act(campaign_request(0.0, np.zeros((4, 3), bool)))
     np.testing.assert_array_equal(d.actions, -1)
     np.testing.assert_array_equal(d.propensities, 1.0)
+
+
+def test_campaign_budget_is_enforced_by_dropping_random_treated_users() -> None:
+    spec = make_spec({Surface.CAMPAIGN}, n_offers=3, n_features=2)
+    spec = dataclasses.replace(spec, offer_contact_cost=np.array([1.0, 2.0, 3.0]))
+    policy = build("epsilon_greedy", spec, 0, epsilon=1.0, include_no_offer=True)
+    eligible = np.ones((200, 3), bool)
+    eligible[:50, 0] = False
+    request = dataclasses.replace(campaign_request(0.0, eligible), budget=60.0)
+    d = policy.act(request)
+    treated = d.actions >= 0
+    assert spec.offer_contact_cost[d.actions[treated]].sum() <= 60.0
+    assert 20 <= treated.sum() < 150  # the uniform policy would treat ~150 (3 of 4 arms)
+    dropped = np.isnan(d.propensities)
+    assert dropped.any() and np.all(d.actions[dropped] == -1)
+    kept = (treated.sum()) / (treated.sum() + dropped.sum())
+    n_arms = eligible.sum(axis=1) + 1  # ε = 1: uniform over eligible offers and "no offer"
+    np.testing.assert_allclose(d.propensities[treated], kept / n_arms[treated])
+    assert d.control_for is not None
+    assert np.all(eligible[np.arange(200), d.control_for])  # a control for an eligible offer
 
 
 # ====================================================================== learning schedule

@@ -8,9 +8,11 @@ import pytest
 
 from recarena.policies import registry
 from recarena.policies.base import FeedbackKind, Surface
-from recarena.simulator.log import Col
-from recarena.simulator.params import ScheduleParams
+from recarena.simulator import behaviour as bh
+from recarena.simulator.params import BehaviourParams, ScheduleParams
+from recarena.simulator.rng import Purpose, RandomStreams, uniform
 from recarena.simulator.simulation import SimulationResult, simulate
+from recarena.simulator.world import offer_eligibility
 from tests.simulator.helpers import SEQUENCE, OfferToAll, RecordingPolicy, world_params
 
 PHASE = {
@@ -282,3 +284,95 @@ def test_items_are_offered_only_after_release() -> None:
                       session_policy=registry.make({"kind": "random"}))  # fmt: skip
     dec = random.log.frame("decisions")
     assert (release[np.stack(dec["slate"])] <= dec["t"].to_numpy()[:, None]).all()
+
+
+def test_random_campaign_controls_are_eligible_for_their_offer() -> None:
+    """Each offer's control group is drawn from the users eligible for it (no confounding)."""
+    offers = [{"name": "a"}, {"name": "b", "eligibility": {"feature": "age", "min": 0.5}}]
+    params = world_params(600, 5, offers=offers)
+    res = simulate(
+        params,
+        ScheduleParams(days=3, surface="none", campaign_days=[1.0, 2.0]),
+        1,
+        campaign_policy=registry.make({"kind": "random"}),
+    )
+    camp = res.log.frame("campaigns")
+    users = camp["user"].to_numpy()
+    eligible = offer_eligibility(res.world, users)
+    about = camp["control_for"].to_numpy()
+    assert eligible[np.arange(users.size), about].all()
+    # Treated and control groups of the restricted offer look alike on the rule's feature.
+    age = res.world.users.numeric[users, 0]
+    for o in (0, 1):
+        treated = age[camp["offer"].to_numpy() == o]
+        control = age[(camp["offer"].to_numpy() < 0) & (about == o)]
+        assert len(treated) > 30 and len(control) > 30
+        se = np.sqrt(treated.var() / len(treated) + control.var() / len(control))
+        assert abs(treated.mean() - control.mean()) < 4.5 * se, o
+
+
+def _replay_user(
+    crn: int, user: int, t0: float, rate0: float, rewards: np.ndarray, b: BehaviourParams
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Session times and satisfaction trajectory one user must have, from the equations."""
+    times, sat, s, t, rate = [], [], 0.0, t0, rate0
+    for counter in range(len(rewards) + 1):
+        u = uniform(crn, user, counter, 0, Purpose.SESSION_GAP)
+        t = t + float(bh.exponential_from_uniform(u, 1.0 / rate))
+        times.append(t)
+        if counter < len(rewards):
+            s = (1 - b.satisfaction_rate) * s + b.satisfaction_rate * (
+                float(rewards[counter]) - b.satisfaction_baseline
+            )
+            sat.append(s)
+            rate = rate0 * np.exp(b.activity_satisfaction * s)
+    return np.array(times), np.array(sat), s
+
+
+def test_sessions_satisfaction_and_churn_replay_from_their_equations() -> None:
+    """Rebuild every user's session times, satisfaction and churn day from the log alone.
+
+    s ← (1 − η) s + η (r − r₀) after each session (r = logged expected reward); the next
+    gap is Exp(λ_u exp(β_a s)) drawn from the user's (counter, SESSION_GAP) uniform; at each
+    daily step the user churns iff the (day, CHURN) uniform < 1 − exp(−h₀ exp(−β_s s) Δt).
+    """
+    seed, days = 12, 8.0
+    params = world_params(
+        200,
+        50,
+        population={"arrivals_per_day": 5.0},
+        behaviour={"churn_base_hazard": 0.08, "churn_satisfaction": 4.0,
+                   "activity_satisfaction": 2.0, "satisfaction_rate": 0.3},
+    )  # fmt: skip
+    res = simulate(params, ScheduleParams(days=days, slate_size=5), seed,
+                   session_policy=registry.make({"kind": "random"}))  # fmt: skip
+    b, world = params.behaviour, res.world
+    crn = RandomStreams(seed).crn_seed()
+    dec = res.log.frame("decisions").sort_values(["user", "session"])
+    life = res.log.frame("lifecycle")
+    churn = life[life["event"] == 1].set_index("user")["t"]
+    assert len(churn) > 20
+    by_user = dict(list(dec.groupby("user")))
+    joined = np.flatnonzero(world.users.join_time <= days)
+    for user in joined:
+        group = by_user.get(user)
+        rewards = np.zeros(0) if group is None else group["expected_reward"].to_numpy(float)
+        logged = np.zeros(0) if group is None else group["t"].to_numpy()
+        times, sat, s_end = _replay_user(
+            crn, int(user), world.users.join_time[user], world.users.activity[user], rewards, b
+        )
+        np.testing.assert_allclose(logged, times[:-1], rtol=0, atol=1e-6)
+        assert res.engine.state.satisfaction[user] == pytest.approx(s_end, abs=1e-6)
+        # Churn: the first day whose uniform falls under the churn probability.
+        churn_day = np.inf
+        for day in range(1, int(days) + 1):
+            if world.users.join_time[user] > day:
+                continue
+            s_day = sat[logged <= day][-1] if (logged <= day).any() else 0.0
+            p = bh.churn_probability(b.churn_base_hazard, b.churn_satisfaction, np.array(s_day), 1.0)
+            if uniform(crn, int(user), day, 0, Purpose.CHURN) < p:
+                churn_day = float(day)
+                break
+        assert churn.get(user, np.inf) == churn_day, user
+        # No session was skipped: the next one falls after the horizon or after churning.
+        assert times[-1] > min(days, churn_day) - 1e-9

@@ -14,7 +14,7 @@ from recarena.simulator.log import LIFECYCLE_CHURN
 from recarena.simulator.params import ScheduleParams
 from recarena.simulator.simulation import simulate
 from recarena.simulator.world import offer_logits
-from tests.simulator.helpers import world_params
+from tests.simulator.helpers import OfferToAll, world_params
 
 Z = 4.5
 
@@ -129,7 +129,7 @@ def test_session_counts_are_poisson_in_the_activity_rate() -> None:
 @pytest.mark.parametrize("checkpoint", [1.0, 0.5])
 def test_churn_survival_follows_the_hazard(checkpoint: float) -> None:
     """No sessions ⇒ satisfaction stays 0 ⇒ constant hazard h₀: S(t) = exp(−h₀ t)."""
-    hazard, n = 0.1, 4000
+    hazard, n = 0.3, 10_000  # sized so that P = h·Δt instead of 1 − exp(−h Δt) fails
     params = world_params(n, 5, behaviour={"churn_base_hazard": hazard})
     res = simulate(params, ScheduleParams(days=14, surface="none", checkpoint_every=checkpoint), 26)
     life = res.log.frame("lifecycle")
@@ -190,3 +190,34 @@ def test_offer_responses_match_p0_and_p1() -> None:
     conv_cost = np.array([10.0, 20.0])[about]
     npv = responded * (value - treated * conv_cost) - treated * 1.0
     np.testing.assert_allclose(camp["npv"], npv)
+
+
+def test_retention_offer_scales_the_churn_hazard_by_response_type() -> None:
+    """Contact multiplies the hazard by exp(−sign·effect) for ``retention_days``:
+    lower for persuadables, higher for sleeping dogs, unchanged for the others."""
+    effect, h0, n = 1.5, 0.1, 6000
+    params = world_params(
+        n, 5, offers=[{"name": "save", "retention_effect": effect, "retention_days": 2.5}],
+        behaviour={"churn_base_hazard": h0},
+    )  # fmt: skip
+    schedule = ScheduleParams(days=6, surface="none", campaign_days=[1.0])
+    res = simulate(params, schedule, 29, campaign_policy=OfferToAll())
+    camp = res.log.frame("campaigns")
+    assert (camp["offer"] == 0).all()
+    life = res.log.frame("lifecycle")
+    churn = life[life["event"] == LIFECYCLE_CHURN].set_index("user")["t"]
+    churn_t = churn.reindex(np.arange(n)).to_numpy()  # NaN = never churned
+    types = res.world.users.response_type
+    treated = np.zeros(n, dtype=bool)
+    treated[camp["user"]] = True
+    sign = np.array([1.0, 0.0, 0.0, -1.0])
+    for day in range(2, 7):
+        # Contact at day 1 (after that day's churn step) lasts until 3.5: days 2 and 3.
+        on = day <= 3
+        for code in range(4):
+            at_risk = treated & (types == code) & ~(churn_t < day)
+            churned = float((churn_t[at_risk] == day).sum())
+            hazard = h0 * (np.exp(-sign[code] * effect) if on else 1.0)
+            p = 1 - np.exp(-hazard)
+            n_risk = at_risk.sum()
+            assert _z(churned, n_risk * p, n_risk * p * (1 - p)) < Z, (day, code)

@@ -9,11 +9,13 @@ import pandas as pd
 import pytest
 
 from recarena.policies import registry
+from recarena.policies.base import Decision, DecisionRequest
 from recarena.simulator.oracle import Oracle
 from recarena.simulator.params import BehaviourParams, ScheduleParams, WorldParams
 from recarena.simulator.simulation import build_world, simulate
 from recarena.simulator.state import SimState
-from tests.simulator.helpers import world_params
+from recarena.simulator.world import offer_eligibility
+from tests.simulator.helpers import RecordingPolicy, world_params
 
 VARIANTS = [
     {"name": "a", "ctr": 0.05, "heterogeneity": 1.5},
@@ -131,8 +133,6 @@ def test_oracle_campaign_policy_picks_the_best_eligible_offer_within_budget() ->
     world, oracle = results["oracle"].world, results["oracle"].engine.oracle
     users = camp["user"].to_numpy()
     gain = oracle.offer_incremental_npv(users)
-    from recarena.simulator.world import offer_eligibility
-
     gain = np.where(offer_eligibility(world, users), gain, -np.inf)
     treated = camp["offer"].to_numpy() >= 0
     assert treated.any()
@@ -155,3 +155,34 @@ def test_behaviour_params_are_shared_with_the_oracle() -> None:
     oracle = _oracle(params, slate_size=4)
     assert oracle.behaviour == BehaviourParams(choice_model="cascade")
     assert oracle.examination.shape == (4,)
+
+
+class _OracleProbe(RecordingPolicy):
+    """Random slates; asks the oracle for the best value at each decision, as it is then."""
+
+    kind = "oracle_probe"
+    needs_oracle = True
+
+    def _setup(self) -> None:
+        super()._setup()
+        self.best: list[np.ndarray] = []
+
+    def _act(self, request: DecisionRequest) -> Decision:
+        _, values = self.oracle_.best_slates(request.users, request.available_items)
+        self.best.append(values)
+        return super()._act(request)
+
+
+@pytest.mark.parametrize(("releases", "drift"), [(4.0, 0.0), (0.0, 0.1)])
+def test_logged_best_value_is_the_oracle_value_at_decision_time(
+    releases: float, drift: float
+) -> None:
+    """The engine caches best values per user; fatigue, drift and releases must refresh them."""
+    params = world_params(
+        250, 60, catalogue={"new_items_per_day": releases},
+        behaviour={"fatigue": 3.0, "fatigue_memory": 3, "drift_sd": drift},
+    )  # fmt: skip
+    probe = _OracleProbe()
+    res = simulate(params, ScheduleParams(days=6, slate_size=5), 13, session_policy=probe)
+    logged = res.log.frame("decisions")["best_expected_reward"].to_numpy()
+    np.testing.assert_allclose(logged, np.concatenate(probe.best).astype(np.float32), rtol=1e-6)

@@ -1,0 +1,598 @@
+r"""Analysis of experiments: A/B tests replayed from the logs, bandit allocation, error rates.
+
+Everything here is a pure function of logged tables (and of the resolved scenario, for the
+experiment policies' configs); nothing reads simulator objects.
+
+A/B tests
+---------
+An ``ab_split`` policy logs the variant that served each decision in the ``group`` column.
+:func:`replay_test` rebuilds the policy's test from the ``group`` and ``click`` columns of the
+decisions table (``responded`` of the campaigns table for campaign A/B tests): trials and
+successes of the decisions with :math:`t \le \tau_\ell` at each planned look
+:math:`\tau_\ell`, fed to the same :class:`recarena.policies.experiments.SequentialTest` the
+policy runs, so the recomputed decision is the policy's (see that module for the delivery
+caveat). When the policy does not commit, its logs are a plain randomised experiment, and the
+same data are also analysed with each of the four rules (``fixed``, ``peeking``,
+``sequential_msprt``, ``obrien_fleming``) to compare them on identical data.
+
+Ground truth
+------------
+The true value of variant :math:`k` of an A/B arm is the mean oracle ``expected_reward``
+(P(click) of what was shown; for campaigns P(respond) of the treatment received) over the
+decisions it served before the test decided, :math:`\bar\mu_k`. Assignment is a hash of the
+user, independent of everything else, so :math:`\bar\mu_k` is an unbiased, click-noise-free
+estimate of the variant's value on the population during the test. The **true best** variant
+is :math:`\arg\max_k \bar\mu_k`. A run is a **null** (A/A) run when every variant has the
+same sub-policy config, or when :math:`\max_k \bar\mu_k - \min_k \bar\mu_k \le 10^{-7}`
+(e.g. two banners with equal CTR and no heterogeneity); its rejections are false positives.
+
+For arms that are not A/B tests, the values of the options come from an A/B arm of the same
+seed that splits the same options: an A/B arm of ``fixed`` variants gives the value of each
+banner (for plain bandits on the variant surface), and an A/B arm with the same sub-policies
+gives the value of each (for ``bandit_over_policies``). Without such a reference arm the truth
+is unknown and P(correct) is NaN.
+
+Metrics
+-------
+* **time to decision** — the look at which a test rejected (days); inconclusive tests are
+  counted in ``decided_early`` = share of runs that rejected before their horizon.
+* **P(correct)** — share of non-null runs whose final choice is the true best: the A/B winner,
+  or for a bandit the option it chose most in the last ``pick_days`` days. Clopper–Pearson
+  interval (Clopper & Pearson 1934) over runs.
+* **false-positive rate** — share of null runs in which a rule rejected, with its
+  Clopper–Pearson interval.
+* **share of traffic on the best variant** — share of decisions whose ``expected_reward``
+  equals the oracle's ``best_expected_reward`` for that user at that moment (within
+  :math:`10^{-6}`), per day.
+* **allocation over time** — per day, the share of decisions served by each option (the
+  ``group`` column for experiment policies, the shown variant or offer otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import stats as sps
+
+from recarena.analysis import regret as rg
+from recarena.analysis.abtest import always_valid_ci
+from recarena.analysis.results import RunDirectory
+from recarena.analysis.stats import ARM, SEED
+from recarena.policies.experiments import (
+    ABSplitParams,
+    BanditOverPoliciesParams,
+    SequentialTest,
+    TestKind,
+    TestOutcome,
+)
+from recarena.simulator.log import Col, Table, read_table
+
+__all__ = [
+    "AB_KIND",
+    "BANDIT_KIND",
+    "METHODS",
+    "ExperimentAnalysis",
+    "analyse_experiments",
+    "daily_allocation",
+    "daily_share_on_best",
+    "expected_outcome",
+    "look_counts",
+    "modal_choice",
+    "proportion_ci",
+    "replay_test",
+    "test_trajectories",
+    "variant_values",
+]
+
+AB_KIND = "ab_split"
+BANDIT_KIND = "bandit_over_policies"
+#: The four decision rules, replayed on the logs of non-committing A/B arms.
+METHODS: tuple[TestKind, ...] = ("fixed", "peeking", "sequential_msprt", "obrien_fleming")
+_TIE = 1e-7  # float32 oracle columns: values closer than this are equal
+_ON_BEST = 1e-6
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+# Column names of the tables built here.
+DAY = rg.DAY
+OPTION = "option"
+SHARE = "share"
+SHARE_ON_BEST = "share_on_best"
+COMPARISON = "comparison"
+
+
+# ====================================================================== per-table helpers
+def outcome_column(frame: pd.DataFrame) -> str:
+    """``click`` for decisions, ``responded`` for campaigns."""
+    return Col.CLICK if Col.CLICK in frame.columns else Col.RESPONDED
+
+
+def expected_outcome(frame: pd.DataFrame) -> FloatArray:
+    """Oracle expected reward of each row: ``expected_reward`` (decisions), or P(respond) of
+    the treatment received, ``p_treated`` if an offer was sent else ``p_control``
+    (campaigns)."""
+    if Col.EXPECTED_REWARD in frame.columns:
+        return frame[Col.EXPECTED_REWARD].to_numpy(dtype=np.float64)
+    treated = frame[Col.OFFER].to_numpy() >= 0
+    return np.where(
+        treated,
+        frame[Col.P_TREATED].to_numpy(dtype=np.float64),
+        frame[Col.P_CONTROL].to_numpy(dtype=np.float64),
+    )
+
+
+def look_counts(
+    frame: pd.DataFrame, looks: FloatArray, n_variants: int
+) -> tuple[FloatArray, FloatArray]:
+    r"""Cumulative successes and trials per variant at each look, shape (K, L) each.
+
+    A row with ``group`` k ≥ 0 and time t counts at every look :math:`\tau_\ell \ge t`.
+    """
+    t = frame[Col.T].to_numpy(dtype=np.float64)
+    group = frame[Col.GROUP].to_numpy(dtype=np.int64)
+    y = frame[outcome_column(frame)].to_numpy(dtype=np.float64) > 0
+    n_looks = looks.size
+    bucket = np.searchsorted(looks, t, side="left")
+    keep = (group >= 0) & (group < n_variants) & (bucket < n_looks)
+    cell = group[keep] * n_looks + bucket[keep]
+    size = n_variants * n_looks
+    trials = np.bincount(cell, minlength=size).reshape(n_variants, n_looks)
+    successes = np.bincount(cell, y[keep].astype(np.float64), minlength=size)
+    successes = successes.reshape(n_variants, n_looks)
+    return np.cumsum(successes, axis=1), np.cumsum(trials, axis=1).astype(np.float64)
+
+
+def replay_test(
+    frame: pd.DataFrame,
+    params: ABSplitParams,
+    horizon: float,
+    test: TestKind | None = None,
+) -> TestOutcome:
+    """Recompute an ``ab_split`` test from its logged ``group`` and outcome columns.
+
+    Parameters
+    ----------
+    frame
+        The decisions table (or campaigns table for a campaign A/B test) of one run.
+    params
+        The A/B policy's parameters.
+    horizon
+        The run's horizon (days): the test horizon when ``horizon_days`` is unset, and no
+        look after it is evaluated.
+    test
+        Replay with another rule on the same data (default: the policy's own).
+    """
+    plan = params.plan(horizon)
+    if test is not None and test != plan.test:
+        plan = replace(plan, test=test)
+    k = len(params.variants)
+    successes, trials = look_counts(frame, plan.looks, k)
+    replay = SequentialTest(plan, k)
+    for look in range(int(np.sum(plan.looks <= horizon + 1e-9))):
+        replay.add_look(successes[:, look], trials[:, look])
+    return replay.outcome()
+
+
+def test_trajectories(outcome: TestOutcome, alpha: float, tau: float) -> pd.DataFrame:
+    """Per comparison and look: estimate, p-values, z, threshold and the confidence sequence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``comparison`` (treatment index k ≥ 1), ``t``, ``estimate`` (rate_k − rate_0),
+        ``p_nominal``, ``p_sequential``, ``z``, ``threshold``, ``cs_low``, ``cs_high`` (the
+        always-valid confidence sequence of :func:`~recarena.analysis.abtest.always_valid_ci`
+        at level 1 − α with mixing variance τ²).
+    """
+    k, n_looks = outcome.trials.shape
+    if n_looks == 0:
+        return pd.DataFrame()
+    s, n = outcome.successes, outcome.trials
+    cs = always_valid_ci(
+        np.broadcast_to(s[0], s[1:].shape), np.broadcast_to(n[0], n[1:].shape),
+        s[1:], n[1:], tau**2, alpha,
+    )  # fmt: skip
+    comparison = np.repeat(np.arange(1, k), n_looks)
+    return pd.DataFrame(
+        {
+            COMPARISON: comparison,
+            Col.T: np.tile(outcome.looks, k - 1),
+            "estimate": cs.estimate.ravel(),
+            "p_nominal": outcome.p_nominal.ravel(),
+            "p_sequential": outcome.p_sequential.ravel(),
+            "z": outcome.z.ravel(),
+            "threshold": np.tile(outcome.threshold, k - 1),
+            "cs_low": cs.lower.ravel(),
+            "cs_high": cs.upper.ravel(),
+        }
+    )
+
+
+def option_column(frame: pd.DataFrame) -> str | None:
+    """What an arm allocates over: ``group`` when logged, else the variant/offer shown, or
+    ``None`` on the slate surface without groups."""
+    group = frame[Col.GROUP].to_numpy() if Col.GROUP in frame.columns else np.array([-1])
+    if len(frame) and (group >= 0).all():
+        return Col.GROUP
+    for column in (Col.ACTION, Col.OFFER):
+        if column in frame.columns and len(frame) and (frame[column].to_numpy() >= 0).any():
+            return column
+    return None
+
+
+def daily_allocation(frame: pd.DataFrame, column: str, horizon: float) -> pd.DataFrame:
+    """Per day and option, the share of that day's decisions served by the option.
+
+    Returns ``day, option, share`` for days 1..⌈horizon⌉ (day d covers (d−1, d]) and options
+    0..max; days without decisions have NaN shares.
+    """
+    n_days = max(1, math.ceil(horizon - 1e-9))
+    option = frame[column].to_numpy(dtype=np.int64)
+    keep = option >= 0
+    day = np.clip(np.ceil(frame[Col.T].to_numpy(dtype=np.float64)[keep] - 1e-9), 1, n_days)
+    option = option[keep]
+    n_options = int(option.max()) + 1 if option.size else 0
+    counts = np.zeros((n_days, n_options))
+    np.add.at(counts, (day.astype(np.int64) - 1, option), 1.0)
+    total = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, counts / total, np.nan)
+    return pd.DataFrame(
+        {
+            DAY: np.repeat(np.arange(1, n_days + 1), n_options),
+            OPTION: np.tile(np.arange(n_options), n_days),
+            SHARE: share.ravel(),
+        }
+    )
+
+
+def on_best(decisions: pd.DataFrame) -> NDArray[np.bool_]:
+    """Decisions whose expected reward equals the oracle's best (within 1e-6)."""
+    expected = decisions[Col.EXPECTED_REWARD].to_numpy(dtype=np.float64)
+    best = decisions[Col.BEST_EXPECTED_REWARD].to_numpy(dtype=np.float64)
+    return np.asarray(expected >= best - _ON_BEST)
+
+
+def daily_share_on_best(decisions: pd.DataFrame, horizon: float) -> pd.DataFrame:
+    """``day, share_on_best``: per day, the share of decisions on the oracle's best action."""
+    n_days = max(1, math.ceil(horizon - 1e-9))
+    day = np.clip(np.ceil(decisions[Col.T].to_numpy(dtype=np.float64) - 1e-9), 1, n_days)
+    day = day.astype(np.int64)
+    hits = np.bincount(day, on_best(decisions).astype(np.float64), minlength=n_days + 1)[1:]
+    count = np.bincount(day, minlength=n_days + 1)[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(count > 0, hits / count, np.nan)
+    return pd.DataFrame({DAY: np.arange(1, n_days + 1), SHARE_ON_BEST: share})
+
+
+def modal_choice(frame: pd.DataFrame, column: str, since: float) -> int:
+    """The option served most often at ``t > since`` (ties: lowest index; -1 if none)."""
+    t = frame[Col.T].to_numpy(dtype=np.float64)
+    option = frame[column].to_numpy(dtype=np.int64)
+    option = option[(t > since) & (option >= 0)]
+    return int(np.bincount(option).argmax()) if option.size else -1
+
+
+def variant_values(frame: pd.DataFrame, column: str, n_options: int, until: float) -> FloatArray:
+    """Mean oracle expected reward per option over rows with ``t ≤ until`` (NaN if unseen)."""
+    t = frame[Col.T].to_numpy(dtype=np.float64)
+    option = frame[column].to_numpy(dtype=np.int64)
+    keep = (t <= until + 1e-9) & (option >= 0) & (option < n_options)
+    value = np.bincount(option[keep], expected_outcome(frame)[keep], minlength=n_options)
+    count = np.bincount(option[keep], minlength=n_options)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, value / count, np.nan)
+
+
+def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Share ``successes / n`` and its exact Clopper–Pearson interval (NaN when n = 0)."""
+    if n <= 0:
+        return math.nan, math.nan, math.nan
+    ci = sps.binomtest(int(successes), int(n)).proportion_ci(level, method="exact")
+    return successes / n, float(ci.low), float(ci.high)
+
+
+def _best(values: FloatArray) -> int:
+    """Index of the largest value, -1 when all are NaN or tied (a null comparison)."""
+    if np.isnan(values).all():
+        return -1
+    filled = np.nan_to_num(values, nan=-np.inf)
+    if filled.max() - np.nanmin(values) <= _TIE:
+        return -1
+    return int(np.argmax(filled))
+
+
+# ====================================================================== a results directory
+@dataclass
+class _Role:
+    """An arm's policy acting on one table."""
+
+    arm: str
+    config: dict[str, Any]
+    table: str
+
+
+def _roles(scenario: Mapping[str, Any]) -> list[_Role]:
+    surface = (scenario.get("schedule") or {}).get("surface", "slate")
+    roles = []
+    for arm in scenario.get("arms") or []:
+        if not isinstance(arm, dict):
+            continue
+        main = Table.DECISIONS if surface != "none" else Table.CAMPAIGNS
+        roles.append(_Role(str(arm.get("name")), dict(arm.get("policy") or {}), main))
+        if arm.get("campaign_policy"):
+            roles.append(_Role(str(arm["name"]), dict(arm["campaign_policy"]), Table.CAMPAIGNS))
+    return roles
+
+
+_COLUMNS = {
+    Table.DECISIONS: [Col.T, Col.ACTION, Col.GROUP, Col.CLICK, Col.EXPECTED_REWARD,
+                      Col.BEST_EXPECTED_REWARD],
+    Table.CAMPAIGNS: [Col.T, Col.OFFER, Col.GROUP, Col.RESPONDED, Col.P_TREATED, Col.P_CONTROL],
+}  # fmt: skip
+
+
+@dataclass
+class ExperimentAnalysis:
+    """Everything :func:`analyse_experiments` computes for a results directory.
+
+    Attributes
+    ----------
+    runs
+        One row per seed × arm (× table): ``seed, arm, table, kind, option_column, pick,
+        best, null, correct, share_on_best, share_on_best_last_day`` and, for A/B arms,
+        ``test, commit, decided, significant, decision_time, winner, winner_name``, the true
+        value of each variant ``value_<k>`` and per replayed rule ``reject_<rule>`` and
+        ``decision_time_<rule>``.
+    allocation
+        ``seed, arm, day, option, share``.
+    share_on_best
+        ``seed, arm, day, share_on_best`` (decisions tables only).
+    trajectories
+        ``seed, arm`` + :func:`test_trajectories` of every A/B run.
+    option_names
+        Per arm, the names of its options (sub-policy or variant names).
+    level
+        Confidence level of the intervals.
+    """
+
+    runs: pd.DataFrame
+    allocation: pd.DataFrame
+    share_on_best: pd.DataFrame
+    trajectories: pd.DataFrame
+    option_names: dict[str, list[str]]
+    level: float = 0.95
+
+    def ab_runs(self) -> pd.DataFrame:
+        """The rows of A/B arms."""
+        return self.runs[self.runs["kind"] == AB_KIND]
+
+    def false_positive_rates(self) -> pd.DataFrame:
+        """Per A/B arm and rule, over null runs: ``rejections, runs, fpr, ci_low, ci_high``.
+
+        Committing arms are only scored on their own rule (their later data depend on it).
+        """
+        null = self.ab_runs()
+        null = null[null["null"].astype(bool)]
+        rows = []
+        for arm, part in null.groupby(ARM, sort=False):
+            for method in METHODS:
+                column = f"reject_{method}"
+                if column not in part.columns:
+                    continue
+                values = part[column].dropna()
+                if values.empty:
+                    continue
+                k, n = int(values.astype(bool).sum()), len(values)
+                fpr, low, high = proportion_ci(k, n, self.level)
+                rows.append({ARM: arm, "rule": method, "rejections": k, "runs": n, "fpr": fpr,
+                             "ci_low": low, "ci_high": high})  # fmt: skip
+        return pd.DataFrame(
+            rows, columns=[ARM, "rule", "rejections", "runs", "fpr", "ci_low", "ci_high"]
+        )
+
+    def summary(self) -> pd.DataFrame:
+        """Per arm: P(correct) with its exact CI, time to decision (mean and t-interval over
+        the runs that rejected), share of runs decided early, and share of traffic on the
+        best variant (whole run and last day; mean over seeds)."""
+        from recarena.analysis.stats import mean_ci
+
+        rows = []
+        for arm, part in self.runs.groupby(ARM, sort=False):
+            row: dict[str, Any] = {ARM: arm, "kind": part["kind"].iloc[0], "seeds": len(part)}
+            scored = part[~part["null"].astype(bool) & part["correct"].notna()]
+            k = int((scored["correct"] == 1.0).sum())
+            p, low, high = proportion_ci(k, len(scored), self.level)
+            row.update({"p_correct": p, "p_correct_low": low, "p_correct_high": high})
+            if "significant" in part.columns:
+                early = part["significant"].astype(bool)
+                times = mean_ci(part.loc[early, "decision_time"].to_numpy(float), self.level)
+                row.update({
+                    "decided_early": float(early.mean()),
+                    "time_to_decision": times.mean,
+                    "time_to_decision_low": times.ci_low,
+                    "time_to_decision_high": times.ci_high,
+                })  # fmt: skip
+            for column in ("share_on_best", "share_on_best_last_day"):
+                ci = mean_ci(part[column].to_numpy(float), self.level)
+                row.update({column: ci.mean, f"{column}_low": ci.ci_low,
+                            f"{column}_high": ci.ci_high})  # fmt: skip
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def _ab_row(
+    frame: pd.DataFrame, params: ABSplitParams, horizon: float
+) -> tuple[dict[str, Any], TestOutcome, FloatArray]:
+    own = replay_test(frame, params, horizon)
+    until = own.decision_time if own.decided else horizon
+    values = variant_values(frame, Col.GROUP, len(params.variants), until)
+    configs = [v.policy for v in params.variants]
+    null = all(c == configs[0] for c in configs) or _best(values) < 0
+    names = [v.name for v in params.variants]
+    row: dict[str, Any] = {
+        "test": params.test,
+        "commit": params.commit,
+        "decided": own.decided,
+        "significant": own.significant,
+        "decision_time": own.decision_time,
+        "winner": own.winner,
+        "winner_name": names[own.winner] if own.winner >= 0 else None,
+        "pick": own.winner,
+        "null": null,
+        **{f"value_{k}": float(v) for k, v in enumerate(values)},
+    }
+    for method in METHODS:
+        if params.commit and method != params.test:
+            continue
+        result = own if method == params.test else replay_test(frame, params, horizon, method)
+        row[f"reject_{method}"] = result.significant
+        row[f"decision_time_{method}"] = result.decision_time
+    return row, own, values
+
+
+def _tagged(frame: pd.DataFrame, seed: int, arm: str) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(0, ARM, arm)
+    frame.insert(0, SEED, seed)
+    return frame
+
+
+def _concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def analyse_experiments(
+    results: RunDirectory, level: float = 0.95, pick_days: float = 1.0
+) -> ExperimentAnalysis | None:
+    """Analyse every arm of a results directory from the experiments' point of view.
+
+    Parameters
+    ----------
+    results
+        The results directory.
+    level
+        Confidence level of every interval.
+    pick_days
+        A bandit's final choice is its most served option over the last ``pick_days`` days.
+
+    Returns
+    -------
+    ExperimentAnalysis or None
+        ``None`` when no arm allocates over variants, offers or sub-policies (e.g. a slate
+        scenario without experiment policies).
+    """
+    scenario = results.scenario
+    roles = {(r.arm, r.table): r for r in _roles(scenario)}
+    rows: list[dict[str, Any]] = []
+    allocation, best_share, trajectories = [], [], []
+    names: dict[str, list[str]] = {}
+    variant_names = [str(v.get("name")) for v in (scenario.get("world") or {}).get("variants", [])]
+    # Truth per seed: option values keyed by what is compared (see module docstring).
+    truth: dict[tuple[int, Any], list[FloatArray]] = {}
+    for run in results.runs():
+        horizon = results.horizon(run)
+        for table in (Table.DECISIONS, Table.CAMPAIGNS):
+            role = roles.get((run.arm, table))
+            if role is None or not (run.path / f"{table}.parquet").exists():
+                continue
+            frame = read_table(run.path, table, columns=_COLUMNS[table])
+            if len(frame) == 0:
+                continue
+            column = option_column(frame)
+            if column is None:
+                continue
+            kind = str(role.config.get("kind"))
+            row: dict[str, Any] = {SEED: run.seed, ARM: run.arm, "table": table, "kind": kind,
+                                   "option_column": column, "best": np.nan, "null": False,
+                                   "truth_key": None}  # fmt: skip
+            if kind == AB_KIND:
+                params = ABSplitParams.model_validate(role.config)
+                ab, outcome, values = _ab_row(frame, params, horizon)
+                row.update(ab)
+                row["best"] = float(_best(values)) if _best(values) >= 0 else np.nan
+                names[run.arm] = [v.name for v in params.variants]
+                configs = [v.policy for v in params.variants]
+                truth.setdefault((run.seed, _key(configs)), []).append(values)
+                fixed = _fixed_actions(configs)
+                if fixed is not None:
+                    per_variant = np.full(max(fixed) + 1, np.nan)
+                    per_variant[fixed] = values
+                    truth.setdefault((run.seed, "variants"), []).append(per_variant)
+                traj = test_trajectories(outcome, params.alpha, params.msprt_tau)
+                trajectories.append(_tagged(traj, run.seed, run.arm))
+            elif kind == BANDIT_KIND:
+                params_b = BanditOverPoliciesParams.model_validate(role.config)
+                names[run.arm] = [v.name for v in params_b.policies]
+                row["truth_key"] = _key([v.policy for v in params_b.policies])
+            else:
+                names.setdefault(run.arm, variant_names if column == Col.ACTION else [])
+                row["truth_key"] = "variants" if column == Col.ACTION else None
+            if "pick" not in row:
+                row["pick"] = modal_choice(frame, column, horizon - pick_days)
+            alloc = daily_allocation(frame, column, horizon)
+            allocation.append(_tagged(alloc, run.seed, run.arm))
+            if table == Table.DECISIONS:
+                share = daily_share_on_best(frame, horizon)
+                best_share.append(_tagged(share, run.seed, run.arm))
+                row["share_on_best"] = float(on_best(frame).mean())
+                row["share_on_best_last_day"] = float(share[SHARE_ON_BEST].iloc[-1])
+            rows.append(row)
+    if not rows:
+        return None
+    runs = pd.DataFrame(rows)
+    for column in ("share_on_best", "share_on_best_last_day"):
+        if column not in runs.columns:
+            runs[column] = np.nan
+    _score(runs, truth)
+    return ExperimentAnalysis(
+        runs=runs.drop(columns=["truth_key"]),
+        allocation=_concat(allocation),
+        share_on_best=_concat(best_share),
+        trajectories=_concat(trajectories),
+        option_names=names,
+        level=level,
+    )
+
+
+def _key(configs: list[dict[str, Any]]) -> str:
+    return repr(configs)
+
+
+def _fixed_actions(configs: list[dict[str, Any]]) -> list[int] | None:
+    """The variant of each sub-policy when all are distinct ``fixed`` variants, else None."""
+    if not all(c.get("kind") == "fixed" for c in configs):
+        return None
+    actions = [int(c.get("action", 0)) for c in configs]
+    return actions if len(set(actions)) == len(actions) and min(actions) >= 0 else None
+
+
+def _score(runs: pd.DataFrame, truth: Mapping[tuple[int, Any], list[FloatArray]]) -> None:
+    """Fill ``best`` and ``null`` of non-A/B rows from the reference truth; then ``correct``
+    (1.0 / 0.0, NaN when unscored) for every row."""
+    best = runs["best"].to_numpy(dtype=np.float64).copy()
+    null = runs["null"].to_numpy(dtype=bool).copy()
+    for i, (seed, key) in enumerate(zip(runs[SEED], runs["truth_key"], strict=True)):
+        if runs["kind"].iloc[i] == AB_KIND or not isinstance(key, str):
+            continue
+        refs = truth.get((int(seed), key))
+        if not refs:
+            continue
+        width = max(r.size for r in refs)
+        stacked = np.vstack([np.pad(r, (0, width - r.size), constant_values=np.nan) for r in refs])
+        seen = (~np.isnan(stacked)).sum(axis=0)
+        mean = np.where(seen > 0, np.nansum(stacked, axis=0) / np.maximum(seen, 1), np.nan)
+        b = _best(mean)
+        best[i], null[i] = (np.nan, True) if b < 0 else (float(b), False)
+    runs["best"] = best
+    runs["null"] = null
+    pick = runs["pick"].to_numpy(dtype=np.float64)
+    scored = ~null & ~np.isnan(best)
+    runs["correct"] = np.where(scored, (pick == best).astype(np.float64), np.nan)

@@ -1,0 +1,501 @@
+r"""Shared machinery of history-trained slate recommenders.
+
+Every recommender in :mod:`~recarena.policies.collaborative`, :mod:`~recarena.policies.hybrid`,
+:mod:`~recarena.policies.content` and :mod:`~recarena.policies.association` derives from
+:class:`HistoryRecommender`, which owns everything that is not the model itself:
+
+* **Interactions.** On each scheduled :meth:`~recarena.policies.base.Policy.fit` the logged
+  clicks and purchases become a user × item CSR matrix of weights
+
+  .. math:: r_{ui} = \#\text{clicks}_{ui} + w_c \cdot \#\text{purchases}_{ui},
+
+  rows indexed by the raw user id and columns by the item id (ids are dense in recarena, so
+  the id maps are the identity; users that arrive later than the fit have no row and are
+  *unknown*). Between fits, click and purchase feedback is added to a small *delta* matrix, so
+  consumed-item filtering, the popularity fallback and models that score from the current
+  interactions (item-kNN, PureSVD fold-in, content profiles) see every interaction at once.
+* **Selection.** The model scores the available items for a block of users (item-major,
+  ``(n_candidates, B)``, ``-inf`` = cannot score); items already consumed are removed when
+  ``filter_consumed`` is set; :func:`blockwise_top_k` picks the best ``k`` exactly, with ties
+  broken by the lower item id.
+* **Fallback.** Users the model cannot personalise (unknown users, too few interactions, a
+  model not fitted yet, or a model that scored nothing) get the most popular available items
+  (interaction weight, ties by id) and ``Decision.fallback = True``. Slates the model could
+  only partly fill are topped up from the same ranking.
+* **Exploration.** With probability ``epsilon`` a user gets a uniformly random slate
+  (:func:`recarena.policies.slates.explore`, propensity of the first item logged; ``group`` = 1
+  for explored rows).
+* **Threads.** Fit and scoring run under ``threadpoolctl`` with ``threads`` BLAS/OpenMP
+  threads, so OpenBLAS, ``implicit`` and PyTorch do not oversubscribe the cores.
+
+Determinism: fit-time randomness comes from :attr:`HistoryRecommender.seed_`, drawn once from
+the policy's stream at setup, so fitting twice on the same history equals fitting once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from pydantic import Field
+
+from recarena.analysis.ranking import top_k
+from recarena.policies.base import (
+    Decision,
+    DecisionRequest,
+    Feedback,
+    FeedbackKind,
+    History,
+    Policy,
+    PolicyParams,
+    Surface,
+)
+from recarena.policies.slates import explore
+
+__all__ = [
+    "FactorRecommender",
+    "HistoryRecommender",
+    "RecommenderParams",
+    "blockwise_top_k",
+    "interaction_frame",
+    "interaction_matrix",
+    "row_slice",
+    "sparse_scores_item_major",
+]
+
+I64 = NDArray[np.int64]
+F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+#: Score elements per scoring block (≈ 16 MB of float32): big enough for BLAS, small for cache.
+_BLOCK_ELEMENTS = 1 << 22
+#: Items per chunk of :func:`blockwise_top_k`.
+_CHUNK = 64
+
+
+# --------------------------------------------------------------------------------- selection
+def blockwise_top_k(scores_t: NDArray[np.floating[Any]], k: int, chunk: int = _CHUNK) -> I64:
+    r"""Exact top-k of each column of an item-major score matrix, fast for large catalogues.
+
+    ``scores_t`` is ``(n_items, B)``: one column per user. The items are cut into chunks of
+    ``chunk`` consecutive rows and each chunk's maximum is taken (one streaming pass,
+    vectorised along the contiguous user axis). The true top-k items of a user lie in the k
+    chunks with the largest maxima: an item ``x`` whose chunk maximum is below the k-th largest
+    chunk maximum is beaten by k items from k other chunks. So only ``k·chunk`` candidates per
+    user are gathered and ranked exactly with :func:`recarena.analysis.ranking.top_k`, whose
+    ties go to the lower position; the chosen chunks are sorted so positions follow item
+    order. Users whose k-th chunk maximum is tied with a chunk left out (e.g. many equal
+    scores) are ranked on their full column instead, so the result always equals
+    ``top_k(scores_t.T, k)``: score descending, ties by lower item position, ``-inf`` never
+    returned, ``-1`` padding when fewer than ``k`` items are finite.
+
+    Cost: the chunk-max pass reads the score block once (like writing it, in the matrix
+    product that produced it); everything else is O(B·k·chunk), independent of the catalogue.
+
+    Parameters
+    ----------
+    scores_t
+        ``(n_items, B)`` float scores, item-major. NaN raises :class:`ValueError`.
+    k
+        Items per user.
+    chunk
+        Items per chunk.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 ``(B, k)`` item positions (rows of ``scores_t``), best first, ``-1`` padded.
+    """
+    n, b = scores_t.shape
+    if b == 0:
+        return np.full((0, k), -1, dtype=np.int64)
+    n_chunks = n // chunk
+    if n_chunks <= 2 * k:  # small catalogue: nothing to gain
+        return top_k(scores_t.T, k)[0]
+    s = np.ascontiguousarray(scores_t)
+    full = n_chunks * chunk
+    maxima = np.empty((n_chunks + (full < n), b), dtype=s.dtype)
+    np.max(s[:full].reshape(n_chunks, chunk, b), axis=1, out=maxima[:n_chunks])
+    if full < n:
+        maxima[n_chunks] = s[full:].max(axis=0)
+    top_chunks, kth = top_k(maxima.T, k)
+    kth_max = kth[:, -1]
+    tied = np.isfinite(kth_max) & ((maxima >= kth_max[None, :]).sum(axis=0) > k)
+    # Ascending chunk ids give candidates in ascending item order; missing chunks (-1, when a
+    # user has fewer than k finite chunks) go last and are masked out below.
+    chosen = np.sort(np.where(top_chunks < 0, maxima.shape[0], top_chunks), axis=1)
+    cand = (chosen[:, :, None] * chunk + np.arange(chunk)[None, None, :]).reshape(b, -1)
+    valid = cand < n
+    cols = np.arange(b)[:, None]
+    values = s[np.minimum(cand, n - 1), cols]
+    values[~valid] = -np.inf
+    pos, _ = top_k(values, k)
+    out = np.where(pos >= 0, np.take_along_axis(cand, np.maximum(pos, 0), axis=1), -1)
+    if tied.any():
+        out[tied] = top_k(s[:, tied].T, k)[0]
+    return out.astype(np.int64, copy=False)
+
+
+# --------------------------------------------------------------------------------- matrices
+def interaction_matrix(
+    history: History, n_items: int, conversion_weight: float, n_users: int | None = None
+) -> sp.csr_array:
+    r"""User × item CSR of interaction weights from a logged history.
+
+    .. math:: r_{ui} = \#\{\text{clicks of } u \text{ on } i\}
+              + w_c\,\#\{\text{purchases of } i \text{ by } u\}
+
+    Rows are raw user ids (``n_users`` rows, default: one past the largest id among the
+    history's users and interactions), columns item ids. float32, summed duplicates.
+    """
+    frames = [history.clicks, history.conversions]
+    weights = [1.0, conversion_weight]
+    users = np.concatenate([f["user"].to_numpy(np.int64) for f in frames if len(f)] + [_EMPTY])
+    items = np.concatenate([f["item"].to_numpy(np.int64) for f in frames if len(f)] + [_EMPTY])
+    w = np.concatenate(
+        [np.full(len(f), wt, np.float32) for f, wt in zip(frames, weights, strict=True) if len(f)]
+        + [np.zeros(0, np.float32)]
+    )
+    if n_users is None:
+        known = history.user_features.index.to_numpy(np.int64)
+        n_users = int(max(users.max(initial=-1), known.max(initial=-1))) + 1
+    mat = sp.csr_array((w, (users, items)), shape=(n_users, n_items), dtype=np.float32)
+    mat.sum_duplicates()
+    mat.eliminate_zeros()
+    return mat
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def row_slice(mat: sp.csr_array, rows: I64) -> sp.csr_array:
+    """Rows ``rows`` of ``mat``; ids at or past ``mat.shape[0]`` give empty rows."""
+    inside = rows < mat.shape[0]
+    if inside.all():
+        return sp.csr_array(mat[rows])
+    out = sp.csr_array(mat[np.where(inside, rows, 0)])
+    return sp.csr_array(sp.diags_array(inside.astype(mat.dtype)) @ out)
+
+
+def sparse_scores_item_major(scores: sp.csr_array, items: I64) -> F32:
+    """Dense item-major ``(len(items), B)`` scores from a sparse ``(B, n_items)`` matrix.
+
+    Unstored entries are ``-inf`` (the model has no evidence for that item).
+    """
+    b = scores.shape[0]
+    position = np.full(scores.shape[1], -1, dtype=np.int64)
+    position[items] = np.arange(items.size)
+    out = np.full((items.size, b), -np.inf, dtype=np.float32)
+    coo = scores.tocoo()
+    pos = position[coo.col]
+    keep = pos >= 0
+    out[pos[keep], coo.row[keep]] = coo.data[keep]
+    return out
+
+
+def _exclude(scores_t: NDArray[np.floating[Any]], position: I64, rows: sp.csr_array) -> None:
+    """Set ``scores_t[position[item], user] = -inf`` for every stored (user, item) of ``rows``."""
+    if rows.nnz == 0:
+        return
+    users = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    pos = position[rows.indices]
+    keep = pos >= 0
+    scores_t[pos[keep], users[keep]] = -np.inf
+
+
+# --------------------------------------------------------------------------------- base class
+class RecommenderParams(PolicyParams):
+    """Parameters shared by every :class:`HistoryRecommender`."""
+
+    epsilon: float = Field(0.0, ge=0, le=1, description="share of uniformly random slates")
+    filter_consumed: bool = Field(
+        True, description="never recommend items the user already clicked or bought"
+    )
+    conversion_weight: float = Field(
+        1.0, ge=0, description="w_c: extra interaction weight of a purchase over its click"
+    )
+    min_user_interactions: int = Field(
+        1, ge=1, description="fewer interactions than this: popularity fallback"
+    )
+    threads: int = Field(1, ge=1, le=64, description="BLAS/OpenMP threads while fitting/scoring")
+
+
+class HistoryRecommender(Policy):
+    """Base of slate recommenders refitted from the logged history (see module docstring).
+
+    Subclasses implement :meth:`_fit_model` and :meth:`_score_items`, and may override
+    :meth:`_personalisable`. Class attribute ``scores_current`` says the model scores from
+    the current interactions (fit + delta), so users with interactions since the last fit are
+    personalised too; otherwise a user must have had ``min_user_interactions`` at the fit.
+    """
+
+    surfaces = frozenset({Surface.SLATE})
+    online = True
+    batch_fit = True
+    randomised = True
+    scores_current: ClassVar[bool] = False
+    params: RecommenderParams
+
+    # ------------------------------------------------------------------ lifecycle
+    def _setup(self) -> None:
+        self.seed_ = int(self.rng_.integers(2**31 - 1))
+        n = self.spec_.n_items
+        self.fit_matrix_ = sp.csr_array((0, n), dtype=np.float32)
+        self.fit_t_ = -np.inf
+        self.fitted_ = False
+        self.popularity_ = np.zeros(n)
+        self._delta: list[tuple[I64, I64, F32]] = []
+        self._delta_matrix = sp.csr_array((0, n), dtype=np.float32)
+        self._controller: Any = None
+        self._reset_model()
+
+    def _reset_model(self) -> None:
+        """Forget model state (called at setup); subclasses clear what they learn."""
+
+    @contextmanager
+    def threads(self) -> Iterator[None]:
+        """Limit BLAS/OpenMP threads to ``params.threads`` inside the block."""
+        if self._controller is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._controller = ThreadpoolController()
+        with self._controller.limit(limits=self.params.threads):
+            yield
+
+    def _fit(self, history: History) -> None:
+        mat = interaction_matrix(history, self.spec_.n_items, self.params.conversion_weight)
+        self.fit_matrix_ = mat
+        self.fit_t_ = history.t
+        self._delta = []
+        self._delta_matrix = sp.csr_array((0, self.spec_.n_items), dtype=np.float32)
+        self.popularity_ = np.asarray(mat.sum(axis=0), dtype=np.float64).ravel()
+        with self.threads():
+            self._fit_model(mat, history)
+        self.fitted_ = True
+
+    def _learn(self, feedback: Feedback) -> None:
+        if feedback.surface is not Surface.SLATE:
+            return
+        if feedback.kind is FeedbackKind.CLICK:
+            assert feedback.clicked_position is not None
+            rows = np.flatnonzero(feedback.rewards > 0)
+            if feedback.decision_time is not None:  # clicks up to the fit are in its history
+                rows = rows[feedback.decision_time[rows] > self.fit_t_]
+            items = feedback.actions[rows, feedback.clicked_position[rows]]
+            weight = 1.0
+        elif feedback.kind is FeedbackKind.CONVERSION and feedback.t > self.fit_t_:
+            rows = np.arange(feedback.size)
+            items = feedback.actions
+            weight = self.params.conversion_weight
+        else:
+            return
+        if rows.size == 0 or weight == 0:
+            return
+        items = items.astype(np.int64)
+        self._delta.append(
+            (feedback.users[rows].astype(np.int64), items, np.full(rows.size, weight, np.float32))
+        )
+        self.popularity_ += np.bincount(items, minlength=self.popularity_.size) * weight
+
+    # ------------------------------------------------------------------ interactions
+    def current_rows(self, users: I64) -> sp.csr_array:
+        """Interaction rows of ``users`` now: fitted history plus feedback since (B × n_items)."""
+        rows = row_slice(self.fit_matrix_, users)
+        if self._delta:
+            u, i, w = (np.concatenate(parts) for parts in zip(*self._delta, strict=True))
+            n_rows = max(int(u.max()) + 1, self._delta_matrix.shape[0])
+            add = sp.csr_array((w, (u, i)), shape=(n_rows, self.spec_.n_items), dtype=np.float32)
+            old = self._delta_matrix
+            old.resize((n_rows, self.spec_.n_items))
+            self._delta_matrix = sp.csr_array(old + add)
+            self._delta = []
+        if self._delta_matrix.nnz:
+            rows = sp.csr_array(rows + row_slice(self._delta_matrix, users))
+        return rows
+
+    def _personalisable(
+        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+    ) -> BoolArray:
+        """Which users the fitted model can score (``rows``: their current interactions)."""
+        source = rows if self.scores_current else row_slice(self.fit_matrix_, users)
+        counts = np.diff(source.indptr)
+        return np.asarray(counts >= self.params.min_user_interactions)
+
+    # ------------------------------------------------------------------ model hooks
+    def _fit_model(self, matrix: sp.csr_array, history: History) -> None:
+        raise NotImplementedError
+
+    def _score_items(
+        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
+    ) -> NDArray[np.float32]:
+        """Scores of ``items`` (ascending ids) for ``users``, item-major ``(len(items), B)``.
+
+        ``rows`` holds the users' current interactions. ``-inf`` marks items the model
+        cannot score (never recommended by the model; the fallback may still show them).
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ acting
+    def recommend(
+        self,
+        users: I64,
+        features: NDArray[np.float32],
+        available: BoolArray,
+        k: int,
+        filter_consumed: bool | None = None,
+    ) -> tuple[I64, BoolArray]:
+        """The top-``k`` available items for each user, without exploration.
+
+        Parameters
+        ----------
+        users, features
+            User ids (B,) and their encoded features (B, F).
+        available
+            Boolean mask over the catalogue of items that may be recommended.
+        k
+            List length (may exceed the slate size, e.g. for offline evaluation).
+        filter_consumed
+            Override ``params.filter_consumed``.
+
+        Returns
+        -------
+        items : numpy.ndarray
+            int64 ``(B, k)``, best first, distinct per row; ``-1`` only when fewer than ``k``
+            items are available.
+        fallback : numpy.ndarray
+            bool ``(B,)``: the model could not personalise this user (popularity list).
+        """
+        self._check_set_up()
+        filt = self.params.filter_consumed if filter_consumed is None else filter_consumed
+        items = np.flatnonzero(available).astype(np.int64)
+        position = np.full(self.spec_.n_items, -1, dtype=np.int64)
+        position[items] = np.arange(items.size)
+        b = users.shape[0]
+        out = np.full((b, k), -1, dtype=np.int64)
+        consumed = self.current_rows(users)
+        personal = np.zeros(b, dtype=bool)
+        if self.fitted_ and items.size:
+            personal = self._personalisable(users, features, consumed)
+        rows = np.flatnonzero(personal)
+        step = max(1, _BLOCK_ELEMENTS // max(items.size, 1))
+        with self.threads():
+            for start in range(0, rows.size, step):
+                blk = rows[start : start + step]
+                block_rows = sp.csr_array(consumed[blk])
+                scores = self._score_items(users[blk], features[blk], block_rows, items)
+                if filt:
+                    _exclude(scores, position, block_rows)
+                pos = blockwise_top_k(scores, k)
+                out[blk] = np.where(pos >= 0, items[np.maximum(pos, 0)], -1)
+        fallback = (out >= 0).sum(axis=1) == 0
+        self._top_up(out, consumed, items, position, filt)
+        return out, fallback
+
+    def _top_up(
+        self, out: I64, consumed: sp.csr_array, items: I64, position: I64, filt: bool
+    ) -> None:
+        """Fill ``-1`` slots with the most popular items not yet in the row (and, first,
+        not consumed when filtering; then consumed ones if nothing else is left)."""
+        k = out.shape[1]
+        base = self.popularity_[items].astype(np.float32)
+        for exclude_consumed in (True, False) if filt else (False,):
+            short = np.flatnonzero((out < 0).any(axis=1))
+            step = max(1, _BLOCK_ELEMENTS // max(items.size, 1))
+            for start in range(0, short.size, step):
+                blk = short[start : start + step]
+                scores = np.repeat(base[:, None], blk.size, axis=1)
+                if exclude_consumed:
+                    _exclude(scores, position, sp.csr_array(consumed[blk]))
+                have = out[blk]
+                r, c = np.nonzero(have >= 0)
+                scores[position[have[r, c]], r] = -np.inf
+                extra = blockwise_top_k(scores, k)
+                # Append the extra items after the model's ones, keeping the model's order.
+                merged = np.concatenate([have, extra], axis=1)
+                order = np.argsort(merged < 0, axis=1, kind="stable")
+                out[blk] = np.take_along_axis(merged, order, axis=1)[:, :k]
+
+    def _act(self, request: DecisionRequest) -> Decision:
+        k = self.spec_.slate_size
+        ranked, fallback = self.recommend(
+            request.users, request.features, request.available_items, k
+        )
+        if (ranked < 0).any():  # fewer than k items on sale
+            ranked = self._pad_short(request, k)
+        candidates = np.flatnonzero(request.available_items)
+        slates, propensity, explored = explore(self.rng_, ranked, candidates, self.params.epsilon)
+        return Decision(
+            actions=slates,
+            propensities=propensity,
+            group=explored.astype(np.int64),
+            fallback=fallback,
+        )
+
+    def _pad_short(self, request: DecisionRequest, k: int) -> I64:
+        """Slates when fewer than ``k`` items are on sale: all of them, last one repeated."""
+        ranked, _ = self.recommend(
+            request.users, request.features, request.available_items, k, filter_consumed=False
+        )
+        last = ranked[np.arange(ranked.shape[0]), (ranked >= 0).sum(axis=1) - 1]
+        return np.where(ranked < 0, last[:, None], ranked)
+
+
+class FactorRecommender(HistoryRecommender):
+    r"""A recommender that scores by an inner product: :math:`s_{ui} = p_u \cdot q_i`.
+
+    Subclasses set ``item_vectors_`` (n_items, d) float32 and ``item_scorable_`` (n_items,)
+    bool in :meth:`_fit_model`, and implement :meth:`_user_vectors`. Scoring is one matrix
+    product per block of users, item-major (``Q_S P_Bᵀ``), followed by
+    :func:`blockwise_top_k`; the item block for the current catalogue is cached.
+    """
+
+    def _reset_model(self) -> None:
+        self.item_vectors_ = np.zeros((self.spec_.n_items, 0), dtype=np.float32)
+        self.item_scorable_ = np.zeros(self.spec_.n_items, dtype=bool)
+        self._cache_items = _EMPTY
+        self._cache_vectors = np.zeros((0, 0), dtype=np.float32)
+        self._cache_mask: BoolArray = np.zeros(0, dtype=bool)
+
+    def _fit(self, history: History) -> None:
+        super()._fit(history)
+        self._cache_items = _EMPTY  # item vectors changed
+
+    def _user_vectors(
+        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+    ) -> NDArray[np.float32]:
+        raise NotImplementedError
+
+    def _score_items(
+        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
+    ) -> NDArray[np.float32]:
+        if self._cache_items.shape != items.shape or not np.array_equal(self._cache_items, items):
+            self._cache_items = items.copy()
+            self._cache_vectors = np.ascontiguousarray(self.item_vectors_[items])
+            self._cache_mask = ~self.item_scorable_[items]
+        p = np.ascontiguousarray(self._user_vectors(users, features, rows), dtype=np.float32)
+        scores = self._cache_vectors @ p.T
+        if self._cache_mask.any():
+            scores[self._cache_mask] = -np.inf
+        return np.asarray(scores, dtype=np.float32)
+
+
+def interaction_frame(history: History, conversion_weight: float) -> pd.DataFrame:
+    """Clicks and purchases as one ``t, user, item, weight`` frame, sorted by time."""
+    parts = []
+    for frame, weight in ((history.clicks, 1.0), (history.conversions, conversion_weight)):
+        if len(frame):
+            part = frame[["t", "user", "item"]].copy()
+            part["weight"] = weight
+            parts.append(part)
+    if not parts:
+        return pd.DataFrame({"t": [], "user": [], "item": [], "weight": []}).astype(
+            {"user": np.int64, "item": np.int64}
+        )
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["t", "user", "item"], kind="stable").reset_index(drop=True)
