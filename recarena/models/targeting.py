@@ -57,7 +57,9 @@ __all__ = [
     "make_uplift_learner",
     "milp_allocation",
     "offer_samples",
+    "positive_proba",
     "randomised",
+    "take_in_order",
 ]
 
 F64 = NDArray[np.float64]
@@ -253,6 +255,32 @@ def _candidates(values: F64) -> tuple[F64, I64, F64]:
     return gain, best, masked
 
 
+def take_in_order(
+    order: I64, cost: F64, budget: float = float("inf"), max_taken: int | None = None
+) -> I64:
+    """Walk ``order`` and keep each row whose ``cost`` still fits the budget, up to a cap.
+
+    A row that does not fit is skipped (later, cheaper rows may still fit). Vectorised: the
+    longest fitting prefix is taken at once; the first row that does not fit never will (the
+    budget only shrinks), and neither will any row costlier than what is left.
+
+    Returns the kept rows, in ``order``'s order.
+    """
+    cap = order.size if max_taken is None else max(0, int(max_taken))
+    remaining = float(budget)
+    kept: list[I64] = []
+    while order.size and cap > 0:
+        fits = np.cumsum(cost[order]) <= remaining + 1e-9
+        n_fit = order.size if fits.all() else int(np.argmin(fits))
+        take = order[: min(n_fit, cap)]
+        kept.append(take)
+        remaining -= float(cost[take].sum())
+        cap -= take.size
+        order = order[n_fit + 1 :]
+        order = order[cost[order] <= remaining + 1e-9]
+    return np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+
+
 def greedy_allocation(
     values: F64, costs: F64, budget: float = float("inf"), max_treated: int | None = None
 ) -> Allocation:
@@ -280,9 +308,7 @@ def greedy_allocation(
     costs = np.asarray(costs, dtype=np.float64)
     b = values.shape[0]
     _, _, masked = _candidates(values)
-    ratio_matrix = np.where(
-        costs[None, :] > 0, masked / np.maximum(costs[None, :], 1e-300), np.inf
-    )
+    ratio_matrix = np.where(costs[None, :] > 0, masked / np.maximum(costs[None, :], 1e-300), np.inf)
     ratio_matrix = np.where(np.isfinite(masked), ratio_matrix, -np.inf)
     key = ratio_matrix if np.isfinite(budget) else masked
     best = np.argmax(key, axis=1).astype(np.int64) if b else np.zeros(0, dtype=np.int64)
@@ -292,20 +318,9 @@ def greedy_allocation(
     cost = costs[best] if b else np.zeros(0)
     users = np.flatnonzero(np.isfinite(gain))
     order = users[np.lexsort((users, -ratio[users]))]
-    cap = b if max_treated is None else max(0, int(max_treated))
     actions = np.full(b, -1, dtype=np.int64)
-    remaining = float(budget)
-    while order.size and cap > 0:
-        # Take the longest prefix that fits; the first user that does not fit never will
-        # (the budget only shrinks), and neither will anyone costlier than what is left.
-        fits = np.cumsum(cost[order]) <= remaining + 1e-9
-        n_fit = order.size if fits.all() else int(np.argmin(fits))
-        take = order[: min(n_fit, cap)]
-        actions[take] = best[take]
-        remaining -= float(cost[take].sum())
-        cap -= take.size
-        order = order[n_fit + 1 :]
-        order = order[cost[order] <= remaining + 1e-9]
+    take = take_in_order(order, cost, budget, max_treated)
+    actions[take] = best[take]
     treated = actions >= 0
     value = float(gain[treated].sum())
     return Allocation(actions, value, float("nan"), float("nan"), "greedy")

@@ -119,7 +119,6 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recarena.analysis.abtest import (
-    adjust_pvalues,
     msprt_pvalues,
     obrien_fleming_bounds,
     two_proportion_ztest,
@@ -360,9 +359,9 @@ class SequentialTest:
             threshold = float(plan.obf_bounds(self.n_variants - 1)[look])
             reject = np.abs(z) >= threshold
         elif plan.test == "sequential_msprt":
-            reject = _holm(p_seq) <= plan.alpha
+            reject = _holm_reject(p_seq, plan.alpha)
         elif plan.test == "peeking" or look == plan.n_looks - 1:
-            reject = _holm(p) <= plan.alpha
+            reject = _holm_reject(p, plan.alpha)
         else:  # fixed horizon, before the horizon: no decision is taken
             reject = np.zeros(self.n_variants - 1, dtype=bool)
         self._trials.append(n)
@@ -428,8 +427,18 @@ def _compare_to_control(s: FloatArray, n: FloatArray) -> tuple[FloatArray, Float
     return z, p
 
 
-def _holm(p: FloatArray) -> FloatArray:
-    return p if p.size == 1 else adjust_pvalues(p, "holm")
+def _holm_reject(p: FloatArray, alpha: float) -> BoolArray:
+    """Holm's step-down rule: with p sorted ascending, reject H_(1), …, H_(r−1) where r is
+    the first index with p_(r) > α / (m − r + 1) (Holm 1979). Equivalent to Holm-adjusted
+    p-values ≤ α (:func:`recarena.analysis.abtest.adjust_pvalues`), without statsmodels'
+    per-call garbage collection."""
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    passes = p[order] <= alpha / (m - np.arange(m))
+    first_failure = m if passes.all() else int(np.argmin(passes))
+    reject = np.zeros(m, dtype=bool)
+    reject[order[:first_failure]] = True
+    return reject
 
 
 def assign_variants(users: ArrayLike, weights: ArrayLike, salt: int) -> IntArray:

@@ -176,6 +176,8 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 
 def row_slice(mat: sp.csr_array, rows: I64) -> sp.csr_array:
     """Rows ``rows`` of ``mat``; ids at or past ``mat.shape[0]`` give empty rows."""
+    if mat.shape[0] == 0:
+        return sp.csr_array((rows.size, mat.shape[1]), dtype=mat.dtype)
     inside = rows < mat.shape[0]
     if inside.all():
         return sp.csr_array(mat[rows])

@@ -33,11 +33,17 @@ __all__ = [
 ]
 
 BUILTIN_MODULES: tuple[str, ...] = (
+    "recarena.policies.association",
     "recarena.policies.bandits",
     "recarena.policies.collaborative",
+    "recarena.policies.content",
     "recarena.policies.experiments",
     "recarena.policies.heuristics",
+    "recarena.policies.hybrid",
+    "recarena.policies.lookalike",
+    "recarena.policies.nba",
     "recarena.policies.oracle",
+    "recarena.policies.uplift",
 )
 
 _REGISTRY: dict[str, type[Policy]] = {}

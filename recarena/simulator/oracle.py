@@ -59,9 +59,13 @@ class Oracle:
         return b.fatigue * hit
 
     def slate_utilities(self, users: I64, slates: I64) -> F64:
-        """True utilities u_ui(t) of the items in each slate, shape (B, k)."""
+        """True utilities u_ui(t) of the items in each slate, shape (B, k).
+
+        An item repeated in a slate (slates are padded when fewer than k items are on sale)
+        is one option: its later copies get −inf, so they add no click probability.
+        """
         items = self.world.items
-        return bh.utilities(
+        u = bh.utilities(
             self.state.preference[users],
             items.vector[slates],
             items.popularity[slates],
@@ -70,6 +74,12 @@ class Oracle:
             self.behaviour.preference_weight,
             self.fatigue(users, slates),
         )
+        order = np.argsort(slates, axis=1, kind="stable")
+        ordered = np.take_along_axis(slates, order, axis=1)
+        repeat = ordered[:, 1:] == ordered[:, :-1]
+        if repeat.any():
+            u[np.nonzero(repeat)[0], order[:, 1:][repeat]] = -np.inf
+        return u
 
     def slot_probabilities(self, users: I64, slates: I64) -> F64:
         """P(click at slot j) for each slate, shape (B, k), under the configured model."""

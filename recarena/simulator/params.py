@@ -280,3 +280,15 @@ class ScheduleParams(_Closed):
         if any(d < 0 for d in v):
             raise ValueError(f"campaign_days must be ≥ 0, got {v}")
         return sorted(v)
+
+    @model_validator(mode="after")
+    def _aligned(self) -> ScheduleParams:
+        # Daily steps must fall on window boundaries, or sessions just before a checkpoint
+        # would be handled after it (e.g. after an item release or a churn draw).
+        ratio = self.checkpoint_every / self.decision_window
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ValueError(
+                f"checkpoint_every ({self.checkpoint_every}) must be a whole multiple of "
+                f"decision_window ({self.decision_window})"
+            )
+        return self

@@ -369,7 +369,9 @@ def test_sessions_satisfaction_and_churn_replay_from_their_equations() -> None:
             if world.users.join_time[user] > day:
                 continue
             s_day = sat[logged <= day][-1] if (logged <= day).any() else 0.0
-            p = bh.churn_probability(b.churn_base_hazard, b.churn_satisfaction, np.array(s_day), 1.0)
+            p = bh.churn_probability(
+                b.churn_base_hazard, b.churn_satisfaction, np.array(s_day), 1.0
+            )
             if uniform(crn, int(user), day, 0, Purpose.CHURN) < p:
                 churn_day = float(day)
                 break

@@ -12,7 +12,7 @@ import pytest
 
 from recarena.policies import registry
 from recarena.simulator import simulation
-from recarena.simulator.log import Col, EventLog, Table, read_table, slates_array
+from recarena.simulator.log import Col, EventLog, Table, read_slates, read_table, slates_array
 from recarena.simulator.params import ScheduleParams
 from tests.simulator.helpers import TABLES, world_params
 
@@ -112,6 +112,23 @@ def test_simulation_log_streams_to_the_same_tables(
     assert memory.log.rows[Table.DECISIONS] > 500
     assert memory.log.rows[Table.CAMPAIGNS] > 0
     assert memory.log.rows[Table.CONVERSIONS] > 0
+
+
+def test_read_slates_and_column_subsets(tmp_path: Path) -> None:
+    rows = _decision_rows(np.random.default_rng(9), 40)
+    log = EventLog(tmp_path, slate_size=K, chunk_rows=7)
+    log.append(Table.DECISIONS, rows)
+    log.close()
+    slates = read_slates(tmp_path)
+    assert slates.dtype == np.int32
+    np.testing.assert_array_equal(slates, rows[Col.SLATE])
+    part = read_table(tmp_path, Table.DECISIONS, columns=[Col.USER, Col.CLICK])
+    assert list(part.columns) == [Col.USER, Col.CLICK]
+    np.testing.assert_array_equal(part[Col.USER], rows[Col.USER])
+    variant = tmp_path / "variant"
+    log = EventLog(variant, slate_size=0)
+    log.close()
+    assert read_slates(variant).shape == (0, 0)
 
 
 def test_empty_tables_are_written_with_their_schema(tmp_path: Path) -> None:

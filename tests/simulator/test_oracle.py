@@ -186,3 +186,35 @@ def test_logged_best_value_is_the_oracle_value_at_decision_time(
     res = simulate(params, ScheduleParams(days=6, slate_size=5), 13, session_policy=probe)
     logged = res.log.frame("decisions")["best_expected_reward"].to_numpy()
     np.testing.assert_allclose(logged, np.concatenate(probe.best).astype(np.float32), rtol=1e-6)
+
+
+@pytest.mark.parametrize("choice_model", ["mnl", "cascade"])
+def test_catalogue_smaller_than_the_slate(choice_model: str) -> None:
+    """Padded slates repeat items; a repeated item is one option and adds no click chance,
+    so nobody beats the oracle (which pads with nothing) and its regret stays 0."""
+    params = world_params(200, 3, behaviour={"choice_model": choice_model})
+    schedule = ScheduleParams(days=3, slate_size=5)
+    frames = {kind: _run(params, schedule, kind) for kind in ("oracle", "random", "popularity")}
+    oracle = frames["oracle"]
+    assert (np.stack(oracle["slate"])[:, 3:] == np.stack(oracle["slate"])[:, :1]).all()
+    np.testing.assert_array_equal(oracle["expected_reward"], oracle["best_expected_reward"])
+    for kind, frame in frames.items():
+        assert (frame["best_expected_reward"] >= frame["expected_reward"] - 1e-6).all(), kind
+        assert frame["clicked_position"].max() < 3, kind  # only a first copy can be clicked
+
+
+def test_repeated_items_in_a_slate_count_once() -> None:
+    params = world_params(4, 6, behaviour={"fatigue": 0.0})
+    oracle = _oracle(params, slate_size=4)
+    users = np.arange(4)
+    distinct = np.array([[0, 1, 2, 3]] * 4)
+    padded = np.array([[0, 1, 0, 0]] * 4)
+    u_distinct = oracle.slate_utilities(users, distinct)
+    u_padded = oracle.slate_utilities(users, padded)
+    np.testing.assert_array_equal(u_padded[:, :2], u_distinct[:, :2])
+    assert np.isneginf(u_padded[:, 2:]).all()
+    probs = oracle.slot_probabilities(users, padded)
+    np.testing.assert_array_equal(probs[:, 2:], 0.0)
+    # The same two items without the copies: same P(click) as a slate with empty slots.
+    two = oracle._slot_probabilities(np.hstack([u_distinct[:, :2], np.full((4, 2), -np.inf)]))
+    np.testing.assert_allclose(probs.sum(axis=1), two.sum(axis=1), rtol=1e-12)

@@ -1,0 +1,348 @@
+r"""Report section "Experiments: A/B tests and bandits".
+
+Importing this module appends :data:`SECTION` to :data:`recarena.analysis.report.SECTIONS`
+(before the provenance section, once). The section applies to any results directory with an
+arm that allocates over variants, offers or sub-policies (an ``ab_split``, a
+``bandit_over_policies``, or a bandit on the variant or campaign surface); the numbers come
+from :func:`recarena.analysis.experiments.analyse_experiments`.
+
+Figures
+-------
+* cumulative pseudo-regret on a log-time axis with 95% bands over seeds and, for Bernoulli
+  arms (variant surface, no heterogeneity, no shift), the Lai–Robbins asymptote
+  :math:`C \ln n(t)` with :math:`C = \sum_{i:\Delta_i>0} \Delta_i / \mathrm{kl}(\mu_i, \mu^*)`
+  (Lai & Robbins 1985) and :math:`n(t)` the mean number of decisions by time t — the regret
+  any uniformly good policy must eventually exceed;
+* allocation over time (share of each option per day, mean over seeds), one panel per arm;
+* share of traffic on the oracle's best variant per day, with bands;
+* p-value trajectories of each A/B arm's test (always-valid p for the mSPRT, nominal p
+  otherwise, with α or the O'Brien–Fleming nominal boundary), one line per seed;
+* always-valid confidence sequences for the first treatment's difference, one band per seed,
+  with the true difference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import special
+
+from recarena.analysis import plots
+from recarena.analysis import regret as rg
+from recarena.analysis.business import Metric
+from recarena.analysis.experiments import (
+    AB_KIND,
+    DAY,
+    OPTION,
+    SHARE,
+    SHARE_ON_BEST,
+    ExperimentAnalysis,
+    analyse_experiments,
+)
+from recarena.analysis.report import (
+    SECTIONS,
+    ReportContext,
+    Section,
+    SectionOutput,
+    format_value,
+    html_table,
+)
+from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, SEED, band
+from recarena.policies.bandits import lai_robbins_constant
+from recarena.simulator.log import Col
+
+__all__ = [
+    "SECTION",
+    "TITLE",
+    "allocation_plot",
+    "bernoulli_means",
+    "build",
+    "confidence_sequence_plot",
+    "pvalue_plot",
+    "regret_plot",
+]
+
+TITLE = "Experiments: A/B tests and bandits"
+Colors = Mapping[str, tuple[float, float, float]]
+
+
+def bernoulli_means(scenario: Mapping[str, Any], horizon: float) -> np.ndarray | None:
+    """The variants' CTRs when every user sees the same Bernoulli arms, else ``None``.
+
+    That is: the variant surface, every variant with ``heterogeneity`` 0 and no
+    ``shift_day`` before the horizon.
+    """
+    world = scenario.get("world") or {}
+    variants = world.get("variants") or []
+    surface = (scenario.get("schedule") or {}).get("surface")
+    shift = world.get("shift_day")
+    if surface != "variant" or len(variants) < 2:
+        return None
+    if any(float(v.get("heterogeneity") or 0.0) > 0 for v in variants):
+        return None
+    if shift is not None and float(shift) < horizon:
+        return None
+    return np.array([float(v["ctr"]) for v in variants])
+
+
+def regret_plot(
+    curves: pd.DataFrame,
+    means: np.ndarray | None,
+    *,
+    colors: Colors | None = None,
+    level: float = 0.95,
+    log_x: bool = True,
+) -> Figure:
+    """Cumulative pseudo-regret per arm (bands over seeds) with the Lai–Robbins asymptote.
+
+    The asymptote :math:`C \\ln n(t)` is drawn when ``means`` (Bernoulli arm means) are given
+    and differ; :math:`n(t)` is the mean over runs of the decisions made by time t.
+    """
+    fig = plots.cumulative_regret_plot(curves, colors=colors, level=level, log_x=log_x)
+    if means is None or np.ptp(means) <= 0 or len(curves) == 0:
+        return fig
+    constant = lai_robbins_constant(means)
+    n = curves.groupby(Col.T, sort=True)[rg.CUM_DECISIONS].mean()
+    t = n.index.to_numpy(dtype=np.float64)
+    keep = (t > 0) & (n.to_numpy() >= 1)
+    ax = fig.axes[0]
+    ax.plot(t[keep], constant * np.log(n.to_numpy(dtype=np.float64)[keep]), color="black",
+            linestyle="--", linewidth=1.2,
+            label=f"Lai–Robbins C·ln n(t), C = {constant:.3g}")  # fmt: skip
+    ax.legend(fontsize="small", title_fontsize="small", loc="best",
+              title=f"line: mean over seeds; band: {level:.0%} CI")  # fmt: skip
+    return fig
+
+
+def _panels(n: int, width: float = 3.6, height: float = 2.8) -> tuple[Figure, int, int]:
+    ncols = max(1, min(3, n))
+    nrows = max(1, math.ceil(n / ncols))
+    return plots.new_figure(width * ncols + 0.6, height * nrows + 0.6), nrows, ncols
+
+
+def allocation_plot(allocation: pd.DataFrame, names: Mapping[str, Sequence[str]]) -> Figure:
+    """Per arm, the share of each option per day (stacked; mean over seeds)."""
+    arms = list(dict.fromkeys(allocation[ARM])) if len(allocation) else []
+    fig, nrows, ncols = _panels(len(arms))
+    for i, arm in enumerate(arms):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        mean = (
+            allocation[allocation[ARM] == arm]
+            .groupby([DAY, OPTION])[SHARE]
+            .mean()
+            .unstack(OPTION)
+            .fillna(0.0)
+        )
+        labels = list(names.get(arm) or [])
+        legend = [labels[k] if k < len(labels) else str(k) for k in mean.columns]
+        ax.stackplot(mean.index.to_numpy(), mean.to_numpy().T, labels=legend, alpha=0.85)
+        ax.set_ylim(0, 1)
+        ax.set_title(arm, fontsize="medium")
+        ax.set_xlabel("day")
+        ax.set_ylabel("share of decisions")
+        ax.legend(fontsize="x-small", loc="lower left")
+    if not arms:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no allocation data", ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle("Allocation over time (mean over seeds)")
+    return fig
+
+
+def _ab_arms(runs: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(runs.loc[runs["kind"] == AB_KIND, ARM]))
+
+
+def pvalue_plot(trajectories: pd.DataFrame, runs: pd.DataFrame) -> Figure:
+    """Per A/B arm, the test's p-value at each look, one line per seed and comparison.
+
+    mSPRT arms show the always-valid p-values; the others the nominal z-test p-values with
+    their rejection level: α, or the nominal level 2(1 − Φ(b_ℓ)) of the O'Brien–Fleming
+    boundary b_ℓ.
+    """
+    arms = _ab_arms(runs)
+    fig, nrows, ncols = _panels(len(arms))
+    for i, arm in enumerate(arms):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        info = runs[runs[ARM] == arm].iloc[0]
+        part = trajectories[trajectories[ARM] == arm]
+        column = "p_sequential" if info["test"] == "sequential_msprt" else "p_nominal"
+        for _, line in part.groupby([SEED, "comparison"], sort=False):
+            ax.plot(line[Col.T], np.maximum(line[column], 1e-6), color="tab:blue", alpha=0.35,
+                    linewidth=0.8)  # fmt: skip
+        if len(part):
+            first = part[part[SEED] == part[SEED].iloc[0]].drop_duplicates(Col.T)
+            level = first["threshold"].to_numpy(dtype=np.float64)
+            if info["test"] == "obrien_fleming":
+                level = 2.0 * special.ndtr(-level)
+            ax.step(first[Col.T], level, where="mid", color="black", linestyle="--",
+                    linewidth=1.0, label="rejection level")  # fmt: skip
+            ax.legend(fontsize="x-small", loc="lower left")
+        ax.set_yscale("log")
+        ax.set_title(f"{arm} ({info['test']})", fontsize="medium")
+        ax.set_xlabel("time of look (days)")
+        ax.set_ylabel("p-value")
+    if not arms:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no A/B arms", ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle("p-value trajectories (one line per seed)")
+    return fig
+
+
+def confidence_sequence_plot(trajectories: pd.DataFrame, runs: pd.DataFrame) -> Figure:
+    """Per A/B arm, the always-valid confidence sequence of rate₁ − rate₀, one band per
+    seed, with the true difference (mean over seeds of the variants' true values)."""
+    arms = _ab_arms(runs)
+    fig, nrows, ncols = _panels(len(arms))
+    for i, arm in enumerate(arms):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        part = trajectories[(trajectories[ARM] == arm) & (trajectories["comparison"] == 1)]
+        for _, line in part.groupby(SEED, sort=False):
+            ax.fill_between(line[Col.T], line["cs_low"], line["cs_high"], color="tab:blue",
+                            alpha=0.08, linewidth=0)  # fmt: skip
+            ax.plot(line[Col.T], line["estimate"], color="tab:blue", alpha=0.4, linewidth=0.7)
+        rows = runs[runs[ARM] == arm]
+        if {"value_0", "value_1"} <= set(rows.columns):
+            truth = float((rows["value_1"] - rows["value_0"]).mean())
+            if math.isfinite(truth):
+                ax.axhline(truth, color="black", linestyle="--", linewidth=1.0,
+                           label=f"true difference {truth:.4f}")  # fmt: skip
+                ax.legend(fontsize="x-small", loc="upper right")
+        ax.axhline(0.0, color="grey", linewidth=0.8)
+        ax.set_title(arm, fontsize="medium")
+        ax.set_xlabel("time of look (days)")
+        ax.set_ylabel("rate(variant 1) − rate(control)")
+    if not arms:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "no A/B arms", ha="center", va="center", transform=ax.transAxes)
+    fig.suptitle("Always-valid confidence sequences (one band per seed)")
+    return fig
+
+
+def _interval(mean: float, low: float, high: float) -> str:
+    if not math.isfinite(mean):
+        return "–"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return format_value(mean)
+    return f"{format_value(mean)} [{format_value(low)}, {format_value(high)}]"
+
+
+def _summary_table(ctx: ReportContext, analysis: ExperimentAnalysis) -> pd.DataFrame:
+    summary = analysis.summary()
+    core = ctx.summary.set_index([ARM, METRIC]) if len(ctx.summary) else None
+    rows = []
+    for _, r in summary.iterrows():
+        row: dict[str, Any] = {"arm": r[ARM], "policy": r["kind"], "seeds": int(r["seeds"])}
+        for metric, label in ((Metric.TOTAL_REGRET, "total regret"), (Metric.CTR, "CTR")):
+            key = (r[ARM], metric)
+            if core is not None and key in core.index:
+                c = core.loc[key]
+                row[label] = _interval(float(c[MEAN]), float(c[CI_LOW]), float(c[CI_HIGH]))
+        row["share on best"] = _interval(
+            r["share_on_best"], r["share_on_best_low"], r["share_on_best_high"]
+        )
+        row["share on best, last day"] = _interval(
+            r["share_on_best_last_day"], r["share_on_best_last_day_low"],
+            r["share_on_best_last_day_high"],
+        )  # fmt: skip
+        row["P(correct)"] = _interval(r["p_correct"], r["p_correct_low"], r["p_correct_high"])
+        if "time_to_decision" in summary.columns and r["kind"] == AB_KIND:
+            row["decided early"] = format_value(r["decided_early"])
+            row["time to decision (days)"] = _interval(
+                r["time_to_decision"], r["time_to_decision_low"], r["time_to_decision_high"]
+            )
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("–")
+
+
+def build(ctx: ReportContext) -> SectionOutput | None:
+    """The section, or ``None`` when no arm allocates over variants, offers or policies."""
+    analysis = analyse_experiments(ctx.results, level=ctx.level)
+    if analysis is None:
+        return None
+    ctx.cache["experiments"] = analysis
+    level = ctx.level
+    body = [
+        "<p>Per arm, mean over seeds with a "
+        f"{level:.0%} Student-t interval (exact Clopper–Pearson for P(correct) and false-"
+        "positive rates). <em>Share on best</em>: decisions that showed the oracle's best "
+        "action for that user. <em>P(correct)</em>: the A/B winner, or the option a bandit "
+        "served most on the last day, is the variant with the highest true value. <em>Time "
+        "to decision</em>: over the runs whose test rejected before its horizon.</p>",
+        html_table(_summary_table(ctx, analysis), caption="experiments per arm"),
+    ]
+    fpr = analysis.false_positive_rates()
+    if len(fpr):
+        body.append(
+            "<h3>A/A false-positive rates</h3><p>Null runs (all variants equal): the share of "
+            "runs in which each rule declared a difference, replayed on the same logged data "
+            "(arms that commit are scored on their own rule only).</p>"
+        )
+        shown = fpr.assign(
+            fpr=[_interval(*v) for v in fpr[["fpr", "ci_low", "ci_high"]].to_numpy(float)]
+        ).drop(columns=["ci_low", "ci_high"])
+        body.append(html_table(shown, caption=f"false-positive rate [{level:.0%} exact CI]"))
+    ab = analysis.ab_runs()
+    if len(ab):
+        keep = [c for c in (SEED, ARM, "test", "significant", "decision_time", "winner_name",
+                            "best", "correct", "null") if c in ab.columns]  # fmt: skip
+        body.append("<details><summary>A/B tests per run</summary>")
+        body.append(html_table(ab[keep]) + "</details>")
+    means = bernoulli_means(ctx.results.scenario, ctx.horizon)
+    kw: dict[str, Any] = {"colors": ctx.colors, "level": level}
+    figures: dict[str, Figure] = {"experiments_regret_logt": regret_plot(ctx.curves, means, **kw)}
+    captions = {
+        "experiments_regret_logt": "Cumulative pseudo-regret on a log-time axis"
+        + (" with the Lai–Robbins asymptote C·ln n(t) for these Bernoulli arms."
+           if means is not None else " (no asymptote: the arms are not plain Bernoulli arms).")
+    }  # fmt: skip
+    figures["experiments_allocation"] = allocation_plot(analysis.allocation, analysis.option_names)
+    captions["experiments_allocation"] = "Share of decisions served by each option per day."
+    if len(analysis.share_on_best):
+        figures["experiments_share_on_best"] = plots.band_plot(
+            band(analysis.share_on_best, DAY, SHARE_ON_BEST, ARM, level), DAY,
+            title="Share of traffic on the best variant", xlabel="day",
+            ylabel="share of decisions on the oracle's best action", **kw,
+        )  # fmt: skip
+        captions["experiments_share_on_best"] = "Per day, decisions on the oracle's best action."
+    if len(analysis.trajectories):
+        figures["experiments_pvalues"] = pvalue_plot(analysis.trajectories, analysis.runs)
+        figures["experiments_confidence_sequences"] = confidence_sequence_plot(
+            analysis.trajectories, analysis.runs
+        )
+        captions["experiments_pvalues"] = "p-value of each A/B test at each look, per seed."
+        captions["experiments_confidence_sequences"] = (
+            "Always-valid confidence sequences of the first treatment's difference, per seed."
+        )
+    tables = {
+        "experiments_runs": analysis.runs,
+        "experiments_summary": analysis.summary(),
+        "experiments_allocation": analysis.allocation,
+        "experiments_share_on_best": analysis.share_on_best,
+    }
+    if len(fpr):
+        tables["experiments_fpr"] = fpr
+    if len(analysis.trajectories):
+        tables["experiments_trajectories"] = analysis.trajectories
+    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+
+
+SECTION = Section(TITLE, build)
+
+
+def _install() -> None:
+    """Add :data:`SECTION` to the report once, before the provenance section."""
+    if any(getattr(s, "title", None) == TITLE for s in SECTIONS):
+        return
+    last = len(SECTIONS)
+    for i, section in enumerate(SECTIONS):
+        if getattr(section, "title", "").startswith("Configuration"):
+            last = i
+    SECTIONS.insert(last, SECTION)
+
+
+_install()
