@@ -63,7 +63,14 @@ class Results:
         """The summary as the compact text table ``recarena run`` prints."""
         from recarena.analysis.report import print_summary
 
-        return print_summary(self.summary())
+        text = print_summary(self.summary())
+        paired = self.path / "metrics" / "paired_differences.csv"
+        if paired.exists():
+            frame = pd.read_csv(paired)
+            baseline = self.directory.arms[0]
+            text += f"\n\ndifference from {baseline}, paired by seed (mean ± 95% CI half-width):\n"
+            text += print_summary(frame)
+        return text
 
     def per_run(self) -> pd.DataFrame:
         """One row per (seed, arm) with every scalar metric."""

@@ -74,6 +74,7 @@ from recarena.analysis.stats import (
     N_SEEDS,
     SEED,
     band,
+    paired_differences,
     summarise,
 )
 from recarena.simulator.log import Col, Table
@@ -445,11 +446,25 @@ def _overview(ctx: ReportContext) -> SectionOutput:
             "random draws (common random numbers)."
         ),
     ]
+    tables: dict[str, pd.DataFrame] = {}
+    if len(ctx.arms) > 1 and len(rd.seeds) > 1:
+        paired = paired_differences(ctx.per_run, ctx.arms[0], metrics=metrics, level=ctx.level)
+        tables["paired_differences"] = paired
+        body += [
+            f"<h3>Difference from {html.escape(ctx.arms[0])}, paired by seed</h3>",
+            summary_html(paired, metrics, labels=METRIC_LABELS, level=ctx.level),
+            _p(
+                "Each seed's difference from the first arm, then the mean and CI over seeds. "
+                "Pairing removes world-to-world variation, so these intervals are the ones "
+                "to read when comparing arms."
+            ),
+        ]
     fig = plots.metric_bars(
         ctx.summary, metrics, colors=ctx.colors, level=ctx.level, title="Key metrics"
     )
     return SectionOutput(
         html="".join(body),
+        tables=tables,
         figures={"key_metrics": fig},
         captions={"key_metrics": "Key metrics per arm"},
     )

@@ -122,3 +122,20 @@ def test_band_per_x_across_seeds() -> None:
 def test_band_empty() -> None:
     b = band(pd.DataFrame({ARM: [], "t": [], "y": []}), "t", "y")
     assert len(b) == 0 and MEAN in b.columns
+
+
+def test_paired_differences_cancel_world_variation() -> None:
+    from recarena.analysis.stats import paired_differences
+
+    # Worlds differ a lot between seeds (10, 20, 30) but arm b is always exactly 1 above a.
+    per_run = pd.DataFrame(
+        {"seed": [1, 2, 3, 1, 2, 3], "arm": ["a"] * 3 + ["b"] * 3,
+         "ctr": [10.0, 20.0, 30.0, 11.0, 21.0, 31.0]}
+    )  # fmt: skip
+    out = paired_differences(per_run, "a")
+    row = out.iloc[0]
+    assert row["arm"] == "b" and row["metric"] == "ctr"
+    assert row["mean"] == pytest.approx(1.0)
+    assert row["ci_low"] == pytest.approx(1.0) and row["ci_high"] == pytest.approx(1.0)
+    with pytest.raises(KeyError):
+        paired_differences(per_run, "c")
