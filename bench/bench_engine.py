@@ -99,9 +99,18 @@ _RSS_WRAPPER = (
 
 
 # ---------------------------------------------------------------------- set-up helpers
+_LIMITS: list[Any] = []  # keeps the process-wide threadpool limit object alive
+
+
 def one_core(pin: bool) -> dict[str, Any]:
-    """Limit thread pools to one thread (and pin to one CPU); return what was done."""
-    threadpool_limits(limits=1)
+    """Limit thread pools to one thread (and pin to one CPU); return what was done.
+
+    threadpoolctl only limits libraries already loaded, so the built-in policy modules (and
+    whatever BLAS they pull in) are imported first; every measured run also re-applies the
+    limit around ``simulate()`` (see :func:`_blas`) for libraries loaded later.
+    """
+    registry.available()
+    _LIMITS.append(threadpool_limits(limits=1))
     try:
         import pyarrow as pa
 
@@ -114,9 +123,17 @@ def one_core(pin: bool) -> dict[str, Any]:
         os.sched_setaffinity(0, {cpus[-1]})
         pinned = [cpus[-1]]
     return {
-        "blas_threads": [p.get("num_threads") for p in threadpool_info()],
+        "threadpools": [
+            {k: p.get(k) for k in ("internal_api", "prefix", "num_threads")}
+            for p in threadpool_info()
+        ],
         "pinned_cpus": pinned,
     }
+
+
+def _blas(threads: int = 1) -> Any:
+    """Context limiting every loaded thread pool (BLAS, OpenMP) to ``threads``."""
+    return threadpool_limits(limits=threads)
 
 
 def child_env() -> dict[str, str]:
@@ -134,10 +151,19 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
+    import hashlib
+
     import pyarrow
     import simpy
 
+    import recarena
+
+    src = Path(recarena.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([*src.glob("simulator/*.py"), *src.glob("policies/*.py")]):
+        digest.update(path.name.encode() + path.read_bytes())
     return {
+        "recarena_source_sha256": digest.hexdigest()[:16],
         "python": platform.python_version(),
         "numpy": np.__version__,
         "pyarrow": pyarrow.__version__,
@@ -217,23 +243,25 @@ def run_engine(
     oracle: bool,
     workdir: Path,
     seed: int = 1,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """One ``simulate()`` with Parquet logging; returns its numbers."""
     policy = registry.make({"kind": kind})
     sizes = _count_batches(policy)
     log_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
     gc.collect()
-    tic, cpu = time.perf_counter(), time.process_time()
-    res = simulate(
-        wp,
-        sp,
-        seed,
-        session_policy=policy,
-        world=world,
-        log_path=log_dir,
-        oracle_columns=oracle,
-    )
-    wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
+    with _blas(threads):
+        tic, cpu = time.perf_counter(), time.process_time()
+        res = simulate(
+            wp,
+            sp,
+            seed,
+            session_policy=policy,
+            world=world,
+            log_path=log_dir,
+            oracle_columns=oracle,
+        )
+        wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
     stats = res.stats
     decisions = int(stats.decisions)
     rows = dict(res.log.rows)
@@ -266,9 +294,10 @@ def run_engine(
 
 def run_naive(world: World, wp: WorldParams, sp: ScheduleParams, seed: int = 1) -> dict[str, Any]:
     sim = NaiveSimulation(world, wp.behaviour, sp, seed=seed)
-    cpu = time.process_time()
-    r = sim.run()
-    cpu = time.process_time() - cpu
+    with _blas(1):
+        cpu = time.process_time()
+        r = sim.run()
+        cpu = time.process_time() - cpu
     user_days = float(np.clip(sp.days - world.users.join_time, 0.0, None).sum())
     out = {
         "n_users": world.n_users,
@@ -296,9 +325,10 @@ def engine_behaviour_check(
     """Engine on the naive's horizon, in memory, with the numbers the naive also reports."""
     policy = registry.make({"kind": "random"})
     gc.collect()
-    tic, cpu = time.perf_counter(), time.process_time()
-    res = simulate(wp, sp, 1, session_policy=policy, world=world, oracle_columns=False)
-    wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
+    with _blas(1):
+        tic, cpu = time.perf_counter(), time.process_time()
+        res = simulate(wp, sp, 1, session_policy=policy, world=world, oracle_columns=False)
+        wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
     snaps = res.log.arrow("snapshots")
     life = res.log.arrow("lifecycle").column("event").to_numpy()
     state = res.engine.state
@@ -377,12 +407,14 @@ def _memory_child(cfg: dict[str, Any]) -> None:
     world_seconds = time.perf_counter() - tic
     log_dir = Path(tempfile.mkdtemp(prefix="recarena-bench-mem-"))
     try:
-        tic, cpu = time.perf_counter(), time.process_time()
-        res = simulate(
-            wp, sp, 1, session_policy=registry.make({"kind": "random"}), world=world,
-            log_path=log_dir, oracle_columns=bool(cfg["oracle"]),
-        )  # fmt: skip
-        wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
+        policy = registry.make({"kind": "random"})
+        with _blas(1):
+            tic, cpu = time.perf_counter(), time.process_time()
+            res = simulate(
+                wp, sp, 1, session_policy=policy, world=world, log_path=log_dir,
+                oracle_columns=bool(cfg["oracle"]),
+            )  # fmt: skip
+            wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
         out = {
             "decisions": int(res.stats.decisions),
             "seconds_wall": wall,
@@ -465,11 +497,10 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             if pinned:
                 os.sched_setaffinity(0, set(range(n_cpu)))
             try:
-                with threadpool_limits(limits=n_cpu, user_api="blas"):
-                    extra = _timed(
-                        f"random     items={base_items:<5} oracle=on  BLAS threads={n_cpu}",
-                        run_engine, world, wp, sp, "random", True, workdir,
-                    )  # fmt: skip
+                extra = _timed(
+                    f"random     items={base_items:<5} oracle=on  BLAS threads={n_cpu}",
+                    run_engine, world, wp, sp, "random", True, workdir, 1, n_cpu,
+                )  # fmt: skip
             finally:
                 if pinned:
                     os.sched_setaffinity(0, set(pinned))

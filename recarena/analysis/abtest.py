@@ -40,7 +40,6 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize, special, stats
-from statsmodels.stats.multitest import multipletests
 
 __all__ = [
     "Alternative",
@@ -674,7 +673,8 @@ def _welch_from_moments(
 def adjust_pvalues(
     pvalues: ArrayLike, method: Literal["holm", "bh", "bonferroni"] = "holm"
 ) -> FloatArray:
-    r"""Multiplicity-adjusted p-values (delegates to statsmodels ``multipletests``).
+    r"""Multiplicity-adjusted p-values (numpy; checked against statsmodels ``multipletests``,
+    which is avoided here because it calls ``gc.collect()`` on every call).
 
     Parameters
     ----------
@@ -705,16 +705,26 @@ def adjust_pvalues(
     .. [2] Benjamini, Y., Hochberg, Y. (1995). "Controlling the false discovery rate".
        *JRSS B* 57(1), 289–300.
     """
-    mapping = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni"}
-    if method not in mapping:
-        raise ValueError(f"method must be one of {tuple(mapping)}, got {method!r}")
+    if method not in ("holm", "bh", "bonferroni"):
+        raise ValueError(f"method must be one of ('holm', 'bh', 'bonferroni'), got {method!r}")
     p = np.asarray(pvalues, dtype=np.float64)
     if p.ndim != 1 or p.size == 0:
         raise ValueError(f"pvalues must be a non-empty one-dimensional array, got shape {p.shape}")
     if not np.all(np.isfinite(p)) or np.any((p < 0.0) | (p > 1.0)):
         raise ValueError("pvalues must contain values in [0, 1] (no NaN)")
-    _, adjusted, _, _ = multipletests(p, method=mapping[method])
-    return np.asarray(adjusted, dtype=np.float64)
+    m = p.size
+    if method == "bonferroni":
+        return np.minimum(1.0, m * p)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    rank = np.arange(1, m + 1)
+    if method == "holm":
+        stepped = np.maximum.accumulate(np.minimum(1.0, (m - rank + 1) * ranked))
+    else:
+        stepped = np.minimum.accumulate(np.minimum(1.0, ranked * (m / rank))[::-1])[::-1]
+    adjusted = np.empty(m)
+    adjusted[order] = stepped
+    return adjusted
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,12 +30,13 @@ For arms that are not A/B tests, the values of the options come from an A/B arm 
 seed that splits the same options: an A/B arm of ``fixed`` variants gives the value of each
 banner (for plain bandits on the variant surface), and an A/B arm with the same sub-policies
 gives the value of each (for ``bandit_over_policies``). Without such a reference arm the truth
-is unknown and P(correct) is NaN.
+is unknown and P(correct) is NaN; it is NaN too in worlds whose variants shift before the
+horizon (the values measured during an A/B test no longer rank the options at the end).
 
 Metrics
 -------
-* **time to decision** — the look at which a test rejected (days); inconclusive tests are
-  counted in ``decided_early`` = share of runs that rejected before their horizon.
+* **time to decision** — the look at which a test rejected (days), over the runs that
+  rejected; ``rejected_share`` is the share of runs that did.
 * **P(correct)** — share of non-null runs whose final choice is the true best: the A/B winner,
   or for a bandit the option it chose most in the last ``pick_days`` days. Clopper–Pearson
   interval (Clopper & Pearson 1934) over runs.
@@ -215,11 +216,10 @@ def test_trajectories(outcome: TestOutcome, alpha: float, tau: float) -> pd.Data
     )
 
 
-def option_column(frame: pd.DataFrame) -> str | None:
-    """What an arm allocates over: ``group`` when logged, else the variant/offer shown, or
-    ``None`` on the slate surface without groups."""
-    group = frame[Col.GROUP].to_numpy() if Col.GROUP in frame.columns else np.array([-1])
-    if len(frame) and (group >= 0).all():
+def option_column(frame: pd.DataFrame, kind: str) -> str | None:
+    """What an arm of policy ``kind`` allocates over: ``group`` for the experiment policies,
+    else the variant or offer shown; ``None`` on the slate surface."""
+    if kind in (AB_KIND, BANDIT_KIND):
         return Col.GROUP
     for column in (Col.ACTION, Col.OFFER):
         if column in frame.columns and len(frame) and (frame[column].to_numpy() >= 0).any():
@@ -356,7 +356,8 @@ class ExperimentAnalysis:
     share_on_best
         ``seed, arm, day, share_on_best`` (decisions tables only).
     trajectories
-        ``seed, arm`` + :func:`test_trajectories` of every A/B run.
+        ``seed, arm`` + :func:`test_trajectories` of every A/B run (up to the decision for
+        arms that commit: later looks only hold the winner's data).
     option_names
         Per arm, the names of its options (sub-policy or variant names).
     level
@@ -399,9 +400,10 @@ class ExperimentAnalysis:
         )
 
     def summary(self) -> pd.DataFrame:
-        """Per arm: P(correct) with its exact CI, time to decision (mean and t-interval over
-        the runs that rejected), share of runs decided early, and share of traffic on the
-        best variant (whole run and last day; mean over seeds)."""
+        """Per arm: P(correct) with its exact CI; for A/B arms the share of runs whose test
+        rejected (``rejected_share``) and the time to decision (mean and t-interval over those
+        runs); the share of traffic on the best variant (whole run and last day; mean over
+        seeds, variant surface only)."""
         from recarena.analysis.stats import mean_ci
 
         rows = []
@@ -411,19 +413,20 @@ class ExperimentAnalysis:
             k = int((scored["correct"] == 1.0).sum())
             p, low, high = proportion_ci(k, len(scored), self.level)
             row.update({"p_correct": p, "p_correct_low": low, "p_correct_high": high})
-            if "significant" in part.columns:
+            if row["kind"] == AB_KIND:
                 early = part["significant"].astype(bool)
                 times = mean_ci(part.loc[early, "decision_time"].to_numpy(float), self.level)
                 row.update({
-                    "decided_early": float(early.mean()),
+                    "rejected_share": float(early.mean()),
                     "time_to_decision": times.mean,
                     "time_to_decision_low": times.ci_low,
                     "time_to_decision_high": times.ci_high,
                 })  # fmt: skip
             for column in ("share_on_best", "share_on_best_last_day"):
                 ci = mean_ci(part[column].to_numpy(float), self.level)
-                row.update({column: ci.mean, f"{column}_low": ci.ci_low,
-                            f"{column}_high": ci.ci_high})  # fmt: skip
+                # a t-interval over few seeds can leave [0, 1]; a share cannot
+                row.update({column: ci.mean, f"{column}_low": max(ci.ci_low, 0.0),
+                            f"{column}_high": min(ci.ci_high, 1.0)})  # fmt: skip
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -452,21 +455,24 @@ def _ab_row(
     for method in METHODS:
         if params.commit and method != params.test:
             continue
-        result = own if method == params.test else replay_test(frame, params, horizon, method)
+        try:
+            result = own if method == params.test else replay_test(frame, params, horizon, method)
+        except ValueError:  # e.g. too many looks for an O'Brien–Fleming design
+            continue
         row[f"reject_{method}"] = result.significant
         row[f"decision_time_{method}"] = result.decision_time
     return row, own, values
 
 
-def _tagged(frame: pd.DataFrame, seed: int, arm: str) -> pd.DataFrame:
-    frame = frame.copy()
-    frame.insert(0, ARM, arm)
-    frame.insert(0, SEED, seed)
-    return frame
-
-
-def _concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+def _stack(parts: Sequence[tuple[int, str, pd.DataFrame]]) -> pd.DataFrame:
+    """Per-run frames stacked with their ``seed`` and ``arm`` as leading columns."""
+    if not parts:
+        return pd.DataFrame()
+    keys = pd.DataFrame([(seed, arm) for seed, arm, _ in parts], columns=[SEED, ARM])
+    lengths = [len(f) for _, _, f in parts]
+    tags = keys.loc[keys.index.repeat(lengths)].reset_index(drop=True)
+    body = pd.concat([f for _, _, f in parts], ignore_index=True)
+    return pd.concat([tags, body], axis=1)
 
 
 def analyse_experiments(
@@ -492,13 +498,18 @@ def analyse_experiments(
     scenario = results.scenario
     roles = {(r.arm, r.table): r for r in _roles(scenario)}
     rows: list[dict[str, Any]] = []
-    allocation, best_share, trajectories = [], [], []
+    allocation: list[tuple[int, str, pd.DataFrame]] = []
+    best_share: list[tuple[int, str, pd.DataFrame]] = []
+    trajectories: list[tuple[int, str, pd.DataFrame]] = []
     names: dict[str, list[str]] = {}
-    variant_names = [str(v.get("name")) for v in (scenario.get("world") or {}).get("variants", [])]
+    world = scenario.get("world") or {}
+    variant_names = [str(v.get("name")) for v in world.get("variants") or []]
+    shift = world.get("shift_day")
     # Truth per seed: option values keyed by what is compared (see module docstring).
     truth: dict[tuple[int, Any], list[FloatArray]] = {}
     for run in results.runs():
         horizon = results.horizon(run)
+        stationary = shift is None or float(shift) >= horizon
         for table in (Table.DECISIONS, Table.CAMPAIGNS):
             role = roles.get((run.arm, table))
             if role is None or not (run.path / f"{table}.parquet").exists():
@@ -506,10 +517,10 @@ def analyse_experiments(
             frame = read_table(run.path, table, columns=_COLUMNS[table])
             if len(frame) == 0:
                 continue
-            column = option_column(frame)
+            kind = str(role.config.get("kind"))
+            column = option_column(frame, kind)
             if column is None:
                 continue
-            kind = str(role.config.get("kind"))
             row: dict[str, Any] = {SEED: run.seed, ARM: run.arm, "table": table, "kind": kind,
                                    "option_column": column, "best": np.nan, "null": False,
                                    "truth_key": None}  # fmt: skip
@@ -527,7 +538,9 @@ def analyse_experiments(
                     per_variant[fixed] = values
                     truth.setdefault((run.seed, "variants"), []).append(per_variant)
                 traj = test_trajectories(outcome, params.alpha, params.msprt_tau)
-                trajectories.append(_tagged(traj, run.seed, run.arm))
+                if params.commit and outcome.decided:  # later looks hold the winner's data only
+                    traj = traj[traj[Col.T] <= outcome.decision_time + 1e-9]
+                trajectories.append((run.seed, run.arm, traj))
             elif kind == BANDIT_KIND:
                 params_b = BanditOverPoliciesParams.model_validate(role.config)
                 names[run.arm] = [v.name for v in params_b.policies]
@@ -535,13 +548,15 @@ def analyse_experiments(
             else:
                 names.setdefault(run.arm, variant_names if column == Col.ACTION else [])
                 row["truth_key"] = "variants" if column == Col.ACTION else None
+            if not stationary:  # the truth a bandit's final pick is scored on has moved
+                row["truth_key"] = None
             if "pick" not in row:
                 row["pick"] = modal_choice(frame, column, horizon - pick_days)
             alloc = daily_allocation(frame, column, horizon)
-            allocation.append(_tagged(alloc, run.seed, run.arm))
-            if table == Table.DECISIONS:
+            allocation.append((run.seed, run.arm, alloc))
+            if table == Table.DECISIONS and (frame[Col.ACTION].to_numpy() >= 0).all():
                 share = daily_share_on_best(frame, horizon)
-                best_share.append(_tagged(share, run.seed, run.arm))
+                best_share.append((run.seed, run.arm, share))
                 row["share_on_best"] = float(on_best(frame).mean())
                 row["share_on_best_last_day"] = float(share[SHARE_ON_BEST].iloc[-1])
             rows.append(row)
@@ -554,9 +569,9 @@ def analyse_experiments(
     _score(runs, truth)
     return ExperimentAnalysis(
         runs=runs.drop(columns=["truth_key"]),
-        allocation=_concat(allocation),
-        share_on_best=_concat(best_share),
-        trajectories=_concat(trajectories),
+        allocation=_stack(allocation),
+        share_on_best=_stack(best_share),
+        trajectories=_stack(trajectories),
         option_names=names,
         level=level,
     )

@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib
 import json
 import math
+import pkgutil
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -624,6 +626,25 @@ SECTIONS: list[ReportSection] = [
 ]
 
 
+def install_section(section: ReportSection, before: str = "Configuration and provenance") -> None:
+    """Add ``section`` to :data:`SECTIONS` once, just before the section titled ``before``
+    (at the end when there is none). Section modules in :mod:`recarena.analysis.sections`
+    call this when imported."""
+    titles = [getattr(s, "title", "") for s in SECTIONS]
+    if section.title in titles:
+        return
+    at = titles.index(before) if before in titles else len(titles)
+    SECTIONS.insert(at, section)
+
+
+def load_sections() -> None:
+    """Import every module of :mod:`recarena.analysis.sections` (each installs its section)."""
+    import recarena.analysis.sections as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+
+
 # ---------------------------------------------------------------------------------- writing
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;
@@ -688,6 +709,8 @@ def write_report(
     pathlib.Path
         The written ``report.html``.
     """
+    if sections is None:
+        load_sections()
     ctx = build_context(run_dir, level=level)
     rd = ctx.results
     metrics_dir, plots_dir = rd.metrics_dir, rd.plots_dir

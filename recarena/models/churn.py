@@ -51,8 +51,14 @@ F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
-    "sessions", "ctr", "clicks", "conversions", "revenue", "days_since_click", "days_observed",
-)  # fmt: skip
+    "sessions",
+    "ctr",
+    "clicks",
+    "conversions",
+    "revenue",
+    "days_since_click",
+    "days_observed",
+)
 
 
 @dataclass(frozen=True)
@@ -154,8 +160,9 @@ def _window_counts(
     t: F64, user: I64, weights: F64 | None, users: I64, lo: float, hi: float, n: int
 ) -> F64:
     inside = (t > lo) & (t <= hi)
-    sums = np.bincount(user[inside], weights=None if weights is None else weights[inside],
-                       minlength=n)  # fmt: skip
+    sums = np.bincount(
+        user[inside], weights=None if weights is None else weights[inside], minlength=n
+    )
     out: F64 = sums[users].astype(np.float64)
     return out
 

@@ -284,14 +284,15 @@ def take_in_order(
 def greedy_allocation(
     values: F64, costs: F64, budget: float = float("inf"), max_treated: int | None = None
 ) -> Allocation:
-    r"""Greedy by value per cost.
+    r"""Greedy by value per cost over (user, offer) pairs.
 
-    With a finite budget each user's candidate is the offer of largest value per cost
-    :math:`V_{uo} / c_o` among those with :math:`V_{uo} > 0` (zero-cost offers first); with an
-    unlimited budget it is the offer of largest value. Users are then taken in decreasing
-    order of their candidate's value per cost (ties by lower user index) while the budget and
-    the cap on contacts allow, skipping a user whose cost no longer fits (so a cheaper later
-    user can still use the rest of the budget).
+    Pairs with :math:`V_{uo} > 0` are considered in decreasing order of value per cost
+    :math:`V_{uo} / c_o` (zero-cost offers first; with an unlimited budget, in decreasing
+    order of value); a pair is taken when its user has no offer yet, its cost fits what is
+    left of the budget and the cap on contacts allows. Vectorised in rounds: each round gives
+    every unassigned user its best pair among those that still fit and takes users in order
+    (:func:`take_in_order`); a user whose pair did not fit competes again in the next round
+    with its next-best pair that does. Ties by lower user index.
 
     Parameters
     ----------
@@ -308,21 +309,27 @@ def greedy_allocation(
     costs = np.asarray(costs, dtype=np.float64)
     b = values.shape[0]
     _, _, masked = _candidates(values)
-    ratio_matrix = np.where(costs[None, :] > 0, masked / np.maximum(costs[None, :], 1e-300), np.inf)
-    ratio_matrix = np.where(np.isfinite(masked), ratio_matrix, -np.inf)
-    key = ratio_matrix if np.isfinite(budget) else masked
-    best = np.argmax(key, axis=1).astype(np.int64) if b else np.zeros(0, dtype=np.int64)
-    rows = np.arange(b)
-    gain = masked[rows, best] if b else np.zeros(0)
-    ratio = ratio_matrix[rows, best] if b else np.zeros(0)
-    cost = costs[best] if b else np.zeros(0)
-    users = np.flatnonzero(np.isfinite(gain))
-    order = users[np.lexsort((users, -ratio[users]))]
+    ratio = np.where(costs[None, :] > 0, masked / np.maximum(costs[None, :], 1e-300), np.inf)
+    key = np.where(np.isfinite(masked), ratio if np.isfinite(budget) else masked, -np.inf)
     actions = np.full(b, -1, dtype=np.int64)
-    take = take_in_order(order, cost, budget, max_treated)
-    actions[take] = best[take]
-    treated = actions >= 0
-    value = float(gain[treated].sum())
+    remaining = float(budget)
+    cap = b if max_treated is None else max(0, int(max_treated))
+    while cap > 0:
+        open_key = np.where(
+            (actions[:, None] < 0) & (costs[None, :] <= remaining + 1e-9), key, -np.inf
+        )
+        best = np.argmax(open_key, axis=1).astype(np.int64) if b else np.zeros(0, np.int64)
+        best_key = open_key[np.arange(b), best] if b else np.zeros(0)
+        users = np.flatnonzero(np.isfinite(best_key))
+        if users.size == 0:
+            break
+        order = users[np.lexsort((users, -best_key[users]))]
+        take = take_in_order(order, costs[best], remaining, cap)
+        actions[take] = best[take]
+        remaining -= float(costs[best[take]].sum())
+        cap -= take.size
+    treated = np.flatnonzero(actions >= 0)
+    value = float(masked[treated, actions[treated]].sum())
     return Allocation(actions, value, float("nan"), float("nan"), "greedy")
 
 
@@ -368,10 +375,11 @@ def lp_allocation(
 
     over the pairs with :math:`V_{uo} > 0`, solved by HiGHS (``scipy.optimize.linprog``). A
     basic optimum has at most two fractional variables per coupling constraint (Sinha &
-    Zoltners 1979); variables at 1 are kept, fractional users are dropped, and the leftover
-    budget is filled greedily (:func:`greedy_allocation` on the users left). The LP optimum
-    is an upper bound on every integer allocation, so ``gap`` certifies how far the rounded
-    solution can be from the exact optimum.
+    Zoltners 1979). Rounding: the variables at 1 are kept and the leftover budget is filled
+    greedily (:func:`greedy_allocation` on the users left); for each fractional pair, the
+    same after trimming the integral part (lowest value per cost first) to make room for that
+    pair; the best candidate is returned. The LP optimum is an upper bound on every integer
+    allocation, so ``gap`` certifies how far the rounded solution can be from the optimum.
     """
     values = np.asarray(values, dtype=np.float64)
     b = values.shape[0]
@@ -385,20 +393,52 @@ def lp_allocation(
         raise RuntimeError(f"LP allocation failed: {res.message}")
     bound = float(-res.fun)
     x = np.asarray(res.x)
-    whole = x > 1.0 - 1e-7
-    actions[users[whole]] = offers[whole]
     costs = np.asarray(costs, dtype=np.float64)
-    spent = float(costs[offers[whole]].sum())
-    taken = int(whole.sum())
+    whole = x > 1.0 - 1e-7
+    fractional = np.flatnonzero((x > 1e-7) & ~whole)
+    # Candidates: the integral part, and for each fractional pair the integral part trimmed
+    # (lowest value per cost first) to make room for that pair; each is then filled greedily.
+    seeds: list[tuple[I64, I64]] = [(users[whole], offers[whole])]
+    kept = np.flatnonzero(whole)
+    kept = kept[np.lexsort((kept, -v[kept] / np.maximum(costs[offers[kept]], 1e-300)))]
+    for j in fractional:
+        room = budget - costs[offers[j]]
+        cap = None if max_treated is None else max_treated - 1
+        if room < -1e-9 or (cap is not None and cap < 0):
+            continue
+        keep = take_in_order(np.arange(kept.size), costs[offers[kept]], room, cap)
+        chosen = np.append(kept[keep], j)
+        seeds.append((users[chosen], offers[chosen]))
+    best: Allocation | None = None
+    for seed_users, seed_offers in seeds:
+        actions = _filled(values, costs, budget, max_treated, seed_users, seed_offers)
+        sent = actions >= 0
+        value = float(values[np.flatnonzero(sent), actions[sent]].sum())
+        if best is None or value > best.value + 1e-12:
+            best = Allocation(actions, value, bound, _gap(value, bound), "lp")
+    assert best is not None
+    return best
+
+
+def _filled(
+    values: F64,
+    costs: F64,
+    budget: float,
+    max_treated: int | None,
+    seed_users: I64,
+    seed_offers: I64,
+) -> I64:
+    """Actions with ``seed_users`` assigned ``seed_offers`` and the rest filled greedily."""
+    actions = np.full(values.shape[0], -1, dtype=np.int64)
+    actions[seed_users] = seed_offers
+    spent = float(costs[seed_offers].sum())
     rest_budget = budget - spent if np.isfinite(budget) else budget
-    rest_cap = None if max_treated is None else max_treated - taken
+    rest_cap = None if max_treated is None else max_treated - seed_users.size
     free = actions < 0
     if free.any() and (rest_cap is None or rest_cap > 0) and rest_budget > 0:
         fill = greedy_allocation(values[free], costs, rest_budget, rest_cap)
         actions[np.flatnonzero(free)] = fill.actions
-    chosen = actions >= 0
-    value = float(values[np.flatnonzero(chosen), actions[chosen]].sum())
-    return Allocation(actions, value, bound, _gap(value, bound), "lp")
+    return actions
 
 
 def milp_allocation(
@@ -410,9 +450,10 @@ def milp_allocation(
 ) -> Allocation:
     """Exact integer allocation (the problem of :func:`lp_allocation` with x ∈ {0, 1}).
 
-    Solved by HiGHS branch-and-bound (``scipy.optimize.milp``) within ``time_limit`` seconds;
-    ``bound`` is the LP relaxation's value and ``gap`` the solution's gap to it (the
-    integrality gap of the instance when the MILP is solved to optimality).
+    Solved by HiGHS branch-and-bound (``scipy.optimize.milp``) to HiGHS' default relative
+    MIP gap (10⁻⁴) within ``time_limit`` seconds; ``bound`` is the LP relaxation's value and
+    ``gap`` the solution's gap to it (at most the instance's integrality gap plus the MIP
+    tolerance). On large instances :func:`lp_allocation` is as good and much faster.
     """
     values = np.asarray(values, dtype=np.float64)
     b = values.shape[0]

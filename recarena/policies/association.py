@@ -104,6 +104,7 @@ class AssociationRulesRecommender(HistoryRecommender):
     kind = "association_rules"
     summary = "Association rules ('bought together'): support/confidence/lift co-occurrence."
     scores_current = True
+    contract_options = ({"basket_days": 1.0, "metric": "lift", "min_support": 0.0},)
     params: Params
 
     def _reset_model(self) -> None:
@@ -160,6 +161,10 @@ class SegmentPopularityRecommender(HistoryRecommender):
     kind = "segment_popularity"
     summary = "Popularity per observable segment (categorical feature or k-means), shrunk."
     contextual = True
+    contract_options = (
+        {"by": "kmeans", "n_segments": 3},
+        {"feature": "device", "prior_strength": 0.0},
+    )
     params: Params
 
     def _reset_model(self) -> None:

@@ -62,6 +62,7 @@ __all__ = [
     "CampaignParams",
     "CampaignPolicy",
     "ContactLedger",
+    "ValueCampaignParams",
     "fit_offer_models",
     "history_features",
 ]
@@ -88,14 +89,21 @@ class CampaignParams(PolicyParams):
     target_fraction: float | None = Field(
         0.2, gt=0, le=1, description="treat at most this share of the users of a campaign"
     )
-    allocation: Literal["greedy", "lp", "milp"] = Field(
-        "greedy", description="budget allocation when values are in currency (see campaigns.py)"
-    )
     max_contacts: int | None = Field(
         None, ge=1, description="at most this many offers per user over the run (None = no cap)"
     )
     suppression_days: float = Field(
         0.0, ge=0, description="no new offer within this many days of the last one"
+    )
+
+
+class ValueCampaignParams(CampaignParams):
+    """:class:`CampaignParams` of a policy whose scores are values in currency."""
+
+    allocation: Literal["greedy", "lp", "milp"] = Field(
+        "greedy",
+        description="budget allocation: greedy by value per cost, LP relaxation with "
+        "rounding (optimality gap logged), or exact MILP",
     )
 
 
@@ -198,8 +206,8 @@ def fit_offer_models(
 class CampaignPolicy(Policy):
     """Base of the model-based campaign policies (life cycle in the module docstring).
 
-    Subclasses implement :meth:`_fit` (set ``ready_`` when a model is usable) and
-    :meth:`_values`, and choose ``selection``.
+    Subclasses implement :meth:`_fit_model` (called single-threaded by :meth:`_fit`),
+    :meth:`_ready` and :meth:`_values`, and choose ``selection``.
     """
 
     surfaces = frozenset({Surface.CAMPAIGN})
@@ -214,12 +222,23 @@ class CampaignPolicy(Policy):
         # One seed for every model fit, fixed here so fit twice = fit once.
         self.model_seed_ = int(self.rng_.integers(0, 2**31 - 1))
         self.ledger_ = ContactLedger()
-        self.ready_ = False
         self.allocations_: list[dict[str, float]] = []
         self._setup_model()
 
     def _setup_model(self) -> None:
         """Reset the subclass's model state (called on every setup)."""
+
+    def _fit(self, history: History) -> None:
+        # Single-threaded BLAS/OpenMP: the models are small, and several runs may share the
+        # cores (thread start-up and oversubscription would dominate the fit).
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            self._fit_model(history)
+
+    def _fit_model(self, history: History) -> None:
+        """Refit the subclass's model from the logged history."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ acting
     def _act(self, request: DecisionRequest) -> Decision:
@@ -244,7 +263,8 @@ class CampaignPolicy(Policy):
         return decision
 
     def _ready(self) -> bool:
-        return self.ready_
+        """Whether the model can target (otherwise the campaign is a randomised pilot)."""
+        return False
 
     def _target(self, request: DecisionRequest) -> Decision:
         assert request.eligible is not None
@@ -254,13 +274,18 @@ class CampaignPolicy(Policy):
         costs = self.spec_.offer_contact_cost
         best = np.argmax(values, axis=1).astype(np.int64) if b else np.zeros(0, np.int64)
         if self.selection == "value":
+            assert isinstance(self.params, ValueCampaignParams)
             result = allocate(self.params.allocation, values, costs, request.budget, cap)
             actions = result.actions
             self.allocations_.append(
-                {"campaign": float(request.campaign), "value": result.value,
-                 "bound": result.bound, "gap": result.gap,
-                 "treated": float((actions >= 0).sum())}
-            )  # fmt: skip
+                {
+                    "campaign": float(request.campaign),
+                    "value": result.value,
+                    "bound": result.bound,
+                    "gap": result.gap,
+                    "treated": float((actions >= 0).sum()),
+                }
+            )
         else:
             priority = values[np.arange(b), best]
             users = np.flatnonzero(np.isfinite(priority))

@@ -123,6 +123,10 @@ class ItemKNNRecommender(_KNNRecommender):
     kind = "item_knn"
     summary = "Item-kNN collaborative filtering (cosine, TF-IDF or BM25 via implicit)."
     scores_current = True
+    contract_options = (
+        {"weighting": "bm25"},
+        {"weighting": "tfidf", "neighbours": 5},
+    )
     params: Params
 
     def _score_items(
@@ -141,6 +145,10 @@ class UserKNNRecommender(_KNNRecommender):
     kind = "user_knn"
     summary = "User-kNN collaborative filtering (cosine, TF-IDF or BM25 via implicit)."
     transpose = True
+    contract_options = (
+        {"weighting": "bm25"},
+        {"weighting": "tfidf"},
+    )
     params: Params
 
     def _score_items(
@@ -184,6 +192,7 @@ class ALSRecommender(_ImplicitFactors):
 
     kind = "als"
     summary = "Matrix factorisation by implicit-feedback ALS (implicit)."
+    contract_options = ({"factors": 4, "alpha": 10.0},)
     params: Params
 
     def _implicit_model(self) -> Any:
@@ -213,6 +222,7 @@ class BPRRecommender(_ImplicitFactors):
 
     kind = "bpr"
     summary = "Matrix factorisation by Bayesian personalised ranking (implicit)."
+    contract_options = ({"factors": 4, "iterations": 20},)
     params: Params
 
     def _implicit_model(self) -> Any:

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from recarena.analysis.ranking import top_k
-from recarena.policies.base import EnvironmentSpec, Feedback, FeedbackKind, History
+from recarena.policies.base import EnvironmentSpec, Feedback, FeedbackKind, History, Surface
 from recarena.policies.recommenders import (
     FactorRecommender,
     HistoryRecommender,
@@ -83,7 +83,7 @@ class TfidfRecommender(FactorRecommender):
     def _user_vectors(self, users: I64, features: NDArray[np.float32], rows: sp.csr_array) -> F32:
         total = np.asarray(rows.sum(axis=1), dtype=np.float32).ravel()
         profile = np.asarray(rows @ self.item_vectors_, dtype=np.float32)
-        return profile / np.maximum(total, 1e-12)[:, None]
+        return np.asarray(profile / np.maximum(total, 1e-12)[:, None], dtype=np.float32)
 
 
 @register
@@ -97,6 +97,7 @@ class SimilarItemsRecommender(HistoryRecommender):
 
     kind = "similar_items"
     summary = "Item-to-item 'similar description' (TF-IDF cosine) of the latest items."
+    contract_options = ({"anchors": 1, "neighbours": 5},)
     params: Params
 
     def _reset_model(self) -> None:
@@ -129,14 +130,8 @@ class SimilarItemsRecommender(HistoryRecommender):
 
     def _learn(self, feedback: Feedback) -> None:
         super()._learn(feedback)
-        if feedback.kind is not FeedbackKind.CLICK or feedback.clicked_position is None:
-            return
-        rows = np.flatnonzero(feedback.rewards > 0)
-        if feedback.decision_time is not None:
-            rows = rows[feedback.decision_time[rows] > self.fit_t_]
-            rows = rows[np.argsort(feedback.decision_time[rows], kind="stable")]
-        items = feedback.actions[rows, feedback.clicked_position[rows]]
-        self._push(feedback.users[rows].astype(np.int64), items.astype(np.int64))
+        if feedback.kind is FeedbackKind.CLICK and feedback.surface is Surface.SLATE:
+            self._push(*self.new_clicks(feedback))
 
     def _anchors(self, users: I64) -> I64:
         self._grow(int(users.max(initial=-1)) + 1)

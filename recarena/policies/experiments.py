@@ -201,6 +201,8 @@ class TestPlan:
         Winner of an inconclusive test: ``"control"`` or ``"empirical_best"``.
     """
 
+    __test__ = False  # not a pytest test class, despite the name
+
     test: TestKind
     alpha: float
     looks: FloatArray
@@ -259,6 +261,8 @@ class TestOutcome:
     winner
         Variant to deploy (-1 while undecided).
     """
+
+    __test__ = False  # not a pytest test class, despite the name
 
     looks: FloatArray
     trials: FloatArray
@@ -736,6 +740,8 @@ class _Composite(Policy):
         if fb.propensities is not None:
             own = np.asarray(fb.propensities, dtype=np.float64) / np.where(weight > 0, weight, 1.0)
         for k, sub in enumerate(self.subs_):
+            if not sub.online:  # learn() would ignore it: skip building the subset
+                continue
             rows = np.flatnonzero(routes == k)
             if rows.size:
                 sub.learn(_subset_feedback(fb, rows, None if own is None else own[rows]))

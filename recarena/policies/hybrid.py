@@ -79,7 +79,7 @@ def catalogue_features(spec: EnvironmentSpec, price_bins: int = 5) -> sp.csr_arr
         (np.ones(n, np.float32), (rows, spec.item_category)), shape=(n, max(spec.n_categories, 1))
     )
     log_price = np.log(spec.item_price)
-    edges = np.quantile(log_price, np.linspace(0, 1, price_bins + 1)[1:-1]) if n else []
+    edges = np.quantile(log_price, np.linspace(0, 1, price_bins + 1)[1:-1])
     price = sp.csr_array(
         (np.ones(n, np.float32), (rows, np.searchsorted(edges, log_price))),
         shape=(n, price_bins),
@@ -104,6 +104,9 @@ class LightFMRecommender(FactorRecommender):
         user_alpha: float = Field(1e-6, ge=0, description="L2 penalty on user features")
         max_sampled: int = Field(10, ge=1, description="WARP: max negatives sampled per step")
         user_features: bool = Field(True, description="use observable user features")
+        item_identity: bool = Field(
+            True, description="per-item identity embeddings for items with interactions"
+        )
         item_features: bool = Field(
             True, description="use category, price bin and description words"
         )
@@ -111,6 +114,11 @@ class LightFMRecommender(FactorRecommender):
     kind = "lightfm"
     summary = "LightFM hybrid MF (WARP/BPR/logistic) with user and item features."
     contextual = True
+    contract_options = (
+        {"loss": "logistic", "user_features": False},
+        {"loss": "bpr", "item_identity": False, "epochs": 5},
+        {"item_features": False},
+    )
     params: Params
 
     def _reset_model(self) -> None:
@@ -147,7 +155,7 @@ class LightFMRecommender(FactorRecommender):
         imp = history.impressions
         if not len(imp):
             return sp.coo_array(positives.shape, dtype=np.float32)
-        slates = np.stack(imp["slate"].to_numpy())
+        slates = np.stack(list(imp["slate"]))
         users = np.repeat(imp["user"].to_numpy(np.int64), slates.shape[1])
         items = slates.ravel().astype(np.int64)
         keep = users < positives.shape[0]
@@ -169,6 +177,8 @@ class LightFMRecommender(FactorRecommender):
         n_users, n_items = matrix.shape
         self.warm_users_ = np.diff(matrix.indptr) > 0
         warm_items = np.diff(sp.csc_array(matrix).indptr) > 0
+        if not p.item_identity and p.item_features:
+            warm_items = np.zeros(n_items, dtype=bool)
         if matrix.nnz == 0:
             self.item_scorable_ = np.zeros(n_items, dtype=bool)
             return

@@ -129,7 +129,7 @@ class LookalikePolicy(CampaignPolicy):
             return min(self.params.top_k, b)
         return super()._max_treated(b)
 
-    def _fit(self, history: History) -> None:
+    def _fit_model(self, history: History) -> None:
         p = self.params
         self.model_ = None
         if p.model == "random":

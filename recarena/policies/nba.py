@@ -16,11 +16,13 @@ Strategies (:math:`v_o` value, :math:`c^{conv}_o` conversion cost, :math:`c_o` c
     :math:`V_{uo} = \hat P_o(x_u)(v_o - c^{conv}_o) - c_o`, the expected NPV of the contact;
     users with no positive value are not contacted.
 ``incremental`` (c)
-    :math:`V_{uo} = \hat\tau_o(x_u)(v_o - c^{conv}_o) - c_o` with :math:`\hat\tau_o` an
-    uplift learner (``uplift_learner``) fitted on offer o's randomised pilot rows: the
-    expected *incremental* NPV, which does not pay for responses that happen anyway and
-    avoids sleeping dogs. This is the quantity the simulator's realised NPV rewards: an
-    untreated user still earns :math:`v_o` when responding organically.
+    :math:`V_{uo} = \hat\tau_o(x_u)\,v_o - \hat P_o(x_u)\,c^{conv}_o - c_o` with
+    :math:`\hat\tau_o` an uplift learner (``uplift_learner``) fitted on offer o's randomised
+    pilot rows and :math:`\hat P_o` the response model: the expected *incremental* NPV of the
+    contact, :math:`P_1(v - c^{conv}) - c - P_0 v` — the same accounting as the simulator's
+    realised NPV, where an untreated user still earns :math:`v_o` by responding organically
+    and a treated responder costs :math:`c^{conv}_o` even if they would have responded
+    anyway. It does not pay for sure things and avoids sleeping dogs.
 
 Constraints
 -----------
@@ -47,7 +49,7 @@ from pydantic import Field
 
 from recarena.models.targeting import make_classifier, make_uplift_learner, positive_proba
 from recarena.policies.base import DecisionRequest, History
-from recarena.policies.campaigns import F64, CampaignParams, CampaignPolicy, fit_offer_models
+from recarena.policies.campaigns import F64, CampaignPolicy, ValueCampaignParams, fit_offer_models
 from recarena.policies.registry import register
 
 __all__ = ["NextBestActionPolicy"]
@@ -57,7 +59,7 @@ __all__ = ["NextBestActionPolicy"]
 class NextBestActionPolicy(CampaignPolicy):
     """Per-offer response models; best offer by probability, expected NPV or uplift."""
 
-    class Params(CampaignParams):
+    class Params(ValueCampaignParams):
         kind: Literal["nba"] = "nba"
         strategy: Literal["probability", "npv", "incremental"] = Field(
             "npv", description="value of an offer: P(respond), expected NPV or incremental NPV"
@@ -86,26 +88,23 @@ class NextBestActionPolicy(CampaignPolicy):
         return [
             {"kind": cls.kind, "strategy": "probability", "target_fraction": 0.3},
             {"kind": cls.kind, "strategy": "npv"},
-            {"kind": cls.kind, "strategy": "incremental", "allocation": "lp",
-             "max_contacts": 1, "suppression_days": 2.0},
+            {
+                "kind": cls.kind,
+                "strategy": "incremental",
+                "allocation": "lp",
+                "max_contacts": 1,
+                "suppression_days": 2.0,
+            },
             {"kind": cls.kind, "strategy": "npv", "model": "catboost", "allocation": "milp"},
-        ]  # fmt: skip
+        ]
 
     def _setup_model(self) -> None:
         self.models_: dict[int, Any] = {}
+        self.uplift_models_: dict[int, Any] = {}
 
-    def _fit(self, history: History) -> None:
+    def _fit_model(self, history: History) -> None:
         p = self.params
         seed = self.model_seed_
-        if p.strategy == "incremental":
-
-            def build_uplift(X: F64, t: Any, y: F64) -> Any:
-                return make_uplift_learner(p.uplift_learner, p.model, seed).fit(X, t, y)
-
-            self.models_ = fit_offer_models(
-                history, self.spec_.n_offers, build_uplift, "randomised", "both"
-            )
-            return
 
         def build(X: F64, t: Any, y: F64) -> Any:
             return make_classifier(p.model, seed).fit(X, y)
@@ -113,20 +112,40 @@ class NextBestActionPolicy(CampaignPolicy):
         self.models_ = fit_offer_models(
             history, self.spec_.n_offers, build, p.response_rows, "treated"
         )
+        self.uplift_models_ = {}
+        if p.strategy == "incremental":
+
+            def build_uplift(X: F64, t: Any, y: F64) -> Any:
+                return make_uplift_learner(p.uplift_learner, p.model, seed).fit(X, t, y)
+
+            uplift = fit_offer_models(
+                history, self.spec_.n_offers, build_uplift, "randomised", "both"
+            )
+            # An offer is scored only when both its response and its uplift model exist.
+            self.uplift_models_ = {o: m for o, m in uplift.items() if o in self.models_}
 
     def _ready(self) -> bool:
+        if self.params.strategy == "incremental":
+            return bool(self.uplift_models_)
         return bool(self.models_)
 
     def _values(self, request: DecisionRequest) -> F64:
         spec = self.spec_
         X = request.features.astype(np.float64)
         values = np.full((request.size, spec.n_offers), -np.inf)
-        margin = spec.offer_value - spec.offer_conversion_cost
+        value, conversion, contact = (
+            spec.offer_value,
+            spec.offer_conversion_cost,
+            spec.offer_contact_cost,
+        )
         for o, model in self.models_.items():
+            p1 = positive_proba(model, X)
             if self.params.strategy == "incremental":
-                values[:, o] = model.predict_uplift(X) * margin[o] - spec.offer_contact_cost[o]
+                if o in self.uplift_models_:
+                    tau = self.uplift_models_[o].predict_uplift(X)
+                    values[:, o] = tau * value[o] - p1 * conversion[o] - contact[o]
             elif self.params.strategy == "npv":
-                values[:, o] = positive_proba(model, X) * margin[o] - spec.offer_contact_cost[o]
+                values[:, o] = p1 * (value[o] - conversion[o]) - contact[o]
             else:
-                values[:, o] = positive_proba(model, X)
+                values[:, o] = p1
         return values

@@ -16,7 +16,9 @@ Every recommender in :mod:`~recarena.policies.collaborative`, :mod:`~recarena.po
   interactions (item-kNN, PureSVD fold-in, content profiles) see every interaction at once.
 * **Selection.** The model scores the available items for a block of users (item-major,
   ``(n_candidates, B)``, ``-inf`` = cannot score); items already consumed are removed when
-  ``filter_consumed`` is set; :func:`blockwise_top_k` picks the best ``k`` exactly, with ties
+  ``filter_consumed`` is set (off by default: recarena's users re-consume items, with a
+  fatigue penalty only for their most recent ones; offline evaluation filters);
+  :func:`blockwise_top_k` picks the best ``k`` exactly, with ties
   broken by the lower item id.
 * **Fallback.** Users the model cannot personalise (unknown users, too few interactions, a
   model not fitted yet, or a model that scored nothing) get the most popular available items
@@ -85,18 +87,19 @@ def blockwise_top_k(scores_t: NDArray[np.floating[Any]], k: int, chunk: int = _C
 
     ``scores_t`` is ``(n_items, B)``: one column per user. The items are cut into chunks of
     ``chunk`` consecutive rows and each chunk's maximum is taken (one streaming pass,
-    vectorised along the contiguous user axis). The true top-k items of a user lie in the k
-    chunks with the largest maxima: an item ``x`` whose chunk maximum is below the k-th largest
-    chunk maximum is beaten by k items from k other chunks. So only ``k·chunk`` candidates per
-    user are gathered and ranked exactly with :func:`recarena.analysis.ranking.top_k`, whose
-    ties go to the lower position; the chosen chunks are sorted so positions follow item
-    order. Users whose k-th chunk maximum is tied with a chunk left out (e.g. many equal
-    scores) are ranked on their full column instead, so the result always equals
-    ``top_k(scores_t.T, k)``: score descending, ties by lower item position, ``-inf`` never
-    returned, ``-1`` padding when fewer than ``k`` items are finite.
+    vectorised along the contiguous user axis). Let :math:`\theta_u` be user u's k-th largest
+    chunk maximum: the k best chunks each hold an item scoring at least :math:`\theta_u`, so
+    the user's k-th best score is :math:`\ge \theta_u`, and every item of the true top k
+    satisfies :math:`s_{iu} \ge \theta_u`. One more streaming pass collects those candidates
+    (typically a few times k per user; all tied items are included), which are sorted by
+    (user, score descending, item ascending) and cut at k. The result therefore equals
+    ``recarena.analysis.ranking.top_k(scores_t.T, k)[0]`` exactly: score descending, ties by
+    the lower item position, ``-inf`` never returned, ``-1`` padding when fewer than ``k``
+    items are finite.
 
-    Cost: the chunk-max pass reads the score block once (like writing it, in the matrix
-    product that produced it); everything else is O(B·k·chunk), independent of the catalogue.
+    Cost: two streaming passes over the block (about what writing it cost the matrix product
+    that produced it) plus O(candidates·log) work; a full ``argpartition`` per user is avoided.
+    The worst case is many items tied at :math:`\theta_u` (all become candidates).
 
     Parameters
     ----------
@@ -113,8 +116,8 @@ def blockwise_top_k(scores_t: NDArray[np.floating[Any]], k: int, chunk: int = _C
         int64 ``(B, k)`` item positions (rows of ``scores_t``), best first, ``-1`` padded.
     """
     n, b = scores_t.shape
-    if b == 0:
-        return np.full((0, k), -1, dtype=np.int64)
+    if b == 0 or n == 0:
+        return np.full((b, k), -1, dtype=np.int64)
     n_chunks = n // chunk
     if n_chunks <= 2 * k:  # small catalogue: nothing to gain
         return top_k(scores_t.T, k)[0]
@@ -124,22 +127,23 @@ def blockwise_top_k(scores_t: NDArray[np.floating[Any]], k: int, chunk: int = _C
     np.max(s[:full].reshape(n_chunks, chunk, b), axis=1, out=maxima[:n_chunks])
     if full < n:
         maxima[n_chunks] = s[full:].max(axis=0)
-    top_chunks, kth = top_k(maxima.T, k)
-    kth_max = kth[:, -1]
-    tied = np.isfinite(kth_max) & ((maxima >= kth_max[None, :]).sum(axis=0) > k)
-    # Ascending chunk ids give candidates in ascending item order; missing chunks (-1, when a
-    # user has fewer than k finite chunks) go last and are masked out below.
-    chosen = np.sort(np.where(top_chunks < 0, maxima.shape[0], top_chunks), axis=1)
-    cand = (chosen[:, :, None] * chunk + np.arange(chunk)[None, None, :]).reshape(b, -1)
-    valid = cand < n
-    cols = np.arange(b)[:, None]
-    values = s[np.minimum(cand, n - 1), cols]
-    values[~valid] = -np.inf
-    pos, _ = top_k(values, k)
-    out = np.where(pos >= 0, np.take_along_axis(cand, np.maximum(pos, 0), axis=1), -1)
-    if tied.any():
-        out[tied] = top_k(s[:, tied].T, k)[0]
-    return out.astype(np.int64, copy=False)
+    if np.isnan(maxima.max()):  # NaN propagates through both maxima
+        raise ValueError("scores contain NaN")
+    n_max = maxima.shape[0]
+    kth = np.partition(maxima, n_max - k, axis=0)[n_max - k]
+    # θ_u; a user with fewer than k finite chunks takes every finite item (-inf never passes).
+    theta = np.maximum(kth, np.finfo(s.dtype).min)
+    # flatnonzero + divmod: 2-D np.nonzero is an order of magnitude slower here.
+    item, user = np.divmod(np.flatnonzero(s >= theta[None, :]), b)
+    value = s[item, user]
+    order = np.lexsort((item, -value, user))
+    user, item = user[order], item[order]
+    start = np.concatenate([[0], np.cumsum(np.bincount(user, minlength=b))[:-1]])
+    rank = np.arange(user.size) - start[user]
+    keep = rank < k
+    out = np.full((b, k), -1, dtype=np.int64)
+    out[user[keep], rank[keep]] = item[keep]
+    return out
 
 
 # --------------------------------------------------------------------------------- matrices
@@ -217,7 +221,9 @@ class RecommenderParams(PolicyParams):
 
     epsilon: float = Field(0.0, ge=0, le=1, description="share of uniformly random slates")
     filter_consumed: bool = Field(
-        True, description="never recommend items the user already clicked or bought"
+        False,
+        description="never recommend items the user already clicked or bought (off: the "
+        "simulated users re-consume, with fatigue for recent items)",
     )
     conversion_weight: float = Field(
         1.0, ge=0, description="w_c: extra interaction weight of a purchase over its click"
@@ -242,7 +248,19 @@ class HistoryRecommender(Policy):
     batch_fit = True
     randomised = True
     scores_current: ClassVar[bool] = False
+    #: Extra option sets the contract suite checks besides the defaults.
+    contract_options: ClassVar[tuple[dict[str, Any], ...]] = ()
     params: RecommenderParams
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        """Configs for the contract suite: defaults, the shared options, and class extras."""
+        shared = {"epsilon": 0.2, "filter_consumed": True, "min_user_interactions": 2}
+        return [
+            {"kind": cls.kind},
+            {"kind": cls.kind, **shared},
+            *({"kind": cls.kind, **extra} for extra in cls.contract_options),
+        ]
 
     # ------------------------------------------------------------------ lifecycle
     def _setup(self) -> None:
@@ -285,25 +303,28 @@ class HistoryRecommender(Policy):
         if feedback.surface is not Surface.SLATE:
             return
         if feedback.kind is FeedbackKind.CLICK:
-            assert feedback.clicked_position is not None
-            rows = np.flatnonzero(feedback.rewards > 0)
-            if feedback.decision_time is not None:  # clicks up to the fit are in its history
-                rows = rows[feedback.decision_time[rows] > self.fit_t_]
-            items = feedback.actions[rows, feedback.clicked_position[rows]]
+            users, items = self.new_clicks(feedback)
             weight = 1.0
         elif feedback.kind is FeedbackKind.CONVERSION and feedback.t > self.fit_t_:
-            rows = np.arange(feedback.size)
-            items = feedback.actions
+            users, items = feedback.users.astype(np.int64), feedback.actions.astype(np.int64)
             weight = self.params.conversion_weight
         else:
             return
-        if rows.size == 0 or weight == 0:
+        if users.size == 0 or weight == 0:
             return
-        items = items.astype(np.int64)
-        self._delta.append(
-            (feedback.users[rows].astype(np.int64), items, np.full(rows.size, weight, np.float32))
-        )
+        self._delta.append((users, items, np.full(users.size, weight, np.float32)))
         self.popularity_ += np.bincount(items, minlength=self.popularity_.size) * weight
+
+    def new_clicks(self, feedback: Feedback) -> tuple[I64, I64]:
+        """(users, clicked items) of a click batch not already in the fitted history, in
+        decision-time order (clicks decided up to the fit were logged in its history)."""
+        assert feedback.clicked_position is not None
+        rows = np.flatnonzero(feedback.rewards > 0)
+        if feedback.decision_time is not None:
+            rows = rows[feedback.decision_time[rows] > self.fit_t_]
+            rows = rows[np.argsort(feedback.decision_time[rows], kind="stable")]
+        items = feedback.actions[rows, feedback.clicked_position[rows]]
+        return feedback.users[rows].astype(np.int64), items.astype(np.int64)
 
     # ------------------------------------------------------------------ interactions
     def current_rows(self, users: I64) -> sp.csr_array:
@@ -417,7 +438,8 @@ class HistoryRecommender(Policy):
                 have = out[blk]
                 r, c = np.nonzero(have >= 0)
                 scores[position[have[r, c]], r] = -np.inf
-                extra = blockwise_top_k(scores, k)
+                pos = blockwise_top_k(scores, k)
+                extra = np.where(pos >= 0, items[np.maximum(pos, 0)], -1)
                 # Append the extra items after the model's ones, keeping the model's order.
                 merged = np.concatenate([have, extra], axis=1)
                 order = np.argsort(merged < 0, axis=1, kind="stable")

@@ -43,6 +43,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "recarena.policies.lookalike",
     "recarena.policies.nba",
     "recarena.policies.oracle",
+    "recarena.policies.segmentation",
     "recarena.policies.uplift",
 )
 

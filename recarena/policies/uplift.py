@@ -79,11 +79,19 @@ class UpliftPolicy(CampaignPolicy):
         """Every scorer is checked (CatBoost once, on the X-learner)."""
         configs: list[dict[str, object]] = [
             {"kind": cls.kind, "learner": name}
-            for name in ("s", "t", "x", "class_transformation", "transformed_outcome",
-                         "response", "random")
-        ]  # fmt: skip
-        configs.append({"kind": cls.kind, "learner": "x", "base_model": "catboost",
-                        "positive_only": True})  # fmt: skip
+            for name in (
+                "s",
+                "t",
+                "x",
+                "class_transformation",
+                "transformed_outcome",
+                "response",
+                "random",
+            )
+        ]
+        configs.append(
+            {"kind": cls.kind, "learner": "x", "base_model": "catboost", "positive_only": True}
+        )
         return configs
 
     def _setup_model(self) -> None:
@@ -92,7 +100,7 @@ class UpliftPolicy(CampaignPolicy):
     def _ready(self) -> bool:
         return self.params.learner == "random" or bool(self.models_)
 
-    def _fit(self, history: History) -> None:
+    def _fit_model(self, history: History) -> None:
         p = self.params
         seed = self.model_seed_
         if p.learner == "random":

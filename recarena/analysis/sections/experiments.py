@@ -45,14 +45,14 @@ from recarena.analysis.experiments import (
     analyse_experiments,
 )
 from recarena.analysis.report import (
-    SECTIONS,
     ReportContext,
     Section,
     SectionOutput,
-    format_value,
     html_table,
+    install_section,
+    summary_html,
 )
-from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, SEED, band
+from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, N_SEEDS, SEED, band
 from recarena.policies.bandits import lai_robbins_constant
 from recarena.simulator.log import Col
 
@@ -223,40 +223,41 @@ def confidence_sequence_plot(trajectories: pd.DataFrame, runs: pd.DataFrame) -> 
     return fig
 
 
-def _interval(mean: float, low: float, high: float) -> str:
-    if not math.isfinite(mean):
-        return "–"
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return format_value(mean)
-    return f"{format_value(mean)} [{format_value(low)}, {format_value(high)}]"
+#: Columns of the per-arm table, with their headers.
+LABELS: dict[str, str] = {
+    Metric.TOTAL_REGRET: "total regret",
+    Metric.CTR: "CTR",
+    "share_on_best": "share on best",
+    "share_on_best_last_day": "share on best, last day",
+    "p_correct": "P(correct)",
+    "rejected_share": "rejected H0",
+    "time_to_decision": "time to decision (days)",
+}
 
 
-def _summary_table(ctx: ReportContext, analysis: ExperimentAnalysis) -> pd.DataFrame:
-    summary = analysis.summary()
-    core = ctx.summary.set_index([ARM, METRIC]) if len(ctx.summary) else None
+def _long_summary(ctx: ReportContext, analysis: ExperimentAnalysis) -> pd.DataFrame:
+    """Per arm and metric ``mean, ci_low, ci_high, n_seeds`` (the layout of
+    :func:`recarena.analysis.stats.summarise`): regret and CTR from the report's summary,
+    the experiment metrics from :meth:`ExperimentAnalysis.summary`."""
+    core = ctx.summary[ctx.summary[METRIC].isin([Metric.TOTAL_REGRET, Metric.CTR])]
     rows = []
-    for _, r in summary.iterrows():
-        row: dict[str, Any] = {"arm": r[ARM], "policy": r["kind"], "seeds": int(r["seeds"])}
-        for metric, label in ((Metric.TOTAL_REGRET, "total regret"), (Metric.CTR, "CTR")):
-            key = (r[ARM], metric)
-            if core is not None and key in core.index:
-                c = core.loc[key]
-                row[label] = _interval(float(c[MEAN]), float(c[CI_LOW]), float(c[CI_HIGH]))
-        row["share on best"] = _interval(
-            r["share_on_best"], r["share_on_best_low"], r["share_on_best_high"]
-        )
-        row["share on best, last day"] = _interval(
-            r["share_on_best_last_day"], r["share_on_best_last_day_low"],
-            r["share_on_best_last_day_high"],
-        )  # fmt: skip
-        row["P(correct)"] = _interval(r["p_correct"], r["p_correct_low"], r["p_correct_high"])
-        if "time_to_decision" in summary.columns and r["kind"] == AB_KIND:
-            row["decided early"] = format_value(r["decided_early"])
-            row["time to decision (days)"] = _interval(
-                r["time_to_decision"], r["time_to_decision_low"], r["time_to_decision_high"]
-            )
-        rows.append(row)
-    return pd.DataFrame(rows).fillna("–")
+    for _, r in analysis.summary().iterrows():
+        for metric in LABELS:
+            if metric not in r.index:
+                continue
+            low, high = r.get(f"{metric}_low", np.nan), r.get(f"{metric}_high", np.nan)
+            rows.append({ARM: r[ARM], METRIC: metric, MEAN: r[metric], CI_LOW: low,
+                         CI_HIGH: high, N_SEEDS: r["seeds"]})  # fmt: skip
+    mine = pd.DataFrame(rows, columns=[ARM, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS])
+    arms = set(mine[ARM])
+    return pd.concat([core[core[ARM].isin(arms)], mine], ignore_index=True)
+
+
+def _fpr_summary(fpr: pd.DataFrame) -> pd.DataFrame:
+    """The false-positive rates in the same layout, one "metric" per rule."""
+    return pd.DataFrame({ARM: fpr[ARM], METRIC: fpr["rule"], MEAN: fpr["fpr"],
+                         CI_LOW: fpr["ci_low"], CI_HIGH: fpr["ci_high"],
+                         N_SEEDS: fpr["runs"]})  # fmt: skip
 
 
 def build(ctx: ReportContext) -> SectionOutput | None:
@@ -272,8 +273,9 @@ def build(ctx: ReportContext) -> SectionOutput | None:
         "positive rates). <em>Share on best</em>: decisions that showed the oracle's best "
         "action for that user. <em>P(correct)</em>: the A/B winner, or the option a bandit "
         "served most on the last day, is the variant with the highest true value. <em>Time "
-        "to decision</em>: over the runs whose test rejected before its horizon.</p>",
-        html_table(_summary_table(ctx, analysis), caption="experiments per arm"),
+        "to decision</em>: over the runs whose test rejected H0 (at the horizon for a "
+        "fixed-horizon test).</p>",
+        summary_html(_long_summary(ctx, analysis), list(LABELS), labels=LABELS, level=level),
     ]
     fpr = analysis.false_positive_rates()
     if len(fpr):
@@ -282,10 +284,8 @@ def build(ctx: ReportContext) -> SectionOutput | None:
             "runs in which each rule declared a difference, replayed on the same logged data "
             "(arms that commit are scored on their own rule only).</p>"
         )
-        shown = fpr.assign(
-            fpr=[_interval(*v) for v in fpr[["fpr", "ci_low", "ci_high"]].to_numpy(float)]
-        ).drop(columns=["ci_low", "ci_high"])
-        body.append(html_table(shown, caption=f"false-positive rate [{level:.0%} exact CI]"))
+        rules = list(dict.fromkeys(fpr["rule"]))
+        body.append(summary_html(_fpr_summary(fpr), rules, level=level, labels={}))
     ab = analysis.ab_runs()
     if len(ab):
         keep = [c for c in (SEED, ARM, "test", "significant", "decision_time", "winner_name",
@@ -334,15 +334,4 @@ def build(ctx: ReportContext) -> SectionOutput | None:
 SECTION = Section(TITLE, build)
 
 
-def _install() -> None:
-    """Add :data:`SECTION` to the report once, before the provenance section."""
-    if any(getattr(s, "title", None) == TITLE for s in SECTIONS):
-        return
-    last = len(SECTIONS)
-    for i, section in enumerate(SECTIONS):
-        if getattr(section, "title", "").startswith("Configuration"):
-            last = i
-    SECTIONS.insert(last, SECTION)
-
-
-_install()
+install_section(SECTION)

@@ -1,0 +1,272 @@
+r"""Report section "Recommenders": online outcomes, feedback loops and offline ranking.
+
+Importing this module adds :data:`SECTION` to :data:`recarena.analysis.report.SECTIONS`
+(once, before the provenance section). It applies to results directories whose session
+surface shows slates and that either run a history-trained recommender
+(:class:`~recarena.policies.recommenders.HistoryRecommender`) or set ``analysis.recsys`` in
+the scenario.
+
+Contents
+--------
+* **Online** (what the simulated users did), mean and CI over seeds per arm: CTR, true
+  expected reward (the oracle's P(click) of the slates shown) and its regret against the
+  oracle's best slate, conversions, revenue per user, retention, mean satisfaction, the share
+  of decisions served by the fallback, and the mean refit time.
+* **Feedback loops** per day (:mod:`recarena.analysis.feedback_loops`): catalogue coverage,
+  popularity percentile of what is shown, slate overlap between users (homogenisation) — as
+  bands over seeds, with each metric's drift (slope per day).
+* **Offline** (:mod:`recarena.analysis.offline`): every arm's policy is refitted on a global
+  time split of one arm's log (by default the ``random`` arm — an unbiased exposure log) and
+  ranks the full candidate catalogue: NDCG, HitRate, MRR, coverage at k, overall and on the
+  cold/warm user and item slices.
+
+Scenario options (``analysis: {recsys: {...}}``): ``offline`` (default true), ``log_arm``
+(default: the first arm whose policy kind is ``random``, else the first arm), ``protocol``
+(``time_split`` | ``leave_last_one_out``), ``test_fraction`` (0.2), ``catalogue``
+(``at_split`` | ``all``), ``k`` (10), ``sampled_negatives`` (null; sampled evaluation warns).
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recarena.analysis import plots
+from recarena.analysis.business import Metric
+from recarena.analysis.feedback_loops import drift, exposure_over_time
+from recarena.analysis.offline import evaluate_run
+from recarena.analysis.report import (
+    SECTIONS,
+    ReportContext,
+    Section,
+    SectionOutput,
+    format_value,
+    html_table,
+)
+from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, SEED, band, summarise
+from recarena.policies import registry
+from recarena.policies.recommenders import HistoryRecommender
+from recarena.simulator.log import Col, Table, read_slates
+
+__all__ = ["SECTION", "TITLE", "build", "online_table", "recsys_options"]
+
+TITLE = "Recommenders"
+ONLINE_METRICS = (
+    Metric.CTR, Metric.MEAN_EXPECTED_REWARD, Metric.REGRET_PER_DECISION, Metric.CONVERSIONS,
+    Metric.REVENUE_PER_USER, Metric.RETENTION, "mean_satisfaction", "fallback_share",
+    "fit_seconds",
+)  # fmt: skip
+OFFLINE_METRICS = ("ndcg", "hit_rate", "mrr", "catalogue_coverage")
+LOOP_METRICS = ("cumulative_coverage", "popularity_percentile", "overlap")
+_LOOP_LABELS = {
+    "cumulative_coverage": "catalogue shown so far (share)",
+    "popularity_percentile": "popularity percentile of shown items",
+    "overlap": "slate overlap between users (share of k)",
+}
+
+
+def _arm_policies(ctx: ReportContext) -> dict[str, dict[str, Any]]:
+    arms = ctx.results.scenario.get("arms") or []
+    return {a["name"]: a["policy"] for a in arms if isinstance(a, dict) and "policy" in a}
+
+
+def _policy_class(config: dict[str, Any]) -> type | None:
+    try:
+        return registry.get(str(config.get("kind")))
+    except KeyError:
+        return None
+
+
+def recsys_options(ctx: ReportContext) -> dict[str, Any] | None:
+    """The section's options, or ``None`` when it does not apply (module docstring)."""
+    scenario = ctx.results.scenario
+    schedule = scenario.get("schedule") or {}
+    if schedule.get("surface", "slate") != "slate":
+        return None
+    options = dict((scenario.get("analysis") or {}).get("recsys") or {})
+    recommenders = [
+        name
+        for name, cfg in _arm_policies(ctx).items()
+        if (cls := _policy_class(cfg)) is not None and issubclass(cls, HistoryRecommender)
+    ]
+    if not recommenders and not options:
+        return None
+    return options
+
+
+def online_table(ctx: ReportContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-run recsys extras merged with the business metrics, and the per-day loop series.
+
+    Returns ``(per_run, daily)``: ``per_run`` has ``seed, arm`` and :data:`ONLINE_METRICS`;
+    ``daily`` has ``seed, arm, day`` and the feedback-loop metrics.
+    """
+    extra, daily = [], []
+    for run in ctx.results.runs():
+        tables = run.tables
+        dec = tables[Table.DECISIONS] if Table.DECISIONS in tables else pd.DataFrame()
+        snaps = tables[Table.SNAPSHOTS] if Table.SNAPSHOTS in tables else pd.DataFrame()
+        fits = tables[Table.FITS] if Table.FITS in tables else pd.DataFrame()
+        extra.append(
+            {
+                SEED: run.seed,
+                ARM: run.arm,
+                "mean_satisfaction": float(snaps[Col.MEAN_SATISFACTION].mean())
+                if len(snaps)
+                else np.nan,
+                "fallback_share": float(dec[Col.FALLBACK].mean()) if len(dec) else np.nan,
+                "fit_seconds": float(fits[Col.SECONDS].mean()) if len(fits) else np.nan,
+            }
+        )
+        n_items = int(run.info.get("n_items") or 0)
+        slates = read_slates(run.path) if len(dec) else np.zeros((0, 0), np.int32)
+        if len(dec) and slates.shape[1] and n_items:
+            series = exposure_over_time(dec, n_items, slates=slates)
+            series.insert(0, ARM, run.arm)
+            series.insert(0, SEED, run.seed)
+            daily.append(series)
+    base_cols = [SEED, ARM, *(m for m in ONLINE_METRICS if m in ctx.per_run.columns)]
+    per_run = ctx.per_run[base_cols].merge(pd.DataFrame(extra), on=[SEED, ARM], how="left")
+    return per_run, (pd.concat(daily, ignore_index=True) if daily else pd.DataFrame())
+
+
+def _ci_text(frame: pd.DataFrame, metrics: tuple[str, ...], by: str = ARM) -> pd.DataFrame:
+    """Pivot a long summary into ``by × metric`` cells ``mean [low, high]``."""
+
+    def cell(r: pd.Series) -> str:
+        mean, low, high = r[MEAN], r[CI_LOW], r[CI_HIGH]
+        if np.isnan(low):
+            return format_value(mean)
+        return f"{format_value(mean)} [{format_value(low)}, {format_value(high)}]"
+
+    frame = frame.assign(cell=frame.apply(cell, axis=1))
+    wide = frame.pivot(index=by, columns=METRIC, values="cell")
+    order = list(dict.fromkeys(frame[by]))
+    return wide.reindex(index=order, columns=[m for m in metrics if m in wide.columns])
+
+
+def _offline(ctx: ReportContext, options: dict[str, Any]) -> pd.DataFrame:
+    policies = _arm_policies(ctx)
+    models = {}
+    for name, cfg in policies.items():
+        cls = _policy_class(cfg)
+        if cls is not None and not getattr(cls, "needs_oracle", False):
+            models[name] = cfg
+    default_log = next(
+        (n for n, c in policies.items() if c.get("kind") == "random"), next(iter(policies), None)
+    )
+    log_arm = options.get("log_arm", default_log)
+    if log_arm is None or not models:
+        return pd.DataFrame()
+    frames = []
+    for seed in ctx.results.seeds:
+        frames.append(
+            evaluate_run(
+                ctx.results,
+                models,
+                seed=seed,
+                log_arm=log_arm,
+                protocol=options.get("protocol", "time_split"),
+                test_fraction=float(options.get("test_fraction", 0.2)),
+                catalogue=options.get("catalogue", "at_split"),
+                k=int(options.get("k", 10)),
+                sampled_negatives=options.get("sampled_negatives"),
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out["log_arm"] = log_arm
+    return out
+
+
+def _offline_summary(offline: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Mean and CI over seeds of each model × slice × metric."""
+    wide = offline.pivot_table(
+        index=[SEED, "model", "slice"], columns="metric", values="value"
+    ).reset_index()
+    wide["model_slice"] = wide["model"] + " / " + wide["slice"]
+    metrics = [c for c in wide.columns if "@" in str(c)]
+    summary = summarise(wide[["model_slice", SEED, *metrics]], by="model_slice", level=level)
+    parts = summary["model_slice"].str.split(" / ", n=1, expand=True)
+    return summary.assign(model=parts[0], slice=parts[1]).drop(columns="model_slice")
+
+
+def build(ctx: ReportContext) -> SectionOutput | None:
+    """The section (module docstring); ``None`` when it does not apply."""
+    options = recsys_options(ctx)
+    if options is None:
+        return None
+    per_run, daily = online_table(ctx)
+    metrics = tuple(m for m in ONLINE_METRICS if m in per_run.columns)
+    online = summarise(per_run, metrics=list(metrics), level=ctx.level)
+    body = [
+        "<p>Online outcomes per arm: mean [CI] over seeds. Expected reward and regret use the "
+        "simulator's oracle (P(click) of what was shown vs the best slate).</p>",
+        html_table(_ci_text(online, metrics), index=True, right_align=metrics),
+    ]
+    tables: dict[str, pd.DataFrame] = {"recsys_online": online}
+    figures, captions = {}, {}
+    if len(daily):
+        tables["recsys_feedback_loops"] = daily
+        drifts = []
+        for (seed, arm), series in daily.groupby([SEED, ARM], sort=False):
+            d = drift(series)
+            d.insert(0, ARM, str(arm))
+            d.insert(0, SEED, int(str(seed)))
+            drifts.append(d)
+        drift_table = pd.concat(drifts, ignore_index=True)
+        tables["recsys_drift"] = drift_table
+        slope = drift_table.pivot_table(
+            index=ARM, columns=METRIC, values="slope_per_day", sort=False
+        )
+        body.append(
+            "<p>Feedback loops: slope per day (mean over seeds) of coverage, popularity bias "
+            "and homogenisation of what users are shown.</p>" + html_table(slope, index=True)
+        )
+        for metric in LOOP_METRICS:
+            bands = band(daily, "day", metric, level=ctx.level)
+            name = f"recsys_{metric}"
+            figures[name] = plots.band_plot(
+                bands, "day", title=_LOOP_LABELS[metric], xlabel="day",
+                ylabel=_LOOP_LABELS[metric], colors=ctx.colors, level=ctx.level,
+            )  # fmt: skip
+            captions[name] = f"{_LOOP_LABELS[metric]} per day, band over seeds"
+    if options.get("offline", True):
+        try:
+            offline = _offline(ctx, options)
+        except Exception as exc:  # the report must not die with one model
+            warnings.warn(f"offline recommender evaluation failed: {exc}", stacklevel=2)
+            offline = pd.DataFrame()
+        if len(offline):
+            tables["recsys_offline"] = offline
+            summary = _offline_summary(offline, ctx.level)
+            tables["recsys_offline_summary"] = summary
+            k = int(options.get("k", 10))
+            wanted = tuple(f"{m}@{k}" for m in OFFLINE_METRICS)
+            for slice_name in ("all", "cold_users", "cold_items"):
+                part = summary.loc[summary["slice"] == slice_name]
+                if not len(part):
+                    continue
+                body.append(
+                    f"<p>Offline ({html.escape(str(offline['log_arm'].iloc[0]))} log, "
+                    f"{html.escape(options.get('protocol', 'time_split'))}, full-catalogue "
+                    f"ranking) — slice <b>{html.escape(slice_name)}</b>.</p>"
+                    + html_table(_ci_text(part, wanted, by="model"), index=True)
+                )
+    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+
+
+SECTION = Section(TITLE, build)
+
+
+def _install() -> None:
+    """Add :data:`SECTION` to the report once, before the provenance section."""
+    titles = [getattr(s, "title", "") for s in SECTIONS]
+    if TITLE not in titles:
+        at = next((i for i, t in enumerate(titles) if t.startswith("Configuration")), len(titles))
+        SECTIONS.insert(at, SECTION)
+
+
+_install()

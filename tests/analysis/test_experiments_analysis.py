@@ -1,0 +1,210 @@
+"""Tests of the experiments analysis: helpers on hand-made frames, A/A error rates on the
+simulator's variant surface, and the report section on a small results directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recarena.analysis import experiments as ex
+from recarena.analysis.results import RunDirectory
+from recarena.experiment.loading import scenario_from_dict
+from recarena.experiment.runner import run_scenario
+from recarena.policies import registry
+from recarena.policies.experiments import ABSplitParams
+from recarena.simulator.log import Col
+from recarena.simulator.params import (
+    CatalogueParams,
+    PopulationParams,
+    ScheduleParams,
+    VariantParams,
+    WorldParams,
+)
+from recarena.simulator.simulation import simulate
+
+ALPHA = 0.05
+
+
+# ====================================================================== helpers on frames
+def frame(**columns: Any) -> pd.DataFrame:
+    return pd.DataFrame({k: np.asarray(v) for k, v in columns.items()})
+
+
+def test_look_counts_are_cumulative_per_variant() -> None:
+    f = frame(t=[0.2, 0.9, 1.0, 1.5, 2.5, 3.5], group=[0, 1, 0, 1, -1, 0],
+              click=[1, 0, 1, 1, 1, 0])  # fmt: skip
+    successes, trials = ex.look_counts(f, np.array([1.0, 2.0, 3.0]), 2)
+    np.testing.assert_array_equal(trials, [[2, 2, 2], [1, 2, 2]])  # t = 1.0 is in look 1
+    np.testing.assert_array_equal(successes, [[2, 2, 2], [0, 1, 1]])  # 3.5 is past the looks
+
+
+def test_allocation_share_on_best_and_pick() -> None:
+    f = frame(t=[0.5, 0.6, 1.2, 1.4, 1.9], action=[0, 1, 1, 1, 0],
+              expected_reward=[0.1, 0.2, 0.2, 0.2, 0.1],
+              best_expected_reward=[0.2, 0.2, 0.2, 0.2, 0.2])  # fmt: skip
+    alloc = ex.daily_allocation(f, Col.ACTION, 2.0)
+    np.testing.assert_allclose(alloc[ex.SHARE], [0.5, 0.5, 1 / 3, 2 / 3])
+    share = ex.daily_share_on_best(f, 2.0)
+    np.testing.assert_allclose(share[ex.SHARE_ON_BEST], [0.5, 2 / 3])
+    assert ex.modal_choice(f, Col.ACTION, since=1.0) == 1
+    assert ex.modal_choice(f, Col.ACTION, since=5.0) == -1
+    np.testing.assert_allclose(ex.variant_values(f, Col.ACTION, 3, until=1.0), [0.1, 0.2, np.nan])
+
+
+def test_expected_outcome_of_campaign_rows() -> None:
+    f = frame(offer=[-1, 0], p_treated=[0.3, 0.4], p_control=[0.1, 0.2])
+    np.testing.assert_allclose(ex.expected_outcome(f), [0.1, 0.4])
+
+
+def test_proportion_ci_is_clopper_pearson() -> None:
+    p, low, high = ex.proportion_ci(0, 10)
+    assert p == 0.0 and low == 0.0 and high == pytest.approx(1 - 0.025 ** (1 / 10))
+    assert np.isnan(ex.proportion_ci(0, 0)[0])
+
+
+# ====================================================================== A/A on the simulator
+def aa_world(n_users: int) -> WorldParams:
+    """One banner, no heterogeneity: both groups of the split face the same Bernoulli(5%)."""
+    return WorldParams(
+        population=PopulationParams(
+            n_users=n_users, n_segments=1, numeric_features=["x"], categorical_features={}
+        ),
+        catalogue=CatalogueParams(n_items=1, n_categories=1),
+        variants=[VariantParams(name="banner", ctr=0.05)],
+    )
+
+
+AA_CONFIG = {
+    "kind": "ab_split",
+    "variants": [{"name": "A1", "policy": {"kind": "fixed"}},
+                 {"name": "A2", "policy": {"kind": "fixed"}}],
+}  # fmt: skip
+
+
+def aa_rejections(seeds: range, n_users: int, days: float) -> dict[str, np.ndarray]:
+    """Per rule, whether each seed's A/A test rejected (daily looks, α = 5%)."""
+    world = aa_world(n_users)
+    schedule = ScheduleParams(
+        days=days, surface="variant", decision_window=1.0, keep_impressions=False
+    )
+    params = ABSplitParams.model_validate(AA_CONFIG)
+    out: dict[str, list[bool]] = {m: [] for m in ex.METHODS}
+    for seed in seeds:
+        policy = registry.make(AA_CONFIG)
+        result = simulate(world, schedule, seed, session_policy=policy, oracle_columns=False)
+        decisions = result.log.frame("decisions")
+        for method in ex.METHODS:
+            out[method].append(ex.replay_test(decisions, params, days, method).significant)
+    return {m: np.asarray(v) for m, v in out.items()}
+
+
+def check_aa(rejections: dict[str, np.ndarray], level: float) -> None:
+    """Fixed-horizon and O'Brien–Fleming: α inside the exact CI of the observed rate;
+    peeking: the whole CI above α; mSPRT: observed rate at most α."""
+    for method in ("fixed", "obrien_fleming"):
+        r = rejections[method]
+        _, low, high = ex.proportion_ci(int(r.sum()), r.size, level)
+        assert low <= ALPHA <= high, (method, r.mean(), low, high)
+    r = rejections["peeking"]
+    _, low, _ = ex.proportion_ci(int(r.sum()), r.size, level)
+    assert low > ALPHA, ("peeking", r.mean(), low)
+    assert rejections["sequential_msprt"].mean() <= ALPHA
+
+
+def test_aa_false_positive_rates() -> None:
+    """300 seeds, 7 daily looks: CI-path version of the A/A check (~15 s)."""
+    check_aa(aa_rejections(range(300), n_users=1000, days=7.0), level=0.99)
+
+
+@pytest.mark.slow
+def test_aa_false_positive_rates_many_seeds() -> None:
+    """2,000 seeds, 14 daily looks (a few minutes)."""
+    rejections = aa_rejections(range(1000, 3000), n_users=1000, days=14.0)
+    check_aa(rejections, level=0.99)
+    assert rejections["peeking"].mean() > 2 * ALPHA
+
+
+# ====================================================================== a results directory
+def small_scenario(out: Path) -> Path:
+    fixed = [{"name": n, "policy": {"kind": "fixed", "action": a}} for n, a in (("A", 0), ("B", 1))]
+    same = [{"name": n, "policy": {"kind": "fixed", "action": 0}} for n in ("A1", "A2")]
+    data = {
+        "name": "exp_small",
+        "seeds": [1, 2],
+        "world": {"population": {"n_users": 800}, "catalogue": {"n_items": 5},
+                  "variants": [{"name": "A", "ctr": 0.03}, {"name": "B", "ctr": 0.09}]},
+        "schedule": {"days": 6, "surface": "variant", "decision_window": 0.5},
+        "arms": [
+            {"name": "ab", "policy": {"kind": "ab_split", "variants": fixed, "commit": True,
+                                      "test": "sequential_msprt", "msprt_tau": 0.05}},
+            {"name": "aa", "policy": {"kind": "ab_split", "variants": same}},
+            {"name": "thompson", "policy": {"kind": "thompson"}},
+            {"name": "meta", "policy": {"kind": "bandit_over_policies", "policies": fixed}},
+        ],
+        "executor": {"kind": "inline"},
+    }  # fmt: skip
+    return run_scenario(scenario_from_dict(data), out, progress=False, report=False)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_scenario(tmp_path_factory.mktemp("exp") / "out")
+
+
+def test_analyse_experiments_scores_every_arm(results: Path) -> None:
+    analysis = ex.analyse_experiments(RunDirectory(results))
+    assert analysis is not None
+    runs = analysis.runs.set_index(["arm", "seed"])
+    assert set(runs.index.get_level_values(0)) == {"ab", "aa", "thompson", "meta"}
+    ab = runs.loc["ab"]
+    assert ab["significant"].all() and (ab["winner_name"] == "B").all() and (ab["best"] == 1).all()
+    assert (ab["correct"] == 1).all()
+    assert runs.loc["aa"]["null"].all() and runs.loc["aa"]["correct"].isna().all()
+    # thompson is scored against the A/B arm's variant values; meta against the same split
+    assert (runs.loc["thompson"]["best"] == 1).all() and (runs.loc["meta"]["best"] == 1).all()
+    fpr = analysis.false_positive_rates()
+    assert set(fpr["arm"]) == {"aa"} and set(fpr["rule"]) == set(ex.METHODS)
+    assert (fpr["runs"] == 2).all()
+    summary = analysis.summary().set_index("arm")
+    assert summary.loc["ab", "p_correct"] == 1.0 and summary.loc["ab", "rejected_share"] == 1.0
+    assert np.isnan(summary.loc["aa", "p_correct"])
+    alloc = analysis.allocation
+    daily = alloc.groupby(["arm", "seed", ex.DAY])[ex.SHARE].sum()
+    np.testing.assert_allclose(daily.dropna(), 1.0)
+    traj = analysis.trajectories
+    ab_traj = traj[traj["arm"] == "ab"]
+    assert (ab_traj[Col.T] <= runs.loc["ab"]["decision_time"].max()).all()  # cut at commit
+
+
+def test_report_section_writes_tables_and_figures(results: Path) -> None:
+    from recarena.analysis.report import SECTIONS, write_report
+    from recarena.analysis.sections import experiments as section
+
+    assert sum(getattr(s, "title", "") == section.TITLE for s in SECTIONS) == 1
+    report = write_report(results)
+    html = report.read_text(encoding="utf-8")
+    assert section.TITLE in html and "A/A false-positive rates" in html
+    for name in ("experiments_runs", "experiments_summary", "experiments_fpr",
+                 "experiments_allocation", "experiments_trajectories"):  # fmt: skip
+        assert (results / "metrics" / f"{name}.csv").exists(), name
+    for name in ("experiments_regret_logt", "experiments_allocation", "experiments_pvalues",
+                 "experiments_share_on_best", "experiments_confidence_sequences"):  # fmt: skip
+        assert (results / "plots" / f"{name}.png").exists(), name
+
+
+def test_bernoulli_means_only_for_plain_stationary_banners() -> None:
+    from recarena.analysis.sections.experiments import bernoulli_means
+
+    variants = [{"name": "A", "ctr": 0.05}, {"name": "B", "ctr": 0.06}]
+    base = {"world": {"variants": variants}, "schedule": {"surface": "variant"}}
+    np.testing.assert_allclose(bernoulli_means(base, 10.0), [0.05, 0.06])  # type: ignore[arg-type]
+    hetero = {**base, "world": {"variants": [{**variants[0], "heterogeneity": 0.5}, variants[1]]}}
+    assert bernoulli_means(hetero, 10.0) is None
+    shifted = {**base, "world": {"variants": variants, "shift_day": 5}}
+    assert bernoulli_means(shifted, 10.0) is None
+    assert bernoulli_means(shifted, 4.0) is not None
+    assert bernoulli_means({**base, "schedule": {"surface": "slate"}}, 10.0) is None
