@@ -39,9 +39,10 @@ Campaign metrics, only when the ``campaigns`` table has rows. A row is *treated*
 ``contacted_users``                distinct users contacted at least once
 ``response_rate_treated``          mean ``responded`` over treated rows
 ``response_rate_control``          mean ``responded`` over control rows
-``campaign_npv``                   :math:`\sum` realised ``npv`` over all rows: response value
-                                   minus conversion and contact costs for the treated, and the
-                                   value of organic responses for the control
+``campaign_npv``                   :math:`\sum` realised ``npv``: response value minus
+                                   conversion and contact costs of the contacts
+``incremental_npv``                :math:`\sum` ``incremental_npv``: that minus the value the
+                                   contacted users would have brought uncontacted (oracle)
 ``true_incremental_responses``     :math:`\sum_{\text{treated}} (p_1 - p_0)`, the oracle's
                                    expected extra responses caused by the contacts
 ``npv_per_contacted_user``         :math:`\sum_{\text{treated}}` npv / ``contacted_users``
@@ -89,6 +90,7 @@ class Metric:
     RESPONSE_RATE_TREATED = "response_rate_treated"
     RESPONSE_RATE_CONTROL = "response_rate_control"
     CAMPAIGN_NPV = "campaign_npv"
+    INCREMENTAL_NPV = "incremental_npv"
     TRUE_INCREMENTAL_RESPONSES = "true_incremental_responses"
     NPV_PER_CONTACTED_USER = "npv_per_contacted_user"
 
@@ -102,6 +104,7 @@ CORE_METRICS: tuple[str, ...] = (
 CAMPAIGN_METRICS: tuple[str, ...] = (
     Metric.CAMPAIGN_ROWS, Metric.CONTACTS, Metric.CONTACTED_USERS,
     Metric.RESPONSE_RATE_TREATED, Metric.RESPONSE_RATE_CONTROL, Metric.CAMPAIGN_NPV,
+    Metric.INCREMENTAL_NPV,
     Metric.TRUE_INCREMENTAL_RESPONSES, Metric.NPV_PER_CONTACTED_USER,
 )  # fmt: skip
 #: The few metrics shown first (terminal summary, headline table).
@@ -131,6 +134,7 @@ METRIC_LABELS: dict[str, str] = {
     Metric.RESPONSE_RATE_TREATED: "response rate, treated (share)",
     Metric.RESPONSE_RATE_CONTROL: "response rate, control (share)",
     Metric.CAMPAIGN_NPV: "campaign NPV, realised (currency)",
+    Metric.INCREMENTAL_NPV: "incremental NPV vs no contact (currency)",
     Metric.TRUE_INCREMENTAL_RESPONSES: "true incremental responses (expected count)",
     Metric.NPV_PER_CONTACTED_USER: "NPV per contacted user (currency / user)",
 }
@@ -224,6 +228,7 @@ def campaign_metrics(campaigns: pd.DataFrame) -> dict[str, float]:
         Metric.RESPONSE_RATE_TREATED: _mean(responded[treated]),
         Metric.RESPONSE_RATE_CONTROL: _mean(responded[~treated]),
         Metric.CAMPAIGN_NPV: float(npv.sum()),
+        Metric.INCREMENTAL_NPV: float(campaigns[Col.INCREMENTAL_NPV].to_numpy(np.float64).sum()),
         Metric.TRUE_INCREMENTAL_RESPONSES: float(effect[treated].sum()),
         Metric.NPV_PER_CONTACTED_USER: _ratio(float(npv[treated].sum()), contacted),
     }

@@ -234,7 +234,7 @@ def run_outcomes(
         expected_incremental_npv=float(
             (p1[treated] * margin[o] - contact[o] - p0[treated] * value[o]).sum()
         ),
-        realised_incremental_npv=float((npv[treated] - p0[treated] * value[o]).sum()),
+        realised_incremental_npv=float(c[Col.INCREMENTAL_NPV].to_numpy(np.float64).sum()),
         realised_npv=float(npv.sum()),
     )
     return out

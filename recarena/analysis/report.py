@@ -318,7 +318,7 @@ def print_summary(
     """
     if metrics is None:
         defined = summary.loc[summary[MEAN].notna(), METRIC]
-        metrics = [m for m in (*KEY_METRICS, Metric.CAMPAIGN_NPV) if (defined == m).any()]
+        metrics = [m for m in (*KEY_METRICS, Metric.INCREMENTAL_NPV) if (defined == m).any()]
 
     def cell(r: pd.Series) -> str:
         mean, low, high = float(r[MEAN]), float(r[CI_LOW]), float(r[CI_HIGH])
@@ -435,8 +435,8 @@ def _overview(ctx: ReportContext) -> SectionOutput:
         }
     )  # fmt: skip
     metrics = [m for m in KEY_METRICS if ctx.has_metric(m)]
-    if ctx.has_metric(Metric.CAMPAIGN_NPV):
-        metrics.append(Metric.CAMPAIGN_NPV)
+    if ctx.has_metric(Metric.INCREMENTAL_NPV):
+        metrics.append(Metric.INCREMENTAL_NPV)
     body = [
         _p(description) if description else "",
         html_table(facts),
@@ -579,6 +579,7 @@ def _campaigns(ctx: ReportContext) -> SectionOutput | None:
         return None
     bars = [m for m in (Metric.CONTACTS, Metric.RESPONSE_RATE_TREATED,
                         Metric.RESPONSE_RATE_CONTROL, Metric.CAMPAIGN_NPV,
+                        Metric.INCREMENTAL_NPV,
                         Metric.TRUE_INCREMENTAL_RESPONSES, Metric.NPV_PER_CONTACTED_USER)
             if m in metrics]  # fmt: skip
     fig = plots.metric_bars(

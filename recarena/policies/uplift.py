@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from recarena.models.targeting import make_classifier, make_uplift_learner, positive_proba
 from recarena.policies.base import DecisionRequest, History
@@ -69,6 +69,18 @@ class UpliftPolicy(CampaignPolicy):
         positive_only: bool = Field(
             False, description="never treat users whose best estimated uplift is ≤ 0"
         )
+
+        @model_validator(mode="after")
+        def _balanced_for_class_transformation(self) -> UpliftPolicy.Params:
+            if self.learner == "class_transformation" and (
+                self.pilot_treat_fraction != 0.5 or self.training_rows != "randomised"
+            ):
+                raise ValueError(
+                    "the class transformation is unbiased only for a 50/50 randomised "
+                    "assignment: use pilot_treat_fraction 0.5 and training_rows randomised, "
+                    "or learner transformed_outcome"
+                )
+            return self
 
     kind = "uplift"
     summary = "Uplift targeting: randomised pilot, S/T/X/CT/TO learner, top-k% by uplift."

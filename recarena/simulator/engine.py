@@ -576,11 +576,14 @@ class Engine:
         p0, p1 = self.oracle.offer_probabilities(users)
         p_treated, p_control = p1[rows, about], p0[rows, about]
         p_real = np.where(treated, p_treated, p_control)
-        responded = uniform(self.seed, users, index, 0, Purpose.OFFER_RESPONSE) < p_real
-        npv = (
-            responded * (o.value[about] - treated * o.conversion_cost[about])
-            - treated * o.contact_cost[about]
-        )
+        draw = uniform(self.seed, users, index, 0, Purpose.OFFER_RESPONSE)
+        responded = draw < p_real
+        # One draw couples the two potential outcomes (common random numbers), so the
+        # counterfactual untreated response of a treated user is known to the simulator.
+        responded_untreated = draw < p_control
+        gain = responded * (o.value[about] - o.conversion_cost[about]) - o.contact_cost[about]
+        npv = np.where(treated, gain, 0.0)
+        incremental = np.where(treated, gain - responded_untreated * o.value[about], 0.0)
         if treated.any():
             sign = retention_sign(world, users[treated])
             effect = o.retention_effect[offers[treated]]
@@ -595,6 +598,7 @@ class Engine:
             Col.GROUP: decision.group if decision.group is not None else np.full(users.size, -1),
             Col.RESPONDED: responded, Col.P_TREATED: p_treated, Col.P_CONTROL: p_control,
             Col.TRUE_EFFECT: p_treated - p_control, Col.NPV: npv,
+            Col.INCREMENTAL_NPV: incremental,
         }  # fmt: skip
         self.log.append(Table.CAMPAIGNS, columns)
         self.history.append(

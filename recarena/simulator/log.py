@@ -14,7 +14,10 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
     One row per user considered by a campaign: ``t, campaign, user, offer`` (−1 = none),
     ``control_for, propensity, group, responded`` and the oracle columns ``p_treated,
     p_control`` (response probability with and without the offer it is about) and
-    ``true_effect``, plus ``npv`` realised.
+    ``true_effect``; ``npv`` realised by a contact (response value − conversion cost −
+    contact cost; 0 for untreated rows) and the oracle's ``incremental_npv``: that minus the
+    value the user would have brought uncontacted (the counterfactual response under the
+    same common random number).
 ``lifecycle``
     ``t, user, event`` (0 = arrival, 1 = churn).
 ``snapshots``
@@ -69,6 +72,7 @@ class Col:
     P_CONTROL = "p_control"
     TRUE_EFFECT = "true_effect"
     NPV = "npv"
+    INCREMENTAL_NPV = "incremental_npv"
     EVENT = "event"
     ACTIVE_USERS = "active_users"
     MEAN_SATISFACTION = "mean_satisfaction"
@@ -131,7 +135,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         [(Col.T, _f64), (Col.CAMPAIGN, _i32), (Col.USER, _i64), (Col.OFFER, _i32),
          (Col.CONTROL_FOR, _i32), (Col.PROPENSITY, _f32), (Col.GROUP, _i32),
          (Col.RESPONDED, _i8), (Col.P_TREATED, _f32), (Col.P_CONTROL, _f32),
-         (Col.TRUE_EFFECT, _f32), (Col.NPV, _f64)]
+         (Col.TRUE_EFFECT, _f32), (Col.NPV, _f64), (Col.INCREMENTAL_NPV, _f64)]
     ),
     Table.LIFECYCLE: pa.schema([(Col.T, _f64), (Col.USER, _i64), (Col.EVENT, _i8)]),
     Table.SNAPSHOTS: pa.schema(

@@ -170,9 +170,11 @@ class Oracle:
     def offer_incremental_npv(self, users: I64) -> F64:
         """Expected incremental NPV of sending offer o versus nothing, shape (B, O).
 
-        E[ΔNPV] = (P1 − P0)(value − conversion cost) − contact cost. Conversions that would
-        have happened anyway are not credited to the offer.
+        E[ΔNPV] = P1 (value − conversion cost) − contact cost − P0 value: a contacted user pays
+        the conversion cost on every response, including those that would have happened
+        anyway (and brought the full value) without the offer.
         """
         offers = self.world.offers
-        effect = self.offer_effects(users)
-        return effect * (offers.value - offers.conversion_cost)[None, :] - offers.contact_cost
+        p0, p1 = self.offer_probabilities(users)
+        margin = (offers.value - offers.conversion_cost)[None, :]
+        return p1 * margin - offers.contact_cost[None, :] - p0 * offers.value[None, :]

@@ -46,7 +46,9 @@ def _tables() -> dict[str, pd.DataFrame]:
              Col.OFFER: [0, -1, 1, -1, 0, 1],
              Col.RESPONDED: np.array([1, 0, 0, 1, 0, 1], dtype=np.int8),
              Col.TRUE_EFFECT: np.array([0.1, 0.3, -0.05, 0.0, 0.2, 0.25], dtype=np.float32),
-             Col.NPV: [89.0, 0.0, -1.0, 100.0, -1.0, 89.0]}
+             Col.NPV: [89.0, 0.0, -1.0, 0.0, -1.0, 89.0],
+             # row 0 would have responded anyway (value 100): 89 − 100 = −11
+             Col.INCREMENTAL_NPV: [-11.0, 0.0, -1.0, 0.0, -1.0, 89.0]}
         ),
     }  # fmt: skip
 
@@ -68,7 +70,8 @@ def test_run_metrics_hand_worked() -> None:
     assert m[Metric.CONTACTS] == 4 and m[Metric.CONTACTED_USERS] == 3
     assert m[Metric.RESPONSE_RATE_TREATED] == 0.5
     assert m[Metric.RESPONSE_RATE_CONTROL] == 0.5
-    assert m[Metric.CAMPAIGN_NPV] == pytest.approx(276.0)
+    assert m[Metric.CAMPAIGN_NPV] == pytest.approx(176.0)  # contacts only
+    assert m[Metric.INCREMENTAL_NPV] == pytest.approx(76.0)  # −11 − 1 − 1 + 89
     assert m[Metric.TRUE_INCREMENTAL_RESPONSES] == pytest.approx(0.5)  # 0.1 − 0.05 + 0.2 + 0.25
     assert m[Metric.NPV_PER_CONTACTED_USER] == pytest.approx(176.0 / 3)
     assert list(m) == [*CORE_METRICS, *CAMPAIGN_METRICS]

@@ -52,7 +52,9 @@ def test_run_outcomes_by_hand() -> None:
         "true_effect": [0.5, 0.1, 0.3, -0.05, 0.0],
         "p_treated": [0.6, 0.3, 0.4, 0.15, 0.2],
         "p_control": [0.1, 0.2, 0.1, 0.2, 0.2],
-        "npv": [89.0, 89.0, 0.0, -1.0, 100.0],
+        "npv": [89.0, 89.0, 0.0, -1.0, 0.0],
+        # row 1 would have responded uncontacted too (value 100): 89 − 100
+        "incremental_npv": [89.0, -11.0, 0.0, -1.0, 0.0],
     })  # fmt: skip
     out = ca.run_outcomes(campaigns, offers, from_campaign=1)
     assert out["contacts"] == 2
@@ -61,9 +63,9 @@ def test_run_outcomes_by_hand() -> None:
     assert out["regret_conversions"] == pytest.approx(0.35)
     # p1·90 − 1 − p0·100 per treated row: (27 − 1 − 20) + (13.5 − 1 − 20) = −1.5
     assert out["expected_incremental_npv"] == pytest.approx(-1.5)
-    # npv − p0·100: (89 − 20) + (−1 − 20) = 48
-    assert out["realised_incremental_npv"] == pytest.approx(48.0)
-    assert out["realised_npv"] == pytest.approx(188.0)
+    # the engine's counterfactual incremental NPV of campaign 1: −11 − 1
+    assert out["realised_incremental_npv"] == pytest.approx(-12.0)
+    assert out["realised_npv"] == pytest.approx(88.0)
 
 
 UPLIFT = {

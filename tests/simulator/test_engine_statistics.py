@@ -185,11 +185,20 @@ def test_offer_responses_match_p0_and_p1() -> None:
     effect = camp["true_effect"].to_numpy()
     assert (effect[types == 0] > 0).mean() > 0.9 and (effect[types == 3] < 0).mean() > 0.9
     np.testing.assert_allclose(effect[(types == 1) | (types == 2)], 0.0, atol=1e-6)
-    # Realised NPV: value on response, minus conversion cost and contact cost when treated.
+    # Realised NPV of a contact: value − conversion cost on response, − contact cost; 0 for
+    # untreated rows. Incremental NPV also subtracts the value of the counterfactual untreated
+    # response, which shares the treated response's uniform (p0 ≤ p1 ⇒ it implies a response).
     value = np.array([100.0, 100.0])[about]
     conv_cost = np.array([10.0, 20.0])[about]
-    npv = responded * (value - treated * conv_cost) - treated * 1.0
-    np.testing.assert_allclose(camp["npv"], npv)
+    gain = responded * (value - conv_cost) - 1.0
+    np.testing.assert_allclose(camp["npv"], np.where(treated, gain, 0.0))
+    incremental = camp["incremental_npv"].to_numpy()
+    np.testing.assert_array_equal(incremental[~treated], 0.0)
+    lost = gain - incremental  # value of the untreated counterfactual response (0 or value)
+    assert np.isin(np.round(lost[treated], 9), [0.0, 100.0]).all()
+    # With p0 > p1 (sleeping dogs) the counterfactual may respond while the treated did not.
+    sure = treated & (camp["p_control"].to_numpy() <= camp["p_treated"].to_numpy())
+    assert (responded[sure] >= (lost[sure] > 0)).all()
 
 
 def test_retention_offer_scales_the_churn_hazard_by_response_type() -> None:

@@ -116,9 +116,11 @@ def test_offer_oracle_formulas() -> None:
     p0, p1 = oracle.offer_probabilities(users)
     assert ((p0 > 0) & (p0 < 1) & (p1 > 0) & (p1 < 1)).all()
     np.testing.assert_allclose(oracle.offer_effects(users), p1 - p0)
-    value = np.array([60.0 - 5.0, 120.0 - 10.0])
+    # P1 (value − conversion cost) − contact cost − P0 value
+    margin = np.array([60.0 - 5.0, 120.0 - 10.0])
     np.testing.assert_allclose(
-        oracle.offer_incremental_npv(users), (p1 - p0) * value - np.array([1.0, 4.0])
+        oracle.offer_incremental_npv(users),
+        p1 * margin - np.array([1.0, 4.0]) - p0 * np.array([60.0, 120.0]),
     )
 
 

@@ -76,8 +76,18 @@ def _heatmap(
     image = ax.imshow(values, aspect="auto", cmap="viridis")
     ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], rotation=30, ha="right")
     ax.set_yticks(range(matrix.shape[0]), [str(i) for i in matrix.index])
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
     for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, fmt.format(v), ha="center", va="center", color="white", fontsize="small")
+        light = high > low and (v - low) / (high - low) > 0.6  # viridis is light at the top
+        ax.text(
+            j,
+            i,
+            fmt.format(v),
+            ha="center",
+            va="center",
+            fontsize="small",
+            color="black" if light else "white",
+        )
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

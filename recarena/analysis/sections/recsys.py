@@ -40,12 +40,12 @@ from recarena.analysis.business import Metric
 from recarena.analysis.feedback_loops import drift, exposure_over_time
 from recarena.analysis.offline import evaluate_run
 from recarena.analysis.report import (
-    SECTIONS,
     ReportContext,
     Section,
     SectionOutput,
     format_value,
     html_table,
+    install_section,
 )
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, SEED, band, summarise
 from recarena.policies import registry
@@ -261,12 +261,4 @@ def build(ctx: ReportContext) -> SectionOutput | None:
 SECTION = Section(TITLE, build)
 
 
-def _install() -> None:
-    """Add :data:`SECTION` to the report once, before the provenance section."""
-    titles = [getattr(s, "title", "") for s in SECTIONS]
-    if TITLE not in titles:
-        at = next((i for i, t in enumerate(titles) if t.startswith("Configuration")), len(titles))
-        SECTIONS.insert(at, SECTION)
-
-
-_install()
+install_section(SECTION)
