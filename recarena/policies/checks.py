@@ -79,6 +79,7 @@ def check_context(surface: Surface) -> CheckContext:
         surface=session.value if session else "slate",
         slate_size=5,
         campaign_days=[1.0, 3.0],
+        keep_impressions=True,
     )
     params = _world_params()
     result = simulate(

@@ -193,11 +193,16 @@ class Engine:
             raise ValueError("campaign_days are set but the world has no offers")
         self.state = SimState.initial(world, behaviour.fatigue_memory)
         self.oracle = Oracle(world, self.state, behaviour, schedule.slate_size)
-        self.history = HistoryStore(world.feature_names, schedule.keep_impressions)
+        keep = schedule.keep_impressions
+        if keep is None:  # 64 bytes per decision: only when something can read them
+            refits = [p for p in (session_policy, campaign_policy) if p is not None and p.batch_fit]
+            keep = schedule.retrain_every is not None and bool(refits)
+        self.history = HistoryStore(world.feature_names, keep)
         self.stats = RunStats()
         self.available = world.items.release_time <= 0.0
         self._best_value = np.zeros(world.n_users)
         self._best_valid = np.zeros(world.n_users, dtype=bool)
+        self._shortlist: NDArray[np.int32] | None = None
         self._clicks = _ClickBuffer()
         self._pending: list[dict[str, NDArray[Any]]] = []
         self._campaign_index = 0
@@ -302,15 +307,16 @@ class Engine:
         self._log_decisions(
             users, times, counter, decision, click, position, clicked, expected, best
         )
-        self._clicks.add(
-            users=users,
-            actions=decision.actions,
-            rewards=click.astype(np.float64),
-            features=request.features,
-            clicked_position=position,
-            propensities=_or_nan(decision.propensities, users.shape[0]),
-            decision_time=times,
-        )
+        if self.session_policy.online:  # learn() is a no-op otherwise: skip the buffering
+            self._clicks.add(
+                users=users,
+                actions=decision.actions,
+                rewards=click.astype(np.float64),
+                features=request.features,
+                clicked_position=position,
+                propensities=_or_nan(decision.propensities, users.shape[0]),
+                decision_time=times,
+            )
         self.stats.decisions += users.shape[0]
         self._day_counters["sessions"] += users.shape[0]
         self._day_counters["clicks"] += int(click.sum())
@@ -342,7 +348,7 @@ class Engine:
         if click.any():
             self._record_clicks(users[click], times[click], counter[click], clicked[click],
                                 position[click], u[rows[click], position[click]])  # fmt: skip
-        if self.schedule.keep_impressions:
+        if self.history.keep_impressions:
             self.history.append(
                 "impressions",
                 {Col.T: times, Col.USER: users, Col.SLATE: slates.astype(np.int32),
@@ -378,13 +384,36 @@ class Engine:
             )  # fmt: skip
 
     def _best_values(self, users: I64) -> F64:
-        """Oracle value of the best slate, cached per user until its inputs change."""
+        """Oracle value of the best slate, cached per user until its inputs change.
+
+        A click only changes the user's fatigue ring, which lowers at most R items, so the
+        best slate lies among the k + R best items before fatigue: that shortlist is
+        computed once per user (until drift or a release invalidates it) and a stale value
+        is re-found from it, not from the whole catalogue.
+        """
         stale = users[~self._best_valid[users]]
         if stale.size:
-            _, values = self.oracle.best_slates(stale, self.available)
+            b = self.behaviour
+            size = self.schedule.slate_size + (b.fatigue_memory if b.fatigue else 0)
+            if size >= int(self.available.sum()):
+                _, values = self.oracle.best_slates(stale, self.available)
+            else:
+                if self._shortlist is None:
+                    self._shortlist = np.full((self.world.n_users, size), -1, dtype=np.int32)
+                missing = stale[self._shortlist[stale, 0] < 0]
+                if missing.size:
+                    self._shortlist[missing] = self.oracle.shortlist(missing, self.available, size)
+                candidates = np.take(self._shortlist, stale, axis=0).astype(np.int64)
+                values = self.oracle.best_values_from(stale, candidates)
             self._best_value[stale] = values
             self._best_valid[stale] = True
         return self._best_value[users]
+
+    def _invalidate_best(self) -> None:
+        """Preferences or the catalogue changed: every cached best value is stale."""
+        self._best_valid[:] = False
+        if self._shortlist is not None:
+            self._shortlist[:] = -1
 
     def _variant_outcomes(
         self, users: I64, counter: NDArray[np.int32], actions: I64
@@ -485,7 +514,7 @@ class Engine:
         available = world.items.release_time <= t
         if (available != self.available).any():
             self.available = available
-            self._best_valid[:] = False
+            self._invalidate_best()
         arrived = np.flatnonzero((world.users.join_time > t - dt) & (world.users.join_time <= t))
         arrived = arrived[world.users.join_time[arrived] > 0]  # t = 0 users logged at start
         if arrived.size:
@@ -509,7 +538,7 @@ class Engine:
         if b.drift_sd > 0:
             noise = self.drift_rng.standard_normal(state.preference.shape, dtype=np.float32)
             state.preference += np.float32(b.drift_sd * np.sqrt(dt)) * noise
-            self._best_valid[:] = False
+            self._invalidate_best()
         if t >= world.variants.shift_day:
             state.variant_logit = world.variants.logit_after_shift.copy()
         still = active[state.alive[active]]

@@ -270,8 +270,10 @@ class ScheduleParams(_Closed):
         None, gt=0, description="contact budget per campaign (None = unlimited)"
     )
     checkpoint_every: float = Field(1.0, gt=0, description="daily snapshots / checkpoints")
-    keep_impressions: bool = Field(
-        True, description="keep session decisions in memory for History (needed by rankers)"
+    keep_impressions: bool | None = Field(
+        None,
+        description="keep slate decisions in memory for History (needed by rankers and some "
+        "refits); None = only when a batch-fit policy retrains",
     )
 
     @field_validator("campaign_days")

@@ -29,7 +29,7 @@ def logged():  # type: ignore[no-untyped-def]
         population=PopulationParams(n_users=400, arrivals_per_day=15),
         catalogue=CatalogueParams(n_items=80, new_items_per_day=3),
     )
-    schedule = ScheduleParams(days=8, slate_size=5)
+    schedule = ScheduleParams(days=8, slate_size=5, keep_impressions=True)
     result = simulate(world, schedule, 3, registry.make({"kind": "random"}))
     engine, w = result.engine, result.world
     history = engine.history.snapshot(8.0, w.features, engine.state.joined(w))

@@ -26,7 +26,7 @@ WORLD = WorldParams.model_validate(
 )  # fmt: skip
 SCHEDULE = ScheduleParams(
     days=20, surface="slate", slate_size=5, decision_window=0.2, campaign_days=[14.0],
-    retrain_every=7.0,
+    retrain_every=7.0, keep_impressions=True,
 )  # fmt: skip
 
 

@@ -48,7 +48,7 @@ COLD = WorldParams(
     ),
     behaviour=BehaviourParams(preference_weight=3.0),
 )  # fmt: skip
-SCHEDULE = ScheduleParams(days=10, slate_size=10, retrain_every=1.0)
+SCHEDULE = ScheduleParams(days=10, slate_size=10, retrain_every=1.0, keep_impressions=True)
 ALS: dict[str, Any] = {"kind": "als", "factors": 8, "regularization": 1.0}
 
 
