@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from recarena.arrays import has_repeats
+
 __all__ = ["explore", "random_slates", "ranked_items"]
 
 I64 = NDArray[np.int64]
@@ -31,13 +33,12 @@ def random_slates(rng: np.random.Generator, candidates: I64, n_rows: int, k: int
         if k > n:
             slates = np.hstack([slates, np.repeat(slates[:, -1:], k - n, axis=1)])
         return slates
-    slates = candidates[rng.integers(0, n, (n_rows, k))]
-    while True:
-        s = np.sort(slates, axis=1)
-        bad = np.flatnonzero((s[:, 1:] == s[:, :-1]).any(axis=1))
-        if bad.size == 0:
-            return slates
-        slates[bad] = candidates[rng.integers(0, n, (bad.size, k))]
+    slates = np.take(candidates, rng.integers(0, n, (n_rows, k)))
+    bad = np.flatnonzero(has_repeats(slates))
+    while bad.size:
+        slates[bad] = np.take(candidates, rng.integers(0, n, (bad.size, k)))
+        bad = bad[has_repeats(slates[bad])]
+    return slates
 
 
 def ranked_items(scores: NDArray[np.floating], available: NDArray[np.bool_]) -> I64:

@@ -212,7 +212,7 @@ class EventLog:
         writer = self._writers.get(table)
         if writer is None:
             writer = pq.ParquetWriter(
-                self.path / f"{table}.parquet", self.schemas[table], compression="zstd"
+                self.path / f"{table}.parquet", self.schemas[table], compression="lz4"
             )
             self._writers[table] = writer
         writer.write_table(pa.Table.from_batches(self._buffers[table], self.schemas[table]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from recarena.arrays import has_repeats
 from recarena.simulator import behaviour as bh
 from recarena.simulator.params import BehaviourParams
 from recarena.simulator.state import SimState
@@ -80,8 +81,7 @@ class Oracle:
             self.behaviour.preference_weight,
             self.fatigue(users, slates),
         )
-        ordered = np.sort(slates, axis=1)
-        if (ordered[:, 1:] == ordered[:, :-1]).any():
+        if has_repeats(slates).any():
             order = np.argsort(slates, axis=1, kind="stable")
             ordered = np.take_along_axis(slates, order, axis=1)
             repeat = ordered[:, 1:] == ordered[:, :-1]
