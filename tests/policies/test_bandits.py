@@ -6,8 +6,10 @@ broken policy (no exploration, no forgetting, ignoring the context) produces.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -394,6 +396,94 @@ def test_thompson_monte_carlo_propensity_matches_frequency() -> None:
         assert reported[arm] == pytest.approx(freq[arm])
 
 
+def test_lin_thompson_propensity_matches_frequency() -> None:
+    spec = make_spec({Surface.VARIANT}, n_variants=3, n_features=2)
+    policy = build("lin_thompson", spec, 3)
+    rng = np.random.default_rng(4)
+    for i in range(5):  # a little data, so the arms differ in mean and in width
+        x = rng.normal(size=(30, 2))
+        actions = rng.integers(3, size=30) if i < 4 else np.zeros(30, dtype=np.int64)
+        rewards = (rng.random(30) < np.array([0.3, 0.5, 0.4])[actions]) * 1.0
+        policy.learn(click_feedback(float(i), actions, rewards, x))
+    # One context for every user: the frequency of each first arm is its probability.
+    x = np.tile([[0.3, -1.2]], (40_000, 1))
+    freq, reported = _empirical_vs_reported(policy, variant_request(5.0, x))
+    assert len(reported) == 3 and sum(reported.values()) == pytest.approx(1.0, abs=1e-4)
+    for arm, p in reported.items():
+        assert freq[arm] == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / 40_000))
+
+
+def test_lin_thompson_propensity_against_monte_carlo_and_edge_cases() -> None:
+    rng = np.random.default_rng(0)
+    mean = rng.normal(size=(6, 4))
+    scale = np.exp(rng.uniform(-2.0, 1.0, size=(6, 4)))  # widths up to e³ apart
+    eligible = np.ones((6, 4), bool)
+    eligible[0, 1] = eligible[3, 0] = False
+    first = np.array([0, 2, 3, 1, 2, 0])
+    exact = bd.lin_thompson_propensity(mean, scale, first, 100, eligible=eligible)
+    draws = mean + scale * rng.standard_normal((200_000, 6, 4))
+    mc = (np.where(eligible, draws, -np.inf).argmax(axis=2) == first).mean(axis=0)
+    np.testing.assert_allclose(exact, mc, atol=0.005)
+    assert np.isnan(bd.lin_thompson_propensity(mean, scale, first, 0)).all()
+    # Zero widths are point masses: ties are broken like the kernel breaks them.
+    mean0, scale0 = np.zeros((2, 3)), np.zeros((2, 3))
+    scale0[1, 2] = 1.0  # row 1: two tied point masses at 0 and a N(0, 1) arm
+    first0 = np.array([1, 0])
+    np.testing.assert_allclose(bd.lin_thompson_propensity(mean0, scale0, first0, 16),
+                               [1 / 3, 0.5 * 0.5])  # fmt: skip
+    by_index = bd.lin_thompson_propensity(mean0, scale0, first0, 16, tie_break="first")
+    # row 0: arm 0 wins the tie (probability 0, reported as the smallest positive float)
+    np.testing.assert_allclose(by_index, [np.finfo(np.float64).tiny, 0.5])
+
+
+def test_tie_propensity_and_selection_shortcuts_match_their_definition() -> None:
+    rng = np.random.default_rng(1)
+    for shape in [(5,), (80,), (200, 4), (50, 90)]:  # shared and per-user, K ≤ 64 and above
+        scores = rng.integers(0, 3, size=shape).astype(np.float64)  # many ties
+        scores[..., 0] = np.inf  # a forced arm
+        eligible = rng.random(shape[-1]) < 0.8
+        eligible[1] = True
+        b = 7 if len(shape) == 1 else shape[0]
+        masked = np.where(eligible, scores, -np.inf)
+        first = bd.select_top_k(scores, 1, rng, batch_size=b, eligible=eligible)[:, 0]
+        for arms in (first, rng.integers(shape[-1], size=b)):  # maxima, or any arm
+            picked = masked[arms] if masked.ndim == 1 else masked[np.arange(b), arms]
+            naive = 1.0 / (masked == picked[:, None]).sum(axis=1)
+            np.testing.assert_array_equal(bd.tie_propensity(scores, arms, eligible=eligible), naive)
+        for k in (1, 2):  # selection + propensity in one: same arms, same generator calls
+            chosen, prop = bd._top_k_with_tie_propensity(
+                scores, k, np.random.default_rng(2), batch_size=b, eligible=eligible,
+                tie_break="random",
+            )  # fmt: skip
+            expected = bd.select_top_k(
+                scores, k, np.random.default_rng(2), batch_size=b, eligible=eligible
+            )
+            np.testing.assert_array_equal(chosen, expected)
+            np.testing.assert_array_equal(
+                prop, bd.tie_propensity(scores, chosen[:, 0], eligible=eligible)
+            )
+
+
+def test_learning_aggregates_match_per_record_sums() -> None:
+    rng = np.random.default_rng(5)
+    arms = rng.integers(4, size=500)
+    arms[arms == 2] = 1  # an arm without records
+    x, rewards = rng.normal(size=(500, 3)), rng.random(500)
+    touched, da, db = bd._gram_by_arm(arms, x, rewards, 4)
+    np.testing.assert_array_equal(touched, [0, 1, 3])
+    for i, arm in enumerate(touched):
+        rows = arms == arm
+        np.testing.assert_allclose(da[i], x[rows].T @ x[rows])
+        np.testing.assert_allclose(db[i], rewards[rows] @ x[rows])
+    # Sum of squares: 0/1 rewards reuse the sums, revenue does not.
+    for r in (rng.integers(0, 2, size=500).astype(np.float64), rng.random(500) * 10.0):
+        credits = bd._Credits(arms, None, None, r)
+        n, s, q = credits.delta(4)
+        np.testing.assert_array_equal(n, np.bincount(arms, minlength=4))
+        np.testing.assert_allclose(s, np.bincount(arms, weights=r, minlength=4))
+        np.testing.assert_allclose(q, np.bincount(arms, weights=r**2, minlength=4))
+
+
 def test_index_policy_propensity_is_the_random_tie_break() -> None:
     spec = make_spec({Surface.VARIANT, Surface.SLATE}, n_variants=5, n_items=6, slate_size=2)
     policy = build("ucb1", spec)
@@ -571,6 +661,45 @@ def test_kernels_are_pure_and_seeded() -> None:
     np.testing.assert_array_equal(alpha, [2.0, 5.0, 1.0])
     assert a.shape == (100, 2) and np.all(a[:, 0] != a[:, 1])
     assert set(bd.KERNELS) == set(ALL_KINDS)
+
+
+@pytest.mark.parametrize("kind", sorted(ALL_KINDS))
+def test_policy_decides_like_its_kernel(kind: str) -> None:
+    """The policy's actions are its bare kernel's (:data:`KERNELS`, as the benchmark calls it)
+    for the same statistics and generator state: the policy adds bookkeeping, not decisions."""
+    spec = make_spec({Surface.VARIANT}, n_variants=3, n_features=2)
+    policy = build(kind, spec, 7)
+    rng = np.random.default_rng(8)
+    for i in range(3):
+        x = rng.normal(size=(50, 2))
+        actions = policy.act(variant_request(float(i), x)).actions
+        policy.learn(click_feedback(float(i), actions, (rng.random(50) < 0.3) * 1.0, x))
+    x = rng.normal(size=(200, 2))
+    generator = copy.deepcopy(policy.rng_)
+    actions = policy.act(variant_request(3.0, x)).actions
+    kernel, p = bd.KERNELS[kind], policy.params
+    if ALL_KINDS[kind].contextual:
+        state = policy.state_[Surface.VARIANT]  # type: ignore[attr-defined]
+        design = np.hstack([x, np.ones((200, 1))])
+        scale = p.alpha if kind == "lin_ucb" else p.v  # type: ignore[attr-defined]
+        arms = kernel(design, state.theta, state.a_inv, scale, generator)
+    else:
+        stats = policy.statistics(Surface.VARIANT, 3.0)  # type: ignore[attr-defined]
+        n, s = stats.n, stats.s
+        assert n.min() > 0
+        q: Any = p
+        if kind in ("epsilon_greedy", "softmax"):
+            knob = q.epsilon if kind == "epsilon_greedy" else q.temperature
+            arms = kernel(s / n, knob, 200, generator)
+        elif kind in ("thompson", "discounted_thompson"):
+            alpha = q.prior_count * q.prior_mean + s
+            beta = q.prior_count * (1 - q.prior_mean) + n - s
+            arms = kernel(alpha, beta, 200, generator)
+        elif kind == "kl_ucb":
+            arms = kernel(n, s, 200, generator, c=q.c)
+        else:
+            arms = kernel(n, s, 200, generator, exploration=q.exploration, xi=q.xi)
+    np.testing.assert_array_equal(actions, arms[:, 0])
 
 
 def test_kl_ucb_index_solves_the_kl_constraint() -> None:
