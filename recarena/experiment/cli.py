@@ -147,10 +147,23 @@ def _cmd_list(_: argparse.Namespace) -> int:
         print(f"  {kind:<22} {surfaces:<24} {cls.summary}")
     print("  plugin                 (any)                    your own Policy class: "
           "{kind: plugin, plugin: 'package.module:Class', params: {...}}")  # fmt: skip
-    print("\nBundled scenarios:")
+    print("\nBundled scenarios (recarena run NAME, or the path):")
     for path in bundled_scenarios():
-        print(f"  {path}")
+        print(f"  {path.stem:<22} {_first_sentence(path)}")
     return EXIT_OK
+
+
+def _first_sentence(path: Path) -> str:
+    """The first sentence of a scenario's description, for listings."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return ""
+    text = " ".join(str((data or {}).get("description") or "").split())
+    sentence = text.split(". ")[0].rstrip(".")
+    return sentence if len(sentence) <= 90 else sentence[:89] + "…"
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
