@@ -14,6 +14,7 @@ from pathlib import Path
 from recarena import __version__
 from recarena.experiment.loading import ScenarioError, load_scenario
 from recarena.experiment.scenarios import bundled_scenarios, resolve_scenario_path
+from recarena.experiment.schema import ScenarioConfig
 
 __all__ = ["main"]
 
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(name: str, overrides: Sequence[str], seeds: list[int] | None = None):  # type: ignore[no-untyped-def]
+def _load(name: str, overrides: Sequence[str], seeds: list[int] | None = None) -> ScenarioConfig:
     path = resolve_scenario_path(name)
     extra = list(overrides)
     if seeds is not None:
