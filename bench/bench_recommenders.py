@@ -13,12 +13,14 @@ Run: ``python bench/bench_recommenders.py [--quick] [--threads 1 2]``
    * ``matmul bound`` — the bare matrix product that produces the scores, block by block
      (nothing selected): no top-k method can beat it;
    * ``blockwise top-k`` — the same product followed by
-     :func:`recarena.policies.recommenders.blockwise_top_k` (chunk maxima, then exact
-     selection among k·chunk candidates, ties by id) — what every factor recommender runs;
+     :func:`recarena.analysis.ranking.blockwise_top_k` (sub-chunk and chunk maxima, then
+     exact selection among the candidates, ties by id) — what every factor recommender runs;
    * ``policy.recommend`` — the whole :meth:`HistoryRecommender.recommend` path of an ALS
-     policy (availability, consumed-item rows, fallback checks, top-up);
-   * ``argpartition top-k`` — :func:`recarena.analysis.ranking.top_k` on the full score
-     matrix (for comparison), and ``torch.topk`` when PyTorch is installed.
+     policy with ``threads`` threads (availability, consumed-item rows, fallback checks,
+     top-up; with 2 threads, blocks of users are ranked on 2 workers);
+   * ``ranking.top_k`` — :func:`recarena.analysis.ranking.top_k` on the user-major score
+     matrix (an item-major copy per block, then the same kernel), and ``torch.topk`` when
+     PyTorch is installed (for comparison).
 
    All in the same process and the same run, interleaved and best-of-N, so the ratio to the
    bound is meaningful on a shared machine. Threads are limited with ``threadpoolctl``.
@@ -35,8 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from recarena.analysis.ranking import top_k
-from recarena.policies.recommenders import blockwise_top_k
+from recarena.analysis.ranking import blockwise_top_k, top_k
 
 
 def synthetic_interactions(
@@ -103,11 +104,11 @@ def bench_scoring(
         for s in range(0, n_users, block):
             blockwise_top_k(items_vec @ users_vec[s : s + block].T, k)
 
-    def argpartition() -> None:
+    def ranking_top_k() -> None:
         for s in range(0, n_users, block):
             top_k(users_vec[s : s + block] @ items_vec.T, k)
 
-    policy = _als_policy(users_vec, items_vec)
+    policy = _als_policy(users_vec, items_vec, threads)
     ids = np.arange(n_users, dtype=np.int64)
     features = np.zeros((n_users, policy.spec_.n_features), dtype=np.float32)
     available = np.ones(n_items, dtype=bool)
@@ -119,7 +120,7 @@ def bench_scoring(
         "matmul bound": matmul,
         "blockwise top-k": blockwise,
         "policy.recommend": recommend,
-        "argpartition top-k": argpartition,
+        "ranking.top_k": ranking_top_k,
     }
     try:
         import torch
@@ -145,11 +146,13 @@ def bench_scoring(
     return best
 
 
-def _als_policy(users_vec: np.ndarray, items_vec: np.ndarray):  # type: ignore[no-untyped-def]
-    """An ALS policy holding given factors, as if fitted (for the recommend() path)."""
+def _als_policy(users_vec: np.ndarray, items_vec: np.ndarray, threads: int):  # type: ignore[no-untyped-def]
+    """An ALS policy holding given factors, as if fitted (for the recommend() path), scoring
+    with ``threads`` threads."""
     from recarena.policies import registry
     from recarena.policies.base import Surface
     from recarena.policies.checks import check_context
+    from recarena.policies.recommenders import FactorRecommender
 
     n_users, n_items = users_vec.shape[0], items_vec.shape[0]
     spec = check_context(Surface.SLATE).spec
@@ -161,15 +164,16 @@ def _als_policy(users_vec: np.ndarray, items_vec: np.ndarray):  # type: ignore[n
         item_release_time=np.zeros(n_items),
         item_text=("item",) * n_items,
     )
-    policy = registry.make({"kind": "als", "factors": users_vec.shape[1]})
+    policy = registry.make({"kind": "als", "factors": users_vec.shape[1], "threads": threads})
+    assert isinstance(policy, FactorRecommender)
     policy.setup(spec, np.random.default_rng(0))
     policy.fit_matrix_ = sp.csr_array(
         (np.ones(n_users, np.float32), (np.arange(n_users), np.arange(n_users) % n_items)),
         shape=(n_users, n_items),
     )
     policy.user_vectors_ = users_vec  # type: ignore[attr-defined]
-    policy.item_vectors_ = items_vec  # type: ignore[attr-defined]
-    policy.item_scorable_ = np.ones(n_items, dtype=bool)  # type: ignore[attr-defined]
+    policy.item_vectors_ = items_vec
+    policy.item_scorable_ = np.ones(n_items, dtype=bool)
     policy.fitted_ = True
     return policy
 

@@ -28,7 +28,9 @@ Every recommender in :mod:`~recarena.policies.collaborative`, :mod:`~recarena.po
   (:func:`recarena.policies.slates.explore`, propensity of the first item logged; ``group`` = 1
   for explored rows).
 * **Threads.** Fit and scoring run under ``threadpoolctl`` with ``threads`` BLAS/OpenMP
-  threads, so OpenBLAS, ``implicit`` and PyTorch do not oversubscribe the cores.
+  threads, so OpenBLAS, ``implicit`` and PyTorch do not oversubscribe the cores. Factor
+  models rank blocks of users on ``threads`` worker threads instead (one BLAS thread each),
+  so one block's matrix product overlaps another's top-k selection.
 
 Determinism: fit-time randomness comes from :attr:`HistoryRecommender.seed_`, drawn once from
 the policy's stream at setup, so fitting twice on the same history equals fitting once.
@@ -37,7 +39,9 @@ the policy's stream at setup, so fitting twice on the same history equals fittin
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from queue import SimpleQueue
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,7 +50,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import Field
 
-from recarena.analysis.ranking import top_k
+from recarena.analysis.ranking import blockwise_top_k
 from recarena.policies.base import (
     Decision,
     DecisionRequest,
@@ -77,73 +81,6 @@ BoolArray = NDArray[np.bool_]
 
 #: Score elements per scoring block (≈ 16 MB of float32): big enough for BLAS, small for cache.
 _BLOCK_ELEMENTS = 1 << 22
-#: Items per chunk of :func:`blockwise_top_k`.
-_CHUNK = 64
-
-
-# --------------------------------------------------------------------------------- selection
-def blockwise_top_k(scores_t: NDArray[np.floating[Any]], k: int, chunk: int = _CHUNK) -> I64:
-    r"""Exact top-k of each column of an item-major score matrix, fast for large catalogues.
-
-    ``scores_t`` is ``(n_items, B)``: one column per user. The items are cut into chunks of
-    ``chunk`` consecutive rows and each chunk's maximum is taken (one streaming pass,
-    vectorised along the contiguous user axis). Let :math:`\theta_u` be user u's k-th largest
-    chunk maximum: the k best chunks each hold an item scoring at least :math:`\theta_u`, so
-    the user's k-th best score is :math:`\ge \theta_u`, and every item of the true top k
-    satisfies :math:`s_{iu} \ge \theta_u`. One more streaming pass collects those candidates
-    (typically a few times k per user; all tied items are included), which are sorted by
-    (user, score descending, item ascending) and cut at k. The result therefore equals
-    ``recarena.analysis.ranking.top_k(scores_t.T, k)[0]`` exactly: score descending, ties by
-    the lower item position, ``-inf`` never returned, ``-1`` padding when fewer than ``k``
-    items are finite.
-
-    Cost: two streaming passes over the block (about what writing it cost the matrix product
-    that produced it) plus O(candidates·log) work; a full ``argpartition`` per user is avoided.
-    The worst case is many items tied at :math:`\theta_u` (all become candidates).
-
-    Parameters
-    ----------
-    scores_t
-        ``(n_items, B)`` float scores, item-major. NaN raises :class:`ValueError`.
-    k
-        Items per user.
-    chunk
-        Items per chunk.
-
-    Returns
-    -------
-    numpy.ndarray
-        int64 ``(B, k)`` item positions (rows of ``scores_t``), best first, ``-1`` padded.
-    """
-    n, b = scores_t.shape
-    if b == 0 or n == 0:
-        return np.full((b, k), -1, dtype=np.int64)
-    n_chunks = n // chunk
-    if n_chunks <= 2 * k:  # small catalogue: nothing to gain
-        return top_k(scores_t.T, k)[0]
-    s = np.ascontiguousarray(scores_t)
-    full = n_chunks * chunk
-    maxima = np.empty((n_chunks + (full < n), b), dtype=s.dtype)
-    np.max(s[:full].reshape(n_chunks, chunk, b), axis=1, out=maxima[:n_chunks])
-    if full < n:
-        maxima[n_chunks] = s[full:].max(axis=0)
-    if np.isnan(maxima.max()):  # NaN propagates through both maxima
-        raise ValueError("scores contain NaN")
-    n_max = maxima.shape[0]
-    kth = np.partition(maxima, n_max - k, axis=0)[n_max - k]
-    # θ_u; a user with fewer than k finite chunks takes every finite item (-inf never passes).
-    theta = np.maximum(kth, np.finfo(s.dtype).min)
-    # flatnonzero + divmod: 2-D np.nonzero is an order of magnitude slower here.
-    item, user = np.divmod(np.flatnonzero(s >= theta[None, :]), b)
-    value = s[item, user]
-    order = np.lexsort((item, -value, user))
-    user, item = user[order], item[order]
-    start = np.concatenate([[0], np.cumsum(np.bincount(user, minlength=b))[:-1]])
-    rank = np.arange(user.size) - start[user]
-    keep = rank < k
-    out = np.full((b, k), -1, dtype=np.int64)
-    out[user[keep], rank[keep]] = item[keep]
-    return out
 
 
 # --------------------------------------------------------------------------------- matrices
@@ -248,6 +185,9 @@ class HistoryRecommender(Policy):
     batch_fit = True
     randomised = True
     scores_current: ClassVar[bool] = False
+    #: :meth:`_score_block` is thread-safe: with ``threads > 1`` blocks of users are ranked
+    #: in parallel (see :meth:`_rank_blocks`).
+    parallel_blocks: ClassVar[bool] = False
     #: Extra option sets the contract suite checks besides the defaults.
     contract_options: ClassVar[tuple[dict[str, Any], ...]] = ()
     params: RecommenderParams
@@ -279,13 +219,13 @@ class HistoryRecommender(Policy):
         """Forget model state (called at setup); subclasses clear what they learn."""
 
     @contextmanager
-    def threads(self) -> Iterator[None]:
-        """Limit BLAS/OpenMP threads to ``params.threads`` inside the block."""
+    def threads(self, limit: int | None = None) -> Iterator[None]:
+        """Limit BLAS/OpenMP threads to ``limit`` (default ``params.threads``) inside the block."""
         if self._controller is None:
             from threadpoolctl import ThreadpoolController
 
             self._controller = ThreadpoolController()
-        with self._controller.limit(limits=self.params.threads):
+        with self._controller.limit(limits=self.params.threads if limit is None else limit):
             yield
 
     def _fit(self, history: History) -> None:
@@ -364,6 +304,22 @@ class HistoryRecommender(Policy):
         """
         raise NotImplementedError
 
+    def _prepare_scoring(self, items: I64) -> None:
+        """Called once per :meth:`recommend` before the blocks are scored (possibly in
+        parallel): build whatever :meth:`_score_block` reads for this catalogue."""
+
+    def _score_block(
+        self,
+        users: I64,
+        features: NDArray[np.float32],
+        rows: sp.csr_array,
+        items: I64,
+        buffer: F32,
+    ) -> NDArray[np.floating[Any]]:
+        """:meth:`_score_items`, free to write the scores into ``buffer`` (float32,
+        ``(len(items), B)``) and return it. Must not change the policy's state."""
+        return self._score_items(users, features, rows, items)
+
     # ------------------------------------------------------------------ acting
     def recommend(
         self,
@@ -406,19 +362,62 @@ class HistoryRecommender(Policy):
         if self.fitted_ and items.size:
             personal = self._personalisable(users, features, consumed)
         rows = np.flatnonzero(personal)
-        step = max(1, _BLOCK_ELEMENTS // max(items.size, 1))
-        with self.threads():
-            for start in range(0, rows.size, step):
-                blk = rows[start : start + step]
-                block_rows = sp.csr_array(consumed[blk])
-                scores = self._score_items(users[blk], features[blk], block_rows, items)
-                if filt:
-                    _exclude(scores, position, block_rows)
-                pos = blockwise_top_k(scores, k)
-                out[blk] = np.where(pos >= 0, items[np.maximum(pos, 0)], -1)
+        if rows.size:
+            self._rank_blocks(users, features, consumed, rows, items, position, filt, out)
         fallback = (out >= 0).sum(axis=1) == 0
         self._top_up(out, consumed, items, position, filt)
         return out, fallback
+
+    def _rank_blocks(
+        self,
+        users: I64,
+        features: NDArray[np.float32],
+        consumed: sp.csr_array,
+        rows: I64,
+        items: I64,
+        position: I64,
+        filt: bool,
+        out: I64,
+    ) -> None:
+        """Write the model's top ``out.shape[1]`` items of ``users[rows]`` into ``out[rows]``.
+
+        Users are scored in blocks of about ``_BLOCK_ELEMENTS`` scores, each written into a
+        reused buffer (no fresh 16 MB allocation per block). With ``threads > 1`` and a
+        class that allows it (:attr:`parallel_blocks`), ``threads`` workers take whole blocks
+        (scores, exclusion, top-k) with one BLAS thread each: the matrix product of one block
+        overlaps the selection of another (numpy and BLAS release the GIL). Blocks are
+        independent, so the result does not depend on the number of threads.
+        """
+        k = out.shape[1]
+        step = max(1, _BLOCK_ELEMENTS // items.size)
+        blocks = [rows[start : start + step] for start in range(0, rows.size, step)]
+        workers = min(self.params.threads, len(blocks)) if self.parallel_blocks else 1
+        buffers: SimpleQueue[F32] = SimpleQueue()
+        for _ in range(workers):
+            buffers.put(np.empty(items.size * min(step, rows.size), dtype=np.float32))
+
+        def rank(blk: I64) -> None:
+            buffer = buffers.get()
+            block_rows = sp.csr_array(consumed[blk])
+            scores = self._score_block(
+                users[blk], features[blk], block_rows, items,
+                buffer[: items.size * blk.size].reshape(items.size, blk.size),
+            )  # fmt: skip
+            if filt:
+                _exclude(scores, position, block_rows)
+            pos = blockwise_top_k(scores, k)
+            out[blk] = np.where(pos >= 0, items[np.maximum(pos, 0)], -1)
+            buffers.put(buffer)
+
+        self._prepare_scoring(items)
+        if workers == 1:
+            with self.threads():
+                for blk in blocks:
+                    rank(blk)
+            return
+        with self.threads(1), ThreadPoolExecutor(workers) as pool:
+            for _ in pool.map(rank, blocks):  # re-raises a worker's exception
+                pass
 
     def _top_up(
         self, out: I64, consumed: sp.csr_array, items: I64, position: I64, filt: bool
@@ -474,10 +473,13 @@ class FactorRecommender(HistoryRecommender):
     r"""A recommender that scores by an inner product: :math:`s_{ui} = p_u \cdot q_i`.
 
     Subclasses set ``item_vectors_`` (n_items, d) float32 and ``item_scorable_`` (n_items,)
-    bool in :meth:`_fit_model`, and implement :meth:`_user_vectors`. Scoring is one matrix
-    product per block of users, item-major (``Q_S P_Bᵀ``), followed by
+    bool in :meth:`_fit_model`, and implement :meth:`_user_vectors` (thread-safe: blocks
+    are ranked in parallel when ``threads > 1``). Scoring is one matrix product per block of
+    users, item-major (``Q_S P_Bᵀ``) and written into a reused buffer, followed by
     :func:`blockwise_top_k`; the item block for the current catalogue is cached.
     """
+
+    parallel_blocks: ClassVar[bool] = True
 
     def _reset_model(self) -> None:
         self.item_vectors_ = np.zeros((self.spec_.n_items, 0), dtype=np.float32)
@@ -485,6 +487,7 @@ class FactorRecommender(HistoryRecommender):
         self._cache_items = _EMPTY
         self._cache_vectors = np.zeros((0, 0), dtype=np.float32)
         self._cache_mask: BoolArray = np.zeros(0, dtype=bool)
+        self._cache_masked = False
 
     def _fit(self, history: History) -> None:
         super()._fit(history)
@@ -495,18 +498,33 @@ class FactorRecommender(HistoryRecommender):
     ) -> NDArray[np.float32]:
         raise NotImplementedError
 
-    def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
-    ) -> NDArray[np.float32]:
+    def _prepare_scoring(self, items: I64) -> None:
         if self._cache_items.shape != items.shape or not np.array_equal(self._cache_items, items):
             self._cache_items = items.copy()
             self._cache_vectors = np.ascontiguousarray(self.item_vectors_[items])
             self._cache_mask = ~self.item_scorable_[items]
+            self._cache_masked = bool(self._cache_mask.any())
+
+    def _score_items(
+        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
+    ) -> NDArray[np.float32]:
+        self._prepare_scoring(items)
+        buffer = np.empty((items.size, users.size), dtype=np.float32)
+        return self._score_block(users, features, rows, items, buffer)
+
+    def _score_block(
+        self,
+        users: I64,
+        features: NDArray[np.float32],
+        rows: sp.csr_array,
+        items: I64,
+        buffer: F32,
+    ) -> F32:
         p = np.ascontiguousarray(self._user_vectors(users, features, rows), dtype=np.float32)
-        scores = self._cache_vectors @ p.T
-        if self._cache_mask.any():
+        scores = np.matmul(self._cache_vectors, p.T, out=buffer)
+        if self._cache_masked:
             scores[self._cache_mask] = -np.inf
-        return np.asarray(scores, dtype=np.float32)
+        return scores
 
 
 def interaction_frame(history: History, conversion_weight: float) -> pd.DataFrame:

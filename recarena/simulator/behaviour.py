@@ -95,9 +95,13 @@ def utilities(
         affinity = np.einsum("bd,bkd->bk", preference, item_vectors, dtype=np.float64)
     else:
         affinity = (preference @ item_vectors.T).astype(np.float64)
-    u = scale * affinity + popularity - price_sensitivity[:, None] * log_price
+    # In place, in the order of the formula: ((w/√d)·a + b) − ρ log p − κ·1[recent].
+    u = affinity
+    u *= scale
+    u += popularity
+    u -= price_sensitivity[:, None] * log_price
     if fatigue_penalty is not None:
-        u = u - fatigue_penalty
+        u -= fatigue_penalty
     return u
 
 
@@ -114,19 +118,32 @@ def mnl_click_probabilities(
     numpy.ndarray
         Shape (B, k); rows sum to P(click) < 1.
     """
-    z = u / temperature
+    z = u / temperature if temperature != 1.0 else u  # x / 1 is exactly x
     z0 = no_choice_utility / temperature
     shift = np.maximum(z.max(axis=1, keepdims=True), z0)
-    w = examination[None, :] * np.exp(z - shift)
+    # In place, same operations as e_j·exp(z − shift) / (exp(z0 − shift) + Σ …).
+    w = z - shift
+    np.exp(w, out=w)
+    w *= examination
     w0 = np.exp(z0 - shift)
-    return w / (w0 + w.sum(axis=1, keepdims=True))
+    denominator = w.sum(axis=1, keepdims=True)
+    denominator += w0
+    w /= denominator
+    return w
 
 
 def mnl_choice(probabilities: F64, uniforms: F64) -> NDArray[np.int64]:
     """Sample the clicked slot (or −1 for none) by inverse CDF on one uniform per row."""
-    cum = np.cumsum(probabilities, axis=1)
-    slot = (uniforms[:, None] >= cum).sum(axis=1)
-    return np.where(slot < probabilities.shape[1], slot, -1).astype(np.int64)
+    # Column by column: the running sum is cumsum's (same additions, same order), and
+    # counting the cumulative probabilities ≤ U avoids a slow reduction over short rows.
+    k = probabilities.shape[1]
+    cum = probabilities[:, 0].copy()
+    slot = (uniforms >= cum).astype(np.int64)
+    for j in range(1, k):
+        cum += probabilities[:, j]
+        slot += uniforms >= cum
+    slot[slot == k] = -1
+    return slot
 
 
 def cascade_click_probability(u: F64, examination: F64, temperature: float, u0: float) -> F64:

@@ -286,7 +286,7 @@ class Engine:
             surface=self.surface,
             t=t_end,
             users=users,
-            features=self.world.features[users],
+            features=np.take(self.world.features, users, axis=0),
             available_items=self.available,
         )
         tic = time.perf_counter()

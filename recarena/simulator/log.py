@@ -146,6 +146,13 @@ SCHEMAS: dict[str, pa.Schema] = {
 }  # fmt: skip
 
 
+def _numpy_dtype(typ: pa.DataType) -> np.dtype[Any]:
+    """The numpy dtype a column of Arrow type ``typ`` is buffered in."""
+    if pa.types.is_fixed_size_list(typ):
+        return np.dtype(np.int32)
+    return np.dtype(typ.to_pandas_dtype())
+
+
 def _to_arrow(values: NDArray[Any], typ: pa.DataType) -> pa.Array:
     if pa.types.is_fixed_size_list(typ):
         flat = pa.array(np.ascontiguousarray(values, dtype=np.int32).ravel(), type=_i32)
@@ -155,6 +162,11 @@ def _to_arrow(values: NDArray[Any], typ: pa.DataType) -> pa.Array:
 
 class EventLog:
     """Chunked columnar writer of the run's tables.
+
+    Appended rows are buffered as numpy columns (one cast and copy per column and append)
+    and converted to Arrow once per chunk, not once per append: a run appends thousands of
+    small batches, and per-batch Arrow conversion of a dozen tiny arrays cost more than
+    writing them.
 
     Parameters
     ----------
@@ -172,7 +184,14 @@ class EventLog:
         self.path = None if path is None else Path(path)
         self.chunk_rows = chunk_rows
         self.schemas = {Table.DECISIONS: _decisions_schema(slate_size), **SCHEMAS}
-        self._buffers: dict[str, list[pa.RecordBatch]] = {name: [] for name in self.schemas}
+        self._names = {name: frozenset(schema.names) for name, schema in self.schemas.items()}
+        self._dtypes = {
+            name: [(f.name, _numpy_dtype(f.type)) for f in schema]
+            for name, schema in self.schemas.items()
+        }
+        self._parts: dict[str, dict[str, list[NDArray[Any]]]] = {
+            name: {f.name: [] for f in schema} for name, schema in self.schemas.items()
+        }
         self._buffered_rows: dict[str, int] = dict.fromkeys(self.schemas, 0)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._memory: dict[str, list[pa.RecordBatch]] = {name: [] for name in self.schemas}
@@ -185,39 +204,72 @@ class EventLog:
         """Append rows; ``columns`` must hold every column of the table's schema."""
         if self._closed:
             raise RuntimeError("event log is closed")
-        schema = self.schemas[table]
-        missing = set(schema.names) - set(columns)
-        extra = set(columns) - set(schema.names)
-        if missing or extra:
+        names = self._names[table]
+        if names != columns.keys():
+            missing = names - set(columns)
+            extra = set(columns) - names
             raise KeyError(
                 f"table {table!r}: missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
-        batch = pa.RecordBatch.from_arrays(
-            [_to_arrow(columns[f.name], f.type) for f in schema], schema=schema
-        )
-        if batch.num_rows == 0:
+        # astype copies: the log never aliases an array the caller may change later.
+        converted = [
+            (name, np.asarray(columns[name]).astype(dt)) for name, dt in self._dtypes[table]
+        ]
+        n = converted[0][1].shape[0] if converted[0][1].ndim else 1
+        for name, values in converted:
+            if values.ndim == 0 or values.shape[0] != n:
+                raise ValueError(f"table {table!r}: column {name!r} does not have {n} rows")
+        if n == 0:
             return
-        self.rows[table] += batch.num_rows
-        if self.path is None:
-            self._memory[table].append(batch)
-            return
-        self._buffers[table].append(batch)
-        self._buffered_rows[table] += batch.num_rows
+        parts = self._parts[table]
+        for name, values in converted:
+            parts[name].append(values)
+        self.rows[table] += n
+        self._buffered_rows[table] += n
         if self._buffered_rows[table] >= self.chunk_rows:
             self._flush(table)
 
+    def _batch(self, table: str) -> pa.RecordBatch | None:
+        """The buffered rows of ``table`` as one record batch (the buffer is emptied)."""
+        if not self._buffered_rows[table]:
+            return None
+        schema = self.schemas[table]
+        parts = self._parts[table]
+        arrays = []
+        for f in schema:
+            chunks = parts[f.name]
+            values = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+            chunks.clear()  # free the parts column by column: peak ≈ one column's copy
+            arrays.append(_to_arrow(values, f.type))
+        self._buffered_rows[table] = 0
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
     def _flush(self, table: str) -> None:
-        if not self._buffers[table] or self.path is None:
+        batch = self._batch(table)
+        if batch is None:
+            return
+        if self.path is None:
+            self._memory[table].append(batch)
             return
         writer = self._writers.get(table)
         if writer is None:
+            schema = self.schemas[table]
+            # Dictionary-encode ids, flags and slates, not floats: continuous values (times,
+            # probabilities) almost never repeat, so trying a dictionary on them is ~4× the
+            # cost of plain encoding and the file gets no smaller.
+            dictionary = [
+                f"{f.name}.list.element" if pa.types.is_fixed_size_list(f.type) else f.name
+                for f in schema
+                if not pa.types.is_floating(f.type)
+            ]
             writer = pq.ParquetWriter(
-                self.path / f"{table}.parquet", self.schemas[table], compression="lz4"
+                self.path / f"{table}.parquet",
+                schema,
+                compression="lz4",
+                use_dictionary=dictionary,
             )
             self._writers[table] = writer
-        writer.write_table(pa.Table.from_batches(self._buffers[table], self.schemas[table]))
-        self._buffers[table] = []
-        self._buffered_rows[table] = 0
+        writer.write_batch(batch)
 
     def close(self) -> None:
         """Flush every buffer and close the files (empty tables get an empty file)."""
@@ -237,6 +289,7 @@ class EventLog:
     def arrow(self, table: str) -> pa.Table:
         """A table as Arrow (from memory, or read back from Parquet once closed)."""
         if self.path is None:
+            self._flush(table)
             return pa.Table.from_batches(self._memory[table], self.schemas[table])
         if not self._closed:
             raise RuntimeError("close() the log before reading it back from disk")

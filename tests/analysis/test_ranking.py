@@ -477,3 +477,33 @@ def test_top_k_matches_stable_full_sort_with_many_ties(block_rows: int | None) -
     idx_c, val_c = rk.top_k(cont, 10, block_rows=block_rows)
     np.testing.assert_array_equal(idx_c, np.argsort(-cont, axis=1, kind="stable")[:, :10])
     assert (np.diff(val_c, axis=1) <= 0).all()
+
+
+@pytest.mark.parametrize("block_rows", [None, 3])
+def test_top_k_large_catalogue_matches_stable_full_sort(block_rows: int | None) -> None:
+    """Catalogues with more than 2k chunks go through the blockwise kernel."""
+    rng = np.random.default_rng(7)
+    scores = rng.integers(0, 6, size=(20, 3001)).astype(np.float32)  # heavy ties
+    scores[2] = 1.0
+    scores[4, ::3] = -np.inf
+    exclude = rng.random(scores.shape) < 0.3
+    exclude[5, :2995] = True  # fewer eligible items than k
+    cont = rng.standard_normal((9, 3001))
+    for k in (1, 10, 23):
+        idx, val = rk.top_k(scores, k, block_rows=block_rows)
+        ref = _reference_top_k(scores, k, None)
+        np.testing.assert_array_equal(idx, ref)
+        np.testing.assert_array_equal(val, np.take_along_axis(scores, ref, 1))
+        for mask in (exclude, sp.csr_array(exclude)):
+            idx_x, val_x = rk.top_k(scores, k, exclude_mask=mask, block_rows=block_rows)
+            ref = _reference_top_k(scores, k, exclude)
+            np.testing.assert_array_equal(idx_x, ref)
+            expect = np.where(ref >= 0, np.take_along_axis(scores, np.maximum(ref, 0), 1), -np.inf)
+            np.testing.assert_array_equal(val_x, expect)
+        np.testing.assert_array_equal(rk.top_k(cont, k)[0], _reference_top_k(cont, k, None))
+    bad = scores.copy()
+    bad[1, 7] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        rk.top_k(bad, 5)
+    with pytest.raises(ValueError, match="NaN"):
+        rk.top_k(bad, 5, exclude_mask=np.ones(bad.shape, dtype=bool))

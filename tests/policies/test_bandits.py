@@ -660,7 +660,7 @@ def test_kernels_are_pure_and_seeded() -> None:
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(alpha, [2.0, 5.0, 1.0])
     assert a.shape == (100, 2) and np.all(a[:, 0] != a[:, 1])
-    assert set(bd.KERNELS) == set(ALL_KINDS)
+    assert set(bd.KERNELS) == set(ALL_KINDS) | set(ITEM_KINDS)
 
 
 @pytest.mark.parametrize("kind", sorted(ALL_KINDS))
@@ -740,3 +740,210 @@ def test_params_are_validated_and_kinds_registered() -> None:
             ALL_KINDS[kind].Params.model_validate({"kind": kind, **bad})
     with pytest.raises(ValueError, match="acts on"):
         build("lin_ucb", make_spec({Surface.SLATE}, n_items=4, slate_size=2))
+
+
+# ====================================================================== shared-feature slates
+ITEM_KINDS: dict[str, type[Policy]] = {
+    cls.kind: cls for cls in (bd.LinUCBItems, bd.LinThompsonItems)
+}
+
+
+def _item_spec(n_items: int = 20, slate_size: int = 3, n_features: int = 2) -> EnvironmentSpec:
+    """Slates over ``n_items`` items in 4 categories (item i in category i % 4), with prices."""
+    spec = make_spec({Surface.SLATE}, n_items=n_items, slate_size=slate_size, n_features=n_features)
+    words = ("red", "blue", "green", "gold")
+    return dataclasses.replace(
+        spec,
+        item_category=np.arange(n_items, dtype=np.int64) % 4,
+        n_categories=4,
+        item_price=np.linspace(5.0, 50.0, n_items),
+        item_text=tuple(f"{words[i % 4]} item {words[(i // 4) % 4]} size{i % 3}"
+                        for i in range(n_items)),
+    )  # fmt: skip
+
+
+def _item_attraction(x: np.ndarray, category: np.ndarray) -> np.ndarray:
+    """Per user and item: users with x₀ = +1 like category 0, those with x₀ = -1 category 1;
+    categories 2 and 3 are middling for everyone. Linear in x₀ per category, on average 0.225
+    for categories 0 and 1, so a context-free bandit cannot tell whom to show which."""
+    like = np.where(x[:, :1] > 0, category == 0, category == 1)
+    return np.where(category >= 2, 0.12, 0.05 + 0.35 * like)
+
+
+def _slate_request_with(t: float, x: np.ndarray, available: np.ndarray) -> DecisionRequest:
+    users = np.arange(len(x), dtype=np.int64)
+    return DecisionRequest(Surface.SLATE, t, users, x.astype(np.float32), available)
+
+
+def _run_item_slates(
+    policy: Policy, n_rounds: int, batch: int, seed: int, available_share: float = 1.0
+) -> tuple[int, list[np.ndarray]]:
+    """Cascade clicks on the contextual slate world; returns total clicks and the slates."""
+    spec = policy.spec_
+    rng = np.random.default_rng(seed)
+    clicks, slates = 0, []
+    for i in range(n_rounds):
+        x = np.hstack([rng.choice([-1.0, 1.0], size=(batch, 1)), rng.normal(size=(batch, 1))])
+        available = rng.random(spec.n_items) < available_share
+        available[rng.integers(spec.n_items)] = True
+        d = policy.act(_slate_request_with(float(i), x, available))
+        slates.append(d.actions)
+        attraction = _item_attraction(x, spec.item_category)
+        attractive = rng.random(d.actions.shape) < np.take_along_axis(attraction, d.actions, 1)
+        clicked = np.where(attractive.any(axis=1), attractive.argmax(axis=1), -1)
+        clicks += int((clicked >= 0).sum())
+        fb = slate_feedback(float(i), d.actions, clicked)
+        policy.learn(dataclasses.replace(fb, features=x.astype(np.float32)))
+    return clicks, slates
+
+
+@pytest.mark.parametrize("kind", sorted(ITEM_KINDS))
+def test_shared_linear_bandit_beats_ucb1_on_user_by_category_interaction(kind: str) -> None:
+    spec = _item_spec()
+    ucb1 = bd.UCB1()
+    ucb1.setup(spec, np.random.default_rng(0))
+    policy = ITEM_KINDS[kind]()
+    policy.setup(spec, np.random.default_rng(0))
+    clicks = {
+        name: _run_item_slates(p, 100, 50, 5)[0] for name, p in (("ucb1", ucb1), (kind, policy))
+    }
+    # 5,000 slates of 3; the best personal slate clicks with probability 0.784 (3,920 clicks).
+    # measured: ucb1 2507 (thompson 2745), lin_ucb_items 3933, lin_thompson_items 3936
+    assert clicks[kind] > 1.35 * clicks["ucb1"]
+
+
+@pytest.mark.parametrize("kind", sorted(ITEM_KINDS))
+@pytest.mark.parametrize("item_features", ["category_price", "text", "both"])
+def test_shared_linear_slates_are_distinct_available_items_and_seeded(
+    kind: str, item_features: str
+) -> None:
+    spec = _item_spec(n_items=30, slate_size=5)
+    runs = []
+    for seed in (11, 11, 12):
+        policy = ITEM_KINDS[kind](item_features=item_features)
+        policy.setup(spec, np.random.default_rng(seed))
+        _, slates = _run_item_slates(policy, 6, 40, 3, available_share=0.3)
+        runs.append(slates)
+        for slate in slates:
+            rows = np.sort(slate, axis=1)
+            short = (rows[:, 1:] == rows[:, :-1]).any(axis=1)  # padded: fewer than 5 on sale
+            assert np.array_equal(slate[short, -1], slate[short, -2])
+        d = policy.act(_slate_request_with(9.0, np.ones((4, 2)), np.arange(30) < 3))
+        assert np.all(d.actions < 3) and all(len(set(r)) == 3 for r in d.actions.tolist())
+        np.testing.assert_array_equal(d.actions[:, 3:], d.actions[:, 2:3].repeat(2, axis=1))
+    for a, b in zip(runs[0], runs[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    if kind == "lin_thompson_items":  # randomised: another seed gives other slates
+        assert any(not np.array_equal(a, c) for a, c in zip(runs[0], runs[2], strict=True))
+
+
+def test_shared_linear_slates_hold_distinct_available_items() -> None:
+    spec = _item_spec(n_items=30, slate_size=5)
+    rng = np.random.default_rng(0)
+    for kind, cls in ITEM_KINDS.items():
+        policy = cls()
+        policy.setup(spec, np.random.default_rng(1))
+        for i in range(5):
+            available = np.zeros(30, bool)
+            available[rng.choice(30, size=8, replace=False)] = True
+            x = rng.normal(size=(64, 2))
+            slates = policy.act(_slate_request_with(float(i), x, available)).actions
+            assert slates.shape == (64, 5), kind
+            assert np.all(available[slates]), kind
+            assert all(len(set(row)) == 5 for row in slates.tolist()), kind
+            clicked = cascade_clicks(slates, rng.random(30) * 0.4, rng)
+            policy.learn(dataclasses.replace(slate_feedback(float(i), slates, clicked),
+                                             features=x.astype(np.float32)))  # fmt: skip
+
+
+def test_shared_linear_statistics_and_width_use_the_kronecker_context() -> None:
+    """A and b equal the sums over explicit contexts x̃ ⊗ zᵢ of the cascade-credited pairs, and
+    the decision's width √(x̃ᵀGᵢx̃) equals √(xᵀA⁻¹x) computed from the explicit contexts."""
+    spec = _item_spec(n_items=8, slate_size=3)
+    policy = bd.LinUCBItems(ridge=2.0)
+    policy.setup(spec, np.random.default_rng(0))
+    x = np.array([[1.0, 0.5], [-1.0, 2.0]])
+    slates, clicked = np.array([[0, 1, 2], [3, 4, 5]]), np.array([1, -1])
+    fb = slate_feedback(0.0, slates, clicked)
+    policy.learn(dataclasses.replace(fb, features=x.astype(np.float32)))
+    z = bd.item_feature_matrix(spec)
+    assert z.shape == (8, 5)  # 4 categories + log price
+    design = np.hstack([x, np.ones((2, 1))])
+    pairs = [(0, 0, 0.0), (0, 1, 1.0), (1, 3, 0.0), (1, 4, 0.0), (1, 5, 0.0)]  # cascade credit
+    contexts = np.array([np.kron(design[u], z[i]) for u, i, _ in pairs])
+    state = policy.state_[Surface.SLATE]
+    np.testing.assert_allclose(state.a, 2.0 * np.eye(15) + contexts.T @ contexts)
+    np.testing.assert_allclose(state.b, np.array([r for *_, r in pairs]) @ contexts)
+    users = np.random.default_rng(1).normal(size=(6, 2))
+    d_users = np.hstack([users, np.ones((6, 1))])
+    solution = policy._solution(state)
+    mean, width = bd.linear_moments(d_users, solution.item_theta, solution.decision)
+    explicit = np.einsum("bp,ia->bipa", d_users, z).reshape(6, 8, 15)
+    a_inv = np.linalg.inv(state.a)
+    np.testing.assert_allclose(width**2, np.einsum("bid,de,bie->bi", explicit, a_inv, explicit))
+    np.testing.assert_allclose(mean, explicit @ np.linalg.solve(state.a, state.b), atol=1e-12)
+    # the bare kernel on the item reduction decides like the policy
+    generator = np.random.default_rng(5)
+    request = _slate_request_with(1.0, users, np.ones(8, bool))
+    arms = bd.KERNELS["lin_ucb_items"](
+        d_users, solution.item_theta, solution.decision, 1.0, generator, k=3, tie_break="first"
+    )
+    d = policy.act(request)
+    np.testing.assert_array_equal(d.actions, arms)
+    np.testing.assert_array_equal(d.propensities, 1.0)
+
+
+def test_shared_linear_credit_and_refresh_every() -> None:
+    spec = _item_spec(n_items=8, slate_size=3)
+    x = np.zeros((2, 2), np.float32)  # x̃ = (0, 0, 1): the context of item i is zᵢ
+    fb = dataclasses.replace(
+        slate_feedback(0.3, np.array([[0, 1, 2], [3, 4, 5]]), np.array([0, -1])), features=x
+    )
+    cascade, shown = bd.LinUCBItems(), bd.LinUCBItems(credit="all_shown", refresh_every=1.0)
+    for policy in (cascade, shown):
+        policy.setup(spec, np.random.default_rng(0))
+        policy.learn(fb)
+
+    def trace(policy: Policy) -> float:
+        return float(np.trace(policy.state_[Surface.SLATE].a))  # type: ignore[attr-defined]
+
+    norms = (bd.item_feature_matrix(spec) ** 2).sum(axis=1)  # ‖zᵢ‖², one per credited pair
+    assert trace(cascade) == pytest.approx(15.0 + norms[[0, 3, 4, 5]].sum())
+    assert trace(shown) == pytest.approx(15.0)  # buffered until t = 1
+    shown.act(_slate_request_with(1.5, x, np.ones(8, bool)))  # a request past t = 1 refreshes
+    assert trace(shown) == pytest.approx(15.0 + norms[:6].sum())
+
+
+def test_lin_thompson_items_propensity_is_nan_or_a_monte_carlo_estimate() -> None:
+    spec = _item_spec(n_items=12, slate_size=3)
+    nan_policy = bd.LinThompsonItems()
+    nan_policy.setup(spec, np.random.default_rng(0))
+    _run_item_slates(nan_policy, 5, 30, 1)
+    x = np.tile([[1.0, 0.0]], (4000, 1))
+    request = _slate_request_with(6.0, x, np.ones(12, bool))
+    unknown = nan_policy.act(request).propensities
+    assert unknown is not None and np.isnan(unknown).all()
+    mc = bd.LinThompsonItems(propensity_samples=200, v=2.0)
+    mc.setup(spec, np.random.default_rng(0))
+    _run_item_slates(mc, 5, 30, 1)
+    d = mc.act(_slate_request_with(6.0, x[:200], np.ones(12, bool)))
+    assert d.propensities is not None and np.all((d.propensities > 0) & (d.propensities <= 1))
+    # the same users, many decisions: the estimates agree with the frequency of the first item
+    many = mc.act(request)
+    first = many.actions[:, 0]
+    freq = np.bincount(first, minlength=12) / first.size
+    estimate = np.bincount(first, weights=many.propensities, minlength=12) / np.maximum(
+        np.bincount(first, minlength=12), 1
+    )
+    seen = freq > 0.05
+    np.testing.assert_allclose(estimate[seen], freq[seen], atol=0.08)
+    with pytest.raises(ValueError, match="acts on"):
+        build("lin_ucb", make_spec({Surface.SLATE}, n_items=4, slate_size=2))
+    with pytest.raises(ValueError, match="descriptions"):
+        bd.LinUCBItems(item_features="text").setup(
+            make_spec({Surface.SLATE}, n_items=4, slate_size=2), np.random.default_rng(0)
+        )
+    for kind, cls in ITEM_KINDS.items():
+        assert registry._REGISTRY[kind] is cls
+        for name, field in cls.Params.model_fields.items():
+            assert name == "kind" or field.description, f"{kind}.{name} has no description"

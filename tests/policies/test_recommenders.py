@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from recarena.analysis.ranking import top_k
 from recarena.policies import registry
@@ -60,6 +62,49 @@ def test_blockwise_top_k_edge_cases() -> None:
     with pytest.raises(ValueError, match="NaN"):
         blockwise_top_k(scores, 4)
     assert blockwise_top_k(np.zeros((10, 2), np.float32), 3).tolist() == [[0, 1, 2]] * 2
+
+
+@pytest.mark.parametrize("trial", range(8))
+def test_blockwise_top_k_equals_stable_full_sort(trial: int) -> None:
+    """Odd catalogue sizes (a tail outside the chunks), other chunk sizes, ±0 and ±inf."""
+    rng = np.random.default_rng(100 + trial)
+    n, b, k = int(rng.integers(700, 3000)), int(rng.integers(1, 40)), int(rng.integers(1, 6))
+    scores: NDArray[np.floating[Any]] = rng.standard_normal((n, b))
+    if trial % 2:
+        scores = scores.astype(np.float32)
+    if trial % 4 == 0:
+        scores = np.round(scores * 2) / 2  # ties, including 0.0 vs -0.0
+        scores[rng.random(scores.shape) < 0.3] *= -0.0
+    scores[rng.random(scores.shape) < 0.01] = np.inf
+    scores[rng.random(scores.shape) < 0.2] = -np.inf
+    scores[:, 0] = 3.0  # a column tied at the top
+    chunk = [64, 48, 16, 100][trial % 4]
+    ref = np.full((b, k), -1)
+    for u in range(b):
+        ids = np.flatnonzero(scores[:, u] > -np.inf)
+        ids = ids[np.argsort(-scores[ids, u], kind="stable")][:k]
+        ref[u, : ids.size] = ids
+    np.testing.assert_array_equal(blockwise_top_k(scores, k, chunk=chunk), ref)
+
+
+@pytest.mark.parametrize("kind", ["als", "svd", "lightfm"])
+def test_recommend_threads_do_not_change_lists(ctx, monkeypatch, kind) -> None:  # type: ignore[no-untyped-def]
+    import recarena.policies.recommenders as rec
+
+    monkeypatch.setattr(rec, "_BLOCK_ELEMENTS", 64)  # several blocks of users
+    policy = _policy(ctx, {"kind": kind, "filter_consumed": True})
+    assert isinstance(policy, HistoryRecommender)
+    policy.fit(ctx.history)  # one model: the fit itself may depend on the threads
+    request = ctx.requests[0]
+    results = []
+    for threads in (1, 2, 3):
+        policy.params = policy.params.model_copy(update={"threads": threads})
+        results.append(
+            policy.recommend(request.users, request.features, request.available_items, 7)
+        )
+    for recs, fallback in results[1:]:
+        np.testing.assert_array_equal(recs, results[0][0])
+        np.testing.assert_array_equal(fallback, results[0][1])
 
 
 # ----------------------------------------------------------------------------- data
