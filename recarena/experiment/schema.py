@@ -18,7 +18,7 @@ __all__ = ["ArmConfig", "ExecutorConfig", "OutputConfig", "ScenarioConfig"]
 
 
 class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ArmConfig(_Closed):

@@ -76,7 +76,7 @@ class PolicyParams(BaseModel):
     with a default, a range where one applies, and a one-line description.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: str
 

@@ -478,7 +478,7 @@ def _checked_policy(config: dict[str, Any]) -> type[Policy]:
 class PolicyVariant(BaseModel):
     """A named sub-policy of an experiment: ``{name, policy: {kind: ..., ...}}``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=64, description="variant name shown in reports")
     policy: dict[str, Any] = Field(description="the sub-policy's config {kind: ..., ...}")

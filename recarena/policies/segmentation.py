@@ -71,7 +71,7 @@ __all__ = ["SegmentPolicy", "SegmentRule"]
 class SegmentRule(BaseModel):
     """A heuristic segment: users whose ``feature`` lies in [min, max] (open when None)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     feature: str = Field(description="encoded feature name, e.g. 'income' or 'region=2'")
     min: float | None = Field(None, description="lower bound (None = none)")

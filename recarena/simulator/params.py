@@ -26,7 +26,7 @@ __all__ = [
 
 
 class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_shares(values: list[float], name: str) -> list[float]:

@@ -13,6 +13,7 @@ A world can be generated from :class:`~recarena.simulator.params.WorldParams` wi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -149,6 +150,7 @@ class World:
     feature_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
+        _check_finite(self)
         self.features, self.feature_names = encode_features(
             self.users.numeric, self.users.categorical, self.numeric_names, self.categorical_levels
         )
@@ -162,6 +164,34 @@ class World:
     def n_items(self) -> int:
         """Items including later releases."""
         return len(self.items)
+
+
+def _check_finite(world: World) -> None:
+    """Reject NaN (and infinite values where they make no sense) in a world built from arrays,
+    naming the array, instead of letting them surface deep inside the engine."""
+    arrays: dict[str, NDArray[np.floating[Any]]] = {
+        "users.numeric": world.users.numeric,
+        "users.preference": world.users.preference,
+        "users.activity": world.users.activity,
+        "users.price_sensitivity": world.users.price_sensitivity,
+        "users.join_time": world.users.join_time,
+        "items.vector": world.items.vector,
+        "items.popularity": world.items.popularity,
+        "items.price": world.items.price,
+        "items.margin": world.items.margin,
+        "items.release_time": world.items.release_time,
+    }
+    for name, values in arrays.items():
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise ValueError(
+                f"world array {name} has {int(bad.sum())} non-finite values (NaN or inf); "
+                "every entry must be a finite number"
+            )
+    if (world.items.price <= 0).any():
+        raise ValueError("world array items.price must be > 0 (log price enters the utility)")
+    if (world.users.activity <= 0).any():
+        raise ValueError("world array users.activity must be > 0 (sessions per day)")
 
 
 def encode_features(

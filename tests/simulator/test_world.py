@@ -185,3 +185,19 @@ def test_offer_eligibility_rule() -> None:
     assert mask[:, 0].all()
     np.testing.assert_array_equal(mask[:, 1], (age >= -0.5) & (age <= 1.0))
     assert 0 < mask[:, 1].sum() < w.n_users
+
+
+def test_world_from_arrays_rejects_nan() -> None:
+    import dataclasses
+
+    from recarena.simulator.params import ScheduleParams, WorldParams
+    from recarena.simulator.simulation import build_world
+    from recarena.simulator.world import World
+
+    good = build_world(WorldParams(), ScheduleParams(days=2), seed=3)
+    price = good.items.price.copy()
+    price[4] = np.nan
+    items = dataclasses.replace(good.items, price=price)
+    with pytest.raises(ValueError, match=r"items\.price has 1 non-finite"):
+        World(good.users, items, good.offers, good.variants, good.numeric_names,
+              good.categorical_levels)  # fmt: skip
