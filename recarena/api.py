@@ -61,15 +61,16 @@ class Results:
 
     def summary_text(self) -> str:
         """The summary as the compact text table ``recarena run`` prints."""
-        from recarena.analysis.report import print_summary
+        from recarena.analysis.report import headline_metrics, print_summary
 
-        text = print_summary(self.summary())
+        summary = self.summary()
+        metrics = headline_metrics(summary)
+        text = print_summary(summary, metrics=metrics)
         paired = self.path / "metrics" / "paired_differences.csv"
         if paired.exists():
-            frame = pd.read_csv(paired)
             baseline = self.directory.arms[0]
             text += f"\n\ndifference from {baseline}, paired by seed (mean ± 95% CI half-width):\n"
-            text += print_summary(frame)
+            text += print_summary(pd.read_csv(paired), metrics=metrics)
         return text
 
     def per_run(self) -> pd.DataFrame:

@@ -218,12 +218,16 @@ def test_trajectories(outcome: TestOutcome, alpha: float, tau: float) -> pd.Data
 
 def option_column(frame: pd.DataFrame, kind: str) -> str | None:
     """What an arm of policy ``kind`` allocates over: ``group`` for the experiment policies,
-    else the variant or offer shown; ``None`` on the slate surface."""
+    else the variant or offer shown; ``None`` on the slate surface, and for campaigns that
+    only decide whom to contact with a single offer (targeting, not allocation)."""
     if kind in (AB_KIND, BANDIT_KIND):
         return Col.GROUP
-    for column in (Col.ACTION, Col.OFFER):
-        if column in frame.columns and len(frame) and (frame[column].to_numpy() >= 0).any():
-            return column
+    if Col.ACTION in frame.columns and len(frame) and (frame[Col.ACTION].to_numpy() >= 0).any():
+        return Col.ACTION
+    if Col.OFFER in frame.columns and len(frame):
+        offers = frame[Col.OFFER].to_numpy()
+        if np.unique(offers[offers >= 0]).size >= 2:
+            return Col.OFFER
     return None
 
 

@@ -296,6 +296,15 @@ def summary_html(
     )
 
 
+def headline_metrics(summary: pd.DataFrame) -> list[str]:
+    """The key metrics that say something in ``summary``: defined for some arm and not 0 for
+    every arm (revenue is 0 everywhere on a campaign-only or variant scenario, say)."""
+    informative = summary.loc[summary[MEAN].notna() & (summary[MEAN] != 0), METRIC]
+    candidates = (*KEY_METRICS, Metric.CONTACTS, Metric.TRUE_INCREMENTAL_RESPONSES,
+                  Metric.INCREMENTAL_NPV)  # fmt: skip
+    return [m for m in candidates if (informative == m).any()]
+
+
 def print_summary(
     summary: pd.DataFrame, metrics: Sequence[str] | None = None, by: str = ARM
 ) -> str:
@@ -317,8 +326,7 @@ def print_summary(
         The table (no trailing newline); the half-width is omitted where undefined (one seed).
     """
     if metrics is None:
-        defined = summary.loc[summary[MEAN].notna(), METRIC]
-        metrics = [m for m in (*KEY_METRICS, Metric.INCREMENTAL_NPV) if (defined == m).any()]
+        metrics = headline_metrics(summary)
 
     def cell(r: pd.Series) -> str:
         mean, low, high = float(r[MEAN]), float(r[CI_LOW]), float(r[CI_HIGH])
@@ -450,7 +458,7 @@ def _overview(ctx: ReportContext) -> SectionOutput:
     ]
     tables: dict[str, pd.DataFrame] = {}
     if len(ctx.arms) > 1 and len(rd.seeds) > 1:
-        paired = paired_differences(ctx.per_run, ctx.arms[0], metrics=metrics, level=ctx.level)
+        paired = paired_differences(ctx.per_run, ctx.arms[0], level=ctx.level)  # all metrics
         tables["paired_differences"] = paired
         body += [
             f"<h3>Difference from {html.escape(ctx.arms[0])}, paired by seed</h3>",
