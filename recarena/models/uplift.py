@@ -49,6 +49,7 @@ References
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from typing import Any, Self
 
 import numpy as np
@@ -190,7 +191,7 @@ def _check_propensity_option(propensity: float | str) -> None:
         raise ValueError(f"a constant propensity must lie in (0, 1), got {propensity}")
 
 
-class _UpliftBase(BaseEstimator):
+class _UpliftBase(BaseEstimator, ABC):
     """Shared validation for prediction."""
 
     n_features_in_: int
@@ -205,9 +206,9 @@ class _UpliftBase(BaseEstimator):
             )
         return Xa
 
-    def predict_uplift(self, X: ArrayLike) -> FloatArray:  # pragma: no cover - abstract
+    @abstractmethod
+    def predict_uplift(self, X: ArrayLike) -> FloatArray:
         """Estimated treatment effect τ̂(x) for every row of ``X``, shape ``(n,)``."""
-        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------------------------

@@ -82,6 +82,7 @@ the regret: with batches, ``"first"`` sends a whole batch to one tied arm, ``"ra
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -1523,19 +1524,22 @@ class _Bandit(Policy, Generic[S]):
         return space.decision(chosen, propensities, self.rng_)
 
     # ------------------------------------------------------------------ per family
+    @abstractmethod
     def _new_state(self, n_arms: int) -> S:
-        raise NotImplementedError
+        """Empty statistics for ``n_arms`` arms."""
 
     def _credits(self, fb: Feedback, n_arms: int) -> _Credits | None:
         return _credits(fb, n_arms, include_no_offer=self.params.include_no_offer)
 
+    @abstractmethod
     def _absorb(self, state: S, credits: _Credits, fb: Feedback) -> None:
-        raise NotImplementedError
+        """Add the credited feedback to the statistics."""
 
+    @abstractmethod
     def _decide(
         self, state: S, space: _ArmSpace, request: DecisionRequest
     ) -> tuple[IntArray, FloatArray]:
-        raise NotImplementedError
+        """Arms (B, k) and their propensities (B,) for the request."""
 
     def _selection(self, space: _ArmSpace) -> Selection:
         return {"k": space.k, "eligible": space.eligible, "tie_break": self.params.tie_break}
@@ -1579,8 +1583,9 @@ class _ContextFree(_Bandit[_Memory]):
     ) -> tuple[IntArray, FloatArray]:
         return self._select(self._stats(state, request.t), space)
 
+    @abstractmethod
     def _select(self, stats: ArmStats, space: _ArmSpace) -> tuple[IntArray, FloatArray]:
-        raise NotImplementedError
+        """Arms and propensities from the per-arm statistics."""
 
     @staticmethod
     def _stats(state: _Memory, t: float) -> ArmStats:
@@ -1622,8 +1627,9 @@ class _IndexPolicy(_ContextFree):
             eligible=space.eligible, tie_break=self.params.tie_break,
         )  # fmt: skip
 
+    @abstractmethod
     def _index(self, n: FloatArray, s: FloatArray) -> FloatArray:
-        raise NotImplementedError
+        """The per-arm index from trial counts ``n`` and reward sums ``s``."""
 
 
 # ====================================================================== context-free policies
@@ -1949,10 +1955,11 @@ class _Linear(_Bandit[_LinearState]):
     ) -> tuple[IntArray, FloatArray]:
         return self._select(state, self._design(request.features), space)
 
+    @abstractmethod
     def _select(
         self, state: _LinearState, x: FloatArray, space: _ArmSpace
     ) -> tuple[IntArray, FloatArray]:
-        raise NotImplementedError
+        """Arms and propensities from the ridge state and the design matrix ``x``."""
 
 
 @register
@@ -2098,13 +2105,15 @@ class _SharedLinear(_Bandit[_SharedLinearState]):
         x = _design_matrix(request.features, self.params.fit_intercept)
         return self._select(self._solution(state), state.items, x, space)
 
+    @abstractmethod
     def _prepare(self, a_inv: FloatArray, state: _SharedLinearState) -> FloatArray:
-        raise NotImplementedError
+        """What the decisions need from A⁻¹ (item Gram matrices or a Cholesky factor)."""
 
+    @abstractmethod
     def _select(
         self, sol: _SharedSolution, items: FloatArray, x: FloatArray, space: _ArmSpace
     ) -> tuple[IntArray, FloatArray]:
-        raise NotImplementedError
+        """Slates and propensities from the shared solution and item vectors."""
 
 
 @register

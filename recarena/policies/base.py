@@ -19,6 +19,7 @@ acting before :meth:`setup` raises :class:`NotSetUpError`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -285,7 +286,7 @@ class History:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Policy:
+class Policy(ABC):
     """Base class of every policy.
 
     Subclasses set the class attributes, define a :class:`PolicyParams` subclass as
@@ -379,17 +380,20 @@ class Policy:
         return self.params.model_dump(mode="json")
 
     # ------------------------------------------------------------------ to override
-    def _setup(self) -> None:
+    def _setup(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Allocate state for ``self.spec_``. Called on every :meth:`setup`."""
 
+    @abstractmethod
     def _act(self, request: DecisionRequest) -> Decision:
-        raise NotImplementedError
+        """Choose actions for the batch (every policy implements this)."""
 
     def _learn(self, feedback: Feedback) -> None:
-        raise NotImplementedError
+        """Update from feedback; required of policies that declare ``online = True``."""
+        raise TypeError(f"policy {self.kind!r} declares online = True but defines no _learn")
 
     def _fit(self, history: History) -> None:
-        raise NotImplementedError
+        """Refit from history; required of policies that declare ``batch_fit = True``."""
+        raise TypeError(f"policy {self.kind!r} declares batch_fit = True but defines no _fit")
 
     # ------------------------------------------------------------------ helpers
     def _check_set_up(self) -> None:

@@ -37,6 +37,7 @@ Every campaign policy built on :class:`CampaignPolicy` (``uplift``, ``nba``, ``l
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -236,9 +237,9 @@ class CampaignPolicy(Policy):
         with threadpool_limits(limits=1):
             self._fit_model(history)
 
+    @abstractmethod
     def _fit_model(self, history: History) -> None:
         """Refit the subclass's model from the logged history."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ acting
     def _act(self, request: DecisionRequest) -> Decision:
@@ -311,6 +312,6 @@ class CampaignPolicy(Policy):
         """Users the model could not personalise for (logged as ``fallback``)."""
         return np.zeros(request.size, dtype=bool)
 
+    @abstractmethod
     def _values(self, request: DecisionRequest) -> F64:
         """(B, O) scores (``rank``) or values (``value``); −inf = never send."""
-        raise NotImplementedError

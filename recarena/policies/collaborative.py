@@ -43,6 +43,7 @@ only through exploration or the popularity top-up.
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 from typing import Any, Literal
 
 import numpy as np
@@ -161,8 +162,9 @@ class UserKNNRecommender(_KNNRecommender):
 class _ImplicitFactors(FactorRecommender):
     """Takes user/item factors from a fitted ``implicit`` model."""
 
+    @abstractmethod
     def _implicit_model(self) -> Any:
-        raise NotImplementedError
+        """The unfitted ``implicit`` model configured from ``self.params``."""
 
     def _reset_model(self) -> None:
         super()._reset_model()

@@ -109,6 +109,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -677,8 +678,9 @@ class _Composite(Policy):
     contextual: ClassVar[bool] = True
     randomised: ClassVar[bool] = True
 
+    @abstractmethod
     def _variants(self) -> list[PolicyVariant]:
-        raise NotImplementedError
+        """The sub-policies this experiment allocates among, in order."""
 
     def _setup(self) -> None:
         variants = self._variants()

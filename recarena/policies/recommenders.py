@@ -38,6 +38,7 @@ the policy's stream at setup, so fitting twice on the same history equals fittin
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -291,9 +292,11 @@ class HistoryRecommender(Policy):
         return np.asarray(counts >= self.params.min_user_interactions)
 
     # ------------------------------------------------------------------ model hooks
+    @abstractmethod
     def _fit_model(self, matrix: sp.csr_array, history: History) -> None:
-        raise NotImplementedError
+        """Fit the model on the user×item matrix built from ``history``."""
 
+    @abstractmethod
     def _score_items(
         self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
     ) -> NDArray[np.float32]:
@@ -302,7 +305,6 @@ class HistoryRecommender(Policy):
         ``rows`` holds the users' current interactions. ``-inf`` marks items the model
         cannot score (never recommended by the model; the fallback may still show them).
         """
-        raise NotImplementedError
 
     def _prepare_scoring(self, items: I64) -> None:
         """Called once per :meth:`recommend` before the blocks are scored (possibly in
@@ -493,10 +495,11 @@ class FactorRecommender(HistoryRecommender):
         super()._fit(history)
         self._cache_items = _EMPTY  # item vectors changed
 
+    @abstractmethod
     def _user_vectors(
         self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
     ) -> NDArray[np.float32]:
-        raise NotImplementedError
+        """User factor vectors (B, f) for scoring: fitted rows, or folded in from ``rows``."""
 
     def _prepare_scoring(self, items: I64) -> None:
         if self._cache_items.shape != items.shape or not np.array_equal(self._cache_items, items):

@@ -6,30 +6,17 @@ Run with ``pytest -m benchmark``; the full benchmark is ``python bench/bench_ban
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "bench" / "bench_bandits.py"
+from tests.bench.quick import run_quick
 
 
 @pytest.mark.benchmark
 def test_bench_bandits_quick(tmp_path: Path) -> None:
-    out = tmp_path / "bandits_quick.json"
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--output", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    rows = json.loads(out.read_text())["rows"]
+    result, _ = run_quick("bench_bandits.py", tmp_path / "bandits_quick.json")
+    rows = result["rows"]
     assert {r["policy"] for r in rows} >= {"thompson", "ucb1", "lin_ucb", "bandit_over_policies"}
     for r in rows:
         assert r["decisions"] > 0 and r["kernel_dps"] > 0 and r["policy_dps"] > 0

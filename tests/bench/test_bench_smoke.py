@@ -7,31 +7,17 @@ memory subprocess) still runs against the current engine, not the speed targets.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "bench" / "bench_engine.py"
+from tests.bench.quick import run_quick
 
 
 @pytest.mark.benchmark
 def test_bench_engine_quick(tmp_path: Path) -> None:
-    out = tmp_path / "engine_quick.json"
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--output", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "Batched engine vs naive" in proc.stdout
-    result = json.loads(out.read_text())
+    result, stdout = run_quick("bench_engine.py", tmp_path / "engine_quick.json")
+    assert "Batched engine vs naive" in stdout
 
     rows = result["end_to_end"]
     assert {(r["policy"], r["n_items"], r["oracle_columns"]) for r in rows} == {
