@@ -225,15 +225,27 @@ def _qini_figure(curves: pd.DataFrame, offer: int) -> Figure:
     return fig
 
 
-def _uplift(ctx: ReportContext) -> SectionOutput | None:
-    options = ca.analysis_options(ctx.results, "uplift")
+def _outcomes(
+    ctx: ReportContext, name: str
+) -> tuple[dict[str, Any], int, pd.DataFrame] | SectionOutput | None:
+    """The section's options, first scored campaign and per-run campaign outcomes; ``None``
+    when the scenario does not ask for the section, a note when no campaign is scored."""
+    options = ca.analysis_options(ctx.results, name)
     if options is None:
         return None
-    rd = ctx.results
     start = int(options.get("from_campaign", 1))
-    outcomes = ca.campaign_outcomes(rd, start)
+    outcomes = ca.campaign_outcomes(ctx.results, start)
     if len(outcomes) == 0 or outcomes["contacts"].isna().all():
         return SectionOutput(html=_p(f"No campaign with index ≥ {start} in these runs."))
+    return options, start, outcomes
+
+
+def _uplift(ctx: ReportContext) -> SectionOutput | None:
+    found = _outcomes(ctx, "uplift")
+    if found is None or isinstance(found, SectionOutput):
+        return found
+    options, start, outcomes = found
+    rd = ctx.results
     metrics = [
         "contacts",
         "true_incremental_conversions",
@@ -302,14 +314,11 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
 
 # ------------------------------------------------------------------------------ NBA
 def _nba(ctx: ReportContext) -> SectionOutput | None:
-    options = ca.analysis_options(ctx.results, "nba")
-    if options is None:
-        return None
+    found = _outcomes(ctx, "nba")
+    if found is None or isinstance(found, SectionOutput):
+        return found
+    options, start, outcomes = found
     rd = ctx.results
-    start = int(options.get("from_campaign", 1))
-    outcomes = ca.campaign_outcomes(rd, start)
-    if len(outcomes) == 0 or outcomes["contacts"].isna().all():
-        return SectionOutput(html=_p(f"No campaign with index ≥ {start} in these runs."))
     metrics = [
         "contacts",
         "realised_npv",
