@@ -199,6 +199,21 @@ def _dir_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def warm_up(policies: tuple[str, ...] = ("random", "popularity")) -> None:
+    """Run a tiny simulation per policy and oracle setting, untimed.
+
+    The engine's compiled kernels (``recarena.simulator.kernels``) load from numba's
+    on-disk cache, or compile on a machine's first run, on first use: a one-off cost per
+    process, like an import, that is not part of the throughput being measured.
+    """
+    wp = world_params(500, 50)
+    sp = ScheduleParams(days=2)
+    for kind in policies:
+        for oracle in (True, False):
+            simulate(wp, sp, 1, session_policy=registry.make({"kind": kind}),
+                     oracle_columns=oracle)  # fmt: skip
+
+
 # ---------------------------------------------------------------------- measurements
 def numpy_floor(
     world: World, wp: WorldParams, k: int, n_decisions: int, batch: int, seed: int = 0
@@ -458,6 +473,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     }
     workdir = Path(tempfile.mkdtemp(prefix="recarena-bench-"))
     try:
+        _timed("warm-up (load the compiled kernels)", warm_up, tuple(args.policies))
         sp = ScheduleParams(days=args.days)
         sp_naive = ScheduleParams(days=args.naive_days)
         worlds: dict[int, tuple[WorldParams, World]] = {}

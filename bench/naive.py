@@ -146,9 +146,9 @@ class NaiveSimulation:
             fatigue = np.zeros(slate.shape[0])
         util = bh.utilities(
             self.world.users.preference[u][None, :],
-            items.vector[slate][None, :, :],
-            items.popularity[slate][None, :],
-            self.log_price[slate][None, :],
+            items.vector[slate],
+            items.popularity[slate],
+            self.log_price[slate],
             self.world.users.price_sensitivity[u : u + 1],
             b.preference_weight,
             fatigue[None, :],

@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 import yaml
 
 from recarena.analysis.stats import ARM, SEED
-from recarena.simulator.log import Col, Table, read_table
+from recarena.simulator.log import Col, Table, read_table, table_columns
 
 __all__ = [
     "MANIFEST_FILE",
@@ -83,8 +82,7 @@ class LazyTables(Mapping[str, pd.DataFrame]):
         if name not in self._cache:
             columns = None
             if name == Table.DECISIONS:  # slates are read separately, with read_slates
-                schema = pq.read_schema(self.path / f"{name}.parquet")
-                columns = [c for c in schema.names if c != Col.SLATE]
+                columns = [c for c in table_columns(self.path, name) if c != Col.SLATE]
             self._cache[name] = read_table(self.path, name, columns=columns)
         return self._cache[name]
 

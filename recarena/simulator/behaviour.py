@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from recarena.simulator import kernels
+
 __all__ = [
     "cascade_choice",
     "cascade_click_probability",
@@ -73,10 +75,10 @@ def utilities(
     preference
         θ, shape (B, d).
     item_vectors
-        φ of the candidate items, shape (B, k, d) for per-user slates or (m, d) for a
-        catalogue shared by the whole batch.
+        φ of the candidate items, shape (m, d), shared by the whole batch (per-user slates
+        are scored by :meth:`recarena.simulator.oracle.Oracle.slate_utilities`).
     popularity, log_price
-        b and log p for the same items, shape (B, k) or (m,).
+        b and log p for the same items, shape (m,).
     price_sensitivity
         ρ, shape (B,).
     preference_weight
@@ -87,14 +89,11 @@ def utilities(
     Returns
     -------
     numpy.ndarray
-        Shape (B, k) or (B, m).
+        Shape (B, m).
     """
     d = preference.shape[1]
     scale = preference_weight / np.sqrt(d)
-    if item_vectors.ndim == 3:
-        affinity = np.einsum("bd,bkd->bk", preference, item_vectors, dtype=np.float64)
-    else:
-        affinity = (preference @ item_vectors.T).astype(np.float64)
+    affinity = (preference @ item_vectors.T).astype(np.float64)
     # In place, in the order of the formula: ((w/√d)·a + b) − ρ log p − κ·1[recent].
     u = affinity
     u *= scale
@@ -111,39 +110,35 @@ def mnl_click_probabilities(
     """Multinomial-logit slot probabilities with position bias and a no-choice option.
 
     P(slot j) = e_j exp(u_j/T) / (exp(u_0/T) + Σ_l e_l exp(u_l/T)); the remainder is
-    "no click". Computed with the max-shift for numerical stability.
+    "no click". Computed with the max-shift s = max(u_0, max_j u_j)/T for numerical
+    stability, one compiled pass per row (:mod:`recarena.simulator.kernels`).
 
     Returns
     -------
     numpy.ndarray
         Shape (B, k); rows sum to P(click) < 1.
     """
-    z = u / temperature if temperature != 1.0 else u  # x / 1 is exactly x
-    z0 = no_choice_utility / temperature
-    shift = np.maximum(z.max(axis=1, keepdims=True), z0)
-    # In place, same operations as e_j·exp(z − shift) / (exp(z0 − shift) + Σ …).
-    w = z - shift
-    np.exp(w, out=w)
-    w *= examination
-    w0 = np.exp(z0 - shift)
-    denominator = w.sum(axis=1, keepdims=True)
-    denominator += w0
-    w /= denominator
-    return w
+    choice = (
+        np.ascontiguousarray(examination, dtype=np.float64),
+        float(temperature),
+        float(no_choice_utility),
+    )
+    probabilities: F64 = kernels.mnl_click_probabilities(
+        np.ascontiguousarray(u, dtype=np.float64), choice
+    )
+    return probabilities
 
 
 def mnl_choice(probabilities: F64, uniforms: F64) -> NDArray[np.int64]:
-    """Sample the clicked slot (or −1 for none) by inverse CDF on one uniform per row."""
-    # Column by column: the running sum is cumsum's (same additions, same order), and
-    # counting the cumulative probabilities ≤ U avoids a slow reduction over short rows.
-    k = probabilities.shape[1]
-    cum = probabilities[:, 0].copy()
-    slot = (uniforms >= cum).astype(np.int64)
-    for j in range(1, k):
-        cum += probabilities[:, j]
-        slot += uniforms >= cum
-    slot[slot == k] = -1
-    return slot
+    """Sample the clicked slot (or −1 for none) by inverse CDF on one uniform per row.
+
+    slot = min{j : U < Σ_{l ≤ j} P_l}, or −1 when U ≥ Σ_l P_l (no click).
+    """
+    slots: NDArray[np.int64] = kernels.mnl_choice(
+        np.ascontiguousarray(probabilities, dtype=np.float64),
+        np.ascontiguousarray(uniforms, dtype=np.float64),
+    )
+    return slots
 
 
 def cascade_click_probability(u: F64, examination: F64, temperature: float, u0: float) -> F64:

@@ -4,10 +4,14 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
 
 ``decisions``
     One row per session-surface decision: ``t, user, session, action`` (variant, or −1 on
-    the slate surface), ``slate`` (fixed-size list of item ids, slate surface only),
+    the slate surface), the slate (item ids by position, slate surface only),
     ``propensity, group, fallback, click, clicked_position, clicked_item``, and the oracle
     columns ``expected_reward`` (P(click) of what was shown) and ``best_expected_reward``
-    (P(click) of the best action available).
+    (P(click) of the best action available). The slate is appended, and read back by
+    :func:`read_table` and :meth:`EventLog.frame`, as one ``slate`` column (an (n, k) array
+    in, one length-k array per row out); in Arrow and Parquet it is stored as k int32
+    columns ``slate_0 … slate_{k-1}`` (:func:`slate_columns`), which Parquet writes about
+    twice as fast as a fixed-size list column. :func:`read_slates` gives the (n, k) array.
 ``conversions``
     ``t`` (when the purchase happened), ``click_t, user, item, revenue``.
 ``campaigns``
@@ -27,12 +31,13 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
 
 Rows are buffered per table and flushed as a Parquet row group when the buffer holds
 ``chunk_rows`` rows, so memory does not grow with the length of the run. With ``path=None``
-the tables stay in memory (tests, notebooks).
+the tables stay in memory (tests, notebooks). Parquet column statistics are written only for
+``t``, ``user`` and ``session``, the columns worth filtering row groups on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +47,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-__all__ = ["SCHEMAS", "Col", "EventLog", "Table", "read_table"]
+__all__ = [
+    "SCHEMAS",
+    "Col",
+    "EventLog",
+    "Table",
+    "read_slates",
+    "read_table",
+    "slate_columns",
+    "slates_array",
+    "table_columns",
+]
 
 
 class Col:
@@ -53,6 +68,8 @@ class Col:
     SESSION = "session"
     ACTION = "action"
     SLATE = "slate"
+    #: Stored slate columns are ``SLATE_PREFIX + position`` (see :func:`slate_columns`).
+    SLATE_PREFIX = "slate_"
     PROPENSITY = "propensity"
     GROUP = "group"
     FALLBACK = "fallback"
@@ -106,7 +123,44 @@ _f64, _f32, _i64, _i32, _i8, _bool = (
 )
 
 
+def slate_columns(k: int) -> list[str]:
+    """Names of the stored slate columns of a k-item slate, in position order.
+
+    Parameters
+    ----------
+    k
+        The slate size (0 on the variant surface: no slate columns).
+
+    Returns
+    -------
+    list of str
+        ``["slate_0", …, "slate_{k-1}"]``.
+    """
+    return [f"{Col.SLATE_PREFIX}{j}" for j in range(k)]
+
+
+def _slate_width(names: Collection[str]) -> int:
+    """k for a table with the columns ``names``: how many of ``slate_0, slate_1, …`` it has."""
+    present = set(names)
+    k = 0
+    while f"{Col.SLATE_PREFIX}{k}" in present:
+        k += 1
+    return k
+
+
+#: Columns that get Parquet statistics (min/max per row group), where a table has them: the
+#: ones worth filtering row groups on. Statistics on every column cost 5–10% of write time.
+_STATISTICS = (Col.T, Col.USER, Col.SESSION)
+
+
 def _decisions_schema(slate_size: int) -> pa.Schema:
+    """The decisions table's Arrow schema; the slate is ``slate_size`` int32 columns.
+
+    One flat int32 column per position, not a ``fixed_size_list<int32>``: Parquet stores a
+    list with repetition and definition levels for every element, which made the slate more
+    than half of the table's write time; k flat columns take about half as long and the file
+    is no larger.
+    """
     fields = [
         (Col.T, _f64),
         (Col.USER, _i64),
@@ -121,8 +175,7 @@ def _decisions_schema(slate_size: int) -> pa.Schema:
         (Col.EXPECTED_REWARD, _f32),
         (Col.BEST_EXPECTED_REWARD, _f32),
     ]
-    if slate_size:
-        fields.insert(4, (Col.SLATE, pa.list_(_i32, slate_size)))
+    fields[4:4] = [(name, _i32) for name in slate_columns(slate_size)]
     return pa.schema(fields)
 
 
@@ -146,18 +199,20 @@ SCHEMAS: dict[str, pa.Schema] = {
 }  # fmt: skip
 
 
-def _numpy_dtype(typ: pa.DataType) -> np.dtype[Any]:
-    """The numpy dtype a column of Arrow type ``typ`` is buffered in."""
-    if pa.types.is_fixed_size_list(typ):
-        return np.dtype(np.int32)
-    return np.dtype(typ.to_pandas_dtype())
+def _append_columns(schema: pa.Schema) -> list[tuple[str, np.dtype[Any]]]:
+    """The columns :meth:`EventLog.append` takes for ``schema``, and their numpy dtypes.
 
-
-def _to_arrow(values: NDArray[Any], typ: pa.DataType) -> pa.Array:
-    if pa.types.is_fixed_size_list(typ):
-        flat = pa.array(np.ascontiguousarray(values, dtype=np.int32).ravel(), type=_i32)
-        return pa.FixedSizeListArray.from_arrays(flat, typ.list_size)
-    return pa.array(np.asarray(values).astype(typ.to_pandas_dtype(), copy=False), type=typ)
+    These are the schema's columns, except that the stored ``slate_j`` columns are taken
+    (and buffered) as one ``slate`` column, in the place of ``slate_0``.
+    """
+    slates = set(slate_columns(_slate_width(schema.names)))
+    columns = []
+    for f in schema:
+        if f.name == f"{Col.SLATE_PREFIX}0":
+            columns.append((Col.SLATE, np.dtype(np.int32)))
+        elif f.name not in slates:
+            columns.append((f.name, np.dtype(f.type.to_pandas_dtype())))
+    return columns
 
 
 class EventLog:
@@ -174,6 +229,7 @@ class EventLog:
         Directory for ``<table>.parquet`` files, or ``None`` to keep everything in memory.
     slate_size
         k, the width of the ``slate`` column (0 when the session surface shows variants).
+        It is stored as the int32 columns :func:`slate_columns` ``(k)``.
     chunk_rows
         Rows buffered per table before a row group is written.
     """
@@ -182,15 +238,15 @@ class EventLog:
         self, path: Path | str | None = None, slate_size: int = 0, chunk_rows: int = 1_000_000
     ) -> None:
         self.path = None if path is None else Path(path)
+        self.slate_size = slate_size
         self.chunk_rows = chunk_rows
         self.schemas = {Table.DECISIONS: _decisions_schema(slate_size), **SCHEMAS}
-        self._names = {name: frozenset(schema.names) for name, schema in self.schemas.items()}
-        self._dtypes = {
-            name: [(f.name, _numpy_dtype(f.type)) for f in schema]
-            for name, schema in self.schemas.items()
+        self._columns = {name: _append_columns(schema) for name, schema in self.schemas.items()}
+        self._names = {
+            name: frozenset(c for c, _ in columns) for name, columns in self._columns.items()
         }
         self._parts: dict[str, dict[str, list[NDArray[Any]]]] = {
-            name: {f.name: [] for f in schema} for name, schema in self.schemas.items()
+            name: {c: [] for c, _ in columns} for name, columns in self._columns.items()
         }
         self._buffered_rows: dict[str, int] = dict.fromkeys(self.schemas, 0)
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -201,7 +257,16 @@ class EventLog:
             self.path.mkdir(parents=True, exist_ok=True)
 
     def append(self, table: str, columns: Mapping[str, NDArray[Any]]) -> None:
-        """Append rows; ``columns`` must hold every column of the table's schema."""
+        """Append rows; ``columns`` must hold every column of the table.
+
+        Parameters
+        ----------
+        table
+            A :class:`Table` name.
+        columns
+            One array of n values per column; for the decisions table on the slate surface,
+            ``slate`` is one (n, k) array of item ids (not the stored ``slate_j`` columns).
+        """
         if self._closed:
             raise RuntimeError("event log is closed")
         names = self._names[table]
@@ -211,19 +276,28 @@ class EventLog:
             raise KeyError(
                 f"table {table!r}: missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
-        # astype copies: the log never aliases an array the caller may change later.
-        converted = [
-            (name, np.asarray(columns[name]).astype(dt)) for name, dt in self._dtypes[table]
-        ]
-        n = converted[0][1].shape[0] if converted[0][1].ndim else 1
-        for name, values in converted:
+        given = [(name, dt, np.asarray(columns[name])) for name, dt in self._columns[table]]
+        n = given[0][2].shape[0] if given[0][2].ndim else 1
+        for name, _, values in given:
             if values.ndim == 0 or values.shape[0] != n:
                 raise ValueError(f"table {table!r}: column {name!r} does not have {n} rows")
         if n == 0:
             return
         parts = self._parts[table]
-        for name, values in converted:
-            parts[name].append(values)
+        for name, dt, values in given:
+            if name == Col.SLATE:
+                if values.shape[1:] != (self.slate_size,):
+                    raise ValueError(
+                        f"table {table!r}: column {name!r} has shape {values.shape}, "
+                        f"expected ({n}, {self.slate_size})"
+                    )
+                # Buffered transposed, (k, n) C-order, so that each position's column is
+                # contiguous and becomes an Arrow array without a copy; the transpose rides
+                # on the copy made anyway, over a small, cache-resident batch.
+                parts[name].append(values.T.astype(dt, order="C"))
+            else:
+                # astype copies: the log never aliases an array the caller may change later.
+                parts[name].append(values.astype(dt))
         self.rows[table] += n
         self._buffered_rows[table] += n
         if self._buffered_rows[table] >= self.chunk_rows:
@@ -235,14 +309,40 @@ class EventLog:
             return None
         schema = self.schemas[table]
         parts = self._parts[table]
-        arrays = []
-        for f in schema:
-            chunks = parts[f.name]
+        arrays: list[pa.Array] = []
+        for name, _ in self._columns[table]:
+            chunks = parts[name]
+            if name == Col.SLATE:
+                slates = chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=1)
+                chunks.clear()
+                arrays.extend(pa.array(column, type=_i32) for column in slates)
+                continue
             values = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
             chunks.clear()  # free the parts column by column: peak ≈ one column's copy
-            arrays.append(_to_arrow(values, f.type))
+            arrays.append(pa.array(values, type=schema.field(name).type))
         self._buffered_rows[table] = 0
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    def _writer(self, table: str) -> pq.ParquetWriter:
+        """The open Parquet writer of ``table`` (opened on first use)."""
+        writer = self._writers.get(table)
+        if writer is None:
+            assert self.path is not None
+            schema = self.schemas[table]
+            # Dictionary-encode the slate columns only: item ids drawn from a small catalogue
+            # shrink ~4× that way. On every other column plain encoding + lz4 is about as
+            # small (runs and small integers compress well) and cut the decisions table's
+            # write time by ~30% (measured on a 2.4M-row run: 0.47 s → 0.33 s, +6% size).
+            dictionary = [name for name in schema.names if name.startswith(Col.SLATE_PREFIX)]
+            writer = pq.ParquetWriter(
+                self.path / f"{table}.parquet",
+                schema,
+                compression="lz4",
+                use_dictionary=dictionary,
+                write_statistics=[c for c in _STATISTICS if c in schema.names],
+            )
+            self._writers[table] = writer
+        return writer
 
     def _flush(self, table: str) -> None:
         batch = self._batch(table)
@@ -251,25 +351,7 @@ class EventLog:
         if self.path is None:
             self._memory[table].append(batch)
             return
-        writer = self._writers.get(table)
-        if writer is None:
-            schema = self.schemas[table]
-            # Dictionary-encode ids, flags and slates, not floats: continuous values (times,
-            # probabilities) almost never repeat, so trying a dictionary on them is ~4× the
-            # cost of plain encoding and the file gets no smaller.
-            dictionary = [
-                f"{f.name}.list.element" if pa.types.is_fixed_size_list(f.type) else f.name
-                for f in schema
-                if not pa.types.is_floating(f.type)
-            ]
-            writer = pq.ParquetWriter(
-                self.path / f"{table}.parquet",
-                schema,
-                compression="lz4",
-                use_dictionary=dictionary,
-            )
-            self._writers[table] = writer
-        writer.write_batch(batch)
+        self._writer(table).write_batch(batch)
 
     def close(self) -> None:
         """Flush every buffer and close the files (empty tables get an empty file)."""
@@ -278,16 +360,19 @@ class EventLog:
         if self.path is not None:
             for table in self.schemas:
                 self._flush(table)
-                if table not in self._writers:
-                    pq.write_table(
-                        self.schemas[table].empty_table(), self.path / f"{table}.parquet"
-                    )
+                self._writer(table)  # an empty table still gets a file, with its schema
             for writer in self._writers.values():
                 writer.close()
         self._closed = True
 
     def arrow(self, table: str) -> pa.Table:
-        """A table as Arrow (from memory, or read back from Parquet once closed)."""
+        """A table as stored in Arrow (slates as ``slate_j`` columns), from memory or disk.
+
+        Raises
+        ------
+        RuntimeError
+            If the log writes to disk and is not closed yet.
+        """
         if self.path is None:
             self._flush(table)
             return pa.Table.from_batches(self._memory[table], self.schemas[table])
@@ -297,19 +382,46 @@ class EventLog:
 
     def frame(self, table: str) -> pd.DataFrame:
         """A table as a pandas DataFrame (see :func:`read_table`)."""
-        return _frame(self.arrow(table))
+        arrow = self.arrow(table)
+        return _frame(arrow, _slate_width(arrow.column_names))
 
 
-def _frame(table: pa.Table) -> pd.DataFrame:
-    """Arrow → pandas; a fixed-size ``slate`` column becomes a (n, k) int array per row."""
-    if Col.SLATE in table.column_names:
-        slates = table.column(Col.SLATE).combine_chunks()
-        k = slates.type.list_size
-        flat = slates.flatten().to_numpy(zero_copy_only=False).reshape(-1, k)
-        df = table.drop_columns([Col.SLATE]).to_pandas()
-        df[Col.SLATE] = list(flat)
-        return df
-    return table.to_pandas()
+def _slates(arrow: pa.Table, k: int) -> NDArray[np.int32]:
+    """The columns ``slate_0 … slate_{k-1}`` of ``arrow`` as one (n, k) int32 array."""
+    # Gathered position-major, chunk by chunk (int32 chunks without nulls convert without a
+    # copy, and each lands in one contiguous run), then transposed in one pass: ~1.5× faster
+    # than writing each column into a strided (n, k) array, ~1.3× faster than np.stack.
+    by_position = np.empty((k, arrow.num_rows), dtype=np.int32)
+    for j, name in enumerate(slate_columns(k)):
+        start = 0
+        for chunk in arrow.column(name).chunks:
+            by_position[j, start : start + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+            start += len(chunk)
+    return np.ascontiguousarray(by_position.T)
+
+
+def _frame(arrow: pa.Table, k: int) -> pd.DataFrame:
+    """Arrow → pandas; the k ``slate_j`` columns become one last ``slate`` column.
+
+    Parameters
+    ----------
+    arrow
+        A stored table, or some of its columns.
+    k
+        How many ``slate_j`` columns (all present in ``arrow``) to merge; 0 for none.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every other column as is, then (if ``k``) ``slate``: one length-k int32 array (a
+        row of one (n, k) array) per row.
+    """
+    if not k:
+        return arrow.to_pandas()
+    slates = _slates(arrow, k)
+    df = arrow.drop_columns(slate_columns(k)).to_pandas()
+    df[Col.SLATE] = list(slates)
+    return df
 
 
 def _table_path(run_dir: Path | str, table: str) -> Path:
@@ -319,23 +431,61 @@ def _table_path(run_dir: Path | str, table: str) -> Path:
     return path
 
 
+def table_columns(run_dir: Path | str, table: str) -> list[str]:
+    """The columns :func:`read_table` gives for one table of a finished run directory.
+
+    The stored ``slate_j`` columns count as one ``slate`` column, last, as in the frame. Read
+    from the file's footer only.
+    """
+    names = pq.read_schema(_table_path(run_dir, table)).names
+    k = _slate_width(names)
+    slates = set(slate_columns(k))
+    return [c for c in names if c not in slates] + ([Col.SLATE] if k else [])
+
+
 def read_table(run_dir: Path | str, table: str, columns: list[str] | None = None) -> pd.DataFrame:
     """Load one table (or some of its columns) of a finished run directory as a DataFrame.
 
-    The ``slate`` column becomes one array per row, which is slow for millions of rows:
-    leave it out with ``columns`` and use :func:`read_slates` when slates are needed.
+    Parameters
+    ----------
+    run_dir
+        The run directory (holding ``<table>.parquet``).
+    table
+        A :class:`Table` name.
+    columns
+        Columns to read (default: all), by their frame names: ``slate`` stands for the
+        stored ``slate_j`` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The requested columns; ``slate`` (when read) comes last, as one int32 array per
+        row, which is slow for millions of rows: leave it out with ``columns`` and use
+        :func:`read_slates` when slates are needed.
     """
-    return _frame(pq.read_table(_table_path(run_dir, table), columns=columns))
+    path = _table_path(run_dir, table)
+    if columns is None:
+        arrow = pq.read_table(path)
+        return _frame(arrow, _slate_width(arrow.column_names))
+    k = _slate_width(pq.read_schema(path).names) if Col.SLATE in columns else 0
+    stored: list[str] = []
+    for c in columns:
+        # Without slate columns, "slate" goes through and pyarrow reports it as missing.
+        stored.extend(slate_columns(k) if c == Col.SLATE and k else [c])
+    return _frame(pq.read_table(path, columns=stored), k)
 
 
 def read_slates(run_dir: Path | str) -> NDArray[np.int32]:
-    """The decisions table's slates as one (n, k) int32 array (zero rows without slates)."""
-    arrow = pq.read_table(_table_path(run_dir, Table.DECISIONS))
-    if Col.SLATE not in arrow.column_names:
-        return np.zeros((arrow.num_rows, 0), dtype=np.int32)
-    slates = arrow.column(Col.SLATE).combine_chunks()
-    k = slates.type.list_size
-    return slates.flatten().to_numpy(zero_copy_only=False).reshape(-1, k).astype(np.int32)
+    """The decisions table's slates as one (n, k) int32 array ((n, 0) without slates).
+
+    Only the ``slate_j`` columns are read.
+    """
+    path = _table_path(run_dir, Table.DECISIONS)
+    with pq.ParquetFile(path) as file:
+        k = _slate_width(file.schema_arrow.names)
+        if not k:
+            return np.zeros((file.metadata.num_rows, 0), dtype=np.int32)
+    return _slates(pq.read_table(path, columns=slate_columns(k)), k)
 
 
 def slates_array(frame: pd.DataFrame) -> NDArray[np.int32]:

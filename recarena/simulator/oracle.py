@@ -9,19 +9,59 @@ see it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
-from recarena.arrays import has_repeats
 from recarena.simulator import behaviour as bh
+from recarena.simulator import kernels
 from recarena.simulator.params import BehaviourParams
 from recarena.simulator.state import SimState
 from recarena.simulator.world import World, offer_logits
 
-__all__ = ["Oracle"]
+__all__ = ["BestValueCache", "Oracle"]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
+
+
+@dataclass
+class BestValueCache:
+    """Per user: the value of the best slate, and the shortlist it is re-found from.
+
+    A click only changes the user's fatigue ring, which lowers at most R items, so the best
+    slate lies among the k + R best items *before* fatigue: that shortlist is computed once
+    per user (until drift or a release changes utilities) and a value made stale by a click
+    is re-found from it, not from the whole catalogue.
+
+    Attributes
+    ----------
+    value
+        (n_users,) cached P(click) of the best slate.
+    valid
+        (n_users,) whether ``value`` is current.
+    shortlist
+        (n_users, k + R) int32 item ids, best first; a row starting with −1 is not computed.
+    """
+
+    value: F64
+    valid: NDArray[np.bool_]
+    shortlist: NDArray[np.int32]
+
+    @classmethod
+    def empty(cls, n_users: int, size: int) -> BestValueCache:
+        """A cache with nothing computed for ``n_users`` users and shortlists of ``size``."""
+        return cls(
+            value=np.zeros(n_users),
+            valid=np.zeros(n_users, dtype=bool),
+            shortlist=np.full((n_users, size), -1, dtype=np.int32),
+        )
+
+    def clear(self) -> None:
+        """Preferences or the catalogue changed: everything is stale."""
+        self.valid[:] = False
+        self.shortlist[:] = -1
 
 
 class Oracle:
@@ -47,56 +87,44 @@ class Oracle:
         self.examination = bh.examination_weights(
             slate_size, behaviour.position_bias, behaviour.position_decay
         )
-        self._log_price = np.log(world.items.price)
-        # float64 copy: per-slate gathers then need no conversion inside the einsum.
-        self._vector64 = world.items.vector.astype(np.float64)
+        items = world.items
+        # The static model for the compiled passes (see recarena.simulator.kernels): φ, φᵀ in
+        # float64 for the catalogue passes (exact conversion), b, log p, w/√d and κ (0 turns
+        # the ring test off).
+        self._items = (
+            items.vector,
+            np.ascontiguousarray(items.vector.T, dtype=np.float64),
+            items.popularity,
+            np.log(items.price),
+            float(behaviour.preference_weight / np.sqrt(items.vector.shape[1])),
+            float(behaviour.fatigue) if behaviour.fatigue_memory else 0.0,
+        )
+        self._choice = (
+            self.examination,
+            float(behaviour.temperature),
+            float(behaviour.no_choice_utility),
+        )
+
+    def _people(self) -> tuple[NDArray[np.float32], F64, NDArray[np.int32]]:
+        """The live per-user state the compiled passes read: θ, ρ and the fatigue ring."""
+        state = self.state
+        return state.preference, self.world.users.price_sensitivity, state.recent_items
 
     # ------------------------------------------------------------------ slates
-    def fatigue(self, users: I64, items: I64) -> F64:
-        """κ·1[item in the user's recent ring], for items of shape (B, k)."""
-        b = self.behaviour
-        if b.fatigue == 0 or b.fatigue_memory == 0:
-            return np.zeros(items.shape)
-        return np.asarray(b.fatigue * self._recent(users, items), dtype=np.float64)
-
-    def _recent(self, users: I64, items: I64) -> NDArray[np.bool_]:
-        """1[item in the user's recent ring], for items of shape (B, k)."""
-        # Same dtype on both sides: a mixed int32/int64 comparison takes numpy's slow
-        # casting loop.
-        ring = np.take(self.state.recent_items, users, axis=0).astype(items.dtype)
-        # A loop over the R ring slots beats a (B, k, R) broadcast and reduction by ~6×.
-        hit = items == ring[:, :1]
-        for r in range(1, ring.shape[1]):
-            hit |= items == ring[:, r : r + 1]
-        return hit
-
     def slate_utilities(self, users: I64, slates: I64, distinct: bool = False) -> F64:
         """True utilities u_ui(t) of the items in each slate, shape (B, k).
+
+        u_ui = w·θ_u·φ_i/√d + b_i − ρ_u log p_i − κ·1[i recently consumed by u], as
+        :func:`recarena.simulator.behaviour.utilities`, with the affinity in float64; one
+        compiled pass per slate (:func:`recarena.simulator.kernels.slate_utilities`).
 
         An item repeated in a slate (slates are padded when fewer than k items are on sale)
         is one option: its later copies get −inf, so they add no click probability.
         ``distinct=True`` promises that no row repeats an item (skips that check).
         """
-        items = self.world.items
-        b = self.behaviour
-        # np.take is several times faster than fancy indexing for these gathers.
-        u = bh.utilities(
-            np.take(self.state.preference, users, axis=0).astype(np.float64),
-            np.take(self._vector64, slates, axis=0),
-            np.take(items.popularity, slates),
-            np.take(self._log_price, slates),
-            np.take(self.world.users.price_sensitivity, users),
-            b.preference_weight,
+        u: F64 = kernels.slate_utilities(
+            self._people(), self._items, _ids(users), _ids(slates), distinct
         )
-        if b.fatigue != 0 and b.fatigue_memory != 0:
-            # u − κ·1[recent] without the (B, k) penalty array: subtracting 0.0 elsewhere
-            # is exact, so the values are the same bits.
-            np.subtract(u, b.fatigue, out=u, where=self._recent(users, slates))
-        if not distinct and has_repeats(slates).any():
-            order = np.argsort(slates, axis=1, kind="stable")
-            ordered = np.take_along_axis(slates, order, axis=1)
-            repeat = ordered[:, 1:] == ordered[:, :-1]
-            u[np.nonzero(repeat)[0], order[:, 1:][repeat]] = -np.inf
         return u
 
     def slot_probabilities(self, users: I64, slates: I64) -> F64:
@@ -113,70 +141,117 @@ class Oracle:
 
     def slate_click_probability(self, users: I64, slates: I64) -> F64:
         """Expected reward of a slate: P(any click), shape (B,)."""
-        return self.slot_probabilities(users, slates).sum(axis=1)
+        return self._click_probability(self.slate_utilities(users, slates))
+
+    def _click_probability(self, u: F64) -> F64:
+        """P(any click) = Σ_j P(slot j) of slates with utilities ``u`` (B, k).
+
+        Every expected reward (the engine's logged one, the best slate's, the oracle
+        policy's) is summed by this one function, so equal slates give equal bits and the
+        oracle arm's regret is exactly 0.
+        """
+        b = self.behaviour
+        if b.choice_model == "mnl":
+            totals: F64 = kernels.mnl_click_totals(np.ascontiguousarray(u), self._choice)
+            return totals
+        return self._slot_probabilities(u).sum(axis=1)
+
+    def mnl_sessions(self, users: I64, slates: I64, uniforms: F64) -> tuple[I64, F64, I64, F64]:
+        """Play one MNL session per row: who clicks what, in one compiled pass.
+
+        The same utilities (:meth:`slate_utilities`), probabilities
+        (:func:`~recarena.simulator.behaviour.mnl_click_probabilities`), inverse-CDF draw
+        (:func:`~recarena.simulator.behaviour.mnl_choice`) and P(click)
+        (:meth:`_click_probability`) as the separate steps, bit for bit, without their
+        (B, k) temporaries.
+
+        Returns
+        -------
+        tuple
+            (clicked position or −1, P(click), clicked item or −1, utility of the clicked
+            item or NaN), each of shape (B,).
+        """
+        outcome: tuple[I64, F64, I64, F64] = kernels.slate_outcomes(
+            self._people(),
+            self._items,
+            self._choice,
+            _ids(users),
+            _ids(slates),
+            np.ascontiguousarray(uniforms, dtype=np.float64),
+        )
+        return outcome
 
     def catalogue_utilities(self, users: I64, available: NDArray[np.bool_]) -> F64:
-        """True utilities of every item for each user, −inf for unavailable items, (B, m)."""
-        items = self.world.items
-        u = bh.utilities(
-            self.state.preference[users],
-            items.vector,
-            items.popularity,
-            self._log_price,
-            self.world.users.price_sensitivity[users],
-            self.behaviour.preference_weight,
-        )
-        if self.behaviour.fatigue and self.behaviour.fatigue_memory:
-            ring = self.state.recent_items[users]
-            rows = np.repeat(np.arange(users.shape[0]), ring.shape[1])
-            cols = ring.ravel()
-            keep = cols >= 0
-            # Fancy-index assignment subtracts once even if the ring holds an item twice.
-            u[rows[keep], cols[keep]] -= self.behaviour.fatigue
-        u[:, ~available] = -np.inf
+        """True utilities of every item for each user, −inf for unavailable items, (B, m).
+
+        The same formula and bits as :meth:`slate_utilities` of the same items.
+        """
+        u: F64 = kernels.catalogue_utilities(self._people(), self._items, _ids(users), available)
         return u
 
-    def shortlist(
-        self, users: I64, available: NDArray[np.bool_], size: int, block: int = 4096
-    ) -> NDArray[np.int32]:
+    def shortlist(self, users: I64, available: NDArray[np.bool_], size: int) -> I64:
         """The ``size`` available items of highest utility *before* fatigue, per user.
 
         Fatigue only lowers the utility of the ≤ R items in a user's recent ring, so the k
         best items with fatigue always lie among the k + R best without it: the best slate
         can be re-found from this shortlist after every click, without rescoring the
-        catalogue (until preferences drift or items are released).
+        catalogue (until preferences drift or items are released). Ordered by (utility ↓,
+        item id ↑); padded with −1 when fewer than ``size`` items are available.
         """
-        items = self.world.items
-        out = np.empty((users.shape[0], size), dtype=np.int32)
-        for start in range(0, users.shape[0], block):
-            rows = users[start : start + block]
-            u = bh.utilities(
-                self.state.preference[rows],
-                items.vector,
-                items.popularity,
-                self._log_price,
-                self.world.users.price_sensitivity[rows],
-                self.behaviour.preference_weight,
-            )
-            u[:, ~available] = -np.inf
-            out[start : start + block] = np.argpartition(-u, size - 1, axis=1)[:, :size]
-        return out
+        top: I64 = kernels.top_items(
+            self._people(), self._items, _ids(users), available, size, False
+        )
+        return top
 
     def best_values_from(self, users: I64, candidates: I64) -> F64:
         """Expected reward of the best slate drawn from each user's ``candidates`` (B, c).
 
         ``candidates`` must not repeat an item within a row (a shortlist never does).
         """
+        b = self.behaviour
+        if b.choice_model == "mnl":  # one compiled pass, same bits as the steps below
+            values: F64 = kernels.best_mnl_values(
+                self._people(), self._items, self._choice, _ids(users), _ids(candidates)
+            )
+            return values
         u = self.slate_utilities(users, candidates, distinct=True)
         # The best slate shows the k highest utilities in decreasing order. Its value depends
         # only on those utility values, not on which of two tied items fills a slot, so a
         # plain descending sort gives the same numbers as ordering by (−u, item id).
         top = np.sort(u, axis=1)[:, : -self.slate_size - 1 : -1]
-        return self._slot_probabilities(top).sum(axis=1)
+        return self._click_probability(top)
 
-    def best_slates(
-        self, users: I64, available: NDArray[np.bool_], block: int = 4096
-    ) -> tuple[I64, F64]:
+    def best_values(self, users: I64, available: NDArray[np.bool_], cache: BestValueCache) -> F64:
+        """Expected reward of each user's best slate, through ``cache`` (updated in place).
+
+        The same values, bit for bit, as :meth:`best_slates`; a stale user is re-scored from
+        the shortlist (:meth:`shortlist`, :meth:`best_values_from`), in one compiled pass
+        under the MNL model.
+        """
+        b = self.behaviour
+        size = cache.shortlist.shape[1]
+        if size >= int(available.sum()):  # a tiny catalogue: score it whole
+            stale = users[~cache.valid[users]]
+            cache.value[stale] = self.best_slates(stale, available)[1]
+            cache.valid[stale] = True
+            return cache.value[users]
+        if b.choice_model == "mnl":
+            values: F64 = kernels.cached_best_mnl_values(
+                self._people(), self._items, self._choice, _ids(users), available,
+                cache.value, cache.valid, cache.shortlist,
+            )  # fmt: skip
+            return values
+        stale = users[~cache.valid[users]]
+        if stale.size:
+            missing = stale[cache.shortlist[stale, 0] < 0]
+            if missing.size:
+                cache.shortlist[missing] = self.shortlist(missing, available, size)
+            candidates = np.take(cache.shortlist, stale, axis=0).astype(np.int64)
+            cache.value[stale] = self.best_values_from(stale, candidates)
+            cache.valid[stale] = True
+        return cache.value[users]
+
+    def best_slates(self, users: I64, available: NDArray[np.bool_]) -> tuple[I64, F64]:
         """The best slate for each user and its expected reward.
 
         Under both choice models P(any click) increases in every shown utility and, by the
@@ -185,25 +260,15 @@ class Oracle:
         lower item id.
         """
         k = min(self.slate_size, int(available.sum()))
-        slates = np.empty((users.shape[0], self.slate_size), dtype=np.int64)
-        values = np.empty(users.shape[0])
-        for start in range(0, users.shape[0], block):
-            rows = users[start : start + block]
-            u = self.catalogue_utilities(rows, available)
-            top = np.argpartition(-u, k - 1, axis=1)[:, :k]
-            # Re-score the chosen items as the engine scores a shown slate (float64 affinity;
-            # the catalogue matmul is float32), so the oracle arm's regret is exactly 0.
-            top_u = self.slate_utilities(rows, top)
-            # Sort by utility desc, then item id asc, for deterministic ties.
-            order = np.lexsort((top, -top_u), axis=1)
-            top = np.take_along_axis(top, order, axis=1)
-            top_u = np.take_along_axis(top_u, order, axis=1)
-            if k < self.slate_size:  # catalogue smaller than k: pad by repeating the best
-                top = np.hstack([top, np.repeat(top[:, :1], self.slate_size - k, axis=1)])
-                top_u = np.hstack([top_u, np.full((top.shape[0], self.slate_size - k), -np.inf)])
-            slates[start : start + block] = top
-            values[start : start + block] = self._slot_probabilities(top_u).sum(axis=1)
-        return slates, values
+        top: I64 = kernels.top_items(self._people(), self._items, _ids(users), available, k, True)
+        # Scored as the engine scores a shown slate (same bits), so the oracle arm's regret
+        # is exactly 0.
+        top_u = self.slate_utilities(users, top, distinct=True)
+        if k < self.slate_size:  # catalogue smaller than k: pad by repeating the best
+            pad = self.slate_size - k
+            top = np.hstack([top, np.repeat(top[:, :1], pad, axis=1)])
+            top_u = np.hstack([top_u, np.full((top.shape[0], pad), -np.inf)])
+        return top, self._click_probability(top_u)
 
     # ------------------------------------------------------------------ variants
     def variant_click_probabilities(self, users: I64) -> F64:
@@ -234,3 +299,8 @@ class Oracle:
         p0, p1 = self.offer_probabilities(users)
         margin = (offers.value - offers.conversion_cost)[None, :]
         return p1 * margin - offers.contact_cost[None, :] - p0 * offers.value[None, :]
+
+
+def _ids(values: NDArray[np.integer]) -> I64:
+    """Ids as the contiguous int64 array the compiled passes are specialised for."""
+    return np.ascontiguousarray(values, dtype=np.int64)

@@ -19,9 +19,11 @@ odd 64-bit multipliers. No global numpy or :mod:`random` state is used anywhere.
 from __future__ import annotations
 
 import hashlib
+import math
 from enum import IntEnum
 
 import numpy as np
+from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["Purpose", "RandomStreams", "normal", "uniform"]
@@ -53,13 +55,6 @@ class Purpose(IntEnum):
     ASSIGNMENT = 9
 
 
-def _mix(z: NDArray[np.uint64]) -> NDArray[np.uint64]:
-    """SplitMix64 finaliser: a bijection on uint64 with full avalanche."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
 def uniform(
     seed: int,
     user: ArrayLike,
@@ -69,7 +64,10 @@ def uniform(
 ) -> NDArray[np.float64]:
     """Counter-based uniform draws in [0, 1), a pure function of their key.
 
-    ``u = (mix(seed ⊕ K₁·user ⊕ K₂·counter ⊕ K₃·slot ⊕ K₄·purpose) >> 11) · 2⁻⁵³``
+    ``u = (mix(mix(seed ⊕ K₁·user ⊕ K₂·counter ⊕ K₃·slot ⊕ K₄·purpose) + purpose) >> 11)·2⁻⁵³``
+
+    with all arithmetic modulo 2⁶⁴ and ``mix`` the SplitMix64 finaliser
+    z ← (z ⊕ z≫30)·M₁; z ← (z ⊕ z≫27)·M₂; z ⊕ z≫31.
 
     Parameters
     ----------
@@ -86,16 +84,61 @@ def uniform(
     numpy.ndarray
         float64 array of the broadcast shape.
     """
-    with np.errstate(over="ignore"):
-        key = _mix(
-            np.asarray(_U64(seed % (1 << 64)))
-            ^ (np.asarray(user).astype(np.uint64) * _K_USER)
-            ^ (np.asarray(counter).astype(np.uint64) * _K_COUNTER)
-            ^ (np.asarray(slot).astype(np.uint64) * _K_SLOT)
-            ^ (_U64(purpose) * _K_PURPOSE)
-        )
-        key = _mix(key + _U64(purpose))
-    return (key >> _S11).astype(np.float64) * _TWO_M53
+    arrays = [np.asarray(x, dtype=np.int64) for x in (user, counter, slot)]
+    shapes = {a.shape for a in arrays if a.ndim}
+    # Each input goes in flat with n entries, or one entry that the kernel repeats (a scalar
+    # slot needs no broadcast copy). The engine's calls (equal 1-d arrays and scalars) skip
+    # numpy's broadcasting helpers, which cost several times the kernel on a batch.
+    if len(shapes) <= 1 and all(a.ndim <= 1 for a in arrays):
+        shape = shapes.pop() if shapes else ()
+        flat = [a.reshape(-1) for a in arrays]
+    else:
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        flat = [a.reshape(1) if a.size == 1 else np.broadcast_to(a, shape).ravel() for a in arrays]
+    n = math.prod(shape)
+    out: NDArray[np.float64] = _uniform_kernel(
+        _U64(seed % (1 << 64)),
+        *(np.ascontiguousarray(a) for a in flat),
+        _U64(purpose),
+        n,
+    )
+    return out.reshape(shape)
+
+
+@njit(cache=True, nogil=True)
+def _mix(z):  # type: ignore[no-untyped-def]  # numba: uint64 in, uint64 out
+    """SplitMix64 finaliser: a bijection on uint64 with full avalanche."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True, nogil=True)
+def uniform_one(seed, user, counter, slot, purpose):  # type: ignore[no-untyped-def]
+    """:func:`uniform` of one key, for compiled loops; seed and purpose as ``np.uint64``.
+
+    Every operand is uint64 (numba would promote a uint64/int64 mix to float64).
+    """
+    key = (
+        seed
+        ^ (np.uint64(user) * _K_USER)
+        ^ (np.uint64(counter) * _K_COUNTER)
+        ^ (np.uint64(slot) * _K_SLOT)
+        ^ (purpose * _K_PURPOSE)
+    )
+    key = _mix(_mix(key) + purpose)
+    return np.float64(key >> _S11) * _TWO_M53
+
+
+@njit(cache=True, nogil=True)
+def _uniform_kernel(seed, user, counter, slot, purpose, n):  # type: ignore[no-untyped-def]
+    # One compiled pass: the numpy form made ~12 temporaries per call. An input of length 1
+    # is repeated (stride 0).
+    out = np.empty(n)
+    su, sc, ss = user.shape[0] > 1, counter.shape[0] > 1, slot.shape[0] > 1
+    for i in range(n):
+        out[i] = uniform_one(seed, user[i * su], counter[i * sc], slot[i * ss], purpose)
+    return out
 
 
 def normal(

@@ -2,7 +2,8 @@
 
 * On a world with strong latent-factor structure (8 dimensions, preference weight 3, weak
   item popularity), ALS beats popularity offline (NDCG@10 on a time split of a random log)
-  and online (the oracle's expected reward of the slates it showed, refitted daily).
+  and online (the oracle's expected reward of the slates it showed, refitted daily, over
+  five seeds).
 * On a cold-start world (half the catalogue released during the run), LightFM with item
   features and the TF-IDF text model order new items (ranked among the new items,
   NDCG@10) far better than pure CF (ALS, item-kNN), which cannot score them at all.
@@ -62,8 +63,8 @@ def _offline(world: WorldParams, models: dict[str, dict[str, Any]], catalogue: s
     return out.set_index(["model", "slice", "metric"])["value"]
 
 
-def _online_reward(world: WorldParams, config: dict[str, Any]) -> float:
-    result = simulate(world, SCHEDULE, SEED, registry.make(config))
+def _online_reward(world: WorldParams, config: dict[str, Any], seed: int = SEED) -> float:
+    result = simulate(world, SCHEDULE, seed, registry.make(config))
     return float(result.log.frame(Table.DECISIONS)[Col.EXPECTED_REWARD].mean())
 
 
@@ -74,9 +75,16 @@ def test_als_beats_popularity_offline_on_latent_world() -> None:
 
 
 def test_als_beats_popularity_online_on_latent_world() -> None:
-    als = _online_reward(LATENT, {**ALS, "epsilon": 0.05})
-    pop = _online_reward(LATENT, {"kind": "popularity", "epsilon": 0.05})
-    assert als > pop + 0.05, (als, pop)  # observed ≈ 0.64 vs 0.51
+    # Popularity's online reward hinges on which items its first clicks lock in, so one
+    # seed's gap swings widely (0.02–0.15 over seeds 11–15): compare over five seeds.
+    gaps = np.array(
+        [
+            _online_reward(LATENT, {**ALS, "epsilon": 0.05}, seed)
+            - _online_reward(LATENT, {"kind": "popularity", "epsilon": 0.05}, seed)
+            for seed in range(SEED, SEED + 5)
+        ]
+    )
+    assert (gaps > 0).all() and gaps.mean() > 0.04, gaps  # observed mean ≈ 0.074
 
 
 def test_content_and_hybrid_beat_cf_on_new_items() -> None:

@@ -18,7 +18,7 @@ from recarena.policies.base import (
     Surface,
 )
 from recarena.policies.slates import random_slates
-from recarena.simulator.log import EventLog
+from recarena.simulator.log import Col, EventLog
 from recarena.simulator.params import WorldParams
 
 #: Global call sequence, so calls recorded by several policies and callbacks can be merged.
@@ -54,6 +54,28 @@ def table_digest(table: pa.Table) -> str:
     with pa.ipc.new_stream(sink, combined.schema) as writer:
         writer.write_table(combined)
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def decision_rows(rng: np.random.Generator, n: int, k: int) -> dict[str, np.ndarray]:
+    """n random rows of the decisions table with k-item slates (no ``slate`` when k = 0)."""
+    rows = {
+        Col.T: np.sort(rng.uniform(0, 1, n)),
+        Col.USER: rng.integers(0, 1000, n),
+        Col.SESSION: rng.integers(0, 50, n),
+        Col.ACTION: np.full(n, -1),
+        Col.SLATE: rng.integers(0, 500, (n, k)),
+        Col.PROPENSITY: rng.uniform(0, 1, n),
+        Col.GROUP: rng.integers(-1, 3, n),
+        Col.FALLBACK: rng.random(n) < 0.1,
+        Col.CLICK: rng.random(n) < 0.3,
+        Col.CLICKED_POSITION: rng.integers(-1, max(k, 1), n),
+        Col.CLICKED_ITEM: rng.integers(-1, 500, n),
+        Col.EXPECTED_REWARD: rng.uniform(0, 1, n),
+        Col.BEST_EXPECTED_REWARD: rng.uniform(0, 1, n),
+    }
+    if not k:  # the variant surface: no slate
+        del rows[Col.SLATE]
+    return rows
 
 
 def log_digest(log: EventLog) -> dict[str, str]:

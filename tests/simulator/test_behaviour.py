@@ -44,7 +44,7 @@ def test_examination_weights() -> None:
 
 def test_utilities_formula_and_shapes() -> None:
     rng = np.random.default_rng(1)
-    b, k, m, d = 4, 3, 6, 5
+    b, m, d = 4, 6, 5
     theta = rng.normal(size=(b, d)).astype(np.float32)
     phi = rng.normal(size=(m, d)).astype(np.float32)
     pop, log_p, rho = rng.normal(size=m), rng.normal(size=m), rng.uniform(0, 1, b)
@@ -58,13 +58,6 @@ def test_utilities_formula_and_shapes() -> None:
         - fatigue
     )
     np.testing.assert_allclose(u, expected, rtol=1e-5, atol=1e-5)
-    # Per-user slates (B, k, d) give the same utilities as the catalogue form.
-    slates = rng.integers(0, m, (b, k))
-    rows = np.arange(b)[:, None]
-    u3 = bh.utilities(
-        theta, phi[slates], pop[slates], log_p[slates], rho, 2.0, fatigue[rows, slates]
-    )
-    np.testing.assert_allclose(u3, u[rows, slates], rtol=1e-5, atol=1e-5)
 
 
 def test_mnl_probabilities_match_formula() -> None:

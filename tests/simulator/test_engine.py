@@ -9,6 +9,8 @@ import pytest
 from recarena.policies import registry
 from recarena.policies.base import FeedbackKind, Surface
 from recarena.simulator import behaviour as bh
+from recarena.simulator.engine import _PendingConversions
+from recarena.simulator.log import Col
 from recarena.simulator.params import BehaviourParams, ScheduleParams
 from recarena.simulator.rng import Purpose, RandomStreams, uniform
 from recarena.simulator.simulation import SimulationResult, simulate
@@ -378,3 +380,27 @@ def test_sessions_satisfaction_and_churn_replay_from_their_equations() -> None:
         assert churn.get(user, np.inf) == churn_day, user
         # No session was skipped: the next one falls after the horizon or after churning.
         assert times[-1] > min(days, churn_day) - 1e-9
+
+
+def test_pending_conversions_come_out_exactly_when_due_and_in_time_order() -> None:
+    rng = np.random.default_rng(3)
+    window = 0.05
+    pending = _PendingConversions()
+    times = np.concatenate([rng.uniform(0, 2, 300), np.arange(1, 40) * window])  # and on edges
+    added = np.zeros(times.size, dtype=bool)
+    seen: list[np.ndarray] = []
+    for n in range(1, 45):
+        t = n * window
+        fresh = ~added & (times > t - 3 * window)  # rows arrive a little before they are due
+        if fresh.any():
+            pending.add({Col.T: times[fresh], Col.USER: np.flatnonzero(fresh)})
+            added |= fresh
+        done = pending.pop_due(t)
+        if done is not None:
+            assert (done[Col.T] <= t).all()
+            assert (np.diff(done[Col.T]) >= 0).all()
+            np.testing.assert_array_equal(times[done[Col.USER]], done[Col.T])
+            seen.append(done[Col.USER])
+        delivered = np.concatenate(seen) if seen else np.array([], dtype=np.int64)
+        expected = np.flatnonzero(added & (times <= t))
+        np.testing.assert_array_equal(np.sort(delivered), expected)

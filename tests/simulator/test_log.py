@@ -7,40 +7,32 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from recarena.policies import registry
 from recarena.simulator import simulation
-from recarena.simulator.log import Col, EventLog, Table, read_slates, read_table, slates_array
+from recarena.simulator.log import (
+    Col,
+    EventLog,
+    Table,
+    read_slates,
+    read_table,
+    slate_columns,
+    slates_array,
+    table_columns,
+)
 from recarena.simulator.params import ScheduleParams
-from tests.simulator.helpers import TABLES, world_params
+from tests.simulator.helpers import TABLES, decision_rows, world_params
 
 K = 4
-
-
-def _decision_rows(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    return {
-        Col.T: np.sort(rng.uniform(0, 1, n)),
-        Col.USER: rng.integers(0, 1000, n),
-        Col.SESSION: rng.integers(0, 50, n),
-        Col.ACTION: np.full(n, -1),
-        Col.SLATE: rng.integers(0, 500, (n, K)),
-        Col.PROPENSITY: rng.uniform(0, 1, n),
-        Col.GROUP: rng.integers(-1, 3, n),
-        Col.FALLBACK: rng.random(n) < 0.1,
-        Col.CLICK: rng.random(n) < 0.3,
-        Col.CLICKED_POSITION: rng.integers(-1, K, n),
-        Col.CLICKED_ITEM: rng.integers(-1, 500, n),
-        Col.EXPECTED_REWARD: rng.uniform(0, 1, n),
-        Col.BEST_EXPECTED_REWARD: rng.uniform(0, 1, n),
-    }
 
 
 def _fill(log: EventLog, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     for size in (7, 0, 13, 1, 30, 5, 22):
-        log.append(Table.DECISIONS, _decision_rows(rng, size))
+        log.append(Table.DECISIONS, decision_rows(rng, size, K))
         log.append(
             Table.LIFECYCLE,
             {Col.T: rng.uniform(0, 5, size), Col.USER: rng.integers(0, 9, size),
@@ -71,7 +63,7 @@ def test_chunked_parquet_round_trips_to_in_memory_frames(tmp_path: Path) -> None
 
 def test_slate_column_round_trips(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
-    rows = _decision_rows(rng, 25)
+    rows = decision_rows(rng, 25, K)
     for path in (None, tmp_path):
         log = EventLog(path, slate_size=K, chunk_rows=3)
         log.append(Table.DECISIONS, rows)
@@ -115,7 +107,7 @@ def test_simulation_log_streams_to_the_same_tables(
 
 
 def test_read_slates_and_column_subsets(tmp_path: Path) -> None:
-    rows = _decision_rows(np.random.default_rng(9), 40)
+    rows = decision_rows(np.random.default_rng(9), 40, K)
     log = EventLog(tmp_path, slate_size=K, chunk_rows=7)
     log.append(Table.DECISIONS, rows)
     log.close()
@@ -134,12 +126,14 @@ def test_read_slates_and_column_subsets(tmp_path: Path) -> None:
 def test_empty_tables_are_written_with_their_schema(tmp_path: Path) -> None:
     log = EventLog(tmp_path, slate_size=K)
     log.close()
+    stored = set(slate_columns(K))
     for table in TABLES:
         frame = read_table(tmp_path, table)
         assert len(frame) == 0
-        assert list(frame.columns) == [c for c in log.schemas[table].names if c != Col.SLATE] + (
+        assert list(frame.columns) == [c for c in log.schemas[table].names if c not in stored] + (
             [Col.SLATE] if table == Table.DECISIONS else []
         )
+        assert list(frame.columns) == table_columns(tmp_path, table)
 
 
 def test_log_misuse_raises(tmp_path: Path) -> None:
@@ -164,4 +158,90 @@ def test_log_misuse_raises(tmp_path: Path) -> None:
 
 def test_variant_runs_have_no_slate_column() -> None:
     log = EventLog(None, slate_size=0)
-    assert Col.SLATE not in log.schemas[Table.DECISIONS].names
+    names = log.schemas[Table.DECISIONS].names
+    assert not [c for c in names if c.startswith(Col.SLATE)]
+
+
+def test_slates_are_stored_as_int32_columns(tmp_path: Path) -> None:
+    """On disk and in Arrow the slate is k flat int32 columns, dictionary-encoded; only t,
+    user and session carry statistics."""
+    assert slate_columns(3) == ["slate_0", "slate_1", "slate_2"]
+    assert slate_columns(0) == []
+    rows = decision_rows(np.random.default_rng(2), 30, K)
+    for path in (None, tmp_path):
+        log = EventLog(path, slate_size=K, chunk_rows=8)
+        log.append(Table.DECISIONS, rows)
+        log.close()
+        schema = log.arrow(Table.DECISIONS).schema
+        assert schema.names[4 : 4 + K] == slate_columns(K)
+        assert Col.SLATE not in schema.names
+        assert all(schema.field(c).type == pa.int32() for c in slate_columns(K))
+        assert not any(pa.types.is_nested(f.type) for f in schema)
+    file = pq.ParquetFile(tmp_path / "decisions.parquet")
+    assert file.schema_arrow.names == log.schemas[Table.DECISIONS].names
+    group = file.metadata.row_group(0)
+    for i in range(group.num_columns):
+        column = group.column(i)
+        name = column.path_in_schema
+        assert column.is_stats_set == (name in (Col.T, Col.USER, Col.SESSION)), name
+        if name.startswith(Col.SLATE_PREFIX):
+            assert "RLE_DICTIONARY" in column.encodings, name
+    stored = pq.read_table(tmp_path / "decisions.parquet", columns=slate_columns(K))
+    np.testing.assert_array_equal(
+        np.column_stack([stored.column(c).to_numpy() for c in slate_columns(K)]), rows[Col.SLATE]
+    )
+
+
+@pytest.mark.parametrize("k", [0, 1, K])
+@pytest.mark.parametrize("n", [0, 1, 25])
+def test_slates_round_trip_exactly(tmp_path: Path, k: int, n: int) -> None:
+    """read_table, read_slates and frame give back the appended slates (any k, any n)."""
+    rows = decision_rows(np.random.default_rng(n + 10 * k), n, k)
+    expected = rows[Col.SLATE] if k else np.zeros((n, 0), dtype=np.int32)
+    for path in (None, tmp_path):
+        log = EventLog(path, slate_size=k, chunk_rows=4)
+        log.append(Table.DECISIONS, rows)
+        log.close()
+        frames = [log.frame(Table.DECISIONS)]
+        if path is not None:
+            frames.append(read_table(path, Table.DECISIONS))
+            slates = read_slates(path)
+            assert slates.dtype == np.int32 and slates.shape == (n, k)
+            np.testing.assert_array_equal(slates, expected)
+        for frame in frames:
+            assert len(frame) == n
+            assert (Col.SLATE in frame.columns) == bool(k)
+            assert not [c for c in frame.columns if c.startswith(Col.SLATE_PREFIX)]
+            np.testing.assert_array_equal(frame[Col.USER], rows[Col.USER])
+            if k and n:
+                assert all(s.dtype == np.int32 and s.shape == (k,) for s in frame[Col.SLATE])
+                np.testing.assert_array_equal(slates_array(frame), expected)
+
+
+def test_read_table_maps_slate_to_the_stored_columns(tmp_path: Path) -> None:
+    rows = decision_rows(np.random.default_rng(4), 33, K)
+    log = EventLog(tmp_path, slate_size=K, chunk_rows=10)
+    log.append(Table.DECISIONS, rows)
+    log.close()
+    with_slate = read_table(tmp_path, Table.DECISIONS, columns=[Col.USER, Col.SLATE, Col.CLICK])
+    assert list(with_slate.columns) == [Col.USER, Col.CLICK, Col.SLATE]  # slate comes last
+    np.testing.assert_array_equal(slates_array(with_slate), rows[Col.SLATE])
+    np.testing.assert_array_equal(with_slate[Col.USER], rows[Col.USER])
+    only = read_table(tmp_path, Table.DECISIONS, columns=[Col.SLATE])
+    assert list(only.columns) == [Col.SLATE]
+    np.testing.assert_array_equal(slates_array(only), rows[Col.SLATE])
+    without = read_table(tmp_path, Table.DECISIONS, columns=[Col.T, Col.CLICKED_ITEM])
+    assert list(without.columns) == [Col.T, Col.CLICKED_ITEM]
+    np.testing.assert_array_equal(without[Col.CLICKED_ITEM], rows[Col.CLICKED_ITEM])
+    columns = table_columns(tmp_path, Table.DECISIONS)
+    assert columns[-1] == Col.SLATE and not [c for c in columns if c in slate_columns(K)]
+    assert list(read_table(tmp_path, Table.DECISIONS).columns) == columns
+
+
+def test_slate_of_the_wrong_width_is_rejected() -> None:
+    log = EventLog(None, slate_size=K)
+    rows = decision_rows(np.random.default_rng(0), 5, K + 1)
+    with pytest.raises(ValueError, match="shape"):
+        log.append(Table.DECISIONS, rows)
+    with pytest.raises(ValueError, match="shape"):
+        log.append(Table.DECISIONS, {**rows, Col.SLATE: np.zeros(5, dtype=np.int32)})

@@ -10,7 +10,8 @@ import pytest
 
 from recarena.policies import registry
 from recarena.policies.base import Decision, DecisionRequest
-from recarena.simulator.oracle import Oracle
+from recarena.simulator import behaviour as bh
+from recarena.simulator.oracle import BestValueCache, Oracle
 from recarena.simulator.params import BehaviourParams, ScheduleParams, WorldParams
 from recarena.simulator.simulation import build_world, simulate
 from recarena.simulator.state import SimState
@@ -220,3 +221,121 @@ def test_repeated_items_in_a_slate_count_once() -> None:
     # The same two items without the copies: same P(click) as a slate with empty slots.
     two = oracle._slot_probabilities(np.hstack([u_distinct[:, :2], np.full((4, 2), -np.inf)]))
     np.testing.assert_allclose(probs.sum(axis=1), two.sum(axis=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fatigue", [0.0, 1.25])
+def test_slate_utilities_are_the_catalogue_utilities_of_the_shown_items(fatigue: float) -> None:
+    """The compiled per-slate pass computes the same formula as the catalogue matmul."""
+    params = world_params(50, 30, behaviour={"fatigue": fatigue, "fatigue_memory": 3})
+    oracle = _oracle(params, slate_size=6)
+    rng = np.random.default_rng(4)
+    oracle.state.recent_items[:] = rng.integers(-1, 30, oracle.state.recent_items.shape)
+    users = rng.permutation(50)[:40]
+    slates = np.stack([rng.permutation(30)[:6] for _ in users])
+    available = np.ones(30, dtype=bool)
+    catalogue = oracle.catalogue_utilities(users, available)
+    expected = np.take_along_axis(catalogue, slates, axis=1)
+    np.testing.assert_array_equal(oracle.slate_utilities(users, slates), expected)
+    # Both are the documented formula (behaviour.utilities multiplies in float32).
+    world, state, b = oracle.world, oracle.state, oracle.behaviour
+    ring = state.recent_items[users]
+    penalty = fatigue * (np.arange(30)[None, :, None] == ring[:, None, :]).any(axis=2)
+    formula = bh.utilities(
+        state.preference[users], world.items.vector, world.items.popularity,
+        np.log(world.items.price), world.users.price_sensitivity[users],
+        b.preference_weight, penalty,
+    )  # fmt: skip
+    np.testing.assert_allclose(catalogue, formula, rtol=0, atol=1e-5)
+    ring = oracle.state.recent_items[users]
+    assert (slates[:, :, None] == ring[:, None, :]).any(axis=2).any()  # fatigue is exercised
+
+
+def test_fused_mnl_sessions_equal_the_separate_steps_bit_for_bit() -> None:
+    params = world_params(60, 25, behaviour={"fatigue": 0.8, "fatigue_memory": 4})
+    oracle = _oracle(params, slate_size=5)
+    rng = np.random.default_rng(9)
+    oracle.state.recent_items[:] = rng.integers(-1, 25, oracle.state.recent_items.shape)
+    users = rng.integers(0, 60, 500)
+    slates = rng.integers(0, 25, (500, 5))  # with repeats: later copies are −inf
+    draws = rng.random(500)
+    position, expected, clicked, utility = oracle.mnl_sessions(users, slates, draws)
+    u = oracle.slate_utilities(users, slates)
+    probs = oracle._slot_probabilities(u)
+    np.testing.assert_array_equal(position, bh.mnl_choice(probs, draws))
+    np.testing.assert_array_equal(expected, oracle._click_probability(u))
+    np.testing.assert_allclose(expected, probs.sum(axis=1), rtol=1e-14)
+    hit = position >= 0
+    assert 0 < hit.sum() < 500
+    rows = np.flatnonzero(hit)
+    np.testing.assert_array_equal(clicked[hit], slates[rows, position[hit]])
+    np.testing.assert_array_equal(utility[hit], u[rows, position[hit]])
+    assert (clicked[~hit] == -1).all() and np.isnan(utility[~hit]).all()
+
+
+@pytest.mark.parametrize("choice_model", ["mnl", "cascade"])
+def test_best_values_from_a_shortlist_equal_the_best_slates(choice_model: str) -> None:
+    params = world_params(
+        40, 30, behaviour={"choice_model": choice_model, "fatigue": 0.9, "fatigue_memory": 3}
+    )
+    oracle = _oracle(params, slate_size=4)
+    rng = np.random.default_rng(2)
+    oracle.state.recent_items[:] = rng.integers(-1, 30, oracle.state.recent_items.shape)
+    users = np.arange(40)
+    available = np.ones(30, dtype=bool)
+    _, best = oracle.best_slates(users, available)
+    shortlist = oracle.shortlist(users, available, 4 + 3).astype(np.int64)
+    np.testing.assert_array_equal(oracle.best_values_from(users, shortlist), best)
+
+
+def test_shortlist_is_the_top_items_by_utility_then_lower_id() -> None:
+    params = world_params(30, 40, behaviour={"fatigue": 0.0})
+    oracle = _oracle(params, slate_size=5)
+    users = np.arange(30)
+    available = np.ones(40, dtype=bool)
+    available[[3, 17, 28]] = False
+    # Items 10–13 copy item 9: exact ties, which the lower id must win.
+    oracle.world.items.popularity[10:14] = oracle.world.items.popularity[9]
+    oracle.world.items.vector[10:14] = oracle.world.items.vector[9]
+    oracle.world.items.price[10:14] = oracle.world.items.price[9]
+    oracle = _refresh(oracle)
+    u = oracle.catalogue_utilities(users, available)
+    top = oracle.shortlist(users, available, 8)
+    for row in range(30):
+        ids = np.flatnonzero(available)
+        expected = ids[np.lexsort((ids, -u[row, ids]))][:8]
+        np.testing.assert_array_equal(top[row], expected)
+    # Fewer available items than asked: padded with −1.
+    few = np.zeros(40, dtype=bool)
+    few[[5, 6]] = True
+    short = oracle.shortlist(users[:3], few, 4)
+    assert (short[:, 2:] == -1).all() and set(short[0, :2]) == {5, 6}
+
+
+def _refresh(oracle: Oracle) -> Oracle:
+    """A new oracle over the (edited) world, so cached item arrays are rebuilt."""
+    return Oracle(oracle.world, oracle.state, oracle.behaviour, oracle.slate_size)
+
+
+@pytest.mark.parametrize("choice_model", ["mnl", "cascade"])
+def test_cached_best_values_follow_ring_changes_and_equal_the_best_slates(
+    choice_model: str,
+) -> None:
+    params = world_params(
+        60, 40, behaviour={"choice_model": choice_model, "fatigue": 1.1, "fatigue_memory": 3}
+    )
+    oracle = _oracle(params, slate_size=5)
+    rng = np.random.default_rng(8)
+    ring = oracle.state.recent_items
+    available = np.ones(40, dtype=bool)
+    cache = BestValueCache.empty(60, 5 + 3)
+    users = rng.permutation(60)[:45]
+    for step in range(4):
+        clicked = rng.permutation(60)[:20]
+        ring[clicked, step % 3] = rng.integers(0, 40, 20)
+        cache.valid[clicked] = False  # as a click that touches the shortlist does
+        if step == 2:  # a release: every shortlist is recomputed
+            available[[7, 19]] = False
+            cache.clear()
+        values = oracle.best_values(users, available, cache)
+        np.testing.assert_array_equal(values, oracle.best_slates(users, available)[1])
+    assert cache.valid[users].all() and (cache.shortlist[users, 0] >= 0).all()

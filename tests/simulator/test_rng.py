@@ -46,6 +46,48 @@ def test_uniform_is_a_pure_function_of_its_key() -> None:
     )
 
 
+def _reference_uniform(
+    seed: int, user: object, counter: object, slot: object, purpose: int
+) -> np.ndarray:
+    """The documented formula in plain numpy uint64 arithmetic (wrapping mod 2⁶⁴)."""
+    u64 = np.uint64
+
+    def mix(z: np.ndarray) -> np.ndarray:
+        z = (z ^ (z >> u64(30))) * u64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> u64(27))) * u64(0x94D049BB133111EB)
+        return z ^ (z >> u64(31))
+
+    with np.errstate(over="ignore"):
+        key = (
+            np.asarray(u64(seed % (1 << 64)))
+            ^ (np.asarray(user).astype(u64) * u64(0x9E3779B97F4A7C15))
+            ^ (np.asarray(counter).astype(u64) * u64(0xBF58476D1CE4E5B9))
+            ^ (np.asarray(slot).astype(u64) * u64(0x94D049BB133111EB))
+            ^ (u64(purpose) * u64(0xD6E8FEB86659FD93))
+        )
+        key = mix(mix(key) + u64(purpose))
+    return (key >> u64(11)).astype(np.float64) * (1.0 / float(1 << 53))
+
+
+@pytest.mark.parametrize("seed", [0, SEED, 2**63 + 5, 2**64 - 1])
+def test_uniform_is_the_documented_hash_bit_for_bit(seed: int) -> None:
+    rng = np.random.default_rng(1)
+    users = rng.integers(0, 10**7, 2_000)
+    counters = rng.integers(0, 10**4, 2_000).astype(np.int32)
+    cases = [
+        (users, counters, 0),
+        (users, counters, rng.integers(0, 50, 2_000)),
+        (users[:, None], counters[:, None], np.arange(7)[None, :]),
+        (users[:1], counters, 3),
+        (17, 4, 2),
+    ]
+    for user, counter, slot in cases:
+        np.testing.assert_array_equal(
+            uniform(seed, user, counter, slot, Purpose.CHOICE),
+            _reference_uniform(seed, user, counter, slot, Purpose.CHOICE),
+        )
+
+
 @pytest.mark.parametrize("changed", ["seed", "user", "counter", "slot", "purpose"])
 def test_uniform_changes_with_every_part_of_the_key(changed: str) -> None:
     users, counters = _keys()

@@ -1,0 +1,50 @@
+"""Random slates: distinct items, uniform over items and positions, seeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from recarena.policies.slates import random_slates
+
+
+@pytest.mark.parametrize(("n", "k"), [(200, 10), (12, 10), (5, 5)])
+def test_rows_are_distinct_candidates(n: int, k: int) -> None:
+    candidates = np.arange(n) * 3 + 7  # not 0..n−1: items come from the candidate list
+    slates = random_slates(np.random.default_rng(0), candidates, 2_000, k)
+    assert slates.shape == (2_000, k)
+    assert np.isin(slates, candidates).all()
+    ordered = np.sort(slates, axis=1)
+    assert not (ordered[:, 1:] == ordered[:, :-1]).any()
+
+
+def test_same_generator_state_gives_the_same_slates() -> None:
+    candidates = np.arange(100)
+    a = random_slates(np.random.default_rng(5), candidates, 500, 8)
+    b = random_slates(np.random.default_rng(5), candidates, 500, 8)
+    c = random_slates(np.random.default_rng(6), candidates, 500, 8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(("n", "k"), [(40, 5), (12, 10)])
+def test_every_item_is_equally_likely_in_every_position(n: int, k: int) -> None:
+    """Chi-square per position of a uniform ordered sample without replacement."""
+    rows = 40_000
+    slates = random_slates(np.random.default_rng(11), np.arange(n), rows, k)
+    for j in range(k):
+        counts = np.bincount(slates[:, j], minlength=n)
+        assert stats.chisquare(counts).pvalue > 1e-4, (j, counts)
+    # Pairs: the second slot is uniform over the items other than the first.
+    same_pair = np.mean((slates[:, 0] == 0) & (slates[:, 1] == 1))
+    expected = 1 / (n * (n - 1))
+    assert abs(same_pair - expected) < 5 * np.sqrt(expected / rows)
+
+
+def test_catalogue_smaller_than_the_slate_is_padded_and_empty_is_an_error() -> None:
+    slates = random_slates(np.random.default_rng(1), np.array([4, 9, 2]), 50, 5)
+    assert (np.sort(slates[:, :3], axis=1) == [2, 4, 9]).all()
+    assert (slates[:, 3:] == slates[:, 2:3]).all()
+    with pytest.raises(ValueError, match="no items are available"):
+        random_slates(np.random.default_rng(1), np.array([], dtype=np.int64), 3, 2)
