@@ -130,11 +130,10 @@ class _ClickBuffer:
         self.chunks.append(columns)
 
     def pop(self) -> dict[str, NDArray[Any]] | None:
-        if not self.chunks:
-            return None
-        merged = {k: np.concatenate([c[k] for c in self.chunks]) for k in self.chunks[0]}
-        self.chunks = []
-        return merged
+        chunks, self.chunks = self.chunks, []
+        if len(chunks) <= 1:  # delivered every window: one batch, nothing to merge
+            return chunks[0] if chunks else None
+        return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
 
 
 class _PendingConversions:
@@ -429,14 +428,16 @@ class Engine:
         self.history.append(
             "clicks", {Col.T: times, Col.USER: users, Col.ITEM: items, "position": position}
         )
-        # Ring update, best-value cache upkeep and purchase draws in one compiled pass.
-        delay: F64 = kernels.record_clicks(
+        # Ring update and purchase draws in one compiled pass.
+        delay, evicted = kernels.record_clicks(
             np.uint64(self.seed % (1 << 64)), users, np.ascontiguousarray(counter), items,
             np.ascontiguousarray(utility), state.recent_items, state.recent_pos,
             b.fatigue_memory, b.conversion_intercept, b.conversion_slope,
             b.conversion_delay_mean, np.uint64(Purpose.CONVERSION),
-            np.uint64(Purpose.CONVERSION_DELAY), self._best.valid, self._best.shortlist,
+            np.uint64(Purpose.CONVERSION_DELAY),
         )  # fmt: skip
+        if self.oracle_columns and b.fatigue_memory:
+            self.oracle.keep_best_values(users, items, evicted, self._best)
         converts = ~np.isnan(delay)
         if converts.any():
             self._pending.add(

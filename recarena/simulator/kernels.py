@@ -37,6 +37,7 @@ __all__ = [
     "best_mnl_values",
     "cached_best_mnl_values",
     "catalogue_utilities",
+    "keep_best_values",
     "mnl_choice",
     "mnl_click_probabilities",
     "mnl_click_totals",
@@ -71,20 +72,26 @@ def _gather_users(people, users):  # type: ignore[no-untyped-def]  # numba: type
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _utility_before_fatigue(item, theta, rho, items):  # type: ignore[no-untyped-def]
+    """w/√d·θ·φ_i + b_i − ρ log p_i, the dot product summed in factor order."""
+    vector, _, popularity, log_price, scale, _ = items
+    affinity = 0.0
+    for f in range(theta.shape[0]):
+        affinity += np.float64(theta[f]) * np.float64(vector[item, f])
+    return affinity * scale + popularity[item] - rho * log_price[item]
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _row_utilities(out, slate, theta, rho, ring, items, distinct):  # type: ignore[no-untyped-def]
     """u_j = w/√d·θ·φ_i + b_i − ρ log p_i − κ·1[i ∈ ring] for i = slate[j], into ``out``.
 
     Later copies of an item repeated in the row get −inf (one option, counted once) unless
     ``distinct``.
     """
-    vector, _, popularity, log_price, scale, fatigue = items
-    d = theta.shape[0]
+    fatigue = items[5]
     for j in range(slate.shape[0]):
         item = slate[j]
-        affinity = 0.0
-        for f in range(d):
-            affinity += np.float64(theta[f]) * np.float64(vector[item, f])
-        u = affinity * scale + popularity[item] - rho * log_price[item]
+        u = _utility_before_fatigue(item, theta, rho, items)
         if fatigue != 0.0:
             for r in range(ring.shape[0]):
                 if ring[r] == item:
@@ -213,7 +220,7 @@ def _best_of_shortlist(u, shortlist, theta, rho, ring, items, choice, probabilit
             u[i + 1] = u[i]
             i -= 1
         u[i + 1] = value
-    return _row_mnl(probabilities, u[: probabilities.shape[0]], choice)
+    return _row_mnl(probabilities, u[: probabilities.shape[0]], choice)  # u[k − 1]: k-th best
 
 
 # ---------------------------------------------------------------------- batch kernels
@@ -329,14 +336,15 @@ def top_items(people, items, users, available, size, with_fatigue):  # type: ign
 
 @njit(cache=True, nogil=True)
 def cached_best_mnl_values(  # type: ignore[no-untyped-def]
-    people, items, choice, users, available, value, valid, shortlist,
+    people, items, choice, users, available, value, valid, kth, shortlist,
 ):  # fmt: skip
     """P(click) of each user's best MNL slate, from and into a per-user cache.
 
-    ``value``/``valid`` (n_users,) cache the answer; ``shortlist`` (n_users, c) caches each
-    user's c best items before fatigue (a row starting with −1 is not computed). A stale
-    user gets a shortlist if missing (as :func:`top_items` without fatigue), then the value
-    of the best slate among it (as :func:`best_mnl_values`): the same bits as those steps.
+    ``value``/``valid``/``kth`` (n_users,) cache the answer and the k-th highest utility of
+    the best slate; ``shortlist`` (n_users, c) caches each user's c best items before
+    fatigue (a row starting with −1 is not computed). A stale user gets a shortlist if
+    missing (as :func:`top_items` without fatigue), then the value of the best slate among
+    it (as :func:`best_mnl_values`): the same bits as those steps.
     """
     n_rows = users.shape[0]
     out = np.empty(n_rows)
@@ -372,6 +380,7 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
         result = _best_of_shortlist(u, top, theta[s], rho[s], ring[s], items, choice, probabilities)
         value[user] = result
         valid[user] = True
+        kth[user] = u[probabilities.shape[0] - 1]
         out[stale[s]] = result
     return out
 
@@ -379,47 +388,70 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def record_clicks(  # type: ignore[no-untyped-def]
     seed, users, counter, clicked, utility, recent, recent_pos, memory, intercept, slope,
-    delay_mean, conversion_purpose, delay_purpose, best_valid, shortlist,
+    delay_mean, conversion_purpose, delay_purpose,
 ):  # fmt: skip
     """What follows each click: the fatigue ring and a possible (delayed) purchase.
 
-    Per click (user u, session c, item i = ``clicked``, utility x): i enters u's ring at its write
-    position (when ``memory`` > 0, each user at most once per call), evicting the oldest
-    entry. When the oracle's best-value cache is kept (``best_valid`` has a row per user),
-    u's cached value goes stale only if the entering or the evicted item is on u's
-    shortlist (or no shortlist is computed): any other item is below the k + R best before
-    fatigue, and at least k shortlisted items are not fatigued, so it can neither join nor
-    leave the best slate (see :class:`~recarena.simulator.oracle.BestValueCache`). The user
-    buys with P = σ(α + γ x) (:func:`~recarena.simulator.behaviour.conversion_probability`)
-    on the keyed uniform (u, c, 0, ``conversion_purpose``), after an exponential delay of
-    mean ``delay_mean`` drawn by inversion
-    (:func:`~recarena.simulator.behaviour.exponential_from_uniform`) from the uniform
-    (u, c, 0, ``delay_purpose``).
+    Per click (user u, session c, item i = ``clicked``, utility x): i enters u's ring at its
+    write position (when ``memory`` > 0; each user at most once per call), evicting the
+    oldest entry; the user buys with P = σ(α + γ x)
+    (:func:`~recarena.simulator.behaviour.conversion_probability`) on the keyed uniform
+    (u, c, 0, ``conversion_purpose``), after an exponential delay of mean ``delay_mean``
+    drawn by inversion (:func:`~recarena.simulator.behaviour.exponential_from_uniform`)
+    from the uniform (u, c, 0, ``delay_purpose``).
 
-    Returns the delays, NaN where there is no purchase.
+    Returns (the delays, NaN where there is no purchase; the evicted items, −1 for none).
     """
     n = users.shape[0]
     delay = np.full(n, np.nan)
-    track = best_valid.shape[0] > 0
+    evicted = np.full(n, -1, dtype=np.int64)
     for i in range(n):
         user = users[i]
         if memory > 0:
             slot = recent_pos[user]
-            evicted = recent[user, slot]
+            evicted[i] = recent[user, slot]
             recent[user, slot] = clicked[i]
             recent_pos[user] = (slot + 1) % memory
-            if track and best_valid[user]:
-                stale = shortlist[user, 0] < 0
-                for j in range(shortlist.shape[1]):
-                    if shortlist[user, j] == clicked[i] or shortlist[user, j] == evicted:
-                        stale = True
-                        break
-                if stale:
-                    best_valid[user] = False
         x = intercept + slope * utility[i]
         # σ(x) without overflow, as behaviour.sigmoid computes it.
         p = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
         if uniform_one(seed, user, counter[i], 0, conversion_purpose) < p:
             draw = uniform_one(seed, user, counter[i], 0, delay_purpose)
             delay[i] = -delay_mean * math.log1p(-draw)
-    return delay
+    return delay, evicted
+
+
+@njit(cache=True, nogil=True)
+def keep_best_values(people, items, users, entered, evicted, valid, kth):  # type: ignore[no-untyped-def]
+    """After clicks changed the users' rings: mark stale the cached best values that moved.
+
+    The best slate is the k highest fatigue-adjusted utilities, the k-th being ``kth``.
+    An item entering the ring (i, newly fatigued) can change it only if it was in it
+    (u_i ≥ kth); an item leaving the ring (j, no copy left) only if its unfatigued utility
+    reaches kth (it was in it, or now beats its last). Any other click leaves the value as
+    it is. Ties count as changes, and an unknown kth (−inf) always does.
+    """
+    preference, price_sensitivity, recent = people
+    theta = np.empty(preference.shape[1])
+    for b in range(users.shape[0]):
+        user = users[b]
+        if not valid[user]:
+            continue
+        ring = recent[user]
+        x, y = entered[b], evicted[b]
+        copies_x = 0
+        copies_y = 0
+        for r in range(ring.shape[0]):
+            copies_x += ring[r] == x
+            copies_y += ring[r] == y
+        newly_fatigued = y != x and copies_x == 1
+        released = y >= 0 and copies_y == 0
+        if not (newly_fatigued or released):
+            continue
+        for f in range(theta.shape[0]):
+            theta[f] = preference[user, f]
+        rho = price_sensitivity[user]
+        if (newly_fatigued and _utility_before_fatigue(x, theta, rho, items) >= kth[user]) or (
+            released and _utility_before_fatigue(y, theta, rho, items) >= kth[user]
+        ):
+            valid[user] = False

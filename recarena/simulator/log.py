@@ -215,13 +215,58 @@ def _append_columns(schema: pa.Schema) -> list[tuple[str, np.dtype[Any]]]:
     return columns
 
 
+class _TableBuffer:
+    """Rows of one table waiting for the next row group, in growable numpy columns.
+
+    Each append casts its columns straight into place (one copy); a row group is then
+    handed to Arrow as views of the filled part (no copy), where buffering appends as a
+    list and concatenating them cost a second pass over every value. The slate is kept
+    position-major, (k, rows), so that each ``slate_j`` column is contiguous.
+    """
+
+    def __init__(self, columns: list[tuple[str, np.dtype[Any]]], slate_size: int) -> None:
+        self.columns = columns
+        self.slate_size = slate_size
+        self.arrays: dict[str, NDArray[Any]] = {}
+        self.size = 0
+
+    def append(self, given: list[tuple[str, NDArray[Any]]], n: int) -> None:
+        capacity = self.arrays[self.columns[0][0]].shape[-1] if self.arrays else 0
+        if self.size + n > capacity:
+            self._grow(max(4096, 2 * capacity, self.size + n))
+        end = self.size + n
+        for name, values in given:
+            if name == Col.SLATE:
+                self.arrays[name][:, self.size : end] = values.T
+            else:
+                self.arrays[name][self.size : end] = values
+        self.size = end
+
+    def _grow(self, capacity: int) -> None:
+        for name, dtype in self.columns:
+            shape = (self.slate_size, capacity) if name == Col.SLATE else (capacity,)
+            grown = np.empty(shape, dtype=dtype)
+            if name in self.arrays:
+                grown[..., : self.size] = self.arrays[name][..., : self.size]
+            self.arrays[name] = grown
+
+    def take(self) -> dict[str, NDArray[Any]]:
+        """Views of the buffered rows; the buffer counts as empty (later appends overwrite)."""
+        views = {name: self.arrays[name][..., : self.size] for name, _ in self.columns}
+        self.size = 0
+        return views
+
+    def release(self) -> None:
+        """Forget the arrays (taken views stay valid; the next append allocates anew)."""
+        self.arrays = {}
+
+
 class EventLog:
     """Chunked columnar writer of the run's tables.
 
-    Appended rows are buffered as numpy columns (one cast and copy per column and append)
-    and converted to Arrow once per chunk, not once per append: a run appends thousands of
-    small batches, and per-batch Arrow conversion of a dozen tiny arrays cost more than
-    writing them.
+    Appended rows are buffered as numpy columns (:class:`_TableBuffer`) and converted to
+    Arrow once per chunk, not once per append: a run appends thousands of small batches,
+    and per-batch Arrow conversion of a dozen tiny arrays cost more than writing them.
 
     Parameters
     ----------
@@ -245,10 +290,9 @@ class EventLog:
         self._names = {
             name: frozenset(c for c, _ in columns) for name, columns in self._columns.items()
         }
-        self._parts: dict[str, dict[str, list[NDArray[Any]]]] = {
-            name: {c: [] for c, _ in columns} for name, columns in self._columns.items()
+        self._buffers = {
+            name: _TableBuffer(columns, slate_size) for name, columns in self._columns.items()
         }
-        self._buffered_rows: dict[str, int] = dict.fromkeys(self.schemas, 0)
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._memory: dict[str, list[pa.RecordBatch]] = {name: [] for name in self.schemas}
         self.rows: dict[str, int] = dict.fromkeys(self.schemas, 0)
@@ -276,51 +320,37 @@ class EventLog:
             raise KeyError(
                 f"table {table!r}: missing {sorted(missing)}, unexpected {sorted(extra)}"
             )
-        given = [(name, dt, np.asarray(columns[name])) for name, dt in self._columns[table]]
-        n = given[0][2].shape[0] if given[0][2].ndim else 1
-        for name, _, values in given:
+        given = [(name, np.asarray(columns[name])) for name, _ in self._columns[table]]
+        n = given[0][1].shape[0] if given[0][1].ndim else 1
+        for name, values in given:
             if values.ndim == 0 or values.shape[0] != n:
                 raise ValueError(f"table {table!r}: column {name!r} does not have {n} rows")
+            if name == Col.SLATE and values.shape[1:] != (self.slate_size,):
+                raise ValueError(
+                    f"table {table!r}: column {name!r} has shape {values.shape}, "
+                    f"expected ({n}, {self.slate_size})"
+                )
         if n == 0:
             return
-        parts = self._parts[table]
-        for name, dt, values in given:
-            if name == Col.SLATE:
-                if values.shape[1:] != (self.slate_size,):
-                    raise ValueError(
-                        f"table {table!r}: column {name!r} has shape {values.shape}, "
-                        f"expected ({n}, {self.slate_size})"
-                    )
-                # Buffered transposed, (k, n) C-order, so that each position's column is
-                # contiguous and becomes an Arrow array without a copy; the transpose rides
-                # on the copy made anyway, over a small, cache-resident batch.
-                parts[name].append(values.T.astype(dt, order="C"))
-            else:
-                # astype copies: the log never aliases an array the caller may change later.
-                parts[name].append(values.astype(dt))
+        # Copied (and cast) into the buffer: the log never aliases a caller's array.
+        buffer = self._buffers[table]
+        buffer.append(given, n)
         self.rows[table] += n
-        self._buffered_rows[table] += n
-        if self._buffered_rows[table] >= self.chunk_rows:
+        if buffer.size >= self.chunk_rows:
             self._flush(table)
 
     def _batch(self, table: str) -> pa.RecordBatch | None:
         """The buffered rows of ``table`` as one record batch (the buffer is emptied)."""
-        if not self._buffered_rows[table]:
+        buffer = self._buffers[table]
+        if not buffer.size:
             return None
         schema = self.schemas[table]
-        parts = self._parts[table]
         arrays: list[pa.Array] = []
-        for name, _ in self._columns[table]:
-            chunks = parts[name]
+        for name, values in buffer.take().items():
             if name == Col.SLATE:
-                slates = chunks[0] if len(chunks) == 1 else np.concatenate(chunks, axis=1)
-                chunks.clear()
-                arrays.extend(pa.array(column, type=_i32) for column in slates)
-                continue
-            values = chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-            chunks.clear()  # free the parts column by column: peak ≈ one column's copy
-            arrays.append(pa.array(values, type=schema.field(name).type))
-        self._buffered_rows[table] = 0
+                arrays.extend(pa.array(column, type=_i32) for column in values)
+            else:
+                arrays.append(pa.array(values, type=schema.field(name).type))
         return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     def _writer(self, table: str) -> pq.ParquetWriter:
@@ -349,8 +379,10 @@ class EventLog:
         if batch is None:
             return
         if self.path is None:
-            self._memory[table].append(batch)
+            self._memory[table].append(batch)  # keeps views of the buffer: give it up
+            self._buffers[table].release()
             return
+        # Encoded by the time write_batch returns: the buffer is free to reuse.
         self._writer(table).write_batch(batch)
 
     def close(self) -> None:

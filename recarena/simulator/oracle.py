@@ -41,12 +41,16 @@ class BestValueCache:
         (n_users,) cached P(click) of the best slate.
     valid
         (n_users,) whether ``value`` is current.
+    kth
+        (n_users,) the k-th highest fatigue-adjusted utility, the last of the best slate
+        (−inf where unknown): a click that moves no item across it keeps ``value``.
     shortlist
         (n_users, k + R) int32 item ids, best first; a row starting with −1 is not computed.
     """
 
     value: F64
     valid: NDArray[np.bool_]
+    kth: F64
     shortlist: NDArray[np.int32]
 
     @classmethod
@@ -55,6 +59,7 @@ class BestValueCache:
         return cls(
             value=np.zeros(n_users),
             valid=np.zeros(n_users, dtype=bool),
+            kth=np.full(n_users, -np.inf),
             shortlist=np.full((n_users, size), -1, dtype=np.int32),
         )
 
@@ -234,11 +239,12 @@ class Oracle:
             stale = users[~cache.valid[users]]
             cache.value[stale] = self.best_slates(stale, available)[1]
             cache.valid[stale] = True
+            cache.kth[stale] = -np.inf
             return cache.value[users]
         if b.choice_model == "mnl":
             values: F64 = kernels.cached_best_mnl_values(
                 self._people(), self._items, self._choice, _ids(users), available,
-                cache.value, cache.valid, cache.shortlist,
+                cache.value, cache.valid, cache.kth, cache.shortlist,
             )  # fmt: skip
             return values
         stale = users[~cache.valid[users]]
@@ -249,7 +255,20 @@ class Oracle:
             candidates = np.take(cache.shortlist, stale, axis=0).astype(np.int64)
             cache.value[stale] = self.best_values_from(stale, candidates)
             cache.valid[stale] = True
+            cache.kth[stale] = -np.inf
         return cache.value[users]
+
+    def keep_best_values(
+        self, users: I64, entered: I64, evicted: I64, cache: BestValueCache
+    ) -> None:
+        """After clicks put ``entered`` into the users' rings (and pushed ``evicted`` out):
+        mark stale only the cached best values those two items can move (see
+        :func:`recarena.simulator.kernels.keep_best_values`).
+        """
+        kernels.keep_best_values(
+            self._people(), self._items, _ids(users), _ids(entered), _ids(evicted),
+            cache.valid, cache.kth,
+        )  # fmt: skip
 
     def best_slates(self, users: I64, available: NDArray[np.bool_]) -> tuple[I64, F64]:
         """The best slate for each user and its expected reward.

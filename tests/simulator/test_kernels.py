@@ -25,10 +25,9 @@ def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(memory: int) -
     ring0, pos0 = ring.copy(), pos.copy()
     intercept, slope, mean = -0.5, 0.8, 1.7
 
-    no_cache = np.zeros(0, dtype=bool), np.zeros((0, 1), dtype=np.int32)
-    delay = kernels.record_clicks(
+    delay, evicted = kernels.record_clicks(
         np.uint64(SEED), users, counter, items, utility, ring, pos, memory, intercept, slope,
-        mean, np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY), *no_cache,
+        mean, np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY),
     )  # fmt: skip
 
     p = bh.conversion_probability(utility, intercept, slope)
@@ -40,32 +39,12 @@ def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(memory: int) -
     )
     np.testing.assert_allclose(delay[buys], expected[buys], rtol=1e-14)
     if memory:
+        np.testing.assert_array_equal(evicted, ring0[users, pos0[users]])
         np.testing.assert_array_equal(ring[users, pos0[users]], items)
         np.testing.assert_array_equal(pos[users], (pos0[users] + 1) % memory)
         untouched = np.setdiff1d(np.arange(n_users), users)
         np.testing.assert_array_equal(ring[untouched], ring0[untouched])
     else:
+        assert (evicted == -1).all()
         np.testing.assert_array_equal(ring, ring0)
         np.testing.assert_array_equal(pos, pos0)
-
-
-def test_a_click_stales_the_best_value_only_when_it_touches_the_shortlist() -> None:
-    n_users, memory = 6, 2
-    users = np.arange(n_users, dtype=np.int64)
-    ring = np.array([[1, 2], [1, 2], [1, 2], [1, 9], [1, 2], [1, 2]], dtype=np.int32)
-    pos = np.zeros(n_users, dtype=np.int16)  # each click evicts ring[:, 0], the item 1
-    shortlist = np.array(
-        [[5, 6, 7], [3, 6, 7], [5, 1, 7], [5, 6, 7], [-1, -1, -1], [5, 6, 7]], dtype=np.int32
-    )
-    items = np.array([4, 3, 4, 9, 4, 5], dtype=np.int64)
-    valid = np.ones(n_users, dtype=bool)
-    valid[5] = False  # already stale: stays stale
-    kernels.record_clicks(
-        np.uint64(SEED), users, np.zeros(n_users, dtype=np.int32), items, np.zeros(n_users),
-        ring, pos, memory, 0.0, 1.0, 1.0, np.uint64(Purpose.CONVERSION),
-        np.uint64(Purpose.CONVERSION_DELAY), valid, shortlist,
-    )  # fmt: skip
-    # 0: neither 4 (in) nor 1 (out) is shortlisted; 1: 3 enters its shortlist; 2: 1 leaves
-    # it; 3: 9 is neither; 4: no shortlist computed; 5: was stale.
-    np.testing.assert_array_equal(valid, [True, False, False, True, False, False])
-    np.testing.assert_array_equal(ring[:, 0], items)

@@ -11,6 +11,7 @@ import pytest
 from recarena.policies import registry
 from recarena.policies.base import Decision, DecisionRequest
 from recarena.simulator import behaviour as bh
+from recarena.simulator import kernels
 from recarena.simulator.oracle import BestValueCache, Oracle
 from recarena.simulator.params import BehaviourParams, ScheduleParams, WorldParams
 from recarena.simulator.simulation import build_world, simulate
@@ -339,3 +340,35 @@ def test_cached_best_values_follow_ring_changes_and_equal_the_best_slates(
         values = oracle.best_values(users, available, cache)
         np.testing.assert_array_equal(values, oracle.best_slates(users, available)[1])
     assert cache.valid[users].all() and (cache.shortlist[users, 0] >= 0).all()
+
+
+@pytest.mark.parametrize("memory", [1, 3])
+def test_a_cached_best_value_that_stays_valid_after_clicks_is_still_exact(memory: int) -> None:
+    """The invalidation rule never keeps a value the clicks changed (checked to the bit)."""
+    params = world_params(80, 30, behaviour={"fatigue": 0.7, "fatigue_memory": memory})
+    oracle = _oracle(params, slate_size=4)
+    available = np.ones(30, dtype=bool)
+    cache = BestValueCache.empty(80, 4 + memory)
+    users = np.arange(80)
+    rng = np.random.default_rng(21)
+    kept = changed = 0
+    for _ in range(25):
+        oracle.best_values(users, available, cache)
+        clicked_users = np.sort(rng.permutation(80)[:30])
+        # Half the clicks on a user's best items (they move the value), half anywhere.
+        best = oracle.best_slates(clicked_users, available)[0]
+        items = np.where(rng.random(30) < 0.5, best[np.arange(30), rng.integers(0, 4, 30)],
+                         rng.integers(0, 30, 30))  # fmt: skip
+        before = oracle.best_slates(clicked_users, available)[1]
+        _, evicted = kernels.record_clicks(
+            np.uint64(1), clicked_users, np.zeros(30, dtype=np.int32), items, np.zeros(30),
+            oracle.state.recent_items, oracle.state.recent_pos, memory, 0.0, 1.0, 1.0,
+            np.uint64(4), np.uint64(5),
+        )  # fmt: skip
+        oracle.keep_best_values(clicked_users, items, evicted, cache)
+        after = oracle.best_slates(clicked_users, available)[1]
+        still = cache.valid[clicked_users]
+        np.testing.assert_array_equal(cache.value[clicked_users][still], after[still])
+        kept += int(still.sum())
+        changed += int((after != before).sum())
+    assert kept > 100 and changed > 100  # both branches of the rule are exercised
