@@ -12,6 +12,8 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
     in, one length-k array per row out); in Arrow and Parquet it is stored as k int32
     columns ``slate_0 … slate_{k-1}`` (:func:`slate_columns`), which Parquet writes about
     twice as fast as a fixed-size list column. :func:`read_slates` gives the (n, k) array.
+    Rows are in processing order (by decision window, then user id within a window's
+    round; each user's rows in time order), not sorted by ``t``.
 ``conversions``
     ``t`` (when the purchase happened), ``click_t, user, item, revenue``.
 ``campaigns``
