@@ -9,7 +9,7 @@ import pytest
 from recarena.policies import registry
 from recarena.policies.base import FeedbackKind, Surface
 from recarena.simulator import behaviour as bh
-from recarena.simulator.engine import _PendingConversions
+from recarena.simulator.engine import _PendingConversions, _time_order
 from recarena.simulator.log import Col
 from recarena.simulator.params import BehaviourParams, ScheduleParams
 from recarena.simulator.rng import Purpose, RandomStreams, uniform
@@ -404,3 +404,13 @@ def test_pending_conversions_come_out_exactly_when_due_and_in_time_order() -> No
         delivered = np.concatenate(seen) if seen else np.array([], dtype=np.int64)
         expected = np.flatnonzero(added & (times <= t))
         np.testing.assert_array_equal(np.sort(delivered), expected)
+
+
+def test_time_order_is_a_stable_sort_with_or_without_ties() -> None:
+    rng = np.random.default_rng(5)
+    distinct = rng.random(500)
+    np.testing.assert_array_equal(_time_order(distinct), np.argsort(distinct, kind="stable"))
+    tied = rng.integers(0, 20, 500).astype(np.float64)  # many equal times
+    order = _time_order(tied)
+    np.testing.assert_array_equal(order, np.argsort(tied, kind="stable"))
+    assert _time_order(np.array([])).size == 0
