@@ -61,6 +61,16 @@ def test_chunked_parquet_round_trips_to_in_memory_frames(tmp_path: Path) -> None
         _assert_same_frames(memory.frame(table), read_table(tmp_path, table))
 
 
+def test_row_groups_close_before_the_buffer_would_overflow(tmp_path: Path) -> None:
+    disk = EventLog(tmp_path, slate_size=K, chunk_rows=10)
+    _fill(disk)  # appends of 7, 0, 13, 1, 30, 5, 22 rows
+    meta = pq.ParquetFile(tmp_path / "decisions.parquet").metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    # A group is written when the next append would overflow it (7 | 13 | 1 | 30 | 5 | 22):
+    # at most chunk_rows rows, unless one append alone is larger.
+    assert sizes == [7, 13, 1, 30, 5, 22]
+
+
 def test_slate_column_round_trips(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     rows = decision_rows(rng, 25, K)
