@@ -213,13 +213,7 @@ def _best_of_shortlist(u, shortlist, theta, rho, ring, items, choice, probabilit
     by utility before fatigue) and its first k = len(probabilities) are scored.
     """
     _row_utilities(u, shortlist, theta, rho, ring, items, True)
-    for j in range(1, u.shape[0]):
-        value = u[j]
-        i = j - 1
-        while i >= 0 and u[i] < value:
-            u[i + 1] = u[i]
-            i -= 1
-        u[i + 1] = value
+    _sort_descending(u)
     return _row_mnl(probabilities, u[: probabilities.shape[0]], choice)  # u[k − 1]: k-th best
 
 
@@ -336,53 +330,71 @@ def top_items(people, items, users, available, size, with_fatigue):  # type: ign
 
 @njit(cache=True, nogil=True)
 def cached_best_mnl_values(  # type: ignore[no-untyped-def]
-    people, items, choice, users, available, value, valid, kth, shortlist,
+    people, items, choice, users, available, value, valid, kth, shortlist, shortlist_utility,
 ):  # fmt: skip
     """P(click) of each user's best MNL slate, from and into a per-user cache.
 
     ``value``/``valid``/``kth`` (n_users,) cache the answer and the k-th highest utility of
     the best slate; ``shortlist`` (n_users, c) caches each user's c best items before
-    fatigue (a row starting with −1 is not computed). A stale user gets a shortlist if
-    missing (as :func:`top_items` without fatigue), then the value of the best slate among
-    it (as :func:`best_mnl_values`): the same bits as those steps.
+    fatigue (a row starting with −1 is not computed) and ``shortlist_utility`` their
+    utilities before fatigue. A stale user gets a shortlist if missing (as
+    :func:`top_items` without fatigue); its value is then re-found from the cached
+    utilities, less κ for the items in the ring, without rescoring a single item: the same
+    numbers, to the bit, as :func:`best_mnl_values` on the shortlist.
     """
+    preference, price_sensitivity, recent = people
+    fatigue = items[5]
     n_rows = users.shape[0]
     out = np.empty(n_rows)
-    stale = np.empty(n_rows, dtype=np.int64)
-    n_stale = 0
-    for b in range(n_rows):
-        if valid[users[b]]:
-            out[b] = value[users[b]]
-        else:
-            stale[n_stale] = b
-            n_stale += 1
-    if n_stale == 0:
-        return out
-    stale_users = users[stale[:n_stale]]
-    theta, rho, ring = _gather_users(people, stale_users)
     ids = np.flatnonzero(available)
     c = shortlist.shape[1]
     catalogue = np.empty(available.shape[0])
+    theta = np.empty(preference.shape[1])
     best = np.empty(c)
     top = np.empty(c, dtype=np.int64)
     u = np.empty(c)
     probabilities = np.empty(choice[0].shape[0])
-    for s in range(n_stale):
-        user = stale_users[s]
+    for b in range(n_rows):
+        user = users[b]
+        if valid[user]:
+            out[b] = value[user]
+            continue
+        ring = recent[user]
         if shortlist[user, 0] < 0:
-            _row_catalogue(catalogue, theta[s], rho[s], ring[s], items, 0.0)
+            for f in range(theta.shape[0]):
+                theta[f] = preference[user, f]
+            _row_catalogue(catalogue, theta, price_sensitivity[user], ring, items, 0.0)
             top[:] = -1
             _row_top(top, best, catalogue, ids)
             for j in range(c):
                 shortlist[user, j] = top[j]
+                shortlist_utility[user, j] = catalogue[top[j]]
         for j in range(c):
-            top[j] = shortlist[user, j]
-        result = _best_of_shortlist(u, top, theta[s], rho[s], ring[s], items, choice, probabilities)
+            u[j] = shortlist_utility[user, j]
+            if fatigue != 0.0:
+                for r in range(ring.shape[0]):
+                    if ring[r] == shortlist[user, j]:
+                        u[j] -= fatigue
+                        break
+        _sort_descending(u)
+        result = _row_mnl(probabilities, u[: probabilities.shape[0]], choice)
         value[user] = result
         valid[user] = True
         kth[user] = u[probabilities.shape[0] - 1]
-        out[stale[s]] = result
+        out[b] = result
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sort_descending(u):  # type: ignore[no-untyped-def]
+    """Insertion sort, largest first: cheap on rows of ~15 that are nearly sorted already."""
+    for j in range(1, u.shape[0]):
+        value = u[j]
+        i = j - 1
+        while i >= 0 and u[i] < value:
+            u[i + 1] = u[i]
+            i -= 1
+        u[i + 1] = value
 
 
 @njit(cache=True, nogil=True)

@@ -46,12 +46,16 @@ class BestValueCache:
         (−inf where unknown): a click that moves no item across it keeps ``value``.
     shortlist
         (n_users, k + R) int32 item ids, best first; a row starting with −1 is not computed.
+    shortlist_utility
+        (n_users, k + R) their utilities before fatigue (the MNL pass re-finds a value from
+        these and the ring alone).
     """
 
     value: F64
     valid: NDArray[np.bool_]
     kth: F64
     shortlist: NDArray[np.int32]
+    shortlist_utility: F64
 
     @classmethod
     def empty(cls, n_users: int, size: int) -> BestValueCache:
@@ -61,6 +65,7 @@ class BestValueCache:
             valid=np.zeros(n_users, dtype=bool),
             kth=np.full(n_users, -np.inf),
             shortlist=np.full((n_users, size), -1, dtype=np.int32),
+            shortlist_utility=np.zeros((n_users, size)),
         )
 
     def clear(self) -> None:
@@ -244,7 +249,7 @@ class Oracle:
         if b.choice_model == "mnl":
             values: F64 = kernels.cached_best_mnl_values(
                 self._people(), self._items, self._choice, _ids(users), available,
-                cache.value, cache.valid, cache.kth, cache.shortlist,
+                cache.value, cache.valid, cache.kth, cache.shortlist, cache.shortlist_utility,
             )  # fmt: skip
             return values
         stale = users[~cache.valid[users]]
