@@ -232,6 +232,7 @@ class Engine:
         self.behaviour = behaviour
         self.schedule = schedule
         self.seed = crn_seed
+        self._seed64 = np.uint64(crn_seed % (1 << 64))  # the key as the compiled passes take it
         self.drift_rng = drift_rng
         self.session_policy = session_policy
         self.campaign_policy = campaign_policy
@@ -324,18 +325,14 @@ class Engine:
         while due.size:
             users, times = due, state.next_session[due]
             self._handle_sessions(users, times, t_end)
-            state.session_count[users] += 1
-            rate = self.world.users.activity[users] * np.exp(
-                self.behaviour.activity_satisfaction * state.satisfaction[users]
-            )
-            gaps = bh.exponential_from_uniform(
-                uniform(self.seed, users, state.session_count[users], 0, Purpose.SESSION_GAP),
-                1.0 / rate,
-            )
-            state.next_session[users] = times + gaps
-            # Only this round's users can have another session in the window: the others'
-            # next sessions were already past t_end and have not moved.
-            due = users[state.next_session[users] <= t_end]
+            # Counters, gaps and next times in one compiled pass; only this round's users can
+            # have another session in the window (the others' were already past t_end).
+            due = kernels.next_sessions(
+                self._seed64, users, times, state.session_count,
+                self.world.users.activity, state.satisfaction,
+                float(self.behaviour.activity_satisfaction), state.next_session, t_end,
+                np.uint64(Purpose.SESSION_GAP),
+            )  # fmt: skip
 
     def _handle_sessions(self, users: I64, times: F64, t_end: float) -> None:
         assert self.session_policy is not None and self.surface is not None
@@ -430,7 +427,7 @@ class Engine:
         )
         # Ring update and purchase draws in one compiled pass.
         delay, evicted = kernels.record_clicks(
-            np.uint64(self.seed % (1 << 64)), users, np.ascontiguousarray(counter), items,
+            self._seed64, users, np.ascontiguousarray(counter), items,
             np.ascontiguousarray(utility), state.recent_items, state.recent_pos,
             b.fatigue_memory, b.conversion_intercept, b.conversion_slope,
             b.conversion_delay_mean, np.uint64(Purpose.CONVERSION),

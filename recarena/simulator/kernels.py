@@ -41,6 +41,7 @@ __all__ = [
     "mnl_choice",
     "mnl_click_probabilities",
     "mnl_click_totals",
+    "next_sessions",
     "record_clicks",
     "slate_outcomes",
     "slate_utilities",
@@ -467,3 +468,32 @@ def keep_best_values(people, items, users, entered, evicted, valid, kth):  # typ
             released and _utility_before_fatigue(y, theta, rho, items) >= kth[user]
         ):
             valid[user] = False
+
+
+@njit(cache=True, nogil=True)
+def next_sessions(  # type: ignore[no-untyped-def]
+    seed, users, times, session_count, activity, satisfaction, activity_satisfaction,
+    next_session, t_end, purpose,
+):  # fmt: skip
+    """Schedule each user's next session after the one at ``times`` (in place).
+
+    Per user u: the session counter c_u grows by one, and the next session comes after an
+    exponential gap of rate λ_u exp(a·s_u) (activity λ, satisfaction s), drawn by inversion
+    from the keyed uniform U(u, c_u, 0, ``purpose``): gap = −log(1 − U) / (λ_u e^{a s_u}),
+    as :func:`~recarena.simulator.behaviour.exponential_from_uniform`. Returns the users
+    whose next session still falls at or before ``t_end`` (in ``users`` order).
+    """
+    again = np.empty(users.shape[0], dtype=np.int64)
+    n_again = 0
+    for i in range(users.shape[0]):
+        user = users[i]
+        count = session_count[user] + 1
+        session_count[user] = count
+        rate = activity[user] * math.exp(activity_satisfaction * satisfaction[user])
+        draw = uniform_one(seed, user, count, 0, purpose)
+        t = times[i] + -(1.0 / rate) * math.log1p(-draw)
+        next_session[user] = t
+        if t <= t_end:
+            again[n_again] = user
+            n_again += 1
+    return again[:n_again]

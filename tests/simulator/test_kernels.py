@@ -48,3 +48,30 @@ def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(memory: int) -
         assert (evicted == -1).all()
         np.testing.assert_array_equal(ring, ring0)
         np.testing.assert_array_equal(pos, pos0)
+
+
+def test_next_sessions_draws_the_documented_gaps_and_returns_the_users_due_again() -> None:
+    rng = np.random.default_rng(2)
+    n_users = 300
+    users = np.sort(rng.permutation(n_users)[:120]).astype(np.int64)
+    times = rng.uniform(0.0, 1.0, 120)
+    counts = rng.integers(0, 50, n_users).astype(np.int32)
+    activity = rng.lognormal(1.0, 1.0, n_users)  # some users come back within the window
+    satisfaction = rng.normal(0.0, 0.5, n_users)
+    next_session = np.full(n_users, np.inf)
+    counts0 = counts.copy()
+    again = kernels.next_sessions(
+        np.uint64(SEED), users, times, counts, activity, satisfaction, 0.7, next_session, 1.0,
+        np.uint64(Purpose.SESSION_GAP),
+    )  # fmt: skip
+    np.testing.assert_array_equal(counts[users], counts0[users] + 1)
+    rate = activity[users] * np.exp(0.7 * satisfaction[users])
+    gaps = bh.exponential_from_uniform(
+        uniform(SEED, users, counts[users], 0, Purpose.SESSION_GAP), 1.0 / rate
+    )
+    np.testing.assert_allclose(next_session[users], times + gaps, rtol=1e-13)
+    np.testing.assert_array_equal(again, users[next_session[users] <= 1.0])
+    assert 0 < again.size < users.size
+    untouched = np.setdiff1d(np.arange(n_users), users)
+    assert np.isinf(next_session[untouched]).all()
+    np.testing.assert_array_equal(counts[untouched], counts0[untouched])
