@@ -282,6 +282,15 @@ class Engine:
         start = time.perf_counter()
         initial = np.flatnonzero(self.world.users.join_time <= 0.0)
         self._lifecycle(np.zeros(initial.size), initial, LIFECYCLE_ARRIVAL)
+        if self.oracle_columns and self.surface is Surface.SLATE:
+            # Fill the best-value cache for the starting population in one sequential pass:
+            # nearly every user needs it within days, and in ascending-id order the per-user
+            # rows stream through the cache (about twice as cheap as batch by batch). The
+            # values are those a later batch would compute (nothing has changed yet). Blocks
+            # bound the temporaries of the whole-catalogue path (tiny catalogues).
+            for start in range(0, initial.size, 1 << 16):
+                self.oracle.best_values(initial[start : start + (1 << 16)], self.available,
+                                        self._best)  # fmt: skip
         env = simpy.Environment()
         s = self.schedule
         if self.surface is not None:
