@@ -12,9 +12,10 @@ Contents
   expected reward (the oracle's P(click) of the slates shown) and its regret against the
   oracle's best slate, conversions, revenue per user, retention, mean satisfaction, the share
   of decisions served by the fallback, and the mean refit time.
-* **Feedback loops** per day (:mod:`recarena.analysis.feedback_loops`): catalogue coverage,
-  popularity percentile of what is shown, slate overlap between users (homogenisation) — as
-  bands over seeds, with each metric's drift (slope per day).
+* **Feedback loops** per day (:mod:`recarena.analysis.feedback_loops`): exposure
+  concentration (Gini of impressions over items), popularity percentile of what is shown,
+  slate overlap between users (homogenisation) — as bands over seeds — and every loop
+  metric's drift (slope per day), catalogue coverage included.
 * **Offline** (:mod:`recarena.analysis.offline`): every arm's policy is refitted on a global
   time split of one arm's log (by default the ``random`` arm — an unbiased exposure log) and
   ranks the full candidate catalogue: NDCG, HitRate, MRR, coverage at k, overall and on the
@@ -61,9 +62,12 @@ ONLINE_METRICS = (
     "fit_seconds",
 )  # fmt: skip
 OFFLINE_METRICS = ("ndcg", "hit_rate", "mrr", "catalogue_coverage")
-LOOP_METRICS = ("cumulative_coverage", "popularity_percentile", "overlap")
+# Plotted per day. Exposure concentration rather than "catalogue shown so far": with any
+# ε-exploration every arm shows nearly the whole catalogue within a day, so that curve could
+# not tell the arms apart (it stays in the drift table).
+LOOP_METRICS = ("exposure_gini", "popularity_percentile", "overlap")
 _LOOP_LABELS = {
-    "cumulative_coverage": "catalogue shown so far (share)",
+    "exposure_gini": "exposure concentration (Gini over items)",
     "popularity_percentile": "popularity percentile of shown items",
     "overlap": "slate overlap between users (share of k)",
 }
@@ -222,8 +226,9 @@ def build(ctx: ReportContext) -> SectionOutput | None:
             index=ARM, columns=METRIC, values="slope_per_day", sort=False
         )
         body.append(
-            "<p>Feedback loops: slope per day (mean over seeds) of coverage, popularity bias "
-            "and homogenisation of what users are shown.</p>" + html_table(slope, index=True)
+            "<p>Feedback loops: slope per day (mean over seeds) of coverage, exposure "
+            "concentration, popularity bias and homogenisation of what users are shown.</p>"
+            + html_table(slope, index=True)
         )
         for metric in LOOP_METRICS:
             bands = band(daily, "day", metric, level=ctx.level)
