@@ -34,7 +34,6 @@ from numba import njit
 from recarena.simulator.rng import uniform_one
 
 __all__ = [
-    "best_mnl_values",
     "cached_best_mnl_values",
     "catalogue_utilities",
     "keep_best_values",
@@ -204,20 +203,6 @@ def _row_top(out, best, u, ids):  # type: ignore[no-untyped-def]
             count += 1
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _best_of_shortlist(u, shortlist, theta, rho, ring, items, choice, probabilities):  # type: ignore[no-untyped-def]
-    """P(click) of the best slate from a row's distinct ``shortlist``; ``u`` is scratch.
-
-    The best MNL slate shows the k highest utilities in decreasing order (see
-    :meth:`recarena.simulator.oracle.Oracle.best_slates`): the shortlist is scored (with
-    fatigue), sorted descending (insertion sort: it is nearly sorted already, being ordered
-    by utility before fatigue) and its first k = len(probabilities) are scored.
-    """
-    _row_utilities(u, shortlist, theta, rho, ring, items, True)
-    _sort_descending(u)
-    return _row_mnl(probabilities, u[: probabilities.shape[0]], choice)  # u[k − 1]: k-th best
-
-
 # ---------------------------------------------------------------------- batch kernels
 @njit(cache=True, nogil=True)
 def slate_utilities(people, items, users, slates, distinct):  # type: ignore[no-untyped-def]
@@ -283,20 +268,6 @@ def slate_outcomes(people, items, choice, users, slates, uniforms):  # type: ign
 
 
 @njit(cache=True, nogil=True)
-def best_mnl_values(people, items, choice, users, shortlists):  # type: ignore[no-untyped-def]
-    """P(click) of the best slate from each row's distinct ``shortlists`` (B, c ≥ k)."""
-    theta, rho, ring = _gather_users(people, users)
-    out = np.empty(users.shape[0])
-    u = np.empty(shortlists.shape[1])
-    probabilities = np.empty(choice[0].shape[0])
-    for b in range(users.shape[0]):
-        out[b] = _best_of_shortlist(
-            u, shortlists[b], theta[b], rho[b], ring[b], items, choice, probabilities
-        )
-    return out
-
-
-@njit(cache=True, nogil=True)
 def catalogue_utilities(people, items, users, available):  # type: ignore[no-untyped-def]
     """(B, m) utilities of every item for each user, −inf where not ``available``."""
     theta, rho, ring = _gather_users(people, users)
@@ -341,7 +312,8 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
     utilities before fatigue. A stale user gets a shortlist if missing (as
     :func:`top_items` without fatigue); its value is then re-found from the cached
     utilities, less κ for the items in the ring, without rescoring a single item: the same
-    numbers, to the bit, as :func:`best_mnl_values` on the shortlist.
+    numbers, to the bit, as scoring the shortlist with :func:`slate_utilities`, sorting it
+    and summing the MNL of its first k (:meth:`~recarena.simulator.oracle.Oracle.best_values_from`).
     """
     preference, price_sensitivity, recent = people
     fatigue = items[5]

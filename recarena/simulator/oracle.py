@@ -218,12 +218,6 @@ class Oracle:
 
         ``candidates`` must not repeat an item within a row (a shortlist never does).
         """
-        b = self.behaviour
-        if b.choice_model == "mnl":  # one compiled pass, same bits as the steps below
-            values: F64 = kernels.best_mnl_values(
-                self._people(), self._items, self._choice, _ids(users), _ids(candidates)
-            )
-            return values
         u = self.slate_utilities(users, candidates, distinct=True)
         # The best slate shows the k highest utilities in decreasing order. Its value depends
         # only on those utility values, not on which of two tied items fills a slot, so a
@@ -235,8 +229,8 @@ class Oracle:
         """Expected reward of each user's best slate, through ``cache`` (updated in place).
 
         The same values, bit for bit, as :meth:`best_slates`; a stale user is re-scored from
-        the shortlist (:meth:`shortlist`, :meth:`best_values_from`), in one compiled pass
-        under the MNL model.
+        the shortlist (:meth:`shortlist`, :meth:`best_values_from`); under the MNL model in one
+        compiled pass that re-finds it from the shortlist's cached utilities.
         """
         b = self.behaviour
         size = cache.shortlist.shape[1]
