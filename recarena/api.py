@@ -8,15 +8,22 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from recarena.experiment.loading import apply_overrides, load_scenario, scenario_from_dict
+from recarena.experiment.invocation import (
+    InvocationError,
+    check_jobs,
+    check_seeds,
+    results_directory,
+)
+from recarena.experiment.loading import load_scenario, scenario_from_dict
+from recarena.experiment.overrides import apply_overrides, parse_override
 from recarena.experiment.scenarios import resolve_scenario_path
 from recarena.experiment.schema import ScenarioConfig
 
@@ -122,16 +129,24 @@ class Results:
 
 
 def _config(
-    scenario: str | Path | Mapping[str, Any] | ScenarioConfig, overrides: Sequence[str]
+    scenario: str | Path | Mapping[str, Any] | ScenarioConfig,
+    overrides: Sequence[str],
+    allow_plugins: bool,
 ) -> ScenarioConfig:
     if isinstance(scenario, ScenarioConfig):
-        if overrides:
-            data = apply_overrides(scenario.model_dump(mode="json"), overrides)
-            return scenario_from_dict(data)
-        return scenario
+        if not overrides:
+            return scenario
+        scenario = scenario.model_dump(mode="json")
     if isinstance(scenario, Mapping):
-        return scenario_from_dict(apply_overrides(dict(scenario), overrides))
-    return load_scenario(resolve_scenario_path(str(scenario)), overrides)
+        parsed = [parse_override(text) for text in overrides]
+        data = apply_overrides(copy.deepcopy(dict(scenario)), parsed)
+        return scenario_from_dict(data, "<scenario>", None, parsed, allow_plugins)
+    if not isinstance(scenario, str | Path):
+        raise InvocationError(
+            "scenario must be a YAML path, a bundled scenario's name, a mapping or a "
+            f"ScenarioConfig, got {type(scenario).__name__}"
+        )
+    return load_scenario(resolve_scenario_path(str(scenario)), overrides, allow_plugins)
 
 
 def run(
@@ -143,44 +158,69 @@ def run(
     resume: bool = False,
     overrides: Sequence[str] = (),
     progress: bool = True,
+    force: bool = False,
+    allow_plugins: bool = False,
 ) -> Results:
     """Run a scenario (file, bundled name, mapping or config) like ``recarena run``.
+
+    The same rules as the command line, with the same messages: nothing is written for an
+    invalid scenario or argument.
 
     Parameters
     ----------
     scenario
         A YAML path, the name of a bundled scenario, a mapping, or a :class:`ScenarioConfig`.
     out
-        Results directory (default ``results/<name>/<timestamp>``).
+        Results directory (default ``results/<name>/<timestamp>``, or the scenario's
+        ``output.dir``; relative to the working directory).
     seeds
-        Seeds to run instead of the scenario's.
+        Seeds to run instead of the scenario's: a list of distinct integers in [0, 2³²).
     jobs
         Worker processes (1 = in-process, 0 = all cores); default from the scenario.
     resume
-        Continue an interrupted run in ``out``.
+        Continue an interrupted run in ``out`` (which must exist and hold its
+        ``scenario.yaml``).
     overrides
         ``KEY.PATH=VALUE`` strings, as ``--set`` on the command line.
     progress
         Show progress bars.
+    force
+        Run even if the cost estimate says it would not fit this machine or take too long.
+    allow_plugins
+        Load plugin policies the scenario names; a scenario that uses plugins is code.
 
     Raises
     ------
     recarena.experiment.loading.ScenarioError
-        For an invalid scenario (nothing is written).
+        For an invalid scenario or override.
+    recarena.experiment.invocation.InvocationError
+        For an invalid argument (seeds, jobs, out, resume), or a results directory that
+        cannot be used (:class:`recarena.experiment.runner.RunDirectoryError`).
+    recarena.experiment.cost.CostError
+        When the sweep would not fit or would take too long (pass ``force=True``).
+    recarena.experiment.lock.ResultsDirectoryLocked
+        When another process is running a sweep into ``out``.
     """
     from recarena.experiment.runner import run_scenario
 
+    if isinstance(overrides, str | bytes) or not all(isinstance(o, str) for o in overrides):
+        raise InvocationError(f"overrides must be a list of 'KEY=VALUE' strings, got {overrides!r}")
     extra = list(overrides)
     if seeds is not None:
-        extra.append(f"seeds=[{', '.join(str(int(s)) for s in seeds)}]")
-    config = _config(scenario, extra)
-    if out is None:
-        base = Path(config.output.dir) if config.output.dir else Path("results") / config.name
-        out = base / datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_scenario(config, Path(out), jobs=jobs, resume=resume, progress=progress)
-    return Results(out)
+        extra.append(f"seeds=[{', '.join(str(s) for s in check_seeds(seeds))}]")
+    workers = check_jobs(jobs)
+    config = _config(scenario, extra, allow_plugins)
+    path, _ = results_directory(config, out)
+    run_scenario(
+        config, path, jobs=workers, resume=resume, progress=progress, force=force,
+        allow_plugins=allow_plugins, overrides=extra,
+    )  # fmt: skip
+    return Results(path)
 
 
 def load(path: str | Path) -> Results:
-    """Open a finished results directory."""
+    """Open a finished results directory.
+
+    Raises :class:`recarena.analysis.results.ResultsError` when ``path`` is not one.
+    """
     return Results(path)

@@ -8,17 +8,24 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 from recarena import __version__
+from recarena.analysis.results import ResultsError
+from recarena.experiment.cost import CostError, estimate_run
+from recarena.experiment.invocation import InvocationError, check_jobs, results_directory
 from recarena.experiment.loading import ScenarioError, load_scenario
+from recarena.experiment.lock import ResultsDirectoryLocked
 from recarena.experiment.scenarios import bundled_scenarios, resolve_scenario_path
 from recarena.experiment.schema import ScenarioConfig
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+_PLUGINS_HELP = (
+    "load plugin policies the scenario names (kind: plugin); a scenario that uses plugins is "
+    "code: allow only those you trust (or set RECARENA_ALLOW_PLUGINS=1)"
+)
 
 
 def _seeds(text: str) -> list[int]:
@@ -60,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         help="override a scenario value, e.g. --set schedule.days=3 (repeatable)",
     )  # fmt: skip
     run.add_argument("--no-report", action="store_true", help="skip metrics, plots and report")
+    run.add_argument(
+        "--force", action="store_true",
+        help="run even if the cost estimate says it would not fit this machine or take too long",
+    )  # fmt: skip
+    run.add_argument("--allow-plugins", action="store_true", help=_PLUGINS_HELP)
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
     validate = sub.add_parser(
@@ -70,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
     )
+    validate.add_argument("--allow-plugins", action="store_true", help=_PLUGINS_HELP)
 
     sub.add_parser("list", help="list policies and bundled scenarios")
 
@@ -80,37 +93,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(name: str, overrides: Sequence[str], seeds: list[int] | None = None) -> ScenarioConfig:
+def _load(
+    name: str, overrides: Sequence[str], allow_plugins: bool, seeds: list[int] | None = None
+) -> ScenarioConfig:
     path = resolve_scenario_path(name)
     extra = list(overrides)
     if seeds is not None:
         extra.append(f"seeds=[{', '.join(str(s) for s in seeds)}]")
-    return load_scenario(path, extra)
+    return load_scenario(path, extra, allow_plugins=allow_plugins)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from recarena.experiment.runner import SweepError, run_scenario
 
-    config = _load(args.scenario, args.overrides, args.seeds)
-    if args.jobs is not None and args.jobs < 0:
-        print("recarena run: --jobs must be ≥ 0", file=sys.stderr)
-        return EXIT_INVALID
-    out = args.out
-    if out is None:
-        base = Path(config.output.dir) if config.output.dir else Path("results") / config.name
-        out = base / datetime.now().strftime("%Y%m%d-%H%M%S")
-    if args.resume and not out.exists():
-        print(f"recarena run: --resume needs an existing --out directory, {out} does not exist",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_INVALID
+    jobs = check_jobs(args.jobs)
+    config = _load(args.scenario, args.overrides, args.allow_plugins, args.seeds)
+    out, why = results_directory(config, args.out)
+    print(f"results: {out} ({why})", flush=True)
     try:
         run_scenario(
-            config, out, jobs=args.jobs, resume=args.resume,
-            progress=not args.quiet, report=not args.no_report,
+            config, out, jobs=jobs, resume=args.resume, progress=not args.quiet,
+            report=not args.no_report, force=args.force, allow_plugins=args.allow_plugins,
+            overrides=args.overrides,
         )  # fmt: skip
-    except FileExistsError as exc:
-        print(f"recarena run: {exc}", file=sys.stderr)
-        return EXIT_INVALID
     except SweepError as exc:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -119,23 +124,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         print(Results(out).summary_text())
         print(f"\nreport: {out / 'report.html'}")
-    else:
-        print(f"results: {out}")
     return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
-    for name in args.scenario:
+    for name in args.scenario:  # every file, even after a broken one
         try:
-            config = _load(name, args.overrides)
+            config = _load(name, args.overrides, args.allow_plugins)
         except ScenarioError as exc:
             print(exc, file=sys.stderr)
             status = EXIT_INVALID
             continue
         runs = len(config.seeds) * len(config.arms)
+        cost = estimate_run(config)
         print(f"{name}: ok — {len(config.arms)} arms × {len(config.seeds)} seeds = {runs} runs, "
-              f"{config.schedule.days:g} days")  # fmt: skip
+              f"{config.schedule.days:g} days; each run ≈ {cost.describe()}")  # fmt: skip
     return status
 
 
@@ -170,11 +174,17 @@ def _first_sentence(path: Path) -> str:
 def _cmd_report(args: argparse.Namespace) -> int:
     from recarena.analysis.report import write_report
 
-    if not (args.run_dir / "scenario.yaml").exists():
+    if not (args.run_dir / "scenario.yaml").is_file():
         print(f"recarena report: {args.run_dir} is not a results directory (no scenario.yaml)",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    print(f"report: {write_report(args.run_dir)}")
+    try:
+        path = write_report(args.run_dir)
+    except OSError as exc:
+        print(f"recarena report: cannot write the report into {args.run_dir}: "
+              f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
+    print(f"report: {path}")
     return EXIT_OK
 
 
@@ -195,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except (InvocationError, CostError, ResultsDirectoryLocked, ResultsError) as exc:
+        print(f"recarena {args.command}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("\ninterrupted; finished runs are kept — rerun with --resume --out DIR",

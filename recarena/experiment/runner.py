@@ -14,8 +14,9 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -26,11 +27,22 @@ import yaml
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from recarena.experiment.cost import check_cost
+from recarena.experiment.invocation import InvocationError
+from recarena.experiment.lock import LOCK_FILE, ResultsLock
 from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.policies import registry
 from recarena.simulator.simulation import build_world, simulate
 
-__all__ = ["RunKey", "SweepError", "completed_runs", "plan_runs", "run_one", "run_scenario"]
+__all__ = [
+    "RunDirectoryError",
+    "RunKey",
+    "SweepError",
+    "completed_runs",
+    "plan_runs",
+    "run_one",
+    "run_scenario",
+]
 
 RUNS = "runs"
 RUN_FILE = "run.json"
@@ -42,6 +54,11 @@ _VERSIONED = ("numpy", "scipy", "pandas", "pyarrow", "simpy", "pydantic", "sciki
 
 class SweepError(RuntimeError):
     """A run failed; the message names the seed and arm."""
+
+
+class RunDirectoryError(InvocationError):
+    """A results directory that cannot be used: a file, unwritable, not empty for a new
+    sweep, or not the same scenario's for a resume."""
 
 
 @dataclass(frozen=True, order=True)
@@ -81,6 +98,7 @@ def run_one(
     out_dir: Path,
     threads: int | None = None,
     progress: Callable[[float], None] | None = None,
+    allow_plugins: bool = False,
 ) -> dict[str, Any]:
     """Simulate one run and move its directory into place; returns its ``run.json``."""
     arm = _arm(config, key.arm)
@@ -90,7 +108,7 @@ def run_one(
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
-        with threadpool_limits(limits=threads):
+        with threadpool_limits(limits=threads), registry.allow_plugins(allow_plugins):
             session = registry.make(arm.policy) if config.schedule.surface != "none" else None
             campaign_cfg = arm.campaign_policy if session is not None else arm.policy
             campaign = (
@@ -173,7 +191,9 @@ def resolved_yaml(config: ScenarioConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
-def _write_manifest(out_dir: Path, config: ScenarioConfig, started: str) -> None:
+def _write_manifest(
+    out_dir: Path, config: ScenarioConfig, started: str, overrides: list[str]
+) -> None:
     runs = []
     for key in sorted(completed_runs(out_dir)):
         runs.append(json.loads((out_dir / key.relpath / RUN_FILE).read_text()))
@@ -181,6 +201,7 @@ def _write_manifest(out_dir: Path, config: ScenarioConfig, started: str) -> None
         "scenario": config.name,
         "seeds": config.seeds,
         "arms": [a.name for a in config.arms],
+        "overrides": overrides,
         "started": started,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": _versions(),
@@ -206,7 +227,12 @@ def _day_progress(bar: Any) -> Callable[[float], None]:
 
 
 def _execute(
-    config: ScenarioConfig, tasks: list[RunKey], out_dir: Path, workers: int, show: bool
+    config: ScenarioConfig,
+    tasks: list[RunKey],
+    out_dir: Path,
+    workers: int,
+    show: bool,
+    allow_plugins: bool,
 ) -> Iterator[RunKey]:
     if workers == 1:
         for key in tasks:
@@ -218,16 +244,49 @@ def _execute(
                 disable=not show,
             )
             with days:
-                run_one(config, key, out_dir, progress=_day_progress(days))
+                run_one(
+                    config, key, out_dir, progress=_day_progress(days), allow_plugins=allow_plugins
+                )
             yield key
         return
     from joblib import Parallel, delayed
 
     parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
     # One BLAS/OpenMP thread per worker: several processes on few cores must not oversubscribe.
-    calls = (delayed(run_one)(config, key, out_dir, threads=1) for key in tasks)
+    calls = (
+        delayed(run_one)(config, key, out_dir, threads=1, allow_plugins=allow_plugins)
+        for key in tasks
+    )
     for record in parallel(calls):
         yield RunKey(record["seed"], record["arm"])
+
+
+def _prepare(out_dir: Path, scenario_text: str, resume: bool) -> bool:
+    """Check ``out_dir`` for a new sweep or a resume; returns whether it must be created."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunDirectoryError(f"results directory {out_dir} exists and is not a directory")
+    if resume:
+        existing = out_dir / SCENARIO_FILE
+        if not out_dir.is_dir():
+            raise RunDirectoryError(
+                f"--resume needs an existing results directory; {out_dir} does not exist"
+            )
+        if not existing.is_file():
+            raise RunDirectoryError(
+                f"{out_dir} has no {SCENARIO_FILE}, so it is not a results directory to resume "
+                "(resuming into it could mix scenarios); choose the directory of the sweep"
+            )
+        if existing.read_text(encoding="utf-8") != scenario_text:
+            raise RunDirectoryError(
+                f"{out_dir} was started with a different scenario; resume needs the same one"
+            )
+        return False
+    if out_dir.exists() and any(p.name != LOCK_FILE for p in out_dir.iterdir()):
+        raise RunDirectoryError(
+            f"results directory {out_dir} is not empty; pass resume=True (--resume) to "
+            "continue it, or choose another directory"
+        )
+    return not out_dir.exists()
 
 
 def run_scenario(
@@ -238,6 +297,9 @@ def run_scenario(
     resume: bool = False,
     progress: bool = True,
     report: bool = True,
+    force: bool = False,
+    allow_plugins: bool = False,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Run every seed × arm of ``config`` into ``out_dir`` and write metrics and the report.
 
@@ -246,43 +308,86 @@ def run_scenario(
     config
         A validated scenario.
     out_dir
-        Results directory. It must not hold results already unless ``resume`` is set.
+        Results directory. It must not hold results already unless ``resume`` is set. It is
+        locked for the sweep (:class:`~recarena.experiment.lock.ResultsLock`).
     jobs
         Worker processes (1 = in this process, 0 = one per core); default from the
         scenario's ``executor``.
     resume
-        Keep finished runs found in ``out_dir`` and only do the missing ones. The scenario
-        must be the same as the one that started the sweep.
+        Keep finished runs found in ``out_dir`` and only do the missing ones. The directory
+        must hold the ``scenario.yaml`` of the same scenario.
     progress
         Show progress bars (runs, and days within a run when running in-process).
     report
         Compute metrics, plots and ``report.html`` at the end.
+    force
+        Run even when the cost estimate (:func:`recarena.experiment.cost.check_cost`) says
+        the sweep would not fit this machine or would take too long.
+    allow_plugins
+        Load plugin policies the scenario names (they are code).
+    overrides
+        The ``--set`` strings that produced ``config``, recorded in ``manifest.json``.
 
     Raises
     ------
+    recarena.experiment.cost.CostError
+        The sweep would not fit or would take too long (nothing is written).
+    RunDirectoryError
+        ``out_dir`` cannot be used (see :func:`_prepare`) or cannot be written.
+    recarena.experiment.lock.ResultsDirectoryLocked
+        Another live process is running a sweep into ``out_dir``.
     SweepError
         When a run fails (its temporary directory is removed; finished runs stay, so the
         sweep can be resumed). A results directory created by this call that ends with no
         finished run is removed.
     """
     out_dir = Path(out_dir)
-    created = not out_dir.exists()
     scenario_text = resolved_yaml(config)
-    if not created:
-        existing = out_dir / SCENARIO_FILE
-        if not resume and any(out_dir.iterdir()):
-            raise FileExistsError(
-                f"results directory {out_dir} is not empty; pass resume=True (--resume) to "
-                "continue it, or choose another directory"
-            )
-        if resume and existing.exists() and existing.read_text(encoding="utf-8") != scenario_text:
-            raise FileExistsError(
-                f"{out_dir} was started with a different scenario; resume needs the same one"
-            )
-    (out_dir / RUNS).mkdir(parents=True, exist_ok=True)
-    for stale in (out_dir / RUNS).glob(".tmp-*"):  # left by a killed worker
-        shutil.rmtree(stale, ignore_errors=True)
-    _write_atomic(out_dir / SCENARIO_FILE, scenario_text)
+    tasks = plan_runs(config)
+    check_cost(config, _workers(config, jobs, len(tasks)), force=force)
+    try:
+        created = _prepare(out_dir, scenario_text, resume)
+        (out_dir / RUNS).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirectoryError(
+            f"cannot create results directory {out_dir}: {exc.strerror or exc}"
+        ) from None
+    try:
+        lock = ResultsLock(out_dir)
+        lock.acquire()
+    except OSError as exc:
+        _cleanup(out_dir, created)
+        raise RunDirectoryError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
+    try:
+        if lock.taken_over is not None:
+            print(f"recarena: took over the lock of {out_dir} from PID {lock.taken_over}, "
+                  "which ended without releasing it", file=sys.stderr)  # fmt: skip
+        return _sweep(config, out_dir, created, jobs, resume, progress, report, allow_plugins,
+                      list(overrides), scenario_text)  # fmt: skip
+    finally:
+        lock.release()
+
+
+def _sweep(
+    config: ScenarioConfig,
+    out_dir: Path,
+    created: bool,
+    jobs: int | None,
+    resume: bool,
+    progress: bool,
+    report: bool,
+    allow_plugins: bool,
+    overrides: list[str],
+    scenario_text: str,
+) -> Path:
+    """The sweep itself, with ``out_dir`` locked."""
+    try:
+        for stale in (out_dir / RUNS).glob(".tmp-*"):  # left by a killed sweep: we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        _write_atomic(out_dir / SCENARIO_FILE, scenario_text)
+    except OSError as exc:
+        _cleanup(out_dir, created)
+        raise RunDirectoryError(f"cannot write to {out_dir}: {exc.strerror or exc}") from None
     started = datetime.now(UTC).isoformat(timespec="seconds")
     done = completed_runs(out_dir) if resume else set()
     tasks = [key for key in plan_runs(config) if key not in done]
@@ -290,7 +395,7 @@ def run_scenario(
     bar = tqdm(total=len(tasks), desc=config.name, unit="run", disable=not progress)
     try:
         with bar:
-            for key in _execute(config, tasks, out_dir, workers, progress):
+            for key in _execute(config, tasks, out_dir, workers, progress, allow_plugins):
                 bar.set_postfix_str(f"seed={key.seed} {key.arm}", refresh=False)
                 bar.update(1)
     except (KeyboardInterrupt, SystemExit):
@@ -299,11 +404,16 @@ def run_scenario(
     except Exception as exc:
         _cleanup(out_dir, created)
         raise SweepError(f"a run of scenario {config.name!r} failed: {exc}") from exc
-    _write_manifest(out_dir, config, started)
-    if report:
-        from recarena.analysis.report import write_report
+    try:
+        _write_manifest(out_dir, config, started, overrides)
+        if report:
+            from recarena.analysis.report import write_report
 
-        write_report(out_dir)
+            write_report(out_dir)
+    except OSError as exc:
+        raise SweepError(
+            f"the runs finished but {out_dir} could not be written: {exc.strerror or exc}"
+        ) from exc
     return out_dir
 
 

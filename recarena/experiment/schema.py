@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from recarena.analysis.options import AnalysisOptions
 from recarena.simulator.params import ScheduleParams, WorldParams
 
 __all__ = ["ArmConfig", "ExecutorConfig", "OutputConfig", "ScenarioConfig"]
@@ -19,6 +20,13 @@ __all__ = ["ArmConfig", "ExecutorConfig", "OutputConfig", "ScenarioConfig"]
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _not_dots(name: str) -> str:
+    """Refuse ``.``, ``..`` and other all-dot names: they become directory names."""
+    if not name.strip("."):
+        raise ValueError(f"{name!r} is not a usable name (it would be a directory reference)")
+    return name
 
 
 class ArmConfig(_Closed):
@@ -36,6 +44,8 @@ class ArmConfig(_Closed):
     campaign_policy: dict[str, Any] | None = Field(
         None, description="policy for the campaign surface when the session surface is used"
     )
+
+    _name = field_validator("name")(_not_dots)
 
 
 class ExecutorConfig(_Closed):
@@ -62,30 +72,38 @@ class ScenarioConfig(_Closed):
     )  # fmt: skip
     description: str = Field("", description="free text shown in the report")
     seeds: list[int] = Field(
-        default_factory=lambda: [1], min_length=1, description="replications (distinct, ≥ 0)"
-    )
+        default_factory=lambda: [1], min_length=1, max_length=10_000,
+        description="replications (distinct, 0 ≤ seed < 2³²)",
+    )  # fmt: skip
     world: WorldParams = Field(default_factory=WorldParams, description="the world recipe")
     schedule: ScheduleParams = Field(default_factory=ScheduleParams, description="the clock")
-    arms: list[ArmConfig] = Field(min_length=1, description="the policies to compare")
+    arms: list[ArmConfig] = Field(
+        min_length=1, max_length=100, description="the policies to compare"
+    )
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="how to run")
     output: OutputConfig = Field(default_factory=OutputConfig, description="what to write")
-    analysis: dict[str, Any] = Field(
-        default_factory=dict, description="options for analysis sections (see docs)"
+    analysis: AnalysisOptions = Field(
+        default_factory=AnalysisOptions, description="options of the report's sections"
     )
+
+    _name = field_validator("name")(_not_dots)
 
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
-        if any(s < 0 for s in v):
-            raise ValueError(f"seeds must be non-negative integers, got {v}")
+        if any(not 0 <= s < 2**32 for s in v):
+            raise ValueError(f"seeds must be non-negative integers below 2³², got {v}")
         if len(set(v)) != len(v):
             raise ValueError(f"seeds must be distinct, got {v}")
         return v
 
-    @model_validator(mode="after")
-    def _arms(self) -> ScenarioConfig:
-        names = [a.name for a in self.arms]
+    # A field validator, not a model validator: it runs even when another field failed, so
+    # one pass reports every problem.
+    @field_validator("arms")
+    @classmethod
+    def _arms(cls, arms: list[ArmConfig]) -> list[ArmConfig]:
+        names = [a.name for a in arms]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"arm names must be distinct; repeated: {duplicates}")
-        return self
+        return arms

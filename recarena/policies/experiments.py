@@ -521,11 +521,11 @@ class ABSplitParams(_CompositeParams):
     )
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="family-wise two-sided level α")
     horizon_days: float | None = Field(
-        None, gt=0.0, description="test horizon H in days (default: the run's horizon)"
+        None, gt=0.0, le=3650, description="test horizon H in days (default: the run's horizon)"
     )
-    checkpoint_every: float = Field(1.0, gt=0.0, description="days between looks c")
+    checkpoint_every: float = Field(1.0, ge=0.01, le=3650, description="days between looks c")
     msprt_tau: float = Field(
-        0.01, gt=0.0, description="mSPRT mixing sd τ over the difference of rates"
+        0.01, gt=0.0, le=1.0, description="mSPRT mixing sd τ over the difference of rates"
     )
     commit: bool = Field(
         False, description="explore-then-commit: route everyone to the winner once decided"

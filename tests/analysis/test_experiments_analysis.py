@@ -181,7 +181,8 @@ def test_analyse_experiments_scores_every_arm(results: Path) -> None:
 
 
 def test_report_section_writes_tables_and_figures(results: Path) -> None:
-    from recarena.analysis.report import SECTIONS, write_report
+    from recarena.analysis.registry import SECTIONS
+    from recarena.analysis.report import write_report
     from recarena.analysis.sections import experiments as section
 
     assert sum(getattr(s, "title", "") == section.TITLE for s in SECTIONS) == 1

@@ -1,10 +1,9 @@
 r"""Report section "Experiments: A/B tests and bandits".
 
-Importing this module appends :data:`SECTION` to :data:`recarena.analysis.report.SECTIONS`
-(before the provenance section, once). The section applies to any results directory with an
-arm that allocates over variants, offers or sub-policies (an ``ab_split``, a
-``bandit_over_policies``, or a bandit on the variant or campaign surface); the numbers come
-from :func:`recarena.analysis.experiments.analyse_experiments`.
+:data:`SECTION` is listed in :data:`recarena.analysis.registry.SECTIONS`. It applies to any
+results directory with an arm that allocates over variants, offers or sub-policies (an
+``ab_split``, a ``bandit_over_policies``, or a bandit on the variant or campaign surface); the
+numbers come from :func:`recarena.analysis.experiments.analyse_experiments`.
 
 Figures
 -------
@@ -49,7 +48,6 @@ from recarena.analysis.report import (
     Section,
     SectionOutput,
     html_table,
-    install_section,
     summary_html,
 )
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, N_SEEDS, SEED, band
@@ -332,6 +330,3 @@ def build(ctx: ReportContext) -> SectionOutput | None:
 
 
 SECTION = Section(TITLE, build)
-
-
-install_section(SECTION)

@@ -1,10 +1,9 @@
 r"""Report section "Recommenders": online outcomes, feedback loops and offline ranking.
 
-Importing this module adds :data:`SECTION` to :data:`recarena.analysis.report.SECTIONS`
-(once, before the provenance section). It applies to results directories whose session
-surface shows slates and that either run a history-trained recommender
-(:class:`~recarena.policies.recommenders.HistoryRecommender`) or set ``analysis.recsys`` in
-the scenario.
+:data:`SECTION` is listed in :data:`recarena.analysis.registry.SECTIONS`. It applies to
+results directories whose session surface shows slates and that either run a history-trained
+recommender (:class:`~recarena.policies.recommenders.HistoryRecommender`) or set
+``analysis.recsys`` in the scenario.
 
 Contents
 --------
@@ -40,13 +39,13 @@ from recarena.analysis import plots
 from recarena.analysis.business import Metric
 from recarena.analysis.feedback_loops import drift, exposure_over_time
 from recarena.analysis.offline import evaluate_run
+from recarena.analysis.options import RecsysOptions
 from recarena.analysis.report import (
     ReportContext,
     Section,
     SectionOutput,
     format_value,
     html_table,
-    install_section,
 )
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, SEED, band, summarise
 from recarena.policies import registry
@@ -85,21 +84,21 @@ def _policy_class(config: dict[str, Any]) -> type | None:
         return None
 
 
-def recsys_options(ctx: ReportContext) -> dict[str, Any] | None:
+def recsys_options(ctx: ReportContext) -> RecsysOptions | None:
     """The section's options, or ``None`` when it does not apply (module docstring)."""
     scenario = ctx.results.scenario
     schedule = scenario.get("schedule") or {}
     if schedule.get("surface", "slate") != "slate":
         return None
-    options = dict((scenario.get("analysis") or {}).get("recsys") or {})
+    options = ctx.options.recsys
     recommenders = [
         name
         for name, cfg in _arm_policies(ctx).items()
         if (cls := _policy_class(cfg)) is not None and issubclass(cls, HistoryRecommender)
     ]
-    if not recommenders and not options:
+    if not recommenders and options is None:
         return None
-    return options
+    return options or RecsysOptions()
 
 
 def online_table(ctx: ReportContext) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -152,7 +151,7 @@ def _ci_text(frame: pd.DataFrame, metrics: tuple[str, ...], by: str = ARM) -> pd
     return wide.reindex(index=order, columns=[m for m in metrics if m in wide.columns])
 
 
-def _offline(ctx: ReportContext, options: dict[str, Any]) -> pd.DataFrame:
+def _offline(ctx: ReportContext, options: RecsysOptions) -> pd.DataFrame:
     policies = _arm_policies(ctx)
     models = {}
     for name, cfg in policies.items():
@@ -162,7 +161,7 @@ def _offline(ctx: ReportContext, options: dict[str, Any]) -> pd.DataFrame:
     default_log = next(
         (n for n, c in policies.items() if c.get("kind") == "random"), next(iter(policies), None)
     )
-    log_arm = options.get("log_arm", default_log)
+    log_arm = options.log_arm or default_log
     if log_arm is None or not models:
         return pd.DataFrame()
     frames = []
@@ -173,11 +172,11 @@ def _offline(ctx: ReportContext, options: dict[str, Any]) -> pd.DataFrame:
                 models,
                 seed=seed,
                 log_arm=log_arm,
-                protocol=options.get("protocol", "time_split"),
-                test_fraction=float(options.get("test_fraction", 0.2)),
-                catalogue=options.get("catalogue", "at_split"),
-                k=int(options.get("k", 10)),
-                sampled_negatives=options.get("sampled_negatives"),
+                protocol=options.protocol,
+                test_fraction=options.test_fraction,
+                catalogue=options.catalogue,
+                k=options.k,
+                sampled_negatives=options.sampled_negatives,
             )
         )
     out = pd.concat(frames, ignore_index=True)
@@ -238,7 +237,7 @@ def build(ctx: ReportContext) -> SectionOutput | None:
                 ylabel=_LOOP_LABELS[metric], colors=ctx.colors, level=ctx.level,
             )  # fmt: skip
             captions[name] = f"{_LOOP_LABELS[metric]} per day, band over seeds"
-    if options.get("offline", True):
+    if options.offline:
         try:
             offline = _offline(ctx, options)
         except Exception as exc:  # the report must not die with one model
@@ -248,7 +247,7 @@ def build(ctx: ReportContext) -> SectionOutput | None:
             tables["recsys_offline"] = offline
             summary = _offline_summary(offline, ctx.level)
             tables["recsys_offline_summary"] = summary
-            k = int(options.get("k", 10))
+            k = options.k
             wanted = tuple(f"{m}@{k}" for m in OFFLINE_METRICS)
             for slice_name in ("all", "cold_users", "cold_items"):
                 part = summary.loc[summary["slice"] == slice_name]
@@ -256,14 +255,11 @@ def build(ctx: ReportContext) -> SectionOutput | None:
                     continue
                 body.append(
                     f"<p>Offline ({html.escape(str(offline['log_arm'].iloc[0]))} log, "
-                    f"{html.escape(options.get('protocol', 'time_split'))}, full-catalogue "
+                    f"{html.escape(options.protocol)}, full-catalogue "
                     f"ranking) — slice <b>{html.escape(slice_name)}</b>.</p>"
                     + html_table(_ci_text(part, wanted, by="model"), index=True)
                 )
     return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
 
 
-SECTION = Section(TITLE, build)
-
-
-install_section(SECTION)
+SECTION = Section(TITLE, build, options="recsys")
