@@ -19,6 +19,7 @@ acting before :meth:`setup` raises :class:`NotSetUpError`.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -323,6 +324,16 @@ class Policy(ABC):
     contextual: ClassVar[bool] = False
     randomised: ClassVar[bool] = False
     needs_oracle: ClassVar[bool] = False
+
+    def history_window(self) -> float | None:
+        """Days of logged history before the refit time that :meth:`fit` reads: ``None`` for
+        none (a policy that is not ``batch_fit``), ``math.inf`` for all of it.
+
+        The engine keeps only this much history in memory, so a run's memory does not grow
+        with its length for policies that read a window or nothing. Override it in a
+        ``batch_fit`` policy that reads only a recent window.
+        """
+        return math.inf if self.batch_fit else None
 
     def __init__(self, params: PolicyParams | None = None, **kwargs: Any) -> None:
         if params is None:

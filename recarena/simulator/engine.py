@@ -25,6 +25,7 @@ policies on the same seed see the same draws wherever their histories agree.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -254,11 +255,17 @@ class Engine:
             raise ValueError("campaign_days are set but the world has no offers")
         self.state = SimState.initial(world, behaviour.fatigue_memory)
         self.oracle = Oracle(world, self.state, behaviour, schedule.slate_size)
+        refits = [p for p in (session_policy, campaign_policy) if p is not None and p.batch_fit]
+        if schedule.retrain_every is None:
+            refits = []
         keep = schedule.keep_impressions
         if keep is None:  # 64 bytes per decision: only when something can read them
-            refits = [p for p in (session_policy, campaign_policy) if p is not None and p.batch_fit]
-            keep = schedule.retrain_every is not None and bool(refits)
-        self.history = HistoryStore(world.feature_names, keep)
+            keep = bool(refits)
+        # Only the history some policy reads is kept; keep_impressions=True asks for all of
+        # it (to fit other models on the run's history afterwards).
+        windows = [w for p in refits if (w := p.history_window()) is not None]
+        window = math.inf if schedule.keep_impressions else max(windows, default=None)
+        self.history = HistoryStore(world.feature_names, keep, window)
         self.stats = RunStats()
         self.available = world.items.release_time <= 0.0
         # Shortlists of k + R items: the best slate after any R fatigued items (see the cache).

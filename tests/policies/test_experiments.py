@@ -47,6 +47,12 @@ from recarena.simulator.simulation import simulate
 RECORDER = "tests.policies.test_experiments:Recorder"
 
 
+@pytest.fixture(autouse=True)
+def _plugins_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recorder sub-policy is a plugin; plugins load only where allowed."""
+    monkeypatch.setenv(registry.PLUGINS_ENV, "1")
+
+
 class Recorder(Policy):
     """A plugin sub-policy: a fixed variant with a given propensity; records what it learns."""
 
