@@ -32,7 +32,7 @@ def unknown_key(key: str, allowed: list[str], what: str = "key", context: str = 
     """``unknown key 'x'<context>. Did you mean 'y'? Allowed: ...``."""
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {key!r}{context}.{hint} Allowed: {', '.join(sorted(allowed))}"
+    return f"unknown {what} {key!r}{context}.{hint} Allowed: {', '.join(sorted(set(allowed)))}"
 
 
 @dataclass
@@ -61,8 +61,19 @@ class ScenarioParts:
         """Validate each part of a raw scenario alone, keeping those that pass."""
 
         def part(model: type[BaseModel], value: Any) -> Any:
+            value = {} if value is None else value
             try:
-                return model.model_validate({} if value is None else value)
+                return model.model_validate(value)
+            except ValidationError as exc:
+                # Misspelt keys alone (reported already): check the rest as written.
+                errors = exc.errors()
+                typos = {e["loc"][0] for e in errors if e["type"] == "extra_forbidden"}
+                if any(len(e["loc"]) != 1 for e in errors):
+                    return None
+                if len(typos) != len(errors) or not isinstance(value, Mapping):
+                    return None
+            try:
+                return model.model_validate({k: v for k, v in value.items() if k not in typos})
             except ValidationError:
                 return None
 
