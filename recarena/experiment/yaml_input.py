@@ -5,11 +5,13 @@ before it can cost time or memory:
 
 * the file is read as bytes, at most :data:`MAX_BYTES`, and must be UTF-8 (a UTF-16/32 byte
   order mark or an invalid byte is named with its line);
-* the composed document may nest at most :data:`MAX_DEPTH` levels (PyYAML's composer recurses
-  once per level, so a deep file would otherwise end in a ``RecursionError``);
-* it may use at most :data:`MAX_ALIASES` aliases and, with every alias expanded (which is what
-  validation sees), at most :data:`MAX_NODES` nodes — a "billion laughs" file of a few hundred
-  bytes is refused from its composed graph, which is counted once per distinct node;
+* the document may nest at most :data:`MAX_DEPTH` levels and use at most :data:`MAX_ALIASES`
+  aliases, checked on the parser's event stream before anything is composed (PyYAML's
+  composer recurses once per level, so a deep file would otherwise end in a
+  ``RecursionError``);
+* with every alias expanded (which is what validation sees) it may hold at most
+  :data:`MAX_NODES` nodes — a "billion laughs" file of a few hundred bytes is refused from its
+  composed graph, which is counted once per distinct node;
 * a mapping may not repeat a key (PyYAML keeps the last one silently); both lines are named.
 
 Only the safe constructor is used: nothing in a YAML file can make recarena import code.
@@ -91,33 +93,26 @@ def decode(raw: bytes) -> str:
         raise YamlInputError([((), line, message + "save the file as UTF-8")]) from None
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """The safe loader with a bound on nesting depth and on the number of aliases."""
+#: libyaml's safe loader when PyYAML was built with it (≈ 9× faster), else the pure-Python one.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._aliases = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise yaml.composer.ComposerError(
-                    None, None, f"more than {MAX_ALIASES} aliases", mark
-                )
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise yaml.composer.ComposerError(
-                    None, None, f"nested deeper than {MAX_DEPTH} levels", mark
-                )
-            node: yaml.Node = super().compose_node(parent, index)
-            return node
-        finally:
-            self._depth -= 1
+def _check_events(text: str) -> None:
+    """Refuse a document nested deeper than :data:`MAX_DEPTH` or with more than
+    :data:`MAX_ALIASES` aliases, from its event stream (before any recursive composing)."""
+    depth = aliases = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlInputError([((), line, f"nested deeper than {MAX_DEPTH} levels")])
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise YamlInputError([((), line, f"more than {MAX_ALIASES} aliases")])
 
 
 def _children(node: yaml.Node) -> Iterator[yaml.Node]:
@@ -188,28 +183,28 @@ def parse(text: str) -> YamlDocument:
     Raises :class:`YamlInputError` for a syntax error, a limit exceeded or a duplicate key.
     An empty document gives ``data=None``.
     """
-    loader = _BoundedLoader(text)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return YamlDocument(None, {})
-        size = _expanded_size(node)
-        if size > MAX_NODES:
-            raise YamlInputError(
-                [((), None, f"the document expands to more than {MAX_NODES:,} values "
-                  "(aliases referring to aliases?); a scenario needs a few hundred")]
-            )  # fmt: skip
-        lines, duplicates = _walk(node)
-        if duplicates:
-            raise YamlInputError(duplicates)
-        data = loader.construct_document(node)
+        _check_events(text)
+        loader = _LOADER(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return YamlDocument(None, {})
+            size = _expanded_size(node)
+            if size > MAX_NODES:
+                raise YamlInputError(
+                    [((), None, f"the document expands to more than {MAX_NODES:,} values "
+                      "(aliases referring to aliases?); a scenario needs a few hundred")]
+                )  # fmt: skip
+            lines, duplicates = _walk(node)
+            if duplicates:
+                raise YamlInputError(duplicates)
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         line = mark.line + 1 if mark is not None else None
         raise YamlInputError([((), line, f"YAML syntax error: {problem}")]) from None
-    except RecursionError:  # the scanner's flow nesting, beyond the composer's depth bound
-        raise YamlInputError([((), None, f"nested deeper than {MAX_DEPTH} levels")]) from None
-    finally:
-        loader.dispose()
     return YamlDocument(data, lines)
