@@ -14,6 +14,7 @@ options that name an arm, which must name one of the scenario's arms.
 
 from __future__ import annotations
 
+import typing
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -123,7 +124,7 @@ class UpliftOptions(CampaignOutcomeOptions):
     """``analysis.uplift``: targeting outcomes and uplift learners cross-fitted on the pilot."""
 
     learners: list[UpliftLearnerName] = Field(
-        default_factory=lambda: ["s", "t", "x", "class_transformation", "transformed_outcome"],
+        default_factory=lambda: list(typing.get_args(UpliftLearnerName)),
         min_length=1,
         description="uplift learners evaluated on the pilot",
     )
@@ -150,8 +151,8 @@ class LookalikeOptions(SectionOptions):
     campaign: int = Field(0, ge=0, le=10_000, description="index of the campaign scored")
     label_days: float = Field(7.0, gt=0, le=365, description="churn label window (days)")
     lookback_days: float = Field(14.0, gt=0, le=365, description="feature window (days)")
-    models: list[Literal["logistic", "catboost"]] = Field(
-        default_factory=lambda: ["logistic", "catboost"], min_length=1,
+    models: list[BaseLearner] = Field(
+        default_factory=lambda: list(typing.get_args(BaseLearner)), min_length=1,
         description="churn classifiers compared",
     )  # fmt: skip
 

@@ -46,7 +46,7 @@ def check_jobs(jobs: object) -> int | None:
     """``None`` (the scenario's executor) or a whole number ≥ 0 (0 = one per core)."""
     if jobs is None:
         return None
-    if not _is_int(jobs) or not 0 <= int(jobs) <= 256:
+    if not isinstance(jobs, Integral) or isinstance(jobs, bool) or not 0 <= int(jobs) <= 256:
         raise InvocationError(
             f"jobs must be a whole number from 0 to 256 (1 = in this process, 0 = one per "
             f"core), got {jobs!r}"

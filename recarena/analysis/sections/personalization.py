@@ -226,12 +226,10 @@ def _qini_figure(curves: pd.DataFrame, offer: int) -> Figure:
 
 
 def _outcomes(
-    ctx: ReportContext, options: CampaignOutcomeOptions | None
-) -> tuple[int, pd.DataFrame] | SectionOutput | None:
-    """The first scored campaign and per-run campaign outcomes; ``None`` when the scenario
-    does not ask for the section, a note when no campaign is scored."""
-    if options is None:
-        return None
+    ctx: ReportContext, options: CampaignOutcomeOptions
+) -> tuple[int, pd.DataFrame] | SectionOutput:
+    """The first scored campaign and per-run campaign outcomes, or a note when no campaign
+    is scored."""
     start = options.from_campaign
     outcomes = ca.campaign_outcomes(ctx.results, start)
     if len(outcomes) == 0 or outcomes["contacts"].isna().all():
@@ -241,9 +239,11 @@ def _outcomes(
 
 def _uplift(ctx: ReportContext) -> SectionOutput | None:
     options = ctx.options.uplift
+    if options is None:
+        return None
     found = _outcomes(ctx, options)
-    if options is None or found is None or isinstance(found, SectionOutput):
-        return found
+    if not isinstance(found, tuple):
+        return found  # no campaign was scored
     start, outcomes = found
     rd = ctx.results
     metrics = [
@@ -312,9 +312,11 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
 # ------------------------------------------------------------------------------ NBA
 def _nba(ctx: ReportContext) -> SectionOutput | None:
     options = ctx.options.nba
+    if options is None:
+        return None
     found = _outcomes(ctx, options)
-    if options is None or found is None or isinstance(found, SectionOutput):
-        return found
+    if not isinstance(found, tuple):
+        return found  # no campaign was scored
     start, outcomes = found
     rd = ctx.results
     metrics = [
