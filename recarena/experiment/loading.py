@@ -107,13 +107,28 @@ def _describe(error: Mapping[str, Any], root: type[BaseModel], loc: Loc) -> Prob
     return Problem(loc, message)
 
 
-def _problems(exc: ValidationError, root: type[BaseModel]) -> list[Problem]:
-    out = []
-    for error in exc.errors():
-        # Drop pydantic's internal tags for union members and function validators.
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-        out.append(_describe(error, root, loc))
-    return out
+def _data_loc(loc: Sequence[str | int], data: Any) -> Loc:
+    """``loc`` without pydantic's internal tags for union members and function validators
+    (``function-after[...]``, ``list[...]``): the parts that are keys of the data, or a
+    last key that is missing from it."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        in_list = (
+            isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node)
+        )
+        if in_list or (isinstance(node, Mapping) and part in node):
+            node = node[part]
+        elif isinstance(part, str) and "[" in part:
+            continue
+        else:
+            node = None
+        out.append(part)
+    return tuple(out)
+
+
+def _problems(exc: ValidationError, root: type[BaseModel], data: Any) -> list[Problem]:
+    return [_describe(error, root, _data_loc(error["loc"], data)) for error in exc.errors()]
 
 
 def _validation_problems(
@@ -125,7 +140,7 @@ def _validation_problems(
         config: ScenarioConfig | None = ScenarioConfig.model_validate(dict(data))
         problems: list[Problem] = []
     except ValidationError as exc:
-        config, problems = None, _problems(exc, ScenarioConfig)
+        config, problems = None, _problems(exc, ScenarioConfig, data)
     parts = ScenarioParts.of(config) if config is not None else ScenarioParts.salvage(data)
     problems += semantic_problems(parts)
     if overrides:
