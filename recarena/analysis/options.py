@@ -15,12 +15,14 @@ options that name an arm, which must name one of the scenario's arms.
 from __future__ import annotations
 
 import typing
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from recarena.models.targeting import BaseModel as BaseLearner
 from recarena.models.targeting import UpliftLearnerName
+from recarena.typing import ClosedModel
 
 __all__ = [
     "ARM_FIELDS",
@@ -40,11 +42,7 @@ __all__ = [
 ARM_FIELDS: tuple[str, ...] = ("baseline_arm", "reference_arm", "random_arm", "log_arm")
 
 
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class SectionOptions(_Closed):
+class SectionOptions(ClosedModel):
     """Base of a section's options: closed, frozen, finite numbers."""
 
     #: What the section needs, said in validation errors.
@@ -84,7 +82,7 @@ class RecsysOptions(SectionOptions):
         return surface == "slate"
 
 
-class RuleOption(_Closed):
+class RuleOption(ClosedModel):
     """A heuristic segment: users whose numeric ``feature`` lies in [min, max]."""
 
     feature: str = Field(description="a numeric feature of world.population")
@@ -162,7 +160,7 @@ class LookalikeOptions(SectionOptions):
         return campaigns
 
 
-class AnalysisOptions(_Closed):
+class AnalysisOptions(ClosedModel):
     """The scenario's ``analysis:`` block: one key per optional report section."""
 
     baseline_arm: str | None = Field(
@@ -183,6 +181,6 @@ class AnalysisOptions(_Closed):
         }
 
 
-def analysis_options(scenario: dict[str, Any]) -> AnalysisOptions:
+def analysis_options(scenario: Mapping[str, Any]) -> AnalysisOptions:
     """The typed ``analysis:`` block of a scenario mapping (defaults when absent)."""
     return AnalysisOptions.model_validate(scenario.get("analysis") or {})

@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
-from recarena import __version__
 from recarena.analysis.results import ResultsError
 from recarena.experiment.cost import CostError, estimate_run
 from recarena.experiment.invocation import InvocationError, check_jobs, results_directory
@@ -46,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Recommendation and personalization policies meet a simulated population.",
         epilog="Start with: recarena run scenarios/quickstart.yaml",
     )
-    parser.add_argument("--version", action="version", version=f"recarena {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"recarena {metadata.version('recarena')}"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
@@ -120,9 +122,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not args.no_report:
-        from recarena.api import Results
+        from recarena.analysis.report import summary_text
 
-        print(Results(out).summary_text())
+        print(summary_text(out))
         print(f"\nreport: {out / 'report.html'}")
     return EXIT_OK
 
@@ -172,14 +174,14 @@ def _first_sentence(path: Path) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from recarena.analysis.report import write_report
+    from recarena.experiment.runner import build_report
 
     if not (args.run_dir / "scenario.yaml").is_file():
         print(f"recarena report: {args.run_dir} is not a results directory (no scenario.yaml)",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
     try:
-        path = write_report(args.run_dir)
+        path = build_report(args.run_dir)
     except OSError as exc:
         print(f"recarena report: cannot write the report into {args.run_dir}: "
               f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from recarena.analysis.options import AnalysisOptions
 from recarena.simulator.params import ScheduleParams, WorldParams
+from recarena.typing import ClosedModel
 
 __all__ = ["ArmConfig", "ExecutorConfig", "OutputConfig", "ScenarioConfig"]
-
-
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _not_dots(name: str) -> str:
@@ -29,7 +26,7 @@ def _not_dots(name: str) -> str:
     return name
 
 
-class ArmConfig(_Closed):
+class ArmConfig(ClosedModel):
     """One arm of the comparison.
 
     ``policy`` acts on the session surface (or on campaigns when the scenario has no session
@@ -48,14 +45,14 @@ class ArmConfig(_Closed):
     _name = field_validator("name")(_not_dots)
 
 
-class ExecutorConfig(_Closed):
+class ExecutorConfig(ClosedModel):
     """How runs are executed: in this process, or a local process pool (joblib/loky)."""
 
     kind: Literal["inline", "process"] = "process"
     jobs: int = Field(0, ge=0, le=256, description="workers; 0 = number of cores")
 
 
-class OutputConfig(_Closed):
+class OutputConfig(ClosedModel):
     """What a run writes."""
 
     dir: str | None = Field(None, description="results directory (default results/<name>/<time>)")
@@ -63,7 +60,7 @@ class OutputConfig(_Closed):
     plots: bool = Field(True, description="write PNG plots and embed them in the report")
 
 
-class ScenarioConfig(_Closed):
+class ScenarioConfig(ClosedModel):
     """A whole scenario."""
 
     name: str = Field(
