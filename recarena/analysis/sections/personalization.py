@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,8 @@ from recarena.analysis.segmentation import segmentation_analysis
 from recarena.analysis.stats import ARM, SEED, mean_ci, summarise
 
 __all__ = ["SECTIONS"]
+
+Scored = TypeVar("Scored", bound=CampaignOutcomeOptions)
 
 OUTCOME_LABELS: dict[str, str] = {
     "contacts": "contacts (count)",
@@ -226,25 +228,24 @@ def _qini_figure(curves: pd.DataFrame, offer: int) -> Figure:
 
 
 def _outcomes(
-    ctx: ReportContext, options: CampaignOutcomeOptions
-) -> tuple[int, pd.DataFrame] | SectionOutput:
-    """The first scored campaign and per-run campaign outcomes, or a note when no campaign
-    is scored."""
+    ctx: ReportContext, options: Scored | None
+) -> tuple[Scored, int, pd.DataFrame] | SectionOutput | None:
+    """The section's options, first scored campaign and per-run campaign outcomes; ``None``
+    when the scenario does not ask for the section, a note when no campaign is scored."""
+    if options is None:
+        return None
     start = options.from_campaign
     outcomes = ca.campaign_outcomes(ctx.results, start)
     if len(outcomes) == 0 or outcomes["contacts"].isna().all():
         return SectionOutput(html=_p(f"No campaign with index ≥ {start} in these runs."))
-    return start, outcomes
+    return options, start, outcomes
 
 
 def _uplift(ctx: ReportContext) -> SectionOutput | None:
-    options = ctx.options.uplift
-    if options is None:
-        return None
-    found = _outcomes(ctx, options)
+    found = _outcomes(ctx, ctx.options.uplift)
     if not isinstance(found, tuple):
-        return found  # no campaign was scored
-    start, outcomes = found
+        return found
+    options, start, outcomes = found
     rd = ctx.results
     metrics = [
         "contacts",
@@ -311,13 +312,10 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
 
 # ------------------------------------------------------------------------------ NBA
 def _nba(ctx: ReportContext) -> SectionOutput | None:
-    options = ctx.options.nba
-    if options is None:
-        return None
-    found = _outcomes(ctx, options)
+    found = _outcomes(ctx, ctx.options.nba)
     if not isinstance(found, tuple):
-        return found  # no campaign was scored
-    start, outcomes = found
+        return found
+    options, start, outcomes = found
     rd = ctx.results
     metrics = [
         "contacts",
