@@ -110,7 +110,7 @@ def run_one(
     tmp.mkdir(parents=True)
     try:
         with threadpool_limits(limits=threads), registry.allow_plugins(allow_plugins):
-            session = registry.make(arm.policy) if config.schedule.surface != "none" else None
+            session = registry.make(arm.policy) if config.schedule.session_surface else None
             campaign_cfg = arm.campaign_policy if session is not None else arm.policy
             campaign = (
                 registry.make(campaign_cfg)

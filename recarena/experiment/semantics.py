@@ -104,10 +104,6 @@ def semantic_problems(parts: ScenarioParts) -> list[Problem]:
     ]
 
 
-def _session_surface(schedule: ScheduleParams) -> Surface | None:
-    return {"slate": Surface.SLATE, "variant": Surface.VARIANT}.get(schedule.surface)
-
-
 def _surface_problems(parts: ScenarioParts) -> Iterator[Problem]:
     schedule, world = parts.schedule, parts.world
     if schedule is None:
@@ -158,7 +154,7 @@ def _clock_problems(schedule: ScheduleParams | None) -> Iterator[Problem]:
 def _policy_problems(parts: ScenarioParts) -> Iterator[Problem]:
     """Every arm's policy configs against the registry and the scenario's surfaces."""
     schedule = parts.schedule
-    surface = _session_surface(schedule) if schedule is not None else None
+    surface = schedule.session_surface if schedule is not None else None
     campaigns = schedule is not None and bool(schedule.campaign_days)
     for i, arm in parts.arms.items():
         roles = [("policy", arm.policy, surface or Surface.CAMPAIGN)]

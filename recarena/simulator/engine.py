@@ -239,11 +239,7 @@ class Engine:
         self.log = log
         self.oracle_columns = oracle_columns
         self.progress = progress
-        self.surface = {
-            "slate": Surface.SLATE,
-            "variant": Surface.VARIANT,
-            "none": None,
-        }[schedule.surface]
+        self.surface = schedule.session_surface
         if self.surface is not None and session_policy is None:
             raise ValueError(f"the {schedule.surface} surface needs a session policy")
         if self.surface is Surface.VARIANT and len(world.variants) == 0:

@@ -12,16 +12,19 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from recarena.contract import Surface
 from recarena.typing import ClosedModel
 
 __all__ = [
     "BehaviourParams",
     "CatalogueParams",
+    "ClockParams",
     "EligibilityRule",
     "OfferParams",
     "PopulationParams",
     "ResponseTypeShares",
     "ScheduleParams",
+    "SurfacesParams",
     "VariantParams",
     "WorldParams",
 ]
@@ -275,14 +278,10 @@ class WorldParams(ClosedModel):
         return self
 
 
-class ScheduleParams(ClosedModel):
+class ClockParams(ClosedModel):
     """The clock: horizon, decision window and periodic processes (all in days)."""
 
     days: float = Field(14.0, gt=0, le=3650, description="length of the run")
-    surface: Literal["slate", "variant", "none"] = Field(
-        "slate", description="what the session surface shows: item slates or variants"
-    )
-    slate_size: int = Field(10, ge=1, le=100, description="k items per slate")
     decision_window: float = Field(
         0.05, ge=0.001, le=1, description="sessions within one window form one vectorised batch"
     )
@@ -295,6 +294,29 @@ class ScheduleParams(ClosedModel):
     retrain_every: float | None = Field(
         None, gt=0, le=3650, description="call fit(history) every this many days (None = never)"
     )
+    checkpoint_every: float = Field(1.0, gt=0, le=3650, description="daily snapshots / checkpoints")
+
+    @model_validator(mode="after")
+    def _aligned(self) -> ClockParams:
+        # Daily steps must fall on window boundaries, or sessions just before a checkpoint
+        # would be handled after it (e.g. after an item release or a churn draw).
+        ratio = self.checkpoint_every / self.decision_window
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ValueError(
+                f"checkpoint_every ({self.checkpoint_every}) must be a whole multiple of "
+                f"decision_window ({self.decision_window})"
+            )
+        return self
+
+
+class SurfacesParams(ClosedModel):
+    """The surfaces: what sessions show (slates of k items, variants, or nothing) and when
+    campaigns run."""
+
+    surface: Literal["slate", "variant", "none"] = Field(
+        "slate", description="what the session surface shows: item slates or variants"
+    )
+    slate_size: int = Field(10, ge=1, le=100, description="k items per slate")
     campaign_days: list[float] = Field(
         default_factory=list,
         max_length=10_000,
@@ -303,7 +325,6 @@ class ScheduleParams(ClosedModel):
     campaign_budget: float | None = Field(
         None, gt=0, le=1e12, description="contact budget per campaign (None = unlimited)"
     )
-    checkpoint_every: float = Field(1.0, gt=0, le=3650, description="daily snapshots / checkpoints")
     keep_impressions: bool | None = Field(
         None,
         description="keep slate decisions in memory for History (needed by rankers and some "
@@ -317,14 +338,20 @@ class ScheduleParams(ClosedModel):
             raise ValueError(f"campaign_days must be in [0, 3650], got {v}")
         return sorted(v)
 
-    @model_validator(mode="after")
-    def _aligned(self) -> ScheduleParams:
-        # Daily steps must fall on window boundaries, or sessions just before a checkpoint
-        # would be handled after it (e.g. after an item release or a churn draw).
-        ratio = self.checkpoint_every / self.decision_window
-        if abs(ratio - round(ratio)) > 1e-6:
-            raise ValueError(
-                f"checkpoint_every ({self.checkpoint_every}) must be a whole multiple of "
-                f"decision_window ({self.decision_window})"
-            )
-        return self
+    @property
+    def session_surface(self) -> Surface | None:
+        """The session surface as the contract's :class:`~recarena.contract.Surface`
+        (``None`` for ``surface: none``): the one place the YAML value is parsed."""
+        return _SESSION_SURFACES[self.surface]
+
+
+_SESSION_SURFACES: dict[str, Surface | None] = {
+    "slate": Surface.SLATE,
+    "variant": Surface.VARIANT,
+    "none": None,
+}
+
+
+class ScheduleParams(SurfacesParams, ClockParams):
+    """The ``schedule:`` block: the clock (horizon, decision window and periodic processes,
+    in days) and the surfaces (what sessions show, when campaigns run) in one mapping."""
