@@ -483,6 +483,7 @@ class Engine:
         best: FloatArray,
     ) -> None:
         n = users.shape[0]
+        _check_finite(Col.EXPECTED_REWARD, expected)
         slate = self.surface is Surface.SLATE
         fallback = decision.fallback
         if fallback is not None:
@@ -666,6 +667,8 @@ class Engine:
             state.retention_multiplier[hit] = np.exp(-(sign * effect)[effect > 0])
             state.retention_until[hit] = t + o.retention_days[offers[treated]][effect > 0]
         propensity = _or_nan(decision.propensities, users.size)
+        _check_finite(Col.P_TREATED, p_treated)
+        _check_finite(Col.P_CONTROL, p_control)
         columns = {
             Col.T: np.full(users.size, t), Col.CAMPAIGN: np.full(users.size, index),
             Col.USER: users, Col.OFFER: offers, Col.CONTROL_FOR: about,
@@ -735,6 +738,17 @@ def _time_order(times: FloatArray) -> IntArray:
 
 def _mean(values: FloatArray) -> float:
     return float(values.mean()) if values.size else 0.0
+
+
+def _check_finite(column: str, values: FloatArray) -> None:
+    """A run whose oracle columns hold NaN or infinity stops here, rather than finishing with
+    a silently wrong regret (parameters at the edge of their ranges can overflow)."""
+    if not np.isfinite(values).all():
+        raise FloatingPointError(
+            f"the oracle column {column!r} is not finite (NaN or infinity): the world's "
+            "parameters overflow the behaviour model (e.g. a very large "
+            "behaviour.preference_weight or a very small temperature)"
+        )
 
 
 def _or_nan(values: NDArray[Any] | None, n: int) -> FloatArray:
