@@ -1303,10 +1303,21 @@ class SlidingWindowUCBParams(_UCBParams):
 
     kind: Literal["sw_ucb"] = "sw_ucb"
     xi: float = Field(0.6, gt=0.0, description="ξ in the confidence width (G&M suggest 0.6).")
-    window: float = Field(7.0, gt=0.0, description="Window τ in days of feedback remembered.")
-    bucket_days: float = Field(
-        1.0, gt=0.0, description="Width in days of the ring's aggregation buckets."
+    window: float = Field(
+        7.0, gt=0.0, le=3650, description="Window τ in days of feedback remembered."
     )
+    bucket_days: float = Field(
+        1.0, ge=0.001, le=3650, description="Width in days of the ring's aggregation buckets."
+    )
+
+    @model_validator(mode="after")
+    def _ring(self) -> SlidingWindowUCBParams:
+        if self.window / self.bucket_days > 100_000:
+            raise ValueError(
+                f"window / bucket_days = {self.window / self.bucket_days:,.0f} buckets; at most "
+                "100,000 (widen bucket_days)"
+            )
+        return self
 
 
 class DiscountedUCBParams(_UCBParams):

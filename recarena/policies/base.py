@@ -24,6 +24,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import model_validator
 
 from recarena.contract import (
     Decision,
@@ -37,21 +38,39 @@ from recarena.contract import (
 )
 from recarena.typing import ClosedModel
 
-__all__ = ["NotSetUpError", "Policy", "PolicyParams"]
+__all__ = ["MAX_PARAMETER", "NotSetUpError", "Policy", "PolicyParams"]
 
 
 class NotSetUpError(RuntimeError):
     """A policy was used before :meth:`Policy.setup`."""
 
 
+#: Largest magnitude of any numeric policy parameter: a backstop for fields without a
+#: tighter range of their own (a value like 1e300 is a typo, and can ask for absurd work).
+MAX_PARAMETER = 1e12
+
+
 class PolicyParams(ClosedModel):
     """Base of every policy's parameter model: closed (``extra="forbid"``) and frozen.
 
     Subclasses declare ``kind: Literal["<registry id>"]`` and their hyperparameters, each
-    with a default, a range where one applies, and a one-line description.
+    with a default, a range where one applies, and a one-line description. Every number is
+    also held to ±:data:`MAX_PARAMETER`.
     """
 
     kind: str
+
+    @model_validator(mode="after")
+    def _sane_magnitudes(self) -> PolicyParams:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if number and abs(value) > MAX_PARAMETER:
+                raise ValueError(
+                    f"{name} = {value:g} is beyond ±{MAX_PARAMETER:g}, the range of any "
+                    "policy parameter"
+                )
+        return self
 
 
 class Policy(ABC):

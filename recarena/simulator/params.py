@@ -328,7 +328,8 @@ class SurfacesParams(ClosedModel):
     keep_impressions: bool | None = Field(
         None,
         description="keep slate decisions in memory for History (needed by rankers and some "
-        "refits); None = only when a batch-fit policy retrains",
+        "refits); None = only when a batch-fit policy retrains. true also keeps the whole "
+        "history (otherwise only what the refitting policies read)",
     )
 
     @field_validator("campaign_days")
