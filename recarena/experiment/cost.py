@@ -29,6 +29,7 @@ import os
 from dataclasses import dataclass
 
 from recarena.experiment.schema import ScenarioConfig
+from recarena.simulator.log import CHUNK_BYTES, SCHEMAS
 
 __all__ = [
     "BASE_BYTES",
@@ -48,16 +49,17 @@ __all__ = [
     "estimate_sweep",
 ]
 
-#: Resident memory of a worker with recarena, numpy, numba and pandas loaded.
-BASE_BYTES = 400 * 2**20
+#: Resident memory of a worker with recarena, numpy, numba, pandas and pyarrow loaded
+#: (``bench/bench_memory.py``: 335 MB peak for a 10k-user run, of which ≈ 10 MB users).
+BASE_BYTES = 350 * 2**20
 #: Per user: world tables, engine state, best-value cache (measured ≈ 880 B at 1M users).
 USER_BYTES = 1024
 #: Per item: latent vector, attributes, text.
 ITEM_BYTES = 2048
 #: Per decision kept in memory when impressions are kept for refits (measured 64 B).
 IMPRESSION_BYTES = 64
-#: Log buffers of one run (see :class:`recarena.simulator.log.EventLog`).
-LOG_BUFFER_BYTES = 256 * 2**20
+#: Log buffers of one run: each table buffers at most ``CHUNK_BYTES`` before a row group.
+LOG_BUFFER_BYTES = (len(SCHEMAS) + 1) * CHUNK_BYTES
 #: CPU seconds per decision (measured ≈ 1 µs end to end; rounded up for slower machines).
 DECISION_SECONDS = 2e-6
 #: CPU seconds per decision window of the event loop (batch set-up, feedback, snapshots).
