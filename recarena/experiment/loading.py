@@ -18,6 +18,7 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from recarena.experiment.ope import ope_problems
 from recarena.experiment.schema import ScenarioConfig
 from recarena.policies import registry
 from recarena.policies.base import Surface
@@ -267,6 +268,8 @@ def scenario_from_dict(
     except ValidationError as exc:
         raise ScenarioError(source, _problems(exc, ScenarioConfig), lines) from None
     problems = _policy_problems(config)
+    if not problems:  # the ope block's checks read the arms' policy classes
+        problems = [Problem(loc, message) for loc, message in ope_problems(config)]
     if problems:
         raise ScenarioError(source, problems, lines)
     return config

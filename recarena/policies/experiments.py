@@ -134,6 +134,8 @@ from recarena.policies.base import (
     Policy,
     PolicyParams,
     Surface,
+    campaign_action_index,
+    one_hot,
 )
 from recarena.policies.registry import register
 from recarena.simulator.rng import Purpose, uniform
@@ -638,6 +640,12 @@ class FixedAction(Policy):
         if request.surface is Surface.CAMPAIGN and request.eligible is not None and a >= 0:
             actions[~request.eligible[:, a]] = -1
         return Decision(actions=actions, propensities=np.ones(request.size))
+
+    def _action_probabilities(self, request: DecisionRequest) -> FloatArray:
+        actions = self._act(request).actions
+        if request.surface is Surface.CAMPAIGN:
+            return one_hot(campaign_action_index(actions), self.spec_.n_offers + 1)
+        return one_hot(actions, self.spec_.n_variants)
 
 
 def _grow(values: NDArray[Any], size: int, fill: float) -> NDArray[Any]:

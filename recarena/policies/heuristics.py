@@ -92,6 +92,15 @@ class RandomPolicy(Policy):
             self.rng_, request, self.params.treat_fraction, self.spec_.offer_contact_cost
         )
 
+    def _action_probabilities(self, request: DecisionRequest) -> NDArray[np.float64]:
+        if request.surface is not Surface.VARIANT:
+            raise NotImplementedError(
+                f"policy 'random' reports its action distribution on the variant surface only, "
+                f"not on {request.surface}"
+            )
+        k = self.spec_.n_variants
+        return np.full((request.size, k), 1.0 / k)
+
 
 @register
 class PopularityPolicy(Policy):

@@ -21,6 +21,11 @@ clipped to the reward's range. The effective sample size of importance weights i
 :math:`(\sum_i w_i)^2 / \sum_i w_i^2` (Kish 1965, *Survey Sampling*; Owen 2013, *Monte Carlo
 theory, methods and examples*, §9.3).
 
+Where an estimator's interval must include the error of a fitted model (the direct method),
+it is a percentile interval over a cluster bootstrap instead (:func:`cluster_bootstrap_weights`,
+Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, §13; users resampled with
+replacement, each replicate's decisions weighted by how often their user was drawn).
+
 A log without propensities cannot be reweighted: :func:`check_propensities` raises
 :class:`MissingPropensityError` naming the arm.
 """
@@ -38,7 +43,9 @@ __all__ = [
     "Estimate",
     "MissingPropensityError",
     "check_propensities",
+    "cluster_bootstrap_weights",
     "kish_ess",
+    "percentile_estimate",
     "ratio_estimate",
 ]
 
@@ -154,11 +161,10 @@ def ratio_estimate(
         return Estimate(estimator, math.nan, math.nan, math.nan, ess, n)
     value = float(a.sum() / total)
     residual = a - value * b
-    if clusters is None:
-        sums = residual
-    else:
+    sums = residual
+    if clusters is not None:
         _, index = np.unique(np.asarray(clusters), return_inverse=True)
-        sums = np.bincount(index, weights=residual)
+        sums = np.bincount(index, weights=residual).astype(np.float64)
     g = sums.size
     if g < 2:
         return Estimate(estimator, value, math.nan, math.nan, ess, n)
@@ -172,4 +178,42 @@ def ratio_estimate(
         float(np.clip(value + half, low, high)),
         ess,
         n,
+    )
+
+
+def cluster_bootstrap_weights(
+    clusters: IntArray | None, n: int, rng: np.random.Generator, n_boot: int
+) -> NDArray[np.float64]:
+    """Bootstrap replicates as row weights, shape (n_boot, n).
+
+    Each replicate draws G clusters with replacement (every row its own cluster when
+    ``clusters`` is ``None``); a row's weight is how often its cluster was drawn.
+    """
+    index: NDArray[np.intp] = np.arange(n)
+    g = n
+    if clusters is not None:
+        _, index = np.unique(np.asarray(clusters), return_inverse=True)
+        g = int(index.max()) + 1 if n else 0
+    out = np.empty((n_boot, n))
+    for b in range(n_boot):
+        counts = np.bincount(rng.integers(0, g, g), minlength=g).astype(np.float64)
+        out[b] = counts[index]
+    return out
+
+
+def percentile_estimate(
+    estimator: str,
+    value: float,
+    replicates: FloatArray,
+    *,
+    ess: float,
+    n: int,
+    level: float = 0.95,
+    bounds: tuple[float, float] = (0.0, 1.0),
+) -> Estimate:
+    """``value`` with the percentile interval of its bootstrap ``replicates``, clipped."""
+    tail = (1 - level) / 2
+    low, high = np.quantile(replicates, [tail, 1 - tail])
+    return Estimate(
+        estimator, value, float(np.clip(low, *bounds)), float(np.clip(high, *bounds)), ess, n
     )

@@ -35,6 +35,7 @@ def fit_reward_model(
     reward: FloatArray,
     n_actions: int,
     kind: RewardModelKind = "mean",
+    sample_weight: FloatArray | None = None,
 ) -> FloatArray:
     """Fit :math:`\\hat q` on the log and predict it for every logged context and action.
 
@@ -48,6 +49,8 @@ def fit_reward_model(
         K.
     kind
         ``mean`` or ``logistic`` (module docstring).
+    sample_weight
+        A weight per logged decision (a bootstrap replicate's counts); default 1.
 
     Returns
     -------
@@ -55,9 +58,10 @@ def fit_reward_model(
         :math:`\\hat q(x_i, a)`, shape (n, K).
     """
     n = action.shape[0]
-    overall = float(reward.mean()) if n else 0.0
-    counts = np.bincount(action, minlength=n_actions).astype(np.float64)
-    sums = np.bincount(action, weights=reward, minlength=n_actions)
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    overall = float(np.dot(weight, reward) / weight.sum()) if weight.sum() > 0 else 0.0
+    counts = np.bincount(action, weights=weight, minlength=n_actions)
+    sums = np.bincount(action, weights=weight * reward, minlength=n_actions)
     means = (sums + overall) / (counts + 1.0)
     q = np.tile(means, (n, 1))
     if kind == "mean":
@@ -67,10 +71,10 @@ def fit_reward_model(
     x = np.asarray(features, dtype=np.float64)
     binary = (reward > 0).astype(np.int64)
     for a in range(n_actions):
-        rows = action == a
+        rows = (action == a) & (weight > 0)
         if np.unique(binary[rows]).size < 2:
             continue  # one outcome only: the smoothed mean stands
         model = LogisticRegression(C=1.0, max_iter=500)
-        model.fit(x[rows], binary[rows])
+        model.fit(x[rows], binary[rows], sample_weight=weight[rows])
         q[:, a] = model.predict_proba(x)[:, 1]
     return q

@@ -23,18 +23,20 @@ def estimate_all(
     clip: float,
     switch: float,
     level: float = 0.95,
+    dm_replicates: FloatArray | None = None,
 ) -> list[Estimate]:
-    """Replay, IPS, SNIPS, clipped IPS (at ``clip``), DM, DR and switch-DR (at ``switch``).
+    r"""Replay, IPS, SNIPS, clipped IPS (at ``clip``), DM, DR and switch-DR (at ``switch``).
 
-    ``target`` is π(·|x_i) and ``q_hat`` the reward model's :math:`\\hat q(x_i, ·)`, both
-    (n, K).
+    ``target`` is π(·|x_i) and ``q_hat`` the reward model's :math:`\hat q(x_i, ·)`, both
+    (n, K); ``dm_replicates`` the direct method's bootstrap values of this target (see
+    :func:`~recarena.analysis.ope.direct.bootstrap_model_values`).
     """
     return [
         replay(log, target, level),
         ips(log, target, level),
         snips(log, target, level),
         clipped_ips(log, target, clip, level),
-        direct_method(log, target, q_hat, level),
+        direct_method(log, target, q_hat, level, dm_replicates),
         doubly_robust(log, target, q_hat, level),
         switch_doubly_robust(log, target, q_hat, switch, level),
     ]
