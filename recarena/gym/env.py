@@ -60,6 +60,13 @@ def _world(surface: GymSurface, world: WorldParams | dict[str, Any] | None) -> W
     return world if isinstance(world, WorldParams) else WorldParams.model_validate(world)
 
 
+def _world_seed(seed: int | None, default: int | None, rng: np.random.Generator) -> int:
+    """The world to build on reset: ``seed``, else the env's ``world_seed``, else a draw."""
+    if seed is not None:
+        return seed
+    return default if default is not None else int(rng.integers(2**31))
+
+
 def _action_space(model: SessionModel) -> spaces.Space[Any]:
     if model.surface == "slate":
         return spaces.MultiDiscrete(np.full(model.slate_size, model.n_actions))
@@ -115,13 +122,7 @@ class RecarenaEnv(gym.Env[Obs, Any]):
     ) -> tuple[Obs, dict[str, Any]]:
         """Build the world of ``seed`` and draw the first user."""
         super().reset(seed=seed)
-        if seed is not None:
-            world_seed = seed
-        elif self._default_seed is not None:
-            world_seed = self._default_seed
-        else:
-            world_seed = int(self.np_random.integers(2**31))
-        self.model.build(world_seed)
+        self.model.build(_world_seed(seed, self._default_seed, self.np_random))
         self._sessions = np.zeros(self.model.world.n_users)
         self._rewards = np.zeros(self.model.world.n_users)
         self._steps = 0
@@ -196,13 +197,7 @@ class RecarenaVectorEnv(VectorEnv[Obs, Any, Any]):
         if isinstance(seed, list):
             seed = seed[0]
         super().reset(seed=seed)
-        if seed is not None:
-            world_seed = seed
-        elif self._default_seed is not None:
-            world_seed = self._default_seed
-        else:
-            world_seed = int(self.np_random.integers(2**31))
-        self.model.build(world_seed)
+        self.model.build(_world_seed(seed, self._default_seed, self.np_random))
         n_users = self.model.world.n_users
         self._sessions = np.zeros((self.num_envs, n_users))
         self._rewards = np.zeros((self.num_envs, n_users))
