@@ -29,7 +29,8 @@ from recarena.analysis.ope.direct import bootstrap_model_values
 from recarena.analysis.ope.estimate import cluster_bootstrap_weights
 from recarena.experiment.schema import OPEConfig, ScenarioConfig
 from recarena.policies import registry
-from recarena.policies.base import DecisionRequest, Policy, Surface
+from recarena.contract import DecisionRequest, Surface
+from recarena.policies.base import Policy
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.log import Col, Table, read_table
 from recarena.simulator.oracle import Oracle

@@ -7,15 +7,8 @@ from typing import Literal
 
 import numpy as np
 
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    Policy,
-    PolicyParams,
-    Surface,
-    campaign_action_index,
-    one_hot,
-)
+from recarena.contract import Decision, DecisionRequest, Surface
+from recarena.policies.base import Policy, PolicyParams, campaign_action_index, one_hot
 from recarena.policies.registry import register
 
 __all__ = ["OraclePolicy", "greedy_budget"]

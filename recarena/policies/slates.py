@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from recarena.policies.base import Decision
+from recarena.contract import Decision
+from recarena.typing import FloatArray, IntArray
 
 __all__ = [
     "Exploration",
@@ -23,11 +24,8 @@ __all__ = [
     "uniform_slate_probability",
 ]
 
-I64 = NDArray[np.int64]
-F64 = NDArray[np.float64]
 
-
-def random_slates(rng: np.random.Generator, candidates: I64, n_rows: int, k: int) -> I64:
+def random_slates(rng: np.random.Generator, candidates: IntArray, n_rows: int, k: int) -> IntArray:
     """``n_rows`` slates of ``k`` distinct items drawn uniformly from ``candidates``.
 
     Each slot takes a uniform candidate ⌊U·n⌋ (U from ``rng``, bias ≤ n/2⁵³), redrawn while
@@ -46,7 +44,7 @@ def random_slates(rng: np.random.Generator, candidates: I64, n_rows: int, k: int
         if k > n:
             slates = np.hstack([slates, np.repeat(slates[:, -1:], k - n, axis=1)])
         return slates
-    positions: I64 = _distinct_positions(rng, n, n_rows, k)
+    positions: IntArray = _distinct_positions(rng, n, n_rows, k)
     return np.take(candidates, positions)
 
 
@@ -70,7 +68,7 @@ def _distinct_positions(rng, n, n_rows, k):  # type: ignore[no-untyped-def]  # n
     return out
 
 
-def ranked_items(scores: NDArray[np.floating], available: NDArray[np.bool_]) -> I64:
+def ranked_items(scores: NDArray[np.floating], available: NDArray[np.bool_]) -> IntArray:
     """Available items sorted by score (descending), ties by lower item id."""
     idx = np.flatnonzero(available)
     order = np.lexsort((idx, -scores[idx]))
@@ -98,10 +96,10 @@ class Exploration(NamedTuple):
         P(the whole ordered slate), (B,).
     """
 
-    slates: I64
+    slates: IntArray
     explored: NDArray[np.bool_]
-    slot_propensities: F64
-    slate_propensities: F64
+    slot_propensities: FloatArray
+    slate_propensities: FloatArray
 
     def decision(self, fallback: NDArray[np.bool_] | None = None) -> Decision:
         """The policy's decision: the slates, their propensities (the first slot's as
@@ -118,8 +116,8 @@ class Exploration(NamedTuple):
 
 def explore(
     rng: np.random.Generator,
-    slates: I64,
-    candidates: I64,
+    slates: IntArray,
+    candidates: IntArray,
     epsilon: float,
 ) -> Exploration:
     """Replace each row by a uniformly random slate (of ``candidates``) with probability ε.
@@ -143,7 +141,7 @@ def explore(
 
 
 def random_slate_decision(
-    rng: np.random.Generator, candidates: I64, n_rows: int, k: int
+    rng: np.random.Generator, candidates: IntArray, n_rows: int, k: int
 ) -> Decision:
     """Uniformly random slates (:func:`random_slates`) with their exact propensities: 1/n per
     slot, :func:`uniform_slate_probability` per slate."""
