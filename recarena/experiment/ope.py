@@ -27,9 +27,9 @@ import pandas as pd
 from recarena.analysis.ope import LoggedFeedback, estimate_all, fit_reward_model
 from recarena.analysis.ope.direct import bootstrap_model_values
 from recarena.analysis.ope.estimate import cluster_bootstrap_weights
+from recarena.contract import DecisionRequest, Surface
 from recarena.experiment.schema import OPEConfig, ScenarioConfig
 from recarena.policies import registry
-from recarena.contract import DecisionRequest, Surface
 from recarena.policies.base import Policy
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.log import Col, Table, read_table
