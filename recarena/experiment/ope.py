@@ -18,6 +18,7 @@ act differently on the logger's log than on its own run.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,23 @@ from recarena.analysis.ope.estimate import cluster_bootstrap_weights
 from recarena.contract import DecisionRequest, Surface
 from recarena.experiment.schema import OPEConfig, ScenarioConfig
 from recarena.policies import registry
-from recarena.policies.base import Policy
+from recarena.policies.base import Policy, campaign_action_index
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.log import Col, Table, read_table
 from recarena.simulator.oracle import Oracle
 from recarena.simulator.rng import RandomStreams
 from recarena.simulator.simulation import build_world
 from recarena.simulator.state import SimState
-from recarena.simulator.world import World
+from recarena.simulator.world import World, offer_eligibility
 
-__all__ = ["ESTIMATES_FILE", "OPE_DIR", "ope_problems", "seed_estimates", "write_ope_estimates"]
+__all__ = [
+    "ESTIMATES_FILE",
+    "OPE_DIR",
+    "ope_problems",
+    "ope_surface",
+    "seed_estimates",
+    "write_ope_estimates",
+]
 
 OPE_DIR = "ope"
 ESTIMATES_FILE = "estimates.csv"
@@ -52,12 +60,13 @@ def ope_problems(config: ScenarioConfig) -> list[tuple[Loc, str]]:
     if ope is None:
         return []
     problems: list[tuple[Loc, str]] = []
-    if config.schedule.surface != "variant":
+    if ope_surface(config) is None:
         problems.append(
             (
                 ("ope",),
-                "off-policy validation runs on the variant surface; this scenario's surface "
-                f"is {config.schedule.surface!r} (use schedule.surface: variant)",
+                "off-policy validation runs on the variant surface, or on campaigns without a "
+                f"session surface; this scenario's surface is {config.schedule.surface!r} "
+                "(use schedule.surface: variant, or surface: none with campaign_days)",
             )
         )
     shift = config.world.shift_day
@@ -89,6 +98,16 @@ def ope_problems(config: ScenarioConfig) -> list[tuple[Loc, str]]:
     return problems
 
 
+def ope_surface(config: ScenarioConfig) -> Surface | None:
+    """The surface an ``ope:`` block evaluates: banners (``variant``) or campaigns (with no
+    session surface); ``None`` when neither applies."""
+    if config.schedule.surface == "variant":
+        return Surface.VARIANT
+    if config.schedule.surface == "none" and config.schedule.campaign_days:
+        return Surface.CAMPAIGN
+    return None
+
+
 def _stationary_kinds() -> list[str]:
     return [
         kind
@@ -99,28 +118,88 @@ def _stationary_kinds() -> list[str]:
 
 def _target_probabilities(
     config: ScenarioConfig, policy_config: dict[str, Any], world: World, seed: int,
-    users: np.ndarray,
+    log: _Log,
 ) -> np.ndarray:  # fmt: skip
-    """π(·|x_i) of one target policy on the logged users, shape (n, K)."""
+    """π(·|x_i) of one target policy on the logged decisions, shape (n, K)."""
     policy: Policy = registry.make(policy_config)
-    surfaces = frozenset([Surface.VARIANT])
+    surface = log.surface
+    role = "campaign" if surface is Surface.CAMPAIGN else "session"
     # The same stream the target's own run used, so a randomised target is the same policy.
     policy.setup(
-        environment_spec(world, config.schedule, surfaces),
-        RandomStreams(seed).generator("policy/session"),
+        environment_spec(world, config.schedule, frozenset([surface])),
+        RandomStreams(seed).generator(f"policy/{role}"),
     )
     if policy.needs_oracle:
         # A stationary world: the truth the oracle acts on is the initial state's.
         state = SimState.initial(world, config.world.behaviour.fatigue_memory)
         policy.attach_oracle(Oracle(world, state, config.world.behaviour, 0))
-    request = DecisionRequest(
-        surface=Surface.VARIANT,
-        t=0.0,  # stationary targets: the time of the request does not matter
-        users=users,
-        features=world.features[users],
-        available_items=world.items.release_time <= 0.0,
+    available = world.items.release_time <= 0.0
+    if surface is Surface.VARIANT:
+        request = DecisionRequest(
+            surface=surface,
+            t=0.0,  # stationary targets: the time of the request does not matter
+            users=log.users,
+            features=world.features[log.users],
+            available_items=available,
+        )
+        return policy.action_probabilities(request)
+    # One request per campaign, as the target's own run made them (budgets are per campaign).
+    budget = config.schedule.campaign_budget
+    assert log.campaign is not None
+    out = np.empty((log.users.size, len(world.offers) + 1))
+    for index in np.unique(log.campaign):
+        rows = np.flatnonzero(log.campaign == index)
+        users = log.users[rows]
+        request = DecisionRequest(
+            surface=surface,
+            t=0.0,
+            users=users,
+            features=world.features[users],
+            available_items=available,
+            eligible=offer_eligibility(world, users),
+            budget=float("inf") if budget is None else float(budget),
+            campaign=int(index),
+        )
+        out[rows] = policy.action_probabilities(request)
+    return out
+
+
+@dataclass(frozen=True)
+class _Log:
+    """The logging arm's decisions on the evaluated surface."""
+
+    surface: Surface
+    users: np.ndarray
+    feedback: LoggedFeedback
+    campaign: np.ndarray | None = None
+
+
+def _read_log(run_dir: Path, surface: Surface, n_actions: int, arm: str) -> _Log:
+    """Variant decisions (reward: click), or campaign decisions as actions 0 = no offer and
+    o + 1 = offer o (reward: a response to a sent offer; 0 without an offer)."""
+    if surface is Surface.VARIANT:
+        log = read_table(run_dir, Table.DECISIONS, [Col.USER, Col.ACTION, Col.PROPENSITY,
+                                                    Col.CLICK])  # fmt: skip
+        action = log[Col.ACTION].to_numpy(np.int64)
+        reward = log[Col.CLICK].to_numpy(np.float64)
+        campaign = None
+    else:
+        log = read_table(run_dir, Table.CAMPAIGNS, [Col.CAMPAIGN, Col.USER, Col.OFFER,
+                                                    Col.PROPENSITY, Col.RESPONDED])  # fmt: skip
+        offer = log[Col.OFFER].to_numpy(np.int64)
+        action = campaign_action_index(offer)
+        reward = (log[Col.RESPONDED].to_numpy(np.float64)) * (offer >= 0)
+        campaign = log[Col.CAMPAIGN].to_numpy(np.int64)
+    users = log[Col.USER].to_numpy(np.int64)
+    feedback = LoggedFeedback(
+        action=action,
+        reward=reward,
+        pscore=log[Col.PROPENSITY].to_numpy(np.float64),
+        n_actions=n_actions,
+        clusters=users,
+        arm=arm,
     )
-    return policy.action_probabilities(request)
+    return _Log(surface, users, feedback, campaign)
 
 
 def seed_estimates(config: ScenarioConfig, run_dir: Path, seed: int) -> pd.DataFrame:
@@ -139,18 +218,12 @@ def seed_estimates(config: ScenarioConfig, run_dir: Path, seed: int) -> pd.DataF
         ``seed, target, estimator, estimate, ci_low, ci_high, ess, n``.
     """
     ope: OPEConfig | None = config.ope
-    assert ope is not None
-    log = read_table(run_dir, Table.DECISIONS, [Col.USER, Col.ACTION, Col.PROPENSITY, Col.CLICK])
+    surface = ope_surface(config)
+    assert ope is not None and surface is not None
     world = build_world(config.world, config.schedule, seed)
-    users = log[Col.USER].to_numpy(np.int64)
-    feedback = LoggedFeedback(
-        action=log[Col.ACTION].to_numpy(np.int64),
-        reward=log[Col.CLICK].to_numpy(np.float64),
-        pscore=log[Col.PROPENSITY].to_numpy(np.float64),
-        n_actions=len(world.variants),
-        clusters=users,
-        arm=ope.logging_arm,
-    )
+    n_actions = len(world.variants) if surface is Surface.VARIANT else len(world.offers) + 1
+    log = _read_log(run_dir, surface, n_actions, ope.logging_arm)
+    users, feedback = log.users, log.feedback
     features = world.features[users]
 
     def refit(weight: np.ndarray | None = None) -> np.ndarray:
@@ -162,7 +235,7 @@ def seed_estimates(config: ScenarioConfig, run_dir: Path, seed: int) -> pd.DataF
     q_hat = refit()
     arms = {a.name: a for a in config.arms}
     targets = [
-        _target_probabilities(config, arms[name].policy, world, seed, users) for name in ope.targets
+        _target_probabilities(config, arms[name].policy, world, seed, log) for name in ope.targets
     ]
     replicates = None
     if ope.bootstrap:

@@ -90,11 +90,10 @@ def test_reward_models() -> None:
     p = 1 / (1 + np.exp(-(x[:, 0] * np.where(action == 0, 2.0, -2.0))))
     reward = (rng.random(4000) < p).astype(float)
     mean = ope.fit_reward_model(x, action, reward, 2, "mean")
-    # (sum + overall mean) / (count + 1) per action
     for a in (0, 1):
-        rows = action == a
-        expected = (reward[rows].sum() + reward.mean()) / (rows.sum() + 1)
-        assert mean[0, a] == pytest.approx(expected)
+        assert mean[0, a] == pytest.approx(reward[action == a].mean())
+    unseen = ope.fit_reward_model(x, action, reward, 3, "mean")
+    assert unseen[0, 2] == pytest.approx(reward.mean())  # never logged: the overall mean
     logistic = ope.fit_reward_model(x, action, reward, 2, "logistic")
     truth0 = 1 / (1 + np.exp(-2 * x[:, 0]))
     assert np.abs(logistic[:, 0] - truth0).mean() < 0.03  # seeded; the mean model is ~0.35 off

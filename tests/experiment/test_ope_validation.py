@@ -65,3 +65,43 @@ def test_logging_arm_without_propensities_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(SweepError, match="arm 'ts_no_p' logged no propensities"):
         run_scenario(config, tmp_path / "out", progress=False, report=False)
+
+
+CAMPAIGN = {
+    "name": "ope_campaign",
+    "seeds": [1, 2],
+    "world": {
+        "population": {"n_users": 1500},
+        "catalogue": {"n_items": 20},
+        "behaviour": {"activity_satisfaction": 0, "churn_satisfaction": 0},
+        "offers": [
+            {"name": "voucher", "base_rate": 0.1, "effect": 1.5},
+            {"name": "upgrade", "base_rate": 0.05, "value": 150, "contact_cost": 2},
+        ],
+    },
+    "schedule": {"days": 2, "surface": "none", "campaign_days": [1, 2]},
+    "executor": {"kind": "inline", "jobs": 1},
+    "arms": [
+        {"name": "pilot", "policy": {"kind": "random", "treat_fraction": 0.5}},
+        {"name": "voucher_all", "policy": {"kind": "fixed", "action": 0}},
+        {"name": "nobody", "policy": {"kind": "fixed", "action": -1}},
+        {"name": "oracle", "policy": {"kind": "oracle"}},
+    ],
+    "ope": {"logging_arm": "pilot", "targets": ["voucher_all", "nobody", "oracle"],
+            "bootstrap": 20},
+}  # fmt: skip
+
+
+def test_campaign_targets_are_estimated_against_their_runs(tmp_path: Path) -> None:
+    config = scenario_from_dict(CAMPAIGN)
+    out = run_scenario(config, tmp_path / "out", progress=False)
+    summary = pd.read_csv(out / "metrics" / "ope.csv").set_index(["target", "estimator"])
+    # Nobody contacted: no response to credit, and every estimator knows it exactly.
+    assert (summary.loc["nobody", "estimate"] == 0).all()
+    assert (summary.loc["nobody", "truth"] == 0).all()
+    # The pilot sends each offer to a quarter of users (weights 4): IPS and DR are close.
+    for target in ("voucher_all", "oracle"):
+        truth = summary.loc[(target, "ips"), "truth"]
+        assert truth > 0.02
+        for estimator in ("ips", "snips", "dr"):
+            assert abs(summary.loc[(target, estimator), "bias"]) < 0.2 * truth

@@ -4,10 +4,10 @@ r"""Reward models fitted on a log, for the direct method and the doubly robust e
 (the truth is never used):
 
 ``mean``
-    :math:`\hat q(x, a) = \bar r_a`, the action's mean logged reward (with one pseudo-count
-    at the overall mean, so an action never logged gets the overall mean). It ignores the
-    user, so it is misspecified whenever rewards depend on features — the setting where the
-    direct method is biased and the doubly robust correction matters.
+    :math:`\hat q(x, a) = \bar r_a`, the action's mean logged reward (the overall mean for
+    an action never logged). It ignores the user, so it is misspecified whenever rewards
+    depend on features — the setting where the direct method is biased and the doubly
+    robust correction matters.
 ``logistic``
     One L2-regularised logistic regression of the reward on the user's encoded features per
     action (scikit-learn's ``LogisticRegression``, C = 1); an action with a single observed
@@ -62,7 +62,7 @@ def fit_reward_model(
     overall = float(np.dot(weight, reward) / weight.sum()) if weight.sum() > 0 else 0.0
     counts = np.bincount(action, weights=weight, minlength=n_actions)
     sums = np.bincount(action, weights=weight * reward, minlength=n_actions)
-    means = (sums + overall) / (counts + 1.0)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1e-300), overall)
     q = np.tile(means, (n, 1))
     if kind == "mean":
         return q

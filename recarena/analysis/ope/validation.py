@@ -2,7 +2,8 @@ r"""Off-policy estimates against on-policy truth: bias, RMSE, coverage and ESS o
 
 The truth of a target on a seed is its own on-policy run under common random numbers: the
 mean over its decisions of the oracle's expected reward of what it showed
-(``expected_reward``; the observed click when the oracle columns were not logged). For
+(``expected_reward``; the observed click when the oracle columns were not logged), or on
+campaigns the mean response probability of the contacted (``p_treated``, 0 uncontacted). For
 estimates :math:`\hat V_s` and truths :math:`V_s` over seeds s = 1..S:
 
 .. math::
@@ -25,11 +26,19 @@ from recarena.simulator.log import Col
 __all__ = ["on_policy_value", "validation_summary"]
 
 
-def on_policy_value(decisions: pd.DataFrame) -> float:
-    """A run's value per decision: mean ``expected_reward`` (or ``click`` without it)."""
-    if Col.EXPECTED_REWARD in decisions and decisions[Col.EXPECTED_REWARD].notna().all():
-        return float(decisions[Col.EXPECTED_REWARD].mean())
-    return float(decisions[Col.CLICK].mean())
+def on_policy_value(table: pd.DataFrame) -> float:
+    """A run's value per decision, from its decisions or its campaigns table.
+
+    Decisions: the mean ``expected_reward`` (the observed ``click`` without the oracle
+    column). Campaigns: the mean over considered users of ``p_treated`` for those sent an
+    offer and 0 for the rest — the expected responses to the campaign's contacts.
+    """
+    if Col.P_TREATED in table:
+        sent = table[Col.OFFER].to_numpy() >= 0
+        return float(np.where(sent, table[Col.P_TREATED].to_numpy(np.float64), 0.0).mean())
+    if Col.EXPECTED_REWARD in table and table[Col.EXPECTED_REWARD].notna().all():
+        return float(table[Col.EXPECTED_REWARD].mean())
+    return float(table[Col.CLICK].mean())
 
 
 def validation_summary(per_seed: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

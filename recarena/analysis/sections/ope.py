@@ -26,7 +26,7 @@ from recarena.analysis.report import (
     html_table,
     install_section,
 )
-from recarena.simulator.log import Col, Table
+from recarena.simulator.log import Table
 
 __all__ = ["SECTION", "TITLE", "build", "estimate_plot", "per_seed_table"]
 
@@ -40,15 +40,13 @@ def per_seed_table(ctx: ReportContext) -> pd.DataFrame | None:
     if not path.exists() or not ctx.results.scenario.get("ope"):
         return None
     estimates = pd.read_csv(path)
+    campaigns = (ctx.results.scenario.get("schedule") or {}).get("surface") == "none"
+    table = Table.CAMPAIGNS if campaigns else Table.DECISIONS
     truth = [
         {
             "seed": seed,
             "target": target,
-            "truth": on_policy_value(
-                ctx.results.run(int(seed), str(target)).table(Table.DECISIONS)[
-                    [Col.CLICK, Col.EXPECTED_REWARD]
-                ]
-            ),
+            "truth": on_policy_value(ctx.results.run(int(seed), str(target)).table(table)),
         }
         for seed, target in estimates[["seed", "target"]].drop_duplicates().itertuples(index=False)
     ]
@@ -71,9 +69,12 @@ def estimate_plot(per_seed: pd.DataFrame) -> Figure:
         ax.plot([low, high], [low, high], color="0.6", lw=1, ls="--")
         for target in targets:
             g = part[part["target"] == target]
+            # An interval clipped to the reward's range (or a percentile interval) may not
+            # hold its own estimate: draw only the part on each side of it.
+            below = (g["estimate"] - g["ci_low"]).clip(lower=0)
+            above = (g["ci_high"] - g["estimate"]).clip(lower=0)
             ax.errorbar(
-                g["truth"], g["estimate"],
-                yerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]],
+                g["truth"], g["estimate"], yerr=[below, above],
                 fmt="o", ms=3, lw=0.8, color=colors[target], label=target,
             )  # fmt: skip
         ax.set_title(estimator, fontsize=9)
@@ -98,7 +99,8 @@ def build(ctx: ReportContext) -> SectionOutput | None:
         f"<p>Every target's value estimated from the log of arm "
         f"<b>{html.escape(str(options['logging_arm']))}</b>, against the truth: the target's "
         f"own on-policy run on the same seed (common random numbers), measured as the oracle's "
-        f"expected reward per decision. Reward model of DM/DR: "
+        f"expected reward per decision (on campaigns: expected responses to the contacts per "
+        f"user considered). Reward model of DM/DR: "
         f"<code>{html.escape(str(options.get('reward_model', 'mean')))}</code>; clipped IPS at "
         f"M = {options.get('clip')}, switch-DR at τ = {options.get('switch')}. Coverage is the "
         f"share of seeds whose interval holds the truth (nominal "
