@@ -11,7 +11,7 @@ options key has exactly one section and every section's key a model.
 from __future__ import annotations
 
 from recarena.analysis.report import CORE_SECTIONS, PROVENANCE, Section
-from recarena.analysis.sections import experiments, personalization, recsys
+from recarena.analysis.sections import experiments, ope, personalization, recsys
 
 __all__ = ["SECTIONS", "by_options"]
 
@@ -19,6 +19,7 @@ __all__ = ["SECTIONS", "by_options"]
 SECTIONS: tuple[Section, ...] = (
     *CORE_SECTIONS,
     experiments.SECTION,
+    ope.SECTION,
     *personalization.SECTIONS,
     recsys.SECTION,
     PROVENANCE,

@@ -15,6 +15,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
+from recarena.experiment.ope import ope_problems
 from recarena.experiment.overrides import Override, apply_overrides, parse_override
 from recarena.experiment.problems import Problem, ScenarioError
 from recarena.experiment.schema import ScenarioConfig
@@ -143,6 +144,8 @@ def _validation_problems(
         config, problems = None, _problems(exc, ScenarioConfig, data)
     parts = ScenarioParts.of(config) if config is not None else ScenarioParts.salvage(data)
     problems += semantic_problems(parts)
+    if config is not None and not problems:  # the ope block's checks need valid policies
+        problems = [Problem(loc, message) for loc, message in ope_problems(config)]
     if overrides:
         problems = [_with_origin(p, overrides) for p in problems]
     return config, problems

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from recarena.experiment.cost import check_cost
 from recarena.experiment.invocation import InvocationError
 from recarena.experiment.lock import LOCK_FILE, ResultsLock
+from recarena.experiment.ope import write_ope_estimates
 from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.policies import registry
 from recarena.simulator.simulation import build_world, simulate
@@ -418,6 +419,13 @@ def _sweep(
         raise SweepError(f"a run of scenario {config.name!r} failed: {exc}") from exc
     try:
         _write_manifest(out_dir, config, started, overrides)
+        if config.ope is not None:
+            logging = {s: out_dir / RunKey(s, config.ope.logging_arm).relpath for s in config.seeds}
+            try:
+                with registry.allow_plugins(allow_plugins):
+                    write_ope_estimates(config, out_dir, logging)
+            except ValueError as exc:  # e.g. a logging arm whose policy logged no propensities
+                raise SweepError(f"off-policy evaluation of {config.name!r} failed: {exc}") from exc
         if report:
             build_report(out_dir)
     except OSError as exc:
