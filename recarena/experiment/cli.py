@@ -243,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InvocationError, CostError, ResultsDirectoryLocked, ResultsError) as exc:
         print(f"recarena {args.command}: {exc}", file=sys.stderr)
         return EXIT_INVALID
+    except OSError as exc:  # a file or directory that cannot be read or written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"recarena {args.command}: cannot use{where}: {exc.strerror or exc}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
     except KeyboardInterrupt:
         print("\ninterrupted; finished runs are kept — rerun with --resume --out DIR",
               file=sys.stderr)  # fmt: skip
