@@ -66,6 +66,7 @@ from recarena.analysis.results import RunDirectory
 from recarena.analysis.stats import ARM, SEED
 from recarena.simulator.log import Col, Table, read_table
 from recarena.stats import always_valid_ci
+from recarena.stats.group_sequential import BoundaryKind
 from recarena.stats.sequential_test import (
     Fallback,
     SequentialTest,
@@ -165,6 +166,7 @@ class ABDesign:
     msprt_tau: float
     commit: bool
     fallback: Fallback
+    boundary: BoundaryKind
     variant_names: tuple[str, ...]
     variant_configs: tuple[dict[str, Any], ...]
 
@@ -180,6 +182,8 @@ class ABDesign:
             msprt_tau=float(config["msprt_tau"]),
             commit=bool(config["commit"]),
             fallback=config["fallback"],
+            # run directories written before the convention was selectable used this one
+            boundary=config.get("boundary", "obf_two_sided"),
             variant_names=tuple(str(v["name"]) for v in variants),
             variant_configs=tuple(dict(v["policy"]) for v in variants),
         )
@@ -188,8 +192,9 @@ class ABDesign:
         """The test design for a run of ``horizon`` days (``horizon_days`` when set)."""
         h = self.horizon_days if self.horizon_days is not None else horizon
         return test_plan(
-            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback
-        )
+            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback,
+            self.boundary,
+        )  # fmt: skip
 
 
 def replay_test(

@@ -104,6 +104,7 @@ from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.policies import registry
 from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.registry import register
+from recarena.stats.group_sequential import BoundaryKind
 from recarena.stats.sequential_test import (
     Fallback,
     SequentialTest,
@@ -210,6 +211,13 @@ class ABSplitParams(_CompositeParams):
     msprt_tau: float = Field(
         0.01, gt=0.0, description="mSPRT mixing sd τ over the difference of rates"
     )
+    boundary: BoundaryKind = Field(
+        "obf_per_side",
+        description="boundaries of the 'obrien_fleming' rule: 'obf_per_side' (Lan–DeMets "
+        "O'Brien–Fleming-type spending at α/2 per side, as gsDesign/rpact), 'obf_two_sided' "
+        "(the same over both sides combined), 'pocock_spending' or 'obf_classical' "
+        "(O'Brien–Fleming's constants)",
+    )
     commit: bool = Field(
         False, description="explore-then-commit: route everyone to the winner once decided"
     )
@@ -238,8 +246,9 @@ class ABSplitParams(_CompositeParams):
         """The test design for a horizon (``horizon_days`` when set)."""
         h = self.horizon_days if self.horizon_days is not None else horizon
         return test_plan(
-            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback
-        )
+            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback,
+            self.boundary,
+        )  # fmt: skip
 
     def shares(self) -> FloatArray:
         """Normalised assignment weights w."""

@@ -16,10 +16,12 @@ Rules (all two-sided at level :math:`\alpha`, family-wise over the K−1 compari
 * ``sequential_msprt`` — the always-valid p-values of the normal-mixture SPRT
   (:func:`~recarena.stats.msprt_pvalues`, mixing sd ``tau``), Holm-adjusted; stopping at any
   look keeps the type-I error ≤ α (Johari, Pekelis & Walsh 2015).
-* ``obrien_fleming`` — group-sequential boundaries from the Lan–DeMets O'Brien–Fleming
-  spending function (:func:`~recarena.stats.obrien_fleming_bounds`) at level α/(K−1) per
-  comparison (Bonferroni); information fractions are calendar fractions :math:`\tau_\ell / H`
-  (traffic assumed steady), at most 50 looks.
+* ``obrien_fleming`` — group-sequential boundaries
+  (:func:`~recarena.stats.group_sequential_bounds`) in the plan's ``boundary`` convention
+  (default ``obf_per_side``: Lan–DeMets O'Brien–Fleming-type spending at α/2 per side, as
+  gsDesign and rpact tabulate; also ``obf_two_sided``, ``pocock_spending``,
+  ``obf_classical``) at level α/(K−1) per comparison (Bonferroni); information fractions are
+  calendar fractions :math:`\tau_\ell / H` (traffic assumed steady), at most 50 looks.
 
 The test *decides* at the first look where some comparison rejects; the winner is the
 treatment with the highest observed rate among those significantly better than the control,
@@ -48,7 +50,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from recarena.stats.fixed_horizon import two_proportion_ztest
-from recarena.stats.group_sequential import obrien_fleming_bounds
+from recarena.stats.group_sequential import BoundaryKind, group_sequential_bounds
 from recarena.stats.msprt import msprt_pvalues
 from recarena.typing import BoolArray, FloatArray
 
@@ -85,8 +87,8 @@ def look_times(horizon: float, every: float) -> FloatArray:
 
 
 @lru_cache(maxsize=64)
-def _obf_z_bounds(fractions: tuple[float, ...], alpha: float) -> FloatArray:
-    bounds = obrien_fleming_bounds(len(fractions), alpha, info_fractions=list(fractions))
+def _obf_z_bounds(fractions: tuple[float, ...], alpha: float, kind: BoundaryKind) -> FloatArray:
+    bounds = group_sequential_bounds(len(fractions), alpha, list(fractions), kind)
     return np.asarray(bounds.z_bounds, dtype=np.float64)
 
 
@@ -107,6 +109,9 @@ class TestPlan:
         :func:`~recarena.stats.msprt_pvalues`.
     fallback
         Winner of an inconclusive test: ``"control"`` or ``"empirical_best"``.
+    boundary
+        Convention of the ``obrien_fleming`` rule's boundaries
+        (:data:`~recarena.stats.group_sequential.BoundaryKind`).
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -116,6 +121,7 @@ class TestPlan:
     looks: FloatArray
     tau: float = 0.01
     fallback: Fallback = "control"
+    boundary: BoundaryKind = "obf_per_side"
 
     def __post_init__(self) -> None:
         if self.test == "obrien_fleming":
@@ -134,7 +140,7 @@ class TestPlan:
     def obf_bounds(self, n_comparisons: int) -> FloatArray:
         """|z| boundaries per look, at level α / (K−1) per comparison."""
         fractions = tuple(float(f) for f in self.looks / self.looks[-1])
-        return _obf_z_bounds(fractions, self.alpha / max(n_comparisons, 1))
+        return _obf_z_bounds(fractions, self.alpha / max(n_comparisons, 1), self.boundary)
 
 
 @dataclass(frozen=True, eq=False)
@@ -360,6 +366,7 @@ def test_plan(
     checkpoint_every: float,
     tau: float = 0.01,
     fallback: Fallback = "control",
+    boundary: BoundaryKind = "obf_per_side",
 ) -> TestPlan:
     """The design of a test with a look every ``checkpoint_every`` days up to ``horizon``."""
     return TestPlan(
@@ -368,6 +375,7 @@ def test_plan(
         looks=look_times(horizon, checkpoint_every),
         tau=tau,
         fallback=fallback,
+        boundary=boundary,
     )
 
 
