@@ -72,7 +72,8 @@ from recarena.analysis import value as lv
 from recarena.analysis.retention import retention_curve, survival_at
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
 
-__all__ = ["CAMPAIGN_METRICS", "CORE_METRICS", "KEY_METRICS", "METRIC_LABELS", "VALUE_METRICS",
+__all__ = ["CAMPAIGN_METRICS", "CORE_METRICS", "KEY_METRICS", "METRIC_BOUNDS", "METRIC_LABELS",
+           "VALUE_METRICS",
            "Metric", "campaign_metrics", "run_metrics"]  # fmt: skip
 
 
@@ -167,6 +168,21 @@ METRIC_LABELS: dict[str, str] = {
     Metric.TRUE_INCREMENTAL_RESPONSES: "true incremental responses (expected count)",
     Metric.NPV_PER_CONTACTED_USER: "NPV per contacted user (currency / user)",
 }
+
+
+_UNIT = (0.0, 1.0)
+_NON_NEGATIVE = (0.0, math.inf)
+#: The range of each metric that has one: its confidence intervals are clipped to it.
+METRIC_BOUNDS: dict[str, tuple[float, float]] = {
+    **dict.fromkeys((Metric.CTR, Metric.MEAN_EXPECTED_REWARD, Metric.CONVERSION_RATE,
+                     Metric.RETENTION, Metric.RESPONSE_RATE_TREATED,
+                     Metric.RESPONSE_RATE_CONTROL), _UNIT),
+    **dict.fromkeys((Metric.VALUE_CLICKS, Metric.VALUE_CONVERSIONS, Metric.VALUE_REVENUE,
+                     Metric.STARTING_USERS, Metric.DECISIONS, Metric.CLICKS, Metric.CONVERSIONS,
+                     Metric.REVENUE, Metric.USERS, Metric.REVENUE_PER_USER,
+                     Metric.ACTIVE_USERS_END, Metric.CHURNED_USERS, Metric.CAMPAIGN_ROWS,
+                     Metric.CONTACTS, Metric.CONTACTED_USERS), _NON_NEGATIVE),
+}  # fmt: skip
 
 
 def _ratio(num: float, den: float) -> float:

@@ -63,6 +63,7 @@ from recarena.analysis.business import (
     CAMPAIGN_METRICS,
     CORE_METRICS,
     KEY_METRICS,
+    METRIC_BOUNDS,
     METRIC_LABELS,
     VALUE_METRICS,
     Metric,
@@ -441,7 +442,7 @@ def build_context(
         arms=arms,
         colors=plots.arm_colors(arms),
         per_run=per_run_df,
-        summary=summarise(per_run_df, ARM, level=level),
+        summary=summarise(per_run_df, ARM, level=level, bounds=METRIC_BOUNDS),
         daily=_concat(daily, [SEED, ARM, rg.DAY]),
         curves=_concat(curves, [SEED, ARM, Col.T, rg.CUM_REWARD, rg.CUM_REGRET]),
         retention=_concat(kms, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
@@ -513,9 +514,10 @@ def _overview(ctx: ReportContext) -> SectionOutput:
         "<h3>Key metrics</h3>",
         summary_html(ctx.summary, metrics, labels=METRIC_LABELS, level=ctx.level),
         _p(
-            "Every number is a mean over seeds with a Student-t confidence interval over seeds "
-            "(no interval with a single seed). Arms on one seed share the world and the "
-            "random draws (common random numbers)."
+            "Every number is a mean over seeds with a Student-t confidence interval over seeds, "
+            "clipped to the metric's range (rates in [0, 1], counts ≥ 0; no interval with a "
+            "single seed). Arms on one seed share the world and the random draws (common "
+            "random numbers)."
         ),
     ]
     tables: dict[str, pd.DataFrame] = {}
@@ -597,7 +599,7 @@ def _business(ctx: ReportContext) -> SectionOutput:
     if len(ctx.daily):
         daily = ctx.daily
         figures["active_users"] = plots.band_plot(
-            band(daily, rg.DAY, Col.ACTIVE_USERS, ARM, ctx.level),
+            band(daily, rg.DAY, Col.ACTIVE_USERS, ARM, ctx.level, bounds=(0.0, math.inf)),
             rg.DAY,
             title="Active users at the end of each day",
             xlabel="day",
@@ -606,7 +608,7 @@ def _business(ctx: ReportContext) -> SectionOutput:
             level=ctx.level,
         )
         figures["cumulative_revenue"] = plots.band_plot(
-            band(daily, rg.DAY, rg.CUM_REVENUE, ARM, ctx.level),
+            band(daily, rg.DAY, rg.CUM_REVENUE, ARM, ctx.level, bounds=(0.0, math.inf)),
             rg.DAY,
             title="Cumulative revenue",
             xlabel="day",

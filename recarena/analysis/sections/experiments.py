@@ -326,7 +326,7 @@ def build(ctx: ReportContext) -> SectionOutput | None:
     captions["experiments_allocation"] = "Share of decisions served by each option per day."
     if len(analysis.share_on_best):
         figures["experiments_share_on_best"] = plots.band_plot(
-            band(analysis.share_on_best, DAY, SHARE_ON_BEST, ARM, level), DAY,
+            band(analysis.share_on_best, DAY, SHARE_ON_BEST, ARM, level, bounds=(0.0, 1.0)), DAY,
             title="Share of traffic on the best variant", xlabel="day",
             ylabel="share of decisions on the oracle's best action", **kw,
         )  # fmt: skip
