@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+import recarena
 from recarena.experiment.loading import load_scenario, scenario_from_dict
 from recarena.experiment.runner import SweepError, run_scenario
 
@@ -95,7 +96,7 @@ CAMPAIGN = {
 def test_campaign_targets_are_estimated_against_their_runs(tmp_path: Path) -> None:
     config = scenario_from_dict(CAMPAIGN)
     out = run_scenario(config, tmp_path / "out", progress=False)
-    summary = pd.read_csv(out / "metrics" / "ope.csv").set_index(["target", "estimator"])
+    summary = recarena.load(out).ope().set_index(["target", "estimator"])
     # Nobody contacted: no response to credit, and every estimator knows it exactly.
     assert (summary.loc["nobody", "estimate"] == 0).all()
     assert (summary.loc["nobody", "truth"] == 0).all()
