@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -273,6 +274,10 @@ def _execute(
         yield RunKey(record["seed"], record["arm"])
 
 
+#: Fewer seeds than this get a warning: a CI over seeds needs a few replications.
+MIN_SEEDS = 3
+
+
 def _prepare(out_dir: Path, scenario_text: str, resume: bool) -> bool:
     """Check ``out_dir`` for a new sweep or a resume; returns whether it must be created."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -354,6 +359,14 @@ def run_scenario(
         finished run is removed.
     """
     out_dir = Path(out_dir)
+    if len(config.seeds) < MIN_SEEDS:
+        warnings.warn(
+            f"scenario {config.name!r} runs {len(config.seeds)} seed(s): intervals over seeds "
+            f"are undefined with 1 and very wide with 2; use at least {MIN_SEEDS} seeds "
+            "(seeds: [...] or --seeds) for numbers to act on",
+            UserWarning,
+            stacklevel=2,
+        )
     with registry.allow_plugins(allow_plugins):
         scenario_text = resolved_yaml(config)
     tasks = plan_runs(config)
@@ -424,7 +437,7 @@ def _sweep(
             try:
                 with registry.allow_plugins(allow_plugins):
                     write_ope_estimates(config, out_dir, logging)
-            except ValueError as exc:  # e.g. a logging arm whose policy logged no propensities
+            except (ValueError, NotImplementedError) as exc:  # e.g. no propensities logged
                 raise SweepError(f"off-policy evaluation of {config.name!r} failed: {exc}") from exc
         if report:
             build_report(out_dir)
