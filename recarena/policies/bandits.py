@@ -532,7 +532,7 @@ def _text_embedding(spec: EnvironmentSpec, n_components: int) -> FloatArray:
     vectors themselves when the vocabulary is no larger), standardised per component."""
     from sklearn.decomposition import TruncatedSVD
 
-    from recarena.policies.content import tfidf_vectors
+    from recarena.policies.recommenders.content import tfidf_vectors
 
     try:
         tfidf = np.asarray(tfidf_vectors(spec, max_features=2000), dtype=np.float64)

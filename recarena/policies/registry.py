@@ -33,18 +33,18 @@ __all__ = [
 ]
 
 BUILTIN_MODULES: tuple[str, ...] = (
-    "recarena.policies.association",
     "recarena.policies.bandits",
-    "recarena.policies.collaborative",
-    "recarena.policies.content",
+    "recarena.policies.campaigns.lookalike",
+    "recarena.policies.campaigns.nba",
+    "recarena.policies.campaigns.segmentation",
+    "recarena.policies.campaigns.uplift",
     "recarena.policies.experiments",
-    "recarena.policies.heuristics",
-    "recarena.policies.hybrid",
-    "recarena.policies.lookalike",
-    "recarena.policies.nba",
     "recarena.policies.oracle",
-    "recarena.policies.segmentation",
-    "recarena.policies.uplift",
+    "recarena.policies.recommenders.association",
+    "recarena.policies.recommenders.collaborative",
+    "recarena.policies.recommenders.content",
+    "recarena.policies.recommenders.heuristics",
+    "recarena.policies.recommenders.hybrid",
 )
 
 _REGISTRY: dict[str, type[Policy]] = {}

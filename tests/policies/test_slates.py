@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from recarena.policies.slates import random_slates
+from recarena.policies.recommenders.slates import random_slates
 
 
 @pytest.mark.parametrize(("n", "k"), [(200, 10), (12, 10), (5, 5)])

@@ -1,6 +1,6 @@
 r"""Collaborative filtering: item-kNN, user-kNN, ALS, BPR and PureSVD.
 
-All are :class:`~recarena.policies.recommenders.HistoryRecommender` s: refitted on the
+All are :class:`~recarena.policies.recommenders.base.HistoryRecommender` s: refitted on the
 scenario's schedule from the logged clicks and purchases (weights
 :math:`r_{ui} = \#\text{clicks} + w_c\,\#\text{purchases}`), with consumed-item filtering,
 popularity fallback, ε-exploration and blockwise top-k selection from the base class.
@@ -19,7 +19,7 @@ Nearest neighbours (``implicit.nearest_neighbours``, Deshpande & Karypis 2004):
   Users unknown at the fit fall back to popularity.
 
 Matrix factorisation (scores :math:`s_{ui} = p_u\cdot q_i`, selected by the base's
-:func:`~recarena.policies.recommenders.blockwise_top_k`; ``implicit``'s own ``recommend`` is
+:func:`~recarena.policies.recommenders.base.blockwise_top_k`; ``implicit``'s own ``recommend`` is
 not used, so its ``-3.4e38`` scores for filtered items when fewer than N remain never leak):
 
 * **ALS** — implicit-feedback ALS (Hu, Koren & Volinsky 2008): minimise
@@ -52,7 +52,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from recarena.contract import History
-from recarena.policies.recommenders import (
+from recarena.policies.recommenders.base import (
     FactorRecommender,
     HistoryRecommender,
     RecommenderParams,

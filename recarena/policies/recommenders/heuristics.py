@@ -10,8 +10,8 @@ from pydantic import Field
 
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, Surface
 from recarena.policies.base import Policy, PolicyParams
+from recarena.policies.recommenders.slates import explore, random_slates, ranked_items
 from recarena.policies.registry import register
-from recarena.policies.slates import explore, random_slates, ranked_items
 from recarena.typing import IntArray
 
 __all__ = ["PopularityPolicy", "RandomPolicy", "random_campaign"]

@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from pydantic import Field, model_validator
 
 from recarena.contract import History
-from recarena.policies.recommenders import (
+from recarena.policies.recommenders.base import (
     HistoryRecommender,
     RecommenderParams,
     interaction_frame,

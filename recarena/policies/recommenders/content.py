@@ -31,7 +31,7 @@ from pydantic import Field
 
 from recarena.contract import EnvironmentSpec, Feedback, FeedbackKind, History, Surface
 from recarena.numerics.topk import top_k
-from recarena.policies.recommenders import (
+from recarena.policies.recommenders.base import (
     FactorRecommender,
     HistoryRecommender,
     RecommenderParams,

@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from recarena.contract import EnvironmentSpec, History
-from recarena.policies.recommenders import FactorRecommender, RecommenderParams
+from recarena.policies.recommenders.base import FactorRecommender, RecommenderParams
 from recarena.policies.registry import register
 from recarena.typing import Float32Array, IntArray
 

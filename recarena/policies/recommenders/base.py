@@ -1,7 +1,8 @@
 r"""Shared machinery of history-trained slate recommenders.
 
-Every recommender in :mod:`~recarena.policies.collaborative`, :mod:`~recarena.policies.hybrid`,
-:mod:`~recarena.policies.content` and :mod:`~recarena.policies.association` derives from
+Every recommender in :mod:`~recarena.policies.recommenders.collaborative`,
+:mod:`~recarena.policies.recommenders.hybrid`, :mod:`~recarena.policies.recommenders.content`
+and :mod:`~recarena.policies.recommenders.association` derives from
 :class:`HistoryRecommender`, which owns everything that is not the model itself:
 
 * **Interactions.** On each scheduled :meth:`~recarena.policies.base.Policy.fit` the logged
@@ -25,8 +26,8 @@ Every recommender in :mod:`~recarena.policies.collaborative`, :mod:`~recarena.po
   (interaction weight, ties by id) and ``Decision.fallback = True``. Slates the model could
   only partly fill are topped up from the same ranking.
 * **Exploration.** With probability ``epsilon`` a user gets a uniformly random slate
-  (:func:`recarena.policies.slates.explore`, propensity of the first item logged; ``group`` = 1
-  for explored rows).
+  (:func:`recarena.policies.recommenders.slates.explore`, propensity of the first item logged;
+  ``group`` = 1 for explored rows).
 * **Threads.** Fit and scoring run under ``threadpoolctl`` with ``threads`` BLAS/OpenMP
   threads, so OpenBLAS, ``implicit`` and PyTorch do not oversubscribe the cores. Factor
   models rank blocks of users on ``threads`` worker threads instead (one BLAS thread each),
@@ -54,7 +55,7 @@ from pydantic import Field
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, History, Surface
 from recarena.numerics.topk import blockwise_top_k
 from recarena.policies.base import Policy, PolicyParams
-from recarena.policies.slates import explore
+from recarena.policies.recommenders.slates import explore
 from recarena.typing import BoolArray, Float32Array, IntArray
 
 __all__ = [

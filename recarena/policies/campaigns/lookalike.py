@@ -45,7 +45,7 @@ from recarena.models.churn import (
     make_churn_classifier,
 )
 from recarena.models.targeting import positive_proba
-from recarena.policies.campaigns import CampaignParams, CampaignPolicy, history_features
+from recarena.policies.campaigns.base import CampaignParams, CampaignPolicy, history_features
 from recarena.policies.registry import register
 from recarena.typing import BoolArray, FloatArray, IntArray
 
