@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 BUILTIN_MODULES: tuple[str, ...] = (
-    "recarena.policies.bandits",
+    "recarena.policies.bandits.context_free",
+    "recarena.policies.bandits.item_linear",
+    "recarena.policies.bandits.linear",
     "recarena.policies.campaigns.lookalike",
     "recarena.policies.campaigns.nba",
     "recarena.policies.campaigns.segmentation",
