@@ -9,7 +9,7 @@ An ``ab_split`` policy logs the variant that served each decision in the ``group
 :func:`replay_test` rebuilds the policy's test from the ``group`` and ``click`` columns of the
 decisions table (``responded`` of the campaigns table for campaign A/B tests): trials and
 successes of the decisions with :math:`t \le \tau_\ell` at each planned look
-:math:`\tau_\ell`, fed to the same :class:`recarena.policies.experiments.SequentialTest` the
+:math:`\tau_\ell`, fed to the same :class:`recarena.stats.sequential_test.SequentialTest` the
 policy runs, so the recomputed decision is the policy's (see that module for the delivery
 caveat). When the policy does not commit, its logs are a plain randomised experiment, and the
 same data are also analysed with each of the four rules (``fixed``, ``peeking``,

@@ -15,7 +15,7 @@ from recarena.analysis.results import RunDirectory
 from recarena.experiment.loading import scenario_from_dict
 from recarena.experiment.runner import run_scenario
 from recarena.policies import registry
-from recarena.policies.experiments import ABSplitParams
+from recarena.policies.experiments.ab_split import ABSplitParams
 from recarena.simulator.log import Col
 from recarena.simulator.params import (
     CatalogueParams,
