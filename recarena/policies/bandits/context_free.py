@@ -154,7 +154,6 @@ class EpsilonGreedy(_ContextFree):
     to the smallest gap). Propensities are exact (:func:`epsilon_greedy_propensity`).
     """
 
-    kind = "epsilon_greedy"
     summary = "ε-greedy bandit, fixed or decaying ε (Auer et al. 2002)"
     Params = EpsilonGreedyParams
     params: EpsilonGreedyParams
@@ -186,7 +185,6 @@ class Softmax(_ContextFree):
     (:func:`softmax_propensity`).
     """
 
-    kind = "softmax"
     summary = "Boltzmann exploration with temperature, optionally annealed"
     Params = SoftmaxParams
     params: SoftmaxParams
@@ -225,7 +223,6 @@ class UCB1(_UCBFamily):
     given the statistics: propensity 1, or the random tie-break's probability.
     """
 
-    kind = "ucb1"
     summary = "UCB1 upper-confidence-bound bandit (Auer et al. 2002)"
     Params = UCB1Params
     params: UCB1Params
@@ -241,7 +238,6 @@ class SlidingWindowUCB(_UCBFamily):
     switching bandit problems" (ALT).
     """
 
-    kind = "sw_ucb"
     summary = "sliding-window UCB for switching bandits (Garivier & Moulines 2011)"
     Params = SlidingWindowUCBParams
     params: SlidingWindowUCBParams
@@ -258,7 +254,6 @@ class DiscountedUCB(_UCBFamily):
     Garivier & Moulines 2011 (ALT), discounting per unit of time instead of per play.
     """
 
-    kind = "discounted_ucb"
     summary = "discounted UCB for switching bandits (Garivier & Moulines 2011)"
     Params = DiscountedUCBParams
     params: DiscountedUCBParams
@@ -276,7 +271,6 @@ class KLUCB(_IndexPolicy):
     The index is found by vectorised Newton steps (:func:`kl_ucb_index`).
     """
 
-    kind = "kl_ucb"
     summary = "KL-UCB for Bernoulli rewards (Garivier & Cappé 2011)"
     Params = KLUCBParams
     params: KLUCBParams
@@ -354,7 +348,6 @@ class Thompson(_ThompsonFamily):
     bandit problem" (COLT) — asymptotically optimal for Bernoulli rewards (Kaufmann et al. 2012).
     """
 
-    kind = "thompson"
     summary = "Thompson sampling, Beta-Bernoulli or Normal-Inverse-Gamma rewards"
     Params = ThompsonParams
     params: ThompsonParams
@@ -369,7 +362,6 @@ class DiscountedThompson(_ThompsonFamily):
     approach"; the NIG model is discounted the same way.
     """
 
-    kind = "discounted_thompson"
     summary = "Thompson sampling with discounted pseudo-counts for drifting rewards"
     Params = DiscountedThompsonParams
     params: DiscountedThompsonParams

@@ -193,7 +193,6 @@ class LinUCBItems(_SharedLinear):
     random tie-break's probability with ``tie_break="random"``.
     """
 
-    kind = "lin_ucb_items"
     summary = "LinUCB over items with a shared θ on user ⊗ item features (slates)"
     Params = LinUCBItemsParams
     params: LinUCBItemsParams
@@ -224,7 +223,6 @@ class LinThompsonItems(_SharedLinear):
     draws; each draw costs about one decision).
     """
 
-    kind = "lin_thompson_items"
     summary = "linear Thompson sampling over items with a shared θ (slates)"
     Params = LinThompsonItemsParams
     params: LinThompsonItemsParams

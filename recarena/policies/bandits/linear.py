@@ -147,7 +147,6 @@ class LinUCB(_Linear):
     (all arms tie before any feedback).
     """
 
-    kind = "lin_ucb"
     summary = "LinUCB contextual bandit, disjoint arms (Li et al. 2010)"
     Params = LinUCBParams
     params: LinUCBParams
@@ -171,7 +170,6 @@ class LinThompson(_Linear):
     Carlo draws, and no draws from the auxiliary stream.
     """
 
-    kind = "lin_thompson"
     summary = "linear Thompson sampling contextual bandit (Agrawal & Goyal 2013)"
     Params = LinThompsonParams
     params: LinThompsonParams

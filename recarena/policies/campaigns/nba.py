@@ -78,7 +78,6 @@ class NextBestActionPolicy(CampaignPolicy):
             None, gt=0, le=1, description="treat at most this share of the users of a campaign"
         )
 
-    kind = "nba"
     summary = "Next Best Action: per-offer response models, best offer by P, NPV or uplift."
     selection = "value"
     params: Params

@@ -108,7 +108,6 @@ class SegmentPolicy(CampaignPolicy):
                 raise ValueError("segment_offers entries must be offer indices or -1")
             return self
 
-    kind = "segment"
     summary = "Segments (rules / RFM / k-means); one slate, variant or offer per segment."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT, Surface.CAMPAIGN})
     online = True

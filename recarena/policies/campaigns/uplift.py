@@ -83,7 +83,6 @@ class UpliftPolicy(CampaignPolicy):
                 )
             return self
 
-    kind = "uplift"
     summary = "Uplift targeting: randomised pilot, S/T/X/CT/TO learner, top-k% by uplift."
     params: Params
 

@@ -107,7 +107,6 @@ class ABSplit(Composite):
     :class:`TestOutcome`.
     """
 
-    kind = "ab_split"
     summary = "A/B split of policies: sticky hash, fixed/sequential test, explore-then-commit."
     Params = ABSplitParams
     params: ABSplitParams

@@ -79,7 +79,6 @@ class BanditOverPolicies(Composite):
     sub-policy of each user, -1 before the first visit).
     """
 
-    kind = "bandit_over_policies"
     summary = "A bandit allocating sessions or users among whole policies."
     Params = BanditOverPoliciesParams
     params: BanditOverPoliciesParams

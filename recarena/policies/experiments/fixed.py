@@ -32,7 +32,6 @@ class FixedAction(Policy):
     Deterministic (propensity 1).
     """
 
-    kind = "fixed"
     summary = "Always the same variant or offer (an arm of a banner/offer A/B test)."
     Params = FixedActionParams
     surfaces = frozenset({Surface.VARIANT, Surface.CAMPAIGN})

@@ -179,18 +179,22 @@ class HistoryRecommender(Policy):
     #: :meth:`_score_block` is thread-safe: with ``threads > 1`` blocks of users are ranked
     #: in parallel (see :meth:`_rank_blocks`).
     parallel_blocks: ClassVar[bool] = False
-    #: Extra option sets the contract suite checks besides the defaults.
-    contract_options: ClassVar[tuple[dict[str, Any], ...]] = ()
     params: RecommenderParams
 
     @classmethod
     def contract_configs(cls) -> list[dict[str, Any]]:
-        """Configs for the contract suite: defaults, the shared options, and class extras."""
+        """The defaults and the shared options (exploration, filtering, a minimum history)."""
+        return cls._recommender_configs()
+
+    @classmethod
+    def _recommender_configs(cls, *extras: dict[str, Any]) -> list[dict[str, Any]]:
+        """:meth:`contract_configs` of a recommender: the defaults, the shared options, and
+        each of ``extras`` (a model's own option sets)."""
         shared = {"epsilon": 0.2, "filter_consumed": True, "min_user_interactions": 2}
         return [
             {"kind": cls.kind},
             {"kind": cls.kind, **shared},
-            *({"kind": cls.kind, **extra} for extra in cls.contract_options),
+            *({"kind": cls.kind, **extra} for extra in extras),
         ]
 
     # ------------------------------------------------------------------ lifecycle
@@ -208,6 +212,14 @@ class HistoryRecommender(Policy):
 
     def _reset_model(self) -> None:
         """Forget model state (called at setup); subclasses clear what they learn."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The thread-pool controller holds handles to loaded libraries, which do not pickle;
+        # it is a cache, rebuilt on the next use.
+        state = self.__dict__.copy()
+        if "_controller" in state:
+            state["_controller"] = None
+        return state
 
     @contextmanager
     def threads(self, limit: int | None = None) -> Iterator[None]:

@@ -65,7 +65,6 @@ class RandomPolicy(Policy):
             0.5, ge=0, le=1, description="campaign surface: share of users sent an offer"
         )
 
-    kind = "random"
     summary = "Uniformly random slates, variants or offers (randomised pilot on campaigns)."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT, Surface.CAMPAIGN})
     randomised = True
@@ -105,7 +104,6 @@ class PopularityPolicy(Policy):
         )
         epsilon: float = Field(0.0, ge=0, le=1, description="share of random slates")
 
-    kind = "popularity"
     summary = "Most-clicked items (all time, recent window or decayed), ε-exploration."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT})
     online = True

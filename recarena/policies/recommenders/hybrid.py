@@ -33,7 +33,7 @@ ever shadow the library.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,15 +109,18 @@ class LightFMRecommender(FactorRecommender):
             True, description="use category, price bin and description words"
         )
 
-    kind = "lightfm"
     summary = "LightFM hybrid MF (WARP/BPR/logistic) with user and item features."
     contextual = True
-    contract_options = (
-        {"loss": "logistic", "user_features": False},
-        {"loss": "bpr", "item_identity": False, "epochs": 5},
-        {"item_features": False},
-    )
+
     params: Params
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        return cls._recommender_configs(
+            {"loss": "logistic", "user_features": False},
+            {"loss": "bpr", "item_identity": False, "epochs": 5},
+            {"item_features": False},
+        )
 
     def _reset_model(self) -> None:
         super()._reset_model()
