@@ -67,7 +67,10 @@ def tie_propensity(
         return np.ones(first.shape[0])
     s = masked(scores, eligible)
     if s.ndim == 1:  # shared scores: count the ties once per arm, not once per user
-        return 1.0 / tie_counts(s)[first]
+        counts = tie_counts(s)
+        if (counts == 1).all():  # no two arms tie (the usual case once every arm is played)
+            return np.ones(first.shape[0])
+        return 1.0 / counts[first]
     top = picked(s, first)
     ties = s == top[:, None]
     if not any_row_tied(ties, top):
