@@ -13,7 +13,8 @@ The checks run on a small simulated world (:func:`check_context`):
 ``shapes``
     over an episode of fit / act / learn calls, ``act`` returns actions of the right shape and
     range (the base class checks shapes on every call), distinct available items in a slate,
-    eligible offers on campaigns, propensities in [0, 1] where given.
+    eligible offers on campaigns, propensities in [0, 1] where given (per-slot and whole-slate
+    propensities in (0, 1] where known).
 ``same_seed``
     a second episode from the same seed gives the same actions and propensities.
 ``different_seed``
@@ -271,6 +272,13 @@ def _check_values(ctx: CheckContext, request: DecisionRequest, decision: Decisio
     if p is not None:
         finite = p[np.isfinite(p)]
         assert ((finite >= 0) & (finite <= 1 + 1e-9)).all(), "propensities must lie in [0, 1]"
+    for name, extra in (
+        ("slot_propensities", decision.slot_propensities),
+        ("slate_propensities", decision.slate_propensities),
+    ):
+        if extra is not None:  # probabilities too, NaN where unknown
+            known = extra[np.isfinite(extra)]
+            assert ((known > 0) & (known <= 1 + 1e-9)).all(), f"{name} not in (0, 1]"
 
 
 def _assert_same(first: _Episode, second: _Episode, what: str) -> None:

@@ -15,16 +15,7 @@ CASES = contract_cases()
 #: Known contract violations (case id, check) -> why, each fixed on its owner's branch. Marked
 #: as strict expected failures, so the test fails as soon as the fix lands: remove the entry
 #: then. Never a skip.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    ("lin_thompson_items[0]-slate", "declared_flags"): (
-        "randomised, but logs NaN propensities with the default propensity_samples=0 "
-        "(branch ope gives it Monte Carlo propensities by default)"
-    ),
-    ("lin_thompson_items[1]-slate", "declared_flags"): (
-        "randomised, but logs NaN propensities with the default propensity_samples=0 "
-        "(branch ope gives it Monte Carlo propensities by default)"
-    ),
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 
 def _params() -> list[object]:

@@ -260,7 +260,7 @@ class LinThompsonItemsParams(ItemLinearParams, LinThompsonScaleParams):
 
     kind: Literal["lin_thompson_items"] = "lin_thompson_items"
     propensity_samples: int = Field(
-        0,
+        20,
         ge=0,
         le=100_000,
         description="Monte Carlo posterior draws per user for the propensity (0: NaN; each "

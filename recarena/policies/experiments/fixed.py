@@ -8,8 +8,9 @@ import numpy as np
 from pydantic import Field
 
 from recarena.contract import Decision, DecisionRequest, Surface
-from recarena.policies.base import Policy, PolicyParams
+from recarena.policies.base import Policy, PolicyParams, campaign_action_index, one_hot
 from recarena.policies.registry import register
+from recarena.typing import FloatArray
 
 __all__ = ["FixedAction", "FixedActionParams"]
 
@@ -50,3 +51,9 @@ class FixedAction(Policy):
         if request.surface is Surface.CAMPAIGN and request.eligible is not None and a >= 0:
             actions[~request.eligible[:, a]] = -1
         return Decision(actions=actions, propensities=np.ones(request.size))
+
+    def _action_probabilities(self, request: DecisionRequest) -> FloatArray:
+        actions = self._act(request).actions
+        if request.surface is Surface.CAMPAIGN:
+            return one_hot(campaign_action_index(actions), self.spec_.n_offers + 1)
+        return one_hot(actions, self.spec_.n_variants)
