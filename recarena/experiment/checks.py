@@ -32,6 +32,9 @@ The checks run on a small simulated world (:func:`check_context`):
     ``_learn`` / ``_fit``.
 ``pickle``
     a policy pickled mid-episode and restored acts exactly as the original from there on.
+``reported_distribution``
+    (policies that implement ``action_probabilities``) the reported distributions (per slot on
+    slates) are distributions and give the policy's actions positive probability.
 
 The configs checked for a kind are :meth:`~recarena.policies.base.Policy.contract_configs`.
 """
@@ -385,6 +388,34 @@ def check_pickle(case: ContractCase) -> None:
     )
 
 
+def _check_distribution(policy: Policy, request: DecisionRequest, decision: Decision) -> None:
+    """The reported distribution of ``request`` is one and gives ``decision`` positive mass."""
+    try:
+        probs = policy.action_probabilities(request)
+    except NotImplementedError:  # not on this surface
+        return
+    rows = np.arange(request.size)
+    assert np.isfinite(probs).all() and (probs >= 0).all(), f"{policy.kind!r}: bad probabilities"
+    np.testing.assert_allclose(probs.sum(axis=-1), 1.0, atol=1e-9)
+    if request.surface is Surface.SLATE:
+        slots = np.arange(decision.actions.shape[1])
+        taken = probs[rows[:, None], slots, decision.actions]
+    else:
+        index = decision.actions + 1 if request.surface is Surface.CAMPAIGN else decision.actions
+        taken = probs[rows, index]
+    assert (taken > 0).all(), f"{policy.kind!r} took actions its distribution gives 0"
+
+
+def check_reported_distribution(case: ContractCase) -> None:
+    """The action distribution a policy reports is a distribution that contains its actions."""
+    ctx = check_context(case.surface)
+    policy = _set_up(case, ctx, _SEED, fits=1)
+    for request in ctx.requests:
+        decision = policy.act(request)
+        _check_distribution(policy, request, decision)
+        policy.learn(_feedback(ctx, request, decision))
+
+
 #: The named checks, in the order they run.
 CHECKS: dict[str, Callable[[ContractCase], None]] = {
     "round_trip": check_round_trip,
@@ -395,12 +426,18 @@ CHECKS: dict[str, Callable[[ContractCase], None]] = {
     "refit_idempotence": check_refit_idempotence,
     "declared_flags": check_declared_flags,
     "pickle": check_pickle,
+    "reported_distribution": check_reported_distribution,
 }
 
 
 def applicable_checks(cls: type[Policy]) -> list[str]:
-    """The checks that apply to a policy class (refit idempotence needs ``batch_fit``)."""
-    return [name for name in CHECKS if cls.batch_fit or name != "refit_idempotence"]
+    """The checks that apply to a policy class: refit idempotence needs ``batch_fit``, the
+    reported distribution ``action_probabilities``."""
+    conditional = {
+        "refit_idempotence": cls.batch_fit,
+        "reported_distribution": cls.reports_probabilities(),
+    }
+    return [name for name in CHECKS if conditional.get(name, True)]
 
 
 def contract_cases() -> list[ContractCase]:

@@ -10,7 +10,6 @@ import dataclasses
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import NDArray
 from pydantic import Field, field_validator, model_validator
 
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, Surface
@@ -20,20 +19,12 @@ from recarena.policies.experiments.composite import (
     CompositeParams,
     PolicyVariant,
     checked_policy,
+    grow,
 )
 from recarena.policies.registry import register
 from recarena.typing import FloatArray, IntArray
 
 __all__ = ["BanditOverPolicies", "BanditOverPoliciesParams"]
-
-
-def _grow(values: NDArray[Any], size: int, fill: float) -> NDArray[Any]:
-    """``values`` extended with ``fill`` to at least ``size`` entries (doubling)."""
-    if size <= values.size:
-        return values
-    out = np.full(max(size, 2 * values.size), fill, dtype=values.dtype)
-    out[: values.size] = values
-    return out
 
 
 class BanditOverPoliciesParams(CompositeParams):
@@ -128,8 +119,8 @@ class BanditOverPolicies(Composite):
             return decision.actions, np.ones(request.size) if prob is None else prob
         users = request.users
         top = int(users.max()) + 1 if users.size else 0
-        self.assigned_ = _grow(self.assigned_, top, -1)
-        self.assigned_prob_ = _grow(self.assigned_prob_, top, np.nan)
+        self.assigned_ = grow(self.assigned_, top, -1)
+        self.assigned_prob_ = grow(self.assigned_prob_, top, np.nan)
         new = np.flatnonzero(self.assigned_[users] < 0)
         if new.size:
             fresh, first = np.unique(users[new], return_index=True)
@@ -147,7 +138,7 @@ class BanditOverPolicies(Composite):
         if self.params.unit == "session":
             self.pending_.append((request.users, routes, prob))
             top = int(request.users.max()) + 1 if request.size else 0
-            self.last_route_ = _grow(self.last_route_, top, -1)
+            self.last_route_ = grow(self.last_route_, top, -1)
             self.last_route_[request.users] = routes
         return self._dispatch(request, routes, prob)
 
@@ -173,7 +164,7 @@ class BanditOverPolicies(Composite):
 
     def _click_routes(self, users: IntArray) -> IntArray:
         top = int(users.max()) + 1 if users.size else 0
-        self.click_route_ = _grow(self.click_route_, top, -1)
+        self.click_route_ = grow(self.click_route_, top, -1)
         return self.click_route_[users]
 
     def _learn(self, feedback: Feedback) -> None:

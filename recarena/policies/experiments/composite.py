@@ -23,7 +23,14 @@ from recarena.policies import registry
 from recarena.policies.base import Policy, PolicyParams
 from recarena.typing import ClosedModel, FloatArray, IntArray
 
-__all__ = ["Composite", "CompositeParams", "PolicyVariant", "checked_policy", "subset_feedback"]
+__all__ = [
+    "Composite",
+    "CompositeParams",
+    "PolicyVariant",
+    "checked_policy",
+    "grow",
+    "subset_feedback",
+]
 
 
 def checked_policy(config: dict[str, Any]) -> type[Policy]:
@@ -61,6 +68,15 @@ class CompositeParams(PolicyParams):
         names = [v.name for v in variants]
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be distinct, got {names}")
+
+
+def grow(values: NDArray[Any], size: int, fill: float) -> NDArray[Any]:
+    """``values`` extended with ``fill`` to at least ``size`` entries (doubling)."""
+    if size <= values.size:
+        return values
+    out = np.full(max(size, 2 * values.size), fill, dtype=values.dtype)
+    out[: values.size] = values
+    return out
 
 
 def subset_feedback(fb: Feedback, rows: IntArray, propensities: FloatArray | None) -> Feedback:
