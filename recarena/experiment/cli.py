@@ -191,12 +191,15 @@ def _first_sentence(path: Path) -> str:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from recarena.analysis.report import write_report
+    from recarena.analysis.sweep import is_sweep
+    from recarena.analysis.sweep_report import write_sweep_report
 
     if not (args.run_dir / "scenario.yaml").exists():
         print(f"recarena report: {args.run_dir} is not a results directory (no scenario.yaml)",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    print(f"report: {write_report(args.run_dir)}")
+    write = write_sweep_report if is_sweep(args.run_dir) else write_report
+    print(f"report: {write(args.run_dir)}")
     return EXIT_OK
 
 

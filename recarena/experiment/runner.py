@@ -40,7 +40,7 @@ from recarena.experiment.footprint import (
     parse_bytes,
 )
 from recarena.experiment.schema import ArmConfig, ScenarioConfig
-from recarena.experiment.sweep import SweepPoint, point_scenarios
+from recarena.experiment.sweep import POINTS, SweepPoint, point_scenarios
 from recarena.policies import registry
 from recarena.simulator.simulation import build_world, simulate
 
@@ -542,7 +542,7 @@ def _write_reports(out_dir: Path, config: ScenarioConfig) -> None:
 
 def _finished_anywhere(out_dir: Path) -> bool:
     return any(out_dir.glob(f"{RUNS}/seed=*/arm=*/{RUN_FILE}")) or any(
-        out_dir.glob(f"points/*/{RUNS}/seed=*/arm=*/{RUN_FILE}")
+        out_dir.glob(f"{POINTS}/*/{RUNS}/seed=*/arm=*/{RUN_FILE}")
     )
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
+from recarena.analysis.results import POINTS_DIR
 from recarena.experiment.loading import Loc, Problem, ScenarioError, scenario_from_dict
 from recarena.experiment.schema import ScenarioConfig, SweepConfig, SweepParameter
 from recarena.simulator.rng import RandomStreams
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 #: Directory of the points inside a sweep's results directory.
-POINTS = "points"
+POINTS = POINTS_DIR
 _DIGITS = 6
 _SHOWN_PROBLEMS = 20
 
