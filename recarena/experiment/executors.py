@@ -34,6 +34,7 @@ __all__ = [
     "ExecutorError",
     "InlineExecutor",
     "PoolExecutor",
+    "loopback_cluster",
     "make_executor",
 ]
 
@@ -151,7 +152,7 @@ class DaskExecutor(Executor):
         self, workers: int, address: str | None = None, memory_limit: int | None = None
     ) -> None:
         try:
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError:
             raise ExecutorError(
                 "the dask executor needs Dask distributed: pip install 'recarena[cluster]'"
@@ -161,15 +162,7 @@ class DaskExecutor(Executor):
         if address is None:
             super().__init__(workers)
             limit = memory_limit if memory_limit is not None else machine_memory() // self.workers
-            self._cluster = LocalCluster(
-                n_workers=self.workers,
-                threads_per_worker=1,  # one run per process: runs are single-threaded
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                worker_dashboard_address=None,
-                memory_limit=limit,
-            )
+            self._cluster = loopback_cluster(self.workers, limit)
             self.client: Any = Client(self._cluster)
         else:
             try:
@@ -233,6 +226,27 @@ class DaskExecutor(Executor):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+def loopback_cluster(workers: int, memory_limit: int | str = "auto") -> Any:
+    """A Dask ``LocalCluster`` whose scheduler, nannies, workers and HTTP endpoints all
+    listen on 127.0.0.1 only (by default the HTTP servers would bind every interface).
+
+    ``workers`` single-threaded worker processes: a run is single-threaded, so one process
+    per core uses the cores without oversubscribing them.
+    """
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard": False},
+        memory_limit=memory_limit,
+    )
 
 
 def _recarena_version() -> str:

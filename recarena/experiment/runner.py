@@ -19,6 +19,7 @@ import platform
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -322,8 +323,8 @@ def _execute(
             tried = attempts[task.label]
             where = f" on {outcome.worker}" if outcome.worker else ""
             if tried <= retries:
-                bar.write(f"run {task.label} failed{where} (attempt {tried} of {retries + 1}): "
-                          f"{outcome.error}; trying again")  # fmt: skip
+                tqdm.write(f"run {task.label} failed{where} (attempt {tried} of {retries + 1}): "
+                           f"{outcome.error}; trying again", file=sys.stderr)  # fmt: skip
                 again.append(task)
             else:
                 failures.append((outcome, tried))
@@ -481,8 +482,10 @@ def run_scenario(
         tasks += [RunTask(p.config, key, p.root, p.key) for key in plan_runs(p.config)
                   if key not in done]  # fmt: skip
     workers = _workers(config, jobs, len(tasks))
+    memory = config.executor.worker_memory
     with _make_executor(config, kind, workers, address) as engine:
-        _check_memory(points, engine.worker_memory(), engine.describe())
+        limit = parse_bytes(memory) if memory is not None else engine.worker_memory()
+        _check_memory(points, limit, engine.describe())
         inline = isinstance(engine, InlineExecutor)
         shared = config.executor.shared_dir or kind != "dask"
         tasks = [RunTask(t.config, t.key, t.root.resolve(), t.point, shared, inline and progress)
