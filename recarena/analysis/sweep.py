@@ -177,10 +177,10 @@ def _point_rows(point: SweepPointDir) -> list[dict[str, Any]]:
     experiments = analyse_experiments(rd)
     scored: dict[tuple[int, str], dict[str, float]] = {}
     if experiments is not None:
-        for row in experiments.runs.itertuples(index=False):
-            scored[(int(row.seed), str(row.arm))] = {
-                CORRECT: float(row.correct), SHARE_ON_BEST: float(row.share_on_best)
-            }  # fmt: skip
+        table = experiments.runs
+        for seed, arm, correct, share in zip(table[SEED], table[ARM], table[CORRECT],
+                                             table[SHARE_ON_BEST], strict=True):  # fmt: skip
+            scored[(int(seed), str(arm))] = {CORRECT: float(correct), SHARE_ON_BEST: float(share)}
     rows = []
     for run in runs:
         m = run_metrics(run.tables, rd.horizon(run))
@@ -207,7 +207,7 @@ def sweep_per_run(sweep: SweepDirectory) -> pd.DataFrame:
 def _interval(metric: str, values: np.ndarray, level: float) -> tuple[float, float, float, int]:
     x = values[~np.isnan(values)]
     if metric in PROPORTIONS:
-        mean, low, high = proportion_ci(int(round(x.sum())), x.size, level)
+        mean, low, high = proportion_ci(round(x.sum()), x.size, level)
         return mean, low, high, x.size
     r = mean_ci(x, level)
     return r.mean, r.ci_low, r.ci_high, r.n
@@ -285,7 +285,10 @@ def winners(
     """
     part = summary[summary[METRIC] == metric].dropna(subset=[MEAN])
     lower = metric in LOWER_IS_BETTER
-    runs = per_run.set_index([*parameters, ARM])
+    by_run = {
+        key: group.set_index(SEED)[metric]
+        for key, group in per_run.groupby([*parameters, ARM], sort=False)
+    }
     rows = []
     for group, cell in part.groupby(list(parameters), sort=False):
         key = group if isinstance(group, tuple) else (group,)
@@ -294,8 +297,7 @@ def winners(
         second = ranked.iloc[1] if len(ranked) > 1 else None
         separated = False
         if second is not None:
-            a = runs.loc[(*key, first[ARM])].set_index(SEED)[metric]
-            b = runs.loc[(*key, second[ARM])].set_index(SEED)[metric]
+            a, b = by_run[(*key, first[ARM])], by_run[(*key, second[ARM])]
             r = mean_ci((a - b).dropna().to_numpy(dtype=np.float64), level)
             separated = bool(r.ci_high < 0 if lower else r.ci_low > 0)
         rows.append({**dict(zip(parameters, key, strict=True)), "winner": first[ARM],

@@ -183,7 +183,7 @@ def winner_map(
         alpha = np.ones_like(grid)
         for row in part.itertuples(index=False):
             i, j = ys.index(getattr(row, y)), xs.index(getattr(row, x))
-            grid[i, j] = list(arms).index(row.winner)
+            grid[i, j] = list(arms).index(str(row.winner))
             alpha[i, j] = 1.0 if row.separated else 0.35
             ax.text(j, i, str(row.winner), ha="center", va="center", fontsize=6)
         ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=len(arms) - 0.5, origin="lower",

@@ -74,12 +74,13 @@ def _overview(sweep: SweepDirectory, per_run: pd.DataFrame, summary: pd.DataFram
         for p in params
     )
     points = per_run[params].drop_duplicates()
+    seeds = ", ".join(map(str, sorted(per_run["seed"].unique())))
     facts = pd.DataFrame(
         {
             "": ["scenario", "method", "parameters", "points", "seeds", "arms", "runs",
                  "executor"],
             "value": [sweep.name, str((sweep.scenario.get("sweep") or {}).get("method")),
-                      levels, str(len(points)), ", ".join(map(str, sorted(per_run["seed"].unique()))),
+                      levels, str(len(points)), seeds,
                       ", ".join(sweep.arms), str(len(per_run)),
                       str(sweep.manifest.get("executor", "–"))],
         }
@@ -152,7 +153,8 @@ def _map_section(
     level: float,
 ) -> SectionOutput:
     params = sweep.parameters
-    metric, arm, base = str(spec.get("metric", REGRET_SHARE)), str(spec["arm"]), str(spec["baseline"])
+    metric = str(spec.get("metric", REGRET_SHARE))
+    arm, base = str(spec["arm"]), str(spec["baseline"])
     x, y = str(spec["x"]), spec.get("y")
     diff = arm_differences(per_run, params, arm, base, metric, level)
     what = f"{_label(metric)}: {arm} − {base}"
@@ -221,18 +223,20 @@ def write_sweep_report(path: Path | str, level: float = 0.95) -> Path:
     summary = sweep_summary(per_run, params, level)
     maps = default_maps(sweep)
     x = str(maps[0]["x"]) if maps else params[0]
-    y = (maps[0].get("y") if maps else (params[1] if len(params) > 1 else None))
+    y = maps[0].get("y") if maps else (params[1] if len(params) > 1 else None)
     outputs: list[tuple[str, SectionOutput]] = [("Sweep", _overview(sweep, per_run, summary))]
     axes = (x, None if y is None else str(y))
     winner_out, winner_tables = _winners(sweep, summary, per_run, axes, level)
     outputs.append(("Sweep: winners", winner_out))
     for i, spec in enumerate(maps):
-        title = f"Sweep map: {spec.get('arm')} − {spec.get('baseline')}, " \
-                f"{spec.get('metric', REGRET_SHARE)}"
+        title = (
+            f"Sweep map: {spec.get('arm')} − {spec.get('baseline')}, "
+            f"{spec.get('metric', REGRET_SHARE)}"
+        )
         outputs.append((title, _map_section(sweep, per_run, spec, i, winner_tables, level)))
     outputs.append(("Configuration", _configuration(sweep)))
     n_points = len(per_run[params].drop_duplicates())
-    subtitle = f"sweep: {n_points} points × {len(sweep.arms)} arms × " \
-               f"{per_run['seed'].nunique()} seeds"
+    subtitle = (
+        f"sweep: {n_points} points × {len(sweep.arms)} arms × {per_run['seed'].nunique()} seeds"
+    )
     return render_report(sweep.path, f"recarena sweep — {sweep.name}", subtitle, outputs, ())
-

@@ -168,7 +168,8 @@ class DaskExecutor(Executor):
             try:
                 self.client = Client(address, timeout="20s")
             except (OSError, TimeoutError) as exc:
-                raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+                message = f"cannot reach the Dask scheduler at {address}: {exc}"
+                raise ExecutorError(message) from None
             super().__init__(max(1, len(self._workers_info())))
         self._memory_limit = memory_limit
         self._check_versions()

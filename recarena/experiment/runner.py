@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -224,8 +224,6 @@ def _write_manifest(out_dir: Path, config: ScenarioConfig, started: str) -> None
     _write_atomic(out_dir / MANIFEST_FILE, json.dumps(manifest, indent=2))
 
 
-
-
 # ---------------------------------------------------------------------- tasks
 @dataclass(frozen=True)
 class RunTask:
@@ -399,9 +397,10 @@ def _write_sweep_manifest(
         "sweep": {
             "method": config.sweep.method,
             "parameters": [p.name for p in config.sweep.parameters],
-            "points": [{"key": p.key, "values": p.point.as_dict() if p.point else {}}
-                       for p in points],
-        },  # fmt: skip
+            "points": [
+                {"key": p.key, "values": p.point.as_dict() if p.point else {}} for p in points
+            ],
+        },
         "seeds": config.seeds,
         "arms": [a.name for a in config.arms],
         "executor": how,
@@ -505,8 +504,11 @@ def run_scenario(
         how = engine.describe()
     if failures:
         _cleanup(out_dir, created)
-        lines = [f"  run {o.task.label}: failed {n} time(s)"
-                 f"{' on ' + o.worker if o.worker else ''}: {o.error}" for o, n in failures]  # fmt: skip
+        lines = [
+            f"  run {o.task.label}: failed {n} time(s){' on ' + o.worker if o.worker else ''}: "
+            f"{o.error}"
+            for o, n in failures
+        ]
         raise SweepError(
             f"{len(failures)} run(s) of scenario {config.name!r} failed (finished runs are "
             "kept; fix the cause and rerun with --resume):\n" + "\n".join(lines)

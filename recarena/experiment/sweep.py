@@ -118,7 +118,7 @@ def _from_unit(parameter: SweepParameter, u: float) -> Any:
         x = math.exp(lo + u * (hi - lo))
     else:
         x = parameter.low + u * (parameter.high - parameter.low)
-    return int(round(x)) if parameter.integer else _rounded(x)
+    return round(x) if parameter.integer else _rounded(x)
 
 
 def sample_points(sweep: SweepConfig) -> list[SweepPoint]:
@@ -135,7 +135,8 @@ def sample_points(sweep: SweepConfig) -> list[SweepPoint]:
         unit = qmc.LatinHypercube(d=len(parameters), rng=rng).random(sweep.samples)
     points: dict[str, SweepPoint] = {}
     for row in np.asarray(unit, dtype=np.float64):
-        point = _point(parameters, [_from_unit(p, float(u)) for p, u in zip(parameters, row)])
+        values = [_from_unit(p, float(u)) for p, u in zip(parameters, row, strict=True)]
+        point = _point(parameters, values)
         points.setdefault(point.key, point)
     return list(points.values())
 
@@ -164,8 +165,10 @@ def set_path(data: Any, path: str, value: Any) -> None:
             elif part in names:
                 index = names.index(part)
             else:
-                raise KeyError(f"{where} has no element {part!r} (indices 0–{len(node) - 1}"
-                               f"{', names ' + ', '.join(map(str, names)) if names else ''})")  # fmt: skip
+                named = f", names {', '.join(map(str, names))}" if names else ""
+                raise KeyError(
+                    f"{where} has no element {part!r} (indices 0–{len(node) - 1}{named})"
+                )
             if last:
                 node[index] = copy.deepcopy(value)
             node = node[index]
@@ -228,7 +231,7 @@ def _normalised(data: Mapping[str, Any], path: str) -> str:
             out.append(part)
             node = node[part]
         else:
-            return ".".join([*out, *parts[len(out):]])
+            return ".".join([*out, *parts[len(out) :]])
     return ".".join(out)
 
 

@@ -205,9 +205,10 @@ def test_sweep_runs_every_point_and_resumes(tmp_path: Path) -> None:
     point = out / "points" / "lift=0.5,users=400"
     assert (point / "scenario.yaml").exists() and (point / "manifest.json").exists()
     # the point's scenario is the base with the point's values
-    assert yaml.safe_load((point / "scenario.yaml").read_text())["world"]["population"][
-        "n_users"
-    ] == 400
+    assert (
+        yaml.safe_load((point / "scenario.yaml").read_text())["world"]["population"]["n_users"]
+        == 400
+    )
     before = _hashes(out)
     kept = point / "runs" / "seed=1" / "arm=ab" / "run.json"
     stamp = kept.stat().st_mtime_ns
@@ -267,9 +268,7 @@ def test_local_cluster_listens_on_loopback_only(local_cluster: str) -> None:
     assert listening and set(listening) == {"127.0.0.1"}
 
 
-def test_dask_results_are_bit_identical_to_a_local_run(
-    tmp_path: Path, local_cluster: str
-) -> None:
+def test_dask_results_are_bit_identical_to_a_local_run(tmp_path: Path, local_cluster: str) -> None:
     local = run_scenario(_config(), tmp_path / "local", progress=False)
     shared = run_scenario(
         _config(), tmp_path / "shared", executor="dask", address=local_cluster, progress=False
@@ -299,9 +298,7 @@ def _flaky(tmp_path: Path, retries: int) -> Any:
 def test_dask_retries_a_failed_run_and_reports_it(
     tmp_path: Path, local_cluster: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = run_scenario(
-        _flaky(tmp_path, 1), tmp_path / "out", address=local_cluster, progress=False
-    )
+    out = run_scenario(_flaky(tmp_path, 1), tmp_path / "out", address=local_cluster, progress=False)
     err = capsys.readouterr().err
     assert "failed on" in err and "(attempt 1 of 2)" in err and "trying again" in err
     assert "transient failure" in err and "point lift=" in err and "arm=flaky" in err
