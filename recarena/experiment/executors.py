@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from importlib import metadata
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -179,15 +180,18 @@ class DaskExecutor(Executor):
         return info
 
     def _check_versions(self) -> None:
-        from recarena import __version__
-
-        versions = self.client.run(_recarena_version)
-        wrong = {w: v for w, v in versions.items() if v != __version__}
+        mine = _recarena_version()
+        try:
+            versions = self.client.run(_recarena_version)
+        except Exception as exc:  # e.g. workers that cannot import recarena at all
+            self.close()
+            raise ExecutorError(f"Dask workers cannot run recarena: {exc}") from None
+        wrong = {w: v for w, v in versions.items() if v != mine}
         if wrong:
             self.close()
             raise ExecutorError(
-                f"Dask workers must run recarena {__version__} like this driver (results are "
-                f"only identical with identical code); found {wrong}"
+                f"Dask workers must run recarena {mine} like this driver (results are only "
+                f"identical with identical code); found {wrong}"
             )
 
     def map_unordered(
@@ -251,9 +255,7 @@ def loopback_cluster(workers: int, memory_limit: int | str = "auto") -> Any:
 
 
 def _recarena_version() -> str:
-    from recarena import __version__
-
-    return __version__
+    return metadata.version("recarena")
 
 
 def make_executor(

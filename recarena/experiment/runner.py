@@ -51,6 +51,7 @@ __all__ = [
     "RunKey",
     "RunTask",
     "SweepError",
+    "build_report",
     "completed_runs",
     "plan_runs",
     "run_one",
@@ -203,8 +204,18 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def resolved_yaml(config: ScenarioConfig) -> str:
-    """The scenario with every default filled in, as YAML that loads back to the same config."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    """The scenario with every default filled in, as YAML that loads back to the same config.
+
+    Policy configs are resolved too (every parameter with its default), so the analysis can
+    read a policy's design from the results directory without importing the policy; a
+    plugin's config is written as given.
+    """
+    data = config.model_dump(mode="json")
+    for arm in data["arms"]:
+        for role in ("policy", "campaign_policy"):
+            if arm.get(role) and arm[role].get("kind") != "plugin":
+                arm[role] = registry.parse_params(arm[role])[1].model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def _write_manifest(out_dir: Path, config: ScenarioConfig, started: str) -> None:
@@ -518,7 +529,7 @@ def run_scenario(
     if config.sweep is not None:
         _write_sweep_manifest(out_dir, config, points, started, how)
     if report:
-        _write_reports(out_dir, config)
+        build_report(out_dir)
     return out_dir
 
 
@@ -534,21 +545,29 @@ def _prepare(out_dir: Path, points: Sequence[_Point], scenario_text: str) -> Non
     _write_atomic(out_dir / SCENARIO_FILE, scenario_text)
 
 
-def _write_reports(out_dir: Path, config: ScenarioConfig) -> None:
-    if config.sweep is None:
-        from recarena.analysis.report import write_report
-
-        write_report(out_dir)
-        return
-    from recarena.analysis.sweep_report import write_sweep_report
-
-    write_sweep_report(out_dir)
-
-
 def _finished_anywhere(out_dir: Path) -> bool:
     return any(out_dir.glob(f"{RUNS}/seed=*/arm=*/{RUN_FILE}")) or any(
         out_dir.glob(f"{POINTS}/*/{RUNS}/seed=*/arm=*/{RUN_FILE}")
     )
+
+
+def build_report(out_dir: Path | str) -> Path:
+    """Run the evaluations that refit policies, then write metrics, plots and the report
+    (of a sweep: :func:`recarena.analysis.sweep_report.write_sweep_report`).
+
+    The report itself (:func:`recarena.analysis.report.write_report`) only reads the results
+    directory; evaluations that need policies (offline refits) run here first and leave
+    their tables for it.
+    """
+    from recarena.analysis.report import write_report
+    from recarena.analysis.sweep import is_sweep
+    from recarena.analysis.sweep_report import write_sweep_report
+    from recarena.experiment.evaluate import write_evaluations
+
+    if is_sweep(out_dir):
+        return write_sweep_report(out_dir)
+    write_evaluations(out_dir)
+    return write_report(out_dir)
 
 
 def _cleanup(out_dir: Path, created: bool) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from recarena.simulator.params import ScheduleParams, WorldParams
+from recarena.typing import ClosedModel
 
 __all__ = [
     "ArmConfig",
@@ -30,11 +31,7 @@ __all__ = [
 EXECUTORS = ("inline", "process", "dask")
 
 
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class ArmConfig(_Closed):
+class ArmConfig(ClosedModel):
     """One arm of the comparison.
 
     ``policy`` acts on the session surface (or on campaigns when the scenario has no session
@@ -51,7 +48,7 @@ class ArmConfig(_Closed):
     )
 
 
-class ExecutorConfig(_Closed):
+class ExecutorConfig(ClosedModel):
     """How runs are executed: in this process, a local process pool (joblib/loky), or a Dask
     distributed cluster (a local one on 127.0.0.1, or the scheduler at ``address``)."""
 
@@ -74,7 +71,7 @@ class ExecutorConfig(_Closed):
     )
 
 
-class OutputConfig(_Closed):
+class OutputConfig(ClosedModel):
     """What a run writes."""
 
     dir: str | None = Field(None, description="results directory (default results/<name>/<time>)")
@@ -86,7 +83,7 @@ _NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 _WORD = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
-class SweepLevel(_Closed):
+class SweepLevel(ClosedModel):
     """One level of a sweep parameter: its value (shown in keys and plots) and the scenario
     values it sets (``{key.path: value}``, applied in order)."""
 
@@ -97,7 +94,7 @@ class SweepLevel(_Closed):
     set: dict[str, Any] = Field(min_length=1, description="{key.path: value} this level sets")
 
 
-class SweepParameter(_Closed):
+class SweepParameter(ClosedModel):
     """One axis of a sweep.
 
     Three forms: ``path`` + ``values`` (a list of values for one key path); ``path`` + ``low``
@@ -161,7 +158,7 @@ class SweepParameter(_Closed):
         return None if self.values is None else list(self.values)
 
 
-class SweepMap(_Closed):
+class SweepMap(ClosedModel):
     """A map of the sweep report: ``arm − baseline`` of ``metric`` over parameters ``x``, ``y``."""
 
     metric: str = Field("regret_share", description="per-run metric (see docs/sweeps.md)")
@@ -171,7 +168,7 @@ class SweepMap(_Closed):
     y: str | None = Field(None, description="parameter on the vertical axis (none = a line plot)")
 
 
-class SweepConfig(_Closed):
+class SweepConfig(ClosedModel):
     """A parameter sweep: points over scenario key paths, each crossed with seeds × arms."""
 
     method: Literal["grid", "random", "latin_hypercube"] = Field(
@@ -208,7 +205,7 @@ class SweepConfig(_Closed):
         return self
 
 
-class ScenarioConfig(_Closed):
+class ScenarioConfig(ClosedModel):
     """A whole scenario."""
 
     name: str = Field(
