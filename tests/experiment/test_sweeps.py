@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
+import recarena
+from recarena.api import SweepResults
 from recarena.experiment.cli import main
 from recarena.experiment.executors import loopback_cluster
 from recarena.experiment.loading import ScenarioError, scenario_from_dict
@@ -219,6 +221,10 @@ def test_sweep_runs_every_point_and_resumes(tmp_path: Path) -> None:
     run_scenario(_config(), out, resume=True, progress=False)
     assert kept.stat().st_mtime_ns == stamp  # finished runs are not redone
     assert _hashes(out) == before  # the redone run is the same, bit for bit
+    results = recarena.load(out)  # the Python API opens a sweep as SweepResults
+    assert isinstance(results, SweepResults)
+    assert len(results.per_run()) == 16 and "lift=0.5,users=400" in results.points()
+    assert len(results.point("lift=0.5,users=400").per_run()) == 4  # its own report
 
 
 def test_memory_estimate_refuses_a_run_that_cannot_fit(
