@@ -196,10 +196,18 @@ def _point_rows(point: SweepPointDir) -> list[dict[str, Any]]:
     return rows
 
 
-def sweep_per_run(sweep: SweepDirectory) -> pd.DataFrame:
+def sweep_per_run(sweep: SweepDirectory, jobs: int = 1) -> pd.DataFrame:
     """One row per point × seed × arm: the parameters, ``seed``, ``arm`` and
-    :data:`SWEEP_METRICS`."""
-    rows = [row for point in sweep.points() for row in _point_rows(point)]
+    :data:`SWEEP_METRICS`; points are read by ``jobs`` processes (each point's metrics are a
+    pure function of its runs' logs)."""
+    points = sweep.points()
+    if jobs > 1:
+        from joblib import Parallel, delayed
+
+        parts = Parallel(n_jobs=jobs, backend="loky")(delayed(_point_rows)(p) for p in points)
+    else:
+        parts = [_point_rows(p) for p in points]
+    rows = [row for part in parts for row in part]
     columns = [*sweep.parameters, SEED, ARM, *SWEEP_METRICS]
     return pd.DataFrame(rows, columns=columns)
 

@@ -207,8 +207,9 @@ def _configuration(sweep: SweepDirectory) -> SectionOutput:
     return SectionOutput(html=f"<h3>scenario.yaml</h3><pre>{html.escape(text)}</pre>")
 
 
-def write_sweep_report(path: Path | str, level: float = 0.95) -> Path:
-    """Compute the sweep's tables and figures and write its ``report.html``.
+def write_sweep_report(path: Path | str, level: float = 0.95, jobs: int = 1) -> Path:
+    """Compute the sweep's tables and figures and write its ``report.html`` (the points' logs
+    are read by ``jobs`` processes).
 
     Raises
     ------
@@ -216,7 +217,7 @@ def write_sweep_report(path: Path | str, level: float = 0.95) -> Path:
         When no point holds a finished run.
     """
     sweep = SweepDirectory(path)
-    per_run = sweep_per_run(sweep)
+    per_run = sweep_per_run(sweep, jobs)
     if per_run.empty:
         raise ValueError(f"no finished runs under {sweep.path / 'points'}")
     params = sweep.parameters

@@ -529,7 +529,7 @@ def run_scenario(
     if config.sweep is not None:
         _write_sweep_manifest(out_dir, config, points, started, how)
     if report:
-        build_report(out_dir)
+        build_report(out_dir, jobs=min(workers, os.cpu_count() or 1))
     return out_dir
 
 
@@ -551,9 +551,10 @@ def _finished_anywhere(out_dir: Path) -> bool:
     )
 
 
-def build_report(out_dir: Path | str) -> Path:
+def build_report(out_dir: Path | str, jobs: int = 1) -> Path:
     """Run the evaluations that refit policies, then write metrics, plots and the report
-    (of a sweep: :func:`recarena.analysis.sweep_report.write_sweep_report`).
+    (of a sweep: :func:`recarena.analysis.sweep_report.write_sweep_report`, reading its
+    points with ``jobs`` local processes).
 
     The report itself (:func:`recarena.analysis.report.write_report`) only reads the results
     directory; evaluations that need policies (offline refits) run here first and leave
@@ -565,7 +566,7 @@ def build_report(out_dir: Path | str) -> Path:
     from recarena.experiment.evaluate import write_evaluations
 
     if is_sweep(out_dir):
-        return write_sweep_report(out_dir)
+        return write_sweep_report(out_dir, jobs=jobs)
     write_evaluations(out_dir)
     return write_report(out_dir)
 
