@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from recarena.experiment.footprint import (
     format_bytes,
     parse_bytes,
 )
+from recarena.experiment.ope import write_ope_estimates
 from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.experiment.sweep import POINTS, SweepPoint, point_scenarios
 from recarena.policies import registry
@@ -424,6 +426,10 @@ def _write_sweep_manifest(
     _write_atomic(out_dir / MANIFEST_FILE, json.dumps(manifest, indent=2))
 
 
+#: Fewer seeds than this get a warning: a CI over seeds needs a few replications.
+MIN_SEEDS = 3
+
+
 def run_scenario(
     config: ScenarioConfig,
     out_dir: Path,
@@ -473,6 +479,14 @@ def run_scenario(
     points = _points(config, out_dir)
     kind = executor or config.executor.kind
     address = address if address is not None else config.executor.address
+    if len(config.seeds) < MIN_SEEDS:
+        warnings.warn(
+            f"scenario {config.name!r} runs {len(config.seeds)} seed(s): intervals over seeds "
+            f"are undefined with 1 and very wide with 2; use at least {MIN_SEEDS} seeds "
+            "(seeds: [...] or --seeds) for numbers to act on",
+            UserWarning,
+            stacklevel=2,
+        )
     created = not out_dir.exists()
     scenario_text = resolved_yaml(config)
     if not created:
@@ -528,6 +542,15 @@ def run_scenario(
         _write_manifest(p.root, p.config, started)
     if config.sweep is not None:
         _write_sweep_manifest(out_dir, config, points, started, how)
+    for p in points:
+        if p.config.ope is None:
+            continue
+        logging = {s: p.root / RunKey(s, p.config.ope.logging_arm).relpath
+                   for s in p.config.seeds}  # fmt: skip
+        try:
+            write_ope_estimates(p.config, p.root, logging)
+        except (ValueError, NotImplementedError) as exc:  # e.g. no propensities logged
+            raise SweepError(f"off-policy evaluation of {config.name!r} failed: {exc}") from exc
     if report:
         build_report(out_dir, jobs=min(workers, os.cpu_count() or 1))
     return out_dir

@@ -19,6 +19,7 @@ from recarena.typing import ClosedModel
 __all__ = [
     "ArmConfig",
     "ExecutorConfig",
+    "OPEConfig",
     "OutputConfig",
     "ScenarioConfig",
     "SweepConfig",
@@ -77,6 +78,31 @@ class OutputConfig(ClosedModel):
     dir: str | None = Field(None, description="results directory (default results/<name>/<time>)")
     oracle_columns: bool = Field(True, description="compute the best-action oracle column")
     plots: bool = Field(True, description="write PNG plots and embed them in the report")
+
+
+class OPEConfig(ClosedModel):
+    """Off-policy evaluation checked against the truth (see docs/ope.md).
+
+    The logging arm's log is used to estimate the value of each target arm, whose true value
+    is its own on-policy run on the same seeds (common random numbers).
+    """
+
+    logging_arm: str = Field(description="arm whose log is evaluated (a randomised policy)")
+    targets: list[str] = Field(
+        min_length=1, description="arms to evaluate off-policy (stationary policies)"
+    )
+    reward_model: Literal["mean", "logistic"] = Field(
+        "mean",
+        description="reward model of DM/DR: per-variant mean (ignores features) or a "
+        "logistic regression on the user's features per variant",
+    )
+    clip: float = Field(10.0, gt=0, description="weight cap M of clipped IPS")
+    switch: float = Field(10.0, gt=0, description="weight threshold τ of switch-DR")
+    level: float = Field(0.95, gt=0, lt=1, description="confidence level of the intervals")
+    bootstrap: int = Field(
+        200, ge=0, le=10_000,
+        description="user-bootstrap refits of the reward model for DM's interval (0: analytic)",
+    )  # fmt: skip
 
 
 _NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
@@ -224,6 +250,9 @@ class ScenarioConfig(ClosedModel):
     analysis: dict[str, Any] = Field(
         default_factory=dict, description="options for analysis sections (see docs)"
     )
+    ope: OPEConfig | None = Field(
+        None, description="off-policy evaluation of target arms on a logging arm's log"
+    )
     sweep: SweepConfig | None = Field(
         None, description="a parameter sweep over this scenario (see docs/sweeps.md)"
     )
@@ -247,4 +276,13 @@ class ScenarioConfig(ClosedModel):
             for arm in (m.arm, m.baseline):
                 if arm not in names:
                     raise ValueError(f"sweep map arm {arm!r} is not an arm; have {names}")
+        if self.ope is not None:
+            named = [self.ope.logging_arm, *self.ope.targets]
+            unknown = [n for n in named if n not in names]
+            if unknown:
+                raise ValueError(f"ope names arms that do not exist: {unknown}; arms: {names}")
+            if self.ope.logging_arm in self.ope.targets:
+                raise ValueError("ope: the logging arm cannot also be a target")
+            if len(set(self.ope.targets)) != len(self.ope.targets):
+                raise ValueError(f"ope: targets must be distinct, got {self.ope.targets}")
         return self
