@@ -336,7 +336,7 @@ def run_scenario(
         logging = {s: out_dir / RunKey(s, config.ope.logging_arm).relpath for s in config.seeds}
         try:
             write_ope_estimates(config, out_dir, logging)
-        except ValueError as exc:  # e.g. a logging arm whose policy logged no propensities
+        except (ValueError, NotImplementedError) as exc:  # e.g. no propensities logged
             raise SweepError(f"off-policy evaluation of {config.name!r} failed: {exc}") from exc
     if report:
         build_report(out_dir)
