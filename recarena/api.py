@@ -23,7 +23,30 @@ from recarena.experiment.schema import ScenarioConfig
 __all__ = ["Results", "SweepResults", "load", "run"]
 
 
-class Results:
+class _ReportDirectory:
+    """What every results directory offers: its path, its report and its metric tables
+    (built on first use when missing)."""
+
+    path: Path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    @property
+    def report_path(self) -> Path:
+        """The self-contained HTML report."""
+        return self.path / "report.html"
+
+    def _metrics(self, name: str) -> pd.DataFrame:
+        path = self.path / "metrics" / f"{name}.csv"
+        if not path.exists():
+            from recarena.experiment.runner import build_report
+
+            build_report(self.path)
+        return pd.read_csv(path)
+
+
+class Results(_ReportDirectory):
     """A finished results directory: tables, metrics and plots.
 
     Parameters
@@ -38,22 +61,6 @@ class Results:
         self.path = Path(path)
         self.directory = RunDirectory(self.path)
         self._ctx: Any = None
-
-    def __repr__(self) -> str:
-        return f"Results({str(self.path)!r})"
-
-    @property
-    def report_path(self) -> Path:
-        """The self-contained HTML report."""
-        return self.path / "report.html"
-
-    def _metrics(self, name: str) -> pd.DataFrame:
-        path = self.path / "metrics" / f"{name}.csv"
-        if not path.exists():
-            from recarena.experiment.runner import build_report
-
-            build_report(self.path)
-        return pd.read_csv(path)
 
     def summary(self) -> pd.DataFrame:
         """Per arm and metric: mean over seeds with its 95% CI (long format)."""
@@ -121,7 +128,7 @@ class Results:
         return metric_bars(self.summary(), list(metrics))
 
 
-class SweepResults:
+class SweepResults(_ReportDirectory):
     """A finished sweep's results directory: its tables, and each point as :class:`Results`.
 
     Parameters
@@ -135,22 +142,6 @@ class SweepResults:
 
         self.path = Path(path)
         self.directory = SweepDirectory(self.path)
-
-    def __repr__(self) -> str:
-        return f"SweepResults({str(self.path)!r})"
-
-    @property
-    def report_path(self) -> Path:
-        """The self-contained HTML report of the sweep."""
-        return self.path / "report.html"
-
-    def _metrics(self, name: str) -> pd.DataFrame:
-        path = self.path / "metrics" / f"{name}.csv"
-        if not path.exists():
-            from recarena.experiment.runner import build_report
-
-            build_report(self.path)
-        return pd.read_csv(path)
 
     def per_run(self) -> pd.DataFrame:
         """One row per point × seed × arm: the parameters and the sweep metrics."""

@@ -61,6 +61,7 @@ from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, N_SEEDS,
 
 __all__ = [
     "CORRECT",
+    "EXCLUDES_ZERO",
     "REGRET_SHARE",
     "SWEEP_METRICS",
     "SweepDirectory",

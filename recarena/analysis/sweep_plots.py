@@ -24,14 +24,15 @@ from matplotlib.patches import Patch, Rectangle
 
 from recarena.analysis.plots import arm_colors, new_figure
 from recarena.analysis.stats import CI_HIGH, CI_LOW, MEAN
+from recarena.analysis.sweep import EXCLUDES_ZERO
 
-__all__ = ["difference_heatmaps", "difference_lines", "panels", "winner_map"]
+__all__ = ["difference_heatmaps", "difference_lines", "level_label", "panels", "winner_map"]
 
 _MAX_PANELS = 12
-EXCLUDES_ZERO = "excludes_zero"
 
 
-def _label(value: Any) -> str:
+def level_label(value: Any) -> str:
+    """A parameter level for axes and titles: ``0.05``, ``1k``, ``100k``, ``12,500``."""
     if isinstance(value, float | np.floating):
         v = float(value)
         return f"{v:g}" if abs(v) < 1e4 else f"{v:.3g}"
@@ -55,7 +56,7 @@ def panels(
         for p, v in zip(rest, combo, strict=True):
             mask &= (frame[p] == v).to_numpy()
         if mask.any():
-            title = ", ".join(f"{p}={_label(v)}" for p, v in zip(rest, combo, strict=True))
+            title = ", ".join(f"{p}={level_label(v)}" for p, v in zip(rest, combo, strict=True))
             out.append((title, frame[mask]))
     return out
 
@@ -114,8 +115,8 @@ def difference_heatmaps(
             if marked[i, j]:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=1.8,
                                        edgecolor="black"))  # fmt: skip
-        ax.set_xticks(range(len(xs)), [_label(v) for v in xs])
-        ax.set_yticks(range(len(ys)), [_label(v) for v in ys])
+        ax.set_xticks(range(len(xs)), [level_label(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [level_label(v) for v in ys])
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.set_title(name, fontsize=9)
@@ -151,13 +152,13 @@ def difference_lines(
             j = line["_j"].to_numpy()
             ax.fill_between(j, line[CI_LOW], line[CI_HIGH], color=colour, alpha=0.15, lw=0)
             ax.plot(j, line[MEAN], color=colour,
-                    label=None if level is None else f"{y}={_label(level)}")  # fmt: skip
+                    label=None if level is None else f"{y}={level_label(level)}")  # fmt: skip
             sig = line[EXCLUDES_ZERO].to_numpy(dtype=bool)
             ax.scatter(j[sig], line[MEAN].to_numpy()[sig], color=colour, s=22, zorder=3)
             ax.scatter(j[~sig], line[MEAN].to_numpy()[~sig], facecolor="white",
                        edgecolor=colour, s=22, zorder=3)  # fmt: skip
         ax.axhline(0.0, color="black", lw=0.8, ls="--")
-        ax.set_xticks(range(len(xs)), [_label(v) for v in xs])
+        ax.set_xticks(range(len(xs)), [level_label(v) for v in xs])
         ax.set_xlabel(x)
         ax.set_ylabel(label)
         ax.set_title(name, fontsize=9)
@@ -188,8 +189,8 @@ def winner_map(
             ax.text(j, i, str(row.winner), ha="center", va="center", fontsize=6)
         ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=len(arms) - 0.5, origin="lower",
                   aspect="auto", alpha=alpha)  # fmt: skip
-        ax.set_xticks(range(len(xs)), [_label(v) for v in xs])
-        ax.set_yticks(range(len(ys)), [_label(v) for v in ys])
+        ax.set_xticks(range(len(xs)), [level_label(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [level_label(v) for v in ys])
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.set_title(name, fontsize=9)

@@ -70,7 +70,7 @@ def default_maps(sweep: SweepDirectory) -> list[dict[str, Any]]:
 def _overview(sweep: SweepDirectory, per_run: pd.DataFrame, summary: pd.DataFrame) -> SectionOutput:
     params = sweep.parameters
     levels = ", ".join(
-        f"{p} ∈ {{{', '.join(sweep_plots._label(v) for v in sorted(per_run[p].unique()))}}}"
+        f"{p} ∈ {{{', '.join(sweep_plots.level_label(v) for v in sorted(per_run[p].unique()))}}}"
         for p in params
     )
     points = per_run[params].drop_duplicates()

@@ -19,7 +19,14 @@ import re
 
 from recarena.experiment.schema import ScenarioConfig
 
-__all__ = ["BASE_BYTES", "BYTES_PER_USER", "estimate_peak_bytes", "machine_memory", "parse_bytes"]
+__all__ = [
+    "BASE_BYTES",
+    "BYTES_PER_USER",
+    "estimate_peak_bytes",
+    "format_bytes",
+    "machine_memory",
+    "parse_bytes",
+]
 
 BASE_BYTES = 400e6
 BYTES_PER_USER = 850.0
