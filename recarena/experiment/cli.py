@@ -17,7 +17,7 @@ from recarena.experiment.invocation import InvocationError, check_jobs, results_
 from recarena.experiment.loading import ScenarioError, load_scenario
 from recarena.experiment.lock import ResultsDirectoryLocked
 from recarena.experiment.scenarios import bundled_scenarios, resolve_scenario_path
-from recarena.experiment.schema import ScenarioConfig
+from recarena.experiment.schema import EXECUTORS, ScenarioConfig
 
 __all__ = ["main"]
 
@@ -63,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
         "--seeds", type=_seeds, help="seeds to run instead of the scenario's, e.g. 1,2,3"
     )
     run.add_argument("--jobs", type=int, help="worker processes (1 = in-process, 0 = all cores)")
+    run.add_argument(
+        "--executor", choices=EXECUTORS,
+        help="where runs execute: inline (this process), process (local pool), dask (a "
+        "cluster; a local one on 127.0.0.1 unless --address)",
+    )  # fmt: skip
+    run.add_argument(
+        "--address", metavar="tcp://HOST:PORT",
+        help="Dask scheduler of an existing cluster (implies --executor dask)",
+    )  # fmt: skip
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -120,25 +129,35 @@ def _load(
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from recarena.experiment.runner import SweepError, run_scenario
+    from recarena.experiment.executors import ExecutorError
+    from recarena.experiment.runner import ResourceLimitError, SweepError, run_scenario
 
     jobs = check_jobs(args.jobs)
     config = _load(args.scenario, args.overrides, args.allow_plugins, args.seeds)
+    if args.address is not None and args.executor not in (None, "dask"):
+        print(f"recarena run: --address needs --executor dask, not {args.executor}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
+    executor = "dask" if args.address is not None else args.executor
     out, why = results_directory(config, args.out)
     print(f"results: {out} ({why})", flush=True)
     try:
         run_scenario(
             config, out, jobs=jobs, resume=args.resume, progress=not args.quiet,
             report=not args.no_report, force=args.force, allow_plugins=args.allow_plugins,
-            overrides=args.overrides,
+            overrides=args.overrides, executor=executor, address=args.address,
         )  # fmt: skip
+    except (ExecutorError, ResourceLimitError) as exc:
+        print(f"recarena run: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except SweepError as exc:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not args.no_report:
-        from recarena.analysis.report import summary_text
+        if config.sweep is None:
+            from recarena.analysis.report import summary_text
 
-        print(summary_text(out))
+            print(summary_text(out))
         print(f"\nreport: {out / 'report.html'}")
     return EXIT_OK
 
@@ -153,9 +172,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             status = EXIT_INVALID
             continue
         runs = len(config.seeds) * len(config.arms)
+        points = ""
+        if config.sweep is not None:
+            from recarena.experiment.sweep import sample_points
+
+            n_points = len(sample_points(config.sweep))
+            points, runs = f"{n_points} points × ", runs * n_points
         cost = estimate_run(config)
-        print(f"{name}: ok — {len(config.arms)} arms × {len(config.seeds)} seeds = {runs} runs, "
-              f"{config.schedule.days:g} days; each run ≈ {cost.describe()}")  # fmt: skip
+        print(f"{name}: ok — {points}{len(config.arms)} arms × {len(config.seeds)} seeds = "
+              f"{runs} runs, {config.schedule.days:g} days; "
+              f"each run ≈ {cost.describe()}")  # fmt: skip
     return status
 
 

@@ -177,6 +177,13 @@ def scenario_from_dict(
         config, problems = _validation_problems(data, overrides)
     if problems or config is None:
         raise ScenarioError(source, problems, lines or {})
+    if config.sweep is not None:
+        # Every point must be a valid scenario before anything runs. The sweep module builds
+        # on this one (a point is validated by this function), hence the import here.
+        from recarena.experiment.sweep import point_scenarios
+
+        with registry.allow_plugins(allow_plugins):
+            point_scenarios(config, source, lines)
     return config
 
 
