@@ -509,7 +509,8 @@ def run_scenario(
         created by this call that ends with no finished run is removed.
     """
     out_dir = Path(out_dir)
-    points = _points(config, out_dir)
+    with registry.allow_plugins(allow_plugins):  # each point is validated again
+        points = _points(config, out_dir)
     kind = executor or config.executor.kind
     address = address if address is not None else config.executor.address
     if len(config.seeds) < MIN_SEEDS:
@@ -539,6 +540,10 @@ def run_scenario(
                   "which ended without releasing it", file=sys.stderr)  # fmt: skip
         return _sweep(config, out_dir, points, created, scenario_text, jobs, resume, progress,
                       report, kind, address, allow_plugins, overrides)  # fmt: skip
+    except BaseException:
+        lock.release()
+        _cleanup(out_dir, created)  # a directory this call made, if no run finished in it
+        raise
     finally:
         lock.release()
 
