@@ -509,7 +509,8 @@ def run_scenario(
         created by this call that ends with no finished run is removed.
     """
     out_dir = Path(out_dir)
-    points = _points(config, out_dir)
+    with registry.allow_plugins(allow_plugins):  # validating points parses plugin configs
+        points = _points(config, out_dir)
     kind = executor or config.executor.kind
     address = address if address is not None else config.executor.address
     if len(config.seeds) < MIN_SEEDS:
@@ -568,7 +569,11 @@ def _sweep(
     memory = config.executor.worker_memory
     with _make_executor(config, kind, workers, address) as engine:
         limit = parse_bytes(memory) if memory is not None else engine.worker_memory()
-        _check_memory(points, limit, engine.describe())
+        try:
+            _check_memory(points, limit, engine.describe())
+        except ResourceLimitError:  # refused before any run: leave nothing behind
+            _cleanup(out_dir, created)
+            raise
         inline = isinstance(engine, InlineExecutor)
         shared = config.executor.shared_dir or kind != "dask"
         tasks = [RunTask(t.config, t.key, t.root.resolve(), t.point, shared, inline and progress,

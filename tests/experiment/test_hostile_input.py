@@ -164,7 +164,7 @@ def test_unwritable_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     # /proc refuses new directories even to root (chmod would not stop root).
     assert main(["run", str(path), "--out", "/proc/recarena-results", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "cannot create results directory /proc/recarena-results" in err
+    assert "cannot create or write results directory /proc/recarena-results" in err
     _clean(err)
 
 

@@ -25,6 +25,7 @@ from recarena.experiment.loading import ScenarioError, scenario_from_dict
 from recarena.experiment.runner import ResourceLimitError, SweepError, run_scenario
 from recarena.experiment.schema import SweepConfig
 from recarena.experiment.sweep import apply_point, sample_points, set_path
+from recarena.policies import registry
 
 AB = {
     "kind": "ab_split",
@@ -298,13 +299,20 @@ def _flaky(tmp_path: Path, retries: int) -> Any:
     data["seeds"] = [1]
     data["sweep"]["parameters"] = data["sweep"]["parameters"][:1]
     data["executor"] = {"kind": "dask", "jobs": 2, "retries": retries}
-    return _config(data)
+    with registry.allow_plugins():
+        return _config(data)
 
 
 def test_dask_retries_a_failed_run_and_reports_it(
     tmp_path: Path, local_cluster: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = run_scenario(_flaky(tmp_path, 1), tmp_path / "out", address=local_cluster, progress=False)
+    out = run_scenario(
+        _flaky(tmp_path, 1),
+        tmp_path / "out",
+        address=local_cluster,
+        progress=False,
+        allow_plugins=True,
+    )
     err = capsys.readouterr().err
     assert "failed on" in err and "(attempt 1 of 2)" in err and "trying again" in err
     assert "transient failure" in err and "point lift=" in err and "arm=flaky" in err
@@ -313,7 +321,13 @@ def test_dask_retries_a_failed_run_and_reports_it(
 
 def test_dask_reports_a_run_that_keeps_failing(tmp_path: Path, local_cluster: str) -> None:
     with pytest.raises(SweepError) as err:
-        run_scenario(_flaky(tmp_path, 0), tmp_path / "out", address=local_cluster, progress=False)
+        run_scenario(
+            _flaky(tmp_path, 0),
+            tmp_path / "out",
+            address=local_cluster,
+            progress=False,
+            allow_plugins=True,
+        )
     text = str(err.value)
     assert "1 run(s) of scenario 'tiny_sweep' failed" in text
     assert "run point lift=" in text and "seed=1, arm=flaky: failed 1 time(s)" in text
