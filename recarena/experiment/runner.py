@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.policies import registry
 from recarena.simulator.simulation import build_world, simulate
+from recarena.simulator.world_tables import seed_directory, write_world_tables
 
 __all__ = ["RunKey", "SweepError", "completed_runs", "plan_runs", "run_one", "run_scenario"]
 
@@ -82,7 +83,11 @@ def run_one(
     threads: int | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> dict[str, Any]:
-    """Simulate one run and move its directory into place; returns its ``run.json``."""
+    """Simulate one run and move its directory into place; returns its ``run.json``.
+
+    The world's user and offer tables are written once per seed, by the first of its runs
+    (:func:`recarena.simulator.world_tables.write_world_tables`), for analysis to read.
+    """
     arm = _arm(config, key.arm)
     final = out_dir / key.relpath
     tmp = out_dir / RUNS / f".tmp-seed={key.seed}-arm={key.arm}-{os.getpid()}"
@@ -99,6 +104,7 @@ def run_one(
                 else None
             )
             world = build_world(config.world, config.schedule, key.seed)
+            write_world_tables(world, seed_directory(out_dir, key.seed))
             tic = time.perf_counter()
             result = simulate(
                 config.world,

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from recarena.simulator.oracle import Oracle
+    from recarena.simulator.oracle import OracleView
 
 __all__ = [
     "Decision",
@@ -310,7 +310,7 @@ class Policy(ABC):
     randomised
         Draws random actions and reports propensities.
     needs_oracle
-        Is handed the simulator's :class:`~recarena.simulator.oracle.Oracle` (the upper
+        Is handed the simulator's :class:`~recarena.simulator.oracle.OracleView` (the upper
         bound policy only).
     """
 
@@ -348,7 +348,7 @@ class Policy(ABC):
         self._setup()
         self._is_set_up = True
 
-    def attach_oracle(self, oracle: Oracle) -> None:
+    def attach_oracle(self, oracle: OracleView) -> None:
         """Give the simulator's truth to a policy that declares ``needs_oracle``."""
         if not self.needs_oracle:
             raise PermissionError(f"policy {self.kind!r} does not declare needs_oracle")

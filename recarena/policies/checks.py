@@ -35,6 +35,7 @@ from recarena.policies.base import (
     Policy,
     Surface,
 )
+from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import (
     CatalogueParams,
@@ -45,7 +46,7 @@ from recarena.simulator.params import (
     WorldParams,
 )
 from recarena.simulator.simulation import simulate
-from recarena.simulator.world import World, offer_eligibility
+from recarena.simulator.world import World
 
 __all__ = ["CheckContext", "check_context", "check_policy", "contract_cases"]
 

@@ -1,44 +1,190 @@
-"""User behaviour: each mechanism a small vectorised function with its equation.
+"""User behaviour: each equation once, as a compiled row function whose docstring is the equation.
 
-All functions are pure: they take arrays and (where random) pre-drawn uniforms, and return
-arrays. Randomness comes in as uniforms from :func:`recarena.simulator.rng.uniform`, so the
-same user, session and slot get the same draw whichever policy is deployed (common random
-numbers).
+These are the only implementations of the world's equations. The batch loops of
+:mod:`recarena.simulator.kernels` call them row by row (they are inlined into each loop), and
+the engine's vectorised steps go through those loops too, so every path computes the same
+bits. Their numpy twins in :mod:`recarena.simulator.reference` exist for the tests alone.
+
+Randomness comes in as uniforms from :func:`recarena.simulator.rng.uniform` (or the compiled
+:func:`~recarena.simulator.rng.uniform_one`), so the same user, session and slot get the same
+draw whichever policy is deployed (common random numbers). Arithmetic is IEEE in a fixed
+order (no ``fastmath``): one seed, one result, bit for bit.
+
+The item model travels as the tuple ``items = (φ (m, d) float32, φᵀ (d, m) float64, b (m,),
+log p (m,), w/√d, κ)`` and the choice model as ``choice = (e (k,), T, u₀)`` (see
+:mod:`recarena.simulator.kernels`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
-from recarena.simulator import kernels
-
 __all__ = [
+    "activity_rate",
     "cascade_choice",
-    "cascade_click_probability",
+    "cascade_slot_probabilities",
     "churn_probability",
     "conversion_probability",
     "examination_weights",
     "exponential_from_uniform",
-    "mnl_choice",
-    "mnl_click_probabilities",
+    "fatigued",
+    "inverse_cdf_choice",
+    "mnl_slot_probabilities",
     "sigmoid",
     "update_satisfaction",
-    "utilities",
+    "utility",
 ]
 
 F64 = NDArray[np.float64]
 
+# Row functions: compiled, cached on disk, inlined into every loop that calls them.
+_row = njit(cache=True, nogil=True, inline="always")
 
-def sigmoid(x: NDArray[np.floating]) -> F64:
-    """Logistic function σ(x) = 1 / (1 + e^{−x}), computed without overflow."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    ex = np.exp(x[~pos])
-    out[~pos] = ex / (1.0 + ex)
-    return out
+
+@_row
+def sigmoid(x):  # type: ignore[no-untyped-def]  # numba: typed at the call
+    """Logistic function σ(x) = 1 / (1 + e^{−x}), without overflow.
+
+    For x < 0 it is computed as e^{x} / (1 + e^{x}), so e^{−x} is never formed for large |x|.
+    """
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+@_row
+def exponential_from_uniform(uniform, mean):  # type: ignore[no-untyped-def]
+    """An exponential draw of the given mean by inversion: X = −mean · log(1 − U)."""
+    return -mean * math.log1p(-uniform)
+
+
+@_row
+def conversion_probability(utility, intercept, slope):  # type: ignore[no-untyped-def]
+    """P(purchase | click) = σ(α + γ u), α the intercept and γ the slope."""
+    return sigmoid(intercept + slope * utility)
+
+
+@_row
+def activity_rate(activity, activity_satisfaction, satisfaction):  # type: ignore[no-untyped-def]
+    """Sessions per day λ_u(t) = λ_u · exp(β_a s_u)."""
+    return activity * math.exp(activity_satisfaction * satisfaction)
+
+
+@_row
+def churn_probability(base_hazard, beta, satisfaction, dt, multiplier):  # type: ignore[no-untyped-def]
+    """P(churn within Δt) = 1 − exp(−h Δt), h = h₀ exp(−β s) · multiplier."""
+    hazard = base_hazard * math.exp(-beta * satisfaction) * multiplier
+    return -math.expm1(-hazard * dt)
+
+
+@_row
+def update_satisfaction(satisfaction, relevance, rate, baseline):  # type: ignore[no-untyped-def]
+    """Exponential smoothing of satisfaction: s ← (1 − η) s + η (r − r₀)."""
+    return (1.0 - rate) * satisfaction + rate * (relevance - baseline)
+
+
+@_row
+def utility(item, theta, rho, items):  # type: ignore[no-untyped-def]
+    """Utility before fatigue: u_ui = (w/√d) θ_u·φ_i + b_i − ρ_u log p_i.
+
+    θ_u is float64 (converted once per user), φ_i float32 converted per factor; the dot
+    product is summed in factor order.
+    """
+    vector, _, popularity, log_price, scale, _ = items
+    affinity = 0.0
+    for f in range(theta.shape[0]):
+        affinity += np.float64(theta[f]) * np.float64(vector[item, f])
+    return affinity * scale + popularity[item] - rho * log_price[item]
+
+
+@_row
+def fatigued(u, item, ring, fatigue):  # type: ignore[no-untyped-def]
+    """Fatigue: u − κ · 1[i in the user's ring of recently consumed items] (κ = 0: off)."""
+    if fatigue != 0.0:
+        for r in range(ring.shape[0]):
+            if ring[r] == item:
+                return u - fatigue
+    return u
+
+
+@_row
+def mnl_slot_probabilities(out, u, choice):  # type: ignore[no-untyped-def]
+    """Multinomial logit with position bias and a no-choice option, into ``out`` (k,).
+
+    P_j = e_j exp(u_j/T) / (exp(u₀/T) + Σ_l e_l exp(u_l/T)); returns P(click) = Σ_j P_j.
+
+    Computed with z = u/T shifted by s = max(z₀, max_j z_j) (every exponent ≤ 0, no
+    overflow), and multiplications by 1/T and by 1/denominator instead of divisions (exact
+    when T = 1: a division costs several multiplications and a row has 2k + 1 of them).
+    """
+    examination, temperature, no_choice_utility = choice
+    k = u.shape[0]
+    inverse = 1.0 / temperature
+    peak = no_choice_utility
+    for j in range(k):
+        if u[j] > peak:
+            peak = u[j]
+    shift = peak * inverse  # = max_j z_j, as z ↦ z/T is monotone
+    total = math.exp(no_choice_utility * inverse - shift)
+    for j in range(k):
+        w = examination[j] * math.exp(u[j] * inverse - shift)
+        out[j] = w
+        total += w
+    norm = 1.0 / total
+    clicked = 0.0
+    for j in range(k):
+        out[j] *= norm
+        clicked += out[j]
+    return clicked
+
+
+@_row
+def inverse_cdf_choice(probabilities, uniform):  # type: ignore[no-untyped-def]
+    """The chosen slot: min{j : U < Σ_{l ≤ j} P_l}, or −1 (no click) when U ≥ Σ_l P_l."""
+    cumulative = 0.0
+    for j in range(probabilities.shape[0]):
+        cumulative += probabilities[j]
+        if uniform < cumulative:
+            return j
+    return -1
+
+
+@_row
+def cascade_slot_probabilities(out, u, choice):  # type: ignore[no-untyped-def]
+    """Cascade model (Craswell et al., WSDM 2008), into ``out`` (k,); returns P(click).
+
+    The user reaches slot j, examines it with probability e_j/e_1, clicks it with
+    c_j = σ((u_j − u₀)/T) · e_j/e_1 overall, and stops at the first click:
+    P_j = c_j Π_{l<j} (1 − c_l).
+    """
+    examination, temperature, no_choice_utility = choice
+    survive = 1.0
+    clicked = 0.0
+    for j in range(u.shape[0]):
+        c = sigmoid((u[j] - no_choice_utility) / temperature) * (examination[j] / examination[0])
+        out[j] = c * survive
+        survive *= 1.0 - c
+        clicked += out[j]
+    return clicked
+
+
+@_row
+def cascade_choice(u, choice, uniforms):  # type: ignore[no-untyped-def]
+    """The clicked slot of a cascade: the first j with U_j < c_j (one uniform per slot), or −1.
+
+    c_j = σ((u_j − u₀)/T) · e_j/e_1 as in :func:`cascade_slot_probabilities`.
+    """
+    examination, temperature, no_choice_utility = choice
+    for j in range(u.shape[0]):
+        c = sigmoid((u[j] - no_choice_utility) / temperature) * (examination[j] / examination[0])
+        if uniforms[j] < c:
+            return j
+    return -1
 
 
 def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> F64:
@@ -55,136 +201,3 @@ def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> F64:
     if kind == "none":
         return np.ones(k)
     raise ValueError(f"position_bias must be 'log', 'power' or 'none', got {kind!r}")
-
-
-def utilities(
-    preference: NDArray[np.float32],
-    item_vectors: NDArray[np.float32],
-    popularity: F64,
-    log_price: F64,
-    price_sensitivity: F64,
-    preference_weight: float,
-    fatigue_penalty: F64 | None = None,
-) -> F64:
-    """Utility of items for users.
-
-    u_ui = w · θ_u·φ_i / √d + b_i − ρ_u log p_i − κ·1[i recently consumed by u]
-
-    Parameters
-    ----------
-    preference
-        θ, shape (B, d).
-    item_vectors
-        φ of the candidate items, shape (m, d), shared by the whole batch (per-user slates
-        are scored by :meth:`recarena.simulator.oracle.Oracle.slate_utilities`).
-    popularity, log_price
-        b and log p for the same items, shape (m,).
-    price_sensitivity
-        ρ, shape (B,).
-    preference_weight
-        w.
-    fatigue_penalty
-        κ·1[recent], same shape as the result, or ``None``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (B, m).
-    """
-    d = preference.shape[1]
-    scale = preference_weight / np.sqrt(d)
-    affinity = (preference @ item_vectors.T).astype(np.float64)
-    # In place, in the order of the formula: ((w/√d)·a + b) − ρ log p − κ·1[recent].
-    u = affinity
-    u *= scale
-    u += popularity
-    u -= price_sensitivity[:, None] * log_price
-    if fatigue_penalty is not None:
-        u -= fatigue_penalty
-    return u
-
-
-def mnl_click_probabilities(
-    u: F64, examination: F64, temperature: float, no_choice_utility: float
-) -> F64:
-    """Multinomial-logit slot probabilities with position bias and a no-choice option.
-
-    P(slot j) = e_j exp(u_j/T) / (exp(u_0/T) + Σ_l e_l exp(u_l/T)); the remainder is
-    "no click". Computed with the max-shift s = max(u_0, max_j u_j)/T for numerical
-    stability, one compiled pass per row (:mod:`recarena.simulator.kernels`).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (B, k); rows sum to P(click) < 1.
-    """
-    choice = (
-        np.ascontiguousarray(examination, dtype=np.float64),
-        float(temperature),
-        float(no_choice_utility),
-    )
-    probabilities: F64 = kernels.mnl_click_probabilities(
-        np.ascontiguousarray(u, dtype=np.float64), choice
-    )
-    return probabilities
-
-
-def mnl_choice(probabilities: F64, uniforms: F64) -> NDArray[np.int64]:
-    """Sample the clicked slot (or −1 for none) by inverse CDF on one uniform per row.
-
-    slot = min{j : U < Σ_{l ≤ j} P_l}, or −1 when U ≥ Σ_l P_l (no click).
-    """
-    slots: NDArray[np.int64] = kernels.mnl_choice(
-        np.ascontiguousarray(probabilities, dtype=np.float64),
-        np.ascontiguousarray(uniforms, dtype=np.float64),
-    )
-    return slots
-
-
-def cascade_click_probability(u: F64, examination: F64, temperature: float, u0: float) -> F64:
-    """Per-slot click probabilities of the cascade model (Craswell et al., WSDM 2008).
-
-    The user examines slot j with probability e_j/e_1 given she reached it, clicks it with
-    c_j = σ((u_j − u_0)/T), and stops at the first click:
-    P(click at j) = c_j (e_j/e_1) Π_{l<j} (1 − c_l e_l/e_1).
-    """
-    c = sigmoid((u - u0) / temperature) * (examination / examination[0])[None, :]
-    survive = np.cumprod(1.0 - c, axis=1)
-    before = np.hstack([np.ones((u.shape[0], 1)), survive[:, :-1]])
-    return c * before
-
-
-def cascade_choice(
-    u: F64, examination: F64, temperature: float, u0: float, uniforms: F64
-) -> NDArray[np.int64]:
-    """Sample the cascade model: first slot j whose uniform is below its click probability.
-
-    ``uniforms`` has shape (B, k), one per slot (common random numbers per slot).
-    """
-    c = sigmoid((u - u0) / temperature) * (examination / examination[0])[None, :]
-    clicks = uniforms < c
-    first = np.argmax(clicks, axis=1)
-    return np.where(clicks.any(axis=1), first, -1).astype(np.int64)
-
-
-def conversion_probability(u: F64, intercept: float, slope: float) -> F64:
-    """P(purchase | click) = σ(α + γ u)."""
-    return sigmoid(intercept + slope * u)
-
-
-def exponential_from_uniform(uniforms: F64, mean: F64 | float) -> F64:
-    """Exponential draws with the given mean by inversion: −mean · log(1 − U)."""
-    return -np.asarray(mean) * np.log1p(-uniforms)
-
-
-def update_satisfaction(s: F64, relevance: F64, rate: float, baseline: float) -> F64:
-    """Exponential smoothing of satisfaction: s ← (1 − η) s + η (r − r₀)."""
-    return (1.0 - rate) * s + rate * (relevance - baseline)
-
-
-def churn_probability(
-    base_hazard: float, beta: float, satisfaction: F64, dt: float, multiplier: F64 | float = 1.0
-) -> F64:
-    """P(churn within Δt) = 1 − exp(−h Δt), h = h₀ exp(−β s) · multiplier."""
-    hazard = base_hazard * np.exp(-beta * satisfaction) * multiplier
-    return -np.expm1(-hazard * dt)

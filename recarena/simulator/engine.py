@@ -43,15 +43,15 @@ from recarena.policies.base import (
     Policy,
     Surface,
 )
-from recarena.simulator import behaviour as bh
-from recarena.simulator import kernels
+from recarena.simulator import campaigns, kernels
 from recarena.simulator.history import HistoryStore
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, EventLog, Table
-from recarena.simulator.oracle import BestValueCache, Oracle
+from recarena.simulator.oracle import BestValueCache, OracleView
 from recarena.simulator.params import BehaviourParams, ScheduleParams
 from recarena.simulator.rng import Purpose, uniform
 from recarena.simulator.state import SimState
-from recarena.simulator.world import World, offer_eligibility, retention_sign
+from recarena.simulator.user_model import UserModel
+from recarena.simulator.world import World
 
 __all__ = ["Engine", "RunStats", "environment_spec"]
 
@@ -253,7 +253,8 @@ class Engine:
         if schedule.campaign_days and len(world.offers) == 0:
             raise ValueError("campaign_days are set but the world has no offers")
         self.state = SimState.initial(world, behaviour.fatigue_memory)
-        self.oracle = Oracle(world, self.state, behaviour, schedule.slate_size)
+        self.users = UserModel(world, self.state, behaviour, schedule.slate_size)
+        self.oracle = OracleView(self.users)
         keep = schedule.keep_impressions
         if keep is None:  # 64 bytes per decision: only when something can read them
             refits = [p for p in (session_policy, campaign_policy) if p is not None and p.batch_fit]
@@ -272,9 +273,7 @@ class Engine:
         self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
         self._item_revenue = world.items.price * world.items.margin
         u = uniform(self.seed, np.arange(world.n_users), 0, 0, Purpose.SESSION_GAP)
-        self.state.next_session = world.users.join_time + bh.exponential_from_uniform(
-            u, 1.0 / world.users.activity
-        )
+        self.state.next_session = world.users.join_time + (-(1.0 / world.users.activity) * np.log1p(-u))
 
     # ------------------------------------------------------------------ running
     def run(self) -> RunStats:
@@ -327,6 +326,12 @@ class Engine:
             self.state.t = float(env.now)
             step(float(env.now))
 
+    def _append(self, table: str, columns: dict[str, NDArray[Any]]) -> None:
+        """Append an event once: to the log, and through it to the history (its observable
+        view, :data:`recarena.simulator.history.VIEWS`)."""
+        self.log.append(table, columns)
+        self.history.observe(table, columns)
+
     # ------------------------------------------------------------------ sessions
     def _sessions(self, t_end: float) -> None:
         state = self.state
@@ -362,7 +367,7 @@ class Engine:
         else:
             outcome = self._variant_outcomes(users, counter, decision.actions)
         click, position, clicked, expected, best = outcome
-        state.satisfaction[users] = bh.update_satisfaction(
+        state.satisfaction[users] = kernels.satisfaction_updates(
             state.satisfaction[users],
             expected,
             self.behaviour.satisfaction_rate,
@@ -390,24 +395,17 @@ class Engine:
     def _slate_outcomes(
         self, users: I64, times: F64, counter: NDArray[np.int32], slates: I64
     ) -> tuple[NDArray[np.bool_], I64, I64, F64, F64]:
-        b = self.behaviour
-        if b.choice_model == "mnl":
+        if self.behaviour.choice_model == "mnl":
             draws = uniform(self.seed, users, counter, 0, Purpose.CHOICE)
-            position, expected, clicked, utility = self.oracle.mnl_sessions(users, slates, draws)
+            position, expected, clicked, utility = self.users.mnl_sessions(users, slates, draws)
         else:
-            k = slates.shape[1]
-            u = self.oracle.slate_utilities(users, slates)
-            draws2 = uniform(
-                self.seed, users[:, None], counter[:, None], np.arange(k)[None, :], Purpose.CASCADE
+            slot_draws = uniform(
+                self.seed, users[:, None], counter[:, None], np.arange(slates.shape[1])[None, :],
+                Purpose.CASCADE,
+            )  # fmt: skip
+            position, expected, clicked, utility = self.users.cascade_sessions(
+                users, slates, slot_draws
             )
-            position = bh.cascade_choice(
-                u, self.oracle.examination, b.temperature, b.no_choice_utility, draws2
-            )
-            expected = self.oracle._click_probability(u)
-            rows = np.arange(users.shape[0])
-            slot = np.maximum(position, 0)
-            clicked = np.where(position >= 0, slates[rows, slot], -1)
-            utility = np.where(position >= 0, u[rows, slot], np.nan)
         click = position >= 0
         best = (
             self.oracle.best_values(users, self.available, self._best)
@@ -415,25 +413,16 @@ class Engine:
             else np.full(users.shape, np.nan)
         )
         if click.any():
-            self._record_clicks(users[click], times[click], counter[click], clicked[click],
-                                position[click], utility[click])  # fmt: skip
-        if self.history.keep_impressions:
-            self.history.append(
-                "impressions",
-                {Col.T: times, Col.USER: users, Col.SLATE: slates.astype(np.int32),
-                 Col.CLICKED_POSITION: position},
-            )  # fmt: skip
+            self._record_clicks(
+                users[click], times[click], counter[click], clicked[click], utility[click]
+            )
         return click, position, clicked, expected, best
 
     def _record_clicks(
-        self, users: I64, times: F64, counter: NDArray[np.int32], items: I64, position: I64,
-        utility: F64,
-    ) -> None:  # fmt: skip
+        self, users: I64, times: F64, counter: NDArray[np.int32], items: I64, utility: F64
+    ) -> None:
         b = self.behaviour
         state = self.state
-        self.history.append(
-            "clicks", {Col.T: times, Col.USER: users, Col.ITEM: items, "position": position}
-        )
         # Ring update and purchase draws in one compiled pass.
         delay, evicted = kernels.record_clicks(
             self._seed64, users, np.ascontiguousarray(counter), items,
@@ -456,7 +445,7 @@ class Engine:
         self, users: I64, counter: NDArray[np.int32], actions: I64
     ) -> tuple[NDArray[np.bool_], I64, I64, F64, F64]:
         rows = np.arange(users.shape[0])
-        probs = self.oracle.variant_click_probabilities(users)
+        probs = self.users.variant_click_probabilities(users)
         expected = probs[rows, actions]
         click = uniform(self.seed, users, counter, 0, Purpose.VARIANT_CLICK) < expected
         position = np.where(click, 0, -1).astype(np.int64)
@@ -488,7 +477,7 @@ class Engine:
         }
         if slate:
             columns[Col.SLATE] = decision.actions
-        self.log.append(Table.DECISIONS, columns)
+        self._append(Table.DECISIONS, columns)
 
     def _flush_clicks(self, t: float) -> None:
         merged = self._clicks.pop()
@@ -519,8 +508,7 @@ class Engine:
         done = self._pending.pop_due(t)
         if done is None:
             return
-        self.log.append(Table.CONVERSIONS, done)
-        self.history.append("conversions", done)
+        self._append(Table.CONVERSIONS, done)
         self._day_counters["revenue"] += float(done[Col.REVENUE].sum())
         if self.session_policy is not None and self.surface is not None:
             n = done[Col.USER].shape[0]
@@ -553,7 +541,7 @@ class Engine:
         active = np.flatnonzero(state.active(world))
         expired = state.retention_until[active] <= t
         state.retention_multiplier[active[expired]] = 1.0
-        p_churn = bh.churn_probability(
+        p_churn = kernels.churn_probabilities(
             b.churn_base_hazard,
             b.churn_satisfaction,
             state.satisfaction[active],
@@ -587,8 +575,7 @@ class Engine:
 
     def _lifecycle(self, times: F64, users: I64, event: int) -> None:
         columns = {Col.T: times, Col.USER: users, Col.EVENT: np.full(users.size, event)}
-        self.log.append(Table.LIFECYCLE, columns)
-        self.history.append("lifecycle", columns)
+        self._append(Table.LIFECYCLE, columns)
 
     # ------------------------------------------------------------------ campaigns
     def _campaign(self, t: float) -> None:
@@ -605,7 +592,7 @@ class Engine:
             users=users,
             features=world.features[users],
             available_items=self.available,
-            eligible=offer_eligibility(world, users),
+            eligible=campaigns.offer_eligibility(world, users),
             budget=self._budget,
             campaign=index,
         )
@@ -633,7 +620,7 @@ class Engine:
         )
         about = np.where(treated, offers, control_for)
         rows = np.arange(users.size)
-        p0, p1 = self.oracle.offer_probabilities(users)
+        p0, p1 = campaigns.offer_probabilities(world, users)
         p_treated, p_control = p1[rows, about], p0[rows, about]
         p_real = np.where(treated, p_treated, p_control)
         draw = uniform(self.seed, users, index, 0, Purpose.OFFER_RESPONSE)
@@ -641,15 +628,16 @@ class Engine:
         # One draw couples the two potential outcomes (common random numbers), so the
         # counterfactual untreated response of a treated user is known to the simulator.
         responded_untreated = draw < p_control
-        gain = responded * (o.value[about] - o.conversion_cost[about]) - o.contact_cost[about]
-        npv = np.where(treated, gain, 0.0)
-        incremental = np.where(treated, gain - responded_untreated * o.value[about], 0.0)
+        npv, incremental = campaigns.contact_npv(o, about, treated, responded, responded_untreated)
         if treated.any():
-            sign = retention_sign(world, users[treated])
+            sign = campaigns.retention_sign(world.users.response_type[users[treated]])
             effect = o.retention_effect[offers[treated]]
-            hit = users[treated][effect > 0]
-            state.retention_multiplier[hit] = np.exp(-(sign * effect)[effect > 0])
-            state.retention_until[hit] = t + o.retention_days[offers[treated]][effect > 0]
+            lasting = effect > 0
+            hit = users[treated][lasting]
+            state.retention_multiplier[hit] = campaigns.retention_multiplier(
+                sign[lasting], effect[lasting]
+            )
+            state.retention_until[hit] = t + o.retention_days[offers[treated]][lasting]
         propensity = _or_nan(decision.propensities, users.size)
         columns = {
             Col.T: np.full(users.size, t), Col.CAMPAIGN: np.full(users.size, index),
@@ -660,12 +648,7 @@ class Engine:
             Col.TRUE_EFFECT: p_treated - p_control, Col.NPV: npv,
             Col.INCREMENTAL_NPV: incremental,
         }  # fmt: skip
-        self.log.append(Table.CAMPAIGNS, columns)
-        self.history.append(
-            "campaigns",
-            {k: columns[k] for k in (Col.T, Col.CAMPAIGN, Col.USER, Col.OFFER, Col.CONTROL_FOR,
-                                     Col.PROPENSITY, Col.RESPONDED)},
-        )  # fmt: skip
+        self._append(Table.CAMPAIGNS, columns)
         self.stats.campaign_decisions += users.size
         self.campaign_policy.learn(
             Feedback(

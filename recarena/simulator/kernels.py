@@ -1,12 +1,14 @@
-"""Compiled row loops behind the hottest behaviour and oracle functions (numba, no fastmath).
+"""Compiled batch loops over the row functions of :mod:`recarena.simulator.behaviour`.
 
 The engine spends most of its time on per-slate arithmetic over tiny rows (k ≈ 10 items of
 d ≈ 8 factors). In numpy each step is a pass over a (B, k) or (B, k, d) temporary plus a
 Python-level call; a compiled loop does the gather, dot product, fatigue test, MNL and
-inverse-CDF draw of a row while it sits in cache. The typed, documented entry points with
-the equations are in :mod:`recarena.simulator.behaviour` and :mod:`recarena.simulator.oracle`;
-this module only holds their loops. Every batch kernel is built from the same row functions,
-so the engine's fused pass and the oracle's separate steps compute identical bits.
+inverse-CDF draw of a row while it sits in cache. The equations live in
+:mod:`recarena.simulator.behaviour` (``bh`` below), once; this module only holds the loops
+that apply them to batches, including the element-wise ones the engine's vectorised steps
+use (:func:`sigmoids`, :func:`exponential_draws`, :func:`churn_probabilities`,
+:func:`satisfaction_updates`). Every batch kernel is built from the same row functions, so
+the engine's fused pass and the user model's separate steps compute identical bits.
 
 The model's arrays travel as three tuples (numba takes heterogeneous tuples):
 
@@ -17,7 +19,7 @@ The model's arrays travel as three tuples (numba takes heterogeneous tuples):
     ``(vector φ (m, d) float32, vector_t φᵀ (d, m) float64, popularity b (m,),
     log_price log p (m,), scale w/√d, fatigue κ)`` — κ = 0 turns the ring test off.
 ``choice``
-    ``(examination e (k,), temperature T, no_choice_utility u₀)`` — the MNL model.
+    ``(examination e (k,), temperature T, no_choice_utility u₀)`` — the choice model.
 
 Every loop uses IEEE arithmetic in a fixed order (``fastmath`` is off), so results are
 deterministic: one seed, one result, bit for bit. Compiled code is cached on disk
@@ -26,22 +28,28 @@ deterministic: one seed, one result, bit for bit. Compiled code is cached on dis
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
+from recarena.simulator import behaviour as bh
 from recarena.simulator.rng import uniform_one
 
 __all__ = [
     "cached_best_mnl_values",
+    "cascade_choices",
+    "cascade_click_probabilities",
+    "cascade_click_totals",
     "catalogue_utilities",
+    "churn_probabilities",
+    "exponential_draws",
     "keep_best_values",
     "mnl_choice",
     "mnl_click_probabilities",
     "mnl_click_totals",
     "next_sessions",
     "record_clicks",
+    "satisfaction_updates",
+    "sigmoids",
     "slate_outcomes",
     "slate_utilities",
     "top_items",
@@ -72,31 +80,15 @@ def _gather_users(people, users):  # type: ignore[no-untyped-def]  # numba: type
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _utility_before_fatigue(item, theta, rho, items):  # type: ignore[no-untyped-def]
-    """w/√d·θ·φ_i + b_i − ρ log p_i, the dot product summed in factor order."""
-    vector, _, popularity, log_price, scale, _ = items
-    affinity = 0.0
-    for f in range(theta.shape[0]):
-        affinity += np.float64(theta[f]) * np.float64(vector[item, f])
-    return affinity * scale + popularity[item] - rho * log_price[item]
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _row_utilities(out, slate, theta, rho, ring, items, distinct):  # type: ignore[no-untyped-def]
     """u_j = w/√d·θ·φ_i + b_i − ρ log p_i − κ·1[i ∈ ring] for i = slate[j], into ``out``.
 
     Later copies of an item repeated in the row get −inf (one option, counted once) unless
     ``distinct``.
     """
-    fatigue = items[5]
     for j in range(slate.shape[0]):
         item = slate[j]
-        u = _utility_before_fatigue(item, theta, rho, items)
-        if fatigue != 0.0:
-            for r in range(ring.shape[0]):
-                if ring[r] == item:
-                    u -= fatigue
-                    break
+        u = bh.fatigued(bh.utility(item, theta, rho, items), item, ring, items[5])
         if not distinct:
             for other in range(j):
                 if slate[other] == item:
@@ -139,46 +131,6 @@ def _row_catalogue(out, theta, rho, ring, items, fatigue):  # type: ignore[no-un
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _row_mnl(out, u, choice):  # type: ignore[no-untyped-def]
-    """P_j = e_j exp(z_j − s) / (exp(z₀ − s) + Σ_l e_l exp(z_l − s)), z = u/T, into ``out``.
-
-    s = max(z₀, max_j z_j) keeps every exponent ≤ 0 (no overflow). Returns Σ_j P_j.
-    Multiplications by 1/T and by 1/denominator instead of divisions (exact when T = 1):
-    a division costs several multiplications and a row has 2k + 1 of them.
-    """
-    examination, temperature, no_choice_utility = choice
-    k = u.shape[0]
-    inverse = 1.0 / temperature
-    peak = no_choice_utility
-    for j in range(k):
-        if u[j] > peak:
-            peak = u[j]
-    shift = peak * inverse  # = max_j z_j, as z ↦ z/T is monotone
-    total = math.exp(no_choice_utility * inverse - shift)
-    for j in range(k):
-        w = examination[j] * math.exp(u[j] * inverse - shift)
-        out[j] = w
-        total += w
-    norm = 1.0 / total
-    clicked = 0.0
-    for j in range(k):
-        out[j] *= norm
-        clicked += out[j]
-    return clicked
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _row_choice(probabilities, uniform):  # type: ignore[no-untyped-def]
-    """The first slot j with U < Σ_{l ≤ j} P_l, or −1 when U is past P(click)."""
-    cumulative = 0.0
-    for j in range(probabilities.shape[0]):
-        cumulative += probabilities[j]
-        if uniform < cumulative:
-            return j
-    return -1
-
-
-@njit(cache=True, nogil=True, inline="always")
 def _row_top(out, best, u, ids):  # type: ignore[no-untyped-def]
     """The len(out) items of ``ids`` with the highest ``u``, by (u ↓, id ↑), into ``out``.
 
@@ -216,10 +168,10 @@ def slate_utilities(people, items, users, slates, distinct):  # type: ignore[no-
 
 @njit(cache=True, nogil=True)
 def mnl_click_probabilities(u, choice):  # type: ignore[no-untyped-def]
-    """(B, k) MNL slot probabilities (:func:`_row_mnl` per row)."""
+    """(B, k) MNL slot probabilities (:func:`bh.mnl_slot_probabilities` per row)."""
     out = np.empty(u.shape)
     for b in range(u.shape[0]):
-        _row_mnl(out[b], u[b], choice)
+        bh.mnl_slot_probabilities(out[b], u[b], choice)
     return out
 
 
@@ -229,16 +181,16 @@ def mnl_click_totals(u, choice):  # type: ignore[no-untyped-def]
     out = np.empty(u.shape[0])
     probabilities = np.empty(u.shape[1])
     for b in range(u.shape[0]):
-        out[b] = _row_mnl(probabilities, u[b], choice)
+        out[b] = bh.mnl_slot_probabilities(probabilities, u[b], choice)
     return out
 
 
 @njit(cache=True, nogil=True)
 def mnl_choice(probabilities, uniforms):  # type: ignore[no-untyped-def]
-    """Clicked slot per row by inverse CDF (:func:`_row_choice`), −1 for no click."""
+    """Clicked slot per row (:func:`bh.inverse_cdf_choice`), −1 for no click."""
     out = np.empty(probabilities.shape[0], dtype=np.int64)
     for b in range(probabilities.shape[0]):
-        out[b] = _row_choice(probabilities[b], uniforms[b])
+        out[b] = bh.inverse_cdf_choice(probabilities[b], uniforms[b])
     return out
 
 
@@ -259,8 +211,8 @@ def slate_outcomes(people, items, choice, users, slates, uniforms):  # type: ign
     probabilities = np.empty(k)
     for b in range(n_rows):
         _row_utilities(u, slates[b], theta[b], rho[b], ring[b], items, False)
-        expected[b] = _row_mnl(probabilities, u, choice)
-        slot = _row_choice(probabilities, uniforms[b])
+        expected[b] = bh.mnl_slot_probabilities(probabilities, u, choice)
+        slot = bh.inverse_cdf_choice(probabilities, uniforms[b])
         position[b] = slot
         clicked[b] = slates[b, slot] if slot >= 0 else -1
         clicked_utility[b] = u[slot] if slot >= 0 else np.nan
@@ -313,7 +265,7 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
     :func:`top_items` without fatigue); its value is then re-found from the cached
     utilities, less κ for the items in the ring, without rescoring a single item: the same
     numbers, to the bit, as scoring the shortlist with :func:`slate_utilities`, sorting it
-    and summing the MNL of its first k (:meth:`~recarena.simulator.oracle.Oracle.best_values_from`).
+    and summing the MNL of its first k (:meth:`~recarena.simulator.oracle.OracleView.best_values_from`).
     """
     preference, price_sensitivity, recent = people
     fatigue = items[5]
@@ -343,14 +295,9 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
                 shortlist[user, j] = top[j]
                 shortlist_utility[user, j] = catalogue[top[j]]
         for j in range(c):
-            u[j] = shortlist_utility[user, j]
-            if fatigue != 0.0:
-                for r in range(ring.shape[0]):
-                    if ring[r] == shortlist[user, j]:
-                        u[j] -= fatigue
-                        break
+            u[j] = bh.fatigued(shortlist_utility[user, j], shortlist[user, j], ring, fatigue)
         _sort_descending(u)
-        result = _row_mnl(probabilities, u[: probabilities.shape[0]], choice)
+        result = bh.mnl_slot_probabilities(probabilities, u[: probabilities.shape[0]], choice)
         value[user] = result
         valid[user] = True
         kth[user] = u[probabilities.shape[0] - 1]
@@ -380,9 +327,9 @@ def record_clicks(  # type: ignore[no-untyped-def]
     Per click (user u, session c, item i = ``clicked``, utility x): i enters u's ring at its
     write position (when ``memory`` > 0; each user at most once per call), evicting the
     oldest entry; the user buys with P = σ(α + γ x)
-    (:func:`~recarena.simulator.behaviour.conversion_probability`) on the keyed uniform
+    (:func:`bh.conversion_probability`) on the keyed uniform
     (u, c, 0, ``conversion_purpose``), after an exponential delay of mean ``delay_mean``
-    drawn by inversion (:func:`~recarena.simulator.behaviour.exponential_from_uniform`)
+    drawn by inversion (:func:`bh.exponential_from_uniform`)
     from the uniform (u, c, 0, ``delay_purpose``).
 
     Returns (the delays, NaN where there is no purchase; the evicted items, −1 for none).
@@ -397,12 +344,10 @@ def record_clicks(  # type: ignore[no-untyped-def]
             evicted[i] = recent[user, slot]
             recent[user, slot] = clicked[i]
             recent_pos[user] = (slot + 1) % memory
-        x = intercept + slope * utility[i]
-        # σ(x) without overflow, as behaviour.sigmoid computes it.
-        p = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        p = bh.conversion_probability(utility[i], intercept, slope)
         if uniform_one(seed, user, counter[i], 0, conversion_purpose) < p:
             draw = uniform_one(seed, user, counter[i], 0, delay_purpose)
-            delay[i] = -delay_mean * math.log1p(-draw)
+            delay[i] = bh.exponential_from_uniform(draw, delay_mean)
     return delay, evicted
 
 
@@ -436,8 +381,8 @@ def keep_best_values(people, items, users, entered, evicted, valid, kth):  # typ
         for f in range(theta.shape[0]):
             theta[f] = preference[user, f]
         rho = price_sensitivity[user]
-        if (newly_fatigued and _utility_before_fatigue(x, theta, rho, items) >= kth[user]) or (
-            released and _utility_before_fatigue(y, theta, rho, items) >= kth[user]
+        if (newly_fatigued and bh.utility(x, theta, rho, items) >= kth[user]) or (
+            released and bh.utility(y, theta, rho, items) >= kth[user]
         ):
             valid[user] = False
 
@@ -452,7 +397,7 @@ def next_sessions(  # type: ignore[no-untyped-def]
     Per user u: the session counter c_u grows by one, and the next session comes after an
     exponential gap of rate λ_u exp(a·s_u) (activity λ, satisfaction s), drawn by inversion
     from the keyed uniform U(u, c_u, 0, ``purpose``): gap = −log(1 − U) / (λ_u e^{a s_u}),
-    as :func:`~recarena.simulator.behaviour.exponential_from_uniform`. Returns the users
+    as :func:`bh.exponential_from_uniform`. Returns the users
     whose next session still falls at or before ``t_end`` (in ``users`` order).
     """
     again = np.empty(users.shape[0], dtype=np.int64)
@@ -461,11 +406,78 @@ def next_sessions(  # type: ignore[no-untyped-def]
         user = users[i]
         count = session_count[user] + 1
         session_count[user] = count
-        rate = activity[user] * math.exp(activity_satisfaction * satisfaction[user])
+        rate = bh.activity_rate(activity[user], activity_satisfaction, satisfaction[user])
         draw = uniform_one(seed, user, count, 0, purpose)
-        t = times[i] + -(1.0 / rate) * math.log1p(-draw)
+        t = times[i] + bh.exponential_from_uniform(draw, 1.0 / rate)
         next_session[user] = t
         if t <= t_end:
             again[n_again] = user
             n_again += 1
     return again[:n_again]
+
+
+# ---------------------------------------------------------------------- element-wise
+@njit(cache=True, nogil=True)
+def sigmoids(x):  # type: ignore[no-untyped-def]
+    """σ(x) element-wise (:func:`bh.sigmoid`), any shape."""
+    flat = x.ravel()
+    out = np.empty(flat.shape[0])
+    for i in range(flat.shape[0]):
+        out[i] = bh.sigmoid(flat[i])
+    return out.reshape(x.shape)
+
+
+@njit(cache=True, nogil=True)
+def exponential_draws(uniforms, means):  # type: ignore[no-untyped-def]
+    """−mean · log(1 − U) per row (:func:`bh.exponential_from_uniform`)."""
+    out = np.empty(uniforms.shape[0])
+    for i in range(uniforms.shape[0]):
+        out[i] = bh.exponential_from_uniform(uniforms[i], means[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def churn_probabilities(base_hazard, beta, satisfaction, dt, multiplier):  # type: ignore[no-untyped-def]
+    """P(churn within Δt) per user (:func:`bh.churn_probability`)."""
+    out = np.empty(satisfaction.shape[0])
+    for i in range(satisfaction.shape[0]):
+        out[i] = bh.churn_probability(base_hazard, beta, satisfaction[i], dt, multiplier[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def satisfaction_updates(satisfaction, relevance, rate, baseline):  # type: ignore[no-untyped-def]
+    """s ← (1 − η) s + η (r − r₀) per user (:func:`bh.update_satisfaction`)."""
+    out = np.empty(satisfaction.shape[0])
+    for i in range(satisfaction.shape[0]):
+        out[i] = bh.update_satisfaction(satisfaction[i], relevance[i], rate, baseline)
+    return out
+
+
+# ---------------------------------------------------------------------- cascade
+@njit(cache=True, nogil=True)
+def cascade_click_probabilities(u, choice):  # type: ignore[no-untyped-def]
+    """(B, k) cascade slot probabilities (:func:`bh.cascade_slot_probabilities`)."""
+    out = np.empty(u.shape)
+    for b in range(u.shape[0]):
+        bh.cascade_slot_probabilities(out[b], u[b], choice)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def cascade_click_totals(u, choice):  # type: ignore[no-untyped-def]
+    """P(click) of each cascade row, summed as :func:`cascade_click_probabilities` sums it."""
+    out = np.empty(u.shape[0])
+    probabilities = np.empty(u.shape[1])
+    for b in range(u.shape[0]):
+        out[b] = bh.cascade_slot_probabilities(probabilities, u[b], choice)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def cascade_choices(u, choice, uniforms):  # type: ignore[no-untyped-def]
+    """Clicked slot of each cascade row (one uniform per slot), −1 for none."""
+    out = np.empty(u.shape[0], dtype=np.int64)
+    for b in range(u.shape[0]):
+        out[b] = bh.cascade_choice(u[b], choice, uniforms[b])
+    return out

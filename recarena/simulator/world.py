@@ -36,10 +36,6 @@ I64 = NDArray[np.int64]
 
 #: Latent campaign-response types, in the order of their integer codes.
 RESPONSE_TYPES = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
-#: Logit shift of P0 for each response type (sure things respond anyway, lost causes never).
-_TYPE_SHIFT = np.array([0.0, 3.0, -3.0, 0.0])
-#: Sign of the treatment effect for each response type.
-_TYPE_EFFECT_SIGN = np.array([1.0, 0.0, 0.0, -1.0])
 
 
 @dataclass
@@ -442,34 +438,3 @@ def generate_world(params: WorldParams, seed: np.random.SeedSequence, horizon: f
         numeric_names=tuple(params.population.numeric_features),
         categorical_levels=dict(params.population.categorical_features),
     )
-
-
-def offer_logits(world: World, users: I64) -> tuple[F64, F64]:
-    """Untreated and treated response logits for every (user, offer), shape (B, O) each.
-
-    logit P0 = a_o + w_o·x_u + shift(type_u);  logit P1 = logit P0 + τ_uo,
-    τ_uo = sign(type_u) · (effect_o + β_o·x_u).
-    """
-    offers = world.offers
-    x = world.features[users].astype(np.float64)
-    types = world.users.response_type[users].astype(np.int64)
-    logit0 = offers.base_logit[None, :] + x @ offers.response_weights.T
-    logit0 = logit0 + _TYPE_SHIFT[types][:, None]
-    tau = _TYPE_EFFECT_SIGN[types][:, None] * (offers.effect[None, :] + x @ offers.effect_weights.T)
-    return logit0, logit0 + tau
-
-
-def retention_sign(world: World, users: I64) -> F64:
-    """+1 for persuadables (contact lowers churn), −1 for sleeping dogs, 0 otherwise."""
-    return _TYPE_EFFECT_SIGN[world.users.response_type[users].astype(np.int64)]
-
-
-def offer_eligibility(world: World, users: I64) -> NDArray[np.bool_]:
-    """Boolean (B, O): offer o's eligibility rule holds for user u."""
-    out = np.ones((users.shape[0], len(world.offers)), dtype=bool)
-    for o, rule in enumerate(world.offers.eligibility):
-        if rule is not None:
-            col, lo, hi = rule
-            values = world.users.numeric[users, col]
-            out[:, o] = (values >= lo) & (values <= hi)
-    return out

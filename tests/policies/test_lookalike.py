@@ -10,10 +10,10 @@ from recarena.models.churn import ActivityLog, behaviour_aggregates, churn_sampl
 from recarena.policies import registry
 from recarena.policies.base import DecisionRequest, Surface
 from recarena.policies.lookalike import LookalikePolicy, activity_log
+from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import simulate
-from recarena.simulator.world import offer_eligibility
 
 WORLD = WorldParams.model_validate(
     {

@@ -1,12 +1,15 @@
-"""Compiled loops against the documented behaviour functions they implement."""
+"""Compiled loops against the reference formulas of the equations they apply."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
+from recarena.simulator.reference import (
+    reference_conversion_probability,
+    reference_exponential_from_uniform,
+)
 from recarena.simulator.rng import Purpose, uniform
 
 SEED = 4242
@@ -30,11 +33,11 @@ def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(memory: int) -
         mean, np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY),
     )  # fmt: skip
 
-    p = bh.conversion_probability(utility, intercept, slope)
+    p = reference_conversion_probability(utility, intercept, slope)
     buys = uniform(SEED, users, counter, 0, Purpose.CONVERSION) < p
     assert 0 < buys.sum() < n
     np.testing.assert_array_equal(~np.isnan(delay), buys)
-    expected = bh.exponential_from_uniform(
+    expected = reference_exponential_from_uniform(
         uniform(SEED, users, counter, 0, Purpose.CONVERSION_DELAY), mean
     )
     np.testing.assert_allclose(delay[buys], expected[buys], rtol=1e-14)
@@ -66,7 +69,7 @@ def test_next_sessions_draws_the_documented_gaps_and_returns_the_users_due_again
     )  # fmt: skip
     np.testing.assert_array_equal(counts[users], counts0[users] + 1)
     rate = activity[users] * np.exp(0.7 * satisfaction[users])
-    gaps = bh.exponential_from_uniform(
+    gaps = reference_exponential_from_uniform(
         uniform(SEED, users, counts[users], 0, Purpose.SESSION_GAP), 1.0 / rate
     )
     np.testing.assert_allclose(next_session[users], times + gaps, rtol=1e-13)

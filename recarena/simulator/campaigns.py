@@ -1,0 +1,154 @@
+"""The offer model: who responds to an offer, what a contact earns, and its effect on churn.
+
+One home for the campaign surface's equations, used by the engine (responses, the logged
+NPV and the oracle columns), by the oracle (true incremental NPV) and by analysis (which
+rebuilds the offers from the run directory's world tables).
+
+Response (per user u, offer o; x_u the encoded features, z_u the latent response type)::
+
+    logit P0_uo = a_o + w_o·x_u + shift(z_u)
+    logit P1_uo = logit P0_uo + τ_uo,   τ_uo = sign(z_u) · (effect_o + β_o·x_u)
+
+shift = (0, +3, −3, 0) and sign = (+1, 0, 0, −1) for (persuadable, sure thing, lost cause,
+sleeping dog). Value of a contact with value v, conversion cost c_conv and contact cost c:
+realised NPV = 1[respond]·(v − c_conv) − c, and its expectation net of the organic value
+P0·v is the incremental NPV. A contact multiplies the churn hazard by exp(−sign(z_u) · r_o)
+for ``retention_days`` (r_o the offer's ``retention_effect``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recarena.simulator import kernels
+from recarena.simulator.world import Offers, World
+
+__all__ = [
+    "TYPE_EFFECT_SIGN",
+    "TYPE_SHIFT",
+    "contact_npv",
+    "eligibility",
+    "expected_incremental_npv",
+    "incremental_value",
+    "offer_eligibility",
+    "offer_logits",
+    "offer_probabilities",
+    "response_probabilities",
+    "retention_multiplier",
+    "retention_sign",
+]
+
+F32 = NDArray[np.float32]
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+#: Logit shift of P0 for each response type (sure things respond anyway, lost causes never).
+TYPE_SHIFT = np.array([0.0, 3.0, -3.0, 0.0])
+#: Sign of the treatment effect for each response type.
+TYPE_EFFECT_SIGN = np.array([1.0, 0.0, 0.0, -1.0])
+
+
+def offer_logits(
+    features: NDArray[np.floating], response_type: NDArray[np.integer], offers: Offers
+) -> tuple[F64, F64]:
+    """Untreated and treated response logits for every (user, offer), shape (B, O) each.
+
+    logit P0 = a_o + w_o·x_u + shift(z_u);  logit P1 = logit P0 + τ_uo,
+    τ_uo = sign(z_u) · (effect_o + β_o·x_u).
+    """
+    x = features.astype(np.float64)
+    types = response_type.astype(np.int64)
+    logit0 = offers.base_logit[None, :] + x @ offers.response_weights.T
+    logit0 = logit0 + TYPE_SHIFT[types][:, None]
+    tau = TYPE_EFFECT_SIGN[types][:, None] * (offers.effect[None, :] + x @ offers.effect_weights.T)
+    return logit0, logit0 + tau
+
+
+def response_probabilities(
+    features: NDArray[np.floating], response_type: NDArray[np.integer], offers: Offers
+) -> tuple[F64, F64]:
+    """(P0, P1) = σ of :func:`offer_logits`: response without and with each offer, (B, O)."""
+    logit0, logit1 = offer_logits(features, response_type, offers)
+    p0: F64 = kernels.sigmoids(logit0)
+    p1: F64 = kernels.sigmoids(logit1)
+    return p0, p1
+
+
+def offer_probabilities(world: World, users: I64) -> tuple[F64, F64]:
+    """(P0, P1) of every offer for ``users`` of ``world``, shape (B, O) each."""
+    return response_probabilities(world.features[users], world.users.response_type[users],
+                                  world.offers)  # fmt: skip
+
+
+def incremental_value(p0: F64, p1: F64, value: F64, conversion_cost: F64, contact_cost: F64) -> F64:
+    """Expected incremental NPV of a contact versus none (arrays broadcast together).
+
+    E[ΔNPV] = P1 (v − c_conv) − c − P0 v: a contacted user pays the conversion cost on every
+    response, including those that would have happened anyway (and brought the full value)
+    without the offer.
+    """
+    out: F64 = p1 * (value - conversion_cost) - contact_cost - p0 * value
+    return out
+
+
+def expected_incremental_npv(p0: F64, p1: F64, offers: Offers) -> F64:
+    """:func:`incremental_value` of every offer, from (B, O) response probabilities."""
+    return incremental_value(
+        p0, p1, offers.value[None, :], offers.conversion_cost[None, :],
+        offers.contact_cost[None, :],
+    )  # fmt: skip
+
+
+def contact_npv(
+    offers: Offers,
+    about: I64,
+    treated: NDArray[np.bool_],
+    responded: NDArray[np.bool_],
+    responded_untreated: NDArray[np.bool_],
+) -> tuple[F64, F64]:
+    """Realised NPV of each row and its increment over the untreated counterfactual.
+
+    npv = 1[respond]·(v − c_conv) − c for a contact, 0 otherwise; incremental = npv −
+    1[would have responded untreated]·v for a contact, 0 otherwise (``about`` is the offer
+    sent, or the one an untreated row is a control for).
+    """
+    margin = offers.value[about] - offers.conversion_cost[about]
+    gain = responded * margin - offers.contact_cost[about]
+    npv = np.where(treated, gain, 0.0)
+    incremental = np.where(treated, gain - responded_untreated * offers.value[about], 0.0)
+    return npv, incremental
+
+
+def retention_sign(response_type: NDArray[np.integer]) -> F64:
+    """+1 for persuadables (contact lowers churn), −1 for sleeping dogs, 0 otherwise."""
+    sign: F64 = TYPE_EFFECT_SIGN[response_type.astype(np.int64)]
+    return sign
+
+
+def retention_multiplier(sign: F64, effect: F64) -> F64:
+    """Churn-hazard multiplier of a contact: exp(−sign(z_u) · r_o)."""
+    out: F64 = np.exp(-(sign * effect))
+    return out
+
+
+def eligibility(
+    numeric: NDArray[np.floating], rules: tuple[tuple[int, float, float] | None, ...]
+) -> NDArray[np.bool_]:
+    """Boolean (B, O): offer o's rule (numeric feature column, low, high) holds for the row.
+
+    ``numeric`` are the users' numeric features (the first columns of the encoded feature
+    matrix); a ``None`` rule makes the offer eligible for everyone.
+    """
+    out = np.ones((numeric.shape[0], len(rules)), dtype=bool)
+    for o, rule in enumerate(rules):
+        if rule is not None:
+            col, lo, hi = rule
+            values = numeric[:, col]
+            out[:, o] = (values >= lo) & (values <= hi)
+    return out
+
+
+def offer_eligibility(world: World, users: I64) -> NDArray[np.bool_]:
+    """Boolean (B, O): offer o's eligibility rule holds for user u of ``world``."""
+    return eligibility(world.users.numeric[users], world.offers.eligibility)

@@ -1,0 +1,117 @@
+"""numpy reference formulas of the world's equations, for tests (and the naive benchmark).
+
+Each ``reference_*`` function is the textbook, vectorised form of one compiled row function
+of :mod:`recarena.simulator.behaviour`; the tests check that the compiled equations (applied
+by :mod:`recarena.simulator.kernels`) agree with them. The simulator never calls these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "reference_activity_rate",
+    "reference_cascade_choice",
+    "reference_cascade_probabilities",
+    "reference_churn_probability",
+    "reference_conversion_probability",
+    "reference_exponential_from_uniform",
+    "reference_inverse_cdf_choice",
+    "reference_mnl_probabilities",
+    "reference_sigmoid",
+    "reference_update_satisfaction",
+    "reference_utilities",
+]
+
+F64 = NDArray[np.float64]
+
+
+def reference_sigmoid(x: NDArray[np.floating]) -> F64:
+    """σ(x) = 1 / (1 + e^{−x})."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def reference_exponential_from_uniform(uniforms: F64, mean: F64 | float) -> F64:
+    """−mean · log(1 − U)."""
+    return -np.asarray(mean) * np.log1p(-np.asarray(uniforms))
+
+
+def reference_conversion_probability(u: F64, intercept: float, slope: float) -> F64:
+    """σ(α + γ u)."""
+    return reference_sigmoid(intercept + slope * np.asarray(u))
+
+
+def reference_activity_rate(activity: F64, beta: float, satisfaction: F64) -> F64:
+    """λ exp(β_a s)."""
+    return np.asarray(activity) * np.exp(beta * np.asarray(satisfaction))
+
+
+def reference_churn_probability(
+    base_hazard: float, beta: float, satisfaction: F64, dt: float, multiplier: F64 | float = 1.0
+) -> F64:
+    """1 − exp(−h Δt), h = h₀ exp(−β s) · multiplier."""
+    hazard = base_hazard * np.exp(-beta * np.asarray(satisfaction)) * multiplier
+    return 1.0 - np.exp(-hazard * dt)
+
+
+def reference_update_satisfaction(s: F64, relevance: F64, rate: float, baseline: float) -> F64:
+    """(1 − η) s + η (r − r₀)."""
+    return (1.0 - rate) * np.asarray(s) + rate * (np.asarray(relevance) - baseline)
+
+
+def reference_utilities(
+    preference: NDArray[np.floating],
+    item_vectors: NDArray[np.floating],
+    popularity: F64,
+    log_price: F64,
+    price_sensitivity: F64,
+    preference_weight: float,
+    fatigue_penalty: F64 | None = None,
+) -> F64:
+    """u_ui = w θ_u·φ_i / √d + b_i − ρ_u log p_i − κ·1[recent], shape (B, m)."""
+    theta = np.asarray(preference, dtype=np.float64)
+    phi = np.asarray(item_vectors, dtype=np.float64)
+    u = preference_weight / np.sqrt(theta.shape[1]) * theta @ phi.T
+    u = u + popularity - np.asarray(price_sensitivity)[:, None] * log_price
+    return u if fatigue_penalty is None else u - fatigue_penalty
+
+
+def reference_mnl_probabilities(
+    u: F64, examination: F64, temperature: float, no_choice_utility: float
+) -> F64:
+    """P_j = e_j exp(u_j/T) / (exp(u₀/T) + Σ_l e_l exp(u_l/T)), shape (B, k)."""
+    z = np.asarray(u, dtype=np.float64) / temperature
+    shift = np.maximum(z.max(axis=1, keepdims=True), no_choice_utility / temperature)
+    w = examination * np.exp(z - shift)
+    out: F64 = w / (np.exp(no_choice_utility / temperature - shift) + w.sum(axis=1, keepdims=True))
+    return out
+
+
+def reference_inverse_cdf_choice(probabilities: F64, uniforms: F64) -> NDArray[np.int64]:
+    """min{j : U < Σ_{l ≤ j} P_l}, or −1 when U ≥ Σ_l P_l."""
+    cumulative = np.cumsum(probabilities, axis=1)
+    below = uniforms[:, None] < cumulative
+    return np.where(below.any(axis=1), np.argmax(below, axis=1), -1).astype(np.int64)
+
+
+def reference_cascade_probabilities(
+    u: F64, examination: F64, temperature: float, no_choice_utility: float
+) -> F64:
+    """P_j = c_j Π_{l<j} (1 − c_l), c_j = σ((u_j − u₀)/T) · e_j/e_1, shape (B, k)."""
+    c = reference_sigmoid((u - no_choice_utility) / temperature) * (examination / examination[0])
+    survive = np.cumprod(1.0 - c, axis=1)
+    before = np.hstack([np.ones((u.shape[0], 1)), survive[:, :-1]])
+    out: F64 = c * before
+    return out
+
+
+def reference_cascade_choice(
+    u: F64, examination: F64, temperature: float, no_choice_utility: float, uniforms: F64
+) -> NDArray[np.int64]:
+    """The first slot j with U_j < c_j, or −1."""
+    c = reference_sigmoid((u - no_choice_utility) / temperature) * (examination / examination[0])
+    clicks = uniforms < c
+    return np.where(clicks.any(axis=1), np.argmax(clicks, axis=1), -1).astype(np.int64)
