@@ -273,7 +273,9 @@ class Engine:
         self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
         self._item_revenue = world.items.price * world.items.margin
         u = uniform(self.seed, np.arange(world.n_users), 0, 0, Purpose.SESSION_GAP)
-        self.state.next_session = world.users.join_time + (-(1.0 / world.users.activity) * np.log1p(-u))
+        self.state.next_session = world.users.join_time + kernels.exponential_draws(
+            u, 1.0 / world.users.activity
+        )
 
     # ------------------------------------------------------------------ running
     def run(self) -> RunStats:
