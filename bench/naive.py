@@ -164,8 +164,9 @@ class NaiveSimulation:
                 st.ring[st.ring_pos] = clicked
                 st.ring_pos = (st.ring_pos + 1) % b.fatigue_memory
             p_convert = bh.conversion_probability(
-                float(util[0, position]), b.conversion_intercept, b.conversion_slope
-            )
+                float(util[0, position]), float(items.quality[clicked]),
+                b.conversion_intercept, b.conversion_slope, b.conversion_quality,
+            )  # fmt: skip
             if self.rng.random() < p_convert:
                 draw = self.rng.random()
                 delay = float(bh.exponential_from_uniform(draw, b.conversion_delay_mean))

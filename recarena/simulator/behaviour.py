@@ -11,8 +11,8 @@ draw whichever policy is deployed (common random numbers). Arithmetic is IEEE in
 order (no ``fastmath``): one seed, one result, bit for bit.
 
 The item model travels as the tuple ``items = (φ (m, d) float32, φᵀ (d, m) float64, b (m,),
-log p (m,), w/√d, κ)`` and the choice model as ``choice = (e (k,), T, u₀)`` (see
-:mod:`recarena.simulator.kernels`).
+log p (m,), w/√d, κ, category g (m,), κ_b)`` and the choice model as ``choice = (e (k,), T,
+u₀)`` (see :mod:`recarena.simulator.kernels`).
 """
 
 from __future__ import annotations
@@ -28,15 +28,21 @@ __all__ = [
     "cascade_choice",
     "cascade_slot_probabilities",
     "churn_probability",
+    "consumed_relevance",
     "conversion_probability",
     "examination_weights",
     "exponential_from_uniform",
     "fatigued",
+    "half_life_decay",
+    "interest_step",
     "inverse_cdf_choice",
     "mnl_slot_probabilities",
+    "ou_step",
+    "satiated",
     "sigmoid",
     "update_satisfaction",
     "utility",
+    "win_back_probability",
 ]
 
 F64 = NDArray[np.float64]
@@ -64,9 +70,64 @@ def exponential_from_uniform(uniform, mean):  # type: ignore[no-untyped-def]
 
 
 @_row
-def conversion_probability(utility, intercept, slope):  # type: ignore[no-untyped-def]
-    """P(purchase | click) = σ(α + γ u), α the intercept and γ the slope."""
-    return sigmoid(intercept + slope * utility)
+def conversion_probability(utility, quality, intercept, slope, quality_slope):  # type: ignore[no-untyped-def]
+    """P(purchase | click) = σ(α + γ u + γ_q (q_i − ½)), α the intercept, γ the slope.
+
+    γ_q = 0 (the default) leaves σ(α + γ u): the quality term is not even added.
+    """
+    x = intercept + slope * utility
+    if quality_slope != 0.0:
+        x += quality_slope * (quality - 0.5)
+    return sigmoid(x)
+
+
+@_row
+def consumed_relevance(clicked, quality, baseline, no_click_cost):  # type: ignore[no-untyped-def]
+    """The signal satisfaction moves with under ``satisfaction_signal: quality``.
+
+    r = q_i, the quality of the item consumed, or r₀,u − c₀ for a session without a click
+    (so that s moves toward −c₀: a wasted visit costs a little).
+    """
+    if clicked:
+        return quality
+    return baseline - no_click_cost
+
+
+@_row
+def half_life_decay(value, dt, half_life):  # type: ignore[no-untyped-def]
+    """Exponential decay toward 0: x(t + Δt) = x(t) · 2^{−Δt/h} (h the half-life)."""
+    return value * 2.0 ** (-dt / half_life)
+
+
+@_row
+def win_back_probability(hazard, multiplier, dt):  # type: ignore[no-untyped-def]
+    """P(a dormant user returns within Δt) = 1 − exp(−h_w Δt / m).
+
+    m is the user's churn-hazard multiplier from a retention contact still in effect
+    (exp(−sign·r): a contact that lowers a persuadable's churn hazard raises the win-back
+    hazard by as much, and a sleeping dog's the other way); m = 1 without one.
+    """
+    return -math.expm1(-hazard / multiplier * dt)
+
+
+@_row
+def interest_step(theta, phi, rate):  # type: ignore[no-untyped-def]
+    """Interest evolution on consumption: θ_u ← θ_u + ε (φ_i − θ_u), one factor."""
+    return theta + rate * (phi - theta)
+
+
+@_row
+def ou_step(theta, mean, dt, reversion, sd, noise):  # type: ignore[no-untyped-def]
+    """Ornstein–Uhlenbeck drift over Δt, exactly (one factor, ε ~ N(0, 1)).
+
+    θ(t + Δt) = μ + (θ(t) − μ) e^{−Δt/τ} + σ_d √(τ (1 − e^{−2Δt/τ}) / 2) · ε,
+
+    the solution of dθ = −(θ − μ)/τ dt + σ_d dW: it reverts to μ = θ_u(0) with time scale τ
+    and has stationary sd σ_d √(τ/2) (a random walk θ + σ_d √Δt ε as τ → ∞).
+    """
+    keep = math.exp(-dt / reversion)
+    spread = sd * math.sqrt(reversion * (1.0 - keep * keep) / 2.0)
+    return mean + (theta - mean) * keep + spread * noise
 
 
 @_row
@@ -95,11 +156,24 @@ def utility(item, theta, rho, items):  # type: ignore[no-untyped-def]
     θ_u is float64 (converted once per user), φ_i float32 converted per factor; the dot
     product is summed in factor order.
     """
-    vector, _, popularity, log_price, scale, _ = items
+    vector, _, popularity, log_price, scale = items[0], items[1], items[2], items[3], items[4]
     affinity = 0.0
     for f in range(theta.shape[0]):
         affinity += np.float64(theta[f]) * np.float64(vector[item, f])
     return affinity * scale + popularity[item] - rho * log_price[item]
+
+
+@_row
+def satiated(u, item, satiation, items):  # type: ignore[no-untyped-def]
+    """Category satiation: u − κ_b · σ_{u, g_i}, σ_u the user's satiation row (κ_b = 0: off).
+
+    σ_{u,g} grows by 1 each time u consumes an item of category g and recovers with
+    :func:`half_life_decay`.
+    """
+    weight = items[7]
+    if weight != 0.0:
+        return u - weight * satiation[items[6][item]]
+    return u
 
 
 @_row

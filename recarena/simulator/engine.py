@@ -45,7 +45,14 @@ from recarena.policies.base import (
 )
 from recarena.simulator import campaigns, kernels
 from recarena.simulator.history import HistoryStore
-from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, EventLog, Table
+from recarena.simulator.log import (
+    LIFECYCLE_ARRIVAL,
+    LIFECYCLE_CHURN,
+    LIFECYCLE_RETURN,
+    Col,
+    EventLog,
+    Table,
+)
 from recarena.simulator.oracle import BestValueCache, OracleView
 from recarena.simulator.params import BehaviourParams, ScheduleParams
 from recarena.simulator.rng import Purpose, uniform
@@ -252,7 +259,8 @@ class Engine:
             raise ValueError("campaign_days are set but no campaign policy was given")
         if schedule.campaign_days and len(world.offers) == 0:
             raise ValueError("campaign_days are set but the world has no offers")
-        self.state = SimState.initial(world, behaviour.fatigue_memory)
+        satiation_columns = world.items.category.max() + 1 if behaviour.satiation > 0 else 1
+        self.state = SimState.initial(world, behaviour.fatigue_memory, int(satiation_columns))
         self.users = UserModel(world, self.state, behaviour, schedule.slate_size)
         self.oracle = OracleView(self.users)
         keep = schedule.keep_impressions
@@ -369,12 +377,7 @@ class Engine:
         else:
             outcome = self._variant_outcomes(users, counter, decision.actions)
         click, position, clicked, expected, best = outcome
-        state.satisfaction[users] = kernels.satisfaction_updates(
-            state.satisfaction[users],
-            expected,
-            self.behaviour.satisfaction_rate,
-            self.behaviour.satisfaction_baseline,
-        )
+        self._update_satisfaction(users, clicked, expected)
         self._log_decisions(
             users, times, counter, decision, click, position, clicked, expected, best
         )
@@ -429,11 +432,16 @@ class Engine:
         delay, evicted = kernels.record_clicks(
             self._seed64, users, np.ascontiguousarray(counter), items,
             np.ascontiguousarray(utility), state.recent_items, state.recent_pos,
-            b.fatigue_memory, b.conversion_intercept, b.conversion_slope,
-            b.conversion_delay_mean, np.uint64(Purpose.CONVERSION),
-            np.uint64(Purpose.CONVERSION_DELAY),
+            b.fatigue_memory, self.world.items.quality, b.conversion_intercept,
+            b.conversion_slope, b.conversion_quality, b.conversion_delay_mean,
+            np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY),
         )  # fmt: skip
-        if self.oracle_columns and b.fatigue_memory:
+        if b.interest_rate > 0 or b.satiation > 0:
+            # Consumption moves θ_u and σ_u: every utility of these users changes.
+            kernels.consume(users, items, state.preference, self.world.items.vector,
+                            b.interest_rate, state.satiation, self.world.items.category)  # fmt: skip
+            self._best.forget(users)
+        elif self.oracle_columns and b.fatigue_memory:
             self.oracle.keep_best_values(users, items, evicted, self._best)
         converts = ~np.isnan(delay)
         if converts.any():
@@ -540,9 +548,10 @@ class Engine:
         arrived = arrived[world.users.join_time[arrived] > 0]  # t = 0 users logged at start
         if arrived.size:
             self._lifecycle(world.users.join_time[arrived], arrived, LIFECYCLE_ARRIVAL)
+        dormant = np.flatnonzero(~state.alive & state.joined(world))  # churned before today
         active = np.flatnonzero(state.active(world))
-        expired = state.retention_until[active] <= t
-        state.retention_multiplier[active[expired]] = 1.0
+        state.retention_multiplier[state.retention_until <= t] = 1.0
+        self._recover(np.flatnonzero(state.joined(world)), dt)
         p_churn = kernels.churn_probabilities(
             b.churn_base_hazard,
             b.churn_satisfaction,
@@ -556,9 +565,15 @@ class Engine:
             state.alive[churned] = False
             state.next_session[churned] = np.inf
             self._lifecycle(np.full(churned.size, t), churned, LIFECYCLE_CHURN)
+        if b.win_back_hazard > 0 and dormant.size:
+            self._win_back(t, day, dormant)
         if b.drift_sd > 0:
             noise = self.drift_rng.standard_normal(state.preference.shape, dtype=np.float32)
-            state.preference += np.float32(b.drift_sd * np.sqrt(dt)) * noise
+            if b.drift_reversion_days is None:
+                state.preference += np.float32(b.drift_sd * np.sqrt(dt)) * noise
+            else:
+                kernels.ou_drift(state.preference, world.users.preference, dt,
+                                 b.drift_reversion_days, b.drift_sd, noise)  # fmt: skip
             self._best.clear()
         if t >= world.variants.shift_day:
             state.variant_logit = world.variants.logit_after_shift.copy()
@@ -574,6 +589,50 @@ class Engine:
         self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
         if self.progress is not None:
             self.progress(t)
+
+    def _update_satisfaction(self, users: I64, clicked: I64, expected: F64) -> None:
+        """s ← (1 − η) s + η (r − r₀,u): r is P(click) of what was shown (``relevance``) or
+        the quality of the item consumed (``quality``, slates only)."""
+        b, state = self.behaviour, self.state
+        baseline = b.satisfaction_baseline + self.world.users.tolerance[users]
+        relevance = expected
+        if b.satisfaction_signal == "quality" and self.surface is Surface.SLATE:
+            relevance = kernels.consumed_relevances(
+                clicked, self.world.items.quality, baseline, b.no_click_cost
+            )
+        state.satisfaction[users] = kernels.satisfaction_updates(
+            state.satisfaction[users], relevance, b.satisfaction_rate, baseline
+        )
+
+    def _recover(self, joined: I64, dt: float) -> None:
+        """Between visits: satisfaction decays toward 0 (dormant users' too) and category
+        satiation recovers."""
+        b, state = self.behaviour, self.state
+        if b.satisfaction_half_life is not None and joined.size:
+            satisfaction = state.satisfaction[joined]
+            kernels.decay(satisfaction, dt, b.satisfaction_half_life)
+            state.satisfaction[joined] = satisfaction
+        if b.satiation > 0:
+            kernels.decay(state.satiation, dt, b.satiation_half_life)
+            self._best.clear()
+
+    def _win_back(self, t: float, day: int, dormant: I64) -> None:
+        """Dormant users come back with P = 1 − exp(−h_w Δt / m_u); their next session is an
+        exponential gap away (rate λ_u e^{β_a s_u}, keyed by their session counter)."""
+        b, state, users = self.behaviour, self.state, self.world.users
+        p = kernels.win_back_probabilities(
+            b.win_back_hazard, state.retention_multiplier[dormant], self.schedule.checkpoint_every
+        )
+        back = dormant[uniform(self.seed, dormant, day, 0, Purpose.WIN_BACK) < p]
+        if not back.size:
+            return
+        state.alive[back] = True
+        rate = kernels.activity_rates(
+            users.activity[back], b.activity_satisfaction, state.satisfaction[back]
+        )
+        draws = uniform(self.seed, back, state.session_count[back], 1, Purpose.SESSION_GAP)
+        state.next_session[back] = t + kernels.exponential_draws(draws, 1.0 / rate)
+        self._lifecycle(np.full(back.size, t), back, LIFECYCLE_RETURN)
 
     def _lifecycle(self, times: F64, users: I64, event: int) -> None:
         columns = {Col.T: times, Col.USER: users, Col.EVENT: np.full(users.size, event)}

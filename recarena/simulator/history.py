@@ -156,7 +156,8 @@ class HistoryStore:
         user_features.index.name = Col.USER
         lifecycle = self.frame("lifecycle")
         if len(lifecycle):
-            lifecycle[Col.EVENT] = np.where(lifecycle[Col.EVENT] == 0, "arrival", "churn")
+            names = np.array(["arrival", "churn", "return"])
+            lifecycle[Col.EVENT] = names[lifecycle[Col.EVENT].to_numpy().astype(np.int64)]
         return History(
             t=t,
             clicks=self.frame("clicks"),

@@ -13,11 +13,13 @@ the engine's fused pass and the user model's separate steps compute identical bi
 The model's arrays travel as three tuples (numba takes heterogeneous tuples):
 
 ``people``
-    ``(preference θ (n, d) float32, price_sensitivity ρ (n,), recent (n, R) int32)`` — the
-    live per-user state (``recent`` is the fatigue ring, −1 = empty).
+    ``(preference θ (n, d) float32, price_sensitivity ρ (n,), recent (n, R) int32,
+    satiation σ (n, G) float64)`` — the live per-user state (``recent`` is the fatigue ring,
+    −1 = empty; σ has one column when satiation is off).
 ``items``
     ``(vector φ (m, d) float32, vector_t φᵀ (d, m) float64, popularity b (m,),
-    log_price log p (m,), scale w/√d, fatigue κ)`` — κ = 0 turns the ring test off.
+    log_price log p (m,), scale w/√d, fatigue κ, category g (m,) int64, satiation κ_b)`` —
+    κ = 0 turns the ring test off, κ_b = 0 the satiation penalty.
 ``choice``
     ``(examination e (k,), temperature T, no_choice_utility u₀)`` — the choice model.
 
@@ -35,7 +37,13 @@ from recarena.simulator import behaviour as bh
 from recarena.simulator.rng import uniform_one
 
 __all__ = [
+    "activity_rates",
     "cached_best_mnl_values",
+    "consume",
+    "consumed_relevances",
+    "decay",
+    "ou_drift",
+    "win_back_probabilities",
     "cascade_choices",
     "cascade_click_probabilities",
     "cascade_click_totals",
@@ -59,16 +67,18 @@ __all__ = [
 # ---------------------------------------------------------------------- row functions
 @njit(cache=True, nogil=True)
 def _gather_users(people, users):  # type: ignore[no-untyped-def]  # numba: typed at the call
-    """Copy each row's user data (θ_u, ρ_u, ring_u) into contiguous arrays.
+    """Copy each row's user data (θ_u, ρ_u, ring_u, satiation σ_u) into contiguous arrays.
 
     A tight loop of independent loads lets the CPU overlap the cache misses of scattered
     users; inside the per-row arithmetic they were serialised (≈ 40% of a cold batch).
     """
-    preference, price_sensitivity, recent = people
+    preference, price_sensitivity, recent, satiation = people
     n_rows, d, n_ring = users.shape[0], preference.shape[1], recent.shape[1]
+    n_sat = satiation.shape[1]
     theta = np.empty((n_rows, d))  # float64: each θ_f is converted once, not once per item
     rho = np.empty(n_rows)
     ring = np.empty((n_rows, n_ring), dtype=recent.dtype)
+    sat = np.empty((n_rows, n_sat))
     for b in range(n_rows):
         user = users[b]
         for f in range(d):
@@ -76,19 +86,21 @@ def _gather_users(people, users):  # type: ignore[no-untyped-def]  # numba: type
         rho[b] = price_sensitivity[user]
         for r in range(n_ring):
             ring[b, r] = recent[user, r]
-    return theta, rho, ring
+        for g in range(n_sat):
+            sat[b, g] = satiation[user, g]
+    return theta, rho, ring, sat
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _row_utilities(out, slate, theta, rho, ring, items, distinct):  # type: ignore[no-untyped-def]
-    """u_j = w/√d·θ·φ_i + b_i − ρ log p_i − κ·1[i ∈ ring] for i = slate[j], into ``out``.
+def _row_utilities(out, slate, theta, rho, ring, sat, items, distinct):  # type: ignore[no-untyped-def]
+    """u_j = w/√d·θ·φ_i + b_i − ρ log p_i − κ_b σ_{g_i} − κ·1[i ∈ ring], i = slate[j], into ``out``.
 
     Later copies of an item repeated in the row get −inf (one option, counted once) unless
     ``distinct``.
     """
     for j in range(slate.shape[0]):
         item = slate[j]
-        u = bh.fatigued(bh.utility(item, theta, rho, items), item, ring, items[5])
+        u = bh.fatigued(_before_fatigue(item, theta, rho, sat, items), item, ring, items[5])
         if not distinct:
             for other in range(j):
                 if slate[other] == item:
@@ -98,7 +110,13 @@ def _row_utilities(out, slate, theta, rho, ring, items, distinct):  # type: igno
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _row_catalogue(out, theta, rho, ring, items, fatigue):  # type: ignore[no-untyped-def]
+def _before_fatigue(item, theta, rho, sat, items):  # type: ignore[no-untyped-def]
+    """u_i before fatigue: w/√d·θ·φ_i + b_i − ρ log p_i − κ_b σ_{g_i}."""
+    return bh.satiated(bh.utility(item, theta, rho, items), item, sat, items)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_catalogue(out, theta, rho, ring, sat, items, fatigue):  # type: ignore[no-untyped-def]
     """Utilities of every item for one user, into ``out`` (m,), as :func:`_row_utilities`.
 
     The loop over items is innermost (on φᵀ), so each item keeps its own accumulator — the
@@ -106,7 +124,8 @@ def _row_catalogue(out, theta, rho, ring, items, fatigue):  # type: ignore[no-un
     while the compiler vectorises across items. ``fatigue`` is passed apart so that a
     shortlist can be scored before fatigue (0).
     """
-    _, vector_t, popularity, log_price, scale, _ = items
+    vector_t, popularity, log_price, scale = items[1], items[2], items[3], items[4]
+    category, satiation = items[6], items[7]
     m = out.shape[0]
     for i in range(m):
         out[i] = 0.0
@@ -116,6 +135,9 @@ def _row_catalogue(out, theta, rho, ring, items, fatigue):  # type: ignore[no-un
             out[i] += weight * vector_t[f, i]
     for i in range(m):
         out[i] = out[i] * scale + popularity[i] - rho * log_price[i]
+    if satiation != 0.0:
+        for i in range(m):
+            out[i] -= satiation * sat[category[i]]
     if fatigue != 0.0:
         for r in range(ring.shape[0]):
             item = ring[r]
@@ -159,10 +181,10 @@ def _row_top(out, best, u, ids):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def slate_utilities(people, items, users, slates, distinct):  # type: ignore[no-untyped-def]
     """(B, k) utilities of each user's slate (:func:`_row_utilities` per row)."""
-    theta, rho, ring = _gather_users(people, users)
+    theta, rho, ring, sat = _gather_users(people, users)
     out = np.empty(slates.shape)
     for b in range(slates.shape[0]):
-        _row_utilities(out[b], slates[b], theta[b], rho[b], ring[b], items, distinct)
+        _row_utilities(out[b], slates[b], theta[b], rho[b], ring[b], sat[b], items, distinct)
     return out
 
 
@@ -202,7 +224,7 @@ def slate_outcomes(people, items, choice, users, slates, uniforms):  # type: ign
     item are −1 and the utility NaN where nobody clicks.
     """
     n_rows, k = slates.shape
-    theta, rho, ring = _gather_users(people, users)
+    theta, rho, ring, sat = _gather_users(people, users)
     position = np.empty(n_rows, dtype=np.int64)
     expected = np.empty(n_rows)
     clicked = np.empty(n_rows, dtype=np.int64)
@@ -210,7 +232,7 @@ def slate_outcomes(people, items, choice, users, slates, uniforms):  # type: ign
     u = np.empty(k)
     probabilities = np.empty(k)
     for b in range(n_rows):
-        _row_utilities(u, slates[b], theta[b], rho[b], ring[b], items, False)
+        _row_utilities(u, slates[b], theta[b], rho[b], ring[b], sat[b], items, False)
         expected[b] = bh.mnl_slot_probabilities(probabilities, u, choice)
         slot = bh.inverse_cdf_choice(probabilities, uniforms[b])
         position[b] = slot
@@ -222,11 +244,11 @@ def slate_outcomes(people, items, choice, users, slates, uniforms):  # type: ign
 @njit(cache=True, nogil=True)
 def catalogue_utilities(people, items, users, available):  # type: ignore[no-untyped-def]
     """(B, m) utilities of every item for each user, −inf where not ``available``."""
-    theta, rho, ring = _gather_users(people, users)
+    theta, rho, ring, sat = _gather_users(people, users)
     m = available.shape[0]
     out = np.empty((users.shape[0], m))
     for b in range(users.shape[0]):
-        _row_catalogue(out[b], theta[b], rho[b], ring[b], items, items[5])
+        _row_catalogue(out[b], theta[b], rho[b], ring[b], sat[b], items, items[5])
         for i in range(m):
             if not available[i]:
                 out[b, i] = -np.inf
@@ -240,14 +262,14 @@ def top_items(people, items, users, available, size, with_fatigue):  # type: ign
     Utilities with fatigue, or before it (``with_fatigue=False``, for shortlists). Rows are
     padded with −1 when fewer than ``size`` items are available.
     """
-    theta, rho, ring = _gather_users(people, users)
+    theta, rho, ring, sat = _gather_users(people, users)
     ids = np.flatnonzero(available)
     fatigue = items[5] if with_fatigue else 0.0
     out = np.full((users.shape[0], size), -1, dtype=np.int64)
     u = np.empty(available.shape[0])
     best = np.empty(size)
     for b in range(users.shape[0]):
-        _row_catalogue(u, theta[b], rho[b], ring[b], items, fatigue)
+        _row_catalogue(u, theta[b], rho[b], ring[b], sat[b], items, fatigue)
         _row_top(out[b], best, u, ids)
     return out
 
@@ -267,7 +289,7 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
     numbers, to the bit, as scoring the shortlist with :func:`slate_utilities`, sorting it
     and summing the MNL of its first k (:meth:`~recarena.simulator.oracle.OracleView.best_values_from`).
     """
-    preference, price_sensitivity, recent = people
+    preference, price_sensitivity, recent, satiation = people
     fatigue = items[5]
     n_rows = users.shape[0]
     out = np.empty(n_rows)
@@ -288,7 +310,9 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
         if shortlist[user, 0] < 0:
             for f in range(theta.shape[0]):
                 theta[f] = preference[user, f]
-            _row_catalogue(catalogue, theta, price_sensitivity[user], ring, items, 0.0)
+            _row_catalogue(
+                catalogue, theta, price_sensitivity[user], ring, satiation[user], items, 0.0
+            )
             top[:] = -1
             _row_top(top, best, catalogue, ids)
             for j in range(c):
@@ -319,14 +343,14 @@ def _sort_descending(u):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def record_clicks(  # type: ignore[no-untyped-def]
-    seed, users, counter, clicked, utility, recent, recent_pos, memory, intercept, slope,
-    delay_mean, conversion_purpose, delay_purpose,
+    seed, users, counter, clicked, utility, recent, recent_pos, memory, quality, intercept,
+    slope, quality_slope, delay_mean, conversion_purpose, delay_purpose,
 ):  # fmt: skip
     """What follows each click: the fatigue ring and a possible (delayed) purchase.
 
     Per click (user u, session c, item i = ``clicked``, utility x): i enters u's ring at its
     write position (when ``memory`` > 0; each user at most once per call), evicting the
-    oldest entry; the user buys with P = σ(α + γ x)
+    oldest entry; the user buys with P = σ(α + γ x + γ_q (q_i − ½))
     (:func:`bh.conversion_probability`) on the keyed uniform
     (u, c, 0, ``conversion_purpose``), after an exponential delay of mean ``delay_mean``
     drawn by inversion (:func:`bh.exponential_from_uniform`)
@@ -344,7 +368,8 @@ def record_clicks(  # type: ignore[no-untyped-def]
             evicted[i] = recent[user, slot]
             recent[user, slot] = clicked[i]
             recent_pos[user] = (slot + 1) % memory
-        p = bh.conversion_probability(utility[i], intercept, slope)
+        item = clicked[i]
+        p = bh.conversion_probability(utility[i], quality[item], intercept, slope, quality_slope)
         if uniform_one(seed, user, counter[i], 0, conversion_purpose) < p:
             draw = uniform_one(seed, user, counter[i], 0, delay_purpose)
             delay[i] = bh.exponential_from_uniform(draw, delay_mean)
@@ -361,7 +386,7 @@ def keep_best_values(people, items, users, entered, evicted, valid, kth):  # typ
     reaches kth (it was in it, or now beats its last). Any other click leaves the value as
     it is. Ties count as changes, and an unknown kth (−inf) always does.
     """
-    preference, price_sensitivity, recent = people
+    preference, price_sensitivity, recent, satiation = people
     theta = np.empty(preference.shape[1])
     for b in range(users.shape[0]):
         user = users[b]
@@ -381,8 +406,9 @@ def keep_best_values(people, items, users, entered, evicted, valid, kth):  # typ
         for f in range(theta.shape[0]):
             theta[f] = preference[user, f]
         rho = price_sensitivity[user]
-        if (newly_fatigued and bh.utility(x, theta, rho, items) >= kth[user]) or (
-            released and bh.utility(y, theta, rho, items) >= kth[user]
+        sat = satiation[user]
+        if (newly_fatigued and _before_fatigue(x, theta, rho, sat, items) >= kth[user]) or (
+            released and _before_fatigue(y, theta, rho, sat, items) >= kth[user]
         ):
             valid[user] = False
 
@@ -447,10 +473,19 @@ def churn_probabilities(base_hazard, beta, satisfaction, dt, multiplier):  # typ
 
 @njit(cache=True, nogil=True)
 def satisfaction_updates(satisfaction, relevance, rate, baseline):  # type: ignore[no-untyped-def]
-    """s ← (1 − η) s + η (r − r₀) per user (:func:`bh.update_satisfaction`)."""
+    """s ← (1 − η) s + η (r − r₀,u) per user (baseline r₀,u per user) (:func:`bh.update_satisfaction`)."""
     out = np.empty(satisfaction.shape[0])
     for i in range(satisfaction.shape[0]):
-        out[i] = bh.update_satisfaction(satisfaction[i], relevance[i], rate, baseline)
+        out[i] = bh.update_satisfaction(satisfaction[i], relevance[i], rate, baseline[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def activity_rates(activity, activity_satisfaction, satisfaction):  # type: ignore[no-untyped-def]
+    """λ_u e^{β_a s_u} per user (:func:`bh.activity_rate`)."""
+    out = np.empty(activity.shape[0])
+    for i in range(activity.shape[0]):
+        out[i] = bh.activity_rate(activity[i], activity_satisfaction, satisfaction[i])
     return out
 
 
@@ -481,3 +516,62 @@ def cascade_choices(u, choice, uniforms):  # type: ignore[no-untyped-def]
     for b in range(u.shape[0]):
         out[b] = bh.cascade_choice(u[b], choice, uniforms[b])
     return out
+
+
+# ---------------------------------------------------------------------- long-term mechanisms
+@njit(cache=True, nogil=True)
+def consumed_relevances(clicked, quality, baseline, no_click_cost):  # type: ignore[no-untyped-def]
+    """r per session: q of the clicked item, or r₀,u − c₀ (:func:`bh.consumed_relevance`)."""
+    out = np.empty(clicked.shape[0])
+    for i in range(clicked.shape[0]):
+        item = clicked[i]
+        q = quality[item] if item >= 0 else 0.0
+        out[i] = bh.consumed_relevance(item >= 0, q, baseline[i], no_click_cost)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def consume(users, clicked, preference, vectors, rate, satiation, category):  # type: ignore[no-untyped-def]
+    """After each click (user u, item i), in place: interest evolution and satiation.
+
+    θ_u ← θ_u + ε (φ_i − θ_u) factor by factor (:func:`bh.interest_step`, when ε > 0) and
+    σ_{u, g_i} += 1 (when ``satiation`` has a column per category).
+    """
+    per_category = satiation.shape[1] > 1
+    for b in range(users.shape[0]):
+        user, item = users[b], clicked[b]
+        if rate > 0.0:
+            for f in range(preference.shape[1]):
+                preference[user, f] = bh.interest_step(
+                    np.float64(preference[user, f]), np.float64(vectors[item, f]), rate
+                )
+        if per_category:
+            satiation[user, category[item]] += 1.0
+
+
+@njit(cache=True, nogil=True)
+def decay(values, dt, half_life):  # type: ignore[no-untyped-def]
+    """x ← x · 2^{−Δt/h} in place, element-wise (:func:`bh.half_life_decay`), any shape."""
+    flat = values.reshape(-1)
+    for i in range(flat.shape[0]):
+        flat[i] = bh.half_life_decay(flat[i], dt, half_life)
+
+
+@njit(cache=True, nogil=True)
+def win_back_probabilities(hazard, multiplier, dt):  # type: ignore[no-untyped-def]
+    """P(return within Δt) per dormant user (:func:`bh.win_back_probability`)."""
+    out = np.empty(multiplier.shape[0])
+    for i in range(multiplier.shape[0]):
+        out[i] = bh.win_back_probability(hazard, multiplier[i], dt)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ou_drift(preference, mean, dt, reversion, sd, noise):  # type: ignore[no-untyped-def]
+    """θ ← OU step toward μ = θ(0), in place, every user and factor (:func:`bh.ou_step`)."""
+    for u in range(preference.shape[0]):
+        for f in range(preference.shape[1]):
+            preference[u, f] = bh.ou_step(
+                np.float64(preference[u, f]), np.float64(mean[u, f]), dt, reversion, sd,
+                np.float64(noise[u, f]),
+            )  # fmt: skip

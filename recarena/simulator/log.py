@@ -25,7 +25,8 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
     value the user would have brought uncontacted (the counterfactual response under the
     same common random number).
 ``lifecycle``
-    ``t, user, event`` (0 = arrival, 1 = churn).
+    ``t, user, event`` (0 = arrival, 1 = churn: the user goes dormant, 2 = return: a dormant
+    user comes back, only when ``behaviour.win_back_hazard`` > 0).
 ``snapshots``
     Daily: ``t, active_users, mean_satisfaction, sessions, clicks, revenue``.
 ``fits``
@@ -114,6 +115,7 @@ class Table:
 
 LIFECYCLE_ARRIVAL = 0
 LIFECYCLE_CHURN = 1
+LIFECYCLE_RETURN = 2
 
 _f64, _f32, _i64, _i32, _i8, _bool = (
     pa.float64(),

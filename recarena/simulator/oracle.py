@@ -71,6 +71,12 @@ class BestValueCache:
         self.valid[:] = False
         self.shortlist[:] = -1
 
+    def forget(self, users: NDArray[np.int64]) -> None:
+        """These users' utilities changed (interest evolution, satiation): stale, shortlist too."""
+        if self.valid.shape[0]:
+            self.valid[users] = False
+            self.shortlist[users, 0] = -1
+
 
 class OracleView:
     """Best actions and their values, read from a user model (never written).

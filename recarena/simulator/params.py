@@ -93,6 +93,9 @@ class PopulationParams(_Closed):
     response_type_feature_strength: float = Field(
         1.0, ge=0, description="how strongly observable features predict the response type"
     )
+    tolerance_sd: float = Field(
+        0.0, ge=0, description="sd of the per-user satisfaction baseline r₀,u = r₀ + sd·z_u"
+    )
 
     @field_validator("segment_shares")
     @classmethod
@@ -140,6 +143,17 @@ class CatalogueParams(_Closed):
     margin_high: float = Field(0.4, ge=0, le=1)
     new_items_per_day: float = Field(0.0, ge=0, description="items released per day (Poisson)")
     description_words: int = Field(12, ge=1, le=200, description="words per description")
+    quality_logit_mean: float = Field(0.0, description="mean of logit q_i (item quality)")
+    quality_logit_sd: float = Field(1.0, ge=0, description="sd of logit q_i")
+    clickbait_share: float = Field(
+        0.0, ge=0, le=1, description="share of clickbait items (high appeal, low quality)"
+    )
+    clickbait_appeal: float = Field(
+        2.0, ge=0, description="utility added to b_i of a clickbait item"
+    )
+    clickbait_quality: float = Field(
+        0.05, ge=0, le=1, description="quality q_i of a clickbait item"
+    )
 
     @model_validator(mode="after")
     def _margins(self) -> CatalogueParams:
@@ -168,6 +182,35 @@ class BehaviourParams(_Closed):
     activity_satisfaction: float = Field(1.0, description="β_a in λ_u exp(β_a s)")
     churn_base_hazard: float = Field(0.01, ge=0, description="h₀ per day")
     churn_satisfaction: float = Field(5.0, ge=0, description="β_s in h₀ exp(−β_s s)")
+    satisfaction_signal: Literal["relevance", "quality"] = Field(
+        "relevance",
+        description="what moves satisfaction: P(click) of the slate shown (relevance) or the "
+        "quality q_i of the item consumed (quality; no click costs no_click_cost)",
+    )
+    no_click_cost: float = Field(
+        0.05, ge=0, description="c₀: r = r₀,u − c₀ for a session without a click (quality)"
+    )
+    satisfaction_half_life: float | None = Field(
+        None, gt=0, description="days for satisfaction to decay halfway to 0 (None = no decay)"
+    )
+    conversion_quality: float = Field(
+        0.0, description="γ_q in P(convert) = σ(α + γu + γ_q (q_i − ½))"
+    )
+    win_back_hazard: float = Field(
+        0.0, ge=0, description="h_w per day: a churned (dormant) user returns (0 = churn is final)"
+    )
+    interest_rate: float = Field(
+        0.0, ge=0, le=1, description="ε in θ_u ← θ_u + ε (φ_i − θ_u) after consuming item i"
+    )
+    satiation: float = Field(
+        0.0, ge=0, description="κ_b: utility penalty per unit of category satiation"
+    )
+    satiation_half_life: float = Field(
+        7.0, gt=0, description="days for category satiation to recover halfway"
+    )
+    drift_reversion_days: float | None = Field(
+        None, gt=0, description="τ of Ornstein–Uhlenbeck drift toward θ_u(0) (None = random walk)"
+    )
 
 
 class EligibilityRule(_Closed):

@@ -12,6 +12,11 @@ from numpy.typing import NDArray
 
 __all__ = [
     "reference_activity_rate",
+    "reference_consumed_relevance",
+    "reference_half_life_decay",
+    "reference_interest_step",
+    "reference_ou_step",
+    "reference_win_back_probability",
     "reference_cascade_choice",
     "reference_cascade_probabilities",
     "reference_churn_probability",
@@ -39,9 +44,13 @@ def reference_exponential_from_uniform(uniforms: F64, mean: F64 | float) -> F64:
     return -np.asarray(mean) * np.log1p(-np.asarray(uniforms))
 
 
-def reference_conversion_probability(u: F64, intercept: float, slope: float) -> F64:
-    """σ(α + γ u)."""
-    return reference_sigmoid(intercept + slope * np.asarray(u))
+def reference_conversion_probability(
+    u: F64, intercept: float, slope: float, quality: F64 | float = 0.5, quality_slope: float = 0.0
+) -> F64:
+    """σ(α + γ u + γ_q (q − ½))."""
+    return reference_sigmoid(
+        intercept + slope * np.asarray(u) + quality_slope * (np.asarray(quality) - 0.5)
+    )
 
 
 def reference_activity_rate(activity: F64, beta: float, satisfaction: F64) -> F64:
@@ -115,3 +124,34 @@ def reference_cascade_choice(
     c = reference_sigmoid((u - no_choice_utility) / temperature) * (examination / examination[0])
     clicks = uniforms < c
     return np.where(clicks.any(axis=1), np.argmax(clicks, axis=1), -1).astype(np.int64)
+
+
+def reference_consumed_relevance(
+    clicked: NDArray[np.int64], quality: F64, baseline: F64, no_click_cost: float
+) -> F64:
+    """r = q of the clicked item, or r₀,u − c₀ without a click."""
+    q = quality[np.maximum(clicked, 0)]
+    return np.where(clicked >= 0, q, baseline - no_click_cost)
+
+
+def reference_half_life_decay(values: F64, dt: float, half_life: float) -> F64:
+    """x · 2^{−Δt/h}."""
+    return np.asarray(values) * 0.5 ** (dt / half_life)
+
+
+def reference_win_back_probability(hazard: float, multiplier: F64, dt: float) -> F64:
+    """1 − exp(−h_w Δt / m)."""
+    return 1.0 - np.exp(-hazard / np.asarray(multiplier) * dt)
+
+
+def reference_interest_step(theta: F64, phi: F64, rate: float) -> F64:
+    """θ + ε (φ − θ)."""
+    return np.asarray(theta) + rate * (np.asarray(phi) - np.asarray(theta))
+
+
+def reference_ou_step(
+    theta: F64, mean: F64, dt: float, reversion: float, sd: float, noise: F64
+) -> F64:
+    """μ + (θ − μ) e^{−Δt/τ} + σ √(τ (1 − e^{−2Δt/τ}) / 2) ε."""
+    keep = np.exp(-dt / reversion)
+    return mean + (theta - mean) * keep + sd * np.sqrt(reversion * (1 - keep**2) / 2) * noise

@@ -33,6 +33,7 @@ class SimState:
     retention_multiplier : (n,) float — churn-hazard multiplier from retention offers
     retention_until : (n,) float — when that multiplier expires
     variant_logit : (K,) float — current variant intercepts (switch at the shift day)
+    satiation : (n, G) float — per-category satiation σ_ug (one column when satiation is off)
     """
 
     t: float
@@ -46,10 +47,14 @@ class SimState:
     retention_multiplier: NDArray[np.float64]
     retention_until: NDArray[np.float64]
     variant_logit: NDArray[np.float64]
+    satiation: NDArray[np.float64]
 
     @classmethod
-    def initial(cls, world: World, memory: int) -> SimState:
-        """State at t = 0: everyone alive and neutral, no sessions scheduled yet."""
+    def initial(cls, world: World, memory: int, satiation_columns: int = 1) -> SimState:
+        """State at t = 0: everyone alive and neutral, no sessions scheduled yet.
+
+        ``satiation_columns``: one per item category when satiation is on, else 1 (unused).
+        """
         n = world.n_users
         return cls(
             t=0.0,
@@ -63,6 +68,7 @@ class SimState:
             retention_multiplier=np.ones(n),
             retention_until=np.zeros(n),
             variant_logit=world.variants.logit.copy(),
+            satiation=np.zeros((n, satiation_columns)),
         )
 
     def joined(self, world: World) -> NDArray[np.bool_]:

@@ -50,8 +50,8 @@ class UserModel:
         )
         items = world.items
         # The static model for the compiled passes (see recarena.simulator.kernels): φ, φᵀ in
-        # float64 for the catalogue passes (exact conversion), b, log p, w/√d and κ (0 turns
-        # the ring test off).
+        # float64 for the catalogue passes (exact conversion), b, log p, w/√d, κ (0 turns
+        # the ring test off), the categories and κ_b (0 turns satiation off).
         self.items = (
             items.vector,
             np.ascontiguousarray(items.vector.T, dtype=np.float64),
@@ -59,6 +59,8 @@ class UserModel:
             np.log(items.price),
             float(behaviour.preference_weight / np.sqrt(items.vector.shape[1])),
             float(behaviour.fatigue) if behaviour.fatigue_memory else 0.0,
+            items.category,
+            float(behaviour.satiation),
         )
         self.choice = (
             self.examination,
@@ -66,10 +68,14 @@ class UserModel:
             float(behaviour.no_choice_utility),
         )
 
-    def people(self) -> tuple[NDArray[np.float32], F64, NDArray[np.int32]]:
-        """The live per-user state the compiled passes read: θ, ρ and the fatigue ring."""
+    def people(self) -> tuple[NDArray[np.float32], F64, NDArray[np.int32], F64]:
+        """The live per-user state the compiled passes read: θ, ρ, the fatigue ring and the
+        category satiation."""
         state = self.state
-        return state.preference, self.world.users.price_sensitivity, state.recent_items
+        return (
+            state.preference, self.world.users.price_sensitivity, state.recent_items,
+            state.satiation,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ slates
     def slate_utilities(self, users: I64, slates: I64, distinct: bool = False) -> F64:

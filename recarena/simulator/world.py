@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from recarena.simulator import kernels
 from recarena.simulator.params import WorldParams
 
 __all__ = [
@@ -52,6 +53,7 @@ class Users:
     price_sensitivity : (n,) float — ρ_u
     join_time : (n,) float — day the user arrives (0 for the initial population)
     response_type : (n,) int8 — index into :data:`RESPONSE_TYPES`
+    tolerance : (n,) float — offset of the user's satisfaction baseline, r₀,u = r₀ + tolerance
     """
 
     segment: I64
@@ -62,6 +64,11 @@ class Users:
     price_sensitivity: F64
     join_time: F64
     response_type: NDArray[np.int8]
+    tolerance: F64 = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        if self.tolerance.shape[0] != self.segment.shape[0]:  # not given: everyone at r₀
+            self.tolerance = np.zeros(self.segment.shape[0])
 
     def __len__(self) -> int:
         return int(self.segment.shape[0])
@@ -80,6 +87,8 @@ class Items:
     margin : (m,) float in [0, 1]
     release_time : (m,) float — day the item goes on sale
     text : tuple of m descriptions
+    quality : (m,) float in [0, 1] — q_i, how good consuming the item turns out to be
+    clickbait : (m,) bool — high appeal (b_i raised), low quality
     """
 
     vector: F32
@@ -89,6 +98,15 @@ class Items:
     margin: F64
     release_time: F64
     text: tuple[str, ...]
+    quality: F64 = field(default_factory=lambda: np.zeros(0))
+    clickbait: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        m = self.category.shape[0]
+        if self.quality.shape[0] != m:  # not given: every item of middling quality
+            self.quality = np.full(m, 0.5)
+        if self.clickbait.shape[0] != m:
+            self.clickbait = np.zeros(m, dtype=bool)
 
     def __len__(self) -> int:
         return int(self.category.shape[0])
@@ -176,6 +194,8 @@ def _check_finite(world: World) -> None:
         "items.price": world.items.price,
         "items.margin": world.items.margin,
         "items.release_time": world.items.release_time,
+        "items.quality": world.items.quality,
+        "users.tolerance": world.users.tolerance,
     }
     for name, values in arrays.items():
         bad = ~np.isfinite(values)
@@ -288,6 +308,9 @@ def _generate_users(
     users.response_type = _calibrated_types(
         rng, features.astype(np.float64) @ type_weights, pop.response_types.as_list()
     )
+    # Drawn last, so that worlds without tolerance keep every other draw.
+    if pop.tolerance_sd > 0:
+        users.tolerance = pop.tolerance_sd * rng.standard_normal(n)
     return users, features
 
 
@@ -350,7 +373,7 @@ def _generate_items(params: WorldParams, rng: np.random.Generator, horizon: floa
     vector = (centroids[category] + rng.normal(0.0, cat.item_noise, (m, cat.latent_dim))).astype(
         np.float32
     )
-    return Items(
+    items = Items(
         vector=vector,
         category=category.astype(np.int64),
         popularity=rng.normal(0.0, cat.popularity_sd, m),
@@ -359,6 +382,14 @@ def _generate_items(params: WorldParams, rng: np.random.Generator, horizon: floa
         release_time=release,
         text=_descriptions(rng, vector, category, cat.n_categories, cat.description_words),
     )
+    # q_i = σ(ζ_i), ζ_i ~ N(μ_q, σ_q²); a clickbait item has q_i = q_cb and b_i + Δ_cb.
+    # Quality and clickbait are drawn after everything else, so they never shift the draws of
+    # the attributes above (worlds from before they existed stay the same).
+    items.quality = kernels.sigmoids(rng.normal(cat.quality_logit_mean, cat.quality_logit_sd, m))
+    items.clickbait = rng.random(m) < cat.clickbait_share
+    items.quality[items.clickbait] = cat.clickbait_quality
+    items.popularity[items.clickbait] += cat.clickbait_appeal
+    return items
 
 
 def _generate_offers(params: WorldParams, rng: np.random.Generator, n_features: int) -> Offers:

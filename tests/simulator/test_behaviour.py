@@ -71,15 +71,23 @@ def test_utility_and_fatigue_match_the_reference() -> None:
     phi = rng.normal(size=(m, d)).astype(np.float32)
     pop, log_p, rho = rng.normal(size=m), rng.normal(size=m), rng.uniform(0, 1, b)
     ring = np.array([[2, -1], [-1, -1], [0, 5], [-1, 3]], dtype=np.int32)
-    items = (phi, np.ascontiguousarray(phi.T, dtype=np.float64), pop, log_p, 2.0 / np.sqrt(d), 1.5)
-    people = (theta, rho, ring)
+    category = np.array([0, 1, 1, 2, 0, 2])
+    satiation = rng.uniform(0, 2, (b, 3))
+    items = (phi, np.ascontiguousarray(phi.T, dtype=np.float64), pop, log_p, 2.0 / np.sqrt(d),
+             1.5, category, 0.7)  # fmt: skip
+    people = (theta, rho, ring, satiation)
     slates = np.tile(np.arange(m), (b, 1))
     u = kernels.slate_utilities(people, items, np.arange(b), slates, True)
     penalty = 1.5 * (np.arange(m)[None, :, None] == ring[:, None, :]).any(axis=2)
+    penalty += 0.7 * satiation[:, category]
     expected = ref.reference_utilities(theta, phi, pop, log_p, rho, 2.0, penalty)
     np.testing.assert_allclose(u, expected, rtol=1e-12, atol=1e-12)
-    one = bh.fatigued(bh.utility(2, theta[0].astype(float), rho[0], items), 2, ring[0], 1.5)
+    one = bh.utility(2, theta[0].astype(float), rho[0], items)
+    one = bh.fatigued(bh.satiated(one, 2, satiation[0], items), 2, ring[0], 1.5)
     assert one == u[0, 2]
+    # The whole-catalogue pass computes the same bits.
+    catalogue = kernels.catalogue_utilities(people, items, np.arange(b), np.ones(m, dtype=bool))
+    np.testing.assert_array_equal(catalogue, u)
 
 
 def test_mnl_probabilities_match_formula() -> None:
@@ -131,7 +139,7 @@ def test_cascade_choice_matches_the_reference() -> None:
 def test_conversion_activity_satisfaction_and_churn_formulas() -> None:
     u = np.array([-2.0, 0.0, 3.0])
     np.testing.assert_allclose(
-        scalar(bh.conversion_probability, u, intercept=-1.0, slope=0.5),
+        scalar(lambda x: bh.conversion_probability(x, 0.5, -1.0, 0.5, 0.0), u),
         ref.reference_conversion_probability(u, -1.0, 0.5),
         rtol=1e-14,
     )
@@ -141,12 +149,12 @@ def test_conversion_activity_satisfaction_and_churn_formulas() -> None:
     s = np.array([0.0, 0.4, -0.2])
     r = np.array([0.5, 0.1, 0.9])
     np.testing.assert_allclose(
-        kernels.satisfaction_updates(s, r, 0.1, 0.2),
+        kernels.satisfaction_updates(s, r, 0.1, np.full(3, 0.2)),
         ref.reference_update_satisfaction(s, r, 0.1, 0.2),
         rtol=1e-15,
     )
     np.testing.assert_allclose(
-        kernels.satisfaction_updates(s, r, 0.1, 0.2), 0.9 * s + 0.1 * (r - 0.2)
+        kernels.satisfaction_updates(s, r, 0.1, np.full(3, 0.2)), 0.9 * s + 0.1 * (r - 0.2)
     )
     multiplier = np.array([1.0, 0.5, 2.0])
     p = kernels.churn_probabilities(0.05, 2.0, s, 0.5, multiplier)
@@ -218,7 +226,7 @@ def test_cascade_choice_matches_click_probability(bias: str, u0: float) -> None:
 
 def test_conversion_draws_match_probability() -> None:
     u = np.linspace(-3, 3, 7)
-    p = scalar(bh.conversion_probability, u, intercept=-1.0, slope=0.8)
+    p = scalar(lambda x: bh.conversion_probability(x, 0.5, -1.0, 0.8, 0.0), u)
     reps = 30_000
     users = np.repeat(np.arange(7), reps)
     draws = uniform(SEED, users, np.tile(np.arange(reps), 7), 0, Purpose.CONVERSION)

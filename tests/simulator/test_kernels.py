@@ -15,8 +15,10 @@ from recarena.simulator.rng import Purpose, uniform
 SEED = 4242
 
 
-@pytest.mark.parametrize("memory", [0, 3])
-def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(memory: int) -> None:
+@pytest.mark.parametrize(("memory", "quality_slope"), [(0, 0.0), (3, 0.0), (3, 4.0)])
+def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(
+    memory: int, quality_slope: float
+) -> None:
     rng = np.random.default_rng(0)
     n_users, n = 50, 40
     users = rng.permutation(n_users)[:n].astype(np.int64)  # each user once, as in a round
@@ -28,12 +30,14 @@ def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(memory: int) -
     ring0, pos0 = ring.copy(), pos.copy()
     intercept, slope, mean = -0.5, 0.8, 1.7
 
+    quality = rng.uniform(0, 1, 100)
     delay, evicted = kernels.record_clicks(
-        np.uint64(SEED), users, counter, items, utility, ring, pos, memory, intercept, slope,
-        mean, np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY),
+        np.uint64(SEED), users, counter, items, utility, ring, pos, memory, quality, intercept,
+        slope, quality_slope, mean, np.uint64(Purpose.CONVERSION),
+        np.uint64(Purpose.CONVERSION_DELAY),
     )  # fmt: skip
 
-    p = reference_conversion_probability(utility, intercept, slope)
+    p = reference_conversion_probability(utility, intercept, slope, quality[items], quality_slope)
     buys = uniform(SEED, users, counter, 0, Purpose.CONVERSION) < p
     assert 0 < buys.sum() < n
     np.testing.assert_array_equal(~np.isnan(delay), buys)
