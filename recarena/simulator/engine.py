@@ -438,8 +438,9 @@ class Engine:
         )  # fmt: skip
         if b.interest_rate > 0 or b.satiation > 0:
             # Consumption moves θ_u and σ_u: every utility of these users changes.
-            kernels.consume(users, items, state.preference, self.world.items.vector,
-                            b.interest_rate, state.satiation, self.world.items.category)  # fmt: skip
+            world_items = self.world.items
+            kernels.consume(users, items, state.preference, world_items.vector,
+                            b.interest_rate, state.satiation, world_items.category)  # fmt: skip
             self._best.forget(users)
         elif self.oracle_columns and b.fatigue_memory:
             self.oracle.keep_best_values(users, items, evicted, self._best)
@@ -584,7 +585,8 @@ class Engine:
              Col.MEAN_SATISFACTION: np.array([_mean(state.satisfaction[still])]),
              Col.SESSIONS: np.array([self._day_counters["sessions"]]),
              Col.CLICKS: np.array([self._day_counters["clicks"]]),
-             Col.REVENUE: np.array([self._day_counters["revenue"]])},
+             Col.REVENUE: np.array([self._day_counters["revenue"]]),
+             Col.INTEREST_ENTROPY: np.array([self.users.interest_entropy(still)])},
         )  # fmt: skip
         self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
         if self.progress is not None:

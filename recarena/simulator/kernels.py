@@ -39,28 +39,28 @@ from recarena.simulator.rng import uniform_one
 __all__ = [
     "activity_rates",
     "cached_best_mnl_values",
-    "consume",
-    "consumed_relevances",
-    "decay",
-    "ou_drift",
-    "win_back_probabilities",
     "cascade_choices",
     "cascade_click_probabilities",
     "cascade_click_totals",
     "catalogue_utilities",
     "churn_probabilities",
+    "consume",
+    "consumed_relevances",
+    "decay",
     "exponential_draws",
     "keep_best_values",
     "mnl_choice",
     "mnl_click_probabilities",
     "mnl_click_totals",
     "next_sessions",
+    "ou_drift",
     "record_clicks",
     "satisfaction_updates",
     "sigmoids",
     "slate_outcomes",
     "slate_utilities",
     "top_items",
+    "win_back_probabilities",
 ]
 
 
@@ -287,7 +287,8 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
     :func:`top_items` without fatigue); its value is then re-found from the cached
     utilities, less κ for the items in the ring, without rescoring a single item: the same
     numbers, to the bit, as scoring the shortlist with :func:`slate_utilities`, sorting it
-    and summing the MNL of its first k (:meth:`~recarena.simulator.oracle.OracleView.best_values_from`).
+    and summing the MNL of its first k
+    (:meth:`~recarena.simulator.oracle.OracleView.best_values_from`).
     """
     preference, price_sensitivity, recent, satiation = people
     fatigue = items[5]
@@ -473,7 +474,7 @@ def churn_probabilities(base_hazard, beta, satisfaction, dt, multiplier):  # typ
 
 @njit(cache=True, nogil=True)
 def satisfaction_updates(satisfaction, relevance, rate, baseline):  # type: ignore[no-untyped-def]
-    """s ← (1 − η) s + η (r − r₀,u) per user (baseline r₀,u per user) (:func:`bh.update_satisfaction`)."""
+    """s ← (1 − η) s + η (r − r₀,u) per user (:func:`bh.update_satisfaction`)."""
     out = np.empty(satisfaction.shape[0])
     for i in range(satisfaction.shape[0]):
         out[i] = bh.update_satisfaction(satisfaction[i], relevance[i], rate, baseline[i])

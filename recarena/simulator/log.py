@@ -28,7 +28,9 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
     ``t, user, event`` (0 = arrival, 1 = churn: the user goes dormant, 2 = return: a dormant
     user comes back, only when ``behaviour.win_back_hazard`` > 0).
 ``snapshots``
-    Daily: ``t, active_users, mean_satisfaction, sessions, clicks, revenue``.
+    Daily: ``t, active_users, mean_satisfaction, sessions, clicks, revenue`` and
+    ``interest_entropy``, the mean over active users of the entropy of their interest over
+    item categories (:meth:`~recarena.simulator.user_model.UserModel.interest_entropy`).
 ``fits``
     ``t, seconds, rows``: each refit of the policy.
 
@@ -96,6 +98,7 @@ class Col:
     EVENT = "event"
     ACTIVE_USERS = "active_users"
     MEAN_SATISFACTION = "mean_satisfaction"
+    INTEREST_ENTROPY = "interest_entropy"
     SESSIONS = "sessions"
     CLICKS = "clicks"
     SECONDS = "seconds"
@@ -197,7 +200,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     Table.LIFECYCLE: pa.schema([(Col.T, _f64), (Col.USER, _i64), (Col.EVENT, _i8)]),
     Table.SNAPSHOTS: pa.schema(
         [(Col.T, _f64), (Col.ACTIVE_USERS, _i64), (Col.MEAN_SATISFACTION, _f64),
-         (Col.SESSIONS, _i64), (Col.CLICKS, _i64), (Col.REVENUE, _f64)]
+         (Col.SESSIONS, _i64), (Col.CLICKS, _i64), (Col.REVENUE, _f64),
+         (Col.INTEREST_ENTROPY, _f64)]
     ),
     Table.FITS: pa.schema([(Col.T, _f64), (Col.SECONDS, _f64), (Col.ROWS, _i64)]),
 }  # fmt: skip

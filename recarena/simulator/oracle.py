@@ -120,6 +120,26 @@ class OracleView:
             top_u = np.hstack([top_u, np.full((top.shape[0], pad), -np.inf)])
         return top, model.click_probability(top_u)
 
+    def long_term_slates(self, users: I64, available: NDArray[np.bool_]) -> I64:
+        """The long-term reference slate: the k items of highest quality-weighted appeal.
+
+        score_ui = exp(u_ui/T) · q_i, i.e. ranked by u_ui + T log q_i (ties by lower id),
+        shown in decreasing order: under the MNL each shown item is chosen in proportion to
+        exp(u/T), so this favours slates whose clicks land on good items (what moves
+        satisfaction under ``satisfaction_signal: quality``), at some cost in clicks now.
+        A reference for the long run, not an optimum: the exact long-horizon problem
+        (satisfaction, churn, return) has no closed form.
+        """
+        model = self._model
+        k = min(model.slate_size, int(available.sum()))
+        u = model.catalogue_utilities(users, available)
+        quality = np.maximum(model.world.items.quality, 1e-12)
+        score = u + model.behaviour.temperature * np.log(quality)[None, :]
+        order = np.argsort(-score, axis=1, kind="stable")[:, :k]  # stable: lower id first
+        if k < model.slate_size:
+            order = np.hstack([order, np.repeat(order[:, :1], model.slate_size - k, axis=1)])
+        return order.astype(np.int64)
+
     def shortlist(self, users: I64, available: NDArray[np.bool_], size: int) -> I64:
         """The ``size`` available items of highest utility *before* fatigue, per user.
 

@@ -12,21 +12,21 @@ from numpy.typing import NDArray
 
 __all__ = [
     "reference_activity_rate",
-    "reference_consumed_relevance",
-    "reference_half_life_decay",
-    "reference_interest_step",
-    "reference_ou_step",
-    "reference_win_back_probability",
     "reference_cascade_choice",
     "reference_cascade_probabilities",
     "reference_churn_probability",
+    "reference_consumed_relevance",
     "reference_conversion_probability",
     "reference_exponential_from_uniform",
+    "reference_half_life_decay",
+    "reference_interest_step",
     "reference_inverse_cdf_choice",
     "reference_mnl_probabilities",
+    "reference_ou_step",
     "reference_sigmoid",
     "reference_update_satisfaction",
     "reference_utilities",
+    "reference_win_back_probability",
 ]
 
 F64 = NDArray[np.float64]

@@ -62,6 +62,10 @@ class UserModel:
             items.category,
             float(behaviour.satiation),
         )
+        counts = np.bincount(items.category, minlength=int(items.category.max()) + 1)
+        sums = np.zeros((counts.size, items.vector.shape[1]))
+        np.add.at(sums, items.category, items.vector.astype(np.float64))
+        self._category_centres = sums / np.maximum(counts, 1)[:, None]
         self.choice = (
             self.examination,
             float(behaviour.temperature),
@@ -167,6 +171,25 @@ class UserModel:
         """
         u: F64 = kernels.catalogue_utilities(self.people(), self.items, ids(users), available)
         return u
+
+    def interest_entropy(self, users: I64) -> float:
+        """Mean over ``users`` of the entropy (bits) of their interest over item categories.
+
+        H_u = −Σ_g p_ug log₂ p_ug,  p_ug ∝ exp((w/√d) θ_u(t)·φ̄_g),
+
+        φ̄_g the mean latent vector of category g's items: how spread a user's taste is over
+        the catalogue's categories. Interest evolution toward consumed items lowers it (a
+        filter bubble); 0 when no user is given.
+        """
+        if users.size == 0:
+            return 0.0
+        z = self.state.preference[users].astype(np.float64) @ self._category_centres.T
+        z *= self.items[4]
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        logs = np.log2(np.where(p > 0, p, 1.0))
+        return float(-(p * logs).sum(axis=1).mean())
 
     # ------------------------------------------------------------------ variants
     def variant_click_probabilities(self, users: I64) -> F64:

@@ -1,9 +1,9 @@
-"""The world's user and offer tables: what analysis needs of a world, written once per seed.
+"""The world's user, item and offer tables: what analysis needs of a world, once per seed.
 
 Analysis reads a results directory, never simulator objects, but some ground truth is not in
 the event log: each user's latent segment and response type, their observable features,
-and every offer's response parameters (to compute true effects and incremental NPV of any
-offer for any user). :func:`write_world_tables` stores them as two Parquet files;
+every item's category and latent quality, and every offer's response parameters (to compute true effects and incremental NPV of any
+offer for any user). :func:`write_world_tables` stores them as three Parquet files;
 :func:`read_world_tables` gives them back as :class:`WorldTables`, whose ``offers`` is the
 same :class:`~recarena.simulator.world.Offers` the engine used, so the offer model of
 :mod:`recarena.simulator.campaigns` computes the same numbers from it.
@@ -12,6 +12,9 @@ same :class:`~recarena.simulator.world.Offers` the engine used, so the offer mod
     ``user, join_time, segment, response_type``, then one float32 column per encoded
     feature (named as :attr:`World.feature_names`; the numeric features come first). The
     file's metadata names the numeric features.
+``items.parquet``
+    ``item, category, popularity, price, release_time, quality, clickbait``: the catalogue,
+    with the latent quality of each item and its clickbait flag.
 ``offers.parquet``
     ``name, value, contact_cost, conversion_cost, base_logit, effect, retention_effect,
     retention_days``, the eligibility rule (``eligibility_feature``: column of the numeric
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
@@ -35,6 +39,7 @@ from numpy.typing import NDArray
 from recarena.simulator.world import Offers, World
 
 __all__ = [
+    "ITEMS_FILE",
     "OFFERS_FILE",
     "USERS_FILE",
     "WORLD_DIR",
@@ -46,6 +51,7 @@ __all__ = [
 
 WORLD_DIR = "world"
 USERS_FILE = "users.parquet"
+ITEMS_FILE = "items.parquet"
 OFFERS_FILE = "offers.parquet"
 _NUMERIC_KEY = b"recarena.numeric_features"
 _FIXED_USER_COLUMNS = ("user", "join_time", "segment", "response_type")
@@ -64,6 +70,7 @@ class WorldTables:
     join_time : (n,) float64 — arrival day
     response_type : (n,) int8 — latent campaign-response type
     offers : the offers and their response parameters
+    items : the catalogue (one row per item; see the module docstring)
     """
 
     features: NDArray[np.float32]
@@ -73,6 +80,7 @@ class WorldTables:
     join_time: NDArray[np.float64]
     response_type: NDArray[np.int8]
     offers: Offers
+    items: pd.DataFrame
 
     @property
     def numeric(self) -> NDArray[np.float32]:
@@ -99,6 +107,21 @@ def _users_table(world: World) -> pa.Table:
     return pa.table(columns).replace_schema_metadata(metadata)
 
 
+def _items_table(world: World) -> pa.Table:
+    items = world.items
+    return pa.table(
+        {
+            "item": pa.array(np.arange(world.n_items, dtype=np.int64)),
+            "category": pa.array(items.category),
+            "popularity": pa.array(items.popularity),
+            "price": pa.array(items.price),
+            "release_time": pa.array(items.release_time),
+            "quality": pa.array(items.quality),
+            "clickbait": pa.array(items.clickbait),
+        }
+    )
+
+
 def _offers_table(offers: Offers) -> pa.Table:
     rules = [rule if rule is not None else (-1, -np.inf, np.inf) for rule in offers.eligibility]
     return pa.table(
@@ -121,11 +144,14 @@ def _offers_table(offers: Offers) -> pa.Table:
 
 
 def write_world_tables(world: World, directory: Path) -> None:
-    """Write ``users.parquet`` and ``offers.parquet`` of ``world`` into ``directory``.
+    """Write ``users.parquet`` and ``items.parquet``
+        ``item, category, popularity, price, release_time, quality, clickbait``: the catalogue,
+        with the latent quality of each item and its clickbait flag.
+    ``offers.parquet`` of ``world`` into ``directory``.
 
-    Written into a temporary sibling and renamed into place, so a reader never sees half a
-    directory; when ``directory`` exists already (another arm of the same seed wrote it:
-    the world is a pure function of the seed) nothing is written.
+        Written into a temporary sibling and renamed into place, so a reader never sees half a
+        directory; when ``directory`` exists already (another arm of the same seed wrote it:
+        the world is a pure function of the seed) nothing is written.
     """
     if directory.exists():
         return
@@ -133,6 +159,7 @@ def write_world_tables(world: World, directory: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     pq.write_table(_users_table(world), tmp / USERS_FILE)
+    pq.write_table(_items_table(world), tmp / ITEMS_FILE)
     pq.write_table(_offers_table(world.offers), tmp / OFFERS_FILE)
     try:
         os.replace(tmp, directory)
@@ -154,7 +181,7 @@ def read_world_tables(directory: Path) -> WorldTables:
         If ``directory`` does not hold them (e.g. results written by an older version).
     """
     users_path, offers_path = directory / USERS_FILE, directory / OFFERS_FILE
-    for path in (users_path, offers_path):
+    for path in (users_path, directory / ITEMS_FILE, offers_path):
         if not path.exists():
             raise FileNotFoundError(
                 f"no world table {path.name} in {directory}: the runner writes one per seed; "
@@ -200,4 +227,5 @@ def read_world_tables(directory: Path) -> WorldTables:
             retention_days=floats("retention_days"),
             eligibility=tuple(rules),
         ),
+        items=pq.read_table(directory / ITEMS_FILE).to_pandas(),
     )

@@ -22,7 +22,13 @@ OFFERS = [
 
 def test_round_trip_gives_the_same_ground_truth(tmp_path: Path) -> None:
     world = build_world(
-        world_params(120, 10, population={"arrivals_per_day": 3.0}, offers=OFFERS),
+        world_params(
+            120,
+            10,
+            population={"arrivals_per_day": 3.0},
+            catalogue={"clickbait_share": 0.3},
+            offers=OFFERS,
+        ),
         ScheduleParams(days=4),
         5,
     )
@@ -56,7 +62,12 @@ def test_round_trip_gives_the_same_ground_truth(tmp_path: Path) -> None:
     )
     # A second writer of the same seed leaves the first one's tables alone.
     write_world_tables(world, directory)
-    assert sorted(p.name for p in directory.iterdir()) == ["offers.parquet", "users.parquet"]
+    names = ["items.parquet", "offers.parquet", "users.parquet"]
+    assert sorted(p.name for p in directory.iterdir()) == names
+    items = tables.items
+    np.testing.assert_array_equal(items["category"], world.items.category)
+    np.testing.assert_array_equal(items["quality"], world.items.quality)
+    np.testing.assert_array_equal(items["clickbait"], world.items.clickbait)
 
 
 def test_missing_tables_name_the_directory(tmp_path: Path) -> None:
