@@ -2,8 +2,9 @@
 
 Analysis reads a results directory, never simulator objects, but some ground truth is not in
 the event log: each user's latent segment and response type, their observable features,
-every item's category and latent quality, and every offer's response parameters (to compute true effects and incremental NPV of any
-offer for any user). :func:`write_world_tables` stores them as three Parquet files;
+every item's category and latent quality, and every offer's response parameters (to compute
+true effects and incremental NPV of any offer for any user). :func:`write_world_tables`
+stores them as three Parquet files;
 :func:`read_world_tables` gives them back as :class:`WorldTables`, whose ``offers`` is the
 same :class:`~recarena.simulator.world.Offers` the engine used, so the offer model of
 :mod:`recarena.simulator.campaigns` computes the same numbers from it.
