@@ -133,10 +133,10 @@ def test_drift_stale_models_lose(tmp_path: Path) -> None:
         late = decisions[decisions[Col.T] > config.schedule.days - 14]
         regret = late[Col.BEST_EXPECTED_REWARD] - late[Col.EXPECTED_REWARD]
         rows.append({SEED: run.seed, ARM: run.arm, "late_regret": float(regret.mean())})
-    outcomes = pd.DataFrame(rows)
-    never = _difference(outcomes, "als_never", "als_daily", "late_regret")
-    assert never["ci_low"] > 0, never
-    weekly = _difference(outcomes, "als_weekly", "als_daily", "late_regret")
-    assert weekly["mean"] > 0, weekly
-    oracle = outcomes[outcomes[ARM] == "oracle"]["late_regret"]
-    assert (oracle == 0).all()
+    late = pd.DataFrame(rows).pivot(index=SEED, columns=ARM, values="late_regret")
+    # Seeded, so per seed: the staler the model, the more regret (measured on seeds 1–3 at
+    # 600 users: daily 0.08–0.13, weekly 0.09–0.16, never 0.13–0.30 per decision).
+    assert (late["als_daily"] < late["als_weekly"]).all(), late
+    assert (late["als_weekly"] < late["als_never"]).all(), late
+    assert (late["als_never"] / late["als_daily"]).mean() > 1.3, late
+    assert (late["oracle"] == 0).all()
