@@ -66,7 +66,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from recarena.analysis import uplift as um
 from recarena.analysis.results import Run, RunDirectory
@@ -86,8 +85,8 @@ from recarena.models.targeting import (
 from recarena.simulator import campaigns as offer_model
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
 from recarena.simulator.params import ScheduleParams, WorldParams
-from recarena.simulator.world import RESPONSE_TYPES
 from recarena.simulator.world_tables import WorldTables
+from recarena.typing import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "OUTCOME_METRICS",
@@ -105,8 +104,6 @@ __all__ = [
     "uplift_learner_evaluation",
 ]
 
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 #: Metric columns of :func:`campaign_outcomes`.
 OUTCOME_METRICS: tuple[str, ...] = (
@@ -156,7 +153,7 @@ def offer_table(rd: RunDirectory) -> pd.DataFrame:
     )
 
 
-def response_probabilities(world: WorldTables, users: I64) -> tuple[F64, F64]:
+def response_probabilities(world: WorldTables, users: IntArray) -> tuple[FloatArray, FloatArray]:
     """True :math:`(p_0, p_1)` of every offer for ``users``, shape (n, O) each
     (:func:`recarena.simulator.campaigns.response_probabilities`)."""
     return offer_model.response_probabilities(
@@ -164,14 +161,14 @@ def response_probabilities(world: WorldTables, users: I64) -> tuple[F64, F64]:
     )
 
 
-def true_effects(world: WorldTables, users: I64) -> F64:
+def true_effects(world: WorldTables, users: IntArray) -> FloatArray:
     """True effect :math:`p_1 - p_0` of every offer for ``users``, shape (n, O)."""
     p0, p1 = response_probabilities(world, users)
-    out: F64 = p1 - p0
+    out: FloatArray = p1 - p0
     return out
 
 
-def incremental_npv(world: WorldTables, users: I64) -> F64:
+def incremental_npv(world: WorldTables, users: IntArray) -> FloatArray:
     """True expected incremental NPV of sending each offer, shape (n, O):
     :math:`p_1 (v - c^{conv}) - c - p_0 v`, the simulator's NPV accounting
     (:func:`recarena.simulator.campaigns.expected_incremental_npv`)."""
@@ -179,7 +176,7 @@ def incremental_npv(world: WorldTables, users: I64) -> F64:
     return offer_model.expected_incremental_npv(p0, p1, world.offers)
 
 
-def offer_eligibility(world: WorldTables, users: I64) -> NDArray[np.bool_]:
+def offer_eligibility(world: WorldTables, users: IntArray) -> BoolArray:
     """Boolean (n, O): each offer's eligibility rule holds for the user."""
     return offer_model.eligibility(world.numeric[users], world.offers.eligibility)
 
@@ -191,7 +188,7 @@ def _campaigns(run: Run) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------- outcomes
-def _top_sum(values: F64, m: int) -> float:
+def _top_sum(values: FloatArray, m: int) -> float:
     if m <= 0:
         return 0.0
     if m >= values.size:
@@ -269,7 +266,7 @@ def pilot_rows(rd: RunDirectory, seed: int, before_campaign: int) -> pd.DataFram
     return pd.DataFrame()
 
 
-def _qini_on_grid(y: F64, t: F64, scores: F64, grid: F64) -> F64:
+def _qini_on_grid(y: FloatArray, t: FloatArray, scores: FloatArray, grid: FloatArray) -> FloatArray:
     k, q = um.qini_curve(y, t, scores)
     return np.interp(grid, k / k[-1], q / k[-1])
 
@@ -323,7 +320,7 @@ def uplift_learner_evaluation(
             X = world.features[users].astype(np.float64)
             tau = true_effects(world, users)[:, o]
             tf = t.astype(np.float64)
-            scored: dict[str, F64] = {"oracle": tau}
+            scored: dict[str, FloatArray] = {"oracle": tau}
             split = KFold(n_splits=folds, shuffle=True, random_state=seed)
             for name in learners:
                 oof = np.zeros(users.size)
@@ -452,8 +449,8 @@ def churns_prevented(rd: RunDirectory, reference_arm: str, from_t: float) -> pd.
     ``contacted_sleeping_dog`` (latent response types of those users, from the world
     tables: a retention offer lowers the churn hazard of the former and raises the latter's).
     """
-    persuadable = RESPONSE_TYPES.index("persuadable")
-    sleeping = RESPONSE_TYPES.index("sleeping_dog")
+    persuadable = offer_model.RESPONSE_TYPES.index("persuadable")
+    sleeping = offer_model.RESPONSE_TYPES.index("sleeping_dog")
     rows = []
     for run in rd.runs():
         life = run.table(Table.LIFECYCLE)

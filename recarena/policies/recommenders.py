@@ -51,18 +51,11 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import Field
 
-from recarena.analysis.ranking import blockwise_top_k
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    Feedback,
-    FeedbackKind,
-    History,
-    Policy,
-    PolicyParams,
-    Surface,
-)
+from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, History, Surface
+from recarena.numerics.topk import blockwise_top_k
+from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.slates import explore
+from recarena.typing import BoolArray, Float32Array, IntArray
 
 __all__ = [
     "FactorRecommender",
@@ -75,10 +68,6 @@ __all__ = [
     "sparse_scores_item_major",
 ]
 
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
-F64 = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 
 #: Score elements per scoring block (≈ 16 MB of float32): big enough for BLAS, small for cache.
 _BLOCK_ELEMENTS = 1 << 22
@@ -116,7 +105,7 @@ def interaction_matrix(
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-def row_slice(mat: sp.csr_array, rows: I64) -> sp.csr_array:
+def row_slice(mat: sp.csr_array, rows: IntArray) -> sp.csr_array:
     """Rows ``rows`` of ``mat``; ids at or past ``mat.shape[0]`` give empty rows."""
     if mat.shape[0] == 0:
         return sp.csr_array((rows.size, mat.shape[1]), dtype=mat.dtype)
@@ -127,7 +116,7 @@ def row_slice(mat: sp.csr_array, rows: I64) -> sp.csr_array:
     return sp.csr_array(sp.diags_array(inside.astype(mat.dtype)) @ out)
 
 
-def sparse_scores_item_major(scores: sp.csr_array, items: I64) -> F32:
+def sparse_scores_item_major(scores: sp.csr_array, items: IntArray) -> Float32Array:
     """Dense item-major ``(len(items), B)`` scores from a sparse ``(B, n_items)`` matrix.
 
     Unstored entries are ``-inf`` (the model has no evidence for that item).
@@ -143,7 +132,7 @@ def sparse_scores_item_major(scores: sp.csr_array, items: I64) -> F32:
     return out
 
 
-def _exclude(scores_t: NDArray[np.floating[Any]], position: I64, rows: sp.csr_array) -> None:
+def _exclude(scores_t: NDArray[np.floating[Any]], position: IntArray, rows: sp.csr_array) -> None:
     """Set ``scores_t[position[item], user] = -inf`` for every stored (user, item) of ``rows``."""
     if rows.nnz == 0:
         return
@@ -217,7 +206,7 @@ class HistoryRecommender(Policy):
         self.fit_t_ = -np.inf
         self.fitted_ = False
         self.popularity_ = np.zeros(n)
-        self._delta: list[tuple[I64, I64, F32]] = []
+        self._delta: list[tuple[IntArray, IntArray, Float32Array]] = []
         self._delta_matrix = sp.csr_array((0, n), dtype=np.float32)
         self._controller: Any = None
         self._reset_model()
@@ -265,7 +254,7 @@ class HistoryRecommender(Policy):
         self._delta.append((users, items, np.full(users.size, weight, np.float32)))
         self.popularity_ += np.bincount(items, minlength=self.popularity_.size) * weight
 
-    def new_clicks(self, feedback: Feedback) -> tuple[I64, I64]:
+    def new_clicks(self, feedback: Feedback) -> tuple[IntArray, IntArray]:
         """(users, clicked items) of a click batch not already in the fitted history, in
         decision-time order (clicks decided up to the fit were logged in its history)."""
         assert feedback.clicked_position is not None
@@ -277,7 +266,7 @@ class HistoryRecommender(Policy):
         return feedback.users[rows].astype(np.int64), items.astype(np.int64)
 
     # ------------------------------------------------------------------ interactions
-    def current_rows(self, users: I64) -> sp.csr_array:
+    def current_rows(self, users: IntArray) -> sp.csr_array:
         """Interaction rows of ``users`` now: fitted history plus feedback since (B × n_items)."""
         rows = row_slice(self.fit_matrix_, users)
         if self._delta:
@@ -293,7 +282,7 @@ class HistoryRecommender(Policy):
         return rows
 
     def _personalisable(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> BoolArray:
         """Which users the fitted model can score (``rows``: their current interactions)."""
         source = rows if self.scores_current else row_slice(self.fit_matrix_, users)
@@ -307,7 +296,7 @@ class HistoryRecommender(Policy):
 
     @abstractmethod
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
     ) -> NDArray[np.float32]:
         """Scores of ``items`` (ascending ids) for ``users``, item-major ``(len(items), B)``.
 
@@ -315,17 +304,17 @@ class HistoryRecommender(Policy):
         cannot score (never recommended by the model; the fallback may still show them).
         """
 
-    def _prepare_scoring(self, items: I64) -> None:
+    def _prepare_scoring(self, items: IntArray) -> None:
         """Called once per :meth:`recommend` before the blocks are scored (possibly in
         parallel): build whatever :meth:`_score_block` reads for this catalogue."""
 
     def _score_block(
         self,
-        users: I64,
+        users: IntArray,
         features: NDArray[np.float32],
         rows: sp.csr_array,
-        items: I64,
-        buffer: F32,
+        items: IntArray,
+        buffer: Float32Array,
     ) -> NDArray[np.floating[Any]]:
         """:meth:`_score_items`, free to write the scores into ``buffer`` (float32,
         ``(len(items), B)``) and return it. Must not change the policy's state."""
@@ -334,12 +323,12 @@ class HistoryRecommender(Policy):
     # ------------------------------------------------------------------ acting
     def recommend(
         self,
-        users: I64,
+        users: IntArray,
         features: NDArray[np.float32],
         available: BoolArray,
         k: int,
         filter_consumed: bool | None = None,
-    ) -> tuple[I64, BoolArray]:
+    ) -> tuple[IntArray, BoolArray]:
         """The top-``k`` available items for each user, without exploration.
 
         Parameters
@@ -381,14 +370,14 @@ class HistoryRecommender(Policy):
 
     def _rank_blocks(
         self,
-        users: I64,
+        users: IntArray,
         features: NDArray[np.float32],
         consumed: sp.csr_array,
-        rows: I64,
-        items: I64,
-        position: I64,
+        rows: IntArray,
+        items: IntArray,
+        position: IntArray,
         filt: bool,
-        out: I64,
+        out: IntArray,
     ) -> None:
         """Write the model's top ``out.shape[1]`` items of ``users[rows]`` into ``out[rows]``.
 
@@ -403,11 +392,11 @@ class HistoryRecommender(Policy):
         step = max(1, _BLOCK_ELEMENTS // items.size)
         blocks = [rows[start : start + step] for start in range(0, rows.size, step)]
         workers = min(self.params.threads, len(blocks)) if self.parallel_blocks else 1
-        buffers: SimpleQueue[F32] = SimpleQueue()
+        buffers: SimpleQueue[Float32Array] = SimpleQueue()
         for _ in range(workers):
             buffers.put(np.empty(items.size * min(step, rows.size), dtype=np.float32))
 
-        def rank(blk: I64) -> None:
+        def rank(blk: IntArray) -> None:
             buffer = buffers.get()
             block_rows = sp.csr_array(consumed[blk])
             scores = self._score_block(
@@ -431,7 +420,7 @@ class HistoryRecommender(Policy):
                 pass
 
     def _top_up(
-        self, out: I64, consumed: sp.csr_array, items: I64, position: I64, filt: bool
+        self, out: IntArray, consumed: sp.csr_array, items: IntArray, position: IntArray, filt: bool
     ) -> None:
         """Fill ``-1`` slots with the most popular items not yet in the row (and, first,
         not consumed when filtering; then consumed ones if nothing else is left)."""
@@ -471,7 +460,7 @@ class HistoryRecommender(Policy):
             fallback=fallback,
         )
 
-    def _pad_short(self, request: DecisionRequest, k: int) -> I64:
+    def _pad_short(self, request: DecisionRequest, k: int) -> IntArray:
         """Slates when fewer than ``k`` items are on sale: all of them, last one repeated."""
         ranked, _ = self.recommend(
             request.users, request.features, request.available_items, k, filter_consumed=False
@@ -506,11 +495,11 @@ class FactorRecommender(HistoryRecommender):
 
     @abstractmethod
     def _user_vectors(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> NDArray[np.float32]:
         """User factor vectors (B, f) for scoring: fitted rows, or folded in from ``rows``."""
 
-    def _prepare_scoring(self, items: I64) -> None:
+    def _prepare_scoring(self, items: IntArray) -> None:
         if self._cache_items.shape != items.shape or not np.array_equal(self._cache_items, items):
             self._cache_items = items.copy()
             self._cache_vectors = np.ascontiguousarray(self.item_vectors_[items])
@@ -518,7 +507,7 @@ class FactorRecommender(HistoryRecommender):
             self._cache_masked = bool(self._cache_mask.any())
 
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
     ) -> NDArray[np.float32]:
         self._prepare_scoring(items)
         buffer = np.empty((items.size, users.size), dtype=np.float32)
@@ -526,12 +515,12 @@ class FactorRecommender(HistoryRecommender):
 
     def _score_block(
         self,
-        users: I64,
+        users: IntArray,
         features: NDArray[np.float32],
         rows: sp.csr_array,
-        items: I64,
-        buffer: F32,
-    ) -> F32:
+        items: IntArray,
+        buffer: Float32Array,
+    ) -> Float32Array:
         p = np.ascontiguousarray(self._user_vectors(users, features, rows), dtype=np.float32)
         scores = np.matmul(self._cache_vectors, p.T, out=buffer)
         if self._cache_masked:

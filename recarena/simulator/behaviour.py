@@ -21,7 +21,8 @@ import math
 
 import numpy as np
 from numba import njit
-from numpy.typing import NDArray
+
+from recarena.typing import FloatArray
 
 __all__ = [
     "activity_rate",
@@ -45,7 +46,6 @@ __all__ = [
     "win_back_probability",
 ]
 
-F64 = NDArray[np.float64]
 
 # Row functions: compiled, cached on disk, inlined into every loop that calls them.
 _row = njit(cache=True, nogil=True, inline="always")
@@ -261,7 +261,7 @@ def cascade_choice(u, choice, uniforms):  # type: ignore[no-untyped-def]
     return -1
 
 
-def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> F64:
+def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> FloatArray:
     """Position-bias examination weights e_j for slots j = 1…k.
 
     ``"log"``: e_j = 1 / log2(j + 1) (the DCG discount); ``"power"``: e_j = j^−η;

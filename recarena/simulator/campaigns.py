@@ -22,9 +22,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recarena.simulator import kernels
-from recarena.simulator.world import Offers, World
+from recarena.simulator.world import RESPONSE_TYPES, Offers, World
+from recarena.typing import FloatArray, IntArray
 
 __all__ = [
+    "RESPONSE_TYPES",
     "TYPE_EFFECT_SIGN",
     "TYPE_SHIFT",
     "contact_npv",
@@ -39,9 +41,6 @@ __all__ = [
     "retention_sign",
 ]
 
-F32 = NDArray[np.float32]
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 #: Logit shift of P0 for each response type (sure things respond anyway, lost causes never).
 TYPE_SHIFT = np.array([0.0, 3.0, -3.0, 0.0])
@@ -51,7 +50,7 @@ TYPE_EFFECT_SIGN = np.array([1.0, 0.0, 0.0, -1.0])
 
 def offer_logits(
     features: NDArray[np.floating], response_type: NDArray[np.integer], offers: Offers
-) -> tuple[F64, F64]:
+) -> tuple[FloatArray, FloatArray]:
     """Untreated and treated response logits for every (user, offer), shape (B, O) each.
 
     logit P0 = a_o + w_o·x_u + shift(z_u);  logit P1 = logit P0 + τ_uo,
@@ -67,32 +66,38 @@ def offer_logits(
 
 def response_probabilities(
     features: NDArray[np.floating], response_type: NDArray[np.integer], offers: Offers
-) -> tuple[F64, F64]:
+) -> tuple[FloatArray, FloatArray]:
     """(P0, P1) = σ of :func:`offer_logits`: response without and with each offer, (B, O)."""
     logit0, logit1 = offer_logits(features, response_type, offers)
-    p0: F64 = kernels.sigmoids(logit0)
-    p1: F64 = kernels.sigmoids(logit1)
+    p0: FloatArray = kernels.sigmoids(logit0)
+    p1: FloatArray = kernels.sigmoids(logit1)
     return p0, p1
 
 
-def offer_probabilities(world: World, users: I64) -> tuple[F64, F64]:
+def offer_probabilities(world: World, users: IntArray) -> tuple[FloatArray, FloatArray]:
     """(P0, P1) of every offer for ``users`` of ``world``, shape (B, O) each."""
     return response_probabilities(world.features[users], world.users.response_type[users],
                                   world.offers)  # fmt: skip
 
 
-def incremental_value(p0: F64, p1: F64, value: F64, conversion_cost: F64, contact_cost: F64) -> F64:
+def incremental_value(
+    p0: FloatArray,
+    p1: FloatArray,
+    value: FloatArray,
+    conversion_cost: FloatArray,
+    contact_cost: FloatArray,
+) -> FloatArray:
     """Expected incremental NPV of a contact versus none (arrays broadcast together).
 
     E[ΔNPV] = P1 (v − c_conv) − c − P0 v: a contacted user pays the conversion cost on every
     response, including those that would have happened anyway (and brought the full value)
     without the offer.
     """
-    out: F64 = p1 * (value - conversion_cost) - contact_cost - p0 * value
+    out: FloatArray = p1 * (value - conversion_cost) - contact_cost - p0 * value
     return out
 
 
-def expected_incremental_npv(p0: F64, p1: F64, offers: Offers) -> F64:
+def expected_incremental_npv(p0: FloatArray, p1: FloatArray, offers: Offers) -> FloatArray:
     """:func:`incremental_value` of every offer, from (B, O) response probabilities."""
     return incremental_value(
         p0, p1, offers.value[None, :], offers.conversion_cost[None, :],
@@ -102,11 +107,11 @@ def expected_incremental_npv(p0: F64, p1: F64, offers: Offers) -> F64:
 
 def contact_npv(
     offers: Offers,
-    about: I64,
+    about: IntArray,
     treated: NDArray[np.bool_],
     responded: NDArray[np.bool_],
     responded_untreated: NDArray[np.bool_],
-) -> tuple[F64, F64]:
+) -> tuple[FloatArray, FloatArray]:
     """Realised NPV of each row and its increment over the untreated counterfactual.
 
     npv = 1[respond]·(v − c_conv) − c for a contact, 0 otherwise; incremental = npv −
@@ -120,15 +125,15 @@ def contact_npv(
     return npv, incremental
 
 
-def retention_sign(response_type: NDArray[np.integer]) -> F64:
+def retention_sign(response_type: NDArray[np.integer]) -> FloatArray:
     """+1 for persuadables (contact lowers churn), −1 for sleeping dogs, 0 otherwise."""
-    sign: F64 = TYPE_EFFECT_SIGN[response_type.astype(np.int64)]
+    sign: FloatArray = TYPE_EFFECT_SIGN[response_type.astype(np.int64)]
     return sign
 
 
-def retention_multiplier(sign: F64, effect: F64) -> F64:
+def retention_multiplier(sign: FloatArray, effect: FloatArray) -> FloatArray:
     """Churn-hazard multiplier of a contact: exp(−sign(z_u) · r_o)."""
-    out: F64 = np.exp(-(sign * effect))
+    out: FloatArray = np.exp(-(sign * effect))
     return out
 
 
@@ -149,6 +154,6 @@ def eligibility(
     return out
 
 
-def offer_eligibility(world: World, users: I64) -> NDArray[np.bool_]:
+def offer_eligibility(world: World, users: IntArray) -> NDArray[np.bool_]:
     """Boolean (B, O): offer o's eligibility rule holds for user u of ``world``."""
     return eligibility(world.users.numeric[users], world.offers.eligibility)

@@ -5,7 +5,7 @@ event once (:meth:`~recarena.simulator.engine.Engine` writes a log table and han
 columns to :meth:`HistoryStore.observe`), and each history table is derived from one log
 table by :data:`VIEWS` — clicks and impressions from the slate decisions, conversions,
 campaign decisions and responses, arrivals and churn. :meth:`HistoryStore.snapshot` hands a
-policy a :class:`~recarena.policies.base.History` of everything up to now. Chunks are
+policy a :class:`~recarena.contract.History` of everything up to now. Chunks are
 concatenated lazily, once per snapshot, so appending stays O(1).
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from recarena.policies.base import History
+from recarena.contract import History
 from recarena.simulator.log import Col, Table
 
 __all__ = ["VIEWS", "HistoryStore", "HistoryView"]

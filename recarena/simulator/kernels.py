@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from recarena.numerics.counter_rng import uniform_one
 from recarena.simulator import behaviour as bh
-from recarena.simulator.rng import uniform_one
 
 __all__ = [
     "activity_rates",

@@ -17,11 +17,9 @@ from numpy.typing import NDArray
 
 from recarena.simulator import campaigns, kernels
 from recarena.simulator.user_model import UserModel, ids
+from recarena.typing import FloatArray, IntArray
 
 __all__ = ["BestValueCache", "OracleView"]
-
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 
 @dataclass
@@ -49,11 +47,11 @@ class BestValueCache:
         these and the ring alone).
     """
 
-    value: F64
+    value: FloatArray
     valid: NDArray[np.bool_]
-    kth: F64
+    kth: FloatArray
     shortlist: NDArray[np.int32]
-    shortlist_utility: F64
+    shortlist_utility: FloatArray
 
     @classmethod
     def empty(cls, n_users: int, size: int) -> BestValueCache:
@@ -96,11 +94,13 @@ class OracleView:
         return self._model.slate_size
 
     # ------------------------------------------------------------------ slates
-    def slate_click_probability(self, users: I64, slates: I64) -> F64:
+    def slate_click_probability(self, users: IntArray, slates: IntArray) -> FloatArray:
         """Expected reward of a slate, P(any click), shape (B,), as the engine computes it."""
         return self._model.slate_click_probability(users, slates)
 
-    def best_slates(self, users: I64, available: NDArray[np.bool_]) -> tuple[I64, F64]:
+    def best_slates(
+        self, users: IntArray, available: NDArray[np.bool_]
+    ) -> tuple[IntArray, FloatArray]:
         """The best slate for each user and its expected reward.
 
         Under both choice models P(any click) increases in every shown utility and, by the
@@ -110,7 +110,9 @@ class OracleView:
         """
         model = self._model
         k = min(model.slate_size, int(available.sum()))
-        top: I64 = kernels.top_items(model.people(), model.items, ids(users), available, k, True)
+        top: IntArray = kernels.top_items(
+            model.people(), model.items, ids(users), available, k, True
+        )
         # Scored as the engine scores a shown slate (same bits), so the oracle arm's regret
         # is exactly 0.
         top_u = model.slate_utilities(users, top, distinct=True)
@@ -120,7 +122,7 @@ class OracleView:
             top_u = np.hstack([top_u, np.full((top.shape[0], pad), -np.inf)])
         return top, model.click_probability(top_u)
 
-    def long_term_slates(self, users: I64, available: NDArray[np.bool_]) -> I64:
+    def long_term_slates(self, users: IntArray, available: NDArray[np.bool_]) -> IntArray:
         """The long-term reference slate: the k items of highest quality-weighted appeal.
 
         score_ui = exp(u_ui/T) · q_i, i.e. ranked by u_ui + T log q_i (ties by lower id),
@@ -140,7 +142,7 @@ class OracleView:
             order = np.hstack([order, np.repeat(order[:, :1], model.slate_size - k, axis=1)])
         return order.astype(np.int64)
 
-    def shortlist(self, users: I64, available: NDArray[np.bool_], size: int) -> I64:
+    def shortlist(self, users: IntArray, available: NDArray[np.bool_], size: int) -> IntArray:
         """The ``size`` available items of highest utility *before* fatigue, per user.
 
         Fatigue only lowers the utility of the ≤ R items in a user's recent ring, so the k
@@ -150,11 +152,11 @@ class OracleView:
         item id ↑); padded with −1 when fewer than ``size`` items are available.
         """
         model = self._model
-        top: I64 = kernels.top_items(model.people(), model.items, ids(users), available, size,
+        top: IntArray = kernels.top_items(model.people(), model.items, ids(users), available, size,
                                      False)  # fmt: skip
         return top
 
-    def best_values_from(self, users: I64, candidates: I64) -> F64:
+    def best_values_from(self, users: IntArray, candidates: IntArray) -> FloatArray:
         """Expected reward of the best slate drawn from each user's ``candidates`` (B, c).
 
         ``candidates`` must not repeat an item within a row (a shortlist never does).
@@ -167,7 +169,9 @@ class OracleView:
         top = np.sort(u, axis=1)[:, : -model.slate_size - 1 : -1]
         return model.click_probability(top)
 
-    def best_values(self, users: I64, available: NDArray[np.bool_], cache: BestValueCache) -> F64:
+    def best_values(
+        self, users: IntArray, available: NDArray[np.bool_], cache: BestValueCache
+    ) -> FloatArray:
         """Expected reward of each user's best slate, through ``cache`` (updated in place).
 
         The same values, bit for bit, as :meth:`best_slates`; a stale user is re-scored from
@@ -183,7 +187,7 @@ class OracleView:
             cache.kth[stale] = -np.inf
             return cache.value[users]
         if model.behaviour.choice_model == "mnl":
-            values: F64 = kernels.cached_best_mnl_values(
+            values: FloatArray = kernels.cached_best_mnl_values(
                 model.people(), model.items, model.choice, ids(users), available,
                 cache.value, cache.valid, cache.kth, cache.shortlist, cache.shortlist_utility,
             )  # fmt: skip
@@ -200,7 +204,7 @@ class OracleView:
         return cache.value[users]
 
     def keep_best_values(
-        self, users: I64, entered: I64, evicted: I64, cache: BestValueCache
+        self, users: IntArray, entered: IntArray, evicted: IntArray, cache: BestValueCache
     ) -> None:
         """After clicks put ``entered`` into the users' rings (and pushed ``evicted`` out):
         mark stale only the cached best values those two items can move (see
@@ -213,16 +217,16 @@ class OracleView:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ variants
-    def variant_click_probabilities(self, users: I64) -> F64:
+    def variant_click_probabilities(self, users: IntArray) -> FloatArray:
         """P(click | user, variant) of every variant, shape (B, K)."""
         return self._model.variant_click_probabilities(users)
 
     # ------------------------------------------------------------------ offers
-    def offer_probabilities(self, users: I64) -> tuple[F64, F64]:
+    def offer_probabilities(self, users: IntArray) -> tuple[FloatArray, FloatArray]:
         """(P0, P1): response probability without and with each offer, shape (B, O) each."""
         return campaigns.offer_probabilities(self._model.world, users)
 
-    def offer_incremental_npv(self, users: I64) -> F64:
+    def offer_incremental_npv(self, users: IntArray) -> FloatArray:
         """Expected incremental NPV of sending each offer versus nothing, shape (B, O)
         (:func:`recarena.simulator.campaigns.expected_incremental_npv`)."""
         p0, p1 = self.offer_probabilities(users)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from recarena.typing import FloatArray
+
 __all__ = [
     "reference_activity_rate",
     "reference_cascade_choice",
@@ -29,44 +31,56 @@ __all__ = [
     "reference_win_back_probability",
 ]
 
-F64 = NDArray[np.float64]
 
-
-def reference_sigmoid(x: NDArray[np.floating]) -> F64:
+def reference_sigmoid(x: NDArray[np.floating]) -> FloatArray:
     """σ(x) = 1 / (1 + e^{−x})."""
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-x))
 
 
-def reference_exponential_from_uniform(uniforms: F64, mean: F64 | float) -> F64:
+def reference_exponential_from_uniform(
+    uniforms: FloatArray, mean: FloatArray | float
+) -> FloatArray:
     """−mean · log(1 − U)."""
     return -np.asarray(mean) * np.log1p(-np.asarray(uniforms))
 
 
 def reference_conversion_probability(
-    u: F64, intercept: float, slope: float, quality: F64 | float = 0.5, quality_slope: float = 0.0
-) -> F64:
+    u: FloatArray,
+    intercept: float,
+    slope: float,
+    quality: FloatArray | float = 0.5,
+    quality_slope: float = 0.0,
+) -> FloatArray:
     """σ(α + γ u + γ_q (q − ½))."""
     return reference_sigmoid(
         intercept + slope * np.asarray(u) + quality_slope * (np.asarray(quality) - 0.5)
     )
 
 
-def reference_activity_rate(activity: F64, beta: float, satisfaction: F64) -> F64:
+def reference_activity_rate(
+    activity: FloatArray, beta: float, satisfaction: FloatArray
+) -> FloatArray:
     """λ exp(β_a s)."""
     return np.asarray(activity) * np.exp(beta * np.asarray(satisfaction))
 
 
 def reference_churn_probability(
-    base_hazard: float, beta: float, satisfaction: F64, dt: float, multiplier: F64 | float = 1.0
-) -> F64:
+    base_hazard: float,
+    beta: float,
+    satisfaction: FloatArray,
+    dt: float,
+    multiplier: FloatArray | float = 1.0,
+) -> FloatArray:
     """1 − exp(−h Δt), h = h₀ exp(−β s) · multiplier."""
     hazard = base_hazard * np.exp(-beta * np.asarray(satisfaction)) * multiplier
     return 1.0 - np.exp(-hazard * dt)
 
 
-def reference_update_satisfaction(s: F64, relevance: F64, rate: float, baseline: float) -> F64:
+def reference_update_satisfaction(
+    s: FloatArray, relevance: FloatArray, rate: float, baseline: float
+) -> FloatArray:
     """(1 − η) s + η (r − r₀)."""
     return (1.0 - rate) * np.asarray(s) + rate * (np.asarray(relevance) - baseline)
 
@@ -74,12 +88,12 @@ def reference_update_satisfaction(s: F64, relevance: F64, rate: float, baseline:
 def reference_utilities(
     preference: NDArray[np.floating],
     item_vectors: NDArray[np.floating],
-    popularity: F64,
-    log_price: F64,
-    price_sensitivity: F64,
+    popularity: FloatArray,
+    log_price: FloatArray,
+    price_sensitivity: FloatArray,
     preference_weight: float,
-    fatigue_penalty: F64 | None = None,
-) -> F64:
+    fatigue_penalty: FloatArray | None = None,
+) -> FloatArray:
     """u_ui = w θ_u·φ_i / √d + b_i − ρ_u log p_i − κ·1[recent], shape (B, m)."""
     theta = np.asarray(preference, dtype=np.float64)
     phi = np.asarray(item_vectors, dtype=np.float64)
@@ -89,17 +103,21 @@ def reference_utilities(
 
 
 def reference_mnl_probabilities(
-    u: F64, examination: F64, temperature: float, no_choice_utility: float
-) -> F64:
+    u: FloatArray, examination: FloatArray, temperature: float, no_choice_utility: float
+) -> FloatArray:
     """P_j = e_j exp(u_j/T) / (exp(u₀/T) + Σ_l e_l exp(u_l/T)), shape (B, k)."""
     z = np.asarray(u, dtype=np.float64) / temperature
     shift = np.maximum(z.max(axis=1, keepdims=True), no_choice_utility / temperature)
     w = examination * np.exp(z - shift)
-    out: F64 = w / (np.exp(no_choice_utility / temperature - shift) + w.sum(axis=1, keepdims=True))
+    out: FloatArray = w / (
+        np.exp(no_choice_utility / temperature - shift) + w.sum(axis=1, keepdims=True)
+    )
     return out
 
 
-def reference_inverse_cdf_choice(probabilities: F64, uniforms: F64) -> NDArray[np.int64]:
+def reference_inverse_cdf_choice(
+    probabilities: FloatArray, uniforms: FloatArray
+) -> NDArray[np.int64]:
     """min{j : U < Σ_{l ≤ j} P_l}, or −1 when U ≥ Σ_l P_l."""
     cumulative = np.cumsum(probabilities, axis=1)
     below = uniforms[:, None] < cumulative
@@ -107,18 +125,22 @@ def reference_inverse_cdf_choice(probabilities: F64, uniforms: F64) -> NDArray[n
 
 
 def reference_cascade_probabilities(
-    u: F64, examination: F64, temperature: float, no_choice_utility: float
-) -> F64:
+    u: FloatArray, examination: FloatArray, temperature: float, no_choice_utility: float
+) -> FloatArray:
     """P_j = c_j Π_{l<j} (1 − c_l), c_j = σ((u_j − u₀)/T) · e_j/e_1, shape (B, k)."""
     c = reference_sigmoid((u - no_choice_utility) / temperature) * (examination / examination[0])
     survive = np.cumprod(1.0 - c, axis=1)
     before = np.hstack([np.ones((u.shape[0], 1)), survive[:, :-1]])
-    out: F64 = c * before
+    out: FloatArray = c * before
     return out
 
 
 def reference_cascade_choice(
-    u: F64, examination: F64, temperature: float, no_choice_utility: float, uniforms: F64
+    u: FloatArray,
+    examination: FloatArray,
+    temperature: float,
+    no_choice_utility: float,
+    uniforms: FloatArray,
 ) -> NDArray[np.int64]:
     """The first slot j with U_j < c_j, or −1."""
     c = reference_sigmoid((u - no_choice_utility) / temperature) * (examination / examination[0])
@@ -127,31 +149,31 @@ def reference_cascade_choice(
 
 
 def reference_consumed_relevance(
-    clicked: NDArray[np.int64], quality: F64, baseline: F64, no_click_cost: float
-) -> F64:
+    clicked: NDArray[np.int64], quality: FloatArray, baseline: FloatArray, no_click_cost: float
+) -> FloatArray:
     """r = q of the clicked item, or r₀,u − c₀ without a click."""
     q = quality[np.maximum(clicked, 0)]
     return np.where(clicked >= 0, q, baseline - no_click_cost)
 
 
-def reference_half_life_decay(values: F64, dt: float, half_life: float) -> F64:
+def reference_half_life_decay(values: FloatArray, dt: float, half_life: float) -> FloatArray:
     """x · 2^{−Δt/h}."""
     return np.asarray(values) * 0.5 ** (dt / half_life)
 
 
-def reference_win_back_probability(hazard: float, multiplier: F64, dt: float) -> F64:
+def reference_win_back_probability(hazard: float, multiplier: FloatArray, dt: float) -> FloatArray:
     """1 − exp(−h_w Δt / m)."""
     return 1.0 - np.exp(-hazard / np.asarray(multiplier) * dt)
 
 
-def reference_interest_step(theta: F64, phi: F64, rate: float) -> F64:
+def reference_interest_step(theta: FloatArray, phi: FloatArray, rate: float) -> FloatArray:
     """θ + ε (φ − θ)."""
     return np.asarray(theta) + rate * (np.asarray(phi) - np.asarray(theta))
 
 
 def reference_ou_step(
-    theta: F64, mean: F64, dt: float, reversion: float, sd: float, noise: F64
-) -> F64:
+    theta: FloatArray, mean: FloatArray, dt: float, reversion: float, sd: float, noise: FloatArray
+) -> FloatArray:
     """μ + (θ − μ) e^{−Δt/τ} + σ √(τ (1 − e^{−2Δt/τ}) / 2) ε."""
     keep = np.exp(-dt / reversion)
     return mean + (theta - mean) * keep + sd * np.sqrt(reversion * (1 - keep**2) / 2) * noise

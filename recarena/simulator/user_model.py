@@ -18,11 +18,9 @@ from recarena.simulator import kernels
 from recarena.simulator.params import BehaviourParams
 from recarena.simulator.state import SimState
 from recarena.simulator.world import World
+from recarena.typing import FloatArray, IntArray
 
 __all__ = ["UserModel", "ids"]
-
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 
 class UserModel:
@@ -72,7 +70,7 @@ class UserModel:
             float(behaviour.no_choice_utility),
         )
 
-    def people(self) -> tuple[NDArray[np.float32], F64, NDArray[np.int32], F64]:
+    def people(self) -> tuple[NDArray[np.float32], FloatArray, NDArray[np.int32], FloatArray]:
         """The live per-user state the compiled passes read: θ, ρ, the fatigue ring and the
         category satiation."""
         state = self.state
@@ -82,7 +80,9 @@ class UserModel:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ slates
-    def slate_utilities(self, users: I64, slates: I64, distinct: bool = False) -> F64:
+    def slate_utilities(
+        self, users: IntArray, slates: IntArray, distinct: bool = False
+    ) -> FloatArray:
         """True utilities u_ui(t) of the items in each slate, shape (B, k).
 
         u_ui = w·θ_u·φ_i/√d + b_i − ρ_u log p_i − κ·1[i recently consumed by u]
@@ -93,29 +93,29 @@ class UserModel:
         is one option: its later copies get −inf, so they add no click probability.
         ``distinct=True`` promises that no row repeats an item (skips that check).
         """
-        u: F64 = kernels.slate_utilities(
+        u: FloatArray = kernels.slate_utilities(
             self.people(), self.items, ids(users), ids(slates), distinct
         )
         return u
 
-    def slot_probabilities(self, users: I64, slates: I64) -> F64:
+    def slot_probabilities(self, users: IntArray, slates: IntArray) -> FloatArray:
         """P(click at slot j) for each slate, shape (B, k), under the configured model."""
         return self.utility_slot_probabilities(self.slate_utilities(users, slates))
 
-    def utility_slot_probabilities(self, u: F64) -> F64:
+    def utility_slot_probabilities(self, u: FloatArray) -> FloatArray:
         """P(click at slot j) of slates with utilities ``u`` (B, k)."""
         u = np.ascontiguousarray(u, dtype=np.float64)
         if self.behaviour.choice_model == "mnl":
-            probabilities: F64 = kernels.mnl_click_probabilities(u, self.choice)
+            probabilities: FloatArray = kernels.mnl_click_probabilities(u, self.choice)
         else:
             probabilities = kernels.cascade_click_probabilities(u, self.choice)
         return probabilities
 
-    def slate_click_probability(self, users: I64, slates: I64) -> F64:
+    def slate_click_probability(self, users: IntArray, slates: IntArray) -> FloatArray:
         """Expected reward of a slate: P(any click), shape (B,)."""
         return self.click_probability(self.slate_utilities(users, slates))
 
-    def click_probability(self, u: F64) -> F64:
+    def click_probability(self, u: FloatArray) -> FloatArray:
         """P(any click) = Σ_j P(slot j) of slates with utilities ``u`` (B, k).
 
         Every expected reward (the engine's logged one, the best slate's, the oracle
@@ -124,12 +124,14 @@ class UserModel:
         """
         u = np.ascontiguousarray(u, dtype=np.float64)
         if self.behaviour.choice_model == "mnl":
-            totals: F64 = kernels.mnl_click_totals(u, self.choice)
+            totals: FloatArray = kernels.mnl_click_totals(u, self.choice)
         else:
             totals = kernels.cascade_click_totals(u, self.choice)
         return totals
 
-    def mnl_sessions(self, users: I64, slates: I64, uniforms: F64) -> tuple[I64, F64, I64, F64]:
+    def mnl_sessions(
+        self, users: IntArray, slates: IntArray, uniforms: FloatArray
+    ) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
         """Play one MNL session per row: who clicks what, in one compiled pass.
 
         The same utilities (:meth:`slate_utilities`), probabilities, inverse-CDF draw and
@@ -142,19 +144,21 @@ class UserModel:
             (clicked position or −1, P(click), clicked item or −1, utility of the clicked
             item or NaN), each of shape (B,).
         """
-        outcome: tuple[I64, F64, I64, F64] = kernels.slate_outcomes(
+        outcome: tuple[IntArray, FloatArray, IntArray, FloatArray] = kernels.slate_outcomes(
             self.people(), self.items, self.choice, ids(users), ids(slates),
             np.ascontiguousarray(uniforms, dtype=np.float64),
         )  # fmt: skip
         return outcome
 
-    def cascade_sessions(self, users: I64, slates: I64, uniforms: F64) -> tuple[I64, F64, I64, F64]:
+    def cascade_sessions(
+        self, users: IntArray, slates: IntArray, uniforms: FloatArray
+    ) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
         """Play one cascade session per row (one uniform per slot, ``uniforms`` (B, k)).
 
         Returns the same four columns as :meth:`mnl_sessions`.
         """
         u = self.slate_utilities(users, slates)
-        position: I64 = kernels.cascade_choices(
+        position: IntArray = kernels.cascade_choices(
             u, self.choice, np.ascontiguousarray(uniforms, dtype=np.float64)
         )
         expected = self.click_probability(u)
@@ -164,15 +168,17 @@ class UserModel:
         utility = np.where(position >= 0, u[rows, slot], np.nan)
         return position, expected, clicked, utility
 
-    def catalogue_utilities(self, users: I64, available: NDArray[np.bool_]) -> F64:
+    def catalogue_utilities(self, users: IntArray, available: NDArray[np.bool_]) -> FloatArray:
         """True utilities of every item for each user, −inf for unavailable items, (B, m).
 
         The same formula and bits as :meth:`slate_utilities` of the same items.
         """
-        u: F64 = kernels.catalogue_utilities(self.people(), self.items, ids(users), available)
+        u: FloatArray = kernels.catalogue_utilities(
+            self.people(), self.items, ids(users), available
+        )
         return u
 
-    def interest_entropy(self, users: I64) -> float:
+    def interest_entropy(self, users: IntArray) -> float:
         """Mean over ``users`` of the entropy (bits) of their interest over item categories.
 
         H_u = −Σ_g p_ug log₂ p_ug,  p_ug ∝ exp((w/√d) θ_u(t)·φ̄_g),
@@ -192,14 +198,14 @@ class UserModel:
         return float(-(p * logs).sum(axis=1).mean())
 
     # ------------------------------------------------------------------ variants
-    def variant_click_probabilities(self, users: I64) -> F64:
+    def variant_click_probabilities(self, users: IntArray) -> FloatArray:
         """P(click | user, variant) = σ(logit_v(t) + w_v·x_u), shape (B, K)."""
         x = self.world.features[users].astype(np.float64)
         logits = self.state.variant_logit[None, :] + x @ self.world.variants.weights.T
-        probabilities: F64 = kernels.sigmoids(logits)
+        probabilities: FloatArray = kernels.sigmoids(logits)
         return probabilities
 
 
-def ids(values: NDArray[np.integer]) -> I64:
+def ids(values: NDArray[np.integer]) -> IntArray:
     """Ids as the contiguous int64 array the compiled passes are specialised for."""
     return np.ascontiguousarray(values, dtype=np.int64)

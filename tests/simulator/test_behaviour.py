@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
 from recarena.simulator import reference as ref
-from recarena.simulator.rng import Purpose, uniform
 
 SEED = 98765
 N = 200_000

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recarena.contract import FeedbackKind, Surface
+from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.policies import registry
-from recarena.policies.base import FeedbackKind, Surface
 from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import _PendingConversions, _time_order
 from recarena.simulator.log import Col
@@ -16,7 +17,7 @@ from recarena.simulator.reference import (
     reference_churn_probability,
     reference_exponential_from_uniform,
 )
-from recarena.simulator.rng import Purpose, RandomStreams, uniform
+from recarena.simulator.rng import RandomStreams
 from recarena.simulator.simulation import SimulationResult, simulate
 from tests.simulator.helpers import SEQUENCE, OfferToAll, RecordingPolicy, world_params
 

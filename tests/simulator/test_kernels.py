@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.simulator import kernels
 from recarena.simulator.reference import (
     reference_conversion_probability,
     reference_exponential_from_uniform,
 )
-from recarena.simulator.rng import Purpose, uniform
 
 SEED = 4242
 
