@@ -157,7 +157,7 @@ def response_probabilities(world: WorldTables, users: IntArray) -> tuple[FloatAr
     """True :math:`(p_0, p_1)` of every offer for ``users``, shape (n, O) each
     (:func:`recarena.simulator.campaigns.response_probabilities`)."""
     return offer_model.response_probabilities(
-        world.features[users], world.response_type[users], world.offers
+        world.features[users], world.response_type[users], world.offers, world.cate_latent[users]
     )
 
 

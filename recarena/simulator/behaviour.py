@@ -36,6 +36,7 @@ __all__ = [
     "fatigued",
     "half_life_decay",
     "interest_step",
+    "lifted_rate",
     "inverse_cdf_choice",
     "mnl_slot_probabilities",
     "ou_step",
@@ -134,6 +135,14 @@ def ou_step(theta, mean, dt, reversion, sd, noise):  # type: ignore[no-untyped-d
 def activity_rate(activity, activity_satisfaction, satisfaction):  # type: ignore[no-untyped-def]
     """Sessions per day λ_u(t) = λ_u · exp(β_a s_u)."""
     return activity * math.exp(activity_satisfaction * satisfaction)
+
+
+@_row
+def lifted_rate(rate, lift):  # type: ignore[no-untyped-def]
+    """A campaign contact's lift of the visit rate: λ_u(t) · e^{ℓ_u} (ℓ_u = 0: unchanged)."""
+    if lift != 0.0:
+        return rate * math.exp(lift)
+    return rate
 
 
 @_row

@@ -353,8 +353,8 @@ class Engine:
             due = kernels.next_sessions(
                 self._seed64, users, times, state.session_count,
                 self.world.users.activity, state.satisfaction,
-                float(self.behaviour.activity_satisfaction), state.next_session, t_end,
-                np.uint64(Purpose.SESSION_GAP),
+                float(self.behaviour.activity_satisfaction), state.activity_lift,
+                state.next_session, t_end, np.uint64(Purpose.SESSION_GAP),
             )  # fmt: skip
 
     def _handle_sessions(self, users: IntArray, times: FloatArray, t_end: float) -> None:
@@ -437,7 +437,8 @@ class Engine:
             self._seed64, users, np.ascontiguousarray(counter), items,
             np.ascontiguousarray(utility), state.recent_items, state.recent_pos,
             b.fatigue_memory, self.world.items.quality, b.conversion_intercept,
-            b.conversion_slope, b.conversion_quality, b.conversion_delay_mean,
+            state.conversion_lift, b.conversion_slope, b.conversion_quality,
+            b.conversion_delay_mean,
             np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY),
         )  # fmt: skip
         if b.interest_rate > 0 or b.satiation > 0:
@@ -564,6 +565,9 @@ class Engine:
         dormant = np.flatnonzero(~state.alive & state.joined(world))  # churned before today
         active = np.flatnonzero(state.active(world))
         state.retention_multiplier[state.retention_until <= t] = 1.0
+        ended = state.lift_until <= t
+        state.conversion_lift[ended] = 0.0
+        state.activity_lift[ended] = 0.0
         self._recover(np.flatnonzero(state.joined(world)), dt)
         p_churn = kernels.churn_probabilities(
             b.churn_base_hazard,
@@ -707,14 +711,24 @@ class Engine:
         responded_untreated = draw < p_control
         npv, incremental = campaigns.contact_npv(o, about, treated, responded, responded_untreated)
         if treated.any():
-            sign = campaigns.retention_sign(world.users.response_type[users[treated]])
-            effect = o.retention_effect[offers[treated]]
+            sent = offers[treated]
+            sign = campaigns.retention_sign(
+                world.users.response_type[users[treated]], o, sent,
+                (p_treated - p_control)[treated],
+            )  # fmt: skip
+            effect = o.retention_effect[sent]
             lasting = effect > 0
             hit = users[treated][lasting]
             state.retention_multiplier[hit] = campaigns.retention_multiplier(
                 sign[lasting], effect[lasting]
             )
-            state.retention_until[hit] = t + o.retention_days[offers[treated]][lasting]
+            state.retention_until[hit] = t + o.retention_days[sent][lasting]
+            coupled = (o.session_conversion_lift[sent] != 0) | (o.session_activity_lift[sent] != 0)
+            if coupled.any():
+                lifted = users[treated][coupled]
+                state.conversion_lift[lifted] = o.session_conversion_lift[sent][coupled]
+                state.activity_lift[lifted] = o.session_activity_lift[sent][coupled]
+                state.lift_until[lifted] = t + o.retention_days[sent][coupled]
         propensity = _or_nan(decision.propensities, users.size)
         columns = {
             Col.T: np.full(users.size, t), Col.CAMPAIGN: np.full(users.size, index),

@@ -345,13 +345,14 @@ def _sort_descending(u):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def record_clicks(  # type: ignore[no-untyped-def]
     seed, users, counter, clicked, utility, recent, recent_pos, memory, quality, intercept,
-    slope, quality_slope, delay_mean, conversion_purpose, delay_purpose,
+    lift, slope, quality_slope, delay_mean, conversion_purpose, delay_purpose,
 ):  # fmt: skip
     """What follows each click: the fatigue ring and a possible (delayed) purchase.
 
     Per click (user u, session c, item i = ``clicked``, utility x): i enters u's ring at its
     write position (when ``memory`` > 0; each user at most once per call), evicting the
-    oldest entry; the user buys with P = σ(α + γ x + γ_q (q_i − ½))
+    oldest entry; the user buys with P = σ(α + ℓ_u + γ x + γ_q (q_i − ½)) (ℓ_u = ``lift``
+    of a campaign contact, 0 otherwise)
     (:func:`bh.conversion_probability`) on the keyed uniform
     (u, c, 0, ``conversion_purpose``), after an exponential delay of mean ``delay_mean``
     drawn by inversion (:func:`bh.exponential_from_uniform`)
@@ -370,7 +371,9 @@ def record_clicks(  # type: ignore[no-untyped-def]
             recent[user, slot] = clicked[i]
             recent_pos[user] = (slot + 1) % memory
         item = clicked[i]
-        p = bh.conversion_probability(utility[i], quality[item], intercept, slope, quality_slope)
+        p = bh.conversion_probability(
+            utility[i], quality[item], intercept + lift[user], slope, quality_slope
+        )
         if uniform_one(seed, user, counter[i], 0, conversion_purpose) < p:
             draw = uniform_one(seed, user, counter[i], 0, delay_purpose)
             delay[i] = bh.exponential_from_uniform(draw, delay_mean)
@@ -416,13 +419,14 @@ def keep_best_values(people, items, users, entered, evicted, valid, kth):  # typ
 
 @njit(cache=True, nogil=True)
 def next_sessions(  # type: ignore[no-untyped-def]
-    seed, users, times, session_count, activity, satisfaction, activity_satisfaction,
+    seed, users, times, session_count, activity, satisfaction, activity_satisfaction, lift,
     next_session, t_end, purpose,
 ):  # fmt: skip
     """Schedule each user's next session after the one at ``times`` (in place).
 
     Per user u: the session counter c_u grows by one, and the next session comes after an
-    exponential gap of rate λ_u exp(a·s_u) (activity λ, satisfaction s), drawn by inversion
+    exponential gap of rate λ_u exp(a·s_u) (activity λ, satisfaction s; times e^{ℓ_u} while
+    a campaign contact lifts it, :func:`bh.lifted_rate`), drawn by inversion
     from the keyed uniform U(u, c_u, 0, ``purpose``): gap = −log(1 − U) / (λ_u e^{a s_u}),
     as :func:`bh.exponential_from_uniform`. Returns the users
     whose next session still falls at or before ``t_end`` (in ``users`` order).
@@ -434,6 +438,7 @@ def next_sessions(  # type: ignore[no-untyped-def]
         count = session_count[user] + 1
         session_count[user] = count
         rate = bh.activity_rate(activity[user], activity_satisfaction, satisfaction[user])
+        rate = bh.lifted_rate(rate, lift[user])
         draw = uniform_one(seed, user, count, 0, purpose)
         t = times[i] + bh.exponential_from_uniform(draw, 1.0 / rate)
         next_session[user] = t

@@ -223,9 +223,12 @@ class OfferParams(ClosedModel):
     """A campaign offer.
 
     P0_uo = σ(a_o + w_o·x_u + shift_type); P1_uo = σ(a_o + w_o·x_u + shift_type + τ_uo),
-    a_o = logit(base_rate). τ_uo = effect + β_o·x_u for persuadables, −(effect + β_o·x_u) for
-    sleeping dogs, 0 for sure things and lost causes. ``value`` is the NPV earned when the
-    user responds; costs are subtracted for expected NPV.
+    a_o = logit(base_rate). ``cate: types``: τ_uo = effect + β_o·x_u for persuadables,
+    −(effect + β_o·x_u) for sleeping dogs, 0 for sure things and lost causes; ``linear`` and
+    ``nonlinear``: a continuous τ(x_u, ν_u) for everyone (see
+    :func:`recarena.simulator.campaigns.continuous_effect`). ``value`` is the NPV earned when
+    the user responds; costs are subtracted for expected NPV. A contact can also lift the
+    session surface for ``retention_days``: the conversion logit and the log visit rate.
     """
 
     name: str
@@ -239,6 +242,18 @@ class OfferParams(ClosedModel):
     retention_effect: float = Field(0.0, ge=0, description="log churn-hazard change on contact")
     retention_days: float = Field(30.0, ge=0, description="how long the retention effect lasts")
     eligibility: EligibilityRule | None = None
+    cate: Literal["types", "linear", "nonlinear"] = Field(
+        "types", description="treatment effect: by response type, or continuous τ(x, latent)"
+    )
+    cate_scale: float = Field(
+        1.0, ge=0, description="s: heterogeneity scale of a continuous τ (logit)"
+    )
+    session_conversion_lift: float = Field(
+        0.0, description="added to the conversion logit of a contacted user's clicks"
+    )
+    session_activity_lift: float = Field(
+        0.0, description="added to the log visit rate of a contacted user"
+    )
 
 
 class VariantParams(ClosedModel):

@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 
+#: sd of ν_u, the user's unobservable part of a continuous treatment effect.
+CATE_LATENT_SD = 0.5
 #: Latent campaign-response types, in the order of their integer codes.
 RESPONSE_TYPES = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
 
@@ -52,6 +54,7 @@ class Users:
     join_time : (n,) float — day the user arrives (0 for the initial population)
     response_type : (n,) int8 — index into :data:`RESPONSE_TYPES`
     tolerance : (n,) float — offset of the user's satisfaction baseline, r₀,u = r₀ + tolerance
+    cate_latent : (n,) float — ν_u, the unobservable part of a continuous treatment effect
     """
 
     segment: IntArray
@@ -63,10 +66,14 @@ class Users:
     join_time: FloatArray
     response_type: NDArray[np.int8]
     tolerance: FloatArray = field(default_factory=lambda: np.zeros(0))
+    cate_latent: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
-        if self.tolerance.shape[0] != self.segment.shape[0]:  # not given: everyone at r₀
-            self.tolerance = np.zeros(self.segment.shape[0])
+        n = self.segment.shape[0]
+        if self.tolerance.shape[0] != n:  # not given: everyone at r₀
+            self.tolerance = np.zeros(n)
+        if self.cate_latent.shape[0] != n:
+            self.cate_latent = np.zeros(n)
 
     def __len__(self) -> int:
         return int(self.segment.shape[0])
@@ -116,6 +123,9 @@ class Offers:
 
     ``base_logit`` (O,), ``response_weights`` (O, F) and ``effect_weights`` (O, F) act on the
     encoded feature matrix; ``effect`` (O,) is the persuadable effect scale in logits.
+    ``cate`` names each offer's effect model (types, linear, nonlinear) and ``cate_scale``
+    its heterogeneity scale; the ``session_*_lift`` arrays couple a contact to the session
+    surface (see :mod:`recarena.simulator.campaigns`).
     """
 
     names: tuple[str, ...]
@@ -129,6 +139,18 @@ class Offers:
     retention_effect: FloatArray
     retention_days: FloatArray
     eligibility: tuple[tuple[int, float, float] | None, ...]
+    cate: tuple[str, ...] = ()
+    cate_scale: FloatArray = field(default_factory=lambda: np.zeros(0))
+    session_conversion_lift: FloatArray = field(default_factory=lambda: np.zeros(0))
+    session_activity_lift: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        if len(self.cate) != n:  # not given: effects by response type, no coupling
+            self.cate = ("types",) * n
+        for name in ("cate_scale", "session_conversion_lift", "session_activity_lift"):
+            if getattr(self, name).shape[0] != n:
+                setattr(self, name, np.zeros(n))
 
     def __len__(self) -> int:
         return len(self.names)
@@ -306,9 +328,11 @@ def _generate_users(
     users.response_type = _calibrated_types(
         rng, features.astype(np.float64) @ type_weights, pop.response_types.as_list()
     )
-    # Drawn last, so that worlds without tolerance keep every other draw.
+    # Drawn last, so that worlds without them keep every other draw.
     if pop.tolerance_sd > 0:
         users.tolerance = pop.tolerance_sd * rng.standard_normal(n)
+    if any(o.cate != "types" for o in params.offers):
+        users.cate_latent = CATE_LATENT_SD * rng.standard_normal(n)
     return users, features
 
 
@@ -423,6 +447,10 @@ def _generate_offers(params: WorldParams, rng: np.random.Generator, n_features: 
         retention_effect=np.array([o.retention_effect for o in offers], dtype=float),
         retention_days=np.array([o.retention_days for o in offers], dtype=float),
         eligibility=tuple(rules),
+        cate=tuple(o.cate for o in offers),
+        cate_scale=np.array([o.cate_scale for o in offers], dtype=float),
+        session_conversion_lift=np.array([o.session_conversion_lift for o in offers], dtype=float),
+        session_activity_lift=np.array([o.session_activity_lift for o in offers], dtype=float),
     )
 
 

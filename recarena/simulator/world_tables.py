@@ -10,7 +10,7 @@ same :class:`~recarena.simulator.world.Offers` the engine used, so the offer mod
 :mod:`recarena.simulator.campaigns` computes the same numbers from it.
 
 ``users.parquet``
-    ``user, join_time, segment, response_type``, then one float32 column per encoded
+    ``user, join_time, segment, response_type, cate_latent``, then one float32 column per encoded
     feature (named as :attr:`World.feature_names`; the numeric features come first). The
     file's metadata names the numeric features.
 ``items.parquet``
@@ -18,7 +18,7 @@ same :class:`~recarena.simulator.world.Offers` the engine used, so the offer mod
     with the latent quality of each item and its clickbait flag.
 ``offers.parquet``
     ``name, value, contact_cost, conversion_cost, base_logit, effect, retention_effect,
-    retention_days``, the eligibility rule (``eligibility_feature``: column of the numeric
+    retention_days, cate, cate_scale, session_conversion_lift, session_activity_lift``, the eligibility rule (``eligibility_feature``: column of the numeric
     feature, −1 for none; ``eligibility_min``, ``eligibility_max``) and the per-feature
     weights ``response_weights`` and ``effect_weights`` (one list per offer).
 """
@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from recarena.simulator.world import Offers, World
+from recarena.typing import FloatArray
 
 __all__ = [
     "ITEMS_FILE",
@@ -55,7 +56,7 @@ USERS_FILE = "users.parquet"
 ITEMS_FILE = "items.parquet"
 OFFERS_FILE = "offers.parquet"
 _NUMERIC_KEY = b"recarena.numeric_features"
-_FIXED_USER_COLUMNS = ("user", "join_time", "segment", "response_type")
+_FIXED_USER_COLUMNS = ("user", "join_time", "segment", "response_type", "cate_latent")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class WorldTables:
     join_time : (n,) float64 — arrival day
     response_type : (n,) int8 — latent campaign-response type
     offers : the offers and their response parameters
+    cate_latent : (n,) float64 — ν_u, the unobservable part of a continuous treatment effect
     items : the catalogue (one row per item; see the module docstring)
     """
 
@@ -81,6 +83,7 @@ class WorldTables:
     join_time: NDArray[np.float64]
     response_type: NDArray[np.int8]
     offers: Offers
+    cate_latent: FloatArray
     items: pd.DataFrame
 
     @property
@@ -101,6 +104,7 @@ def _users_table(world: World) -> pa.Table:
         "join_time": pa.array(users.join_time),
         "segment": pa.array(users.segment),
         "response_type": pa.array(users.response_type),
+        "cate_latent": pa.array(users.cate_latent),
     }
     for j, name in enumerate(world.feature_names):
         columns[name] = pa.array(world.features[:, j])
@@ -138,6 +142,10 @@ def _offers_table(offers: Offers) -> pa.Table:
             "eligibility_feature": pa.array([int(r[0]) for r in rules], type=pa.int64()),
             "eligibility_min": pa.array([float(r[1]) for r in rules], type=pa.float64()),
             "eligibility_max": pa.array([float(r[2]) for r in rules], type=pa.float64()),
+            "cate": pa.array(list(offers.cate), type=pa.string()),
+            "cate_scale": pa.array(offers.cate_scale),
+            "session_conversion_lift": pa.array(offers.session_conversion_lift),
+            "session_activity_lift": pa.array(offers.session_activity_lift),
             "response_weights": pa.array(list(offers.response_weights), pa.list_(pa.float64())),
             "effect_weights": pa.array(list(offers.effect_weights), pa.list_(pa.float64())),
         }
@@ -227,6 +235,11 @@ def read_world_tables(directory: Path) -> WorldTables:
             retention_effect=floats("retention_effect"),
             retention_days=floats("retention_days"),
             eligibility=tuple(rules),
+            cate=tuple(offers.column("cate").to_pylist()),
+            cate_scale=floats("cate_scale"),
+            session_conversion_lift=floats("session_conversion_lift"),
+            session_activity_lift=floats("session_activity_lift"),
         ),
+        cate_latent=users.column("cate_latent").to_numpy().astype(np.float64),
         items=pq.read_table(directory / ITEMS_FILE).to_pandas(),
     )

@@ -96,3 +96,62 @@ def test_retention_multiplier_lowers_persuadables_and_raises_sleeping_dogs() -> 
     sign = retention_sign(np.array([0, 1, 2, 3]))
     m = retention_multiplier(sign, np.full(4, 0.5))
     np.testing.assert_allclose(m, [np.exp(-0.5), 1.0, 1.0, np.exp(0.5)])
+
+
+def test_continuous_effects_match_their_formulas_and_have_sleeping_dogs() -> None:
+    offers = [
+        {"name": "lin", "cate": "linear", "cate_scale": 0.7, "effect": 0.5},
+        {"name": "curve", "cate": "nonlinear", "cate_scale": 1.0, "effect": 0.3,
+         "effect_heterogeneity": 1.0},
+    ]  # fmt: skip
+    w = _world(4, n_users=3000, offers=offers)
+    users = np.arange(w.n_users)
+    logit0, logit1 = offer_logits(w.features, w.users.response_type, w.offers, w.users.cate_latent)
+    tau = logit1 - logit0
+    index = w.features.astype(float) @ w.offers.effect_weights.T
+    nu = w.users.cate_latent
+    assert 0.4 < nu.std() < 0.6
+    np.testing.assert_allclose(tau[:, 0], 0.5 + 0.7 * (index[:, 0] + nu), atol=1e-12)
+    a = index[:, 1]
+    np.testing.assert_allclose(tau[:, 1], 0.3 + (np.tanh(2 * a) - a**2 / 2 + nu), atol=1e-12)
+    # Every response type is affected; the non-linear effect turns negative for large |a|.
+    for z in range(4):
+        assert np.abs(tau[w.users.response_type == z]).mean() > 0.1
+    assert 0.05 < (tau[:, 1] < 0).mean() < 0.6
+    assert tau[np.abs(a) > 2, 1].mean() < 0 < tau[np.abs(a) < 0.5, 1].mean()
+    # The retention sign of a continuous offer is the sign of its effect on the user.
+    p0, p1 = offer_probabilities(w, users)
+    sent = np.ones(w.n_users, dtype=np.int64)
+    sign = retention_sign(w.users.response_type, w.offers, sent, p1[:, 1] - p0[:, 1])
+    np.testing.assert_array_equal(sign, np.sign(tau[:, 1]))
+
+
+def test_a_contact_lifts_the_session_surface() -> None:
+    """An offer with session lifts raises the contacted users' visits and purchases."""
+    from recarena.policies import registry
+    from recarena.simulator.params import ScheduleParams
+    from recarena.simulator.simulation import simulate
+
+    def run(lift: float) -> tuple[float, float]:
+        params = world_params(
+            1500, 50,
+            offers=[{"name": "coupon", "retention_days": 10.0, "session_activity_lift": lift,
+                     "session_conversion_lift": lift}],
+        )  # fmt: skip
+        schedule = ScheduleParams(days=8, slate_size=5, campaign_days=[2.0])
+        res = simulate(
+            params, schedule, 6, session_policy=registry.make({"kind": "random"}),
+            campaign_policy=registry.make({"kind": "random", "treat_fraction": 0.5}),
+        )  # fmt: skip
+        camp = res.log.frame("campaigns")
+        treated = camp.loc[camp["offer"] >= 0, "user"].to_numpy()
+        dec = res.log.frame("decisions")
+        after = dec[(dec["t"] > 2.0) & dec["user"].isin(treated)]
+        conv = res.log.frame("conversions")
+        bought = conv[(conv["click_t"] > 2.0) & conv["user"].isin(treated)]
+        return len(after) / treated.size, len(bought) / max(after["click"].sum(), 1)
+
+    visits0, conversion0 = run(0.0)
+    visits1, conversion1 = run(0.7)
+    assert visits1 > 1.5 * visits0  # e^0.7 ≈ 2× the visit rate for 6 of the 8 days
+    assert conversion1 > conversion0 + 0.05

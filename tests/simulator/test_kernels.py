@@ -31,13 +31,16 @@ def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(
     intercept, slope, mean = -0.5, 0.8, 1.7
 
     quality = rng.uniform(0, 1, 100)
+    lift = np.where(rng.random(n_users) < 0.3, 1.5, 0.0)  # campaign contacts lift some users
     delay, evicted = kernels.record_clicks(
         np.uint64(SEED), users, counter, items, utility, ring, pos, memory, quality, intercept,
-        slope, quality_slope, mean, np.uint64(Purpose.CONVERSION),
+        lift, slope, quality_slope, mean, np.uint64(Purpose.CONVERSION),
         np.uint64(Purpose.CONVERSION_DELAY),
     )  # fmt: skip
 
-    p = reference_conversion_probability(utility, intercept, slope, quality[items], quality_slope)
+    p = reference_conversion_probability(
+        utility, intercept + lift[users], slope, quality[items], quality_slope
+    )
     buys = uniform(SEED, users, counter, 0, Purpose.CONVERSION) < p
     assert 0 < buys.sum() < n
     np.testing.assert_array_equal(~np.isnan(delay), buys)
@@ -67,12 +70,13 @@ def test_next_sessions_draws_the_documented_gaps_and_returns_the_users_due_again
     satisfaction = rng.normal(0.0, 0.5, n_users)
     next_session = np.full(n_users, np.inf)
     counts0 = counts.copy()
+    lift = np.where(rng.random(n_users) < 0.3, 0.8, 0.0)  # campaign contacts lift some users
     again = kernels.next_sessions(
-        np.uint64(SEED), users, times, counts, activity, satisfaction, 0.7, next_session, 1.0,
-        np.uint64(Purpose.SESSION_GAP),
+        np.uint64(SEED), users, times, counts, activity, satisfaction, 0.7, lift, next_session,
+        1.0, np.uint64(Purpose.SESSION_GAP),
     )  # fmt: skip
     np.testing.assert_array_equal(counts[users], counts0[users] + 1)
-    rate = activity[users] * np.exp(0.7 * satisfaction[users])
+    rate = activity[users] * np.exp(0.7 * satisfaction[users]) * np.exp(lift[users])
     gaps = reference_exponential_from_uniform(
         uniform(SEED, users, counts[users], 0, Purpose.SESSION_GAP), 1.0 / rate
     )

@@ -363,8 +363,8 @@ def test_a_cached_best_value_that_stays_valid_after_clicks_is_still_exact(memory
         before = OracleView(model).best_slates(clicked_users, available)[1]
         _, evicted = kernels.record_clicks(
             np.uint64(1), clicked_users, np.zeros(30, dtype=np.int32), items, np.zeros(30),
-            model.state.recent_items, model.state.recent_pos, memory, np.zeros(30), 0.0, 1.0,
-            0.0, 1.0, np.uint64(4), np.uint64(5),
+            model.state.recent_items, model.state.recent_pos, memory, np.zeros(30), 0.0,
+            np.zeros(model.world.n_users), 1.0, 0.0, 1.0, np.uint64(4), np.uint64(5),
         )  # fmt: skip
         OracleView(model).keep_best_values(clicked_users, items, evicted, cache)
         after = OracleView(model).best_slates(clicked_users, available)[1]

@@ -15,7 +15,13 @@ from recarena.simulator.world_tables import read_world_tables, seed_directory, w
 from tests.simulator.helpers import world_params
 
 OFFERS = [
-    {"name": "coupon", "retention_effect": 0.5},
+    {
+        "name": "coupon",
+        "retention_effect": 0.5,
+        "cate": "nonlinear",
+        "cate_scale": 0.8,
+        "session_activity_lift": 0.3,
+    },
     {"name": "gift", "contact_cost": 2.0, "eligibility": {"feature": "age", "min": -0.5}},
 ]
 
@@ -39,6 +45,8 @@ def test_round_trip_gives_the_same_ground_truth(tmp_path: Path) -> None:
     np.testing.assert_array_equal(tables.segment, world.users.segment)
     np.testing.assert_array_equal(tables.join_time, world.users.join_time)
     np.testing.assert_array_equal(tables.response_type, world.users.response_type)
+    np.testing.assert_array_equal(tables.cate_latent, world.users.cate_latent)
+    assert tables.cate_latent.std() > 0.3  # drawn: one offer has a continuous effect
     np.testing.assert_array_equal(tables.numeric, world.users.numeric)
     assert tables.feature_names == world.feature_names
     assert tables.numeric_names == world.numeric_names
@@ -51,7 +59,7 @@ def test_round_trip_gives_the_same_ground_truth(tmp_path: Path) -> None:
     # The offer model gives the same numbers, bit for bit, from the tables.
     users = np.arange(world.n_users)
     p0, p1 = campaigns.response_probabilities(
-        tables.features[users], tables.response_type[users], tables.offers
+        tables.features[users], tables.response_type[users], tables.offers, tables.cate_latent
     )
     q0, q1 = campaigns.offer_probabilities(world, users)
     np.testing.assert_array_equal(p0, q0)
