@@ -13,8 +13,9 @@ shift = (0, +3, −3, 0) and sign = (+1, 0, 0, −1) for (persuadable, sure thin
 sleeping dog). An offer with ``cate: linear`` or ``nonlinear`` has a continuous effect
 τ(x_u, ν_u) instead (:func:`continuous_effect`); its sleeping dogs are the users where τ < 0.
 
-Value of a contact with value v, conversion cost c_conv and contact cost c: realised NPV = 1[respond]·(v − c_conv) − c, and its expectation net of the organic value
-P0·v is the incremental NPV. A contact multiplies the churn hazard by exp(−sign(z_u) · r_o)
+Value of a contact with value v, conversion cost c_conv and contact cost c: realised
+NPV = 1[respond]·(v − c_conv) − c, and its expectation net of the organic value P0·v is the
+incremental NPV. A contact multiplies the churn hazard by exp(−sign(z_u) · r_o)
 for ``retention_days`` (r_o the offer's ``retention_effect``; with a continuous effect the
 sign is that of τ_uo), and adds the offer's ``session_conversion_lift`` to the conversion
 logit and ``session_activity_lift`` to the log visit rate of the contacted user's sessions

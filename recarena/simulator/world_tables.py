@@ -20,7 +20,8 @@ same :class:`~recarena.simulator.world.Offers` the engine used, so the offer mod
     ``name, value, contact_cost, conversion_cost, base_logit, effect, retention_effect,
     retention_days, cate, cate_scale, session_conversion_lift, session_activity_lift``, the
     eligibility rule (``eligibility_feature``: column of the numeric feature, −1 for none;
-    ``eligibility_min``, ``eligibility_max``) and the per-feature weights ``response_weights`` and ``effect_weights`` (one list per offer).
+    ``eligibility_min``, ``eligibility_max``) and the per-feature weights
+    ``response_weights`` and ``effect_weights`` (one list per offer).
 """
 
 from __future__ import annotations
