@@ -249,8 +249,9 @@ class History:
         One row per campaign decision: ``t, campaign, user, offer, propensity, responded``
         (``offer`` = -1 for users left untreated; they are the control group).
     lifecycle
-        ``t, user, event`` with ``event`` in {"arrival", "churn"}: churn is observable
-        (an account closes / a user stops coming back for good).
+        ``t, user, event`` with ``event`` in {"arrival", "churn", "return"}: churn is
+        observable (an account closes / a user stops coming back); "return" only in worlds
+        where dormant users can come back (``behaviour.win_back_hazard`` > 0).
     user_features
         Encoded features of every user that has joined by ``t``, indexed by user id.
     """

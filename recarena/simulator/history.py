@@ -20,7 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from recarena.contract import History
-from recarena.simulator.log import Col, Table
+from recarena.simulator.log import LIFECYCLE_EVENTS, Col, Table
 
 __all__ = ["VIEWS", "HistoryStore", "HistoryView"]
 
@@ -156,7 +156,7 @@ class HistoryStore:
         user_features.index.name = Col.USER
         lifecycle = self.frame("lifecycle")
         if len(lifecycle):
-            names = np.array(["arrival", "churn", "return"])
+            names = np.array(LIFECYCLE_EVENTS)
             lifecycle[Col.EVENT] = names[lifecycle[Col.EVENT].to_numpy().astype(np.int64)]
         return History(
             t=t,

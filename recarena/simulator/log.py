@@ -129,6 +129,8 @@ class Table:
 LIFECYCLE_ARRIVAL = 0
 LIFECYCLE_CHURN = 1
 LIFECYCLE_RETURN = 2
+#: Names of the lifecycle events, indexed by their codes (as the policies' History shows them).
+LIFECYCLE_EVENTS = ("arrival", "churn", "return")
 
 _f64, _f32, _i64, _i32, _i8, _bool = (
     pa.float64(),
