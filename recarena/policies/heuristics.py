@@ -120,7 +120,7 @@ class PopularityPolicy(Policy):
         )
 
     kind = "popularity"
-    summary = "Most-clicked items (all time, recent window or decayed), ε-exploration."
+    summary = "Most-clicked or most-bought items (all time, window or decayed), ε-exploration."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT})
     online = True
     randomised = True
