@@ -98,6 +98,10 @@ class OracleView:
         """Expected reward of a slate, P(any click), shape (B,), as the engine computes it."""
         return self._model.slate_click_probability(users, slates)
 
+    def catalogue_utilities(self, users: IntArray, available: NDArray[np.bool_]) -> FloatArray:
+        """True utilities of every item for each user, −inf where unavailable, shape (B, m)."""
+        return self._model.catalogue_utilities(users, available)
+
     def best_slates(
         self, users: IntArray, available: NDArray[np.bool_]
     ) -> tuple[IntArray, FloatArray]:
