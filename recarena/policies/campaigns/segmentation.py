@@ -29,7 +29,7 @@ Then every user of a segment gets the segment's action:
   :math:`(\bar y_{T,so} - \bar y_{C,so})(v_o - c^{conv}_o) - c_o` (difference in response
   rates of the segment's treated and control rows, segments with fewer than
   ``min_segment_rows`` rows per arm left untreated). Pilot, contact rules and budget as in
-  :mod:`recarena.policies.campaigns`.
+  :mod:`recarena.policies.campaigns.base`.
 
 Before a data-driven segmentation exists (``kmeans``/``rfm`` before the first fit) every user
 is in segment 0 and decisions are flagged ``fallback``.
@@ -46,14 +46,14 @@ from pydantic import Field, model_validator
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, History, Surface
 from recarena.models import segmentation as seg
 from recarena.models.targeting import offer_samples
-from recarena.policies.campaigns import (
+from recarena.policies.campaigns.base import (
     CampaignPolicy,
     ValueCampaignParams,
     campaign_log,
     history_features,
 )
+from recarena.policies.recommenders.slates import explore, ranked_items
 from recarena.policies.registry import register
-from recarena.policies.slates import explore, ranked_items
 from recarena.typing import BoolArray, ClosedModel, FloatArray, IntArray
 
 __all__ = ["SegmentPolicy", "SegmentRule"]
@@ -108,7 +108,6 @@ class SegmentPolicy(CampaignPolicy):
                 raise ValueError("segment_offers entries must be offer indices or -1")
             return self
 
-    kind = "segment"
     summary = "Segments (rules / RFM / k-means); one slate, variant or offer per segment."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT, Surface.CAMPAIGN})
     online = True
