@@ -94,7 +94,7 @@ from recarena.policies import registry
 from recarena.policies.base import Policy
 from recarena.policies.recommenders.base import HistoryRecommender, interaction_frame
 from recarena.simulator.engine import environment_spec
-from recarena.simulator.log import LIFECYCLE_ARRIVAL, Col, Table, read_slates
+from recarena.simulator.log import LIFECYCLE_EVENTS, Col, Table, read_slates
 from recarena.simulator.simulation import build_world
 from recarena.typing import BoolArray, IntArray
 
@@ -219,7 +219,7 @@ def history_from_tables(
         {
             "t": life[Col.T].to_numpy(),
             "user": life[Col.USER].to_numpy(np.int64),
-            "event": np.where(life[Col.EVENT].to_numpy() == LIFECYCLE_ARRIVAL, "arrival", "churn"),
+            "event": np.array(LIFECYCLE_EVENTS)[life[Col.EVENT].to_numpy().astype(np.int64)],
         }
     )
     joined = np.unique(lifecycle.loc[lifecycle["event"] == "arrival", "user"].to_numpy(np.int64))

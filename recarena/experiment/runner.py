@@ -49,6 +49,7 @@ from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.experiment.sweep import POINTS, SweepPoint, point_scenarios
 from recarena.policies import registry
 from recarena.simulator.simulation import build_world, simulate
+from recarena.simulator.world_tables import seed_directory, write_world_tables
 
 __all__ = [
     "Outcome",
@@ -125,7 +126,11 @@ def run_one(
     progress: Callable[[float], None] | None = None,
     allow_plugins: bool = False,
 ) -> dict[str, Any]:
-    """Simulate one run and move its directory into place; returns its ``run.json``."""
+    """Simulate one run and move its directory into place; returns its ``run.json``.
+
+    The world's user and offer tables are written once per seed, by the first of its runs
+    (:func:`recarena.simulator.world_tables.write_world_tables`), for analysis to read.
+    """
     arm = _arm(config, key.arm)
     final = out_dir / key.relpath
     tmp = out_dir / RUNS / f".tmp-seed={key.seed}-arm={key.arm}-{os.getpid()}"
@@ -142,6 +147,7 @@ def run_one(
                 else None
             )
             world = build_world(config.world, config.schedule, key.seed)
+            write_world_tables(world, seed_directory(out_dir, key.seed))
             tic = time.perf_counter()
             result = simulate(
                 config.world,

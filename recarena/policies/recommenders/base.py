@@ -160,6 +160,12 @@ class RecommenderParams(PolicyParams):
         1, ge=1, description="fewer interactions than this: popularity fallback"
     )
     threads: int = Field(1, ge=1, le=64, description="BLAS/OpenMP threads while fitting/scoring")
+    refit_every: float | None = Field(
+        None,
+        gt=0,
+        description="days between refits: a scheduled fit sooner than this after the last one "
+        "is skipped (None = refit at every scheduled retrain; longer than the run = fit once)",
+    )
 
 
 class HistoryRecommender(Policy):
@@ -232,6 +238,9 @@ class HistoryRecommender(Policy):
             yield
 
     def _fit(self, history: History) -> None:
+        every = self.params.refit_every
+        if self.fitted_ and every is not None and history.t - self.fit_t_ < every - 1e-9:
+            return  # a slower refit cadence than the schedule's (models go stale in between)
         mat = interaction_matrix(history, self.spec_.n_items, self.params.conversion_weight)
         self.fit_matrix_ = mat
         self.fit_t_ = history.t
