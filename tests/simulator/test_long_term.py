@@ -40,8 +40,14 @@ def _params(n_users: int = 300, n_items: int = 60, **behaviour: object) -> World
     )
 
 
-def _run(kind: str, params: WorldParams, days: float = 12.0, seed: int = 3) -> SimulationResult:
-    schedule = ScheduleParams(days=days, slate_size=5)
+def _run(
+    kind: str,
+    params: WorldParams,
+    days: float = 12.0,
+    seed: int = 3,
+    keep_history: bool | None = None,
+) -> SimulationResult:
+    schedule = ScheduleParams(days=days, slate_size=5, keep_impressions=keep_history)
     return simulate(params, schedule, seed, session_policy=registry.make({"kind": kind}))
 
 
@@ -157,7 +163,10 @@ def test_quality_signal_makes_clickbait_erode_satisfaction() -> None:
 
 
 def test_dormant_users_return_and_the_lifecycle_logs_it() -> None:
-    res = _run("random", _params(churn_base_hazard=0.2, win_back_hazard=0.3), days=15)
+    # keep_history: random never refits, so otherwise the store keeps nothing to look at.
+    res = _run(
+        "random", _params(churn_base_hazard=0.2, win_back_hazard=0.3), days=15, keep_history=True
+    )
     life = res.log.frame("lifecycle")
     returns = life[life["event"] == LIFECYCLE_RETURN]
     churns = life[life["event"] == LIFECYCLE_CHURN]
