@@ -139,6 +139,9 @@ class ReportContext:
     survival
         ``seed, arm, time, survival``: each run's KM curve on a shared grid of days since
         arrival (for bands over seeds).
+    baseline
+        The arm paired differences are taken from: ``--baseline``, else the scenario's
+        ``analysis.baseline_arm``, else the first arm.
     cache
         Free space for sections to share intermediate results.
     """
@@ -154,11 +157,144 @@ class ReportContext:
     curves: pd.DataFrame
     retention: pd.DataFrame
     survival: pd.DataFrame
+    baseline: str = ""
     cache: dict[str, Any] = field(default_factory=dict)
 
     def has_metric(self, metric: str) -> bool:
         """True when some run has a non-NaN value of ``metric``."""
         return metric in self.per_run.columns and bool(self.per_run[metric].notna().any())
+
+    def varies(self, metric: str) -> bool:
+        """True when ``metric`` can tell the arms apart: defined for some run, not 0 in every
+        run, and (with several arms) different between two arms of some seed.
+
+        Revenue on a banner surface is 0 everywhere and regret on an A/A test is 0
+        everywhere; a campaign-only scenario's active users are the same for every arm of
+        a seed. Tables and plots of such metrics carry no comparison and are left out.
+        """
+        return varies(self.per_run, metric)
+
+
+#: Terminal column titles of the key metrics (the report uses the longer METRIC_LABELS).
+SHORT_LABELS: dict[str, str] = {
+    Metric.CTR: "CTR",
+    Metric.MEAN_EXPECTED_REWARD: "E[reward]/decision",
+    Metric.REGRET_PER_DECISION: "regret/decision",
+    Metric.REVENUE_PER_USER: "revenue/user",
+    Metric.RETENTION: "retention",
+    Metric.CONTACTS: "contacts",
+    Metric.TRUE_INCREMENTAL_RESPONSES: "true incr. responses",
+    Metric.INCREMENTAL_NPV: "incremental NPV",
+}
+
+
+def varies(per_run: pd.DataFrame, metric: str) -> bool:
+    """True when ``metric`` in ``per_run`` (``seed, arm, metrics…``) is defined for some run,
+    not 0 in every run, and — with several arms — differs between two arms of some seed."""
+    if metric not in per_run.columns:
+        return False
+    values = per_run[metric]
+    if not values.notna().any() or bool((values.fillna(0.0) == 0.0).all()):
+        return False
+    if per_run[ARM].nunique() < 2:
+        return True
+    spread = per_run.groupby(SEED)[metric].agg(lambda v: v.max() - v.min())
+    return bool((spread.fillna(0.0) > 1e-12 * max(1.0, float(values.abs().max()))).any())
+
+
+@dataclass
+class Headline:
+    """One table of a scenario's answer: shown first by ``recarena run`` / ``report`` in the
+    terminal and first in ``report.html``.
+
+    Attributes
+    ----------
+    title
+        The question the table answers, in one line.
+    summary
+        Long table in the layout of :func:`recarena.analysis.stats.summarise`:
+        ``<by>, metric, mean, ci_low, ci_high, n_seeds``.
+    metrics
+        Columns to show, in order (absent ones are skipped).
+    labels
+        Column titles with units (default :data:`recarena.analysis.business.METRIC_LABELS`).
+    by
+        The row column (``arm``, or ``rule`` for A/A false-positive rates, …).
+    note
+        One sentence on how to read it, printed under the table.
+    extra
+        Optional columns (``<by>`` and text values) shown before the metrics, e.g. the
+        variant an A/B arm picked most often.
+    exact
+        Metrics whose intervals are exact and asymmetric (binomial proportions): shown
+        ``[low, high]`` in the terminal instead of ``± half-width``.
+    short
+        Shorter column titles for the terminal (default :data:`SHORT_LABELS`, then
+        ``labels``).
+    """
+
+    title: str
+    summary: pd.DataFrame
+    metrics: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+    by: str = ARM
+    note: str = ""
+    extra: pd.DataFrame | None = None
+    exact: list[str] = field(default_factory=list)
+    short: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable record (``metrics/headline.json`` holds a list of them)."""
+        return {
+            "title": self.title, "metrics": self.metrics, "labels": self.labels,
+            "by": self.by, "note": self.note, "exact": self.exact, "short": self.short,
+            "summary": json.loads(self.summary.to_json(orient="records")),
+            "extra": None if self.extra is None
+            else json.loads(self.extra.to_json(orient="records")),
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> Headline:
+        """Inverse of :meth:`to_json`."""
+        summary = pd.DataFrame.from_records(record["summary"])
+        for column in (MEAN, CI_LOW, CI_HIGH):
+            if column in summary.columns:
+                summary[column] = pd.to_numeric(summary[column]).astype(float)
+        extra = record.get("extra")
+        return cls(
+            title=record["title"], summary=summary, metrics=list(record["metrics"]),
+            labels=dict(record.get("labels") or {}), by=record.get("by", ARM),
+            note=record.get("note", ""), exact=list(record.get("exact") or []),
+            short=dict(record.get("short") or {}),
+            extra=None if extra is None else pd.DataFrame.from_records(extra),
+        )  # fmt: skip
+
+    def _wide(self, cell: Callable[[pd.Series], str], labels: Mapping[str, str]) -> pd.DataFrame:
+        wide = _summary_wide(self.summary, self.metrics, self.by, cell)
+        if self.extra is not None and len(self.extra):
+            extra_columns = [c for c in self.extra.columns if c != self.by]
+            wide = wide.merge(self.extra, on=self.by, how="left")
+            shown = [c for c in wide.columns if c not in extra_columns]
+            wide = wide[[shown[0], *extra_columns, *shown[1:]]].fillna("–")
+        return wide.rename(columns={m: labels.get(m, m) for m in self.metrics})
+
+    def text(self) -> str:
+        """The table for the terminal, under its title, with its note."""
+        labels = {**(self.labels or METRIC_LABELS), **SHORT_LABELS, **self.short}
+        wide = self._wide(lambda r: _text_cell(r, r.name in self.exact), labels)
+        table = _text_table(wide.astype(str))
+        return "\n".join([self.title, table, *([self.note] if self.note else [])])
+
+    def html(self) -> str:
+        """The table for the report, under its title, with its note."""
+        labels = self.labels or METRIC_LABELS
+        wide = self._wide(lambda r: _with_ci(r[MEAN], r[CI_LOW], r[CI_HIGH]), labels)
+        shown = [labels.get(m, m) for m in self.metrics]
+        return (
+            f"<h3>{html.escape(self.title)}</h3>"
+            + html_table(wide, right_align=shown)
+            + (f"<p>{html.escape(self.note)}</p>" if self.note else "")
+        )
 
 
 @dataclass
@@ -166,14 +302,17 @@ class SectionOutput:
     """What a section contributes: HTML body, tables (→ CSV) and figures (→ PNG, inlined).
 
     ``html`` is inserted verbatim (escape your text with :func:`html.escape` or use
-    :func:`html_table`); figures are appended after it in dict order, each with its name as
-    caption unless ``captions`` gives one.
+    :func:`html_table`); figures are appended after it in dict order, each with its caption
+    from ``captions`` (one sentence saying what to read from the figure; the figure's name
+    when missing). ``headlines`` are the tables that answer the scenario's question: they
+    open the report and the terminal summary.
     """
 
     html: str = ""
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Figure] = field(default_factory=dict)
     captions: dict[str, str] = field(default_factory=dict)
+    headlines: list[Headline] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -297,13 +436,41 @@ def summary_html(
     )
 
 
-def headline_metrics(summary: pd.DataFrame) -> list[str]:
+def headline_metrics(summary: pd.DataFrame, per_run: pd.DataFrame | None = None) -> list[str]:
     """The key metrics that say something in ``summary``: defined for some arm and not 0 for
-    every arm (revenue is 0 everywhere on a campaign-only or variant scenario, say)."""
+    every arm (revenue is 0 everywhere on a campaign-only or variant scenario, say) and, when
+    ``per_run`` is given, different between arms on some seed (:func:`varies`)."""
     informative = summary.loc[summary[MEAN].notna() & (summary[MEAN] != 0), METRIC]
     candidates = (*KEY_METRICS, Metric.CONTACTS, Metric.TRUE_INCREMENTAL_RESPONSES,
                   Metric.INCREMENTAL_NPV)  # fmt: skip
-    return [m for m in candidates if (informative == m).any()]
+    shown = [m for m in candidates if (informative == m).any()]
+    return shown if per_run is None else [m for m in shown if varies(per_run, m)]
+
+
+def _text_cell(r: pd.Series, exact: bool = False) -> str:
+    """``mean ± half-width`` (``mean [low, high]`` when ``exact``); the mean alone without
+    an interval (one seed)."""
+    mean, low, high = float(r[MEAN]), float(r[CI_LOW]), float(r[CI_HIGH])
+    if math.isnan(low) or math.isnan(high):
+        return format_value(mean)
+    if exact:
+        return f"{format_value(mean)} [{format_value(low)}, {format_value(high)}]"
+    return f"{format_value(mean)} ± {format_value((high - low) / 2.0)}"
+
+
+def _text_table(wide: pd.DataFrame) -> str:
+    """Columns aligned with two spaces: the first left-aligned, the others right-aligned."""
+    header = list(wide.columns)
+    rows = [header, *wide.to_numpy().tolist()]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+
+    def line(r: Sequence[Any]) -> str:
+        first = str(r[0]).ljust(widths[0])
+        rest = [str(v).rjust(w) for v, w in zip(r[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows[1:])])
 
 
 def print_summary(
@@ -328,44 +495,64 @@ def print_summary(
     """
     if metrics is None:
         metrics = headline_metrics(summary)
-
-    def cell(r: pd.Series) -> str:
-        mean, low, high = float(r[MEAN]), float(r[CI_LOW]), float(r[CI_HIGH])
-        if math.isnan(low) or math.isnan(high):
-            return format_value(mean)
-        return f"{format_value(mean)} ± {format_value((high - low) / 2.0)}"
-
-    wide = _summary_wide(summary, metrics, by, cell).astype(str)
-    header = list(wide.columns)
-    rows = [header, *wide.to_numpy().tolist()]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
-
-    def line(r: Sequence[Any]) -> str:
-        first = str(r[0]).ljust(widths[0])
-        rest = [str(v).rjust(w) for v, w in zip(r[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows[1:])])
+    return _text_table(_summary_wide(summary, metrics, by, _text_cell).astype(str))
 
 
-# ---------------------------------------------------------------------------------- compute
+# ---------------------------------------------------------------------------------- answer
+HEADLINE_FILE = "headline.json"
+
+
+def interval_legend(level: float, n_seeds: int, terminal: bool = True) -> str:
+    """How to read the cells of the summary tables (shown once, above the first): in the
+    terminal ``mean ± half-width``, in the report ``mean [low, high]``."""
+    if n_seeds < 2:
+        return "One seed: values without confidence intervals."
+    if terminal:
+        return (
+            f"Cells: mean over {n_seeds} seeds ± half-width of its {level:.0%} confidence "
+            f"interval (Student t over seeds); [low, high] marks an exact {level:.0%} "
+            "interval (binomial proportions)."
+        )
+    return (
+        f"Cells: mean over {n_seeds} seeds [its {level:.0%} confidence interval] — Student t "
+        "over seeds, exact Clopper–Pearson for proportions of runs."
+    )
+
+
+def scenario_question(scenario: Mapping[str, Any]) -> str:
+    """The first sentence of the scenario's description: the question it answers."""
+    text = " ".join(str(scenario.get("description") or "").split())
+    if not text:
+        return ""
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
+def read_headlines(run_dir: RunDirectory | Path | str) -> tuple[float, list[Headline]]:
+    """The confidence level and the headlines :func:`write_report` saved in
+    ``metrics/headline.json`` (no headlines when the report has not been written)."""
+    rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
+    path = rd.metrics_dir / HEADLINE_FILE
+    if not path.exists():
+        return 0.95, []
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return float(record["level"]), [Headline.from_json(r) for r in record["headlines"]]
+
+
 def summary_text(run_dir: RunDirectory | Path | str) -> str:
-    """The compact text summary ``recarena run`` prints, from the written metrics.
+    """The summary ``recarena run`` and ``recarena report`` print, from the written report.
 
-    The headline metrics per arm (mean ± CI half-width over seeds), then the paired-by-seed
-    differences from the first arm when the report wrote them.
+    The scenario's question (first sentence of its description), how to read the cells,
+    then the report's headlines in order: the tables that answer the question (false-positive
+    rates of an A/A test, the A/B winner, offline metrics, evaluated campaigns, …), the key
+    metrics per arm and the paired-by-seed differences from the baseline arm.
     """
     rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
-    summary = pd.read_csv(rd.metrics_dir / f"{SUMMARY}.csv")
-    metrics = headline_metrics(summary)
-    text = print_summary(summary, metrics=metrics)
-    paired = rd.metrics_dir / "paired_differences.csv"
-    if paired.exists():
-        baseline = rd.arms[0]
-        text += f"\n\ndifference from {baseline}, paired by seed (mean ± 95% CI half-width):\n"
-        text += print_summary(pd.read_csv(paired), metrics=metrics)
-    return text
+    level, headlines = read_headlines(rd)
+    parts = [f"{rd.name}: {scenario_question(rd.scenario)}".rstrip(": ")]
+    parts.append(interval_legend(level, len(rd.seeds)))
+    parts += [h.text() for h in headlines]
+    return "\n\n".join(parts)
 
 
 def _tagged(frame: pd.DataFrame, seed: int, arm: str) -> pd.DataFrame:
@@ -381,8 +568,31 @@ def _concat(frames: list[pd.DataFrame], columns: Iterable[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def resolve_baseline(rd: RunDirectory, baseline: str | None = None) -> str:
+    """The arm paired differences are taken from: ``baseline``, else the scenario's
+    ``analysis.baseline_arm``, else the first arm.
+
+    Raises
+    ------
+    ValueError
+        When the named arm is not an arm of the results directory (the message lists them).
+    """
+    options = rd.scenario.get("analysis") or {}
+    chosen = baseline or (options.get("baseline_arm") if isinstance(options, dict) else None)
+    arms = rd.arms
+    if not chosen:
+        return arms[0] if arms else ""
+    if str(chosen) not in arms:
+        source = "--baseline" if baseline else "analysis.baseline_arm"
+        raise ValueError(f"{source}: {chosen!r} is not an arm of {rd.path}; arms: {arms}")
+    return str(chosen)
+
+
 def build_context(
-    results: RunDirectory | Path | str, level: float = 0.95, grid_points: int = 200
+    results: RunDirectory | Path | str,
+    level: float = 0.95,
+    grid_points: int = 200,
+    baseline: str | None = None,
 ) -> ReportContext:
     """Read every run once and compute the core tables of the report.
 
@@ -394,16 +604,19 @@ def build_context(
         Confidence level of the intervals over seeds.
     grid_points
         Points of the shared time grids (curves, survival).
+    baseline
+        The arm paired differences are taken from (:func:`resolve_baseline`).
 
     Raises
     ------
     ValueError
-        When the directory holds no finished run.
+        When the directory holds no finished run, or ``baseline`` names no arm.
     """
     rd = results if isinstance(results, RunDirectory) else RunDirectory(results)
     runs = rd.runs()
     if not runs:
         raise ValueError(f"no finished runs in {rd.path / 'runs'} (a run needs its run.json)")
+    chosen = resolve_baseline(rd, baseline)
     horizon = max(rd.horizon(r) for r in runs)
     grid = np.union1d(
         rg.time_grid(horizon, grid_points),
@@ -443,12 +656,22 @@ def build_context(
         curves=_concat(curves, [SEED, ARM, Col.T, rg.CUM_REWARD, rg.CUM_REGRET]),
         retention=_concat(kms, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
         survival=_concat(survival, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
+        baseline=chosen,
     )
 
 
 # ---------------------------------------------------------------------------------- sections
 def _p(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
+
+
+def key_metrics(ctx: ReportContext) -> list[str]:
+    """The key metrics of the overview: :data:`KEY_METRICS` and the campaign NPV, those that
+    tell the arms apart (:meth:`ReportContext.varies`)."""
+    metrics = [m for m in KEY_METRICS if ctx.varies(m)]
+    if ctx.varies(Metric.INCREMENTAL_NPV):
+        metrics.append(Metric.INCREMENTAL_NPV)
+    return metrics
 
 
 def _overview(ctx: ReportContext) -> SectionOutput:
@@ -461,41 +684,49 @@ def _overview(ctx: ReportContext) -> SectionOutput:
                       str(len(rd.runs())), format_value(ctx.horizon), f"{ctx.level:.0%}"],
         }
     )  # fmt: skip
-    metrics = [m for m in KEY_METRICS if ctx.has_metric(m)]
-    if ctx.has_metric(Metric.INCREMENTAL_NPV):
-        metrics.append(Metric.INCREMENTAL_NPV)
-    body = [
-        _p(description) if description else "",
-        html_table(facts),
-        "<h3>Key metrics</h3>",
-        summary_html(ctx.summary, metrics, labels=METRIC_LABELS, level=ctx.level),
-        _p(
-            "Every number is a mean over seeds with a Student-t confidence interval over seeds "
-            "(no interval with a single seed). Arms on one seed share the world and the "
-            "random draws (common random numbers)."
-        ),
+    metrics = key_metrics(ctx)
+    campaigns = ctx.has_metric(Metric.CONTACTS)
+    whole = " (whole run, every campaign including any pilot)" if campaigns else ""
+    headlines = [
+        Headline(
+            title=f"Key metrics per arm{whole}",
+            summary=ctx.summary,
+            metrics=metrics,
+            note="Arms on one seed share the world and the random draws (common random "
+            "numbers). Metrics that are equal for every arm are not shown.",
+        )
     ]
     tables: dict[str, pd.DataFrame] = {}
     if len(ctx.arms) > 1 and len(rd.seeds) > 1:
-        paired = paired_differences(ctx.per_run, ctx.arms[0], level=ctx.level)  # all metrics
+        paired = paired_differences(ctx.per_run, ctx.baseline, level=ctx.level)  # all metrics
         tables["paired_differences"] = paired
-        body += [
-            f"<h3>Difference from {html.escape(ctx.arms[0])}, paired by seed</h3>",
-            summary_html(paired, metrics, labels=METRIC_LABELS, level=ctx.level),
-            _p(
-                "Each seed's difference from the first arm, then the mean and CI over seeds. "
-                "Pairing removes world-to-world variation, so these intervals are the ones "
-                "to read when comparing arms."
-            ),
-        ]
-    fig = plots.metric_bars(
-        ctx.summary, metrics, colors=ctx.colors, level=ctx.level, title="Key metrics"
-    )
+        headlines.append(
+            Headline(
+                title=f"Difference from {ctx.baseline}, paired by seed{whole}",
+                summary=paired,
+                metrics=metrics,
+                note="Each seed's difference from the baseline arm (--baseline ARM or "
+                "analysis.baseline_arm to change it), then its mean and CI over seeds: "
+                "pairing removes world-to-world variation, so read these when comparing arms.",
+            )
+        )
+    body = [_p(description) if description else "", html_table(facts)]
+    figures: dict[str, Figure] = {}
+    captions: dict[str, str] = {}
+    if metrics:
+        figures["key_metrics"] = plots.metric_bars(
+            ctx.summary, metrics, colors=ctx.colors, level=ctx.level, title="Key metrics"
+        )
+        captions["key_metrics"] = (
+            "Key metrics per arm: compare bar heights, and read overlapping whiskers as "
+            "differences the seeds cannot resolve (the paired table is sharper)."
+        )
     return SectionOutput(
         html="".join(body),
         tables=tables,
-        figures={"key_metrics": fig},
-        captions={"key_metrics": "Key metrics per arm"},
+        figures=figures,
+        captions=captions,
+        headlines=headlines,
     )
 
 
@@ -720,8 +951,13 @@ def write_report(
     run_dir: RunDirectory | Path | str,
     sections: Sequence[ReportSection] | None = None,
     level: float = 0.95,
+    baseline: str | None = None,
 ) -> Path:
     """Compute metrics, write tables and plots, and write ``report.html``.
+
+    The sections' headlines (the tables that answer the scenario's question, then the core
+    key metrics and paired differences) open the first section and are saved to
+    ``metrics/headline.json`` for :func:`summary_text`.
 
     Parameters
     ----------
@@ -731,6 +967,9 @@ def write_report(
         Sections to render, in order (default :data:`SECTIONS`).
     level
         Confidence level of every interval.
+    baseline
+        The arm paired differences are taken from (default: the scenario's
+        ``analysis.baseline_arm``, else the first arm).
 
     Returns
     -------
@@ -739,7 +978,7 @@ def write_report(
     """
     if sections is None:
         load_sections()
-    ctx = build_context(run_dir, level=level)
+    ctx = build_context(run_dir, level=level, baseline=baseline)
     rd = ctx.results
     metrics_dir, plots_dir = rd.metrics_dir, rd.plots_dir
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -755,10 +994,13 @@ def write_report(
     figure_names: set[str] = set()
     rendered: list[tuple[str, str, str]] = []
     slugs: set[str] = set()
+    answers: list[Headline] = []
+    core: list[Headline] = []
     for section in SECTIONS if sections is None else sections:
         out = section.build(ctx)
         if out is None:
             continue
+        (core if not rendered else answers).extend(out.headlines)
         for name, table in out.tables.items():
             _check_name(name, "table", table_names, CORE_TABLES)
             _write_table(table, metrics_dir, name)
@@ -780,9 +1022,23 @@ def write_report(
         slugs.add(slug)
         rendered.append((slug, section.title, out.html + "".join(figures_html)))
 
+    headlines = [h for h in (*answers, *core) if h.metrics and len(h.summary)]
+    record = {"level": level, "headlines": [h.to_json() for h in headlines]}
+    (metrics_dir / HEADLINE_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+    if rendered and headlines:
+        slug, title, content = rendered[0]
+        legend = _p(interval_legend(level, len(rd.seeds), terminal=False))
+        answer = "".join(h.html() for h in headlines)
+        rendered[0] = (slug, title, _answer_first(content, legend + answer))
     page = _page(rd, ctx, rendered)
     rd.report_path.write_text(page, encoding="utf-8")
     return rd.report_path
+
+
+def _answer_first(content: str, answer: str) -> str:
+    """``answer`` inserted after the first section's own HTML, before its figures."""
+    at = content.find("<figure")
+    return content + answer if at < 0 else content[:at] + answer + content[at:]
 
 
 def _page(rd: RunDirectory, ctx: ReportContext, rendered: list[tuple[str, str, str]]) -> str:

@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a scenario value, e.g. --set schedule.days=3 (repeatable)",
     )  # fmt: skip
+    run.add_argument(
+        "--baseline", metavar="ARM",
+        help="arm the paired differences are taken from (default: analysis.baseline_arm, "
+        "else the first arm)",
+    )  # fmt: skip
     run.add_argument("--no-report", action="store_true", help="skip metrics, plots and report")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -76,9 +81,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list policies and bundled scenarios")
 
     report = sub.add_parser(
-        "report", help="rebuild metrics, plots and report.html of a results directory"
+        "report",
+        help="rebuild metrics, plots and report.html of a results directory; print its summary",
     )
     report.add_argument("run_dir", type=Path, help="a results directory written by 'recarena run'")
+    report.add_argument(
+        "--baseline", metavar="ARM", help="arm the paired differences are taken from"
+    )
     return parser
 
 
@@ -90,10 +99,31 @@ def _load(name: str, overrides: Sequence[str], seeds: list[int] | None = None) -
     return load_scenario(path, extra)
 
 
+def _unknown_arm(command: str, baseline: str | None, arms: Sequence[str]) -> bool:
+    """Print an error and return True when ``baseline`` is given and names no arm."""
+    if baseline is None or baseline in arms:
+        return False
+    print(f"recarena {command}: --baseline {baseline!r} is not an arm; arms: "
+          f"{', '.join(arms)}", file=sys.stderr)  # fmt: skip
+    return True
+
+
+def _print_summary(out: Path) -> None:
+    from recarena.analysis.report import summary_text
+
+    print(summary_text(out))
+    print(f"\nreport: {out / 'report.html'}")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from recarena.experiment.runner import SweepError, run_scenario
 
-    config = _load(args.scenario, args.overrides, args.seeds)
+    overrides = list(args.overrides)
+    if args.baseline is not None:
+        overrides.append(f"analysis.baseline_arm={args.baseline}")
+    config = _load(args.scenario, overrides, args.seeds)
+    if _unknown_arm("run", args.baseline, [arm.name for arm in config.arms]):
+        return EXIT_INVALID
     if args.jobs is not None and args.jobs < 0:
         print("recarena run: --jobs must be ≥ 0", file=sys.stderr)
         return EXIT_INVALID
@@ -117,10 +147,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not args.no_report:
-        from recarena.analysis.report import summary_text
-
-        print(summary_text(out))
-        print(f"\nreport: {out / 'report.html'}")
+        _print_summary(out)
     else:
         print(f"results: {out}")
     return EXIT_OK
@@ -170,13 +197,17 @@ def _first_sentence(path: Path) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from recarena.analysis.results import RunDirectory
     from recarena.experiment.runner import build_report
 
     if not (args.run_dir / "scenario.yaml").exists():
         print(f"recarena report: {args.run_dir} is not a results directory (no scenario.yaml)",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    print(f"report: {build_report(args.run_dir)}")
+    if _unknown_arm("report", args.baseline, RunDirectory(args.run_dir).arms):
+        return EXIT_INVALID
+    build_report(args.run_dir, baseline=args.baseline)
+    _print_summary(args.run_dir)
     return EXIT_OK
 
 

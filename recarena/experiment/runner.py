@@ -323,18 +323,19 @@ def run_scenario(
     return out_dir
 
 
-def build_report(out_dir: Path | str) -> Path:
+def build_report(out_dir: Path | str, baseline: str | None = None) -> Path:
     """Run the evaluations that refit policies, then write metrics, plots and the report.
 
     The report itself (:func:`recarena.analysis.report.write_report`) only reads the results
     directory; evaluations that need policies (offline refits) run here first and leave
-    their tables for it.
+    their tables for it. ``baseline`` is the arm paired differences are taken from
+    (default: the scenario's ``analysis.baseline_arm``, else the first arm).
     """
     from recarena.analysis.report import write_report
     from recarena.experiment.evaluate import write_evaluations
 
     write_evaluations(out_dir)
-    return write_report(out_dir)
+    return write_report(out_dir, baseline=baseline)
 
 
 def _cleanup(out_dir: Path, created: bool) -> None:

@@ -45,6 +45,7 @@ from recarena.analysis.experiments import (
     analyse_experiments,
 )
 from recarena.analysis.report import (
+    Headline,
     ReportContext,
     Section,
     SectionOutput,
@@ -260,6 +261,66 @@ def _fpr_summary(fpr: pd.DataFrame) -> pd.DataFrame:
                          N_SEEDS: fpr["runs"]})  # fmt: skip
 
 
+def _winners(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per A/B arm: the variant its test picked most often over seeds, with the count
+    (``no winner`` when the test never rejected)."""
+    ab = runs[runs["kind"] == AB_KIND]
+    rows = []
+    for arm, part in ab.groupby(ARM, sort=False):
+        names = part["winner_name"].where(part["significant"].astype(bool)).dropna()
+        if names.empty:
+            rows.append({ARM: arm, "winner": f"no winner (0/{len(part)} seeds)"})
+            continue
+        counts = names.astype(str).value_counts()
+        rows.append({ARM: arm, "winner": f"{counts.index[0]} ({counts.iloc[0]}/{len(part)} seeds)"})
+    return pd.DataFrame(rows, columns=[ARM, "winner"])
+
+
+def headlines(ctx: ReportContext, analysis: ExperimentAnalysis) -> list[Headline]:
+    """The answer of an experiments scenario: each A/A rule's false-positive rate, and for
+    arms that face a real difference, how often they end on the best variant."""
+    out = []
+    fpr = analysis.false_positive_rates()
+    if len(fpr):
+        rules = pd.DataFrame({"rule": fpr[ARM] + ": " + fpr["rule"],
+                              METRIC: "false_positive_rate", MEAN: fpr["fpr"],
+                              CI_LOW: fpr["ci_low"], CI_HIGH: fpr["ci_high"],
+                              N_SEEDS: fpr["runs"]})  # fmt: skip
+        out.append(
+            Headline(
+                title="A/A false-positive rate of each rule (share of null runs that declared "
+                "a difference)",
+                summary=rules,
+                metrics=["false_positive_rate"],
+                labels={"false_positive_rate": "false-positive rate"},
+                by="rule",
+                note=f"Compare with the nominal α; the interval is an exact "
+                f"{ctx.level:.0%} Clopper–Pearson interval over runs.",
+                exact=["false_positive_rate"],
+            )
+        )
+    summary = _long_summary(ctx, analysis)
+    scored = summary[(summary[METRIC] == "p_correct") & summary[MEAN].notna()]
+    if len(scored):
+        arms = list(scored[ARM])
+        metrics = ["p_correct", "share_on_best", "rejected_share", "time_to_decision"]
+        winners = _winners(analysis.runs)
+        out.append(
+            Headline(
+                title="Which arm ends on the best variant, and how often it is right",
+                summary=summary[summary[ARM].isin(arms)],
+                metrics=[m for m in metrics if (summary[METRIC] == m).any()],
+                labels=LABELS,
+                extra=winners if len(winners) else None,
+                note="winner: the variant an A/B test picked most often; P(correct): the A/B "
+                "winner, or the option a bandit served most on the last day, is the truly "
+                "best variant.",
+                exact=["p_correct"],
+            )
+        )
+    return out
+
+
 def build(ctx: ReportContext) -> SectionOutput | None:
     """The section, or ``None`` when no arm allocates over variants, offers or policies."""
     analysis = analyse_experiments(ctx.results, level=ctx.level)
@@ -328,7 +389,13 @@ def build(ctx: ReportContext) -> SectionOutput | None:
         tables["experiments_fpr"] = fpr
     if len(analysis.trajectories):
         tables["experiments_trajectories"] = analysis.trajectories
-    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+    return SectionOutput(
+        html="".join(body),
+        tables=tables,
+        figures=figures,
+        captions=captions,
+        headlines=headlines(ctx, analysis),
+    )
 
 
 SECTION = Section(TITLE, build)

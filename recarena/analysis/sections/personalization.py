@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from recarena.analysis import campaigns as ca
 from recarena.analysis import plots
 from recarena.analysis.report import (
+    Headline,
     ReportContext,
     Section,
     SectionOutput,
@@ -38,7 +39,7 @@ from recarena.analysis.report import (
     summary_html,
 )
 from recarena.analysis.segmentation import segmentation_analysis
-from recarena.analysis.stats import ARM, SEED, mean_ci, summarise
+from recarena.analysis.stats import ARM, SEED, mean_ci, paired_differences, summarise
 
 __all__ = ["SECTIONS_PERSONALIZATION"]
 
@@ -50,6 +51,15 @@ OUTCOME_LABELS: dict[str, str] = {
     "expected_incremental_npv": "expected incremental NPV (currency)",
     "realised_incremental_npv": "realised incremental NPV (currency)",
     "realised_npv": "realised campaign NPV, all rows (currency)",
+}
+SHORT_OUTCOME_LABELS: dict[str, str] = {
+    "contacts": "contacts",
+    "true_incremental_conversions": "true incr. conversions",
+    "oracle_incremental_conversions": "oracle incr. conversions",
+    "regret_conversions": "regret (conversions)",
+    "expected_incremental_npv": "E[incr. NPV]",
+    "realised_incremental_npv": "realised incr. NPV",
+    "realised_npv": "realised NPV",
 }
 LEARNER_LABELS: dict[str, str] = {
     "qini": "Qini coefficient (÷ perfect)",
@@ -194,6 +204,42 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
 
 
 # ------------------------------------------------------------------------------ uplift
+def _campaign_headlines(
+    ctx: ReportContext,
+    outcomes: pd.DataFrame,
+    start: int,
+    metrics: Sequence[str],
+    paired: Sequence[str],
+    baseline: str,
+) -> list[Headline]:
+    """The evaluated campaigns (index ≥ ``start``, the pilot excluded) per arm, and the
+    ``paired`` metrics' differences from ``baseline`` on the same seed."""
+    pilot = f"campaigns {start}+ (the first {start} randomised pilot campaign(s) excluded)"
+    shown = [m for m in metrics if outcomes[m].notna().any() and (outcomes[m] != 0).any()]
+    out = [
+        Headline(
+            title=f"Evaluated campaigns per arm: {pilot}",
+            summary=summarise(outcomes, by=ARM, metrics=shown, level=ctx.level),
+            metrics=shown,
+            labels=OUTCOME_LABELS,
+            short=SHORT_OUTCOME_LABELS,
+        )
+    ]
+    if baseline in set(outcomes[ARM]) and len(ctx.results.seeds) > 1:
+        out.append(
+            Headline(
+                title=f"Evaluated campaigns: difference from {baseline}, paired by seed",
+                summary=paired_differences(
+                    outcomes, baseline, metrics=list(paired), level=ctx.level
+                ),
+                metrics=list(paired),
+                labels=OUTCOME_LABELS,
+                short=SHORT_OUTCOME_LABELS,
+            )
+        )
+    return out
+
+
 def _outcome_html(
     ctx: ReportContext, outcomes: pd.DataFrame, metrics: Sequence[str]
 ) -> tuple[str, Figure]:
@@ -264,18 +310,16 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
             "responses of untreated users, valued at the offer each is logged as a control for."
         ),
     ]
-    baseline = options.get("baseline_arm")
-    if baseline and (outcomes[ARM] == baseline).any():
-        body.append(
-            _paired_html(
-                outcomes,
-                ["true_incremental_conversions", "expected_incremental_npv"],
-                str(baseline),
-                ctx.level,
-            )
-        )
+    baseline = str(options.get("baseline_arm") or ctx.baseline)
+    paired = ["true_incremental_conversions", "expected_incremental_npv"]
+    if (outcomes[ARM] == baseline).any():
+        body.append(_paired_html(outcomes, paired, baseline, ctx.level))
+    headlines = _campaign_headlines(ctx, outcomes, start, metrics, paired, baseline)
     figures: dict[str, Figure] = {"uplift_outcomes": fig}
-    captions = {"uplift_outcomes": "Targeting campaigns: outcomes per arm with CIs."}
+    captions = {
+        "uplift_outcomes": "Targeting campaigns after the pilot: the arm with the highest "
+        "true incremental conversions and the lowest regret targets best."
+    }
     tables = {"uplift_outcomes": outcomes}
     learners = options.get(
         "learners", ["s", "t", "x", "class_transformation", "transformed_outcome"]
@@ -306,10 +350,14 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
             name = f"uplift_qini_offer{int(offer)}"
             figures[name] = _qini_figure(curves, int(offer))
             captions[name] = (
-                "Qini curves of out-of-fold scores; dashed: the oracle Qini curve "
-                "(ranking by true effect); dotted: random targeting."
+                "Qini curves of out-of-fold scores on the pilot: the higher a learner's "
+                "curve above the dotted random line (and the closer to the dashed oracle), "
+                "the better it ranks users by their true effect."
             )
-    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+    return SectionOutput(
+        html="".join(body), tables=tables, figures=figures, captions=captions,
+        headlines=headlines,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ NBA
@@ -335,16 +383,10 @@ def _nba(ctx: ReportContext) -> SectionOutput | None:
             "noise-free counterpart from the simulator's p1 − p0."
         ),
     ]
-    baseline = options.get("baseline_arm")
-    if baseline and (outcomes[ARM] == baseline).any():
-        body.append(
-            _paired_html(
-                outcomes,
-                ["expected_incremental_npv", "realised_incremental_npv"],
-                str(baseline),
-                ctx.level,
-            )
-        )
+    baseline = str(options.get("baseline_arm") or ctx.baseline)
+    paired = ["expected_incremental_npv", "realised_incremental_npv"]
+    if (outcomes[ARM] == baseline).any():
+        body.append(_paired_html(outcomes, paired, baseline, ctx.level))
     tables = {"nba_outcomes": outcomes}
     gaps = ca.allocation_gaps(rd, start)
     if len(gaps):
@@ -372,7 +414,11 @@ def _nba(ctx: ReportContext) -> SectionOutput | None:
         html="".join(body),
         tables=tables,
         figures={"nba_outcomes": fig},
-        captions={"nba_outcomes": "NBA strategies on the evaluated campaigns."},
+        captions={
+            "nba_outcomes": "NBA strategies on the evaluated campaigns (pilot excluded): the "
+            "highest expected incremental NPV is the best strategy."
+        },
+        headlines=_campaign_headlines(ctx, outcomes, start, metrics, paired, baseline),
     )
 
 
