@@ -731,36 +731,44 @@ def _overview(ctx: ReportContext) -> SectionOutput:
 
 
 def _reward_regret(ctx: ReportContext) -> SectionOutput | None:
-    if len(ctx.curves) == 0:
-        return None
+    if len(ctx.curves) == 0 or not ctx.varies(Metric.MEAN_EXPECTED_REWARD):
+        return None  # no session decisions, or every arm showed the same (an A/A test)
     kw: dict[str, Any] = {"colors": ctx.colors, "level": ctx.level}
     figures = {
         "cumulative_reward": plots.cumulative_reward_plot(ctx.curves, **kw),
         "cumulative_expected_reward": plots.cumulative_reward_plot(ctx.curves, expected=True, **kw),
     }
     captions = {
-        "cumulative_reward": "Realised clicks accumulated over time.",
-        "cumulative_expected_reward": "Expected clicks (oracle P(click) of what was shown), "
-        "accumulated over time: the reward without click noise.",
+        "cumulative_reward": "Realised clicks accumulated over time: the steeper line earns "
+        "more, including click noise.",
+        "cumulative_expected_reward": "Expected clicks (oracle P(click) of what was shown) "
+        "accumulated over time: the reward without click noise, so gaps between lines are "
+        "the policies' doing.",
     }
-    has_regret = ctx.has_metric(Metric.TOTAL_REGRET)
+    has_regret = ctx.varies(Metric.TOTAL_REGRET)
     if has_regret:
         figures["cumulative_regret"] = plots.cumulative_regret_plot(ctx.curves, **kw)
         figures["cumulative_regret_logt"] = plots.cumulative_regret_plot(
             ctx.curves, log_x=True, **kw
         )
         captions["cumulative_regret"] = (
-            "Cumulative pseudo-regret Σ(best expected reward − expected reward)."
+            "Cumulative pseudo-regret Σ(best expected reward − expected reward): lower is "
+            "better, and a line that flattens has found what the oracle shows."
         )
-        captions["cumulative_regret_logt"] = "The same on a log-time axis (log t regret is a line)."
-    metrics = [Metric.DECISIONS, Metric.CLICKS, Metric.CTR, Metric.MEAN_EXPECTED_REWARD]
+        captions["cumulative_regret_logt"] = (
+            "The same on a log-time axis: a straight line is log t regret (learning), an "
+            "upward-bending one is linear regret (not learning)."
+        )
+    metrics = [m for m in (Metric.DECISIONS, Metric.CLICKS, Metric.CTR,
+                           Metric.MEAN_EXPECTED_REWARD) if ctx.varies(m)]  # fmt: skip
     if has_regret:
         metrics += [Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION]
     note = (
         "Pseudo-regret compares each decision with the oracle's best action for that user at "
         "that moment, in expectation (no click noise)."
         if has_regret
-        else "Regret is unavailable: the runs were logged without oracle columns."
+        else "No regret shown: the runs were logged without oracle columns, or every arm's "
+        "regret is the same."
     )
     return SectionOutput(
         html=summary_html(ctx.summary, metrics, level=ctx.level) + _p(note),
@@ -769,39 +777,52 @@ def _reward_regret(ctx: ReportContext) -> SectionOutput | None:
     )
 
 
-def _business(ctx: ReportContext) -> SectionOutput:
-    metrics = [m for m in CORE_METRICS if ctx.has_metric(m)]
+def _business(ctx: ReportContext) -> SectionOutput | None:
+    metrics = [m for m in CORE_METRICS if ctx.varies(m)]
+    if not metrics:
+        return None  # e.g. a campaign-only scenario: no sessions, no purchases of items
     bars = [m for m in (Metric.CTR, Metric.CONVERSION_RATE, Metric.REVENUE_PER_USER,
                         Metric.REVENUE, Metric.ACTIVE_USERS_END, Metric.CHURNED_USERS)
-            if ctx.has_metric(m)]  # fmt: skip
-    figures: dict[str, Figure] = {
-        "business_metrics": plots.metric_bars(
+            if m in metrics]  # fmt: skip
+    figures: dict[str, Figure] = {}
+    captions: dict[str, str] = {}
+    if bars:
+        figures["business_metrics"] = plots.metric_bars(
             ctx.summary, bars, colors=ctx.colors, level=ctx.level, title="Business metrics"
         )
-    }
-    captions = {"business_metrics": "Business metrics per arm."}
+        captions["business_metrics"] = (
+            "Business metrics per arm: bar heights with whiskers; metrics equal for every arm "
+            "are left out."
+        )
     if len(ctx.daily):
         daily = ctx.daily
-        figures["active_users"] = plots.band_plot(
-            band(daily, rg.DAY, Col.ACTIVE_USERS, ARM, ctx.level),
-            rg.DAY,
-            title="Active users at the end of each day",
-            xlabel="day",
-            ylabel="active users (count)",
-            colors=ctx.colors,
-            level=ctx.level,
-        )
-        figures["cumulative_revenue"] = plots.band_plot(
-            band(daily, rg.DAY, rg.CUM_REVENUE, ARM, ctx.level),
-            rg.DAY,
-            title="Cumulative revenue",
-            xlabel="day",
-            ylabel="revenue (currency)",
-            colors=ctx.colors,
-            level=ctx.level,
-        )
-        captions["active_users"] = "Users arrived minus users churned, at each day's end."
-        captions["cumulative_revenue"] = "Revenue of conversions by purchase time."
+        if ctx.varies(Metric.ACTIVE_USERS_END):
+            figures["active_users"] = plots.band_plot(
+                band(daily, rg.DAY, Col.ACTIVE_USERS, ARM, ctx.level),
+                rg.DAY,
+                title="Active users at the end of each day",
+                xlabel="day",
+                ylabel="active users (count)",
+                colors=ctx.colors,
+                level=ctx.level,
+            )
+            captions["active_users"] = (
+                "Users arrived minus users churned at each day's end: a line that falls "
+                "below the others is losing users to churn."
+            )
+        if ctx.varies(Metric.REVENUE):
+            figures["cumulative_revenue"] = plots.band_plot(
+                band(daily, rg.DAY, rg.CUM_REVENUE, ARM, ctx.level),
+                rg.DAY,
+                title="Cumulative revenue",
+                xlabel="day",
+                ylabel="revenue (currency)",
+                colors=ctx.colors,
+                level=ctx.level,
+            )
+            captions["cumulative_revenue"] = (
+                "Revenue of conversions by purchase time: the steeper line earns more."
+            )
     per_run = ctx.per_run[[SEED, ARM, *metrics]].rename(columns=METRIC_LABELS)
     body = (
         summary_html(ctx.summary, metrics, level=ctx.level)
@@ -813,7 +834,9 @@ def _business(ctx: ReportContext) -> SectionOutput:
 
 
 def _retention(ctx: ReportContext) -> SectionOutput | None:
-    if len(ctx.survival) == 0:
+    if len(ctx.survival) == 0 or not (
+        ctx.varies(Metric.RETENTION) or ctx.varies(Metric.CHURNED_USERS)
+    ):
         return None
     fig = plots.retention_plot(ctx.survival, colors=ctx.colors, level=ctx.level)
     body = summary_html(
@@ -827,12 +850,15 @@ def _retention(ctx: ReportContext) -> SectionOutput | None:
     return SectionOutput(
         html=body,
         figures={"retention": fig},
-        captions={"retention": "Share of users still active, by days since arrival."},
+        captions={
+            "retention": "Share of users still active by days since arrival: the higher "
+            "curve keeps more users."
+        },
     )
 
 
 def _campaigns(ctx: ReportContext) -> SectionOutput | None:
-    metrics = [m for m in CAMPAIGN_METRICS if ctx.has_metric(m)]
+    metrics = [m for m in CAMPAIGN_METRICS if ctx.varies(m)]
     if not metrics:
         return None
     bars = [m for m in (Metric.CONTACTS, Metric.RESPONSE_RATE_TREATED,
@@ -846,11 +872,16 @@ def _campaigns(ctx: ReportContext) -> SectionOutput | None:
     return SectionOutput(
         html=summary_html(ctx.summary, metrics, level=ctx.level)
         + _p(
-            "Treated rows received an offer, control rows did not. True incremental responses "
-            "sum the oracle's P(respond | treated) − P(respond | control) over treated rows."
+            "Every campaign of the run, including any randomised pilot. Treated rows received "
+            "an offer, control rows did not. True incremental responses sum the oracle's "
+            "P(respond | treated) − P(respond | control) over treated rows."
         ),
         figures={"campaign_metrics": fig},
-        captions={"campaign_metrics": "Campaign metrics per arm."},
+        captions={
+            "campaign_metrics": "Campaign metrics per arm over every campaign (pilot "
+            "included): incremental NPV and true incremental responses say which arm's "
+            "contacts paid off."
+        },
     )
 
 
@@ -983,6 +1014,8 @@ def write_report(
     metrics_dir, plots_dir = rd.metrics_dir, rd.plots_dir
     metrics_dir.mkdir(parents=True, exist_ok=True)
     plots_dir.mkdir(parents=True, exist_ok=True)
+    for stale in plots_dir.glob("*.png"):  # a rebuilt report may leave out a plot
+        stale.unlink()
     _write_table(ctx.per_run, metrics_dir, PER_RUN, json_too=True)
     _write_table(ctx.summary, metrics_dir, SUMMARY, json_too=True)
     _write_table(ctx.daily, metrics_dir, DAILY)

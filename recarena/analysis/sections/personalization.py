@@ -20,7 +20,7 @@ interval (:func:`recarena.analysis.stats.summarise`).
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -149,7 +149,8 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
     }
     captions = {
         "segmentation_agreement": "ARI and NMI of each segmentation against the "
-        "simulator's latent segments, mean over seeds."
+        "simulator's latent segments: the taller the bar, the closer the method comes to "
+        "the segments that really drive behaviour (0 = chance)."
     }
     body = [
         summary_html(summary, ["ari", "nmi"], by="method", labels=labels, level=ctx.level),
@@ -174,7 +175,10 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
         )
         grid = result.rf_grid()
         figures["rfm_grid"] = _heatmap(grid, "Users per R and F score", "F score", "R score")
-        captions["rfm_grid"] = "Users per recency (rows, high = recent) and frequency score."
+        captions["rfm_grid"] = (
+            "Users per recency (rows, high = recent) and frequency score: bright cells are "
+            "where the customer base sits; the top-right cell holds the best customers."
+        )
     if len(result.profiles):
         profiles = result.profiles.reset_index()
         tables["segment_profiles"] = profiles
@@ -199,8 +203,22 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
                 "segment",
                 fmt="{:.2f}",
             )
-            captions["segment_profiles"] = "Mean numeric feature per k-means segment."
-    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+            captions["segment_profiles"] = (
+                "Mean numeric feature per k-means segment: a column whose colour changes "
+                "from row to row is a feature that separates the segments."
+            )
+    headline = Headline(
+        title="How well each segmentation recovers the latent segments",
+        summary=summary,
+        metrics=["ari", "nmi"],
+        labels=labels,
+        by="method",
+        note="0 = chance agreement, 1 = the latent segments exactly.",
+    )
+    return SectionOutput(
+        html="".join(body), tables=tables, figures=figures, captions=captions,
+        headlines=[headline],
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ uplift
@@ -255,19 +273,42 @@ def _outcome_html(
     return summary_html(summary, list(metrics), labels=OUTCOME_LABELS, level=ctx.level), fig
 
 
-def _qini_figure(curves: pd.DataFrame, offer: int) -> Figure:
-    fig = plots.new_figure()
+def _scorers(scenario: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """What to draw Qini curves of, ``name → (learner, base model)``: every arm that targets by
+    a fitted score (an ``uplift`` policy other than ``random``), named by the arm, then each
+    code of the ``learners`` option on ``base_model`` that no arm already fits."""
+    scorers: dict[str, tuple[str, str]] = {}
+    for arm in scenario.get("arms") or []:
+        policy = arm.get("campaign_policy") or arm.get("policy") or {}
+        learner = str(policy.get("learner", "x"))
+        if policy.get("kind") == "uplift" and learner != "random":
+            scorers[str(arm["name"])] = (learner, str(policy.get("base_model", "logistic")))
+    base = str(options.get("base_model", "logistic"))
+    default = [] if scorers else ["s", "t", "x", "class_transformation", "transformed_outcome"]
+    for code in options.get("learners", default):
+        if (str(code), base) not in scorers.values():
+            scorers[str(code)] = (str(code), base)
+    return scorers
+
+
+def _qini_figure(curves: pd.DataFrame, offer: int, colors: plots.Colors) -> Figure:
+    fig = plots.new_figure(width=8.4)
     ax = fig.add_subplot()
     part = curves[curves["offer"] == offer]
+    labels = {"oracle": "oracle (ranks by the true effect)", "random": "random targeting"}
     for name, g in part.groupby("learner", sort=False):
         mean = g.groupby("u")["qini"].mean()
-        style = {"oracle": "k--", "random": "k:"}.get(str(name), "-")
-        ax.plot(mean.index, mean.to_numpy(), style, label=str(name))
+        key = str(name)
+        if key in labels:
+            ax.plot(mean.index, mean.to_numpy(), "k--" if key == "oracle" else "k:",
+                    label=labels[key])  # fmt: skip
+        else:
+            ax.plot(mean.index, mean.to_numpy(), color=colors.get(key), label=key)
     ax.set_xlabel("fraction of users targeted (by score)")
     ax.set_ylabel("Qini Q(u)/n (incremental responses per user)")
     ax.set_title(f"Qini curves on the pilot, offer {offer} (mean over seeds)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    plots.outside_legend(ax, title="arm")
     return fig
 
 
@@ -321,12 +362,9 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
         "true incremental conversions and the lowest regret targets best."
     }
     tables = {"uplift_outcomes": outcomes}
-    learners = options.get(
-        "learners", ["s", "t", "x", "class_transformation", "transformed_outcome"]
-    )
     scores, curves = ca.uplift_learner_evaluation(
         rd,
-        learners=learners,
+        learners=_scorers(rd.scenario, options),
         base=str(options.get("base_model", "logistic")),
         folds=int(options.get("folds", 4)),
         budget_fraction=float(options.get("budget_fraction", 0.3)),
@@ -348,7 +386,7 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
         tables["uplift_qini_curves"] = curves
         for offer in sorted(curves["offer"].unique()):
             name = f"uplift_qini_offer{int(offer)}"
-            figures[name] = _qini_figure(curves, int(offer))
+            figures[name] = _qini_figure(curves, int(offer), ctx.colors)
             captions[name] = (
                 "Qini curves of out-of-fold scores on the pilot: the higher a learner's "
                 "curve above the dotted random line (and the closer to the dashed oracle), "
@@ -527,8 +565,23 @@ def _lookalike(ctx: ReportContext) -> SectionOutput | None:
         level=ctx.level,
         title="Look-alike retention",
     )
-    captions["lookalike_churns"] = "Churns prevented and who was contacted, per arm."
-    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+    captions["lookalike_churns"] = (
+        "Churns prevented and who was contacted, per arm: the best targeting prevents the "
+        "most churns by contacting persuadables and leaving sleeping dogs alone."
+    )
+    headline = Headline(
+        title=f"Churns prevented by the retention campaign of day {campaign_t:g} "
+        f"(vs {reference}, same seed)",
+        summary=summary,
+        metrics=["prevented", "contacted", "contacted_persuadable", "contacted_sleeping_dog"],
+        labels=labels,
+        short={"prevented": "churns prevented", "contacted_persuadable": "persuadables",
+               "contacted_sleeping_dog": "sleeping dogs"},
+    )  # fmt: skip
+    return SectionOutput(
+        html="".join(body), tables=tables, figures=figures, captions=captions,
+        headlines=[headline],
+    )  # fmt: skip
 
 
 #: The sections of this module, in report order.
