@@ -75,8 +75,18 @@ class Results:
         return self._metrics("daily")
 
     def table(self, seed: int, arm: str, name: str) -> pd.DataFrame:
-        """One event-log table of one run (``decisions``, ``campaigns``, ``lifecycle``…)."""
-        return self.directory.run(seed, arm).table(name)
+        """One event-log table of one run (``decisions``, ``campaigns``, ``lifecycle``…).
+
+        On the slate surface a decision shows k items: ``action`` is −1 and the ``slate``
+        column holds each row's k item ids in position order (``clicked_position`` indexes
+        it). For millions of rows, :func:`recarena.simulator.log.read_slates` reads the
+        slates as one (n, k) array, faster.
+        """
+        from recarena.simulator.log import read_table
+
+        run = self.directory.run(seed, arm)
+        # The analysis reads decisions without slates (memory); here the user asked for them.
+        return read_table(run.path, name) if name in run.tables else run.table(name)
 
     def _context(self) -> Any:
         from recarena.analysis.report import build_context

@@ -1,4 +1,4 @@
-"""The ``recarena`` command line: run, validate, list, report.
+"""The ``recarena`` command line: run, validate, list, report, clean.
 
 Exit codes: 0 success; 1 a run failed; 2 invalid input (scenario, arguments, paths).
 """
@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         "else the first arm)",
     )  # fmt: skip
     run.add_argument("--no-report", action="store_true", help="skip metrics, plots and report")
+    run.add_argument(
+        "--no-logs", action="store_true",
+        help="delete the event logs once the report is written (keeps metrics, plots, "
+        "report.html; the report can then not be rebuilt)",
+    )  # fmt: skip
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
     validate = sub.add_parser(
@@ -88,6 +93,26 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--baseline", metavar="ARM", help="arm the paired differences are taken from"
     )
+
+    clean = sub.add_parser(
+        "clean", help="free disk: delete the event logs of results directories",
+        description="Delete the Parquet event logs of every results directory at or under "
+        "PATH (keeps metrics, plots, report.html, scenario.yaml, manifest.json).",
+    )  # fmt: skip
+    clean.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a results directory, or a folder holding some (e.g. results)",
+    )
+    clean.add_argument(
+        "--all",
+        action="store_true",
+        help="delete the whole results directories, not only their logs",
+    )
+    clean.add_argument("-n", "--dry-run", action="store_true",
+                       help="list what would be deleted, delete nothing")  # fmt: skip
     return parser
 
 
@@ -150,6 +175,49 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _print_summary(out)
     else:
         print(f"results: {out}")
+    if args.no_logs:
+        from recarena.experiment.cleaning import drop_event_logs
+
+        freed = drop_event_logs(out)
+        print(f"event logs deleted ({_size(freed.bytes)} freed)")
+    return EXIT_OK
+
+
+def _size(n_bytes: int) -> str:
+    """Bytes in decimal units, e.g. ``"1.1 GB"``."""
+    value = float(n_bytes)
+    for unit in ("B", "kB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from recarena.experiment.cleaning import drop_event_logs, has_event_logs, results_directories
+
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        print(f"recarena clean: no such path: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_INVALID
+    total, found = 0, 0
+    for directory in results_directories(args.paths):
+        found += 1
+        if not args.all and not has_event_logs(directory):
+            continue
+        if args.dry_run:
+            what = "everything" if args.all else "event logs"
+            print(f"would delete {what} of {directory}")
+            continue
+        cleaned = drop_event_logs(directory, everything=args.all)
+        total += cleaned.bytes
+        print(f"{directory}: {cleaned.files} files, {_size(cleaned.bytes)}")
+    if not found:
+        print("recarena clean: no results directory (with scenario.yaml and runs/) under "
+              f"{', '.join(map(str, args.paths))}", file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
+    if not args.dry_run:
+        print(f"freed {_size(total)}")
     return EXIT_OK
 
 
@@ -206,6 +274,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if _unknown_arm("report", args.baseline, RunDirectory(args.run_dir).arms):
         return EXIT_INVALID
+    from recarena.experiment.cleaning import has_event_logs
+
+    if not has_event_logs(args.run_dir):
+        print(f"recarena report: {args.run_dir} has no event logs (deleted by --no-logs or "
+              "'recarena clean'), so its report cannot be rebuilt; report.html and metrics/ "
+              "are still there", file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
     build_report(args.run_dir, baseline=args.baseline)
     _print_summary(args.run_dir)
     return EXIT_OK
@@ -223,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": _cmd_validate,
         "list": _cmd_list,
         "report": _cmd_report,
+        "clean": _cmd_clean,
     }
     try:
         return handlers[args.command](args)
