@@ -288,10 +288,10 @@ def metric_bars(
     nrows = max(1, math.ceil(len(present) / ncols))
     if horizontal:
         name_width = 0.075 * max((len(str(g)) for g in groups), default=4)
-        fig = new_figure(width=name_width + 3.4 * ncols + 0.4,
-                         height=(0.6 + 0.24 * len(groups)) * nrows + 0.6)  # fmt: skip
+        width, height = name_width + 3.4 * ncols + 0.4, (0.6 + 0.24 * len(groups)) * nrows + 0.6
     else:
-        fig = new_figure(width=3.4 * ncols + 0.6, height=2.9 * nrows + 0.5)
+        width, height = 3.4 * ncols + 0.6, 2.9 * nrows + 0.5
+    fig = new_figure(width=max(width, 6.4), height=height)  # the title needs ~6 inches
     pos = np.arange(len(groups))
     first_axis = None
     for i, metric in enumerate(present):

@@ -520,12 +520,11 @@ def interval_legend(level: float, n_seeds: int, terminal: bool = True) -> str:
 
 
 def scenario_question(scenario: Mapping[str, Any]) -> str:
-    """The first sentence of the scenario's description: the question it answers."""
+    """The question the scenario answers: the first sentence of its description (bundled
+    scenarios open with a question)."""
     text = " ".join(str(scenario.get("description") or "").split())
-    if not text:
-        return ""
-    end = text.find(". ")
-    return text if end < 0 else text[: end + 1]
+    ends = [i for i in (text.find(". "), text.find("? ")) if i >= 0]
+    return text[: min(ends) + 1] if ends else text
 
 
 def read_headlines(run_dir: RunDirectory | Path | str) -> tuple[float, list[Headline]]:
@@ -777,6 +776,14 @@ def _reward_regret(ctx: ReportContext) -> SectionOutput | None:
     )
 
 
+def _daily_plot(ctx: ReportContext, column: str, title: str, ylabel: str) -> Figure:
+    """One daily series per arm, mean over seeds with its band."""
+    return plots.band_plot(
+        band(ctx.daily, rg.DAY, column, ARM, ctx.level), rg.DAY, title=title, xlabel="day",
+        ylabel=ylabel, colors=ctx.colors, level=ctx.level,
+    )  # fmt: skip
+
+
 def _business(ctx: ReportContext) -> SectionOutput | None:
     metrics = [m for m in CORE_METRICS if ctx.varies(m)]
     if not metrics:
@@ -795,30 +802,17 @@ def _business(ctx: ReportContext) -> SectionOutput | None:
             "are left out."
         )
     if len(ctx.daily):
-        daily = ctx.daily
         if ctx.varies(Metric.ACTIVE_USERS_END):
-            figures["active_users"] = plots.band_plot(
-                band(daily, rg.DAY, Col.ACTIVE_USERS, ARM, ctx.level),
-                rg.DAY,
-                title="Active users at the end of each day",
-                xlabel="day",
-                ylabel="active users (count)",
-                colors=ctx.colors,
-                level=ctx.level,
+            figures["active_users"] = _daily_plot(
+                ctx, Col.ACTIVE_USERS, "Active users at the end of each day", "active users (count)"
             )
             captions["active_users"] = (
                 "Users arrived minus users churned at each day's end: a line that falls "
                 "below the others is losing users to churn."
             )
         if ctx.varies(Metric.REVENUE):
-            figures["cumulative_revenue"] = plots.band_plot(
-                band(daily, rg.DAY, rg.CUM_REVENUE, ARM, ctx.level),
-                rg.DAY,
-                title="Cumulative revenue",
-                xlabel="day",
-                ylabel="revenue (currency)",
-                colors=ctx.colors,
-                level=ctx.level,
+            figures["cumulative_revenue"] = _daily_plot(
+                ctx, rg.CUM_REVENUE, "Cumulative revenue", "revenue (currency)"
             )
             captions["cumulative_revenue"] = (
                 "Revenue of conversions by purchase time: the steeper line earns more."

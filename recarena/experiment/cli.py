@@ -252,16 +252,17 @@ def _cmd_list(_: argparse.Namespace) -> int:
 
 
 def _first_sentence(path: Path) -> str:
-    """The first sentence of a scenario's description, for listings."""
+    """The question a scenario answers (its description's first sentence), for listings."""
     import yaml
+
+    from recarena.analysis.report import scenario_question
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return ""
-    text = " ".join(str((data or {}).get("description") or "").split())
-    sentence = text.split(". ")[0].rstrip(".")
-    return sentence if len(sentence) <= 90 else sentence[:89] + "…"
+    sentence = scenario_question(data or {})
+    return sentence if len(sentence) <= 100 else sentence[:99] + "…"
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

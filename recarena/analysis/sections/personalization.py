@@ -5,7 +5,8 @@ Importing this module (:func:`recarena.analysis.report.load_sections` does) inst
 section applies when the scenario asks for it under ``analysis:`` — it is skipped otherwise::
 
     analysis:
-      segmentation: {reference_arm: popularity, rfm_bins: 5, n_init: 10, rules: [...]}
+      segmentation: {reference_arm: popularity, rfm_bins: 5, n_init: 10, rules: [...],
+                     from_campaign: 1}
       uplift: {from_campaign: 1, learners: [s, t, x, class_transformation], folds: 4,
                budget_fraction: 0.3, base_model: logistic, baseline_arm: response_model}
       nba: {from_campaign: 1, baseline_arm: probability}
@@ -207,6 +208,7 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
                 "Mean numeric feature per k-means segment: a column whose colour changes "
                 "from row to row is a feature that separates the segments."
             )
+    headlines = _segment_offer_headlines(ctx, options)
     headline = Headline(
         title="How well each segmentation recovers the latent segments",
         summary=summary,
@@ -217,8 +219,23 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
     )
     return SectionOutput(
         html="".join(body), tables=tables, figures=figures, captions=captions,
-        headlines=[headline],
+        headlines=[headline, *headlines],
     )  # fmt: skip
+
+
+def _segment_offer_headlines(ctx: ReportContext, options: Mapping[str, Any]) -> list[Headline]:
+    """With ``from_campaign``: the segment offers on the campaigns after the pilot."""
+    if "from_campaign" not in options:
+        return []
+    start = int(options["from_campaign"])
+    outcomes = ca.campaign_outcomes(ctx.results, start)
+    if len(outcomes) == 0 or outcomes["contacts"].isna().all():
+        return []
+    baseline = str(options.get("baseline_arm") or ctx.baseline)
+    metrics = ["contacts", "true_incremental_conversions", "expected_incremental_npv",
+               "realised_incremental_npv"]  # fmt: skip
+    paired = ["expected_incremental_npv", "realised_incremental_npv"]
+    return _campaign_headlines(ctx, outcomes, start, metrics, paired, baseline)
 
 
 # ------------------------------------------------------------------------------ uplift
