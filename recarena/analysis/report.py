@@ -527,6 +527,15 @@ def scenario_question(scenario: Mapping[str, Any]) -> str:
     return text[: min(ends) + 1] if ends else text
 
 
+def recorded_overrides(rd: RunDirectory) -> list[str]:
+    """The ``--set`` overrides the run was made with, as recorded in ``manifest.json``
+    (``overrides``: a list of ``KEY=VALUE`` strings or a ``{key: value}`` mapping)."""
+    recorded = rd.manifest.get("overrides") if rd.manifest else None
+    if isinstance(recorded, Mapping):
+        return [f"{key}={value}" for key, value in recorded.items()]
+    return [str(item) for item in recorded] if isinstance(recorded, list) else []
+
+
 def read_headlines(run_dir: RunDirectory | Path | str) -> tuple[float, list[Headline]]:
     """The confidence level and the headlines :func:`write_report` saved in
     ``metrics/headline.json`` (no headlines when the report has not been written)."""
@@ -549,6 +558,9 @@ def summary_text(run_dir: RunDirectory | Path | str) -> str:
     rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
     level, headlines = read_headlines(rd)
     parts = [f"{rd.name}: {scenario_question(rd.scenario)}".rstrip(": ")]
+    overrides = recorded_overrides(rd)
+    if overrides:
+        parts.append("run with overrides: " + ", ".join(overrides))
     parts.append(interval_legend(level, len(rd.seeds)))
     parts += [h.text() for h in headlines]
     return "\n\n".join(parts)
@@ -709,7 +721,12 @@ def _overview(ctx: ReportContext) -> SectionOutput:
                 "pairing removes world-to-world variation, so read these when comparing arms.",
             )
         )
-    body = [_p(description) if description else "", html_table(facts)]
+    overrides = recorded_overrides(rd)
+    body = [
+        _p("Run with overrides: " + ", ".join(overrides)) if overrides else "",
+        _p(description) if description else "",
+        html_table(facts),
+    ]
     figures: dict[str, Figure] = {}
     captions: dict[str, str] = {}
     if metrics:

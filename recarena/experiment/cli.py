@@ -1,4 +1,4 @@
-"""The ``recarena`` command line: run, validate, list, report, clean.
+"""The ``recarena`` command line: run, validate, list, report, clean, export.
 
 Exit codes: 0 success; 1 a run failed; 2 invalid input (scenario, arguments, paths).
 """
@@ -113,6 +113,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     clean.add_argument("-n", "--dry-run", action="store_true",
                        help="list what would be deleted, delete nothing")  # fmt: skip
+
+    export = sub.add_parser(
+        "export", help="export a logged arm for another tool (obp: Open Bandit Pipeline)",
+        description="Write one arm's log in another tool's format. obp: the bandit_feedback "
+        "dict of Open Bandit Pipeline as .npz (load with "
+        "recarena.experiment.export.load_bandit_feedback).",
+    )  # fmt: skip
+    export.add_argument("format", choices=["obp"], help="target format")
+    export.add_argument("run_dir", type=Path, help="a results directory written by 'recarena run'")
+    export.add_argument("--arm", required=True, help="the arm whose log to export")
+    export.add_argument("--seed", type=int, help="which seed's run (default: the first)")
+    export.add_argument(
+        "--out", type=Path, help="output file (default RUN_DIR/export/obp_<arm>_seed<seed>.npz)"
+    )
     return parser
 
 
@@ -287,6 +301,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from recarena.experiment.export import ExportError, export_obp
+
+    seed = args.seed
+    out = args.out
+    if out is None:
+        name = f"obp_{args.arm}" + ("" if seed is None else f"_seed{seed}")
+        out = args.run_dir / "export" / f"{name}.npz"
+    try:
+        path = export_obp(args.run_dir, args.arm, out, seed=seed)
+    except ExportError as exc:
+        print(f"recarena export: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"bandit_feedback: {path}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``recarena`` console script."""
     parser = _parser()
@@ -300,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "list": _cmd_list,
         "report": _cmd_report,
         "clean": _cmd_clean,
+        "export": _cmd_export,
     }
     try:
         return handlers[args.command](args)

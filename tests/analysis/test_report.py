@@ -257,6 +257,7 @@ def test_summary_text_leads_with_the_headlines(results: Path) -> None:
     assert titles[1].startswith("Difference from random, paired by seed")
     text = summary_text(results)
     assert text.splitlines()[0] == "tiny: Two arms on a tiny world <for tests>."
+    assert "overrides" not in text
     # ± is explained before the first table that uses it
     legend = text.index("± half-width of its 95% confidence interval")
     assert text.index("±") == legend and text.index("Key metrics per arm") > legend
@@ -292,3 +293,18 @@ def test_metrics_that_cannot_tell_arms_apart_are_hidden() -> None:
     )
     assert [m for m in ("zero", "same", "moves", "undefined") if varies(per_run, m)] == ["moves"]
     assert varies(per_run[per_run[ARM] == "a"], "same")  # one arm: not all zero is enough
+
+
+def test_recorded_overrides_open_the_summary_and_the_report(results: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from recarena.analysis.report import summary_text
+
+    copy = shutil.copytree(results, tmp_path / "copy")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["overrides"] = ["schedule.days=5", "world.population.n_users=300"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    page = write_report(copy).read_text(encoding="utf-8")
+    line = "overrides: schedule.days=5, world.population.n_users=300"
+    assert summary_text(copy).splitlines()[2] == f"run with {line}"
+    assert page.index(f"Run with {line}") < page.index("Two arms on a tiny world")
