@@ -276,7 +276,7 @@ def _first_sentence(path: Path) -> str:
     except (OSError, yaml.YAMLError):
         return ""
     sentence = scenario_question(data or {})
-    return sentence if len(sentence) <= 100 else sentence[:99] + "…"
+    return sentence if len(sentence) <= 110 else sentence[:109] + "…"
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -249,11 +249,14 @@ def _campaign_headlines(
 ) -> list[Headline]:
     """The evaluated campaigns (index ≥ ``start``, the pilot excluded) per arm, and the
     ``paired`` metrics' differences from ``baseline`` on the same seed."""
-    pilot = f"campaigns {start}+ (the first {start} randomised pilot campaign(s) excluded)"
+    pilot = (
+        "after the randomised pilot (campaign 0 excluded)" if start == 1
+        else f"after the {start} randomised pilots (campaigns 0–{start - 1} excluded)"
+    )  # fmt: skip
     shown = [m for m in metrics if outcomes[m].notna().any() and (outcomes[m] != 0).any()]
     out = [
         Headline(
-            title=f"Evaluated campaigns per arm: {pilot}",
+            title=f"Evaluated campaigns per arm, {pilot}",
             summary=summarise(outcomes, by=ARM, metrics=shown, level=ctx.level),
             metrics=shown,
             labels=OUTCOME_LABELS,
