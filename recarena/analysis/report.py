@@ -28,9 +28,16 @@ when it does not apply (e.g. no campaigns), and the section is skipped. Later an
 
     def build_ab(ctx: ReportContext) -> SectionOutput | None:
         ...
-        return SectionOutput(html=..., tables={"ab_tests": df}, figures={"ab_lift": fig})
+        return SectionOutput(html=..., tables={"ab_tests": df}, figures={"ab_lift": fig},
+                             captions={"ab_lift": "One sentence: what to read from it."},
+                             headlines=[Headline(title=..., summary=long_df, metrics=[...])])
 
     SECTIONS.append(Section("A/B statistics", build_ab))
+
+A section's ``headlines`` are the tables that answer the scenario's question: they open the
+report's first section and the text summary ``recarena run`` / ``recarena report`` print
+(:func:`summary_text`, from ``metrics/headline.json``), before the core key metrics and the
+paired differences from the baseline arm (``--baseline`` / ``analysis.baseline_arm``).
 
 Table and figure names must be unique across sections (they become file names) and must not
 clash with the core tables above.
@@ -178,8 +185,15 @@ class ReportContext:
         return varies(self.per_run, metric)
 
 
+CF_REGRETS = (Metric.CF_REGRET_CLICKS, Metric.CF_REGRET_CONVERSIONS, Metric.CF_REGRET_REVENUE)
 #: Terminal column titles of the key metrics (the report uses the longer METRIC_LABELS).
 SHORT_LABELS: dict[str, str] = {
+    Metric.VALUE_CLICKS: "value: clicks/user",
+    Metric.CF_REGRET_CLICKS: "regret: clicks/user",
+    Metric.VALUE_CONVERSIONS: "value: conversions/user",
+    Metric.CF_REGRET_CONVERSIONS: "regret: conversions/user",
+    Metric.VALUE_REVENUE: "value: revenue/user",
+    Metric.CF_REGRET_REVENUE: "regret: revenue/user",
     Metric.CTR: "CTR",
     Metric.MEAN_EXPECTED_REWARD: "E[reward]/decision",
     Metric.REGRET_PER_DECISION: "regret/decision",
@@ -744,11 +758,12 @@ def _overview(ctx: ReportContext) -> SectionOutput:
     whole = " (whole run, every campaign including any pilot)" if campaigns else ""
     value = _value_headline(ctx)
     headlines = [] if value is None else [value]
+    shown_first = set(value.metrics) if value is not None else set()
     headlines.append(
         Headline(
             title=f"Key metrics per arm{whole}",
             summary=ctx.summary,
-            metrics=metrics,
+            metrics=[m for m in metrics if m not in shown_first],
             note="Intervals are clipped to each metric's range (rates in [0, 1], counts ≥ 0). "
             "Arms on one seed share the world and the random draws (common random numbers). "
             "Metrics that are equal for every arm are not shown.",
@@ -762,7 +777,8 @@ def _overview(ctx: ReportContext) -> SectionOutput:
             Headline(
                 title=f"Difference from {ctx.baseline}, paired by seed{whole}",
                 summary=paired,
-                metrics=metrics,
+                # a regret difference is minus the value difference: show the value
+                metrics=[m for m in metrics if m not in CF_REGRETS],
                 note="Each seed's difference from the baseline arm (--baseline ARM or "
                 "analysis.baseline_arm to change it), then its mean and CI over seeds: "
                 "pairing removes world-to-world variation, so read these when comparing arms.",
@@ -1130,9 +1146,11 @@ def write_report(
 
 
 def _answer_first(content: str, answer: str) -> str:
-    """``answer`` inserted after the first section's own HTML, before its figures."""
-    at = content.find("<figure")
-    return content + answer if at < 0 else content[:at] + answer + content[at:]
+    """``answer`` inserted in the first section before its first table or figure (after the
+    overrides and the description, which opens with the scenario's question)."""
+    found = [i for i in (content.find("<table"), content.find("<figure")) if i >= 0]
+    at = min(found) if found else len(content)
+    return content[:at] + answer + content[at:]
 
 
 def _page(rd: RunDirectory, ctx: ReportContext, rendered: list[tuple[str, str, str]]) -> str:

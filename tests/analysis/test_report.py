@@ -253,8 +253,11 @@ def test_summary_text_leads_with_the_headlines(results: Path) -> None:
     level, headlines = read_headlines(results)
     assert level == 0.95
     titles = [h.title for h in headlines]
-    assert titles[0].startswith("Key metrics per arm") and "pilot" in titles[0]
-    assert titles[1].startswith("Difference from random, paired by seed")
+    assert titles[0] == "Long-term value per starting user and counterfactual regret"
+    assert titles[1].startswith("Key metrics per arm") and "pilot" in titles[1]
+    assert titles[2].startswith("Difference from random, paired by seed")
+    # a metric is not repeated: value in the first table, the rest in the second
+    assert not set(headlines[0].metrics) & set(headlines[1].metrics)
     text = summary_text(results)
     assert text.splitlines()[0] == "tiny: Two arms on a tiny world <for tests>."
     assert "overrides" not in text
@@ -271,7 +274,7 @@ def test_baseline_arm_picks_the_paired_reference(results: Path, tmp_path: Path) 
     write_report(results, baseline="oracle")
     paired = pd.read_csv(results / "metrics" / "paired_differences.csv")
     assert set(paired[ARM]) == {"random"}
-    assert read_headlines(results)[1][1].title.startswith("Difference from oracle")
+    assert read_headlines(results)[1][2].title.startswith("Difference from oracle")
     with pytest.raises(ValueError, match=r"'nope' is not an arm .*\['random', 'oracle'\]"):
         write_report(results, baseline="nope")
     write_report(results)  # back to the first arm for the other tests
