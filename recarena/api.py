@@ -89,11 +89,7 @@ class Results:
         it). For millions of rows, :func:`recarena.simulator.log.read_slates` reads the
         slates as one (n, k) array, faster.
         """
-        from recarena.simulator.log import read_table
-
-        run = self.directory.run(seed, arm)
-        # The analysis reads decisions without slates (memory); here the user asked for them.
-        return read_table(run.path, name) if name in run.tables else run.table(name)
+        return self.directory.run(seed, arm).full_table(name)
 
     def _context(self) -> Any:
         from recarena.analysis.report import build_context
