@@ -20,10 +20,33 @@ from recarena.experiment.loading import apply_overrides, load_scenario, scenario
 from recarena.experiment.scenarios import resolve_scenario_path
 from recarena.experiment.schema import ScenarioConfig
 
-__all__ = ["Results", "load", "run"]
+__all__ = ["Results", "SweepResults", "load", "run"]
 
 
-class Results:
+class _ReportDirectory:
+    """What every results directory offers: its path, its report and its metric tables
+    (built on first use when missing)."""
+
+    path: Path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    @property
+    def report_path(self) -> Path:
+        """The self-contained HTML report."""
+        return self.path / "report.html"
+
+    def _metrics(self, name: str) -> pd.DataFrame:
+        path = self.path / "metrics" / f"{name}.csv"
+        if not path.exists():
+            from recarena.experiment.runner import build_report
+
+            build_report(self.path)
+        return pd.read_csv(path)
+
+
+class Results(_ReportDirectory):
     """A finished results directory: tables, metrics and plots.
 
     Parameters
@@ -38,22 +61,6 @@ class Results:
         self.path = Path(path)
         self.directory = RunDirectory(self.path)
         self._ctx: Any = None
-
-    def __repr__(self) -> str:
-        return f"Results({str(self.path)!r})"
-
-    @property
-    def report_path(self) -> Path:
-        """The self-contained HTML report."""
-        return self.path / "report.html"
-
-    def _metrics(self, name: str) -> pd.DataFrame:
-        path = self.path / "metrics" / f"{name}.csv"
-        if not path.exists():
-            from recarena.experiment.runner import build_report
-
-            build_report(self.path)
-        return pd.read_csv(path)
 
     def summary(self) -> pd.DataFrame:
         """Per arm and metric: mean over seeds with its 95% CI (long format)."""
@@ -127,6 +134,38 @@ class Results:
         return metric_bars(self.summary(), list(metrics))
 
 
+class SweepResults(_ReportDirectory):
+    """A finished sweep's results directory: its tables, and each point as :class:`Results`.
+
+    Parameters
+    ----------
+    path
+        A directory written by :func:`run` or ``recarena run`` for a scenario with a sweep.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        from recarena.analysis.sweep import SweepDirectory
+
+        self.path = Path(path)
+        self.directory = SweepDirectory(self.path)
+
+    def per_run(self) -> pd.DataFrame:
+        """One row per point × seed × arm: the parameters and the sweep metrics."""
+        return self._metrics("sweep_per_run")
+
+    def summary(self) -> pd.DataFrame:
+        """Per point × arm × metric: mean over seeds with its 95% CI."""
+        return self._metrics("sweep_summary")
+
+    def points(self) -> list[str]:
+        """The points' keys (``name=value,…``)."""
+        return [p.key for p in self.directory.points()]
+
+    def point(self, key: str) -> Results:
+        """One point's results directory."""
+        return Results(self.path / "points" / key)
+
+
 def _config(
     scenario: str | Path | Mapping[str, Any] | ScenarioConfig, overrides: Sequence[str]
 ) -> ScenarioConfig:
@@ -149,7 +188,9 @@ def run(
     resume: bool = False,
     overrides: Sequence[str] = (),
     progress: bool = True,
-) -> Results:
+    executor: str | None = None,
+    address: str | None = None,
+) -> Results | SweepResults:
     """Run a scenario (file, bundled name, mapping or config) like ``recarena run``.
 
     Parameters
@@ -168,6 +209,14 @@ def run(
         ``KEY.PATH=VALUE`` strings, as ``--set`` on the command line.
     progress
         Show progress bars.
+    executor, address
+        ``inline``, ``process`` or ``dask``, and a Dask scheduler address, as ``--executor``
+        and ``--address``.
+
+    Returns
+    -------
+    Results or SweepResults
+        :class:`SweepResults` when the scenario has a ``sweep:`` block.
 
     Raises
     ------
@@ -183,10 +232,13 @@ def run(
     if out is None:
         base = Path(config.output.dir) if config.output.dir else Path("results") / config.name
         out = base / datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_scenario(config, Path(out), jobs=jobs, resume=resume, progress=progress)
-    return Results(out)
+    run_scenario(config, Path(out), jobs=jobs, resume=resume, progress=progress,
+                 executor=executor, address=address)  # fmt: skip
+    return SweepResults(out) if config.sweep is not None else Results(out)
 
 
-def load(path: str | Path) -> Results:
-    """Open a finished results directory."""
-    return Results(path)
+def load(path: str | Path) -> Results | SweepResults:
+    """Open a finished results directory (a sweep's as :class:`SweepResults`)."""
+    from recarena.analysis.sweep import is_sweep
+
+    return SweepResults(path) if is_sweep(path) else Results(path)

@@ -53,7 +53,7 @@ import math
 import pkgutil
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -76,7 +76,7 @@ from recarena.analysis.business import (
     Metric,
     run_metrics,
 )
-from recarena.analysis.results import RunDirectory
+from recarena.analysis.results import METRICS_DIR, PLOTS_DIR, REPORT_FILE, RunDirectory
 from recarena.analysis.stats import (
     ARM,
     CI_HIGH,
@@ -102,6 +102,7 @@ __all__ = [
     "format_value",
     "html_table",
     "print_summary",
+    "render_report",
     "summary_html",
     "summary_text",
     "write_report",
@@ -1100,19 +1101,72 @@ def write_report(
     _write_table(ctx.retention, metrics_dir, RETENTION)
     _write_table(rd.timings(), metrics_dir, TIMINGS)
 
+    outputs = []
+    for section in SECTIONS if sections is None else sections:
+        out = section.build(ctx)
+        if out is not None:
+            outputs.append((section.title, out))
+    # The sections' answers first, then the core key metrics and paired differences.
+    headlines = [h for _, out in outputs[1:] for h in out.headlines]
+    headlines += outputs[0][1].headlines if outputs else []
+    headlines = [h for h in headlines if h.metrics and len(h.summary)]
+    record = {"level": level, "headlines": [h.to_json() for h in headlines]}
+    (metrics_dir / HEADLINE_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+    if outputs and headlines:
+        first_title, first = outputs[0]
+        legend = _p(interval_legend(level, len(rd.seeds), terminal=False))
+        answer = legend + "".join(h.html() for h in headlines)
+        outputs[0] = (first_title, replace(first, html=_answer_first(first.html, answer)))
+    subtitle = (f"{len(ctx.arms)} arms × {len(rd.seeds)} seeds, horizon "
+                f"{format_value(ctx.horizon)} days")  # fmt: skip
+    return render_report(rd.path, f"recarena report — {rd.name}", subtitle, outputs)
+
+
+def _answer_first(content: str, answer: str) -> str:
+    """``answer`` inserted in the first section before its first table or figure (after the
+    overrides and the description, which opens with the scenario's question)."""
+    found = [i for i in (content.find("<table"), content.find("<figure")) if i >= 0]
+    at = min(found) if found else len(content)
+    return content[:at] + answer + content[at:]
+
+
+def render_report(
+    directory: Path,
+    title: str,
+    subtitle: str,
+    outputs: Sequence[tuple[str, SectionOutput]],
+    reserved: Iterable[str] = CORE_TABLES,
+) -> Path:
+    """Write sections' tables (``metrics/<name>.csv``), figures (``plots/<name>.png``) and
+    ``report.html`` into ``directory``.
+
+    Parameters
+    ----------
+    directory
+        The results directory.
+    title, subtitle
+        Page heading.
+    outputs
+        ``(section title, output)`` in page order.
+    reserved
+        Table names the sections may not use (tables the caller writes itself).
+
+    Returns
+    -------
+    pathlib.Path
+        The written ``report.html``.
+    """
+    metrics_dir, plots_dir = directory / METRICS_DIR, directory / PLOTS_DIR
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    reserved = tuple(reserved)
     table_names: set[str] = set()
     figure_names: set[str] = set()
     rendered: list[tuple[str, str, str]] = []
     slugs: set[str] = set()
-    answers: list[Headline] = []
-    core: list[Headline] = []
-    for section in SECTIONS if sections is None else sections:
-        out = section.build(ctx)
-        if out is None:
-            continue
-        (core if not rendered else answers).extend(out.headlines)
+    for section_title, out in outputs:
         for name, table in out.tables.items():
-            _check_name(name, "table", table_names, CORE_TABLES)
+            _check_name(name, "table", table_names, reserved)
             _write_table(table, metrics_dir, name)
         figures_html = []
         for name, fig in out.figures.items():
@@ -1126,48 +1180,29 @@ def write_report(
                 f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)} '
                 f"<code>plots/{html.escape(name)}.png</code></figcaption></figure>"
             )
-        slug = _slug(section.title)
+        slug = _slug(section_title)
         while slug in slugs:
             slug += "-"
         slugs.add(slug)
-        rendered.append((slug, section.title, out.html + "".join(figures_html)))
-
-    headlines = [h for h in (*answers, *core) if h.metrics and len(h.summary)]
-    record = {"level": level, "headlines": [h.to_json() for h in headlines]}
-    (metrics_dir / HEADLINE_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
-    if rendered and headlines:
-        slug, title, content = rendered[0]
-        legend = _p(interval_legend(level, len(rd.seeds), terminal=False))
-        answer = "".join(h.html() for h in headlines)
-        rendered[0] = (slug, title, _answer_first(content, legend + answer))
-    page = _page(rd, ctx, rendered)
-    rd.report_path.write_text(page, encoding="utf-8")
-    return rd.report_path
+        rendered.append((slug, section_title, out.html + "".join(figures_html)))
+    page = _page(title, subtitle, directory, rendered)
+    path = directory / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
 
 
-def _answer_first(content: str, answer: str) -> str:
-    """``answer`` inserted in the first section before its first table or figure (after the
-    overrides and the description, which opens with the scenario's question)."""
-    found = [i for i in (content.find("<table"), content.find("<figure")) if i >= 0]
-    at = min(found) if found else len(content)
-    return content[:at] + answer + content[at:]
-
-
-def _page(rd: RunDirectory, ctx: ReportContext, rendered: list[tuple[str, str, str]]) -> str:
-    title = f"recarena report — {rd.name}"
+def _page(title: str, sub: str, source: Path, rendered: list[tuple[str, str, str]]) -> str:
     nav = "".join(f'<a href="#{s}">{html.escape(t)}</a>' for s, t, _ in rendered)
     body = "".join(
         f'<section id="{s}"><h2>{html.escape(t)}</h2>{content}</section>'
         for s, t, content in rendered
     )
     made = datetime.now(UTC).isoformat(timespec="seconds")
-    sub = (f"{len(ctx.arms)} arms × {len(rd.seeds)} seeds, horizon "
-           f"{format_value(ctx.horizon)} days")  # fmt: skip
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{html.escape(title)}</h1><p>{html.escape(sub)}</p></header>"
         f"<nav>{nav}</nav><main>{body}</main>"
         f"<footer>Generated {made} by recarena.analysis.report from "
-        f"{html.escape(str(rd.path))}.</footer></body></html>\n"
+        f"{html.escape(str(source))}.</footer></body></html>\n"
     )

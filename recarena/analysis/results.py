@@ -35,6 +35,7 @@ __all__ = [
     "MANIFEST_FILE",
     "METRICS_DIR",
     "PLOTS_DIR",
+    "POINTS_DIR",
     "REPORT_FILE",
     "RUNS_DIR",
     "RUN_FILE",
@@ -48,6 +49,8 @@ __all__ = [
 SCENARIO_FILE = "scenario.yaml"
 MANIFEST_FILE = "manifest.json"
 RUNS_DIR = "runs"
+#: A sweep's points, each a results directory of its own (``points/<key>/``).
+POINTS_DIR = "points"
 RUN_FILE = "run.json"
 METRICS_DIR = "metrics"
 PLOTS_DIR = "plots"

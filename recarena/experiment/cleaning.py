@@ -43,15 +43,21 @@ def results_directories(paths: Iterable[Path]) -> Iterator[Path]:
                 yield path
 
 
+def _run_dirs(results_dir: Path) -> list[Path]:
+    """Every run folder, a sweep's (``points/<key>/runs/…``) included."""
+    pattern = f"{RUNS}/seed=*/arm=*"
+    return sorted([*results_dir.glob(pattern), *results_dir.glob(f"points/*/{pattern}")])
+
+
 def _logs(results_dir: Path) -> list[Path]:
-    return sorted((results_dir / RUNS).glob(f"seed=*/arm=*/*{LOG_SUFFIX}"))
+    return [log for run in _run_dirs(results_dir) for log in sorted(run.glob(f"*{LOG_SUFFIX}"))]
 
 
 def has_event_logs(results_dir: Path) -> bool:
     """True when some finished run of ``results_dir`` still has its event log."""
     return any(
         (run / RUN_FILE).exists() and any(run.glob(f"*{LOG_SUFFIX}"))
-        for run in (results_dir / RUNS).glob("seed=*/arm=*")
+        for run in _run_dirs(results_dir)
     )
 
 

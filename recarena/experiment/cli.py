@@ -14,7 +14,7 @@ from pathlib import Path
 
 from recarena.experiment.loading import ScenarioError, load_scenario
 from recarena.experiment.scenarios import bundled_scenarios, resolve_scenario_path
-from recarena.experiment.schema import ScenarioConfig
+from recarena.experiment.schema import EXECUTORS, ScenarioConfig
 
 __all__ = ["main"]
 
@@ -56,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
         "--seeds", type=_seeds, help="seeds to run instead of the scenario's, e.g. 1,2,3"
     )
     run.add_argument("--jobs", type=int, help="worker processes (1 = in-process, 0 = all cores)")
+    run.add_argument(
+        "--executor", choices=EXECUTORS,
+        help="where runs execute: inline (this process), process (local pool), dask (a "
+        "cluster; a local one on 127.0.0.1 unless --address)",
+    )  # fmt: skip
+    run.add_argument(
+        "--address", metavar="tcp://HOST:PORT",
+        help="Dask scheduler of an existing cluster (implies --executor dask)",
+    )  # fmt: skip
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -148,14 +157,18 @@ def _unknown_arm(command: str, baseline: str | None, arms: Sequence[str]) -> boo
 
 
 def _print_summary(out: Path) -> None:
+    """The run's summary (a sweep has none: its report compares the points) and the report."""
     from recarena.analysis.report import summary_text
+    from recarena.analysis.sweep import is_sweep
 
-    print(summary_text(out))
+    if not is_sweep(out):
+        print(summary_text(out))
     print(f"\nreport: {out / 'report.html'}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from recarena.experiment.runner import SweepError, run_scenario
+    from recarena.experiment.executors import ExecutorError
+    from recarena.experiment.runner import ResourceLimitError, SweepError, run_scenario
 
     overrides = list(args.overrides)
     if args.baseline is not None:
@@ -166,6 +179,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 0:
         print("recarena run: --jobs must be ≥ 0", file=sys.stderr)
         return EXIT_INVALID
+    if args.address is not None and args.executor not in (None, "dask"):
+        print(f"recarena run: --address needs --executor dask, not {args.executor}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
+    executor = "dask" if args.address is not None else args.executor
     out = args.out
     if out is None:
         base = Path(config.output.dir) if config.output.dir else Path("results") / config.name
@@ -176,10 +194,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     try:
         run_scenario(
-            config, out, jobs=args.jobs, resume=args.resume,
-            progress=not args.quiet, report=not args.no_report,
+            config, out, jobs=args.jobs, resume=args.resume, progress=not args.quiet,
+            report=not args.no_report, executor=executor, address=args.address,
         )  # fmt: skip
-    except FileExistsError as exc:
+    except (FileExistsError, ExecutorError, ResourceLimitError) as exc:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except SweepError as exc:
@@ -245,8 +263,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             status = EXIT_INVALID
             continue
         runs = len(config.seeds) * len(config.arms)
-        print(f"{name}: ok — {len(config.arms)} arms × {len(config.seeds)} seeds = {runs} runs, "
-              f"{config.schedule.days:g} days")  # fmt: skip
+        points = ""
+        if config.sweep is not None:
+            from recarena.experiment.sweep import sample_points
+
+            n_points = len(sample_points(config.sweep))
+            points, runs = f"{n_points} points × ", runs * n_points
+        print(f"{name}: ok — {points}{len(config.arms)} arms × {len(config.seeds)} seeds = "
+              f"{runs} runs, {config.schedule.days:g} days")  # fmt: skip
     return status
 
 
@@ -287,7 +311,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"recarena report: {args.run_dir} is not a results directory (no scenario.yaml)",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    if _unknown_arm("report", args.baseline, RunDirectory(args.run_dir).arms):
+    if args.baseline is not None and _unknown_arm(
+        "report", args.baseline, RunDirectory(args.run_dir).arms
+    ):
         return EXIT_INVALID
     from recarena.experiment.cleaning import has_event_logs
 

@@ -57,7 +57,7 @@ models cannot score new items at all, so their cold-item lists are the popularit
 
 Models
 ------
-A :class:`~recarena.policies.recommenders.HistoryRecommender` is fitted on the train history
+A :class:`~recarena.policies.recommenders.base.HistoryRecommender` is fitted on the train history
 and asked for its exploitation ranking (:meth:`recommend`, no exploration, popularity
 fallback included, as it would act). Any other slate policy is set up, fitted (if
 ``batch_fit``), fed the train clicks as click feedback (if ``online``; each click arrives as a
@@ -91,7 +91,7 @@ from recarena.contract import (
 from recarena.experiment.schema import ScenarioConfig
 from recarena.policies import registry
 from recarena.policies.base import Policy
-from recarena.policies.recommenders import HistoryRecommender, interaction_frame
+from recarena.policies.recommenders.base import HistoryRecommender, interaction_frame
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, Col, Table, read_slates
 from recarena.simulator.simulation import build_world
@@ -641,7 +641,7 @@ def recsys_offline_applies(scenario: Mapping[str, Any]) -> bool:
     """Whether a scenario gets the recommender section (and, with it, offline evaluation).
 
     It does on the slate surface when some arm is a
-    :class:`~recarena.policies.recommenders.HistoryRecommender` or the scenario sets
+    :class:`~recarena.policies.recommenders.base.HistoryRecommender` or the scenario sets
     ``analysis.recsys``; ``analysis.recsys.offline: false`` keeps the section but skips the
     refits.
     """

@@ -272,6 +272,12 @@ def scenario_from_dict(
         problems = [Problem(loc, message) for loc, message in ope_problems(config)]
     if problems:
         raise ScenarioError(source, problems, lines)
+    if config.sweep is not None:
+        # Every point must be a valid scenario before anything runs. The sweep module builds
+        # on this one (a point is validated by this function), hence the import here.
+        from recarena.experiment.sweep import point_scenarios
+
+        point_scenarios(config, source, lines)
     return config
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from recarena.policies.base import Policy, PolicyParams
+from recarena.policies.base import Policy, PolicyParams, params_kind
 
 __all__ = [
     "BUILTIN_MODULES",
@@ -33,18 +33,22 @@ __all__ = [
 ]
 
 BUILTIN_MODULES: tuple[str, ...] = (
-    "recarena.policies.association",
-    "recarena.policies.bandits",
-    "recarena.policies.collaborative",
-    "recarena.policies.content",
-    "recarena.policies.experiments",
-    "recarena.policies.heuristics",
-    "recarena.policies.hybrid",
-    "recarena.policies.lookalike",
-    "recarena.policies.nba",
+    "recarena.policies.bandits.context_free",
+    "recarena.policies.bandits.item_linear",
+    "recarena.policies.bandits.linear",
+    "recarena.policies.campaigns.lookalike",
+    "recarena.policies.campaigns.nba",
+    "recarena.policies.campaigns.segmentation",
+    "recarena.policies.campaigns.uplift",
+    "recarena.policies.experiments.ab_split",
+    "recarena.policies.experiments.bandit_over_policies",
+    "recarena.policies.experiments.fixed",
     "recarena.policies.oracle",
-    "recarena.policies.segmentation",
-    "recarena.policies.uplift",
+    "recarena.policies.recommenders.association",
+    "recarena.policies.recommenders.collaborative",
+    "recarena.policies.recommenders.content",
+    "recarena.policies.recommenders.heuristics",
+    "recarena.policies.recommenders.hybrid",
 )
 
 _REGISTRY: dict[str, type[Policy]] = {}
@@ -63,10 +67,10 @@ class UnknownPolicyError(KeyError):
 def register(cls: P) -> P:
     """Class decorator: add a :class:`Policy` subclass to the registry under ``cls.kind``."""
     if not cls.kind:
-        raise ValueError(f"{cls.__name__} has no kind")
+        raise ValueError(f"{cls.__name__} has no kind: declare kind: Literal[...] in its Params")
     if cls.kind in _REGISTRY and _REGISTRY[cls.kind] is not cls:
         raise ValueError(f"policy kind {cls.kind!r} registered twice")
-    if cls.Params.model_fields["kind"].annotation is str:
+    if params_kind(cls.Params) != cls.kind:
         raise TypeError(f"{cls.__name__}.Params must declare kind: Literal[{cls.kind!r}]")
     _REGISTRY[cls.kind] = cls
     return cls

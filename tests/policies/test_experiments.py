@@ -18,12 +18,9 @@ from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind,
 from recarena.experiment.checks import check_context
 from recarena.policies import registry
 from recarena.policies.base import Policy, PolicyParams
-from recarena.policies.experiments import (
-    ABSplit,
-    ABSplitParams,
-    BanditOverPolicies,
-    assign_variants,
-)
+from recarena.policies.experiments.ab_split import ABSplit, ABSplitParams
+from recarena.policies.experiments.assignment import assign_variants
+from recarena.policies.experiments.bandit_over_policies import BanditOverPolicies
 from recarena.simulator.log import Col
 from recarena.simulator.params import (
     CatalogueParams,

@@ -326,6 +326,33 @@ def headlines(ctx: ReportContext, analysis: ExperimentAnalysis) -> list[Headline
     return out
 
 
+def _health_html(ab: pd.DataFrame) -> str:
+    """Per A/B arm: runs with a sample-ratio mismatch and the CUPED variance reduction."""
+    rows = []
+    for arm, part in ab.groupby(ARM, sort=False):
+        flagged = part["srm_mismatch"].dropna()
+        reduction = part["cuped_variance_reduction"].dropna()
+        rows.append({
+            ARM: arm,
+            "SRM flagged (p < 0.001)": f"{int(flagged.sum())} of {len(flagged)} runs",
+            "median SRM p": float(part["srm_p"].median()),
+            "CUPED variance reduction (mean)": float(reduction.mean()) if len(reduction)
+            else math.nan,
+            "share of runs significant, CUPED / raw": (
+                f"{(part['cuped_p'] <= 0.05).mean():.2f} / "
+                f"{(part['cuped_p_unadjusted'] <= 0.05).mean():.2f}"
+            ),
+        })  # fmt: skip
+    text = (
+        "Health checks of every A/B run. Sample-ratio mismatch: χ² of the users assigned to "
+        "each variant against the designed weights (Fabijan et al. 2019). CUPED (Deng et al. "
+        "2013), first treatment vs control per user: clicks after the first look adjusted by "
+        "clicks up to it (the logs start with the test, so its first period stands in for the "
+        "pre-period)."
+    )
+    return f"<h3>SRM and CUPED</h3><p>{html.escape(text)}</p>" + html_table(pd.DataFrame(rows))
+
+
 def _boundary_note(ctx: ReportContext) -> str:
     """Which group-sequential convention each A/B arm's O'Brien–Fleming rule uses."""
     named = []
@@ -374,8 +401,11 @@ def build(ctx: ReportContext) -> SectionOutput | None:
     body.append(_boundary_note(ctx))
     ab = analysis.ab_runs()
     if len(ab):
-        keep = [c for c in (SEED, ARM, "test", "significant", "decision_time", "winner_name",
-                            "best", "correct", "null") if c in ab.columns]  # fmt: skip
+        body.append(_health_html(ab))
+        keep = [c for c in (SEED, ARM, "test", "unit", "significant", "decision_time",
+                            "winner_name", "best", "correct", "null", "srm_p", "srm_mismatch",
+                            "cuped_variance_reduction", "cuped_p", "cuped_p_unadjusted")
+                if c in ab.columns]  # fmt: skip
         body.append("<details><summary>A/B tests per run</summary>")
         body.append(html_table(ab[keep]) + "</details>")
     means = bernoulli_means(ctx.results.scenario, ctx.horizon)

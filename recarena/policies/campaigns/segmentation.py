@@ -31,7 +31,7 @@ Then every user of a segment gets the segment's action:
   arm left untreated), the expected incremental NPV of the simulator's oracle with estimated
   rates: a contacted user pays the conversion cost on every response, including those that
   would have happened without the offer. Pilot, contact rules and budget as in
-  :mod:`recarena.policies.campaigns`.
+  :mod:`recarena.policies.campaigns.base`.
 
 Before a data-driven segmentation exists (``kmeans``/``rfm`` before the first fit) every user
 is in segment 0 and decisions are flagged ``fallback``.
@@ -48,14 +48,14 @@ from pydantic import Field, model_validator
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, History, Surface
 from recarena.models import segmentation as seg
 from recarena.models.targeting import offer_samples
-from recarena.policies.campaigns import (
+from recarena.policies.campaigns.base import (
     CampaignPolicy,
     ValueCampaignParams,
     campaign_log,
     history_features,
 )
+from recarena.policies.recommenders.slates import explore, ranked_items
 from recarena.policies.registry import register
-from recarena.policies.slates import explore, ranked_items
 from recarena.typing import BoolArray, ClosedModel, FloatArray, IntArray
 
 __all__ = ["SegmentPolicy", "SegmentRule"]
@@ -110,7 +110,6 @@ class SegmentPolicy(CampaignPolicy):
                 raise ValueError("segment_offers entries must be offer indices or -1")
             return self
 
-    kind = "segment"
     summary = "Segments (rules / RFM / k-means); one slate, variant or offer per segment."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT, Surface.CAMPAIGN})
     online = True

@@ -1,7 +1,8 @@
 r"""Shared machinery of history-trained slate recommenders.
 
-Every recommender in :mod:`~recarena.policies.collaborative`, :mod:`~recarena.policies.hybrid`,
-:mod:`~recarena.policies.content` and :mod:`~recarena.policies.association` derives from
+Every recommender in :mod:`~recarena.policies.recommenders.collaborative`,
+:mod:`~recarena.policies.recommenders.hybrid`, :mod:`~recarena.policies.recommenders.content`
+and :mod:`~recarena.policies.recommenders.association` derives from
 :class:`HistoryRecommender`, which owns everything that is not the model itself:
 
 * **Interactions.** On each scheduled :meth:`~recarena.policies.base.Policy.fit` the logged
@@ -25,8 +26,8 @@ Every recommender in :mod:`~recarena.policies.collaborative`, :mod:`~recarena.po
   (interaction weight, ties by id) and ``Decision.fallback = True``. Slates the model could
   only partly fill are topped up from the same ranking.
 * **Exploration.** With probability ``epsilon`` a user gets a uniformly random slate
-  (:func:`recarena.policies.slates.explore`, propensity of the first item logged; ``group`` = 1
-  for explored rows).
+  (:func:`recarena.policies.recommenders.slates.explore`, propensity of the first item logged;
+  ``group`` = 1 for explored rows).
 * **Threads.** Fit and scoring run under ``threadpoolctl`` with ``threads`` BLAS/OpenMP
   threads, so OpenBLAS, ``implicit`` and PyTorch do not oversubscribe the cores. Factor
   models rank blocks of users on ``threads`` worker threads instead (one BLAS thread each),
@@ -54,7 +55,7 @@ from pydantic import Field
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, History, Surface
 from recarena.numerics.topk import blockwise_top_k
 from recarena.policies.base import Policy, PolicyParams
-from recarena.policies.slates import explore
+from recarena.policies.recommenders.slates import explore
 from recarena.typing import BoolArray, Float32Array, IntArray
 
 __all__ = [
@@ -178,18 +179,22 @@ class HistoryRecommender(Policy):
     #: :meth:`_score_block` is thread-safe: with ``threads > 1`` blocks of users are ranked
     #: in parallel (see :meth:`_rank_blocks`).
     parallel_blocks: ClassVar[bool] = False
-    #: Extra option sets the contract suite checks besides the defaults.
-    contract_options: ClassVar[tuple[dict[str, Any], ...]] = ()
     params: RecommenderParams
 
     @classmethod
     def contract_configs(cls) -> list[dict[str, Any]]:
-        """Configs for the contract suite: defaults, the shared options, and class extras."""
+        """The defaults and the shared options (exploration, filtering, a minimum history)."""
+        return cls._recommender_configs()
+
+    @classmethod
+    def _recommender_configs(cls, *extras: dict[str, Any]) -> list[dict[str, Any]]:
+        """:meth:`contract_configs` of a recommender: the defaults, the shared options, and
+        each of ``extras`` (a model's own option sets)."""
         shared = {"epsilon": 0.2, "filter_consumed": True, "min_user_interactions": 2}
         return [
             {"kind": cls.kind},
             {"kind": cls.kind, **shared},
-            *({"kind": cls.kind, **extra} for extra in cls.contract_options),
+            *({"kind": cls.kind, **extra} for extra in extras),
         ]
 
     # ------------------------------------------------------------------ lifecycle
@@ -207,6 +212,14 @@ class HistoryRecommender(Policy):
 
     def _reset_model(self) -> None:
         """Forget model state (called at setup); subclasses clear what they learn."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The thread-pool controller holds handles to loaded libraries, which do not pickle;
+        # it is a cache, rebuilt on the next use.
+        state = self.__dict__.copy()
+        if "_controller" in state:
+            state["_controller"] = None
+        return state
 
     @contextmanager
     def threads(self, limit: int | None = None) -> Iterator[None]:

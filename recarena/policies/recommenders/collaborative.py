@@ -1,6 +1,6 @@
 r"""Collaborative filtering: item-kNN, user-kNN, ALS, BPR and PureSVD.
 
-All are :class:`~recarena.policies.recommenders.HistoryRecommender` s: refitted on the
+All are :class:`~recarena.policies.recommenders.base.HistoryRecommender` s: refitted on the
 scenario's schedule from the logged clicks and purchases (weights
 :math:`r_{ui} = \#\text{clicks} + w_c\,\#\text{purchases}`), with consumed-item filtering,
 popularity fallback, ε-exploration and blockwise top-k selection from the base class.
@@ -19,7 +19,7 @@ Nearest neighbours (``implicit.nearest_neighbours``, Deshpande & Karypis 2004):
   Users unknown at the fit fall back to popularity.
 
 Matrix factorisation (scores :math:`s_{ui} = p_u\cdot q_i`, selected by the base's
-:func:`~recarena.policies.recommenders.blockwise_top_k`; ``implicit``'s own ``recommend`` is
+:func:`~recarena.policies.recommenders.base.blockwise_top_k`; ``implicit``'s own ``recommend`` is
 not used, so its ``-3.4e38`` scores for filtered items when fewer than N remain never leak):
 
 * **ALS** — implicit-feedback ALS (Hu, Koren & Volinsky 2008): minimise
@@ -52,7 +52,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from recarena.contract import History
-from recarena.policies.recommenders import (
+from recarena.policies.recommenders.base import (
     FactorRecommender,
     HistoryRecommender,
     RecommenderParams,
@@ -120,14 +120,16 @@ class ItemKNNRecommender(_KNNRecommender):
     class Params(KNNParams):
         kind: Literal["item_knn"] = "item_knn"
 
-    kind = "item_knn"
     summary = "Item-kNN collaborative filtering (cosine, TF-IDF or BM25 via implicit)."
     scores_current = True
-    contract_options = (
-        {"weighting": "bm25"},
-        {"weighting": "tfidf", "neighbours": 5},
-    )
+
     params: Params
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        return cls._recommender_configs(
+            {"weighting": "bm25"}, {"weighting": "tfidf", "neighbours": 5}
+        )
 
     def _score_items(
         self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
@@ -142,14 +144,14 @@ class UserKNNRecommender(_KNNRecommender):
     class Params(KNNParams):
         kind: Literal["user_knn"] = "user_knn"
 
-    kind = "user_knn"
     summary = "User-kNN collaborative filtering (cosine, TF-IDF or BM25 via implicit)."
     transpose = True
-    contract_options = (
-        {"weighting": "bm25"},
-        {"weighting": "tfidf"},
-    )
+
     params: Params
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        return cls._recommender_configs({"weighting": "bm25"}, {"weighting": "tfidf"})
 
     def _score_items(
         self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
@@ -193,10 +195,13 @@ class ALSRecommender(_ImplicitFactors):
         alpha: float = Field(2.0, ge=0, description="α in the confidence c = 1 + α r")
         iterations: int = Field(15, ge=1, le=500, description="ALS sweeps")
 
-    kind = "als"
     summary = "Matrix factorisation by implicit-feedback ALS (implicit)."
-    contract_options = ({"factors": 4, "alpha": 10.0},)
+
     params: Params
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        return cls._recommender_configs({"factors": 4, "alpha": 10.0})
 
     def _implicit_model(self) -> Any:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -223,10 +228,13 @@ class BPRRecommender(_ImplicitFactors):
         regularization: float = Field(0.01, ge=0, description="λ: L2 penalty")
         iterations: int = Field(100, ge=1, le=5000, description="SGD epochs")
 
-    kind = "bpr"
     summary = "Matrix factorisation by Bayesian personalised ranking (implicit)."
-    contract_options = ({"factors": 4, "iterations": 20},)
+
     params: Params
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        return cls._recommender_configs({"factors": 4, "iterations": 20})
 
     def _implicit_model(self) -> Any:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
@@ -250,7 +258,6 @@ class PureSVDRecommender(FactorRecommender):
         kind: Literal["svd"] = "svd"
         factors: int = Field(32, ge=1, le=1024, description="rank of the truncated SVD")
 
-    kind = "svd"
     summary = "PureSVD: truncated SVD (scipy) with fold-in scores r_u V Vᵀ."
     scores_current = True
     params: Params

@@ -45,7 +45,7 @@ from recarena.models.churn import (
     make_churn_classifier,
 )
 from recarena.models.targeting import positive_proba
-from recarena.policies.campaigns import CampaignParams, CampaignPolicy, history_features
+from recarena.policies.campaigns.base import CampaignParams, CampaignPolicy, history_features
 from recarena.policies.registry import register
 from recarena.typing import BoolArray, FloatArray, IntArray
 
@@ -90,7 +90,6 @@ class LookalikePolicy(CampaignPolicy):
         lookback_days: float = Field(14.0, gt=0, description="W: window of the aggregates")
         label_days: float = Field(7.0, gt=0, description="H: churn label window after cut-off")
 
-    kind = "lookalike"
     summary = "Look-alike churn model (logistic / CatBoost); retention offer to the top-k."
     params: Params
 

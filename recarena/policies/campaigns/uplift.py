@@ -1,7 +1,7 @@
 r"""Uplift targeting on the campaign surface: pilot, fit a CATE learner, treat the top-k%.
 
 Registered kind ``uplift``. Life cycle (shared with the other campaign policies, see
-:mod:`recarena.policies.campaigns`): the first ``pilot_campaigns`` campaigns are a randomised
+:mod:`recarena.policies.campaigns.base`): the first ``pilot_campaigns`` campaigns are a randomised
 pilot (propensities logged); at every ``fit(history)`` one learner per offer is fitted on the
 offer's pilot sample — treated rows (``offer = o``, :math:`t = 1`) and its control rows
 (``offer = −1``, ``control_for = o``, :math:`t = 0`), outcome ``responded``, features from
@@ -45,7 +45,7 @@ from pydantic import Field, model_validator
 
 from recarena.contract import DecisionRequest, History
 from recarena.models.targeting import make_classifier, make_uplift_learner, positive_proba
-from recarena.policies.campaigns import CampaignParams, CampaignPolicy, fit_offer_models
+from recarena.policies.campaigns.base import CampaignParams, CampaignPolicy, fit_offer_models
 from recarena.policies.registry import register
 from recarena.typing import FloatArray
 
@@ -83,7 +83,6 @@ class UpliftPolicy(CampaignPolicy):
                 )
             return self
 
-    kind = "uplift"
     summary = "Uplift targeting: randomised pilot, S/T/X/CT/TO learner, top-k% by uplift."
     params: Params
 

@@ -33,7 +33,7 @@ ever shadow the library.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from recarena.contract import EnvironmentSpec, History
-from recarena.policies.recommenders import FactorRecommender, RecommenderParams
+from recarena.policies.recommenders.base import FactorRecommender, RecommenderParams
 from recarena.policies.registry import register
 from recarena.typing import Float32Array, IntArray
 
@@ -109,15 +109,18 @@ class LightFMRecommender(FactorRecommender):
             True, description="use category, price bin and description words"
         )
 
-    kind = "lightfm"
     summary = "LightFM hybrid MF (WARP/BPR/logistic) with user and item features."
     contextual = True
-    contract_options = (
-        {"loss": "logistic", "user_features": False},
-        {"loss": "bpr", "item_identity": False, "epochs": 5},
-        {"item_features": False},
-    )
+
     params: Params
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        return cls._recommender_configs(
+            {"loss": "logistic", "user_features": False},
+            {"loss": "bpr", "item_identity": False, "epochs": 5},
+            {"item_features": False},
+        )
 
     def _reset_model(self) -> None:
         super()._reset_model()

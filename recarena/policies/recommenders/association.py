@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 from pydantic import Field, model_validator
 
 from recarena.contract import History
-from recarena.policies.recommenders import (
+from recarena.policies.recommenders.base import (
     HistoryRecommender,
     RecommenderParams,
     interaction_frame,
@@ -99,11 +99,14 @@ class AssociationRulesRecommender(HistoryRecommender):
             "confidence", description="rule strength summed into the score"
         )
 
-    kind = "association_rules"
     summary = "Association rules ('bought together'): support/confidence/lift co-occurrence."
     scores_current = True
-    contract_options = ({"basket_days": 1.0, "metric": "lift", "min_support": 0.0},)
+
     params: Params
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        return cls._recommender_configs({"basket_days": 1.0, "metric": "lift", "min_support": 0.0})
 
     def _reset_model(self) -> None:
         self.rules_ = sp.csr_array((self.spec_.n_items, self.spec_.n_items), dtype=np.float32)
@@ -156,14 +159,16 @@ class SegmentPopularityRecommender(HistoryRecommender):
                 raise ValueError("by=feature needs a feature name")
             return self
 
-    kind = "segment_popularity"
     summary = "Popularity per observable segment (categorical feature or k-means), shrunk."
     contextual = True
-    contract_options = (
-        {"by": "kmeans", "n_segments": 3},
-        {"feature": "device", "prior_strength": 0.0},
-    )
+
     params: Params
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        return cls._recommender_configs(
+            {"by": "kmeans", "n_segments": 3}, {"feature": "device", "prior_strength": 0.0}
+        )
 
     def _reset_model(self) -> None:
         self.segment_scores_ = np.zeros((0, self.spec_.n_items), dtype=np.float32)

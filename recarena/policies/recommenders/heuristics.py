@@ -10,8 +10,8 @@ from pydantic import Field
 
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, Surface
 from recarena.policies.base import Policy, PolicyParams
+from recarena.policies.recommenders.slates import explore, random_slate_decision, ranked_items
 from recarena.policies.registry import register
-from recarena.policies.slates import explore, random_slate_decision, ranked_items
 from recarena.typing import IntArray
 
 __all__ = ["PopularityPolicy", "RandomPolicy", "random_campaign"]
@@ -65,7 +65,6 @@ class RandomPolicy(Policy):
             0.5, ge=0, le=1, description="campaign surface: share of users sent an offer"
         )
 
-    kind = "random"
     summary = "Uniformly random slates, variants or offers (randomised pilot on campaigns)."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT, Surface.CAMPAIGN})
     randomised = True
@@ -118,7 +117,6 @@ class PopularityPolicy(Policy):
         )
         epsilon: float = Field(0.0, ge=0, le=1, description="share of random slates")
 
-    kind = "popularity"
     summary = "Most-clicked items (all time, recent window or decayed), ε-exploration."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT})
     online = True

@@ -9,7 +9,7 @@ Every campaign policy built on :class:`CampaignPolicy` (``uplift``, ``nba``, ``l
    last one). The policy keeps its own ledger of the offers it sent, as a CRM would.
 2. **Randomised pilot.** On the first ``pilot_campaigns`` campaigns — and on any later one for
    which the model has nothing to fit yet — the policy runs
-   :func:`recarena.policies.heuristics.random_campaign`: each user is treated with
+   :func:`recarena.policies.recommenders.heuristics.random_campaign`: each user is treated with
    probability ``pilot_treat_fraction`` with a uniformly drawn eligible offer, propensities
    are logged, untreated users are the control group of a random offer. Those rows are
    ``group`` :data:`GROUP_PILOT`; a pilot forced by a missing model is flagged ``fallback``.
@@ -49,7 +49,7 @@ from pydantic import Field
 from recarena.contract import Decision, DecisionRequest, History, Surface
 from recarena.models.targeting import allocate, offer_samples, take_in_order
 from recarena.policies.base import Policy, PolicyParams
-from recarena.policies.heuristics import random_campaign
+from recarena.policies.recommenders.heuristics import random_campaign
 from recarena.typing import BoolArray, FloatArray, IntArray
 
 __all__ = [

@@ -22,7 +22,7 @@ the interaction state from the logged history (as every recommender here does).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,7 +31,7 @@ from pydantic import Field
 
 from recarena.contract import EnvironmentSpec, Feedback, FeedbackKind, History, Surface
 from recarena.numerics.topk import top_k
-from recarena.policies.recommenders import (
+from recarena.policies.recommenders.base import (
     FactorRecommender,
     HistoryRecommender,
     RecommenderParams,
@@ -64,7 +64,6 @@ class TfidfRecommender(FactorRecommender):
     class Params(_TextParams):
         kind: Literal["text_tfidf"] = "text_tfidf"
 
-    kind = "text_tfidf"
     summary = "Content-based: TF-IDF profile of consumed items vs item descriptions."
     scores_current = True
     params: Params
@@ -95,10 +94,13 @@ class SimilarItemsRecommender(HistoryRecommender):
         neighbours: int = Field(50, ge=1, le=5000, description="similar items kept per item")
         anchors: int = Field(3, ge=1, le=100, description="latest consumed items used")
 
-    kind = "similar_items"
     summary = "Item-to-item 'similar description' (TF-IDF cosine) of the latest items."
-    contract_options = ({"anchors": 1, "neighbours": 5},)
+
     params: Params
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        return cls._recommender_configs({"anchors": 1, "neighbours": 5})
 
     def _reset_model(self) -> None:
         vectors = tfidf_vectors(self.spec_, self.params.max_features)

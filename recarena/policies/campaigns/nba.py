@@ -1,7 +1,7 @@
 r"""Next Best Action: one response model per offer, the best offer per user, under a budget.
 
 Registered kind ``nba``. Life cycle as every campaign policy
-(:mod:`recarena.policies.campaigns`): randomised pilot campaigns first (each treated user gets
+(:mod:`recarena.policies.campaigns.base`): randomised pilot campaigns first (each treated user gets
 a uniformly drawn eligible offer, so every offer collects responses), then at every
 ``fit(history)`` one binary response model per offer — logistic regression or CatBoost —
 trained on the rows of earlier campaigns that sent that offer. Later campaigns score a value
@@ -27,7 +27,7 @@ Strategies (:math:`v_o` value, :math:`c^{conv}_o` conversion cost, :math:`c_o` c
 Constraints
 -----------
 Eligibility (``request.eligible``), the contact cap and suppression window of
-:class:`~recarena.policies.campaigns.CampaignParams`, ``target_fraction`` (a cap on contacts)
+:class:`~recarena.policies.campaigns.base.CampaignParams`, ``target_fraction`` (a cap on contacts)
 and ``request.budget`` (contact costs). Allocation: ``greedy`` (value per cost), ``lp`` (LP
 relaxation with rounding — the LP optimum bounds the exact optimum, so each campaign's
 relative optimality gap is known) or ``milp`` (exact, HiGHS branch-and-bound); each targeted
@@ -49,7 +49,7 @@ from pydantic import Field
 
 from recarena.contract import DecisionRequest, History
 from recarena.models.targeting import make_classifier, make_uplift_learner, positive_proba
-from recarena.policies.campaigns import CampaignPolicy, ValueCampaignParams, fit_offer_models
+from recarena.policies.campaigns.base import CampaignPolicy, ValueCampaignParams, fit_offer_models
 from recarena.policies.registry import register
 from recarena.typing import FloatArray
 
@@ -78,7 +78,6 @@ class NextBestActionPolicy(CampaignPolicy):
             None, gt=0, le=1, description="treat at most this share of the users of a campaign"
         )
 
-    kind = "nba"
     summary = "Next Best Action: per-offer response models, best offer by P, NPV or uplift."
     selection = "value"
     params: Params
