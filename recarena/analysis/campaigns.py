@@ -61,11 +61,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from recarena.analysis import uplift as um
 from recarena.analysis.results import Run, RunDirectory
@@ -77,6 +78,7 @@ from recarena.models.churn import (
 )
 from recarena.models.targeting import (
     allocate,
+    make_classifier,
     make_uplift_learner,
     offer_samples,
     positive_proba,
@@ -261,9 +263,32 @@ def _qini_on_grid(y: FloatArray, t: FloatArray, scores: FloatArray, grid: FloatA
     return np.interp(grid, k / k[-1], q / k[-1])
 
 
+def _fold_scores(
+    learner: str, base: str, seed: int, X: FloatArray, t: NDArray[Any], y: FloatArray,
+    train: NDArray[Any], test: NDArray[Any],
+) -> FloatArray:  # fmt: skip
+    """Scores of one fold: the uplift learner's τ̂, or for ``response`` the classic response
+    model P(respond | treated, x) fitted on the treated training rows."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if learner == "response":
+            treated = train[t[train].astype(bool)]
+            model = make_classifier(base, seed).fit(X[treated], y[treated])  # type: ignore[arg-type]
+            return positive_proba(model, X[test])
+        uplift = make_uplift_learner(learner, base, seed)  # type: ignore[arg-type]
+        uplift.fit(X[train], t[train], y[train])
+        return np.asarray(uplift.predict_uplift(X[test]), dtype=np.float64)
+
+
 def uplift_learner_evaluation(
     rd: RunDirectory,
-    learners: Sequence[str] = ("s", "t", "x", "class_transformation", "transformed_outcome"),
+    learners: Sequence[str] | Mapping[str, tuple[str, str]] = (
+        "s",
+        "t",
+        "x",
+        "class_transformation",
+        "transformed_outcome",
+    ),
     base: str = "logistic",
     folds: int = 4,
     budget_fraction: float = 0.3,
@@ -272,6 +297,13 @@ def uplift_learner_evaluation(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cross-fitted uplift learners on each seed's pilot, scored against observed and true
     effects.
+
+    Parameters
+    ----------
+    learners
+        Learner codes (fitted on ``base`` models and named by their code), or a mapping
+        ``name → (learner, base model)`` — e.g. one entry per arm that targets by a score.
+        The learner ``response`` is the response model P(respond | treated, x).
 
     Returns
     -------
@@ -287,6 +319,10 @@ def uplift_learner_evaluation(
     from sklearn.model_selection import KFold
 
     grid = np.linspace(0.0, 1.0, grid_points)
+    scorers = (
+        dict(learners) if isinstance(learners, Mapping)
+        else {code: (code, base) for code in learners}
+    )  # fmt: skip
     score_rows: list[dict[str, Any]] = []
     curve_rows: list[pd.DataFrame] = []
     world_params, _ = _params(rd)
@@ -312,14 +348,10 @@ def uplift_learner_evaluation(
             tf = t.astype(np.float64)
             scored: dict[str, FloatArray] = {"oracle": tau}
             split = KFold(n_splits=folds, shuffle=True, random_state=seed)
-            for name in learners:
+            for name, (learner, model_base) in scorers.items():
                 oof = np.zeros(users.size)
                 for train, test in split.split(X):
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", UserWarning)
-                        model = make_uplift_learner(name, base, seed)  # type: ignore[arg-type]
-                        model.fit(X[train], t[train], y[train])
-                    oof[test] = model.predict_uplift(X[test])
+                    oof[test] = _fold_scores(learner, model_base, seed, X, t, y, train, test)
                 scored[name] = oof
             for name, s in scored.items():
                 with warnings.catch_warnings():

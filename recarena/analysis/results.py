@@ -151,6 +151,14 @@ class Run:
         """One table (see :class:`recarena.simulator.log.Table`), read on first use."""
         return self.tables[name]
 
+    def full_table(self, name: str) -> pd.DataFrame:
+        """One table with every column, read now: unlike :meth:`table` (which the analysis
+        uses, and which leaves the decisions' slates out to save memory), the decisions come
+        with their ``slate`` column (each row's k item ids in position order)."""
+        if name not in self.tables:
+            return self.tables[name]  # raises the KeyError that lists the tables present
+        return read_table(self.path, name)
+
     @cached_property
     def info(self) -> dict[str, Any]:
         """The run's ``run.json`` (``seed, arm, horizon_days, stats, ...``)."""

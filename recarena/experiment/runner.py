@@ -695,10 +695,11 @@ def _finished_anywhere(out_dir: Path) -> bool:
     )
 
 
-def build_report(out_dir: Path | str, jobs: int = 1) -> Path:
+def build_report(out_dir: Path | str, jobs: int = 1, baseline: str | None = None) -> Path:
     """Run the evaluations that refit policies, then write metrics, plots and the report
     (of a sweep: :func:`recarena.analysis.sweep_report.write_sweep_report`, reading its
-    points with ``jobs`` local processes).
+    points with ``jobs`` local processes). ``baseline`` is the arm paired differences are
+    taken from (default: the scenario's ``analysis.baseline_arm``, else the first arm).
 
     The report itself (:func:`recarena.analysis.report.write_report`) only reads the results
     directory; evaluations that need policies (offline refits) run here first and leave
@@ -712,7 +713,7 @@ def build_report(out_dir: Path | str, jobs: int = 1) -> Path:
     if is_sweep(out_dir):
         return write_sweep_report(out_dir, jobs=jobs)
     write_evaluations(out_dir)
-    return write_report(out_dir)
+    return write_report(out_dir, baseline=baseline)
 
 
 def _cleanup(out_dir: Path, created: bool) -> None:
