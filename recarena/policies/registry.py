@@ -42,7 +42,9 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "recarena.policies.hybrid",
     "recarena.policies.lookalike",
     "recarena.policies.nba",
+    "recarena.policies.neural",
     "recarena.policies.oracle",
+    "recarena.policies.ranking",
     "recarena.policies.segmentation",
     "recarena.policies.uplift",
 )
