@@ -280,6 +280,14 @@ class ALSRecommender(_ImplicitFactors):
             model.partial_fit_users(users, data[users])
         if items.size:
             model.partial_fit_items(items, sp.csr_matrix(data.T)[items])
+            # Again for the users: one whose clicks are all on items new since the last fit
+            # was solved against their zero factors in the first pass. (Users and items
+            # linked only to each other stay at zero until the next full refit.)
+            model.partial_fit_users(users, data[users])
+        missing = data.shape[0] - model.user_factors.shape[0]
+        if missing > 0:  # trailing users without interactions: zero factors, as new users get
+            pad = np.zeros((missing, model.user_factors.shape[1]), model.user_factors.dtype)
+            model.user_factors = np.vstack([model.user_factors, pad])
 
 
 @register

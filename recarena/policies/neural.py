@@ -205,8 +205,9 @@ class _NeuralMixin(HistoryRecommender):
         save_checkpoint(self.module_, path, meta)
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Restore a network saved by :meth:`save_checkpoint` into this set-up policy
-        (same kind, parameters and catalogue); it then scores as the saved one did."""
+        """Restore a network saved by :meth:`save_checkpoint` into this set-up policy (same
+        kind, parameters and catalogue). The network is the saved one; the interactions a
+        two-tower user tower reads stay this policy's own (from its fits and feedback)."""
         import torch
 
         self._check_set_up()

@@ -18,7 +18,8 @@ Training (at every scheduled fit at time :math:`t`), leak-free on a time split
     users active after :math:`c` (at most ``max_training_users``, sampled); each group holds
     the union of candidates, the items shown to the user after :math:`c` (shown-not-clicked
     negatives, when the run keeps impressions) and ``sampled_negatives`` uniformly drawn
-    items. Then the serving generators are refitted on the whole log up to :math:`t`.
+    items; of its negatives (label 0) at most ``max_negatives`` are kept, drawn uniformly,
+    which bounds the ranker's training cost without losing a positive. Then the serving generators are refitted on the whole log up to :math:`t`.
     Until a ranker could be trained (no clicks before the cut, or no positive label), the
     candidates are ordered by reciprocal-rank fusion :math:`\sum_g 1/(60 + \text{rank}_g)`
     (Cormack, Clarke & Büttcher 2009).
@@ -82,7 +83,10 @@ class GeneratorConfig(BaseModel):
     @field_validator("policy")
     @classmethod
     def _history_recommender(cls, value: dict[str, Any]) -> dict[str, Any]:
-        policy_cls, params = registry.parse_params(value)
+        try:
+            policy_cls, params = registry.parse_params(value)
+        except registry.UnknownPolicyError as exc:  # a KeyError: pydantic wants ValueError
+            raise ValueError(str(exc)) from None
         if not issubclass(policy_cls, HistoryRecommender):
             allowed = sorted(
                 k for k, c in registry.available().items() if issubclass(c, HistoryRecommender)
@@ -119,14 +123,17 @@ class TwoStageRecommender(HistoryRecommender):
         loss: RankingLoss = Field(
             "YetiRank", description="catboost_ranker loss: YetiRank, PairLogit or QueryRMSE"
         )
-        iterations: int = Field(200, ge=1, le=100_000, description="boosting iterations")
-        depth: int = Field(6, ge=1, le=16, description="tree depth")
+        iterations: int = Field(50, ge=1, le=100_000, description="boosting iterations")
+        depth: int = Field(4, ge=1, le=16, description="tree depth")
         learning_rate: float = Field(0.1, gt=0, le=1, description="boosting step size")
         label_days: float = Field(
             2.0, gt=0, description="length of the label window before each fit (days)"
         )
         sampled_negatives: int = Field(
             10, ge=0, le=10_000, description="uniform unseen items added per training user"
+        )
+        max_negatives: int = Field(
+            30, ge=1, le=100_000, description="negatives kept per training user (sampled)"
         )
         max_training_users: int = Field(
             5000, ge=1, description="cap on ranker training groups (users, sampled)"
@@ -224,7 +231,8 @@ class TwoStageRecommender(HistoryRecommender):
                 stats, extra,
             )  # fmt: skip
             y = pair_labels(blk, cands, history.clicks, history.conversions, cut)
-            parts.append((x, y, cands.row + lo))
+            keep = _subsample_negatives(cands.row, y, p.max_negatives, rng)
+            parts.append((x[keep], y[keep], cands.row[keep] + lo))
         x, y, g = (np.concatenate(part) for part in zip(*parts, strict=True))
         return x, y, g
 
@@ -308,3 +316,19 @@ def _extra_pairs(
         rows.append(np.repeat(np.arange(block.size, dtype=np.int64), sampled))
         chosen.append(items[rng.integers(0, items.size, block.size * sampled)])
     return np.concatenate(rows), np.concatenate(chosen)
+
+
+def _subsample_negatives(
+    groups: I64, labels: NDArray[np.float32], limit: int, rng: np.random.Generator
+) -> NDArray[np.bool_]:
+    """Mask keeping every positive and at most ``limit`` uniformly drawn negatives per group
+    (``groups`` ascending)."""
+    keys = rng.random(groups.size)
+    keys[labels > 0] = -1.0  # positives sort first and are always kept
+    order = np.lexsort((keys, groups))
+    starts = np.searchsorted(groups[order], groups[order], side="left")
+    rank_in_group = np.arange(groups.size) - starts
+    positives = np.bincount(groups, weights=labels > 0, minlength=int(groups.max(initial=-1)) + 1)
+    keep = np.zeros(groups.size, dtype=bool)
+    keep[order] = rank_in_group < positives[groups[order]] + limit
+    return keep
