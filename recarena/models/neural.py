@@ -56,6 +56,7 @@ classes are built on first use by :func:`model_classes`.
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -218,7 +219,7 @@ def model_classes() -> dict[str, type]:
 
     def mlp(sizes: list[int]) -> nn.Sequential:
         layers: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        for a, b in itertools.pairwise(sizes):
             layers += [nn.Linear(a, b), nn.ReLU()]
         return nn.Sequential(*layers[:-1])
 
@@ -309,7 +310,8 @@ def model_classes() -> dict[str, type]:
 
         def encode_items(self, ids: torch.Tensor, training: bool = False, g: Any = None) -> Any:
             dev = self.cfg.device
-            keep = self.known[ids]
+            known: torch.Tensor = self.known  # a buffer (see __init__)
+            keep = known[ids]
             if training and self.cfg.id_dropout > 0:
                 draw = torch.rand(ids.shape[0], generator=g, device=dev)
                 keep = keep & (draw >= self.cfg.id_dropout)

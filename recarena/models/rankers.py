@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["RankerKind", "RankingLoss", "RankerSpec", "fit_ranker"]
+__all__ = ["RankerKind", "RankerSpec", "RankingLoss", "fit_ranker"]
 
 RankerKind = Literal["catboost_ranker", "catboost_regressor", "hist_gbm"]
 RankingLoss = Literal["YetiRank", "PairLogit", "QueryRMSE"]

@@ -105,8 +105,8 @@ def item_stats(frame: pd.DataFrame, n_items: int, t: float, recent_days: float) 
     np.maximum.at(last, items, times)
     return ItemStats(
         t=t,
-        popularity=np.bincount(items, weight, minlength=n_items),
-        recent=np.bincount(items[recent], weight[recent], minlength=n_items),
+        popularity=np.bincount(items, weight, minlength=n_items).astype(np.float64),
+        recent=np.bincount(items[recent], weight[recent], minlength=n_items).astype(np.float64),
         last_seen=last,
     )
 

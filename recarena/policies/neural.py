@@ -248,7 +248,9 @@ class _DotNeural(_NeuralMixin, FactorRecommender):
                 users = torch.arange(self.user_known_.size, device=dev)
                 self.user_vectors_ = module.encode_users(users, None).cpu().numpy()
         self.item_scorable_ = (
-            np.ones(self.spec_.n_items, dtype=bool) if self.architecture == "two_tower" else warm_items
+            np.ones(self.spec_.n_items, dtype=bool)
+            if self.architecture == "two_tower"
+            else warm_items
         )
         self._cache_items = np.zeros(0, dtype=np.int64)
 

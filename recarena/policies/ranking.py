@@ -19,7 +19,8 @@ Training (at every scheduled fit at time :math:`t`), leak-free on a time split
     the union of candidates, the items shown to the user after :math:`c` (shown-not-clicked
     negatives, when the run keeps impressions) and ``sampled_negatives`` uniformly drawn
     items; of its negatives (label 0) at most ``max_negatives`` are kept, drawn uniformly,
-    which bounds the ranker's training cost without losing a positive. Then the serving generators are refitted on the whole log up to :math:`t`.
+    which bounds the ranker's training cost without losing a positive. Then the serving
+    generators are refitted on the whole log up to :math:`t`.
     Until a ranker could be trained (no clicks before the cut, or no positive label), the
     candidates are ordered by reciprocal-rank fusion :math:`\sum_g 1/(60 + \text{rank}_g)`
     (Cormack, Clarke & Büttcher 2009).

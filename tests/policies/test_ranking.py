@@ -145,9 +145,7 @@ def test_users_no_generator_knows_get_the_logged_fallback(ctx: CheckContext) -> 
     policy.fit(ctx.history)
     request = ctx.requests[0]
     newcomers = np.array([5_000, 5_001], dtype=np.int64)
-    items, fallback = policy.recommend(
-        newcomers, request.features[:2], request.available_items, 5
-    )
+    items, fallback = policy.recommend(newcomers, request.features[:2], request.available_items, 5)
     assert fallback.all() and (items >= 0).all()
     _, known_fallback = policy.recommend(
         request.users, request.features, request.available_items, 5

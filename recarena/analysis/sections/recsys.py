@@ -61,7 +61,7 @@ ONLINE_METRICS = (
     Metric.REVENUE_PER_USER, Metric.RETENTION, "mean_satisfaction", "fallback_share",
     "fit_seconds",
 )  # fmt: skip
-OFFLINE_METRICS = ("ndcg", "hit_rate", "mrr", "catalogue_coverage")
+OFFLINE_METRICS = ("ndcg", "hit_rate", "mrr", "map", "catalogue_coverage")
 # Plotted per day. Exposure concentration rather than "catalogue shown so far": with any
 # ε-exploration every arm shows nearly the whole catalogue within a day, so that curve could
 # not tell the arms apart (it stays in the drift table).
