@@ -63,7 +63,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -310,7 +310,7 @@ def model_classes() -> dict[str, type]:
 
         def encode_items(self, ids: torch.Tensor, training: bool = False, g: Any = None) -> Any:
             dev = self.cfg.device
-            known: torch.Tensor = self.known  # a buffer (see __init__)
+            known = cast(torch.Tensor, self.known)  # a buffer (see __init__)
             keep = known[ids]
             if training and self.cfg.id_dropout > 0:
                 draw = torch.rand(ids.shape[0], generator=g, device=dev)
