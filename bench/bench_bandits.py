@@ -92,16 +92,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, Surface
 from recarena.policies import bandits as bd
 from recarena.policies import registry
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    Feedback,
-    FeedbackKind,
-    Policy,
-    Surface,
-)
+from recarena.policies.base import Policy
 from recarena.simulator.params import (
     CatalogueParams,
     PopulationParams,

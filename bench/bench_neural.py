@@ -113,8 +113,8 @@ def _best_rate(fn: Callable[[], None], n_users: int, rounds: int) -> float:
 
 
 def _spec(n_items: int, n_features: int = 12) -> Any:
-    from recarena.policies.base import Surface
-    from recarena.policies.checks import check_context
+    from recarena.contract import Surface
+    from recarena.experiment.checks import check_context
 
     rng = np.random.default_rng(3)
     spec = check_context(Surface.SLATE).spec
@@ -178,7 +178,7 @@ def _fit_from_matrix(policy: Any, matrix: sp.csr_array, features: np.ndarray, pa
     """Fit a recommender on a History built from a synthetic interaction matrix."""
     import pandas as pd
 
-    from recarena.policies.base import History
+    from recarena.contract import History
 
     coo = matrix.tocoo()
     clicks = pd.DataFrame(

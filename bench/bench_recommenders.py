@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from recarena.analysis.ranking import blockwise_top_k, top_k
+from recarena.numerics.topk import blockwise_top_k, top_k
 
 
 def synthetic_interactions(
@@ -149,9 +149,9 @@ def bench_scoring(
 def _als_policy(users_vec: np.ndarray, items_vec: np.ndarray, threads: int):  # type: ignore[no-untyped-def]
     """An ALS policy holding given factors, as if fitted (for the recommend() path), scoring
     with ``threads`` threads."""
+    from recarena.contract import Surface
+    from recarena.experiment.checks import check_context
     from recarena.policies import registry
-    from recarena.policies.base import Surface
-    from recarena.policies.checks import check_context
     from recarena.policies.recommenders import FactorRecommender
 
     n_users, n_items = users_vec.shape[0], items_vec.shape[0]

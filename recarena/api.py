@@ -50,9 +50,9 @@ class Results:
     def _metrics(self, name: str) -> pd.DataFrame:
         path = self.path / "metrics" / f"{name}.csv"
         if not path.exists():
-            from recarena.analysis.report import write_report
+            from recarena.experiment.runner import build_report
 
-            write_report(self.path)
+            build_report(self.path)
         return pd.read_csv(path)
 
     def summary(self) -> pd.DataFrame:
@@ -61,17 +61,10 @@ class Results:
 
     def summary_text(self) -> str:
         """The summary as the compact text table ``recarena run`` prints."""
-        from recarena.analysis.report import headline_metrics, print_summary
+        from recarena.analysis.report import summary_text
 
-        summary = self.summary()
-        metrics = headline_metrics(summary)
-        text = print_summary(summary, metrics=metrics)
-        paired = self.path / "metrics" / "paired_differences.csv"
-        if paired.exists():
-            baseline = self.directory.arms[0]
-            text += f"\n\ndifference from {baseline}, paired by seed (mean ± 95% CI half-width):\n"
-            text += print_summary(pd.read_csv(paired), metrics=metrics)
-        return text
+        self.summary()  # builds the metrics when they are missing
+        return summary_text(self.directory)
 
     def per_run(self) -> pd.DataFrame:
         """One row per (seed, arm) with every scalar metric."""

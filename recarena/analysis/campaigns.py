@@ -85,6 +85,7 @@ from recarena.models.targeting import (
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.world import World, offer_eligibility, offer_logits
+from recarena.typing import FloatArray, IntArray
 
 __all__ = [
     "OUTCOME_METRICS",
@@ -102,8 +103,6 @@ __all__ = [
     "uplift_learner_evaluation",
 ]
 
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 #: Metric columns of :func:`campaign_outcomes`.
 OUTCOME_METRICS: tuple[str, ...] = (
@@ -161,25 +160,25 @@ def offer_table(rd: RunDirectory) -> pd.DataFrame:
     )
 
 
-def response_probabilities(world: World, users: I64) -> tuple[F64, F64]:
+def response_probabilities(world: World, users: IntArray) -> tuple[FloatArray, FloatArray]:
     """True :math:`(p_0, p_1)` of every offer for ``users``, shape (n, O) each."""
     logit0, logit1 = offer_logits(world, users)
     return 1.0 / (1.0 + np.exp(-logit0)), 1.0 / (1.0 + np.exp(-logit1))
 
 
-def true_effects(world: World, users: I64) -> F64:
+def true_effects(world: World, users: IntArray) -> FloatArray:
     """True effect :math:`p_1 - p_0` of every offer for ``users``, shape (n, O)."""
     p0, p1 = response_probabilities(world, users)
-    out: F64 = p1 - p0
+    out: FloatArray = p1 - p0
     return out
 
 
-def incremental_npv(world: World, users: I64, offers: pd.DataFrame) -> F64:
+def incremental_npv(world: World, users: IntArray, offers: pd.DataFrame) -> FloatArray:
     """True expected incremental NPV of sending each offer, shape (n, O):
     :math:`p_1 (v - c^{conv}) - c - p_0 v`, the simulator's NPV accounting."""
     p0, p1 = response_probabilities(world, users)
     value = offers["value"].to_numpy(dtype=np.float64)
-    out: F64 = (
+    out: FloatArray = (
         p1 * offers["margin"].to_numpy(dtype=np.float64)
         - offers["contact_cost"].to_numpy(dtype=np.float64)
         - p0 * value
@@ -194,7 +193,7 @@ def _campaigns(run: Run) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------- outcomes
-def _top_sum(values: F64, m: int) -> float:
+def _top_sum(values: FloatArray, m: int) -> float:
     if m <= 0:
         return 0.0
     if m >= values.size:
@@ -270,7 +269,7 @@ def pilot_rows(rd: RunDirectory, seed: int, before_campaign: int) -> pd.DataFram
     return pd.DataFrame()
 
 
-def _qini_on_grid(y: F64, t: F64, scores: F64, grid: F64) -> F64:
+def _qini_on_grid(y: FloatArray, t: FloatArray, scores: FloatArray, grid: FloatArray) -> FloatArray:
     k, q = um.qini_curve(y, t, scores)
     return np.interp(grid, k / k[-1], q / k[-1])
 
@@ -324,7 +323,7 @@ def uplift_learner_evaluation(
             X = world.features[users].astype(np.float64)
             tau = true_effects(world, users)[:, o]
             tf = t.astype(np.float64)
-            scored: dict[str, F64] = {"oracle": tau}
+            scored: dict[str, FloatArray] = {"oracle": tau}
             split = KFold(n_splits=folds, shuffle=True, random_state=seed)
             for name in learners:
                 oof = np.zeros(users.size)

@@ -62,17 +62,19 @@ from numpy.typing import NDArray
 from scipy import stats as sps
 
 from recarena.analysis import regret as rg
-from recarena.analysis.abtest import always_valid_ci
 from recarena.analysis.results import RunDirectory
 from recarena.analysis.stats import ARM, SEED
-from recarena.policies.experiments import (
-    ABSplitParams,
-    BanditOverPoliciesParams,
+from recarena.simulator.log import Col, Table, read_table
+from recarena.stats import always_valid_ci
+from recarena.stats.sequential_test import (
+    Fallback,
     SequentialTest,
     TestKind,
     TestOutcome,
+    TestPlan,
+    test_plan,
 )
-from recarena.simulator.log import Col, Table, read_table
+from recarena.typing import FloatArray
 
 __all__ = [
     "AB_KIND",
@@ -98,8 +100,6 @@ METHODS: tuple[TestKind, ...] = ("fixed", "peeking", "sequential_msprt", "obrien
 _TIE = 1e-7  # float32 oracle columns: values closer than this are equal
 _ON_BEST = 1e-6
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 # Column names of the tables built here.
 DAY = rg.DAY
@@ -150,9 +150,51 @@ def look_counts(
     return np.cumsum(successes, axis=1), np.cumsum(trials, axis=1).astype(np.float64)
 
 
+@dataclass(frozen=True)
+class ABDesign:
+    """What the analysis needs of an ``ab_split`` arm, read from its resolved config.
+
+    The run directory's ``scenario.yaml`` holds every policy's parameters with their defaults
+    filled in, so the analysis reads the design from it without importing the policy.
+    """
+
+    test: TestKind
+    alpha: float
+    horizon_days: float | None
+    checkpoint_every: float
+    msprt_tau: float
+    commit: bool
+    fallback: Fallback
+    variant_names: tuple[str, ...]
+    variant_configs: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ABDesign:
+        """From an ``ab_split`` policy config with every parameter present."""
+        variants = config["variants"]
+        return cls(
+            test=config["test"],
+            alpha=float(config["alpha"]),
+            horizon_days=config["horizon_days"],
+            checkpoint_every=float(config["checkpoint_every"]),
+            msprt_tau=float(config["msprt_tau"]),
+            commit=bool(config["commit"]),
+            fallback=config["fallback"],
+            variant_names=tuple(str(v["name"]) for v in variants),
+            variant_configs=tuple(dict(v["policy"]) for v in variants),
+        )
+
+    def plan(self, horizon: float) -> TestPlan:
+        """The test design for a run of ``horizon`` days (``horizon_days`` when set)."""
+        h = self.horizon_days if self.horizon_days is not None else horizon
+        return test_plan(
+            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback
+        )
+
+
 def replay_test(
     frame: pd.DataFrame,
-    params: ABSplitParams,
+    params: ABDesign,
     horizon: float,
     test: TestKind | None = None,
 ) -> TestOutcome:
@@ -173,7 +215,7 @@ def replay_test(
     plan = params.plan(horizon)
     if test is not None and test != plan.test:
         plan = replace(plan, test=test)
-    k = len(params.variants)
+    k = len(params.variant_names)
     successes, trials = look_counts(frame, plan.looks, k)
     replay = SequentialTest(plan, k)
     for look in range(int(np.sum(plan.looks <= horizon + 1e-9))):
@@ -189,7 +231,7 @@ def test_trajectories(outcome: TestOutcome, alpha: float, tau: float) -> pd.Data
     pandas.DataFrame
         ``comparison`` (treatment index k ≥ 1), ``t``, ``estimate`` (rate_k − rate_0),
         ``p_nominal``, ``p_sequential``, ``z``, ``threshold``, ``cs_low``, ``cs_high`` (the
-        always-valid confidence sequence of :func:`~recarena.analysis.abtest.always_valid_ci`
+        always-valid confidence sequence of :func:`~recarena.stats.always_valid_ci`
         at level 1 − α with mixing variance τ²).
     """
     k, n_looks = outcome.trials.shape
@@ -436,14 +478,14 @@ class ExperimentAnalysis:
 
 
 def _ab_row(
-    frame: pd.DataFrame, params: ABSplitParams, horizon: float
+    frame: pd.DataFrame, params: ABDesign, horizon: float
 ) -> tuple[dict[str, Any], TestOutcome, FloatArray]:
     own = replay_test(frame, params, horizon)
     until = own.decision_time if own.decided else horizon
-    values = variant_values(frame, Col.GROUP, len(params.variants), until)
-    configs = [v.policy for v in params.variants]
+    values = variant_values(frame, Col.GROUP, len(params.variant_names), until)
+    configs = list(params.variant_configs)
     null = all(c == configs[0] for c in configs) or _best(values) < 0
-    names = [v.name for v in params.variants]
+    names = list(params.variant_names)
     row: dict[str, Any] = {
         "test": params.test,
         "commit": params.commit,
@@ -529,12 +571,12 @@ def analyse_experiments(
                                    "option_column": column, "best": np.nan, "null": False,
                                    "truth_key": None}  # fmt: skip
             if kind == AB_KIND:
-                params = ABSplitParams.model_validate(role.config)
+                params = ABDesign.from_config(role.config)
                 ab, outcome, values = _ab_row(frame, params, horizon)
                 row.update(ab)
                 row["best"] = float(_best(values)) if _best(values) >= 0 else np.nan
-                names[run.arm] = [v.name for v in params.variants]
-                configs = [v.policy for v in params.variants]
+                names[run.arm] = list(params.variant_names)
+                configs = list(params.variant_configs)
                 truth.setdefault((run.seed, _key(configs)), []).append(values)
                 fixed = _fixed_actions(configs)
                 if fixed is not None:
@@ -546,9 +588,9 @@ def analyse_experiments(
                     traj = traj[traj[Col.T] <= outcome.decision_time + 1e-9]
                 trajectories.append((run.seed, run.arm, traj))
             elif kind == BANDIT_KIND:
-                params_b = BanditOverPoliciesParams.model_validate(role.config)
-                names[run.arm] = [v.name for v in params_b.policies]
-                row["truth_key"] = _key([v.policy for v in params_b.policies])
+                sub_policies = role.config["policies"]
+                names[run.arm] = [str(v["name"]) for v in sub_policies]
+                row["truth_key"] = _key([dict(v["policy"]) for v in sub_policies])
             else:
                 names.setdefault(run.arm, variant_names if column == Col.ACTION else [])
                 row["truth_key"] = "variants" if column == Col.ACTION else None

@@ -93,6 +93,7 @@ __all__ = [
     "html_table",
     "print_summary",
     "summary_html",
+    "summary_text",
     "write_report",
 ]
 
@@ -349,6 +350,24 @@ def print_summary(
 
 
 # ---------------------------------------------------------------------------------- compute
+def summary_text(run_dir: RunDirectory | Path | str) -> str:
+    """The compact text summary ``recarena run`` prints, from the written metrics.
+
+    The headline metrics per arm (mean ± CI half-width over seeds), then the paired-by-seed
+    differences from the first arm when the report wrote them.
+    """
+    rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
+    summary = pd.read_csv(rd.metrics_dir / f"{SUMMARY}.csv")
+    metrics = headline_metrics(summary)
+    text = print_summary(summary, metrics=metrics)
+    paired = rd.metrics_dir / "paired_differences.csv"
+    if paired.exists():
+        baseline = rd.arms[0]
+        text += f"\n\ndifference from {baseline}, paired by seed (mean ± 95% CI half-width):\n"
+        text += print_summary(pd.read_csv(paired), metrics=metrics)
+    return text
+
+
 def _tagged(frame: pd.DataFrame, seed: int, arm: str) -> pd.DataFrame:
     frame = frame.copy()
     frame.insert(0, ARM, arm)

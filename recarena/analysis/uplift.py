@@ -80,7 +80,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
+
+from recarena.typing import FloatArray, IntArray
 
 __all__ = [
     "UpliftMetricWarning",
@@ -100,8 +102,6 @@ __all__ = [
     "weighted_average_uplift",
 ]
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 Normalize = Literal["perfect", "endpoint"] | None
 
 

@@ -9,9 +9,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
-from recarena import __version__
 from recarena.experiment.loading import ScenarioError, load_scenario
 from recarena.experiment.scenarios import bundled_scenarios, resolve_scenario_path
 from recarena.experiment.schema import ScenarioConfig
@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Recommendation and personalization policies meet a simulated population.",
         epilog="Start with: recarena run scenarios/quickstart.yaml",
     )
-    parser.add_argument("--version", action="version", version=f"recarena {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"recarena {metadata.version('recarena')}"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
@@ -115,9 +117,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not args.no_report:
-        from recarena.api import Results
+        from recarena.analysis.report import summary_text
 
-        print(Results(out).summary_text())
+        print(summary_text(out))
         print(f"\nreport: {out / 'report.html'}")
     else:
         print(f"results: {out}")
@@ -168,13 +170,13 @@ def _first_sentence(path: Path) -> str:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from recarena.analysis.report import write_report
+    from recarena.experiment.runner import build_report
 
     if not (args.run_dir / "scenario.yaml").exists():
         print(f"recarena report: {args.run_dir} is not a results directory (no scenario.yaml)",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    print(f"report: {write_report(args.run_dir)}")
+    print(f"report: {build_report(args.run_dir)}")
     return EXIT_OK
 
 

@@ -18,9 +18,9 @@ from typing import Any, Union
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from recarena.contract import Surface
 from recarena.experiment.schema import ScenarioConfig
 from recarena.policies import registry
-from recarena.policies.base import Surface
 
 __all__ = ["ScenarioError", "apply_overrides", "load_scenario", "scenario_from_dict"]
 

@@ -30,7 +30,15 @@ from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.policies import registry
 from recarena.simulator.simulation import build_world, simulate
 
-__all__ = ["RunKey", "SweepError", "completed_runs", "plan_runs", "run_one", "run_scenario"]
+__all__ = [
+    "RunKey",
+    "SweepError",
+    "build_report",
+    "completed_runs",
+    "plan_runs",
+    "run_one",
+    "run_scenario",
+]
 
 RUNS = "runs"
 RUN_FILE = "run.json"
@@ -169,8 +177,18 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def resolved_yaml(config: ScenarioConfig) -> str:
-    """The scenario with every default filled in, as YAML that loads back to the same config."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    """The scenario with every default filled in, as YAML that loads back to the same config.
+
+    Policy configs are resolved too (every parameter with its default), so the analysis can
+    read a policy's design from the results directory without importing the policy; a
+    plugin's config is written as given.
+    """
+    data = config.model_dump(mode="json")
+    for arm in data["arms"]:
+        for role in ("policy", "campaign_policy"):
+            if arm.get(role) and arm[role].get("kind") != "plugin":
+                arm[role] = registry.parse_params(arm[role])[1].model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def _write_manifest(out_dir: Path, config: ScenarioConfig, started: str) -> None:
@@ -301,10 +319,22 @@ def run_scenario(
         raise SweepError(f"a run of scenario {config.name!r} failed: {exc}") from exc
     _write_manifest(out_dir, config, started)
     if report:
-        from recarena.analysis.report import write_report
-
-        write_report(out_dir)
+        build_report(out_dir)
     return out_dir
+
+
+def build_report(out_dir: Path | str) -> Path:
+    """Run the evaluations that refit policies, then write metrics, plots and the report.
+
+    The report itself (:func:`recarena.analysis.report.write_report`) only reads the results
+    directory; evaluations that need policies (offline refits) run here first and leave
+    their tables for it.
+    """
+    from recarena.analysis.report import write_report
+    from recarena.experiment.evaluate import write_evaluations
+
+    write_evaluations(out_dir)
+    return write_report(out_dir)
 
 
 def _cleanup(out_dir: Path, created: bool) -> None:

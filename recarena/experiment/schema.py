@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from recarena.simulator.params import ScheduleParams, WorldParams
+from recarena.typing import ClosedModel
 
 __all__ = ["ArmConfig", "ExecutorConfig", "OutputConfig", "ScenarioConfig"]
 
 
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class ArmConfig(_Closed):
+class ArmConfig(ClosedModel):
     """One arm of the comparison.
 
     ``policy`` acts on the session surface (or on campaigns when the scenario has no session
@@ -38,14 +35,14 @@ class ArmConfig(_Closed):
     )
 
 
-class ExecutorConfig(_Closed):
+class ExecutorConfig(ClosedModel):
     """How runs are executed: in this process, or a local process pool (joblib/loky)."""
 
     kind: Literal["inline", "process"] = "process"
     jobs: int = Field(0, ge=0, le=256, description="workers; 0 = number of cores")
 
 
-class OutputConfig(_Closed):
+class OutputConfig(ClosedModel):
     """What a run writes."""
 
     dir: str | None = Field(None, description="results directory (default results/<name>/<time>)")
@@ -53,7 +50,7 @@ class OutputConfig(_Closed):
     plots: bool = Field(True, description="write PNG plots and embed them in the report")
 
 
-class ScenarioConfig(_Closed):
+class ScenarioConfig(ClosedModel):
     """A whole scenario."""
 
     name: str = Field(

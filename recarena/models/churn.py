@@ -23,7 +23,7 @@ Aggregates (:data:`BEHAVIOUR_FEATURES`), per user, at cut-off :math:`c`
 In the simulator, low satisfaction both lowers the click-through rate of what a user is
 shown and raises the churn hazard (``docs/world.md``), so the aggregates carry real signal.
 
-The same code serves a policy (from :class:`~recarena.policies.base.History`) and the analysis
+The same code serves a policy (from :class:`~recarena.contract.History`) and the analysis
 (from a run's event log) through :class:`ActivityLog`.
 """
 
@@ -37,6 +37,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from recarena.models.targeting import make_classifier
+from recarena.typing import FloatArray, IntArray
 
 __all__ = [
     "BEHAVIOUR_FEATURES",
@@ -47,8 +48,6 @@ __all__ = [
     "make_churn_classifier",
 ]
 
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
     "sessions",
@@ -79,15 +78,15 @@ class ActivityLog:
         Churn time by user id (+inf for users who have not churned), shape (n_users,).
     """
 
-    session_t: F64 | None
-    session_user: I64 | None
-    click_t: F64
-    click_user: I64
-    purchase_t: F64
-    purchase_user: I64
-    purchase_revenue: F64
-    join_t: F64
-    churn_t: F64
+    session_t: FloatArray | None
+    session_user: IntArray | None
+    click_t: FloatArray
+    click_user: IntArray
+    purchase_t: FloatArray
+    purchase_user: IntArray
+    purchase_revenue: FloatArray
+    join_t: FloatArray
+    churn_t: FloatArray
 
     @classmethod
     def from_frames(
@@ -144,7 +143,7 @@ class ActivityLog:
         """Users ever seen (length of ``join_t``)."""
         return int(self.join_t.shape[0])
 
-    def alive(self, t: float) -> I64:
+    def alive(self, t: float) -> IntArray:
         """Users who have joined by ``t`` and not churned by ``t``, ascending."""
         ok = (self.join_t <= t) & (self.churn_t > t)
         return np.flatnonzero(ok).astype(np.int64)
@@ -157,17 +156,25 @@ class ActivityLog:
 
 
 def _window_counts(
-    t: F64, user: I64, weights: F64 | None, users: I64, lo: float, hi: float, n: int
-) -> F64:
+    t: FloatArray,
+    user: IntArray,
+    weights: FloatArray | None,
+    users: IntArray,
+    lo: float,
+    hi: float,
+    n: int,
+) -> FloatArray:
     inside = (t > lo) & (t <= hi)
     sums = np.bincount(
         user[inside], weights=None if weights is None else weights[inside], minlength=n
     )
-    out: F64 = sums[users].astype(np.float64)
+    out: FloatArray = sums[users].astype(np.float64)
     return out
 
 
-def behaviour_aggregates(log: ActivityLog, users: I64, cutoff: float, lookback: float) -> F64:
+def behaviour_aggregates(
+    log: ActivityLog, users: IntArray, cutoff: float, lookback: float
+) -> FloatArray:
     """The aggregates of the module docstring for ``users`` at ``cutoff``, shape (n, A).
 
     Columns in the order of :meth:`ActivityLog.feature_names`. Users unknown to the log
@@ -204,9 +211,9 @@ def behaviour_aggregates(log: ActivityLog, users: I64, cutoff: float, lookback: 
 class ChurnSample:
     """Users alive at a cut-off, their aggregates and whether they churned in the label window."""
 
-    users: I64
-    aggregates: F64
-    churned: I64
+    users: IntArray
+    aggregates: FloatArray
+    churned: IntArray
     cutoff: float
 
 

@@ -67,7 +67,8 @@ from typing import Any, Literal, cast
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
+
+from recarena.typing import Float32Array, FloatArray, IntArray
 
 __all__ = [
     "Architecture",
@@ -86,9 +87,6 @@ __all__ = [
     "user_inputs",
 ]
 
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
-F64 = NDArray[np.float64]
 
 Architecture = Literal["mf_dot", "dssm", "two_tower", "neumf"]
 
@@ -117,9 +115,9 @@ class NeuralConfig:
 class Pairs:
     """Observed (user, item) interactions in time order."""
 
-    users: I64
-    items: I64
-    t: F64
+    users: IntArray
+    items: IntArray
+    t: FloatArray
 
     @property
     def size(self) -> int:
@@ -130,8 +128,8 @@ class Pairs:
 class ItemContent:
     """Public item attributes as model inputs: category, log-price bin, description tokens."""
 
-    category: I64
-    price_bin: I64
+    category: IntArray
+    price_bin: IntArray
     tokens: sp.csr_array  # (n_items, vocabulary) binary
     n_categories: int
     n_price_bins: int
@@ -141,12 +139,16 @@ class ItemContent:
 class UserInputs:
     """What the user tower reads: encoded features (n_users, F) and consumed items (CSR)."""
 
-    features: F32
+    features: Float32Array
     history: sp.csr_array
 
 
 def item_content(
-    category: I64, price: F64, text: tuple[str, ...], n_categories: int, price_bins: int = 8
+    category: IntArray,
+    price: FloatArray,
+    text: tuple[str, ...],
+    n_categories: int,
+    price_bins: int = 8,
 ) -> ItemContent:
     """Item tower inputs from the catalogue (log-price quantile bins over the catalogue)."""
     from sklearn.feature_extraction.text import CountVectorizer
@@ -163,7 +165,7 @@ def item_content(
     )
 
 
-def user_inputs(features: F32, history: sp.csr_array) -> UserInputs:
+def user_inputs(features: Float32Array, history: sp.csr_array) -> UserInputs:
     """Binary consumed-item matrix and float32 features for the user tower."""
     consumed = sp.csr_array(history > 0, dtype=np.float32)
     return UserInputs(np.ascontiguousarray(features, dtype=np.float32), consumed)
@@ -455,7 +457,7 @@ def train_model(
     pairs: Pairs,
     cfg: NeuralConfig,
     generator: Any,
-    candidates: I64,
+    candidates: IntArray,
     inputs: UserInputs | None = None,
     epochs: int | None = None,
 ) -> TrainReport:

@@ -45,6 +45,8 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from recarena.typing import Float32Array, FloatArray, IntArray
+
 __all__ = [
     "BASE_FEATURES",
     "CandidateSet",
@@ -57,9 +59,6 @@ __all__ = [
     "union_candidates",
 ]
 
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
-F64 = NDArray[np.float64]
 
 BASE_FEATURES: tuple[str, ...] = (
     "n_generators",
@@ -88,9 +87,9 @@ class ItemStats:
     """Item popularity and recency at a reference time."""
 
     t: float
-    popularity: F64
-    recent: F64
-    last_seen: F64  # time of the last interaction, -inf when none
+    popularity: FloatArray
+    recent: FloatArray
+    last_seen: FloatArray  # time of the last interaction, -inf when none
 
 
 def item_stats(frame: pd.DataFrame, n_items: int, t: float, recent_days: float) -> ItemStats:
@@ -117,15 +116,18 @@ class CandidateSet:
     ``ranks``/``scores`` are (n_generators, n_pairs) stage-1 features; ``depth`` the
     generators' list lengths (an absent item has rank ``depth + 1``)."""
 
-    row: I64
-    item: I64
-    ranks: F32
-    scores: F32
-    depth: I64
+    row: IntArray
+    item: IntArray
+    ranks: Float32Array
+    scores: Float32Array
+    depth: IntArray
 
 
 def union_candidates(
-    lists: list[I64], scores: list[F32], items: I64, extra: tuple[I64, I64] | None = None
+    lists: list[IntArray],
+    scores: list[Float32Array],
+    items: IntArray,
+    extra: tuple[IntArray, IntArray] | None = None,
 ) -> CandidateSet:
     """Union of per-generator top lists with provenance.
 
@@ -170,14 +172,14 @@ def union_candidates(
 
 def pair_features(
     pairs: CandidateSet,
-    user_features: F32,
+    user_features: Float32Array,
     rows: sp.csr_array,
-    item_category: I64,
-    item_price: F64,
-    item_release: F64,
+    item_category: IntArray,
+    item_price: FloatArray,
+    item_release: FloatArray,
     stats: ItemStats,
     n_categories: int,
-) -> F32:
+) -> Float32Array:
     """The feature matrix of candidate pairs (columns: :func:`feature_names`).
 
     ``user_features`` and ``rows`` (interaction weights, CSR) are per block row.
@@ -220,7 +222,11 @@ def pair_features(
 
 
 def pair_labels(
-    users: I64, pairs: CandidateSet, clicks: pd.DataFrame, conversions: pd.DataFrame, cut: float
+    users: IntArray,
+    pairs: CandidateSet,
+    clicks: pd.DataFrame,
+    conversions: pd.DataFrame,
+    cut: float,
 ) -> NDArray[np.float32]:
     """Graded labels of the pairs from the log strictly after ``cut``: 2 bought, 1 clicked,
     0 otherwise. ``users[pairs.row]`` are the pairs' user ids."""
@@ -238,7 +244,7 @@ def pair_labels(
     return label
 
 
-def shown_after(impressions: pd.DataFrame, cut: float) -> tuple[I64, I64]:
+def shown_after(impressions: pd.DataFrame, cut: float) -> tuple[IntArray, IntArray]:
     """``(users, items)`` of every item shown on a slate after ``cut`` (hard negatives
     unless clicked: the labels decide)."""
     if not len(impressions):

@@ -58,6 +58,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import rankdata
 
+from recarena.typing import FloatArray, IntArray
+
 __all__ = [
     "RFM_SEGMENTS",
     "fit_segment_classifier",
@@ -71,8 +73,6 @@ __all__ = [
     "segment_profiles",
 ]
 
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 #: RFM segment names, indexed by the codes :func:`rfm_segments` returns.
 RFM_SEGMENTS: tuple[str, ...] = (
@@ -88,7 +88,7 @@ RFM_SEGMENTS: tuple[str, ...] = (
 
 def rule_segments(
     X: NDArray[Any], feature_names: Sequence[str], rules: Sequence[tuple[str, float, float]]
-) -> I64:
+) -> IntArray:
     """Segment of each row: the index of the first rule ``(feature, low, high)`` that holds,
     or ``len(rules)`` when none does (bounds inclusive; use ±inf for open ends)."""
     names = list(feature_names)
@@ -105,11 +105,11 @@ def rule_segments(
 
 
 def rfm_table(
-    purchase_t: F64,
-    purchase_user: I64,
-    purchase_revenue: F64,
-    users: I64,
-    join_t: F64,
+    purchase_t: FloatArray,
+    purchase_user: IntArray,
+    purchase_revenue: FloatArray,
+    users: IntArray,
+    join_t: FloatArray,
     t: float,
 ) -> pd.DataFrame:
     """Recency (days since the last purchase), frequency and monetary value at time ``t``.
@@ -157,12 +157,12 @@ def rfm_table(
     return frame
 
 
-def _score(values: F64, bins: int) -> I64:
+def _score(values: FloatArray, bins: int) -> IntArray:
     n = values.size
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     ranks = rankdata(values, method="average")
-    out: I64 = np.minimum(bins, 1 + np.floor(bins * (ranks - 0.5) / n)).astype(np.int64)
+    out: IntArray = np.minimum(bins, 1 + np.floor(bins * (ranks - 0.5) / n)).astype(np.int64)
     return out
 
 
@@ -184,7 +184,7 @@ def rfm_scores(table: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     return out
 
 
-def rfm_segments(scores: pd.DataFrame, bins: int = 5) -> I64:
+def rfm_segments(scores: pd.DataFrame, bins: int = 5) -> IntArray:
     """Segment codes (indices into :data:`RFM_SEGMENTS`) from R and F scores.
 
     With q bins, "high" means a score ≥ ⌈3q/4⌉ (3 of 4, 4 of 5) and "low" a score ≤ ⌊q/2⌋:
@@ -205,7 +205,7 @@ def rfm_segments(scores: pd.DataFrame, bins: int = 5) -> I64:
     return out
 
 
-def kmeans_segments(X: NDArray[Any], k: int, n_init: int, seed: int) -> tuple[I64, Any]:
+def kmeans_segments(X: NDArray[Any], k: int, n_init: int, seed: int) -> tuple[IntArray, Any]:
     """k-means on z-scored features; returns labels (largest cluster = 0) and the fitted
     pipeline ``StandardScaler → KMeans`` with a ``label_map_`` attribute to apply to its
     ``predict`` output (see :func:`predict_kmeans`)."""
@@ -229,13 +229,13 @@ def kmeans_segments(X: NDArray[Any], k: int, n_init: int, seed: int) -> tuple[I6
     return label_map[raw], model
 
 
-def predict_kmeans(model: Any, X: NDArray[Any]) -> I64:
+def predict_kmeans(model: Any, X: NDArray[Any]) -> IntArray:
     """Segments of new rows under a model from :func:`kmeans_segments`."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
         raw = model.predict(np.asarray(X, dtype=np.float64))
-    out: I64 = model.label_map_[raw]
+    out: IntArray = model.label_map_[raw]
     return out
 
 

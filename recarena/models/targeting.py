@@ -2,7 +2,7 @@ r"""Campaign targeting building blocks shared by campaign policies and their ana
 
 Nothing here knows about the simulator or the policy interface: functions take arrays (the
 rows of a campaign log, a feature matrix, a value matrix) and return arrays, so a policy
-refitting from its :class:`~recarena.policies.base.History` and an analysis section reading a
+refitting from its :class:`~recarena.contract.History` and an analysis section reading a
 run's ``campaigns`` table compute exactly the same thing.
 
 Contents
@@ -45,6 +45,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, sparse
 
+from recarena.typing import BoolArray, FloatArray, IntArray
+
 __all__ = [
     "BASE_MODELS",
     "UPLIFT_LEARNERS",
@@ -62,9 +64,6 @@ __all__ = [
     "take_in_order",
 ]
 
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
-B8 = NDArray[np.bool_]
 
 BaseModel = Literal["logistic", "catboost"]
 UpliftLearnerName = Literal["s", "t", "x", "class_transformation", "transformed_outcome"]
@@ -85,10 +84,10 @@ CATBOOST_DEFAULTS: dict[str, Any] = {
 
 
 # --------------------------------------------------------------------------------- samples
-def randomised(propensity: NDArray[Any]) -> B8:
+def randomised(propensity: NDArray[Any]) -> BoolArray:
     """Rows whose logged propensity lies strictly inside (0, 1) (see the module notes)."""
     p = np.asarray(propensity, dtype=np.float64)
-    out: B8 = np.isfinite(p) & (p > 0.0) & (p < 1.0)
+    out: BoolArray = np.isfinite(p) & (p > 0.0) & (p < 1.0)
     return out
 
 
@@ -98,7 +97,7 @@ def offer_samples(
     propensity: NDArray[Any],
     o: int,
     rows: Literal["randomised", "all"] = "randomised",
-) -> tuple[I64, I64]:
+) -> tuple[IntArray, IntArray]:
     """Row indices and treatment indicator of offer ``o``'s training sample.
 
     Parameters
@@ -203,7 +202,7 @@ def make_uplift_learner(
     raise ValueError(f"uplift learner must be one of {UPLIFT_LEARNERS}, got {name!r}")
 
 
-def positive_proba(model: Any, X: NDArray[Any]) -> F64:
+def positive_proba(model: Any, X: NDArray[Any]) -> FloatArray:
     """P(y = 1 | x) from a fitted classifier (0 when the class 1 was never seen)."""
     proba = np.asarray(model.predict_proba(X), dtype=np.float64)
     classes = np.asarray(getattr(model, "classes_", [0, 1]))
@@ -232,7 +231,7 @@ class Allocation:
         ``"greedy"``, ``"lp"`` or ``"milp"``.
     """
 
-    actions: I64
+    actions: IntArray
     value: float
     bound: float
     gap: float
@@ -247,7 +246,7 @@ def _gap(value: float, bound: float) -> float:
     return max(0.0, (bound - value) / abs(bound))
 
 
-def _candidates(values: F64) -> tuple[F64, I64, F64]:
+def _candidates(values: FloatArray) -> tuple[FloatArray, IntArray, FloatArray]:
     """Per user: best offer's value, the offer, and the matrix with non-positive entries masked."""
     masked = np.where(np.isfinite(values) & (values > 0), values, -np.inf)
     best = np.argmax(masked, axis=1).astype(np.int64)
@@ -256,8 +255,8 @@ def _candidates(values: F64) -> tuple[F64, I64, F64]:
 
 
 def take_in_order(
-    order: I64, cost: F64, budget: float = float("inf"), max_taken: int | None = None
-) -> I64:
+    order: IntArray, cost: FloatArray, budget: float = float("inf"), max_taken: int | None = None
+) -> IntArray:
     """Walk ``order`` and keep each row whose ``cost`` still fits the budget, up to a cap.
 
     A row that does not fit is skipped (later, cheaper rows may still fit). Vectorised: the
@@ -268,7 +267,7 @@ def take_in_order(
     """
     cap = order.size if max_taken is None else max(0, int(max_taken))
     remaining = float(budget)
-    kept: list[I64] = []
+    kept: list[IntArray] = []
     while order.size and cap > 0:
         fits = np.cumsum(cost[order]) <= remaining + 1e-9
         n_fit = order.size if fits.all() else int(np.argmin(fits))
@@ -282,7 +281,10 @@ def take_in_order(
 
 
 def greedy_allocation(
-    values: F64, costs: F64, budget: float = float("inf"), max_treated: int | None = None
+    values: FloatArray,
+    costs: FloatArray,
+    budget: float = float("inf"),
+    max_treated: int | None = None,
 ) -> Allocation:
     r"""Greedy by value per cost over (user, offer) pairs.
 
@@ -334,8 +336,8 @@ def greedy_allocation(
 
 
 def _lp_problem(
-    masked: F64, costs: F64, budget: float, max_treated: int | None
-) -> tuple[I64, I64, F64, sparse.csr_array, F64]:
+    masked: FloatArray, costs: FloatArray, budget: float, max_treated: int | None
+) -> tuple[IntArray, IntArray, FloatArray, sparse.csr_array, FloatArray]:
     """Variables (user, offer) with positive value and the constraint matrix A x ≤ ub."""
     users, offers = np.nonzero(np.isfinite(masked))
     v = masked[users, offers]
@@ -364,7 +366,10 @@ def _lp_problem(
 
 
 def lp_allocation(
-    values: F64, costs: F64, budget: float = float("inf"), max_treated: int | None = None
+    values: FloatArray,
+    costs: FloatArray,
+    budget: float = float("inf"),
+    max_treated: int | None = None,
 ) -> Allocation:
     r"""LP relaxation of the multiple-choice knapsack, rounded, with its optimality gap.
 
@@ -398,7 +403,7 @@ def lp_allocation(
     fractional = np.flatnonzero((x > 1e-7) & ~whole)
     # Candidates: the integral part, and for each fractional pair the integral part trimmed
     # (lowest value per cost first) to make room for that pair; each is then filled greedily.
-    seeds: list[tuple[I64, I64]] = [(users[whole], offers[whole])]
+    seeds: list[tuple[IntArray, IntArray]] = [(users[whole], offers[whole])]
     kept = np.flatnonzero(whole)
     kept = kept[np.lexsort((kept, -v[kept] / np.maximum(costs[offers[kept]], 1e-300)))]
     for j in fractional:
@@ -421,13 +426,13 @@ def lp_allocation(
 
 
 def _filled(
-    values: F64,
-    costs: F64,
+    values: FloatArray,
+    costs: FloatArray,
     budget: float,
     max_treated: int | None,
-    seed_users: I64,
-    seed_offers: I64,
-) -> I64:
+    seed_users: IntArray,
+    seed_offers: IntArray,
+) -> IntArray:
     """Actions with ``seed_users`` assigned ``seed_offers`` and the rest filled greedily."""
     actions = np.full(values.shape[0], -1, dtype=np.int64)
     actions[seed_users] = seed_offers
@@ -442,8 +447,8 @@ def _filled(
 
 
 def milp_allocation(
-    values: F64,
-    costs: F64,
+    values: FloatArray,
+    costs: FloatArray,
     budget: float = float("inf"),
     max_treated: int | None = None,
     time_limit: float = 20.0,
@@ -481,8 +486,8 @@ def milp_allocation(
 
 def allocate(
     method: Literal["greedy", "lp", "milp"],
-    values: F64,
-    costs: F64,
+    values: FloatArray,
+    costs: FloatArray,
     budget: float = float("inf"),
     max_treated: int | None = None,
 ) -> Allocation:

@@ -60,6 +60,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from sklift.models import ClassTransformation as _SkliftClassTransformation
 
+from recarena.typing import FloatArray
+
 __all__ = [
     "ClassTransformation",
     "SLearner",
@@ -68,7 +70,6 @@ __all__ = [
     "XLearner",
 ]
 
-FloatArray = NDArray[np.float64]
 
 # Share of treated units outside which the class transformation is flagged as biased.
 _BALANCE_TOLERANCE = 0.05

@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import Field, model_validator
 
-from recarena.policies.base import History
+from recarena.contract import History
 from recarena.policies.recommenders import (
     HistoryRecommender,
     RecommenderParams,
@@ -46,11 +46,9 @@ from recarena.policies.recommenders import (
     sparse_scores_item_major,
 )
 from recarena.policies.registry import register
+from recarena.typing import Float32Array, IntArray
 
 __all__ = ["AssociationRulesRecommender", "SegmentPopularityRecommender", "association_rules"]
-
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
 
 
 def association_rules(
@@ -129,8 +127,8 @@ class AssociationRulesRecommender(HistoryRecommender):
         self.rules_ = association_rules(baskets, p.min_support, p.min_confidence, p.metric)
 
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
-    ) -> F32:
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
+    ) -> Float32Array:
         consumed = sp.csr_array(rows > 0, dtype=np.float32)
         return sparse_scores_item_major(sp.csr_array(consumed @ self.rules_), items)
 
@@ -182,7 +180,7 @@ class SegmentPopularityRecommender(HistoryRecommender):
                 f"observable categorical features: {categorical}"
             )
 
-    def segments(self, features: NDArray[np.float32]) -> I64:
+    def segments(self, features: NDArray[np.float32]) -> IntArray:
         """Segment of each user from its encoded features (shape (B,))."""
         if self.params.by == "feature":
             return np.argmax(features[:, self.columns_], axis=1).astype(np.int64)
@@ -218,12 +216,12 @@ class SegmentPopularityRecommender(HistoryRecommender):
         self.segment_scores_ = (counts + self.params.prior_strength * share).astype(np.float32)
 
     def _personalisable(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> NDArray[np.bool_]:
         return np.full(users.size, self.segment_scores_.shape[0] > 0)
 
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
-    ) -> F32:
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
+    ) -> Float32Array:
         seg = self.segments(np.asarray(features, dtype=np.float32))
         return np.ascontiguousarray(self.segment_scores_[np.ix_(seg, items)].T)

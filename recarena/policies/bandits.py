@@ -93,17 +93,18 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import Field, model_validator
 from scipy.special import ndtr, ndtri, xlogy
 
-from recarena.policies.base import (
+from recarena.contract import (
     Decision,
     DecisionRequest,
     EnvironmentSpec,
     Feedback,
     FeedbackKind,
-    Policy,
-    PolicyParams,
     Surface,
 )
+from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.registry import register
+from recarena.stats.bandit_bounds import KL_EPS
+from recarena.typing import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "KERNELS",
@@ -121,7 +122,6 @@ __all__ = [
     "SlidingWindowUCB",
     "Softmax",
     "Thompson",
-    "bernoulli_kl",
     "epsilon_greedy_kernel",
     "epsilon_greedy_propensity",
     "gaussian_thompson_kernel",
@@ -129,7 +129,6 @@ __all__ = [
     "kl_ucb_index",
     "kl_ucb_kernel",
     "kronecker_item_grams",
-    "lai_robbins_constant",
     "lin_thompson_items_kernel",
     "lin_thompson_kernel",
     "lin_thompson_propensity",
@@ -145,9 +144,6 @@ __all__ = [
     "ucb_kernel",
 ]
 
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 TieBreak = Literal["random", "first"]
 Draw = Callable[[int], FloatArray]
 
@@ -160,7 +156,6 @@ class Selection(TypedDict):
     tie_break: TieBreak
 
 
-_KL_EPS = 1e-15  # q is kept in [ε, 1-ε] so that kl(p, q) stays finite
 _KL_ITERATIONS = 50  # cap on KL-UCB's Newton steps (quadratic convergence: ~5 suffice)
 _CHUNK = 1 << 21  # elements per Monte Carlo / Gram block, bounds temporary memory
 
@@ -443,29 +438,6 @@ def monte_carlo_propensity(
 
 
 # ====================================================================== index computations
-def bernoulli_kl(p: ArrayLike, q: ArrayLike) -> FloatArray:
-    """Bernoulli Kullback–Leibler divergence kl(p, q) = p ln(p/q) + (1-p) ln((1-p)/(1-q)).
-
-    ``q`` is clipped to [1e-15, 1 - 1e-15]; 0·ln 0 = 0.
-    """
-    p = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
-    q = np.clip(np.asarray(q, dtype=np.float64), _KL_EPS, 1.0 - _KL_EPS)
-    return xlogy(p, p) - xlogy(p, q) + xlogy(1.0 - p, 1.0 - p) - xlogy(1.0 - p, 1.0 - q)
-
-
-def lai_robbins_constant(means: ArrayLike) -> float:
-    """Lai–Robbins constant Σ_{i: Δᵢ>0} Δᵢ / kl(μᵢ, μ*) of a Bernoulli bandit.
-
-    Any uniformly good policy has ``liminf R(T) / ln T ≥`` this constant (Lai & Robbins 1985,
-    "Asymptotically efficient adaptive allocation rules"); KL-UCB and Thompson sampling attain it.
-    """
-    mu = np.asarray(means, dtype=np.float64)
-    best = mu.max()
-    gap = best - mu
-    sub = gap > 0
-    return float(np.sum(gap[sub] / bernoulli_kl(mu[sub], best)))
-
-
 def ucb_index(
     counts: FloatArray, sums: FloatArray, *, exploration: float = 1.0, xi: float = 2.0
 ) -> FloatArray:
@@ -499,13 +471,13 @@ def kl_ucb_index(counts: FloatArray, sums: FloatArray, *, c: float = 0.0) -> Flo
     log_t = math.log(max(float(counts.sum()), 1.0))
     budget = (log_t + c * math.log(max(log_t, 1.0))) / n
     entropy = xlogy(p, p) + xlogy(1.0 - p, 1.0 - p)
-    low = np.maximum(p, _KL_EPS)
-    q = np.clip(p + np.sqrt(0.5 * budget), low, 1.0 - _KL_EPS)
+    low = np.maximum(p, KL_EPS)
+    q = np.clip(p + np.sqrt(0.5 * budget), low, 1.0 - KL_EPS)
     for _ in range(_KL_ITERATIONS):  # Newton steps, vectorised over arms
         excess = entropy - p * np.log(q) - (1.0 - p) * np.log1p(-q) - budget
         slope = (q - p) / (q * (1.0 - q))
         step = np.where(slope > 0, excess / np.where(slope > 0, slope, 1.0), 0.0)
-        q = np.clip(q - step, low, 1.0 - _KL_EPS)
+        q = np.clip(q - step, low, 1.0 - KL_EPS)
         if float(np.abs(step).max(initial=0.0)) < 1e-12:
             break
     return np.where(played, q, np.inf)

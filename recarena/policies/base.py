@@ -20,270 +20,37 @@ acting before :meth:`setup` raises :class:`NotSetUpError`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
-from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:
-    from recarena.simulator.oracle import Oracle
+from recarena.contract import (
+    Decision,
+    DecisionRequest,
+    EnvironmentSpec,
+    Feedback,
+    History,
+    OracleView,
+    Surface,
+    check_decision,
+)
+from recarena.typing import ClosedModel
 
-__all__ = [
-    "Decision",
-    "DecisionRequest",
-    "EnvironmentSpec",
-    "Feedback",
-    "FeedbackKind",
-    "History",
-    "NotSetUpError",
-    "Policy",
-    "PolicyParams",
-    "Surface",
-]
-
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
-
-
-class Surface(StrEnum):
-    """Where a decision is made."""
-
-    SLATE = "slate"  #: on each session visit, a slate of k items
-    VARIANT = "variant"  #: on each session visit, one of K variants (creatives, banners)
-    CAMPAIGN = "campaign"  #: on a schedule, an offer (or none) for each eligible user
-
-
-class FeedbackKind(StrEnum):
-    """What a feedback batch reports."""
-
-    CLICK = "click"  #: immediate: which slot (or variant) was clicked, if any
-    CONVERSION = "conversion"  #: delayed: a purchase following a click, with revenue
-    RESPONSE = "response"  #: campaign: did the user respond to the offer (or to no offer)
+__all__ = ["NotSetUpError", "Policy", "PolicyParams"]
 
 
 class NotSetUpError(RuntimeError):
     """A policy was used before :meth:`Policy.setup`."""
 
 
-class PolicyParams(BaseModel):
+class PolicyParams(ClosedModel):
     """Base of every policy's parameter model: closed (``extra="forbid"``) and frozen.
 
     Subclasses declare ``kind: Literal["<registry id>"]`` and their hyperparameters, each
     with a default, a range where one applies, and a one-line description.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
     kind: str
-
-
-@dataclass(frozen=True)
-class EnvironmentSpec:
-    """The observable, static description of the world a policy is deployed into.
-
-    Attributes
-    ----------
-    surfaces
-        The decision surfaces this run exercises.
-    n_items, slate_size
-        Catalogue size (including items released later) and slate length k.
-    item_category, item_price, item_release_time, item_text
-        Public catalogue attributes. ``item_release_time`` is in days (0 for the launch
-        catalogue); an item is available from then on.
-    n_categories
-        Number of item categories.
-    n_variants
-        Number of variants on the variant surface (0 when unused).
-    n_offers, offer_value, offer_contact_cost, offer_conversion_cost, offer_names
-        The campaign surface's offers and their business parameters (value = NPV on
-        conversion).
-    feature_names
-        Names of the columns of the encoded user-feature matrix handed with every request
-        (numeric features standardised, categorical ones one-hot as ``name=level``).
-    horizon
-        Length of the run in days.
-    """
-
-    surfaces: frozenset[Surface]
-    n_items: int
-    slate_size: int
-    item_category: IntArray
-    item_price: FloatArray
-    item_release_time: FloatArray
-    item_text: tuple[str, ...]
-    n_categories: int
-    n_variants: int
-    n_offers: int
-    offer_value: FloatArray
-    offer_contact_cost: FloatArray
-    offer_conversion_cost: FloatArray
-    offer_names: tuple[str, ...]
-    feature_names: tuple[str, ...]
-    horizon: float
-
-    @property
-    def n_features(self) -> int:
-        """Width of the encoded user-feature matrix."""
-        return len(self.feature_names)
-
-
-@dataclass(frozen=True)
-class DecisionRequest:
-    """A batch of decisions to make at time ``t``.
-
-    Attributes
-    ----------
-    surface
-        Which surface is asking.
-    t
-        Simulation time in days.
-    users
-        User ids, shape (B,). A user may appear more than once only on different requests.
-    features
-        Encoded observable features of those users, shape (B, F), float32.
-    available_items
-        Boolean mask (n_items,) of items on sale at ``t`` (slate surface).
-    eligible
-        Boolean mask (B, n_offers) of offers each user may receive (campaign surface);
-        ``None`` elsewhere.
-    budget
-        Campaign budget in currency units for this campaign (contact + expected conversion
-        costs are the policy's business); ``inf`` when unlimited.
-    campaign
-        Index of the campaign (0, 1, …) on the campaign surface, -1 elsewhere.
-    """
-
-    surface: Surface
-    t: float
-    users: IntArray
-    features: NDArray[np.float32]
-    available_items: BoolArray
-    eligible: BoolArray | None = None
-    budget: float = float("inf")
-    campaign: int = -1
-
-    @property
-    def size(self) -> int:
-        """Batch size B."""
-        return int(self.users.shape[0])
-
-
-@dataclass
-class Decision:
-    """What a policy returns for a :class:`DecisionRequest`.
-
-    Attributes
-    ----------
-    actions
-        Slate surface: item ids, shape (B, k), distinct within a row. Variant surface: variant
-        index, shape (B,). Campaign surface: offer index or -1 for "no offer", shape (B,).
-    propensities
-        Probability with which the policy chose the logged action, shape (B,), or ``None``
-        for deterministic policies. For slates it is the probability that the item shown
-        first was put first; NaN where unknown.
-    group
-        Optional int label per decision logged with it (A/B variant, "explored" flag…).
-    fallback
-        Optional boolean per decision: the policy could not personalise (unknown user,
-        untrained model) and used its fallback. Logged, so fallbacks are visible.
-    control_for
-        Campaign surface only: for users left untreated (action -1), the offer whose
-        organic (untreated) outcome is recorded for them, so they serve as that offer's
-        control group. Defaults to offer 0.
-    """
-
-    actions: IntArray
-    propensities: FloatArray | None = None
-    group: IntArray | None = None
-    fallback: BoolArray | None = None
-    control_for: IntArray | None = None
-
-
-@dataclass(frozen=True)
-class Feedback:
-    """Observed outcomes of earlier decisions, delivered when they happen.
-
-    Attributes
-    ----------
-    kind
-        :class:`FeedbackKind`.
-    surface
-        Surface of the decisions this feedback is about.
-    t
-        Delivery time in days.
-    users
-        User ids, shape (N,).
-    actions
-        As in :class:`Decision` (slates (N, k); variants/offers (N,)). For conversions: the
-        purchased item (N,).
-    rewards
-        Click (0/1) for clicks, revenue for conversions, response (0/1) for campaigns.
-    features
-        Encoded features of the users at decision time, shape (N, F).
-    clicked_position
-        Slate surface: clicked slot or -1, shape (N,). ``None`` elsewhere.
-    propensities
-        Propensities logged with the decisions (or ``None``).
-    decision_time
-        When the decisions were made, shape (N,).
-    """
-
-    kind: FeedbackKind
-    surface: Surface
-    t: float
-    users: IntArray
-    actions: IntArray
-    rewards: FloatArray
-    features: NDArray[np.float32]
-    clicked_position: IntArray | None = None
-    propensities: FloatArray | None = None
-    decision_time: FloatArray | None = None
-
-    @property
-    def size(self) -> int:
-        """Number of feedback records."""
-        return int(self.users.shape[0])
-
-
-@dataclass
-class History:
-    """The logged history a policy may refit from, as a real system would have it.
-
-    Attributes
-    ----------
-    t
-        Time of the refit, in days. Nothing in the tables is later than ``t``.
-    clicks
-        One row per click: ``t, user, item, position``.
-    conversions
-        One row per purchase: ``t, user, item, revenue``.
-    impressions
-        One row per session decision on the slate surface that the engine kept in memory:
-        ``t, user, slate`` (list of item ids), ``clicked_position``. May be empty when the
-        run does not keep impressions in memory.
-    campaigns
-        One row per campaign decision: ``t, campaign, user, offer, propensity, responded``
-        (``offer`` = -1 for users left untreated; they are the control group).
-    lifecycle
-        ``t, user, event`` with ``event`` in {"arrival", "churn"}: churn is observable
-        (an account closes / a user stops coming back for good).
-    user_features
-        Encoded features of every user that has joined by ``t``, indexed by user id.
-    """
-
-    t: float
-    clicks: pd.DataFrame
-    conversions: pd.DataFrame
-    impressions: pd.DataFrame
-    campaigns: pd.DataFrame
-    lifecycle: pd.DataFrame
-    user_features: pd.DataFrame
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Policy(ABC):
@@ -310,7 +77,7 @@ class Policy(ABC):
     randomised
         Draws random actions and reports propensities.
     needs_oracle
-        Is handed the simulator's :class:`~recarena.simulator.oracle.Oracle` (the upper
+        Is handed a read-only :class:`~recarena.contract.OracleView` (the upper
         bound policy only).
     """
 
@@ -348,7 +115,7 @@ class Policy(ABC):
         self._setup()
         self._is_set_up = True
 
-    def attach_oracle(self, oracle: Oracle) -> None:
+    def attach_oracle(self, oracle: OracleView) -> None:
         """Give the simulator's truth to a policy that declares ``needs_oracle``."""
         if not self.needs_oracle:
             raise PermissionError(f"policy {self.kind!r} does not declare needs_oracle")
@@ -360,7 +127,7 @@ class Policy(ABC):
         if request.surface not in self.surfaces:
             raise ValueError(f"policy {self.kind!r} cannot act on surface {request.surface}")
         decision = self._act(request)
-        _check_decision(decision, request, self.spec_)
+        check_decision(decision, request, self.spec_)
         return decision
 
     def learn(self, feedback: Feedback) -> None:
@@ -403,30 +170,3 @@ class Policy(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "kind")
         return f"{type(self).__name__}({args})"
-
-
-def _check_decision(decision: Decision, request: DecisionRequest, spec: EnvironmentSpec) -> None:
-    """Raise a clear error when a policy returns actions of the wrong shape or range."""
-    b = request.size
-    actions = decision.actions
-    if request.surface is Surface.SLATE:
-        expected: tuple[int, ...] = (b, spec.slate_size)
-        high = spec.n_items
-        low = 0
-    elif request.surface is Surface.VARIANT:
-        expected, high, low = (b,), spec.n_variants, 0
-    else:
-        expected, high, low = (b,), spec.n_offers, -1
-    if actions.shape != expected:
-        raise ValueError(
-            f"policy returned actions of shape {actions.shape}, expected {expected} "
-            f"on surface {request.surface}"
-        )
-    if b and (actions.min() < low or actions.max() >= high):
-        raise ValueError(
-            f"policy returned actions outside [{low}, {high}) on surface {request.surface}"
-        )
-    for name in ("propensities", "group", "fallback", "control_for"):
-        value = getattr(decision, name)
-        if value is not None and value.shape != (b,):
-            raise ValueError(f"policy returned {name} of shape {value.shape}, expected ({b},)")

@@ -46,16 +46,11 @@ import pandas as pd
 from numpy.typing import NDArray
 from pydantic import Field
 
+from recarena.contract import Decision, DecisionRequest, History, Surface
 from recarena.models.targeting import allocate, offer_samples, take_in_order
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    History,
-    Policy,
-    PolicyParams,
-    Surface,
-)
+from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.heuristics import random_campaign
+from recarena.typing import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "GROUP_PILOT",
@@ -68,9 +63,6 @@ __all__ = [
     "history_features",
 ]
 
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
-B8 = NDArray[np.bool_]
 
 #: ``group`` logged with randomised pilot decisions.
 GROUP_PILOT = 0
@@ -124,7 +116,9 @@ class ContactLedger:
             self.count = np.concatenate([self.count, np.zeros(extra, dtype=np.int64)])
             self.last = np.concatenate([self.last, np.full(extra, -np.inf)])
 
-    def allowed(self, users: I64, t: float, max_contacts: int | None, suppression: float) -> B8:
+    def allowed(
+        self, users: IntArray, t: float, max_contacts: int | None, suppression: float
+    ) -> BoolArray:
         """Users the contact cap and the suppression window still allow to contact, (B,)."""
         self._grow(int(users.max()) + 1 if users.size else 0)
         ok = np.ones(users.size, dtype=bool)
@@ -134,7 +128,7 @@ class ContactLedger:
             ok &= t - self.last[users] >= suppression - 1e-9
         return ok
 
-    def record(self, users: I64, t: float, actions: I64) -> None:
+    def record(self, users: IntArray, t: float, actions: IntArray) -> None:
         """Note the offers just sent (``actions ≥ 0``)."""
         sent = users[actions >= 0]
         self._grow(int(users.max()) + 1 if users.size else 0)
@@ -142,7 +136,7 @@ class ContactLedger:
         self.last[sent] = t
 
 
-def history_features(history: History, users: NDArray[Any]) -> F64:
+def history_features(history: History, users: NDArray[Any]) -> FloatArray:
     """Encoded features of ``users`` from ``History.user_features``, float64 (n, F)."""
     frame = history.user_features
     return np.asarray(frame.reindex(np.asarray(users)).to_numpy(dtype=np.float64))
@@ -308,10 +302,10 @@ class CampaignPolicy(Policy):
             return None
         return math.ceil(round(self.params.target_fraction * b, 9))
 
-    def _fallback_mask(self, request: DecisionRequest) -> B8:
+    def _fallback_mask(self, request: DecisionRequest) -> BoolArray:
         """Users the model could not personalise for (logged as ``fallback``)."""
         return np.zeros(request.size, dtype=bool)
 
     @abstractmethod
-    def _values(self, request: DecisionRequest) -> F64:
+    def _values(self, request: DecisionRequest) -> FloatArray:
         """(B, O) scores (``rank``) or values (``value``); −inf = never send."""

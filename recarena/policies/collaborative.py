@@ -51,7 +51,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import Field
 
-from recarena.policies.base import History
+from recarena.contract import History
 from recarena.policies.recommenders import (
     FactorRecommender,
     HistoryRecommender,
@@ -61,6 +61,7 @@ from recarena.policies.recommenders import (
     sparse_scores_item_major,
 )
 from recarena.policies.registry import register
+from recarena.typing import Float32Array, IntArray
 
 __all__ = [
     "ALSRecommender",
@@ -70,8 +71,6 @@ __all__ = [
     "UserKNNRecommender",
 ]
 
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
 
 Weighting = Literal["cosine", "tfidf", "bm25"]
 
@@ -132,8 +131,8 @@ class ItemKNNRecommender(_KNNRecommender):
     params: Params
 
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
-    ) -> F32:
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
+    ) -> Float32Array:
         return sparse_scores_item_major(sp.csr_array(rows @ self.similarity_), items)
 
 
@@ -154,8 +153,8 @@ class UserKNNRecommender(_KNNRecommender):
     params: Params
 
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
-    ) -> F32:
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
+    ) -> Float32Array:
         neighbours = row_slice(self.similarity_, users)
         return sparse_scores_item_major(sp.csr_array(neighbours @ self.fit_matrix_), items)
 
@@ -188,7 +187,9 @@ class _ImplicitFactors(FactorRecommender):
         self.item_scorable_ = np.diff(sp.csc_array(matrix).indptr) > 0
         self._cache_items = np.zeros(0, dtype=np.int64)  # item vectors changed
 
-    def _user_vectors(self, users: I64, features: NDArray[np.float32], rows: sp.csr_array) -> F32:
+    def _user_vectors(
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
+    ) -> Float32Array:
         return self.user_vectors_[users]
 
 
@@ -349,5 +350,7 @@ class PureSVDRecommender(FactorRecommender):
         self.item_vectors_ = np.ascontiguousarray(vt.T, dtype=np.float32)
         self.item_scorable_ = np.diff(sp.csc_array(matrix).indptr) > 0
 
-    def _user_vectors(self, users: I64, features: NDArray[np.float32], rows: sp.csr_array) -> F32:
+    def _user_vectors(
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
+    ) -> Float32Array:
         return np.asarray(rows @ self.item_vectors_, dtype=np.float32)

@@ -29,8 +29,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import Field
 
-from recarena.analysis.ranking import top_k
-from recarena.policies.base import EnvironmentSpec, Feedback, FeedbackKind, History, Surface
+from recarena.contract import EnvironmentSpec, Feedback, FeedbackKind, History, Surface
+from recarena.numerics.topk import top_k
 from recarena.policies.recommenders import (
     FactorRecommender,
     HistoryRecommender,
@@ -38,14 +38,12 @@ from recarena.policies.recommenders import (
     sparse_scores_item_major,
 )
 from recarena.policies.registry import register
+from recarena.typing import Float32Array, IntArray
 
 __all__ = ["SimilarItemsRecommender", "TfidfRecommender", "tfidf_vectors"]
 
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
 
-
-def tfidf_vectors(spec: EnvironmentSpec, max_features: int | None = None) -> F32:
+def tfidf_vectors(spec: EnvironmentSpec, max_features: int | None = None) -> Float32Array:
     """L2-normalised TF-IDF vectors of the item descriptions, dense ``(n_items, V)``."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -80,7 +78,9 @@ class TfidfRecommender(FactorRecommender):
     def _fit_model(self, matrix: sp.csr_array, history: History) -> None:
         """Nothing to fit: profiles come from the current interactions."""
 
-    def _user_vectors(self, users: I64, features: NDArray[np.float32], rows: sp.csr_array) -> F32:
+    def _user_vectors(
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
+    ) -> Float32Array:
         total = np.asarray(rows.sum(axis=1), dtype=np.float32).ravel()
         profile = np.asarray(rows @ self.item_vectors_, dtype=np.float32)
         return np.asarray(profile / np.maximum(total, 1e-12)[:, None], dtype=np.float32)
@@ -112,7 +112,7 @@ class SimilarItemsRecommender(HistoryRecommender):
             extra = np.full((n_users - self.recent_.shape[0], self.params.anchors), -1)
             self.recent_ = np.vstack([self.recent_, extra.astype(np.int64)])
 
-    def _push(self, users: I64, items: I64) -> None:
+    def _push(self, users: IntArray, items: IntArray) -> None:
         """Append (user, item) events in order: each becomes its user's latest item."""
         if users.size == 0:
             return
@@ -133,18 +133,18 @@ class SimilarItemsRecommender(HistoryRecommender):
         if feedback.kind is FeedbackKind.CLICK and feedback.surface is Surface.SLATE:
             self._push(*self.new_clicks(feedback))
 
-    def _anchors(self, users: I64) -> I64:
+    def _anchors(self, users: IntArray) -> IntArray:
         self._grow(int(users.max(initial=-1)) + 1)
         return self.recent_[users]
 
     def _personalisable(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> NDArray[np.bool_]:
         return np.asarray((self._anchors(users) >= 0).any(axis=1))
 
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
-    ) -> F32:
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
+    ) -> Float32Array:
         anchors = self._anchors(users)
         r, c = np.nonzero(anchors >= 0)
         picks = sp.csr_array(
@@ -154,7 +154,7 @@ class SimilarItemsRecommender(HistoryRecommender):
         return sparse_scores_item_major(sp.csr_array(picks @ self.similar_), items)
 
 
-def _neighbour_matrix(vectors: F32, neighbours: int) -> sp.csr_array:
+def _neighbour_matrix(vectors: Float32Array, neighbours: int) -> sp.csr_array:
     """Sparse ``(n, n)``: each row keeps its ``neighbours`` most cosine-similar other items
     (ties by lower id; zero similarities dropped)."""
     n = vectors.shape[0]

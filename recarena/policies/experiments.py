@@ -44,29 +44,11 @@ per-decision binary reward (``metric="click"``: a click on the session surfaces;
 ("looks") are at :math:`c, 2c, \dots` up to the test horizon :math:`H` (``checkpoint_every`` = c,
 ``horizon_days`` = H, default the run's horizon), with :math:`H` always the last look. At look
 :math:`\ell`, decisions made at :math:`t \le \tau_\ell` count (cumulative trials
-:math:`n_{k\ell}` and successes :math:`s_{k\ell}`). :class:`SequentialTest` turns the looks
-into a decision with one of four rules, all two-sided at level :math:`\alpha` (family-wise
-over the K−1 comparisons):
+:math:`n_{k\ell}` and successes :math:`s_{k\ell}`).
+:class:`~recarena.stats.sequential_test.SequentialTest` turns the looks into a decision.
 
-* ``fixed`` — the pooled two-proportion z-test
-  (:func:`recarena.analysis.abtest.two_proportion_ztest`) once, at :math:`H`; Holm's
-  step-down adjustment across comparisons.
-* ``peeking`` — the same z-test at *every* look, stopping at the first nominal rejection: the
-  bad practice whose false-positive rate grows with the number of looks (Armitage, McPherson
-  & Rowe 1969; Johari et al. 2017). Provided to measure that inflation.
-* ``sequential_msprt`` — the always-valid p-values of the normal-mixture SPRT
-  (:func:`recarena.analysis.abtest.msprt_pvalues`, mixing sd ``msprt_tau``), Holm-adjusted;
-  stopping at any look keeps the type-I error ≤ α (Johari, Pekelis & Walsh 2015).
-* ``obrien_fleming`` — group-sequential boundaries from the Lan–DeMets O'Brien–Fleming
-  spending function (:func:`recarena.analysis.abtest.obrien_fleming_bounds`) at level
-  α/(K−1) per comparison (Bonferroni); information fractions are calendar fractions
-  :math:`\tau_\ell / H` (traffic assumed steady), at most 50 looks.
-
-The test *decides* at the first look where some comparison rejects; the winner is the
-treatment with the highest observed rate among those significantly better than the control,
-or the control when none is. A test that reaches :math:`H` without a rejection ends
-inconclusive, with the ``fallback`` winner (the control, or the empirically best variant —
-explore-then-commit in the bandit sense, Garivier, Kaufmann & Lattimore 2016).
+The rules (``fixed``, ``peeking``, ``sequential_msprt``, ``obrien_fleming``), how a look
+decides and how the winner is chosen are those of :mod:`recarena.stats.sequential_test`.
 
 **Commit.** With ``commit=True`` (explore-then-commit) every decision after the test decided
 is routed to the winner. The policy evaluates look :math:`\ell` at its first request with
@@ -111,32 +93,26 @@ import dataclasses
 import math
 from abc import abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from recarena.analysis.abtest import (
-    msprt_pvalues,
-    obrien_fleming_bounds,
-    two_proportion_ztest,
-)
+from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, History, Surface
+from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.policies import registry
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    Feedback,
-    FeedbackKind,
-    History,
-    Policy,
-    PolicyParams,
-    Surface,
-)
+from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.registry import register
-from recarena.simulator.rng import Purpose, uniform
+from recarena.stats.sequential_test import (
+    Fallback,
+    SequentialTest,
+    TestKind,
+    TestOutcome,
+    TestPlan,
+    test_plan,
+)
+from recarena.typing import ClosedModel, FloatArray, IntArray
 
 __all__ = [
     "ABSplit",
@@ -146,304 +122,13 @@ __all__ = [
     "FixedAction",
     "FixedActionParams",
     "PolicyVariant",
-    "SequentialTest",
-    "TestKind",
-    "TestOutcome",
-    "TestPlan",
     "assign_variants",
-    "look_times",
 ]
 
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
-TestKind = Literal["fixed", "peeking", "sequential_msprt", "obrien_fleming"]
 Metric = Literal["auto", "click", "response"]
-Fallback = Literal["control", "empirical_best"]
-
-MAX_OBF_LOOKS = 50  # obrien_fleming_bounds handles at most 50 looks
 
 
 # ====================================================================== test machinery
-def look_times(horizon: float, every: float) -> FloatArray:
-    """Checkpoint times :math:`c, 2c, \\dots` below ``horizon``, then ``horizon`` itself.
-
-    Multiples of ``every`` within 1e-9 of the horizon are merged into it.
-    """
-    if not (horizon > 0 and every > 0):
-        raise ValueError(f"horizon and every must be > 0, got {horizon!r}, {every!r}")
-    n_inner = math.ceil(horizon / every - 1e-9) - 1
-    inner = np.arange(1, n_inner + 1, dtype=np.float64) * every
-    return np.append(inner[inner < horizon - 1e-9], horizon)
-
-
-@lru_cache(maxsize=64)
-def _obf_z_bounds(fractions: tuple[float, ...], alpha: float) -> FloatArray:
-    bounds = obrien_fleming_bounds(len(fractions), alpha, info_fractions=list(fractions))
-    return np.asarray(bounds.z_bounds, dtype=np.float64)
-
-
-@dataclass(frozen=True, eq=False)
-class TestPlan:
-    """What is tested, when and how: the design of an A/B test's analysis.
-
-    Attributes
-    ----------
-    test
-        The decision rule (see the module docstring).
-    alpha
-        Family-wise two-sided level.
-    looks
-        Planned look times, increasing; the last is the test horizon H.
-    tau
-        Mixing sd of the mSPRT (absolute difference of rates); τ² enters
-        :func:`~recarena.analysis.abtest.msprt_pvalues`.
-    fallback
-        Winner of an inconclusive test: ``"control"`` or ``"empirical_best"``.
-    """
-
-    __test__ = False  # not a pytest test class, despite the name
-
-    test: TestKind
-    alpha: float
-    looks: FloatArray
-    tau: float = 0.01
-    fallback: Fallback = "control"
-
-    def __post_init__(self) -> None:
-        if self.test == "obrien_fleming":
-            fractions = self.looks / self.looks[-1]
-            if self.looks.size > MAX_OBF_LOOKS or np.diff(fractions, prepend=0.0).min() < 0.01:
-                raise ValueError(
-                    f"obrien_fleming needs at most {MAX_OBF_LOOKS} looks, each at least 1% of "
-                    f"the horizon apart; got {self.looks.size} looks — raise checkpoint_every"
-                )
-
-    @property
-    def n_looks(self) -> int:
-        """Number of planned looks L."""
-        return int(self.looks.size)
-
-    def obf_bounds(self, n_comparisons: int) -> FloatArray:
-        """|z| boundaries per look, at level α / (K−1) per comparison."""
-        fractions = tuple(float(f) for f in self.looks / self.looks[-1])
-        return _obf_z_bounds(fractions, self.alpha / max(n_comparisons, 1))
-
-
-@dataclass(frozen=True, eq=False)
-class TestOutcome:
-    """The state of a :class:`SequentialTest` after the looks seen so far.
-
-    Attributes
-    ----------
-    looks
-        Times of the looks evaluated, shape (L',).
-    trials, successes
-        Cumulative counts per variant and look, shape (K, L').
-    z, p_nominal
-        Pooled z statistic and nominal two-sided p-value of treatment k vs control, (K−1, L').
-    p_sequential
-        Always-valid mSPRT p-values (running minimum), (K−1, L'); computed for every test so
-        trajectories can be compared.
-    threshold
-        Per look, the |z| boundary of the O'Brien–Fleming design (``obrien_fleming``), else the
-        level α; (L',).
-    reject
-        Comparisons rejected at each look under the plan's rule (after the multiplicity
-        adjustment), (K−1, L').
-    decided
-        The test reached a decision (a rejection, or the last planned look).
-    decision_look
-        Index of the deciding look, -1 while undecided.
-    decision_time
-        Time of the deciding look (NaN while undecided).
-    significant
-        Some comparison was rejected at the deciding look.
-    winner
-        Variant to deploy (-1 while undecided).
-    """
-
-    __test__ = False  # not a pytest test class, despite the name
-
-    looks: FloatArray
-    trials: FloatArray
-    successes: FloatArray
-    z: FloatArray
-    p_nominal: FloatArray
-    p_sequential: FloatArray
-    threshold: FloatArray
-    reject: BoolArray
-    decided: bool
-    decision_look: int
-    decision_time: float
-    significant: bool
-    winner: int
-
-    @property
-    def rates(self) -> FloatArray:
-        """Observed rates s/n per variant and look (NaN with no trials)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.trials > 0, self.successes / self.trials, np.nan)
-
-
-class SequentialTest:
-    """An A/B(/n) test fed one look at a time; shared by the policy and by the analysis.
-
-    Parameters
-    ----------
-    plan
-        The design.
-    n_variants
-        K ≥ 2 (variant 0 is the control).
-
-    Notes
-    -----
-    :meth:`add_look` takes the cumulative counts at the next planned look. Each look's
-    statistics depend only on that look's counts (and, for the mSPRT, on the running minimum
-    of earlier p-values), so feeding the same counts gives the same outcome wherever the test
-    runs.
-    """
-
-    def __init__(self, plan: TestPlan, n_variants: int) -> None:
-        if n_variants < 2:
-            raise ValueError(f"an A/B test needs at least 2 variants, got {n_variants}")
-        self.plan = plan
-        self.n_variants = n_variants
-        self._trials: list[FloatArray] = []
-        self._successes: list[FloatArray] = []
-        self._z: list[FloatArray] = []
-        self._p: list[FloatArray] = []
-        self._p_seq: list[FloatArray] = []
-        self._threshold: list[float] = []
-        self._reject: list[BoolArray] = []
-        self._decision_look = -1
-        self._significant = False
-        self._winner = -1
-
-    @property
-    def n_seen(self) -> int:
-        """Looks evaluated so far."""
-        return len(self._trials)
-
-    @property
-    def done(self) -> bool:
-        """All planned looks were evaluated."""
-        return self.n_seen >= self.plan.n_looks
-
-    @property
-    def decided(self) -> bool:
-        """The test has reached its decision."""
-        return self._decision_look >= 0
-
-    @property
-    def winner(self) -> int:
-        """The variant to deploy, -1 while undecided."""
-        return self._winner
-
-    def add_look(self, successes: ArrayLike, trials: ArrayLike) -> None:
-        """Evaluate the next planned look on cumulative counts, shape (K,) each."""
-        if self.done:
-            raise ValueError(f"all {self.plan.n_looks} planned looks were already evaluated")
-        s = np.asarray(successes, dtype=np.float64).reshape(self.n_variants)
-        n = np.asarray(trials, dtype=np.float64).reshape(self.n_variants)
-        look = self.n_seen
-        plan = self.plan
-        z, p = _compare_to_control(s, n)
-        tau2 = plan.tau**2
-        p_seq = msprt_pvalues(
-            np.broadcast_to(s[0], s[1:].shape)[:, None],
-            np.broadcast_to(n[0], n[1:].shape)[:, None],
-            s[1:, None],
-            n[1:, None],
-            tau2,
-        )[:, 0]
-        if self._p_seq:
-            p_seq = np.minimum(p_seq, self._p_seq[-1])
-        threshold = plan.alpha
-        if plan.test == "obrien_fleming":
-            threshold = float(plan.obf_bounds(self.n_variants - 1)[look])
-            reject = np.abs(z) >= threshold
-        elif plan.test == "sequential_msprt":
-            reject = _holm_reject(p_seq, plan.alpha)
-        elif plan.test == "peeking" or look == plan.n_looks - 1:
-            reject = _holm_reject(p, plan.alpha)
-        else:  # fixed horizon, before the horizon: no decision is taken
-            reject = np.zeros(self.n_variants - 1, dtype=bool)
-        self._trials.append(n)
-        self._successes.append(s)
-        self._z.append(z)
-        self._p.append(p)
-        self._p_seq.append(p_seq)
-        self._threshold.append(threshold)
-        self._reject.append(reject)
-        if self.decided:
-            return
-        if reject.any():
-            better = reject & (z > 0)
-            rates = s / np.maximum(n, 1.0)
-            candidates = np.concatenate([[0], 1 + np.flatnonzero(better)])
-            self._winner = int(candidates[np.argmax(rates[candidates])])
-            self._significant = True
-            self._decision_look = look
-        elif look == plan.n_looks - 1:
-            rates = s / np.maximum(n, 1.0)
-            self._winner = int(np.argmax(rates)) if plan.fallback == "empirical_best" else 0
-            self._decision_look = look
-
-    def outcome(self) -> TestOutcome:
-        """The looks so far and the decision, as arrays."""
-        k, n_seen = self.n_variants, self.n_seen
-
-        def stack(values: list[NDArray[Any]], rows: int, dtype: type) -> NDArray[Any]:
-            if not values:
-                return np.zeros((rows, 0), dtype=dtype)
-            return np.stack(values, axis=1).astype(dtype)
-
-        look = self._decision_look
-        return TestOutcome(
-            looks=self.plan.looks[:n_seen].copy(),
-            trials=stack(self._trials, k, np.float64),
-            successes=stack(self._successes, k, np.float64),
-            z=stack(self._z, k - 1, np.float64),
-            p_nominal=stack(self._p, k - 1, np.float64),
-            p_sequential=stack(self._p_seq, k - 1, np.float64),
-            threshold=np.asarray(self._threshold, dtype=np.float64),
-            reject=stack(self._reject, k - 1, np.bool_),
-            decided=look >= 0,
-            decision_look=look,
-            decision_time=float(self.plan.looks[look]) if look >= 0 else math.nan,
-            significant=self._significant,
-            winner=self._winner,
-        )
-
-
-def _compare_to_control(s: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Pooled z and two-sided p of each treatment vs variant 0 (z = 0, p = 1 if an arm is
-    empty)."""
-    k = s.size
-    z = np.zeros(k - 1)
-    p = np.ones(k - 1)
-    if n[0] <= 0:
-        return z, p
-    for j in range(1, k):  # K−1 comparisons per look
-        if n[j] > 0:
-            result = two_proportion_ztest(s[0], n[0], s[j], n[j])
-            z[j - 1], p[j - 1] = result.z, result.p_value
-    return z, p
-
-
-def _holm_reject(p: FloatArray, alpha: float) -> BoolArray:
-    """Holm's step-down rule: with p sorted ascending, reject H_(1), …, H_(r−1) where r is
-    the first index with p_(r) > α / (m − r + 1) (Holm 1979). Equivalent to Holm-adjusted
-    p-values ≤ α (:func:`recarena.analysis.abtest.adjust_pvalues`), without statsmodels'
-    per-call garbage collection."""
-    m = p.size
-    order = np.argsort(p, kind="stable")
-    passes = p[order] <= alpha / (m - np.arange(m))
-    first_failure = m if passes.all() else int(np.argmin(passes))
-    reject = np.zeros(m, dtype=bool)
-    reject[order[:first_failure]] = True
-    return reject
 
 
 def assign_variants(users: ArrayLike, weights: ArrayLike, salt: int) -> IntArray:
@@ -476,10 +161,8 @@ def _checked_policy(config: dict[str, Any]) -> type[Policy]:
     return policy_cls
 
 
-class PolicyVariant(BaseModel):
+class PolicyVariant(ClosedModel):
     """A named sub-policy of an experiment: ``{name, policy: {kind: ..., ...}}``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=64, description="variant name shown in reports")
     policy: dict[str, Any] = Field(description="the sub-policy's config {kind: ..., ...}")
@@ -554,12 +237,8 @@ class ABSplitParams(_CompositeParams):
     def plan(self, horizon: float) -> TestPlan:
         """The test design for a horizon (``horizon_days`` when set)."""
         h = self.horizon_days if self.horizon_days is not None else horizon
-        return TestPlan(
-            test=self.test,
-            alpha=self.alpha,
-            looks=look_times(h, self.checkpoint_every),
-            tau=self.msprt_tau,
-            fallback=self.fallback,
+        return test_plan(
+            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback
         )
 
     def shares(self) -> FloatArray:

@@ -8,21 +8,13 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field
 
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    Feedback,
-    FeedbackKind,
-    Policy,
-    PolicyParams,
-    Surface,
-)
+from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, Surface
+from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.registry import register
 from recarena.policies.slates import explore, random_slates, ranked_items
+from recarena.typing import IntArray
 
 __all__ = ["PopularityPolicy", "RandomPolicy", "random_campaign"]
-
-I64 = NDArray[np.int64]
 
 
 def random_campaign(
@@ -123,7 +115,7 @@ class PopularityPolicy(Policy):
     def _setup(self) -> None:
         n = self.spec_.n_items if Surface.SLATE in self.spec_.surfaces else self.spec_.n_variants
         self.counts_ = np.zeros(n)
-        self.recent_: list[tuple[float, I64]] = []
+        self.recent_: list[tuple[float, IntArray]] = []
         self.last_t_ = 0.0
 
     def _scores(self, t: float) -> NDArray[np.float64]:

@@ -40,14 +40,12 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import Field
 
-from recarena.policies.base import EnvironmentSpec, History
+from recarena.contract import EnvironmentSpec, History
 from recarena.policies.recommenders import FactorRecommender, RecommenderParams
 from recarena.policies.registry import register
+from recarena.typing import Float32Array, IntArray
 
 __all__ = ["LightFMRecommender", "catalogue_features"]
-
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
 
 
 def _l1_rows(mat: sp.csr_array) -> sp.csr_array:
@@ -132,7 +130,7 @@ class LightFMRecommender(FactorRecommender):
         self.user_embeddings_ = np.zeros((0, 0), dtype=np.float32)
 
     # ------------------------------------------------------------------ features
-    def _user_matrix(self, users: I64, features: NDArray[np.float32]) -> sp.csr_array:
+    def _user_matrix(self, users: IntArray, features: NDArray[np.float32]) -> sp.csr_array:
         """Feature rows of ``users``: identity (warm users only) | observable features."""
         n_warm = self.warm_users_.size
         warm = (users < n_warm) & self.warm_users_[np.minimum(users, max(n_warm - 1, 0))]
@@ -226,7 +224,7 @@ class LightFMRecommender(FactorRecommender):
         self.user_embeddings_ = np.asarray(model.user_embeddings, dtype=np.float32)
 
     def _personalisable(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> NDArray[np.bool_]:
         if self.user_embeddings_.size == 0:
             return np.zeros(users.size, dtype=bool)
@@ -235,6 +233,8 @@ class LightFMRecommender(FactorRecommender):
         n_warm = self.warm_users_.size
         return (users < n_warm) & self.warm_users_[np.minimum(users, max(n_warm - 1, 0))]
 
-    def _user_vectors(self, users: I64, features: NDArray[np.float32], rows: sp.csr_array) -> F32:
+    def _user_vectors(
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
+    ) -> Float32Array:
         emb = np.asarray(self._user_matrix(users, features) @ self.user_embeddings_, np.float32)
         return np.hstack([emb, np.ones((users.size, 1), dtype=np.float32)])

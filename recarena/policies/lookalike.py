@@ -37,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from recarena.contract import DecisionRequest, History
 from recarena.models.churn import (
     ActivityLog,
     behaviour_aggregates,
@@ -44,16 +45,9 @@ from recarena.models.churn import (
     make_churn_classifier,
 )
 from recarena.models.targeting import positive_proba
-from recarena.policies.base import DecisionRequest, History
-from recarena.policies.campaigns import (
-    B8,
-    F64,
-    I64,
-    CampaignParams,
-    CampaignPolicy,
-    history_features,
-)
+from recarena.policies.campaigns import CampaignParams, CampaignPolicy, history_features
 from recarena.policies.registry import register
+from recarena.typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["LookalikePolicy", "activity_log"]
 
@@ -149,7 +143,7 @@ class LookalikePolicy(CampaignPolicy):
         self.scored_aggregates_ = behaviour_aggregates(log, alive, history.t, p.lookback_days)
         self.fit_t_ = history.t
 
-    def _known(self, users: I64) -> tuple[B8, I64]:
+    def _known(self, users: IntArray) -> tuple[BoolArray, IntArray]:
         pos = np.searchsorted(self.scored_users_, users)
         pos = np.minimum(pos, max(self.scored_users_.size - 1, 0))
         known = (
@@ -157,7 +151,7 @@ class LookalikePolicy(CampaignPolicy):
         )
         return known.astype(bool), pos
 
-    def churn_scores(self, request: DecisionRequest) -> F64:
+    def churn_scores(self, request: DecisionRequest) -> FloatArray:
         """Estimated churn probability of each user of ``request`` (random without a model)."""
         b = request.size
         if self.model_ is None:
@@ -169,12 +163,12 @@ class LookalikePolicy(CampaignPolicy):
         X = np.hstack([request.features.astype(np.float64), aggregates])
         return positive_proba(self.model_, X)
 
-    def _values(self, request: DecisionRequest) -> F64:
+    def _values(self, request: DecisionRequest) -> FloatArray:
         values = np.full((request.size, self.spec_.n_offers), -np.inf)
         values[:, self.params.offer] = self.churn_scores(request)
         return values
 
-    def _fallback_mask(self, request: DecisionRequest) -> B8:
+    def _fallback_mask(self, request: DecisionRequest) -> BoolArray:
         if self.params.model == "random":
             return np.zeros(request.size, dtype=bool)
         if self.model_ is None:

@@ -47,10 +47,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from recarena.contract import DecisionRequest, History
 from recarena.models.targeting import make_classifier, make_uplift_learner, positive_proba
-from recarena.policies.base import DecisionRequest, History
-from recarena.policies.campaigns import F64, CampaignPolicy, ValueCampaignParams, fit_offer_models
+from recarena.policies.campaigns import CampaignPolicy, ValueCampaignParams, fit_offer_models
 from recarena.policies.registry import register
+from recarena.typing import FloatArray
 
 __all__ = ["NextBestActionPolicy"]
 
@@ -106,7 +107,7 @@ class NextBestActionPolicy(CampaignPolicy):
         p = self.params
         seed = self.model_seed_
 
-        def build(X: F64, t: Any, y: F64) -> Any:
+        def build(X: FloatArray, t: Any, y: FloatArray) -> Any:
             return make_classifier(p.model, seed).fit(X, y)
 
         self.models_ = fit_offer_models(
@@ -115,7 +116,7 @@ class NextBestActionPolicy(CampaignPolicy):
         self.uplift_models_ = {}
         if p.strategy == "incremental":
 
-            def build_uplift(X: F64, t: Any, y: F64) -> Any:
+            def build_uplift(X: FloatArray, t: Any, y: FloatArray) -> Any:
                 return make_uplift_learner(p.uplift_learner, p.model, seed).fit(X, t, y)
 
             uplift = fit_offer_models(
@@ -129,7 +130,7 @@ class NextBestActionPolicy(CampaignPolicy):
             return bool(self.uplift_models_)
         return bool(self.models_)
 
-    def _values(self, request: DecisionRequest) -> F64:
+    def _values(self, request: DecisionRequest) -> FloatArray:
         spec = self.spec_
         X = request.features.astype(np.float64)
         values = np.full((request.size, spec.n_offers), -np.inf)

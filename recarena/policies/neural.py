@@ -37,6 +37,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import Field
 
+from recarena.contract import History
 from recarena.models.neural import (
     Architecture,
     NeuralConfig,
@@ -51,7 +52,6 @@ from recarena.models.neural import (
     train_model,
     user_inputs,
 )
-from recarena.policies.base import History
 from recarena.policies.recommenders import (
     FactorRecommender,
     HistoryRecommender,
@@ -59,6 +59,7 @@ from recarena.policies.recommenders import (
     interaction_frame,
 )
 from recarena.policies.registry import register
+from recarena.typing import Float32Array, IntArray
 
 __all__ = [
     "DSSMRecommender",
@@ -67,8 +68,6 @@ __all__ = [
     "TwoTowerRecommender",
 ]
 
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
 
 #: Activations per NeuMF scoring chunk (users × items × hidden), ≈ 8 MB of float32.
 _NEUMF_CHUNK = 1 << 21
@@ -129,7 +128,7 @@ class _NeuralMixin(HistoryRecommender):
             device=p.device,
         )
 
-    def _user_features(self, history: History, n_users: int) -> F32:
+    def _user_features(self, history: History, n_users: int) -> Float32Array:
         features = np.zeros((n_users, self.spec_.n_features), dtype=np.float32)
         known = history.user_features
         if len(known):
@@ -184,7 +183,7 @@ class _NeuralMixin(HistoryRecommender):
         """Cache what scoring reads (item vectors / embeddings) from the trained module."""
 
     def _personalisable(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> NDArray[np.bool_]:
         n = self.user_known_.size
         return (users < n) & self.user_known_[np.minimum(users, max(n - 1, 0))]
@@ -257,7 +256,9 @@ class _DotNeural(_NeuralMixin, FactorRecommender):
     def _scorable_items(self) -> NDArray[np.bool_]:
         return self.item_scorable_
 
-    def _user_vectors(self, users: I64, features: NDArray[np.float32], rows: sp.csr_array) -> F32:
+    def _user_vectors(
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
+    ) -> Float32Array:
         return self.user_vectors_[users]
 
 
@@ -320,11 +321,13 @@ class TwoTowerRecommender(_DotNeural):
         return _with(super()._config(), temperature=p.temperature, id_dropout=p.id_dropout)
 
     def _personalisable(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> NDArray[np.bool_]:
         return np.full(users.size, self.module_ is not None)
 
-    def _user_vectors(self, users: I64, features: NDArray[np.float32], rows: sp.csr_array) -> F32:
+    def _user_vectors(
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
+    ) -> Float32Array:
         import torch
 
         inputs = user_inputs(features, rows)
@@ -357,8 +360,8 @@ class NeuMFRecommender(_NeuralMixin, HistoryRecommender):
         return self.item_scorable_
 
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
-    ) -> F32:
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
+    ) -> Float32Array:
         import torch
 
         module, dev = self.module_, self.params.device

@@ -7,7 +7,8 @@ from typing import Literal
 
 import numpy as np
 
-from recarena.policies.base import Decision, DecisionRequest, Policy, PolicyParams, Surface
+from recarena.contract import Decision, DecisionRequest, Surface
+from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.registry import register
 
 __all__ = ["OraclePolicy", "greedy_budget"]

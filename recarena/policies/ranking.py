@@ -40,6 +40,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from recarena.contract import Feedback, History
 from recarena.models.rankers import RankerKind, RankerSpec, RankingLoss, fit_ranker
 from recarena.models.ranking_features import (
     CandidateSet,
@@ -51,7 +52,6 @@ from recarena.models.ranking_features import (
     union_candidates,
 )
 from recarena.policies import registry
-from recarena.policies.base import Feedback, History
 from recarena.policies.recommenders import (
     HistoryRecommender,
     RecommenderParams,
@@ -61,11 +61,10 @@ from recarena.policies.recommenders import (
     truncate_history,
 )
 from recarena.policies.registry import register
+from recarena.typing import Float32Array, IntArray
 
 __all__ = ["GeneratorConfig", "TwoStageRecommender"]
 
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
 
 #: Score elements per block of training users (users × catalogue), as in the serving path.
 _BLOCK_ELEMENTS = 1 << 22
@@ -202,7 +201,7 @@ class TwoStageRecommender(HistoryRecommender):
     # ------------------------------------------------------------------ training set
     def _training_set(
         self, staged: list[HistoryRecommender], past: History, history: History, cut: float
-    ) -> tuple[F32, NDArray[np.float32], I64]:
+    ) -> tuple[Float32Array, NDArray[np.float32], IntArray]:
         """Features, labels and group ids (users, ascending) of the ranker's training pairs."""
         p = self.params
         shown_users, shown_items = shown_after(history.impressions, cut)
@@ -223,7 +222,7 @@ class TwoStageRecommender(HistoryRecommender):
             interaction_frame(past, p.conversion_weight), self.spec_.n_items, cut, p.recent_days
         )
         step = max(1, _BLOCK_ELEMENTS // items.size)
-        parts: list[tuple[F32, NDArray[np.float32], I64]] = []
+        parts: list[tuple[Float32Array, NDArray[np.float32], IntArray]] = []
         for lo in range(0, users.size, step):
             blk = users[lo : lo + step]
             extra = _extra_pairs(blk, shown_users, shown_items, items, p.sampled_negatives, rng)
@@ -241,14 +240,14 @@ class TwoStageRecommender(HistoryRecommender):
     def _pairs(
         self,
         generators: list[HistoryRecommender],
-        users: I64,
+        users: IntArray,
         features: NDArray[np.float32],
         rows: sp.csr_array,
-        items: I64,
+        items: IntArray,
         available: NDArray[np.bool_],
         stats: ItemStats,
-        extra: tuple[I64, I64] | None = None,
-    ) -> tuple[CandidateSet, F32]:
+        extra: tuple[IntArray, IntArray] | None = None,
+    ) -> tuple[CandidateSet, Float32Array]:
         """Candidate union of ``users`` and its feature matrix."""
         lists, scores = [], []
         for generator, config in zip(generators, self.params.generators, strict=True):
@@ -265,14 +264,14 @@ class TwoStageRecommender(HistoryRecommender):
 
     # ------------------------------------------------------------------ serving
     def _personalisable(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> NDArray[np.bool_]:
         can = [g.personalisable(users, features) for g in self.generators_]
         return np.logical_or.reduce(can)
 
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
-    ) -> F32:
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
+    ) -> Float32Array:
         available = np.zeros(self.spec_.n_items, dtype=bool)
         available[items] = True
         cands, x = self._pairs(
@@ -290,7 +289,7 @@ class TwoStageRecommender(HistoryRecommender):
         return out
 
 
-def _features_of(known: pd.DataFrame, users: I64, n_features: int) -> NDArray[np.float32]:
+def _features_of(known: pd.DataFrame, users: IntArray, n_features: int) -> NDArray[np.float32]:
     """Encoded features of ``users`` (zeros for users without a row)."""
     if not len(known):
         return np.zeros((users.size, n_features), dtype=np.float32)
@@ -298,13 +297,13 @@ def _features_of(known: pd.DataFrame, users: I64, n_features: int) -> NDArray[np
 
 
 def _extra_pairs(
-    block: I64,
-    shown_users: I64,
-    shown_items: I64,
-    items: I64,
+    block: IntArray,
+    shown_users: IntArray,
+    shown_items: IntArray,
+    items: IntArray,
     sampled: int,
     rng: np.random.Generator,
-) -> tuple[I64, I64]:
+) -> tuple[IntArray, IntArray]:
     """Training-only pairs of a block of users: items shown after the cut and uniformly
     sampled on-sale items, as ``(row in block, item)``."""
     position = np.searchsorted(block, shown_users)
@@ -320,7 +319,7 @@ def _extra_pairs(
 
 
 def _subsample_negatives(
-    groups: I64, labels: NDArray[np.float32], limit: int, rng: np.random.Generator
+    groups: IntArray, labels: NDArray[np.float32], limit: int, rng: np.random.Generator
 ) -> NDArray[np.bool_]:
     """Mask keeping every positive and at most ``limit`` uniformly drawn negatives per group
     (``groups`` ascending)."""

@@ -51,18 +51,11 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from pydantic import Field
 
-from recarena.analysis.ranking import blockwise_top_k
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    Feedback,
-    FeedbackKind,
-    History,
-    Policy,
-    PolicyParams,
-    Surface,
-)
+from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, History, Surface
+from recarena.numerics.topk import blockwise_top_k
+from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.slates import explore
+from recarena.typing import BoolArray, Float32Array, IntArray
 
 __all__ = [
     "FactorRecommender",
@@ -78,10 +71,6 @@ __all__ = [
     "truncate_history",
 ]
 
-I64 = NDArray[np.int64]
-F32 = NDArray[np.float32]
-F64 = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 
 #: Score elements per scoring block (≈ 16 MB of float32): big enough for BLAS, small for cache.
 _BLOCK_ELEMENTS = 1 << 22
@@ -119,7 +108,7 @@ def interaction_matrix(
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-def row_slice(mat: sp.csr_array, rows: I64) -> sp.csr_array:
+def row_slice(mat: sp.csr_array, rows: IntArray) -> sp.csr_array:
     """Rows ``rows`` of ``mat``; ids at or past ``mat.shape[0]`` give empty rows."""
     if mat.shape[0] == 0:
         return sp.csr_array((rows.size, mat.shape[1]), dtype=mat.dtype)
@@ -130,7 +119,7 @@ def row_slice(mat: sp.csr_array, rows: I64) -> sp.csr_array:
     return sp.csr_array(sp.diags_array(inside.astype(mat.dtype)) @ out)
 
 
-def sparse_scores_item_major(scores: sp.csr_array, items: I64) -> F32:
+def sparse_scores_item_major(scores: sp.csr_array, items: IntArray) -> Float32Array:
     """Dense item-major ``(len(items), B)`` scores from a sparse ``(B, n_items)`` matrix.
 
     Unstored entries are ``-inf`` (the model has no evidence for that item).
@@ -146,7 +135,7 @@ def sparse_scores_item_major(scores: sp.csr_array, items: I64) -> F32:
     return out
 
 
-def _exclude(scores_t: NDArray[np.floating[Any]], position: I64, rows: sp.csr_array) -> None:
+def _exclude(scores_t: NDArray[np.floating[Any]], position: IntArray, rows: sp.csr_array) -> None:
     """Set ``scores_t[position[item], user] = -inf`` for every stored (user, item) of ``rows``."""
     if rows.nnz == 0:
         return
@@ -236,7 +225,7 @@ class HistoryRecommender(Policy):
         self.fit_t_ = -np.inf
         self.fitted_ = False
         self.popularity_ = np.zeros(n)
-        self._delta: list[tuple[I64, I64, F32]] = []
+        self._delta: list[tuple[IntArray, IntArray, Float32Array]] = []
         self._delta_matrix = sp.csr_array((0, n), dtype=np.float32)
         self._controller: Any = None
         self._last_fit: tuple[float, sp.csr_array] | None = None
@@ -283,7 +272,7 @@ class HistoryRecommender(Policy):
         self._delta.append((users, items, np.full(users.size, weight, np.float32)))
         self.popularity_ += np.bincount(items, minlength=self.popularity_.size) * weight
 
-    def new_clicks(self, feedback: Feedback) -> tuple[I64, I64]:
+    def new_clicks(self, feedback: Feedback) -> tuple[IntArray, IntArray]:
         """(users, clicked items) of a click batch not already in the fitted history, in
         decision-time order (clicks decided up to the fit were logged in its history)."""
         assert feedback.clicked_position is not None
@@ -319,7 +308,7 @@ class HistoryRecommender(Policy):
         return "incremental"
 
     # ------------------------------------------------------------------ interactions
-    def current_rows(self, users: I64) -> sp.csr_array:
+    def current_rows(self, users: IntArray) -> sp.csr_array:
         """Interaction rows of ``users`` now: fitted history plus feedback since (B × n_items)."""
         rows = row_slice(self.fit_matrix_, users)
         if self._delta:
@@ -335,7 +324,7 @@ class HistoryRecommender(Policy):
         return rows
 
     def _personalisable(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> BoolArray:
         """Which users the fitted model can score (``rows``: their current interactions)."""
         source = rows if self.scores_current else row_slice(self.fit_matrix_, users)
@@ -349,7 +338,7 @@ class HistoryRecommender(Policy):
 
     @abstractmethod
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
     ) -> NDArray[np.float32]:
         """Scores of ``items`` (ascending ids) for ``users``, item-major ``(len(items), B)``.
 
@@ -357,31 +346,33 @@ class HistoryRecommender(Policy):
         cannot score (never recommended by the model; the fallback may still show them).
         """
 
-    def _prepare_scoring(self, items: I64) -> None:
+    def _prepare_scoring(self, items: IntArray) -> None:
         """Called once per :meth:`recommend` before the blocks are scored (possibly in
         parallel): build whatever :meth:`_score_block` reads for this catalogue."""
 
     def _score_block(
         self,
-        users: I64,
+        users: IntArray,
         features: NDArray[np.float32],
         rows: sp.csr_array,
-        items: I64,
-        buffer: F32,
+        items: IntArray,
+        buffer: Float32Array,
     ) -> NDArray[np.floating[Any]]:
         """:meth:`_score_items`, free to write the scores into ``buffer`` (float32,
         ``(len(items), B)``) and return it. Must not change the policy's state."""
         return self._score_items(users, features, rows, items)
 
     # ------------------------------------------------------------------ acting
-    def personalisable(self, users: I64, features: NDArray[np.float32]) -> BoolArray:
+    def personalisable(self, users: IntArray, features: NDArray[np.float32]) -> BoolArray:
         """Which users the model would rank now (the others get the popularity fallback)."""
         self._check_set_up()
         if not self.fitted_:
             return np.zeros(users.size, dtype=bool)
         return self._personalisable(users, features, self.current_rows(users))
 
-    def score_items(self, users: I64, features: NDArray[np.float32], items: I64) -> F32:
+    def score_items(
+        self, users: IntArray, features: NDArray[np.float32], items: IntArray
+    ) -> Float32Array:
         """The model's current scores of ``items`` for ``users``, item-major ``(len(items), B)``.
 
         ``-inf`` where the model has no score, including every item for users it cannot
@@ -403,12 +394,12 @@ class HistoryRecommender(Policy):
 
     def recommend(
         self,
-        users: I64,
+        users: IntArray,
         features: NDArray[np.float32],
         available: BoolArray,
         k: int,
         filter_consumed: bool | None = None,
-    ) -> tuple[I64, BoolArray]:
+    ) -> tuple[IntArray, BoolArray]:
         """The top-``k`` available items for each user, without exploration.
 
         Parameters
@@ -450,14 +441,14 @@ class HistoryRecommender(Policy):
 
     def _rank_blocks(
         self,
-        users: I64,
+        users: IntArray,
         features: NDArray[np.float32],
         consumed: sp.csr_array,
-        rows: I64,
-        items: I64,
-        position: I64,
+        rows: IntArray,
+        items: IntArray,
+        position: IntArray,
         filt: bool,
-        out: I64,
+        out: IntArray,
     ) -> None:
         """Write the model's top ``out.shape[1]`` items of ``users[rows]`` into ``out[rows]``.
 
@@ -472,11 +463,11 @@ class HistoryRecommender(Policy):
         step = max(1, _BLOCK_ELEMENTS // items.size)
         blocks = [rows[start : start + step] for start in range(0, rows.size, step)]
         workers = min(self.params.threads, len(blocks)) if self.parallel_blocks else 1
-        buffers: SimpleQueue[F32] = SimpleQueue()
+        buffers: SimpleQueue[Float32Array] = SimpleQueue()
         for _ in range(workers):
             buffers.put(np.empty(items.size * min(step, rows.size), dtype=np.float32))
 
-        def rank(blk: I64) -> None:
+        def rank(blk: IntArray) -> None:
             buffer = buffers.get()
             block_rows = sp.csr_array(consumed[blk])
             scores = self._score_block(
@@ -500,7 +491,7 @@ class HistoryRecommender(Policy):
                 pass
 
     def _top_up(
-        self, out: I64, consumed: sp.csr_array, items: I64, position: I64, filt: bool
+        self, out: IntArray, consumed: sp.csr_array, items: IntArray, position: IntArray, filt: bool
     ) -> None:
         """Fill ``-1`` slots with the most popular items not yet in the row (and, first,
         not consumed when filtering; then consumed ones if nothing else is left)."""
@@ -540,7 +531,7 @@ class HistoryRecommender(Policy):
             fallback=fallback,
         )
 
-    def _pad_short(self, request: DecisionRequest, k: int) -> I64:
+    def _pad_short(self, request: DecisionRequest, k: int) -> IntArray:
         """Slates when fewer than ``k`` items are on sale: all of them, last one repeated."""
         ranked, _ = self.recommend(
             request.users, request.features, request.available_items, k, filter_consumed=False
@@ -575,11 +566,11 @@ class FactorRecommender(HistoryRecommender):
 
     @abstractmethod
     def _user_vectors(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
     ) -> NDArray[np.float32]:
         """User factor vectors (B, f) for scoring: fitted rows, or folded in from ``rows``."""
 
-    def _prepare_scoring(self, items: I64) -> None:
+    def _prepare_scoring(self, items: IntArray) -> None:
         if self._cache_items.shape != items.shape or not np.array_equal(self._cache_items, items):
             self._cache_items = items.copy()
             self._cache_vectors = np.ascontiguousarray(self.item_vectors_[items])
@@ -587,7 +578,7 @@ class FactorRecommender(HistoryRecommender):
             self._cache_masked = bool(self._cache_mask.any())
 
     def _score_items(
-        self, users: I64, features: NDArray[np.float32], rows: sp.csr_array, items: I64
+        self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
     ) -> NDArray[np.float32]:
         self._prepare_scoring(items)
         buffer = np.empty((items.size, users.size), dtype=np.float32)
@@ -595,12 +586,12 @@ class FactorRecommender(HistoryRecommender):
 
     def _score_block(
         self,
-        users: I64,
+        users: IntArray,
         features: NDArray[np.float32],
         rows: sp.csr_array,
-        items: I64,
-        buffer: F32,
-    ) -> F32:
+        items: IntArray,
+        buffer: Float32Array,
+    ) -> Float32Array:
         p = np.ascontiguousarray(self._user_vectors(users, features, rows), dtype=np.float32)
         scores = np.matmul(self._cache_vectors, p.T, out=buffer)
         if self._cache_masked:

@@ -41,22 +41,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, History, Surface
 from recarena.models import segmentation as seg
 from recarena.models.targeting import offer_samples
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    Feedback,
-    FeedbackKind,
-    History,
-    Surface,
-)
 from recarena.policies.campaigns import (
-    B8,
-    F64,
-    I64,
     CampaignPolicy,
     ValueCampaignParams,
     campaign_log,
@@ -64,14 +54,13 @@ from recarena.policies.campaigns import (
 )
 from recarena.policies.registry import register
 from recarena.policies.slates import explore, ranked_items
+from recarena.typing import BoolArray, ClosedModel, FloatArray, IntArray
 
 __all__ = ["SegmentPolicy", "SegmentRule"]
 
 
-class SegmentRule(BaseModel):
+class SegmentRule(ClosedModel):
     """A heuristic segment: users whose ``feature`` lies in [min, max] (open when None)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     feature: str = Field(description="encoded feature name, e.g. 'income' or 'region=2'")
     min: float | None = Field(None, description="lower bound (None = none)")
@@ -179,7 +168,7 @@ class SegmentPolicy(CampaignPolicy):
         k = max(spec.n_variants, 1)
         self.variant_trials_ = np.zeros((s, k))
         self.variant_clicks_ = np.zeros((s, k))
-        self.offer_values_: F64 | None = None
+        self.offer_values_: FloatArray | None = None
 
     def _has_segmentation(self) -> bool:
         p = self.params
@@ -189,7 +178,7 @@ class SegmentPolicy(CampaignPolicy):
             return self.rfm_classifier_ is not None
         return True
 
-    def segments(self, users: I64, features: Any) -> tuple[I64, B8]:
+    def segments(self, users: IntArray, features: Any) -> tuple[IntArray, BoolArray]:
         """Segment of each user, and whether it is a fallback (no segmentation yet)."""
         p = self.params
         b = users.shape[0]
@@ -225,7 +214,7 @@ class SegmentPolicy(CampaignPolicy):
         if Surface.CAMPAIGN in self.spec_.surfaces:
             self._fit_offers(history)
 
-    def _fit_rfm(self, history: History, users: I64, X: F64) -> None:
+    def _fit_rfm(self, history: History, users: IntArray, X: FloatArray) -> None:
         p = self.params
         life = history.lifecycle
         join = pd.Series(np.zeros(users.size), index=users)
@@ -322,7 +311,7 @@ class SegmentPolicy(CampaignPolicy):
         decision.fallback = fallback
         return decision
 
-    def _variants(self, labels: I64) -> Decision:
+    def _variants(self, labels: IntArray) -> Decision:
         eps, k = self.params.epsilon, self.spec_.n_variants
         mean = (self.variant_clicks_ + 1.0) / (self.variant_trials_ + 2.0)
         best = np.argmax(mean, axis=1)[labels]
@@ -333,7 +322,7 @@ class SegmentPolicy(CampaignPolicy):
             actions=actions.astype(np.int64), propensities=propensity, group=labels.copy()
         )
 
-    def _slates(self, request: DecisionRequest, labels: I64) -> Decision:
+    def _slates(self, request: DecisionRequest, labels: IntArray) -> Decision:
         assert self.item_counts_ is not None
         k = self.spec_.slate_size
         tie = self.global_counts_ / (self.global_counts_.sum() + 1.0)  # < 1: segment first
@@ -354,7 +343,7 @@ class SegmentPolicy(CampaignPolicy):
             return False
         return self.params.segment_offers is not None or self.offer_values_ is not None
 
-    def _values(self, request: DecisionRequest) -> F64:
+    def _values(self, request: DecisionRequest) -> FloatArray:
         labels, _ = self.segments(request.users, request.features)
         if self.params.segment_offers is not None:
             fixed = np.full((self.n_segment_labels, self.spec_.n_offers), -np.inf)

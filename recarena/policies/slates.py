@@ -10,12 +10,12 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from recarena.typing import IntArray
+
 __all__ = ["explore", "random_slates", "ranked_items"]
 
-I64 = NDArray[np.int64]
 
-
-def random_slates(rng: np.random.Generator, candidates: I64, n_rows: int, k: int) -> I64:
+def random_slates(rng: np.random.Generator, candidates: IntArray, n_rows: int, k: int) -> IntArray:
     """``n_rows`` slates of ``k`` distinct items drawn uniformly from ``candidates``.
 
     Each slot takes a uniform candidate ⌊U·n⌋ (U from ``rng``, bias ≤ n/2⁵³), redrawn while
@@ -34,7 +34,7 @@ def random_slates(rng: np.random.Generator, candidates: I64, n_rows: int, k: int
         if k > n:
             slates = np.hstack([slates, np.repeat(slates[:, -1:], k - n, axis=1)])
         return slates
-    positions: I64 = _distinct_positions(rng, n, n_rows, k)
+    positions: IntArray = _distinct_positions(rng, n, n_rows, k)
     return np.take(candidates, positions)
 
 
@@ -58,7 +58,7 @@ def _distinct_positions(rng, n, n_rows, k):  # type: ignore[no-untyped-def]  # n
     return out
 
 
-def ranked_items(scores: NDArray[np.floating], available: NDArray[np.bool_]) -> I64:
+def ranked_items(scores: NDArray[np.floating], available: NDArray[np.bool_]) -> IntArray:
     """Available items sorted by score (descending), ties by lower item id."""
     idx = np.flatnonzero(available)
     order = np.lexsort((idx, -scores[idx]))
@@ -67,10 +67,10 @@ def ranked_items(scores: NDArray[np.floating], available: NDArray[np.bool_]) -> 
 
 def explore(
     rng: np.random.Generator,
-    slates: I64,
-    candidates: I64,
+    slates: IntArray,
+    candidates: IntArray,
     epsilon: float,
-) -> tuple[I64, NDArray[np.float64], NDArray[np.bool_]]:
+) -> tuple[IntArray, NDArray[np.float64], NDArray[np.bool_]]:
     """Replace each row by a uniformly random slate with probability ε.
 
     Returns the slates, the propensity of the first item under the ε-mixture

@@ -43,10 +43,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from recarena.contract import DecisionRequest, History
 from recarena.models.targeting import make_classifier, make_uplift_learner, positive_proba
-from recarena.policies.base import DecisionRequest, History
-from recarena.policies.campaigns import F64, CampaignParams, CampaignPolicy, fit_offer_models
+from recarena.policies.campaigns import CampaignParams, CampaignPolicy, fit_offer_models
 from recarena.policies.registry import register
+from recarena.typing import FloatArray
 
 __all__ = ["UpliftPolicy"]
 
@@ -119,7 +120,7 @@ class UpliftPolicy(CampaignPolicy):
             return
         if p.learner == "response":
 
-            def build(X: F64, t: Any, y: F64) -> Any:
+            def build(X: FloatArray, t: Any, y: FloatArray) -> Any:
                 return make_classifier(p.base_model, seed).fit(X, y)
 
             self.models_ = fit_offer_models(
@@ -129,14 +130,14 @@ class UpliftPolicy(CampaignPolicy):
         learner = p.learner
         randomised = p.training_rows == "randomised"
 
-        def build_uplift(X: F64, t: Any, y: F64) -> Any:
+        def build_uplift(X: FloatArray, t: Any, y: FloatArray) -> Any:
             return make_uplift_learner(learner, p.base_model, seed, randomised).fit(X, t, y)
 
         self.models_ = fit_offer_models(
             history, self.spec_.n_offers, build_uplift, p.training_rows, "both"
         )
 
-    def _values(self, request: DecisionRequest) -> F64:
+    def _values(self, request: DecisionRequest) -> FloatArray:
         b, n_offers = request.size, self.spec_.n_offers
         if self.params.learner == "random":
             return np.broadcast_to(self.rng_.random(b)[:, None], (b, n_offers)).copy()

@@ -1,7 +1,7 @@
 """User behaviour: each mechanism a small vectorised function with its equation.
 
 All functions are pure: they take arrays and (where random) pre-drawn uniforms, and return
-arrays. Randomness comes in as uniforms from :func:`recarena.simulator.rng.uniform`, so the
+arrays. Randomness comes in as uniforms from :func:`recarena.numerics.counter_rng.uniform`, so the
 same user, session and slot get the same draw whichever policy is deployed (common random
 numbers).
 """
@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recarena.simulator import kernels
+from recarena.typing import FloatArray
 
 __all__ = [
     "cascade_choice",
@@ -27,10 +28,8 @@ __all__ = [
     "utilities",
 ]
 
-F64 = NDArray[np.float64]
 
-
-def sigmoid(x: NDArray[np.floating]) -> F64:
+def sigmoid(x: NDArray[np.floating]) -> FloatArray:
     """Logistic function σ(x) = 1 / (1 + e^{−x}), computed without overflow."""
     x = np.asarray(x, dtype=np.float64)
     out = np.empty_like(x)
@@ -41,7 +40,7 @@ def sigmoid(x: NDArray[np.floating]) -> F64:
     return out
 
 
-def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> F64:
+def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> FloatArray:
     """Position-bias examination weights e_j for slots j = 1…k.
 
     ``"log"``: e_j = 1 / log2(j + 1) (the DCG discount); ``"power"``: e_j = j^−η;
@@ -60,12 +59,12 @@ def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> F64:
 def utilities(
     preference: NDArray[np.float32],
     item_vectors: NDArray[np.float32],
-    popularity: F64,
-    log_price: F64,
-    price_sensitivity: F64,
+    popularity: FloatArray,
+    log_price: FloatArray,
+    price_sensitivity: FloatArray,
     preference_weight: float,
-    fatigue_penalty: F64 | None = None,
-) -> F64:
+    fatigue_penalty: FloatArray | None = None,
+) -> FloatArray:
     """Utility of items for users.
 
     u_ui = w · θ_u·φ_i / √d + b_i − ρ_u log p_i − κ·1[i recently consumed by u]
@@ -105,8 +104,8 @@ def utilities(
 
 
 def mnl_click_probabilities(
-    u: F64, examination: F64, temperature: float, no_choice_utility: float
-) -> F64:
+    u: FloatArray, examination: FloatArray, temperature: float, no_choice_utility: float
+) -> FloatArray:
     """Multinomial-logit slot probabilities with position bias and a no-choice option.
 
     P(slot j) = e_j exp(u_j/T) / (exp(u_0/T) + Σ_l e_l exp(u_l/T)); the remainder is
@@ -123,13 +122,13 @@ def mnl_click_probabilities(
         float(temperature),
         float(no_choice_utility),
     )
-    probabilities: F64 = kernels.mnl_click_probabilities(
+    probabilities: FloatArray = kernels.mnl_click_probabilities(
         np.ascontiguousarray(u, dtype=np.float64), choice
     )
     return probabilities
 
 
-def mnl_choice(probabilities: F64, uniforms: F64) -> NDArray[np.int64]:
+def mnl_choice(probabilities: FloatArray, uniforms: FloatArray) -> NDArray[np.int64]:
     """Sample the clicked slot (or −1 for none) by inverse CDF on one uniform per row.
 
     slot = min{j : U < Σ_{l ≤ j} P_l}, or −1 when U ≥ Σ_l P_l (no click).
@@ -141,7 +140,9 @@ def mnl_choice(probabilities: F64, uniforms: F64) -> NDArray[np.int64]:
     return slots
 
 
-def cascade_click_probability(u: F64, examination: F64, temperature: float, u0: float) -> F64:
+def cascade_click_probability(
+    u: FloatArray, examination: FloatArray, temperature: float, u0: float
+) -> FloatArray:
     """Per-slot click probabilities of the cascade model (Craswell et al., WSDM 2008).
 
     The user examines slot j with probability e_j/e_1 given she reached it, clicks it with
@@ -155,7 +156,7 @@ def cascade_click_probability(u: F64, examination: F64, temperature: float, u0: 
 
 
 def cascade_choice(
-    u: F64, examination: F64, temperature: float, u0: float, uniforms: F64
+    u: FloatArray, examination: FloatArray, temperature: float, u0: float, uniforms: FloatArray
 ) -> NDArray[np.int64]:
     """Sample the cascade model: first slot j whose uniform is below its click probability.
 
@@ -167,24 +168,30 @@ def cascade_choice(
     return np.where(clicks.any(axis=1), first, -1).astype(np.int64)
 
 
-def conversion_probability(u: F64, intercept: float, slope: float) -> F64:
+def conversion_probability(u: FloatArray, intercept: float, slope: float) -> FloatArray:
     """P(purchase | click) = σ(α + γ u)."""
     return sigmoid(intercept + slope * u)
 
 
-def exponential_from_uniform(uniforms: F64, mean: F64 | float) -> F64:
+def exponential_from_uniform(uniforms: FloatArray, mean: FloatArray | float) -> FloatArray:
     """Exponential draws with the given mean by inversion: −mean · log(1 − U)."""
     return -np.asarray(mean) * np.log1p(-uniforms)
 
 
-def update_satisfaction(s: F64, relevance: F64, rate: float, baseline: float) -> F64:
+def update_satisfaction(
+    s: FloatArray, relevance: FloatArray, rate: float, baseline: float
+) -> FloatArray:
     """Exponential smoothing of satisfaction: s ← (1 − η) s + η (r − r₀)."""
     return (1.0 - rate) * s + rate * (relevance - baseline)
 
 
 def churn_probability(
-    base_hazard: float, beta: float, satisfaction: F64, dt: float, multiplier: F64 | float = 1.0
-) -> F64:
+    base_hazard: float,
+    beta: float,
+    satisfaction: FloatArray,
+    dt: float,
+    multiplier: FloatArray | float = 1.0,
+) -> FloatArray:
     """P(churn within Δt) = 1 − exp(−h Δt), h = h₀ exp(−β s) · multiplier."""
     hazard = base_hazard * np.exp(-beta * satisfaction) * multiplier
     return -np.expm1(-hazard * dt)

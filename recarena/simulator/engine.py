@@ -34,29 +34,28 @@ import numpy as np
 import simpy
 from numpy.typing import NDArray
 
-from recarena.policies.base import (
+from recarena.contract import (
     Decision,
     DecisionRequest,
     EnvironmentSpec,
     Feedback,
     FeedbackKind,
-    Policy,
+    PolicyProtocol,
     Surface,
 )
+from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
 from recarena.simulator.history import HistoryStore
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, EventLog, Table
 from recarena.simulator.oracle import BestValueCache, Oracle
 from recarena.simulator.params import BehaviourParams, ScheduleParams
-from recarena.simulator.rng import Purpose, uniform
 from recarena.simulator.state import SimState
 from recarena.simulator.world import World, offer_eligibility, retention_sign
+from recarena.typing import FloatArray, IntArray
 
 __all__ = ["Engine", "RunStats", "environment_spec"]
 
-I64 = NDArray[np.int64]
-F64 = NDArray[np.float64]
 
 # Priorities of same-time events (lower runs first). SimPy itself uses 0 (urgent) and 1.
 PHASE_SESSIONS = 10
@@ -222,8 +221,8 @@ class Engine:
         schedule: ScheduleParams,
         crn_seed: int,
         drift_rng: np.random.Generator,
-        session_policy: Policy | None,
-        campaign_policy: Policy | None,
+        session_policy: PolicyProtocol | None,
+        campaign_policy: PolicyProtocol | None,
         log: EventLog,
         oracle_columns: bool = True,
         progress: Callable[[float], None] | None = None,
@@ -343,7 +342,7 @@ class Engine:
                 np.uint64(Purpose.SESSION_GAP),
             )  # fmt: skip
 
-    def _handle_sessions(self, users: I64, times: F64, t_end: float) -> None:
+    def _handle_sessions(self, users: IntArray, times: FloatArray, t_end: float) -> None:
         assert self.session_policy is not None and self.surface is not None
         state = self.state
         request = DecisionRequest(
@@ -388,8 +387,8 @@ class Engine:
             self._flush_clicks(t_end)
 
     def _slate_outcomes(
-        self, users: I64, times: F64, counter: NDArray[np.int32], slates: I64
-    ) -> tuple[NDArray[np.bool_], I64, I64, F64, F64]:
+        self, users: IntArray, times: FloatArray, counter: NDArray[np.int32], slates: IntArray
+    ) -> tuple[NDArray[np.bool_], IntArray, IntArray, FloatArray, FloatArray]:
         b = self.behaviour
         if b.choice_model == "mnl":
             draws = uniform(self.seed, users, counter, 0, Purpose.CHOICE)
@@ -426,9 +425,14 @@ class Engine:
         return click, position, clicked, expected, best
 
     def _record_clicks(
-        self, users: I64, times: F64, counter: NDArray[np.int32], items: I64, position: I64,
-        utility: F64,
-    ) -> None:  # fmt: skip
+        self,
+        users: IntArray,
+        times: FloatArray,
+        counter: NDArray[np.int32],
+        items: IntArray,
+        position: IntArray,
+        utility: FloatArray,
+    ) -> None:
         b = self.behaviour
         state = self.state
         self.history.append(
@@ -453,8 +457,8 @@ class Engine:
             )  # fmt: skip
 
     def _variant_outcomes(
-        self, users: I64, counter: NDArray[np.int32], actions: I64
-    ) -> tuple[NDArray[np.bool_], I64, I64, F64, F64]:
+        self, users: IntArray, counter: NDArray[np.int32], actions: IntArray
+    ) -> tuple[NDArray[np.bool_], IntArray, IntArray, FloatArray, FloatArray]:
         rows = np.arange(users.shape[0])
         probs = self.oracle.variant_click_probabilities(users)
         expected = probs[rows, actions]
@@ -464,9 +468,17 @@ class Engine:
         return click, position, clicked, expected, probs.max(axis=1)
 
     def _log_decisions(
-        self, users: I64, times: F64, counter: NDArray[np.int32], decision: Decision,
-        click: NDArray[np.bool_], position: I64, clicked: I64, expected: F64, best: F64,
-    ) -> None:  # fmt: skip
+        self,
+        users: IntArray,
+        times: FloatArray,
+        counter: NDArray[np.int32],
+        decision: Decision,
+        click: NDArray[np.bool_],
+        position: IntArray,
+        clicked: IntArray,
+        expected: FloatArray,
+        best: FloatArray,
+    ) -> None:
         n = users.shape[0]
         slate = self.surface is Surface.SLATE
         fallback = decision.fallback
@@ -585,7 +597,7 @@ class Engine:
         if self.progress is not None:
             self.progress(t)
 
-    def _lifecycle(self, times: F64, users: I64, event: int) -> None:
+    def _lifecycle(self, times: FloatArray, users: IntArray, event: int) -> None:
         columns = {Col.T: times, Col.USER: users, Col.EVENT: np.full(users.size, event)}
         self.log.append(Table.LIFECYCLE, columns)
         self.history.append("lifecycle", columns)
@@ -704,7 +716,7 @@ class Engine:
             )
 
 
-def _time_order(times: F64) -> I64:
+def _time_order(times: FloatArray) -> IntArray:
     """The order that sorts ``times``, equal times in input order (a stable sort).
 
     The vectorised (unstable) quicksort is ~5× faster than numpy's stable sort on floats;
@@ -718,11 +730,11 @@ def _time_order(times: F64) -> I64:
     return order
 
 
-def _mean(values: F64) -> float:
+def _mean(values: FloatArray) -> float:
     return float(values.mean()) if values.size else 0.0
 
 
-def _or_nan(values: NDArray[Any] | None, n: int) -> F64:
+def _or_nan(values: NDArray[Any] | None, n: int) -> FloatArray:
     return np.full(n, np.nan) if values is None else np.asarray(values, dtype=np.float64)
 
 

@@ -2,7 +2,7 @@
 
 The engine appends observable records (clicks, purchases, impressions, campaign decisions
 and responses, arrivals and churn) as it runs; :meth:`HistoryStore.snapshot` hands a policy
-a :class:`~recarena.policies.base.History` of everything up to now. Oracle columns are never
+a :class:`~recarena.contract.History` of everything up to now. Oracle columns are never
 stored here. Chunks are concatenated lazily, once per snapshot, so appending stays O(1).
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from recarena.policies.base import History
+from recarena.contract import History
 from recarena.simulator.log import Col
 
 __all__ = ["HistoryStore"]

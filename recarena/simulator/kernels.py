@@ -31,7 +31,7 @@ import math
 import numpy as np
 from numba import njit
 
-from recarena.simulator.rng import uniform_one
+from recarena.numerics.counter_rng import uniform_one
 
 __all__ = [
     "cached_best_mnl_values",

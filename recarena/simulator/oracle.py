@@ -19,11 +19,9 @@ from recarena.simulator import kernels
 from recarena.simulator.params import BehaviourParams
 from recarena.simulator.state import SimState
 from recarena.simulator.world import World, offer_logits
+from recarena.typing import FloatArray, IntArray
 
 __all__ = ["BestValueCache", "Oracle"]
-
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 
 @dataclass
@@ -51,11 +49,11 @@ class BestValueCache:
         these and the ring alone).
     """
 
-    value: F64
+    value: FloatArray
     valid: NDArray[np.bool_]
-    kth: F64
+    kth: FloatArray
     shortlist: NDArray[np.int32]
-    shortlist_utility: F64
+    shortlist_utility: FloatArray
 
     @classmethod
     def empty(cls, n_users: int, size: int) -> BestValueCache:
@@ -115,13 +113,15 @@ class Oracle:
             float(behaviour.no_choice_utility),
         )
 
-    def _people(self) -> tuple[NDArray[np.float32], F64, NDArray[np.int32]]:
+    def _people(self) -> tuple[NDArray[np.float32], FloatArray, NDArray[np.int32]]:
         """The live per-user state the compiled passes read: θ, ρ and the fatigue ring."""
         state = self.state
         return state.preference, self.world.users.price_sensitivity, state.recent_items
 
     # ------------------------------------------------------------------ slates
-    def slate_utilities(self, users: I64, slates: I64, distinct: bool = False) -> F64:
+    def slate_utilities(
+        self, users: IntArray, slates: IntArray, distinct: bool = False
+    ) -> FloatArray:
         """True utilities u_ui(t) of the items in each slate, shape (B, k).
 
         u_ui = w·θ_u·φ_i/√d + b_i − ρ_u log p_i − κ·1[i recently consumed by u], as
@@ -132,16 +132,16 @@ class Oracle:
         is one option: its later copies get −inf, so they add no click probability.
         ``distinct=True`` promises that no row repeats an item (skips that check).
         """
-        u: F64 = kernels.slate_utilities(
+        u: FloatArray = kernels.slate_utilities(
             self._people(), self._items, _ids(users), _ids(slates), distinct
         )
         return u
 
-    def slot_probabilities(self, users: I64, slates: I64) -> F64:
+    def slot_probabilities(self, users: IntArray, slates: IntArray) -> FloatArray:
         """P(click at slot j) for each slate, shape (B, k), under the configured model."""
         return self._slot_probabilities(self.slate_utilities(users, slates))
 
-    def _slot_probabilities(self, u: F64) -> F64:
+    def _slot_probabilities(self, u: FloatArray) -> FloatArray:
         b = self.behaviour
         if b.choice_model == "mnl":
             return bh.mnl_click_probabilities(
@@ -149,11 +149,11 @@ class Oracle:
             )
         return bh.cascade_click_probability(u, self.examination, b.temperature, b.no_choice_utility)
 
-    def slate_click_probability(self, users: I64, slates: I64) -> F64:
+    def slate_click_probability(self, users: IntArray, slates: IntArray) -> FloatArray:
         """Expected reward of a slate: P(any click), shape (B,)."""
         return self._click_probability(self.slate_utilities(users, slates))
 
-    def _click_probability(self, u: F64) -> F64:
+    def _click_probability(self, u: FloatArray) -> FloatArray:
         """P(any click) = Σ_j P(slot j) of slates with utilities ``u`` (B, k).
 
         Every expected reward (the engine's logged one, the best slate's, the oracle
@@ -162,11 +162,13 @@ class Oracle:
         """
         b = self.behaviour
         if b.choice_model == "mnl":
-            totals: F64 = kernels.mnl_click_totals(np.ascontiguousarray(u), self._choice)
+            totals: FloatArray = kernels.mnl_click_totals(np.ascontiguousarray(u), self._choice)
             return totals
         return self._slot_probabilities(u).sum(axis=1)
 
-    def mnl_sessions(self, users: I64, slates: I64, uniforms: F64) -> tuple[I64, F64, I64, F64]:
+    def mnl_sessions(
+        self, users: IntArray, slates: IntArray, uniforms: FloatArray
+    ) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
         """Play one MNL session per row: who clicks what, in one compiled pass.
 
         The same utilities (:meth:`slate_utilities`), probabilities
@@ -181,7 +183,7 @@ class Oracle:
             (clicked position or −1, P(click), clicked item or −1, utility of the clicked
             item or NaN), each of shape (B,).
         """
-        outcome: tuple[I64, F64, I64, F64] = kernels.slate_outcomes(
+        outcome: tuple[IntArray, FloatArray, IntArray, FloatArray] = kernels.slate_outcomes(
             self._people(),
             self._items,
             self._choice,
@@ -191,15 +193,17 @@ class Oracle:
         )
         return outcome
 
-    def catalogue_utilities(self, users: I64, available: NDArray[np.bool_]) -> F64:
+    def catalogue_utilities(self, users: IntArray, available: NDArray[np.bool_]) -> FloatArray:
         """True utilities of every item for each user, −inf for unavailable items, (B, m).
 
         The same formula and bits as :meth:`slate_utilities` of the same items.
         """
-        u: F64 = kernels.catalogue_utilities(self._people(), self._items, _ids(users), available)
+        u: FloatArray = kernels.catalogue_utilities(
+            self._people(), self._items, _ids(users), available
+        )
         return u
 
-    def shortlist(self, users: I64, available: NDArray[np.bool_], size: int) -> I64:
+    def shortlist(self, users: IntArray, available: NDArray[np.bool_], size: int) -> IntArray:
         """The ``size`` available items of highest utility *before* fatigue, per user.
 
         Fatigue only lowers the utility of the ≤ R items in a user's recent ring, so the k
@@ -208,12 +212,12 @@ class Oracle:
         catalogue (until preferences drift or items are released). Ordered by (utility ↓,
         item id ↑); padded with −1 when fewer than ``size`` items are available.
         """
-        top: I64 = kernels.top_items(
+        top: IntArray = kernels.top_items(
             self._people(), self._items, _ids(users), available, size, False
         )
         return top
 
-    def best_values_from(self, users: I64, candidates: I64) -> F64:
+    def best_values_from(self, users: IntArray, candidates: IntArray) -> FloatArray:
         """Expected reward of the best slate drawn from each user's ``candidates`` (B, c).
 
         ``candidates`` must not repeat an item within a row (a shortlist never does).
@@ -225,7 +229,9 @@ class Oracle:
         top = np.sort(u, axis=1)[:, : -self.slate_size - 1 : -1]
         return self._click_probability(top)
 
-    def best_values(self, users: I64, available: NDArray[np.bool_], cache: BestValueCache) -> F64:
+    def best_values(
+        self, users: IntArray, available: NDArray[np.bool_], cache: BestValueCache
+    ) -> FloatArray:
         """Expected reward of each user's best slate, through ``cache`` (updated in place).
 
         The same values, bit for bit, as :meth:`best_slates`; a stale user is re-scored from
@@ -241,7 +247,7 @@ class Oracle:
             cache.kth[stale] = -np.inf
             return cache.value[users]
         if b.choice_model == "mnl":
-            values: F64 = kernels.cached_best_mnl_values(
+            values: FloatArray = kernels.cached_best_mnl_values(
                 self._people(), self._items, self._choice, _ids(users), available,
                 cache.value, cache.valid, cache.kth, cache.shortlist, cache.shortlist_utility,
             )  # fmt: skip
@@ -258,7 +264,7 @@ class Oracle:
         return cache.value[users]
 
     def keep_best_values(
-        self, users: I64, entered: I64, evicted: I64, cache: BestValueCache
+        self, users: IntArray, entered: IntArray, evicted: IntArray, cache: BestValueCache
     ) -> None:
         """After clicks put ``entered`` into the users' rings (and pushed ``evicted`` out):
         mark stale only the cached best values those two items can move (see
@@ -269,7 +275,9 @@ class Oracle:
             cache.valid, cache.kth,
         )  # fmt: skip
 
-    def best_slates(self, users: I64, available: NDArray[np.bool_]) -> tuple[I64, F64]:
+    def best_slates(
+        self, users: IntArray, available: NDArray[np.bool_]
+    ) -> tuple[IntArray, FloatArray]:
         """The best slate for each user and its expected reward.
 
         Under both choice models P(any click) increases in every shown utility and, by the
@@ -278,7 +286,9 @@ class Oracle:
         lower item id.
         """
         k = min(self.slate_size, int(available.sum()))
-        top: I64 = kernels.top_items(self._people(), self._items, _ids(users), available, k, True)
+        top: IntArray = kernels.top_items(
+            self._people(), self._items, _ids(users), available, k, True
+        )
         # Scored as the engine scores a shown slate (same bits), so the oracle arm's regret
         # is exactly 0.
         top_u = self.slate_utilities(users, top, distinct=True)
@@ -289,24 +299,24 @@ class Oracle:
         return top, self._click_probability(top_u)
 
     # ------------------------------------------------------------------ variants
-    def variant_click_probabilities(self, users: I64) -> F64:
+    def variant_click_probabilities(self, users: IntArray) -> FloatArray:
         """P(click | user, variant) = σ(logit_v(t) + w_v·x_u), shape (B, K)."""
         x = self.world.features[users].astype(np.float64)
         logits = self.state.variant_logit[None, :] + x @ self.world.variants.weights.T
         return bh.sigmoid(logits)
 
     # ------------------------------------------------------------------ offers
-    def offer_probabilities(self, users: I64) -> tuple[F64, F64]:
+    def offer_probabilities(self, users: IntArray) -> tuple[FloatArray, FloatArray]:
         """(P0, P1): response probability without and with each offer, shape (B, O) each."""
         logit0, logit1 = offer_logits(self.world, users)
         return bh.sigmoid(logit0), bh.sigmoid(logit1)
 
-    def offer_effects(self, users: I64) -> F64:
+    def offer_effects(self, users: IntArray) -> FloatArray:
         """True conditional effect CATE_uo = P1_uo − P0_uo, shape (B, O)."""
         p0, p1 = self.offer_probabilities(users)
         return p1 - p0
 
-    def offer_incremental_npv(self, users: I64) -> F64:
+    def offer_incremental_npv(self, users: IntArray) -> FloatArray:
         """Expected incremental NPV of sending offer o versus nothing, shape (B, O).
 
         E[ΔNPV] = P1 (value − conversion cost) − contact cost − P0 value: a contacted user pays
@@ -319,6 +329,6 @@ class Oracle:
         return p1 * margin - offers.contact_cost[None, :] - p0 * offers.value[None, :]
 
 
-def _ids(values: NDArray[np.integer]) -> I64:
+def _ids(values: NDArray[np.integer]) -> IntArray:
     """Ids as the contiguous int64 array the compiled passes are specialised for."""
     return np.ascontiguousarray(values, dtype=np.int64)

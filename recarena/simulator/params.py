@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from recarena.typing import ClosedModel
 
 __all__ = [
     "BehaviourParams",
@@ -25,10 +27,6 @@ __all__ = [
 ]
 
 
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
 def _check_shares(values: list[float], name: str) -> list[float]:
     if any(v < 0 for v in values):
         raise ValueError(f"{name} must be non-negative, got {values}")
@@ -37,7 +35,7 @@ def _check_shares(values: list[float], name: str) -> list[float]:
     return values
 
 
-class ResponseTypeShares(_Closed):
+class ResponseTypeShares(ClosedModel):
     """Shares of the latent campaign-response types (must sum to 1).
 
     persuadable: τ > 0; sure thing: high P0, τ ≈ 0; lost cause: low P0, τ ≈ 0;
@@ -59,7 +57,7 @@ class ResponseTypeShares(_Closed):
         return [self.persuadable, self.sure_thing, self.lost_cause, self.sleeping_dog]
 
 
-class PopulationParams(_Closed):
+class PopulationParams(ClosedModel):
     """The user population.
 
     Segment z ~ Cat(π); numeric features x ~ N(μ_z, I) with μ_z ~ N(0, separation²);
@@ -120,7 +118,7 @@ class PopulationParams(_Closed):
         return self
 
 
-class CatalogueParams(_Closed):
+class CatalogueParams(ClosedModel):
     """The item catalogue.
 
     Category g_i ~ Uniform; φ_i = c'_g + σ_φ ε with c'_g ~ N(0, spread²);
@@ -148,7 +146,7 @@ class CatalogueParams(_Closed):
         return self
 
 
-class BehaviourParams(_Closed):
+class BehaviourParams(ClosedModel):
     """How users choose, convert, get bored, drift and churn (equations in behaviour.py)."""
 
     choice_model: Literal["mnl", "cascade"] = "mnl"
@@ -170,7 +168,7 @@ class BehaviourParams(_Closed):
     churn_satisfaction: float = Field(5.0, ge=0, description="β_s in h₀ exp(−β_s s)")
 
 
-class EligibilityRule(_Closed):
+class EligibilityRule(ClosedModel):
     """An offer is eligible for users whose ``feature`` lies in [min, max]."""
 
     feature: str
@@ -178,7 +176,7 @@ class EligibilityRule(_Closed):
     max: float | None = Field(None, description="upper bound (None = no bound)")
 
 
-class OfferParams(_Closed):
+class OfferParams(ClosedModel):
     """A campaign offer.
 
     P0_uo = σ(a_o + w_o·x_u + shift_type); P1_uo = σ(a_o + w_o·x_u + shift_type + τ_uo),
@@ -200,7 +198,7 @@ class OfferParams(_Closed):
     eligibility: EligibilityRule | None = None
 
 
-class VariantParams(_Closed):
+class VariantParams(ClosedModel):
     """A variant (banner, creative) on the variant surface.
 
     P(click | u, v) = σ(logit(ctr_v) + h_v w_v·x_u), w_v ~ N(0, I/F);
@@ -213,7 +211,7 @@ class VariantParams(_Closed):
     ctr_after_shift: float | None = Field(None, gt=0, lt=1)
 
 
-class WorldParams(_Closed):
+class WorldParams(ClosedModel):
     """Everything needed to generate a world."""
 
     population: PopulationParams = Field(default_factory=PopulationParams, description="users")
@@ -246,7 +244,7 @@ class WorldParams(_Closed):
         return self
 
 
-class ScheduleParams(_Closed):
+class ScheduleParams(ClosedModel):
     """The clock: horizon, decision window and periodic processes (all in days)."""
 
     days: float = Field(14.0, gt=0, le=3650, description="length of the run")

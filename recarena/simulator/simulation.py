@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from recarena.policies.base import Policy, Surface
+from recarena.contract import PolicyProtocol, Surface
 from recarena.simulator.engine import Engine, RunStats, environment_spec
 from recarena.simulator.log import EventLog
 from recarena.simulator.params import ScheduleParams, WorldParams
@@ -35,8 +35,8 @@ def simulate(
     params: WorldParams,
     schedule: ScheduleParams,
     seed: int,
-    session_policy: Policy | None = None,
-    campaign_policy: Policy | None = None,
+    session_policy: PolicyProtocol | None = None,
+    campaign_policy: PolicyProtocol | None = None,
     *,
     world: World | None = None,
     log_path: Path | str | None = None,
@@ -86,7 +86,7 @@ def simulate(
         progress=progress,
     )
     session_surface = {"slate": Surface.SLATE, "variant": Surface.VARIANT}.get(schedule.surface)
-    roles: list[tuple[Policy | None, frozenset[Surface], str]] = [
+    roles: list[tuple[PolicyProtocol | None, frozenset[Surface], str]] = [
         (
             session_policy,
             frozenset([session_surface]) if session_surface else frozenset(),

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from recarena.simulator.params import WorldParams
+from recarena.typing import Float32Array, FloatArray, IntArray
 
 __all__ = [
     "RESPONSE_TYPES",
@@ -30,9 +31,6 @@ __all__ = [
     "generate_world",
 ]
 
-F32 = NDArray[np.float32]
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 #: Latent campaign-response types, in the order of their integer codes.
 RESPONSE_TYPES = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
@@ -58,13 +56,13 @@ class Users:
     response_type : (n,) int8 — index into :data:`RESPONSE_TYPES`
     """
 
-    segment: I64
-    numeric: F32
+    segment: IntArray
+    numeric: Float32Array
     categorical: NDArray[np.int16]
-    preference: F32
-    activity: F64
-    price_sensitivity: F64
-    join_time: F64
+    preference: Float32Array
+    activity: FloatArray
+    price_sensitivity: FloatArray
+    join_time: FloatArray
     response_type: NDArray[np.int8]
 
     def __len__(self) -> int:
@@ -86,12 +84,12 @@ class Items:
     text : tuple of m descriptions
     """
 
-    vector: F32
-    category: I64
-    popularity: F64
-    price: F64
-    margin: F64
-    release_time: F64
+    vector: Float32Array
+    category: IntArray
+    popularity: FloatArray
+    price: FloatArray
+    margin: FloatArray
+    release_time: FloatArray
     text: tuple[str, ...]
 
     def __len__(self) -> int:
@@ -107,15 +105,15 @@ class Offers:
     """
 
     names: tuple[str, ...]
-    value: F64
-    contact_cost: F64
-    conversion_cost: F64
-    base_logit: F64
-    response_weights: F64
-    effect: F64
-    effect_weights: F64
-    retention_effect: F64
-    retention_days: F64
+    value: FloatArray
+    contact_cost: FloatArray
+    conversion_cost: FloatArray
+    base_logit: FloatArray
+    response_weights: FloatArray
+    effect: FloatArray
+    effect_weights: FloatArray
+    retention_effect: FloatArray
+    retention_days: FloatArray
     eligibility: tuple[tuple[int, float, float] | None, ...]
 
     def __len__(self) -> int:
@@ -127,9 +125,9 @@ class Variants:
     """Variants for the variant surface: P(click) = σ(logit_v + w_v·x_u)."""
 
     names: tuple[str, ...]
-    logit: F64
-    logit_after_shift: F64
-    weights: F64
+    logit: FloatArray
+    logit_after_shift: FloatArray
+    weights: FloatArray
     shift_day: float
 
     def __len__(self) -> int:
@@ -146,7 +144,7 @@ class World:
     variants: Variants
     numeric_names: tuple[str, ...]
     categorical_levels: dict[str, int]
-    features: F32 = field(init=False, repr=False)
+    features: Float32Array = field(init=False, repr=False)
     feature_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -195,14 +193,14 @@ def _check_finite(world: World) -> None:
 
 
 def encode_features(
-    numeric: F32,
+    numeric: Float32Array,
     categorical: NDArray[np.int16],
     numeric_names: tuple[str, ...],
     levels: dict[str, int],
-) -> tuple[F32, tuple[str, ...]]:
+) -> tuple[Float32Array, tuple[str, ...]]:
     """Observable feature matrix: numeric columns as they are, categoricals one-hot."""
     n = numeric.shape[0]
-    blocks: list[F32] = [numeric.astype(np.float32, copy=False)]
+    blocks: list[Float32Array] = [numeric.astype(np.float32, copy=False)]
     names = list(numeric_names)
     for j, (name, n_levels) in enumerate(levels.items()):
         onehot = np.zeros((n, n_levels), dtype=np.float32)
@@ -212,21 +210,21 @@ def encode_features(
     return np.ascontiguousarray(np.hstack(blocks)), tuple(names)
 
 
-def _lognormal(rng: np.random.Generator, mean: float, sd: float, n: int) -> F64:
+def _lognormal(rng: np.random.Generator, mean: float, sd: float, n: int) -> FloatArray:
     """Log-normal with the given *mean* (not median): μ = log(mean) − sd²/2."""
     if mean == 0:
         return np.zeros(n)
     return rng.lognormal(np.log(mean) - sd**2 / 2, sd, n)
 
 
-def _poisson_times(rng: np.random.Generator, rate: float, horizon: float) -> F64:
+def _poisson_times(rng: np.random.Generator, rate: float, horizon: float) -> FloatArray:
     """Event times of a homogeneous Poisson process on (0, horizon]."""
     count = rng.poisson(rate * horizon) if rate > 0 else 0
     return np.sort(rng.uniform(0.0, horizon, count))
 
 
 def _calibrated_types(
-    rng: np.random.Generator, scores: F64, shares: list[float], iterations: int = 30
+    rng: np.random.Generator, scores: FloatArray, shares: list[float], iterations: int = 30
 ) -> NDArray[np.int8]:
     """Assign response types by Gumbel-max on ``log(share) + scores + bias``.
 
@@ -251,7 +249,7 @@ def _calibrated_types(
 
 def _generate_users(
     params: WorldParams, rng: np.random.Generator, horizon: float, latent_dim: int
-) -> tuple[Users, F32]:
+) -> tuple[Users, Float32Array]:
     pop = params.population
     n_seg = pop.n_segments
     shares = np.asarray(pop.segment_shares or [1.0 / n_seg] * n_seg)
@@ -312,7 +310,11 @@ def _word(rng: np.random.Generator, used: set[str]) -> str:
 
 
 def _descriptions(
-    rng: np.random.Generator, vectors: F32, category: I64, n_categories: int, n_words: int
+    rng: np.random.Generator,
+    vectors: Float32Array,
+    category: IntArray,
+    n_categories: int,
+    n_words: int,
 ) -> tuple[str, ...]:
     """Item descriptions whose words carry signal about category and latent vector.
 
@@ -444,7 +446,7 @@ def generate_world(params: WorldParams, seed: np.random.SeedSequence, horizon: f
     )
 
 
-def offer_logits(world: World, users: I64) -> tuple[F64, F64]:
+def offer_logits(world: World, users: IntArray) -> tuple[FloatArray, FloatArray]:
     """Untreated and treated response logits for every (user, offer), shape (B, O) each.
 
     logit P0 = a_o + w_o·x_u + shift(type_u);  logit P1 = logit P0 + τ_uo,
@@ -459,12 +461,12 @@ def offer_logits(world: World, users: I64) -> tuple[F64, F64]:
     return logit0, logit0 + tau
 
 
-def retention_sign(world: World, users: I64) -> F64:
+def retention_sign(world: World, users: IntArray) -> FloatArray:
     """+1 for persuadables (contact lowers churn), −1 for sleeping dogs, 0 otherwise."""
     return _TYPE_EFFECT_SIGN[world.users.response_type[users].astype(np.int64)]
 
 
-def offer_eligibility(world: World, users: I64) -> NDArray[np.bool_]:
+def offer_eligibility(world: World, users: IntArray) -> NDArray[np.bool_]:
     """Boolean (B, O): offer o's eligibility rule holds for user u."""
     out = np.ones((users.shape[0], len(world.offers)), dtype=bool)
     for o, rule in enumerate(world.offers.eligibility):

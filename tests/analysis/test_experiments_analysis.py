@@ -91,7 +91,7 @@ def aa_rejections(seeds: range, n_users: int, days: float) -> dict[str, np.ndarr
     schedule = ScheduleParams(
         days=days, surface="variant", decision_window=1.0, keep_impressions=False
     )
-    params = ABSplitParams.model_validate(AA_CONFIG)
+    params = ex.ABDesign.from_config(ABSplitParams.model_validate(AA_CONFIG).model_dump())
     out: dict[str, list[bool]] = {m: [] for m in ex.METHODS}
     for seed in seeds:
         policy = registry.make(AA_CONFIG)

@@ -224,6 +224,7 @@ def test_recsys_loops_plot_exposure_concentration(tmp_path: Path) -> None:
     shows nearly the whole catalogue within a day.
     """
     from recarena.analysis.sections import recsys
+    from recarena.experiment.evaluate import write_evaluations
 
     out = _make_results(tmp_path)
     scenario = yaml.safe_load((out / "scenario.yaml").read_text())
@@ -232,6 +233,7 @@ def test_recsys_loops_plot_exposure_concentration(tmp_path: Path) -> None:
     for info in out.glob("runs/*/*/run.json"):  # the runner records the catalogue size
         record = json.loads(info.read_text())
         info.write_text(json.dumps({**record, "n_items": 50}))
+    write_evaluations(out)
     ctx = build_context(out)
     output = recsys.build(ctx)
     assert output is not None

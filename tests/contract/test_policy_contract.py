@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from recarena.policies.base import Surface
-from recarena.policies.checks import check_policy, contract_cases
+from recarena.contract import Surface
+from recarena.experiment.checks import check_policy, contract_cases
 
 CASES = contract_cases()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from recarena.policies.base import Decision, DecisionRequest, Policy, PolicyParams, Surface
+from recarena.contract import Decision, DecisionRequest, Surface
+from recarena.policies.base import Policy, PolicyParams
 
 
 class Exploding(Policy):

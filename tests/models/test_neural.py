@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from recarena.contract import Surface
+from recarena.experiment.checks import CheckContext, check_context
 from recarena.models.neural import (
     NeuralConfig,
     Pairs,
@@ -20,8 +22,6 @@ from recarena.models.neural import (
     train_model,
 )
 from recarena.policies import registry
-from recarena.policies.base import Surface
-from recarena.policies.checks import CheckContext, check_context
 
 NEURAL = ["mf_dot", "dssm", "dssm_two_tower", "neumf"]
 SMALL: dict[str, Any] = {"factors": 8, "hidden": 16, "epochs": 3}

@@ -12,27 +12,16 @@ import numpy as np
 import pytest
 from pydantic import Field, ValidationError
 
-from recarena.analysis.abtest import obrien_fleming_bounds, srm_check, two_proportion_ztest
-from recarena.analysis.experiments import replay_test
+from recarena.analysis.experiments import ABDesign, replay_test
+from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, Surface
+from recarena.experiment.checks import check_context
 from recarena.policies import registry
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    Feedback,
-    FeedbackKind,
-    Policy,
-    PolicyParams,
-    Surface,
-)
-from recarena.policies.checks import check_context
+from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.experiments import (
     ABSplit,
     ABSplitParams,
     BanditOverPolicies,
-    SequentialTest,
-    TestPlan,
     assign_variants,
-    look_times,
 )
 from recarena.simulator.log import Col
 from recarena.simulator.params import (
@@ -43,6 +32,8 @@ from recarena.simulator.params import (
     WorldParams,
 )
 from recarena.simulator.simulation import simulate
+from recarena.stats import obrien_fleming_bounds, srm_check, two_proportion_ztest
+from recarena.stats.sequential_test import SequentialTest, TestPlan, look_times
 
 RECORDER = "tests.policies.test_experiments:Recorder"
 
@@ -359,7 +350,8 @@ def test_policy_test_matches_the_replay_from_logs(test: str, commit: bool) -> No
     assert isinstance(policy, ABSplit)
     decisions = result.log.frame("decisions")
     own = policy.outcome()
-    replay = replay_test(decisions, ABSplitParams.model_validate(config), 10.0)
+    design = ABDesign.from_config(ABSplitParams.model_validate(config).model_dump())
+    replay = replay_test(decisions, design, 10.0)
     assert own.decided and own.winner == 1  # 5% vs 8% on 1,500 users a day: B wins
     upto = own.decision_look + 1
     np.testing.assert_array_equal(own.trials[:, :upto], replay.trials[:, :upto])

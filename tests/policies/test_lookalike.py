@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recarena.contract import DecisionRequest, Surface
 from recarena.models.churn import ActivityLog, behaviour_aggregates, churn_sample
 from recarena.policies import registry
-from recarena.policies.base import DecisionRequest, Surface
 from recarena.policies.lookalike import LookalikePolicy, activity_log
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import ScheduleParams, WorldParams

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from recarena.analysis.campaigns import run_outcomes
+from recarena.contract import DecisionRequest, EnvironmentSpec, Surface
 from recarena.policies import registry
-from recarena.policies.base import DecisionRequest, EnvironmentSpec, Surface
 from recarena.policies.nba import NextBestActionPolicy
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import simulate

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recarena.contract import Surface
+from recarena.experiment.checks import CheckContext, check_context
 from recarena.models.rankers import RankerSpec, fit_ranker
 from recarena.models.ranking_features import (
     feature_names,
@@ -19,8 +21,6 @@ from recarena.models.ranking_features import (
     union_candidates,
 )
 from recarena.policies import registry
-from recarena.policies.base import Surface
-from recarena.policies.checks import CheckContext, check_context
 from recarena.policies.ranking import TwoStageRecommender, _subsample_negatives
 from recarena.policies.recommenders import truncate_history
 

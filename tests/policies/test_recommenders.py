@@ -11,11 +11,11 @@ import pytest
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recarena.analysis.ranking import top_k
+from recarena.contract import DecisionRequest, Feedback, FeedbackKind, History, Surface
+from recarena.experiment.checks import check_context
+from recarena.numerics.topk import top_k
 from recarena.policies import registry
 from recarena.policies.association import association_rules
-from recarena.policies.base import DecisionRequest, Feedback, FeedbackKind, History, Surface
-from recarena.policies.checks import check_context
 from recarena.policies.recommenders import (
     HistoryRecommender,
     blockwise_top_k,

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recarena.analysis.offline import evaluate_offline, global_time_split
+from recarena.contract import Surface
+from recarena.experiment.evaluate import evaluate_offline, global_time_split
 from recarena.policies import registry
-from recarena.policies.base import Surface
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.log import Col, Table
 from recarena.simulator.params import (

@@ -10,15 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recarena.contract import DecisionRequest, EnvironmentSpec, Feedback, FeedbackKind, Surface
 from recarena.models import segmentation as seg
 from recarena.policies import registry
-from recarena.policies.base import (
-    DecisionRequest,
-    EnvironmentSpec,
-    Feedback,
-    FeedbackKind,
-    Surface,
-)
 from recarena.policies.segmentation import SegmentPolicy
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import simulate

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recarena.contract import DecisionRequest, EnvironmentSpec, History, Surface
 from recarena.policies import registry
-from recarena.policies.base import DecisionRequest, EnvironmentSpec, History, Surface
 from recarena.policies.campaigns import GROUP_PILOT, GROUP_TARGETED
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import ScheduleParams, WorldParams

@@ -9,14 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from recarena.policies.base import (
-    Decision,
-    DecisionRequest,
-    Feedback,
-    History,
-    Policy,
-    Surface,
-)
+from recarena.contract import Decision, DecisionRequest, Feedback, History, Surface
+from recarena.policies.base import Policy
 from recarena.policies.slates import random_slates
 from recarena.simulator.log import Col, EventLog
 from recarena.simulator.params import WorldParams

@@ -1,7 +1,7 @@
 """Behaviour mechanisms against their formulas: closed forms and seeded Monte-Carlo checks.
 
 Every Monte-Carlo check draws its uniforms the way the engine does (counter-based keys from
-:func:`recarena.simulator.rng.uniform`), so it also tests that those keyed draws drive each
+:func:`recarena.numerics.counter_rng.uniform`), so it also tests that those keyed draws drive each
 mechanism to the distribution its formula states. Thresholds are 4–5 standard errors for
 the sample size; the seeds are fixed, so the checks are deterministic.
 """
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.simulator import behaviour as bh
-from recarena.simulator.rng import Purpose, uniform
 
 SEED = 98765
 N = 200_000

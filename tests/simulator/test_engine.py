@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recarena.contract import FeedbackKind, Surface
+from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.policies import registry
-from recarena.policies.base import FeedbackKind, Surface
 from recarena.simulator import behaviour as bh
 from recarena.simulator.engine import _PendingConversions, _time_order
 from recarena.simulator.log import Col
 from recarena.simulator.params import BehaviourParams, ScheduleParams
-from recarena.simulator.rng import Purpose, RandomStreams, uniform
+from recarena.simulator.rng import RandomStreams
 from recarena.simulator.simulation import SimulationResult, simulate
 from recarena.simulator.world import offer_eligibility
 from tests.simulator.helpers import SEQUENCE, OfferToAll, RecordingPolicy, world_params

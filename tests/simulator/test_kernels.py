@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
-from recarena.simulator.rng import Purpose, uniform
 
 SEED = 4242
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recarena.contract import Decision, DecisionRequest
 from recarena.policies import registry
-from recarena.policies.base import Decision, DecisionRequest
 from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
 from recarena.simulator.oracle import BestValueCache, Oracle

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from recarena.simulator.rng import Purpose, RandomStreams, normal, uniform
+from recarena.numerics.counter_rng import Purpose, normal, uniform
+from recarena.simulator.rng import RandomStreams
 
 SEED = 20240611
 N = 50_000

@@ -53,8 +53,8 @@ from recarena.analysis.report import (
     summary_html,
 )
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, N_SEEDS, SEED, band
-from recarena.policies.bandits import lai_robbins_constant
 from recarena.simulator.log import Col
+from recarena.stats.bandit_bounds import lai_robbins_constant
 
 __all__ = [
     "SECTION",

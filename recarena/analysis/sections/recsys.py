@@ -1,10 +1,11 @@
 r"""Report section "Recommenders": online outcomes, feedback loops and offline ranking.
 
 Importing this module adds :data:`SECTION` to :data:`recarena.analysis.report.SECTIONS`
-(once, before the provenance section). It applies to results directories whose session
-surface shows slates and that either run a history-trained recommender
-(:class:`~recarena.policies.recommenders.HistoryRecommender`) or set ``analysis.recsys`` in
-the scenario.
+(once, before the provenance section). It applies to results directories for which the
+evaluation step (:func:`recarena.experiment.evaluate.write_evaluations`) wrote
+``metrics/offline_evaluation.csv``: the session surface shows slates and the scenario either
+runs a history-trained recommender or sets ``analysis.recsys``. The section reads that table;
+it never refits a policy itself.
 
 Contents
 --------
@@ -16,7 +17,7 @@ Contents
   concentration (Gini of impressions over items), popularity percentile of what is shown,
   slate overlap between users (homogenisation) — as bands over seeds — and every loop
   metric's drift (slope per day), catalogue coverage included.
-* **Offline** (:mod:`recarena.analysis.offline`): every arm's policy is refitted on a global
+* **Offline** (:mod:`recarena.experiment.evaluate`): every arm's policy is refitted on a global
   time split of one arm's log (by default the ``random`` arm — an unbiased exposure log) and
   ranks the full candidate catalogue: NDCG, HitRate, MRR, coverage at k, overall and on the
   cold/warm user and item slices.
@@ -30,7 +31,7 @@ Scenario options (``analysis: {recsys: {...}}``): ``offline`` (default true), ``
 from __future__ import annotations
 
 import html
-import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,6 @@ import pandas as pd
 from recarena.analysis import plots
 from recarena.analysis.business import Metric
 from recarena.analysis.feedback_loops import drift, exposure_over_time
-from recarena.analysis.offline import evaluate_run
 from recarena.analysis.report import (
     ReportContext,
     Section,
@@ -49,8 +49,6 @@ from recarena.analysis.report import (
     install_section,
 )
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, SEED, band, summarise
-from recarena.policies import registry
-from recarena.policies.recommenders import HistoryRecommender
 from recarena.simulator.log import Col, Table, read_slates
 
 __all__ = ["SECTION", "TITLE", "build", "online_table", "recsys_options"]
@@ -73,33 +71,20 @@ _LOOP_LABELS = {
 }
 
 
-def _arm_policies(ctx: ReportContext) -> dict[str, dict[str, Any]]:
-    arms = ctx.results.scenario.get("arms") or []
-    return {a["name"]: a["policy"] for a in arms if isinstance(a, dict) and "policy" in a}
-
-
-def _policy_class(config: dict[str, Any]) -> type | None:
-    try:
-        return registry.get(str(config.get("kind")))
-    except KeyError:
-        return None
-
-
 def recsys_options(ctx: ReportContext) -> dict[str, Any] | None:
-    """The section's options, or ``None`` when it does not apply (module docstring)."""
-    scenario = ctx.results.scenario
-    schedule = scenario.get("schedule") or {}
-    if schedule.get("surface", "slate") != "slate":
+    """The section's options, or ``None`` when it does not apply.
+
+    It applies when the evaluation step wrote ``metrics/offline_evaluation.csv``
+    (:func:`recarena.experiment.evaluate.write_evaluations`: slate surface with recommender
+    arms or ``analysis.recsys`` set).
+    """
+    if not _offline_path(ctx).exists():
         return None
-    options = dict((scenario.get("analysis") or {}).get("recsys") or {})
-    recommenders = [
-        name
-        for name, cfg in _arm_policies(ctx).items()
-        if (cls := _policy_class(cfg)) is not None and issubclass(cls, HistoryRecommender)
-    ]
-    if not recommenders and not options:
-        return None
-    return options
+    return dict((ctx.results.scenario.get("analysis") or {}).get("recsys") or {})
+
+
+def _offline_path(ctx: ReportContext) -> Path:
+    return ctx.results.metrics_dir / "offline_evaluation.csv"
 
 
 def online_table(ctx: ReportContext) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -152,37 +137,12 @@ def _ci_text(frame: pd.DataFrame, metrics: tuple[str, ...], by: str = ARM) -> pd
     return wide.reindex(index=order, columns=[m for m in metrics if m in wide.columns])
 
 
-def _offline(ctx: ReportContext, options: dict[str, Any]) -> pd.DataFrame:
-    policies = _arm_policies(ctx)
-    models = {}
-    for name, cfg in policies.items():
-        cls = _policy_class(cfg)
-        if cls is not None and not getattr(cls, "needs_oracle", False):
-            models[name] = cfg
-    default_log = next(
-        (n for n, c in policies.items() if c.get("kind") == "random"), next(iter(policies), None)
-    )
-    log_arm = options.get("log_arm", default_log)
-    if log_arm is None or not models:
+def _offline(ctx: ReportContext) -> pd.DataFrame:
+    """The refits' long table written by the evaluation step (empty when it was skipped)."""
+    try:
+        return pd.read_csv(_offline_path(ctx))
+    except pd.errors.EmptyDataError:
         return pd.DataFrame()
-    frames = []
-    for seed in ctx.results.seeds:
-        frames.append(
-            evaluate_run(
-                ctx.results,
-                models,
-                seed=seed,
-                log_arm=log_arm,
-                protocol=options.get("protocol", "time_split"),
-                test_fraction=float(options.get("test_fraction", 0.2)),
-                catalogue=options.get("catalogue", "at_split"),
-                k=int(options.get("k", 10)),
-                sampled_negatives=options.get("sampled_negatives"),
-            )
-        )
-    out = pd.concat(frames, ignore_index=True)
-    out["log_arm"] = log_arm
-    return out
 
 
 def _offline_summary(offline: pd.DataFrame, level: float) -> pd.DataFrame:
@@ -238,28 +198,22 @@ def build(ctx: ReportContext) -> SectionOutput | None:
                 ylabel=_LOOP_LABELS[metric], colors=ctx.colors, level=ctx.level,
             )  # fmt: skip
             captions[name] = f"{_LOOP_LABELS[metric]} per day, band over seeds"
-    if options.get("offline", True):
-        try:
-            offline = _offline(ctx, options)
-        except Exception as exc:  # the report must not die with one model
-            warnings.warn(f"offline recommender evaluation failed: {exc}", stacklevel=2)
-            offline = pd.DataFrame()
-        if len(offline):
-            tables["recsys_offline"] = offline
-            summary = _offline_summary(offline, ctx.level)
-            tables["recsys_offline_summary"] = summary
-            k = int(options.get("k", 10))
-            wanted = tuple(f"{m}@{k}" for m in OFFLINE_METRICS)
-            for slice_name in ("all", "cold_users", "cold_items"):
-                part = summary.loc[summary["slice"] == slice_name]
-                if not len(part):
-                    continue
-                body.append(
-                    f"<p>Offline ({html.escape(str(offline['log_arm'].iloc[0]))} log, "
-                    f"{html.escape(options.get('protocol', 'time_split'))}, full-catalogue "
-                    f"ranking) — slice <b>{html.escape(slice_name)}</b>.</p>"
-                    + html_table(_ci_text(part, wanted, by="model"), index=True)
-                )
+    offline = _offline(ctx)
+    if len(offline):
+        summary = _offline_summary(offline, ctx.level)
+        tables["recsys_offline_summary"] = summary
+        k = int(options.get("k", 10))
+        wanted = tuple(f"{m}@{k}" for m in OFFLINE_METRICS)
+        for slice_name in ("all", "cold_users", "cold_items"):
+            part = summary.loc[summary["slice"] == slice_name]
+            if not len(part):
+                continue
+            body.append(
+                f"<p>Offline ({html.escape(str(offline['log_arm'].iloc[0]))} log, "
+                f"{html.escape(options.get('protocol', 'time_split'))}, full-catalogue "
+                f"ranking) — slice <b>{html.escape(slice_name)}</b>.</p>"
+                + html_table(_ci_text(part, wanted, by="model"), index=True)
+            )
     return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
 
 

@@ -1,4 +1,8 @@
-r"""Offline evaluation of slate recommenders on a logged history.
+r"""Offline evaluation of slate recommenders on a logged history (refits policies).
+
+This is the one place that refits policies on a finished run's log, so it lives above the
+policy layer; the report's recommender section only reads what it writes
+(:func:`write_evaluations`: ``metrics/offline_evaluation.csv``).
 
 Protocols
 ---------
@@ -64,22 +68,27 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from recarena.analysis.ranking import ranking_report, relevance_from_frame
-from recarena.policies import registry
-from recarena.policies.base import (
+from recarena.analysis.results import RunDirectory
+from recarena.contract import (
     DecisionRequest,
     EnvironmentSpec,
     Feedback,
     FeedbackKind,
     History,
-    Policy,
     Surface,
 )
+from recarena.experiment.schema import ScenarioConfig
+from recarena.policies import registry
+from recarena.policies.base import Policy
 from recarena.policies.recommenders import (
     HistoryRecommender,
     interaction_frame,
     truncate_history,
 )
-from recarena.simulator.log import LIFECYCLE_ARRIVAL, Col, Table
+from recarena.simulator.engine import environment_spec
+from recarena.simulator.log import LIFECYCLE_ARRIVAL, Col, Table, read_slates
+from recarena.simulator.simulation import build_world
+from recarena.typing import BoolArray, IntArray
 
 __all__ = [
     "OfflineSplit",
@@ -89,11 +98,14 @@ __all__ = [
     "history_from_tables",
     "leave_last_one_out",
     "rank_items",
+    "recsys_offline_applies",
     "truncate_history",
+    "write_evaluations",
 ]
 
-I64 = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+#: Written by :func:`write_evaluations` into the metrics directory; read by the report.
+OFFLINE_EVALUATION = "offline_evaluation"
+
 Catalogue = Literal["at_split", "all"]
 
 
@@ -295,13 +307,13 @@ def rank_items(
     model: Mapping[str, Any] | Policy,
     split: OfflineSplit,
     spec: EnvironmentSpec,
-    users: I64,
+    users: IntArray,
     k: int,
     *,
     seed: int = 0,
     filter_train_items: bool = True,
     catalogues: Sequence[BoolArray] | None = None,
-) -> tuple[list[I64], Policy]:
+) -> tuple[list[IntArray], Policy]:
     """Fit ``model`` on ``split.train`` once; rank each catalogue for each of ``users``.
 
     Parameters
@@ -320,7 +332,7 @@ def rank_items(
     policy.fit(split.train)
     features = split.features.reindex(users).fillna(0.0).to_numpy(np.float32)
     masks = [split.candidates] if catalogues is None else list(catalogues)
-    out: list[I64] = []
+    out: list[IntArray] = []
     if isinstance(policy, HistoryRecommender):
         for mask in masks:
             recs, _ = policy.recommend(users, features, mask, k, filter_consumed=filter_train_items)
@@ -339,8 +351,8 @@ def rank_items(
 
 # ------------------------------------------------------------------------------ evaluation
 def _sampled_lists(
-    recs: I64, relevant: sp.csr_array, n_negatives: int, k: int, rng: np.random.Generator
-) -> I64:
+    recs: IntArray, relevant: sp.csr_array, n_negatives: int, k: int, rng: np.random.Generator
+) -> IntArray:
     """Keep, in order, each user's relevant items and ``n_negatives`` sampled others."""
     b, n = relevant.shape
     keep = relevant.toarray() > 0
@@ -447,7 +459,9 @@ def evaluate_offline(
                 recs = _sampled_lists(recs, relevance, sampled_negatives, k, rng)
             ranked.append(recs)
         everyone = np.ones(users.size, bool)
-        cases: list[tuple[str, BoolArray, Any, I64]] = [("all", everyone, relevance, ranked[0])]
+        cases: list[tuple[str, BoolArray, Any, IntArray]] = [
+            ("all", everyone, relevance, ranked[0])
+        ]
         if slices:
             cases += [
                 ("warm_users", warm_users, relevance, ranked[0]),
@@ -499,12 +513,6 @@ def evaluate_run(
     catalogue and the user features; the history is the ``log_arm`` run's event log. Extra
     keyword arguments go to :func:`evaluate_offline`. Adds a ``seed`` column.
     """
-    from recarena.analysis.results import RunDirectory
-    from recarena.experiment.schema import ScenarioConfig
-    from recarena.simulator.engine import environment_spec
-    from recarena.simulator.log import read_slates
-    from recarena.simulator.simulation import build_world
-
     rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
     config = ScenarioConfig.model_validate(rd.scenario)
     world = build_world(config.world, config.schedule, seed)
@@ -521,3 +529,99 @@ def evaluate_run(
     out = evaluate_offline(models, split, spec, seed=seed, **kwargs)
     out.insert(0, "seed", seed)
     return out
+
+
+def _arm_policies(scenario: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    arms = scenario.get("arms") or []
+    return {a["name"]: a["policy"] for a in arms if isinstance(a, dict) and "policy" in a}
+
+
+def _policy_class(config: Mapping[str, Any]) -> type[Policy] | None:
+    try:
+        return registry.get(str(config.get("kind")))
+    except KeyError:  # a plugin: not evaluated offline
+        return None
+
+
+def recsys_offline_applies(scenario: Mapping[str, Any]) -> bool:
+    """Whether a scenario gets the recommender section (and, with it, offline evaluation).
+
+    It does on the slate surface when some arm is a
+    :class:`~recarena.policies.recommenders.HistoryRecommender` or the scenario sets
+    ``analysis.recsys``; ``analysis.recsys.offline: false`` keeps the section but skips the
+    refits.
+    """
+    schedule = scenario.get("schedule") or {}
+    if schedule.get("surface", "slate") != "slate":
+        return False
+    options = dict((scenario.get("analysis") or {}).get("recsys") or {})
+    recommenders = [
+        name
+        for name, cfg in _arm_policies(scenario).items()
+        if (cls := _policy_class(cfg)) is not None and issubclass(cls, HistoryRecommender)
+    ]
+    return bool(recommenders or options)
+
+
+def recsys_offline_evaluation(rd: RunDirectory) -> pd.DataFrame:
+    """Every non-oracle arm's model refitted on the ``log_arm`` run's log, per seed.
+
+    Options come from ``analysis.recsys`` (``log_arm`` — default the ``random`` arm, else the
+    first —, ``protocol``, ``test_fraction``, ``catalogue``, ``k``, ``sampled_negatives``).
+    Returns the long table of :func:`evaluate_run` with a ``log_arm`` column.
+    """
+    scenario = rd.scenario
+    options = dict((scenario.get("analysis") or {}).get("recsys") or {})
+    policies = _arm_policies(scenario)
+    models = {}
+    for name, cfg in policies.items():
+        cls = _policy_class(cfg)
+        if cls is not None and not cls.needs_oracle:
+            models[name] = cfg
+    default_log = next(
+        (n for n, c in policies.items() if c.get("kind") == "random"), next(iter(policies), None)
+    )
+    log_arm = options.get("log_arm", default_log)
+    if log_arm is None or not models:
+        return pd.DataFrame()
+    frames = [
+        evaluate_run(
+            rd,
+            models,
+            seed=seed,
+            log_arm=log_arm,
+            protocol=options.get("protocol", "time_split"),
+            test_fraction=float(options.get("test_fraction", 0.2)),
+            catalogue=options.get("catalogue", "at_split"),
+            k=int(options.get("k", 10)),
+            sampled_negatives=options.get("sampled_negatives"),
+        )
+        for seed in rd.seeds
+    ]
+    out = pd.concat(frames, ignore_index=True)
+    out["log_arm"] = log_arm
+    return out
+
+
+def write_evaluations(run_dir: RunDirectory | str | Any) -> None:
+    """Run the evaluations that refit policies and write their tables for the report.
+
+    Writes ``metrics/offline_evaluation.csv`` when :func:`recsys_offline_applies` (empty,
+    header only, when ``analysis.recsys.offline`` is false); its presence is what tells the
+    report that the recommender section applies. A model that fails to refit is reported as
+    a warning and leaves the table empty rather than stopping the report.
+    """
+    rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
+    path = rd.metrics_dir / f"{OFFLINE_EVALUATION}.csv"
+    path.unlink(missing_ok=True)
+    if not recsys_offline_applies(rd.scenario):
+        return
+    options = dict((rd.scenario.get("analysis") or {}).get("recsys") or {})
+    offline = pd.DataFrame(columns=["seed", "model", "slice", "metric", "value", "log_arm"])
+    if options.get("offline", True):
+        try:
+            offline = recsys_offline_evaluation(rd)
+        except Exception as exc:  # the report must not die with one model
+            warnings.warn(f"offline recommender evaluation failed: {exc}", stacklevel=2)
+    rd.metrics_dir.mkdir(parents=True, exist_ok=True)
+    offline.to_csv(path, index=False)

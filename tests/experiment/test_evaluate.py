@@ -7,15 +7,15 @@ import pandas as pd
 import pytest
 
 from recarena.analysis.feedback_loops import drift, exposure_over_time, gini
-from recarena.analysis.offline import (
+from recarena.contract import Surface
+from recarena.experiment.checks import check_context
+from recarena.experiment.evaluate import (
     evaluate_offline,
     global_time_split,
     history_from_tables,
     leave_last_one_out,
 )
 from recarena.policies import registry
-from recarena.policies.base import Surface
-from recarena.policies.checks import check_context
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.log import Table
 from recarena.simulator.params import CatalogueParams, PopulationParams, ScheduleParams, WorldParams

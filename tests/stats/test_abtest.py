@@ -1,4 +1,4 @@
-"""Tests for recarena.analysis.abtest.
+"""Tests for recarena.stats: fixed-horizon, power, SRM, CUPED, sequential, Bayesian statistics.
 
 Reference values come from hand calculations (shown in comments), scipy, statsmodels and
 published group-sequential tables. Simulation tests are seeded; their thresholds are binomial
@@ -24,11 +24,11 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
-from recarena.analysis import abtest
-from recarena.analysis.abtest import (
+from recarena.stats import (
     Alternative,
     adjust_pvalues,
     always_valid_ci,
+    bayes,
     cuped,
     cuped_theta,
     cuped_ttest,
@@ -680,8 +680,8 @@ def test_prob_b_beats_a_exact_matches_monte_carlo(
 
 def test_closed_form_sum_and_quadrature_agree() -> None:
     for params in [(11, 91, 9, 95), (131, 871, 101, 901), (3, 2, 5, 7), (1, 1, 1, 1)]:
-        s = abtest._prob_x_greater_sum(*params)
-        q = abtest._prob_x_greater_quad(*params)
+        s = bayes._prob_x_greater_sum(*params)
+        q = bayes._prob_x_greater_quad(*params)
         assert s == pytest.approx(q, abs=1e-9)
 
 

@@ -23,18 +23,17 @@ from functools import cache
 
 import numpy as np
 
-from recarena.policies import registry
-from recarena.policies.base import (
+from recarena.contract import (
     Decision,
     DecisionRequest,
     EnvironmentSpec,
     Feedback,
     FeedbackKind,
     History,
-    NotSetUpError,
-    Policy,
     Surface,
 )
+from recarena.policies import registry
+from recarena.policies.base import NotSetUpError, Policy
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import (
     CatalogueParams,

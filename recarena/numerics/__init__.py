@@ -1,0 +1,1 @@
+"""Shared numerical kernels of the bottom floor (no imports of the rest of recarena)."""
