@@ -16,7 +16,9 @@ Run: ``python bench/bench_neural.py [--quick] [--output results.json] [--skip-ru
    daily refits of ALS: ``refit: full`` vs ``warm`` (2 sweeps from the previous factors)
    vs ``partial`` (re-solve changed users and items), each with a full refit every 7 days:
    share of run time spent fitting, decisions/s end to end, and the online outcome
-   (CTR, true expected reward) of each, on the same world and seed.
+   (CTR, true expected reward) of each, on the same world and seed. The same for MF-dot and
+   the two-tower DSSM (``full`` vs ``warm``: 2 epochs from the previous weights) on a tenth
+   of the users.
 5. **Two-stage at scale** — the same world with daily refits of a two-stage policy (ALS +
    popularity candidates, CatBoostRanker): seconds per refit, fit share, total minutes.
 
@@ -282,8 +284,8 @@ def run_policy(config: dict[str, Any], n_users: int, n_items: int, days: float) 
         "ctr": float(decisions[Col.CLICK].mean()),
         "expected_reward": float(decisions[Col.EXPECTED_REWARD].mean()),
     }
-    name = config.get("refit", config["kind"])
-    print(f"  {name:<10} {wall:7.1f} s, fits {stats.fit_seconds:6.1f} s "
+    name = f"{config['kind']}/{config.get('refit', 'full')}"
+    print(f"  {name:<22} {wall:7.1f} s, fits {stats.fit_seconds:6.1f} s "
           f"({out['fit_share']:.0%}, {out['seconds_per_fit']:.2f} s/fit), "
           f"{out['decisions_per_second']:,.0f} decisions/s, CTR {out['ctr']:.4f}, "
           f"E[reward] {out['expected_reward']:.4f}")  # fmt: skip
@@ -321,6 +323,14 @@ def main() -> None:
             run_policy({**als, "refit": mode}, users, n_items, days)
             for mode in ("full", "warm", "partial")
         ]
+        neural_users = max(users // 10, 1_000)
+        print(f"Daily neural refits on {neural_users:,} users × {days:g} days")
+        result["neural_refits"] = [
+            run_policy({"kind": kind, "factors": 32, "epsilon": 0.05, "refit": mode},
+                       neural_users, n_items, days)
+            for kind in ("mf_dot", "dssm_two_tower")
+            for mode in ("full", "warm")
+        ]  # fmt: skip
         print(f"Two-stage daily refits on {users:,} users × {days:g} days")
         two_stage = {
             "kind": "two_stage", "epsilon": 0.05, "max_training_users": 5_000,

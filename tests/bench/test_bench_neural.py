@@ -23,4 +23,5 @@ def test_bench_neural_quick(tmp_path: Path) -> None:
     assert all(r["examples_per_second"] > 0 for r in result["training"])
     assert all(r["share_of_bound"] > 0 for r in result["scoring"])
     assert [r["policy"]["refit"] for r in result["refits"]] == ["full", "warm", "partial"]
+    assert len(result["neural_refits"]) == 4
     assert result["two_stage"]["fits"] > 0
