@@ -57,6 +57,7 @@ from recarena.policies.recommenders import (
     HistoryRecommender,
     WarmStartParams,
     interaction_frame,
+    user_feature_matrix,
 )
 from recarena.policies.registry import register
 from recarena.typing import Float32Array, IntArray
@@ -128,15 +129,6 @@ class _NeuralMixin(HistoryRecommender):
             device=p.device,
         )
 
-    def _user_features(self, history: History, n_users: int) -> Float32Array:
-        features = np.zeros((n_users, self.spec_.n_features), dtype=np.float32)
-        known = history.user_features
-        if len(known):
-            ids = known.index.to_numpy(np.int64)
-            inside = ids < n_users
-            features[ids[inside]] = known.to_numpy(np.float32)[inside]
-        return features
-
     def _fit_model(self, matrix: sp.csr_array, history: History) -> None:
         import torch
 
@@ -157,7 +149,8 @@ class _NeuralMixin(HistoryRecommender):
         n_users = matrix.shape[0]
         inputs = None
         if self.architecture == "two_tower":
-            inputs = user_inputs(self._user_features(history, n_users), matrix)
+            features = user_feature_matrix(history, n_users, self.spec_.n_features)
+            inputs = user_inputs(features, matrix)
         with torch_threads(p.threads):
             if plan == "full" or self.module_ is None:
                 self.module_ = build_model(

@@ -69,6 +69,7 @@ __all__ = [
     "row_slice",
     "sparse_scores_item_major",
     "truncate_history",
+    "user_feature_matrix",
 ]
 
 
@@ -613,6 +614,18 @@ def interaction_frame(history: History, conversion_weight: float) -> pd.DataFram
         )
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["t", "user", "item"], kind="stable").reset_index(drop=True)
+
+
+def user_feature_matrix(history: History, n_users: int, n_features: int) -> Float32Array:
+    """Encoded features of users ``0..n_users-1`` from ``history.user_features``, float32
+    ``(n_users, n_features)``; zeros for users without a row."""
+    features = np.zeros((n_users, n_features), dtype=np.float32)
+    known = history.user_features
+    if len(known):
+        ids = known.index.to_numpy(np.int64)
+        inside = ids < n_users
+        features[ids[inside]] = known.to_numpy(np.float32)[inside]
+    return features
 
 
 def _until(frame: pd.DataFrame, t: float) -> pd.DataFrame:
