@@ -299,21 +299,29 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--skip-runs", action="store_true", help="skip sections 4 and 5")
+    parser.add_argument(
+        "--train", type=int, nargs=3, default=[50_000, 10_000, 200_000],
+        metavar=("USERS", "ITEMS", "PAIRS"), help="size of the training-throughput log",
+    )  # fmt: skip
+    parser.add_argument("--score-users", type=int, default=20_000, help="users scored")
+    parser.add_argument("--only-runs", action="store_true", help="only sections 4 and 5")
     args = parser.parse_args()
     quick = args.quick
     result: dict[str, Any] = {}
-    print("Training throughput (one epoch, examples = positive pairs)")
-    result["training"] = bench_training(
-        *((2_000, 1_000, 10_000) if quick else (50_000, 10_000, 200_000)), threads=[1, 2]
-    )
-    print("Scoring: top-10 over the catalogue, one thread")
-    result["scoring"] = bench_scoring(
-        *((1_024, 2_000) if quick else (20_000, 10_000)), rounds=1 if quick else 3
-    )
-    print("Thread clash: ALS fits interleaved with torch training")
-    result["clash"] = bench_clash(
-        *((2_000, 500, 20_000) if quick else (50_000, 5_000, 500_000)), rounds=1 if quick else 3
-    )
+    if not args.only_runs:
+        print("Training throughput (one epoch, examples = positive pairs)")
+        result["training"] = bench_training(
+            *((2_000, 1_000, 10_000) if quick else tuple(args.train)), threads=[1, 2]
+        )
+        print("Scoring: top-10 over the catalogue, one thread")
+        result["scoring"] = bench_scoring(
+            *((1_024, 2_000) if quick else (args.score_users, 10_000)), rounds=1 if quick else 3
+        )
+        print("Thread clash: ALS fits interleaved with torch training")
+        result["clash"] = bench_clash(
+            *((2_000, 500, 20_000) if quick else (50_000, 5_000, 500_000)),
+            rounds=1 if quick else 3,
+        )
     if not args.skip_runs:
         users, days = (2_000, 3.0) if quick else (args.users, args.days)
         n_items = 200 if quick else 1_000
