@@ -156,6 +156,13 @@ class Decision:
         Probability with which the policy chose the logged action, shape (B,), or ``None``
         for deterministic policies. For slates it is the probability that the item shown
         first was put first; NaN where unknown.
+    slot_propensities
+        Slate surface: for every slot j, the probability that the item shown in slot j was
+        put in slot j, shape (B, k) (column 0 is ``propensities``); NaN where unknown.
+        ``None``: only the first slot's is known.
+    slate_propensities
+        Slate surface: the probability of the whole ordered slate, shape (B,); NaN where
+        unknown, ``None`` when never computed.
     group
         Optional int label per decision logged with it (A/B variant, "explored" flag…).
     fallback
@@ -169,6 +176,8 @@ class Decision:
 
     actions: IntArray
     propensities: FloatArray | None = None
+    slot_propensities: FloatArray | None = None
+    slate_propensities: FloatArray | None = None
     group: IntArray | None = None
     fallback: BoolArray | None = None
     control_for: IntArray | None = None
@@ -340,7 +349,12 @@ def check_decision(decision: Decision, request: DecisionRequest, spec: Environme
         raise ValueError(
             f"policy returned actions outside [{low}, {high}) on surface {request.surface}"
         )
-    for name in ("propensities", "group", "fallback", "control_for"):
+    for name in ("propensities", "slate_propensities", "group", "fallback", "control_for"):
         value = getattr(decision, name)
         if value is not None and value.shape != (b,):
             raise ValueError(f"policy returned {name} of shape {value.shape}, expected ({b},)")
+    slots = decision.slot_propensities
+    if slots is not None and slots.shape != actions.shape:
+        raise ValueError(
+            f"policy returned slot_propensities of shape {slots.shape}, expected {actions.shape}"
+        )

@@ -8,6 +8,9 @@ simulated world:
 * **API shape** — ``act`` returns actions of the right shape and range, distinct items in a
   slate, propensities in [0, 1] where given (the base class checks shapes on every call);
 * **same seed → same actions** over a sequence of act / learn / fit calls;
+* **declared randomisation** — a ``randomised`` policy logs finite propensities in (0, 1]
+  and, when it drew something (a propensity below 1), another seed changes its actions; a
+  deterministic one logs propensity 1 or none;
 * **refit idempotence** — fitting twice on the same history gives the same actions as
   fitting once (batch-fit policies must draw any fit-time randomness from a seed fixed at
   setup, not from a stream that advances with each fit).
@@ -130,10 +133,16 @@ def _feedback(ctx: CheckContext, request: DecisionRequest, decision: Decision) -
 
 
 def _episode(
-    cls: type[Policy], config: dict[str, object], ctx: CheckContext, fits: int
+    cls: type[Policy],
+    config: dict[str, object],
+    ctx: CheckContext,
+    fits: int,
+    seed: int = 123,
+    propensities: list[np.ndarray] | None = None,
 ) -> list[np.ndarray]:
+    """Actions of each request after ``fits`` fits; logged propensities go to ``propensities``."""
     policy = registry.make(config)
-    policy.setup(ctx.spec, np.random.default_rng(123))
+    policy.setup(ctx.spec, np.random.default_rng(seed))
     if policy.needs_oracle:
         return []
     actions = []
@@ -142,6 +151,9 @@ def _episode(
     for request in ctx.requests:
         decision = policy.act(request)
         _check_values(ctx, request, decision)
+        _check_propensities(policy, decision)
+        if propensities is not None and decision.propensities is not None:
+            propensities.append(decision.propensities)
         actions.append(decision.actions.copy())
         policy.learn(_feedback(ctx, request, decision))
     return actions
@@ -163,6 +175,29 @@ def _check_values(ctx: CheckContext, request: DecisionRequest, decision: Decisio
         assert ((finite >= 0) & (finite <= 1 + 1e-9)).all(), "propensities must lie in [0, 1]"
 
 
+def _check_propensities(policy: Policy, decision: Decision) -> None:
+    """The declared ``randomised`` flag matches the logged propensities.
+
+    A randomised policy logs a finite propensity in (0, 1] for every decision (off-policy
+    estimators divide by it); a deterministic one logs none or 1. Per-slot and whole-slate
+    propensities, where given, are probabilities too (NaN where unknown).
+    """
+    p = decision.propensities
+    if policy.randomised:
+        assert p is not None, f"{policy.kind!r} declares randomised but logs no propensities"
+        assert np.isfinite(p).all(), f"{policy.kind!r} logs non-finite propensities"
+        assert ((p > 0) & (p <= 1 + 1e-9)).all(), f"{policy.kind!r}: propensities not in (0, 1]"
+    else:
+        assert p is None or np.all(p == 1), (
+            f"{policy.kind!r} declares randomised = False but logs propensities other than 1"
+        )
+    for name in ("slot_propensities", "slate_propensities"):
+        extra = getattr(decision, name)
+        if extra is not None:
+            known = extra[np.isfinite(extra)]
+            assert ((known > 0) & (known <= 1 + 1e-9)).all(), f"{name} not in (0, 1]"
+
+
 def check_policy(config: dict[str, object], surface: Surface) -> None:
     """Run the whole contract for one policy config on one surface; raise AssertionError."""
     cls, params = registry.parse_params(config)
@@ -177,10 +212,18 @@ def check_policy(config: dict[str, object], surface: Surface) -> None:
         raise AssertionError("act before setup must raise NotSetUpError")
     if cls.needs_oracle:
         return
-    first = _episode(cls, config, ctx, fits=1)
+    logged: list[np.ndarray] = []
+    first = _episode(cls, config, ctx, fits=1, propensities=logged)
     again = _episode(cls, config, ctx, fits=1)
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b, err_msg="same seed must give the same actions")
+    # A randomised policy that drew something (a propensity below 1) must draw differently
+    # from another seed; with its randomisation switched off (ε = 0) it logs 1 and need not.
+    if cls.randomised and any((p < 1).any() for p in logged):
+        other = _episode(cls, config, ctx, fits=1, seed=124)
+        assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True)), (
+            f"{cls.kind!r} declares randomised, but another seed gives the same actions"
+        )
     if cls.batch_fit:
         twice = _episode(cls, config, ctx, fits=2)
         for a, b in zip(first, twice, strict=True):

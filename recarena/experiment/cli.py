@@ -1,4 +1,4 @@
-"""The ``recarena`` command line: run, validate, list, report.
+"""The ``recarena`` command line: run, validate, list, report, export.
 
 Exit codes: 0 success; 1 a run failed; 2 invalid input (scenario, arguments, paths).
 """
@@ -79,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="rebuild metrics, plots and report.html of a results directory"
     )
     report.add_argument("run_dir", type=Path, help="a results directory written by 'recarena run'")
+
+    export = sub.add_parser(
+        "export", help="export a logged arm for another tool (obp: Open Bandit Pipeline)",
+        description="Write one arm's log in another tool's format. obp: the bandit_feedback "
+        "dict of Open Bandit Pipeline as .npz (load with "
+        "recarena.experiment.export.load_bandit_feedback).",
+    )  # fmt: skip
+    export.add_argument("format", choices=["obp"], help="target format")
+    export.add_argument("run_dir", type=Path, help="a results directory written by 'recarena run'")
+    export.add_argument("--arm", required=True, help="the arm whose log to export")
+    export.add_argument("--seed", type=int, help="which seed's run (default: the first)")
+    export.add_argument(
+        "--out", type=Path, help="output file (default RUN_DIR/export/obp_<arm>_seed<seed>.npz)"
+    )
     return parser
 
 
@@ -180,6 +194,23 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from recarena.experiment.export import ExportError, export_obp
+
+    seed = args.seed
+    out = args.out
+    if out is None:
+        name = f"obp_{args.arm}" + ("" if seed is None else f"_seed{seed}")
+        out = args.run_dir / "export" / f"{name}.npz"
+    try:
+        path = export_obp(args.run_dir, args.arm, out, seed=seed)
+    except ExportError as exc:
+        print(f"recarena export: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"bandit_feedback: {path}")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``recarena`` console script."""
     parser = _parser()
@@ -192,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": _cmd_validate,
         "list": _cmd_list,
         "report": _cmd_report,
+        "export": _cmd_export,
     }
     try:
         return handlers[args.command](args)

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from recarena.contract import Surface
+from recarena.experiment.ope import ope_problems
 from recarena.experiment.schema import ScenarioConfig
 from recarena.policies import registry
 
@@ -267,6 +268,8 @@ def scenario_from_dict(
     except ValidationError as exc:
         raise ScenarioError(source, _problems(exc, ScenarioConfig), lines) from None
     problems = _policy_problems(config)
+    if not problems:  # the ope block's checks read the arms' policy classes
+        problems = [Problem(loc, message) for loc, message in ope_problems(config)]
     if problems:
         raise ScenarioError(source, problems, lines)
     return config

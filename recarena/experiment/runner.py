@@ -26,6 +26,7 @@ import yaml
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from recarena.experiment.ope import write_ope_estimates
 from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.policies import registry
 from recarena.simulator.simulation import build_world, simulate
@@ -318,6 +319,12 @@ def run_scenario(
         _cleanup(out_dir, created)
         raise SweepError(f"a run of scenario {config.name!r} failed: {exc}") from exc
     _write_manifest(out_dir, config, started)
+    if config.ope is not None:
+        logging = {s: out_dir / RunKey(s, config.ope.logging_arm).relpath for s in config.seeds}
+        try:
+            write_ope_estimates(config, out_dir, logging)
+        except ValueError as exc:  # e.g. a logging arm whose policy logged no propensities
+            raise SweepError(f"off-policy evaluation of {config.name!r} failed: {exc}") from exc
     if report:
         build_report(out_dir)
     return out_dir

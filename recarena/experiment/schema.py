@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.typing import ClosedModel
 
-__all__ = ["ArmConfig", "ExecutorConfig", "OutputConfig", "ScenarioConfig"]
+__all__ = ["ArmConfig", "ExecutorConfig", "OPEConfig", "OutputConfig", "ScenarioConfig"]
 
 
 class ArmConfig(ClosedModel):
@@ -50,6 +50,31 @@ class OutputConfig(ClosedModel):
     plots: bool = Field(True, description="write PNG plots and embed them in the report")
 
 
+class OPEConfig(ClosedModel):
+    """Off-policy evaluation checked against the truth (see docs/ope.md).
+
+    The logging arm's log is used to estimate the value of each target arm, whose true value
+    is its own on-policy run on the same seeds (common random numbers).
+    """
+
+    logging_arm: str = Field(description="arm whose log is evaluated (a randomised policy)")
+    targets: list[str] = Field(
+        min_length=1, description="arms to evaluate off-policy (stationary policies)"
+    )
+    reward_model: Literal["mean", "logistic"] = Field(
+        "mean",
+        description="reward model of DM/DR: per-variant mean (ignores features) or a "
+        "logistic regression on the user's features per variant",
+    )
+    clip: float = Field(10.0, gt=0, description="weight cap M of clipped IPS")
+    switch: float = Field(10.0, gt=0, description="weight threshold τ of switch-DR")
+    level: float = Field(0.95, gt=0, lt=1, description="confidence level of the intervals")
+    bootstrap: int = Field(
+        200, ge=0, le=10_000,
+        description="user-bootstrap refits of the reward model for DM's interval (0: analytic)",
+    )  # fmt: skip
+
+
 class ScenarioConfig(ClosedModel):
     """A whole scenario."""
 
@@ -69,6 +94,9 @@ class ScenarioConfig(ClosedModel):
     analysis: dict[str, Any] = Field(
         default_factory=dict, description="options for analysis sections (see docs)"
     )
+    ope: OPEConfig | None = Field(
+        None, description="off-policy evaluation of target arms on a logging arm's log"
+    )
 
     @field_validator("seeds")
     @classmethod
@@ -85,4 +113,11 @@ class ScenarioConfig(ClosedModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"arm names must be distinct; repeated: {duplicates}")
+        if self.ope is not None:
+            named = [self.ope.logging_arm, *self.ope.targets]
+            unknown = [n for n in named if n not in names]
+            if unknown:
+                raise ValueError(f"ope names arms that do not exist: {unknown}; arms: {names}")
+            if self.ope.logging_arm in self.ope.targets:
+                raise ValueError("ope: the logging arm cannot also be a target")
         return self

@@ -1430,7 +1430,7 @@ class LinThompsonItemsParams(_ItemLinearParams, _LinThompsonScaleParams):
 
     kind: Literal["lin_thompson_items"] = "lin_thompson_items"
     propensity_samples: int = Field(
-        0,
+        20,
         ge=0,
         le=100_000,
         description="Monte Carlo posterior draws per user for the propensity (0: NaN; each "
@@ -2127,9 +2127,10 @@ class LinThompsonItems(_SharedLinear):
     Cholesky factor L of A⁻¹ per refresh; each user's θ̃ = θ̂ + vLε, then the scores of all
     items (:func:`lin_thompson_items_kernel`): O(D² + dz·n_items) per user. The items' scores
     share θ̃, so they are correlated and the first item's probability has no cheap closed form:
-    the propensity is NaN by default, or a Monte Carlo estimate from ``propensity_samples``
-    extra draws per user on the auxiliary stream (:func:`monte_carlo_propensity`, per-user
-    draws; each draw costs about one decision).
+    the propensity is a Monte Carlo estimate from ``propensity_samples`` (default 20) extra
+    draws per user on the auxiliary stream (:func:`monte_carlo_propensity`, per-user draws,
+    the user's own draw counted, so it lies in (0, 1]; each draw costs about one decision),
+    or NaN with ``propensity_samples: 0``.
     """
 
     kind = "lin_thompson_items"
@@ -2139,7 +2140,7 @@ class LinThompsonItems(_SharedLinear):
 
     @classmethod
     def contract_configs(cls) -> list[dict[str, object]]:
-        return [*super().contract_configs(), {"kind": cls.kind, "propensity_samples": 20}]
+        return [*super().contract_configs(), {"kind": cls.kind, "propensity_samples": 200}]
 
     def _prepare(self, a_inv: FloatArray, state: _SharedLinearState) -> FloatArray:
         return np.asarray(np.linalg.cholesky(a_inv), dtype=np.float64)

@@ -34,9 +34,9 @@ from recarena.contract import (
     Surface,
     check_decision,
 )
-from recarena.typing import ClosedModel
+from recarena.typing import ClosedModel, FloatArray, IntArray
 
-__all__ = ["NotSetUpError", "Policy", "PolicyParams"]
+__all__ = ["NotSetUpError", "Policy", "PolicyParams", "campaign_action_index", "one_hot"]
 
 
 class NotSetUpError(RuntimeError):
@@ -130,6 +130,36 @@ class Policy(ABC):
         check_decision(decision, request, self.spec_)
         return decision
 
+    def action_probabilities(self, request: DecisionRequest) -> FloatArray:
+        """π(a | x): the probability of every action for every user of the request.
+
+        What off-policy evaluation needs of a *target* policy: the whole distribution its
+        ``act`` draws from (given its current state), not only the propensity of the action
+        drawn. Variant surface: shape (B, K) over the K variants. Campaign surface: shape
+        (B, O + 1), column 0 = no offer and column o + 1 = offer o (see
+        :func:`campaign_action_index`). Rows sum to 1.
+
+        Raises
+        ------
+        NotImplementedError
+            For policies that cannot report it (see :meth:`reports_probabilities`), and
+            on the slate surface (slates are evaluated from per-slot marginals).
+        """
+        self._check_set_up()
+        if request.surface not in self.surfaces:
+            raise ValueError(f"policy {self.kind!r} cannot act on surface {request.surface}")
+        if request.surface is Surface.SLATE or not self.reports_probabilities():
+            raise NotImplementedError(
+                f"policy {self.kind!r} does not report its action distribution on the "
+                f"{request.surface} surface"
+            )
+        return self._action_probabilities(request)
+
+    @classmethod
+    def reports_probabilities(cls) -> bool:
+        """True when the policy implements :meth:`action_probabilities`."""
+        return cls._action_probabilities is not Policy._action_probabilities
+
     def learn(self, feedback: Feedback) -> None:
         """Update from a feedback batch. A no-op unless the policy is ``online``."""
         self._check_set_up()
@@ -154,6 +184,10 @@ class Policy(ABC):
     def _act(self, request: DecisionRequest) -> Decision:
         """Choose actions for the batch (every policy implements this)."""
 
+    def _action_probabilities(self, request: DecisionRequest) -> FloatArray:
+        """The action distribution (variant or campaign surface); optional."""
+        raise NotImplementedError
+
     def _learn(self, feedback: Feedback) -> None:
         """Update from feedback; required of policies that declare ``online = True``."""
         raise TypeError(f"policy {self.kind!r} declares online = True but defines no _learn")
@@ -170,3 +204,16 @@ class Policy(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "kind")
         return f"{type(self).__name__}({args})"
+
+
+def campaign_action_index(offers: IntArray) -> IntArray:
+    """Campaign actions as columns of :meth:`Policy.action_probabilities`: offer o → o + 1,
+    no offer (-1) → 0."""
+    return np.asarray(offers, dtype=np.int64) + 1
+
+
+def one_hot(actions: IntArray, n_actions: int) -> FloatArray:
+    """The distribution of a deterministic choice: row i puts mass 1 on ``actions[i]``."""
+    out = np.zeros((actions.shape[0], n_actions))
+    out[np.arange(actions.shape[0]), actions] = 1.0
+    return out

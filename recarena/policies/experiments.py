@@ -102,7 +102,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, History, Surface
 from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.policies import registry
-from recarena.policies.base import Policy, PolicyParams
+from recarena.policies.base import Policy, PolicyParams, campaign_action_index, one_hot
 from recarena.policies.registry import register
 from recarena.stats.sequential_test import (
     Fallback,
@@ -317,6 +317,12 @@ class FixedAction(Policy):
         if request.surface is Surface.CAMPAIGN and request.eligible is not None and a >= 0:
             actions[~request.eligible[:, a]] = -1
         return Decision(actions=actions, propensities=np.ones(request.size))
+
+    def _action_probabilities(self, request: DecisionRequest) -> FloatArray:
+        actions = self._act(request).actions
+        if request.surface is Surface.CAMPAIGN:
+            return one_hot(campaign_action_index(actions), self.spec_.n_offers + 1)
+        return one_hot(actions, self.spec_.n_variants)
 
 
 def _grow(values: NDArray[Any], size: int, fill: float) -> NDArray[Any]:

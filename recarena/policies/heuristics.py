@@ -11,7 +11,7 @@ from pydantic import Field
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, Surface
 from recarena.policies.base import Policy, PolicyParams
 from recarena.policies.registry import register
-from recarena.policies.slates import explore, random_slates, ranked_items
+from recarena.policies.slates import explore, random_slate_decision, ranked_items
 from recarena.typing import IntArray
 
 __all__ = ["PopularityPolicy", "RandomPolicy", "random_campaign"]
@@ -75,14 +75,22 @@ class RandomPolicy(Policy):
         b = request.size
         if request.surface is Surface.SLATE:
             candidates = np.flatnonzero(request.available_items)
-            slates = random_slates(self.rng_, candidates, b, self.spec_.slate_size)
-            return Decision(actions=slates, propensities=np.full(b, 1.0 / candidates.size))
+            return random_slate_decision(self.rng_, candidates, b, self.spec_.slate_size)
         if request.surface is Surface.VARIANT:
             k = self.spec_.n_variants
             return Decision(actions=self.rng_.integers(0, k, b), propensities=np.full(b, 1.0 / k))
         return random_campaign(
             self.rng_, request, self.params.treat_fraction, self.spec_.offer_contact_cost
         )
+
+    def _action_probabilities(self, request: DecisionRequest) -> NDArray[np.float64]:
+        if request.surface is not Surface.VARIANT:
+            raise NotImplementedError(
+                f"policy 'random' reports its action distribution on the variant surface only, "
+                f"not on {request.surface}"
+            )
+        k = self.spec_.n_variants
+        return np.full((request.size, k), 1.0 / k)
 
 
 @register
@@ -147,8 +155,7 @@ class PopularityPolicy(Policy):
         if top.size < k:
             top = np.concatenate([top, np.repeat(top[-1:], k - top.size)])
         slates = np.broadcast_to(top, (b, k)).copy()
-        slates, propensity, explored = explore(self.rng_, slates, ranked, self.params.epsilon)
-        return Decision(actions=slates, propensities=propensity, group=explored.astype(np.int64))
+        return explore(self.rng_, slates, ranked, self.params.epsilon).decision()
 
     def _learn(self, feedback: Feedback) -> None:
         if feedback.kind is not FeedbackKind.CLICK:

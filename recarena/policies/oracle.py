@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 from recarena.contract import Decision, DecisionRequest, Surface
-from recarena.policies.base import Policy, PolicyParams
+from recarena.policies.base import Policy, PolicyParams, campaign_action_index, one_hot
 from recarena.policies.registry import register
 
 __all__ = ["OraclePolicy", "greedy_budget"]
@@ -62,3 +62,10 @@ class OraclePolicy(Policy):
         gain = value[np.arange(users.size), best]
         keep = greedy_budget(gain, self.spec_.offer_contact_cost[best], request.budget)
         return Decision(actions=np.where(keep, best, -1).astype(np.int64))
+
+    def _action_probabilities(self, request: DecisionRequest) -> np.ndarray:
+        # Deterministic: all mass on the action it takes.
+        actions = self._act(request).actions
+        if request.surface is Surface.CAMPAIGN:
+            return one_hot(campaign_action_index(actions), self.spec_.n_offers + 1)
+        return one_hot(actions, self.spec_.n_variants)

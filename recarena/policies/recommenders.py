@@ -524,13 +524,7 @@ class HistoryRecommender(Policy):
         if (ranked < 0).any():  # fewer than k items on sale
             ranked = self._pad_short(request, k)
         candidates = np.flatnonzero(request.available_items)
-        slates, propensity, explored = explore(self.rng_, ranked, candidates, self.params.epsilon)
-        return Decision(
-            actions=slates,
-            propensities=propensity,
-            group=explored.astype(np.int64),
-            fallback=fallback,
-        )
+        return explore(self.rng_, ranked, candidates, self.params.epsilon).decision(fallback)
 
     def _pad_short(self, request: DecisionRequest, k: int) -> IntArray:
         """Slates when fewer than ``k`` items are on sale: all of them, last one repeated."""

@@ -334,8 +334,9 @@ class SegmentPolicy(CampaignPolicy):
                 top = np.concatenate([top, np.repeat(top[-1:], k - top.size)])
             slates[labels == s] = top
         candidates = np.flatnonzero(request.available_items)
-        slates, propensity, _ = explore(self.rng_, slates, candidates, self.params.epsilon)
-        return Decision(actions=slates, propensities=propensity, group=labels.copy())
+        decision = explore(self.rng_, slates, candidates, self.params.epsilon).decision()
+        decision.group = labels.copy()  # the segment, not the exploration flag
+        return decision
 
     # ------------------------------------------------------------------ campaigns
     def _ready(self) -> bool:

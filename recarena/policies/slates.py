@@ -6,13 +6,23 @@ everywhere.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from recarena.typing import IntArray
+from recarena.contract import Decision
+from recarena.typing import FloatArray, IntArray
 
-__all__ = ["explore", "random_slates", "ranked_items"]
+__all__ = [
+    "Exploration",
+    "explore",
+    "random_slate_decision",
+    "random_slates",
+    "ranked_items",
+    "uniform_slate_probability",
+]
 
 
 def random_slates(rng: np.random.Generator, candidates: IntArray, n_rows: int, k: int) -> IntArray:
@@ -65,16 +75,56 @@ def ranked_items(scores: NDArray[np.floating], available: NDArray[np.bool_]) -> 
     return idx[order]
 
 
+def uniform_slate_probability(n: int, k: int) -> float:
+    """Probability of one ordered slate of :func:`random_slates`: 1 / (n (n−1) … (n−k'+1)),
+    k' = min(k, n) (a padded slate repeats its last item, which adds no choice)."""
+    return float(1.0 / np.prod(np.arange(n, n - min(k, n), -1, dtype=np.float64)))
+
+
+class Exploration(NamedTuple):
+    """Slates after ε-exploration (:func:`explore`) and their propensities.
+
+    Attributes
+    ----------
+    slates
+        The shown slates, (B, k).
+    explored
+        Which rows were replaced by a random slate, (B,).
+    slot_propensities
+        P(the item in slot j is put in slot j), (B, k).
+    slate_propensities
+        P(the whole ordered slate), (B,).
+    """
+
+    slates: IntArray
+    explored: NDArray[np.bool_]
+    slot_propensities: FloatArray
+    slate_propensities: FloatArray
+
+    def decision(self, fallback: NDArray[np.bool_] | None = None) -> Decision:
+        """The policy's decision: the slates, their propensities (the first slot's as
+        ``propensities``) and ``group`` = 1 where the row explored."""
+        return Decision(
+            actions=self.slates,
+            propensities=self.slot_propensities[:, 0].copy(),
+            slot_propensities=self.slot_propensities,
+            slate_propensities=self.slate_propensities,
+            group=self.explored.astype(np.int64),
+            fallback=fallback,
+        )
+
+
 def explore(
     rng: np.random.Generator,
     slates: IntArray,
     candidates: IntArray,
     epsilon: float,
-) -> tuple[IntArray, NDArray[np.float64], NDArray[np.bool_]]:
-    """Replace each row by a uniformly random slate with probability ε.
+) -> Exploration:
+    """Replace each row by a uniformly random slate (of ``candidates``) with probability ε.
 
-    Returns the slates, the propensity of the first item under the ε-mixture
-    (P = (1 − ε)·1[first item is the exploit choice] + ε/n), and which rows explored.
+    With n candidates, the exploit slate e and the shown slate s, the propensities are
+    P(s_j at j) = (1 − ε)·1[s_j = e_j] + ε/n per slot and
+    P(s) = (1 − ε)·1[s = e] + ε·:func:`uniform_slate_probability` (n, k) for the slate.
     """
     n_rows, k = slates.shape
     n = candidates.shape[0]
@@ -84,6 +134,22 @@ def explore(
     out = slates.copy()
     if explored.any():
         out[explored] = random_slates(rng, candidates, int(explored.sum()), k)
-    same_first = out[:, 0] == slates[:, 0]
-    propensity = (1.0 - epsilon) * same_first + epsilon / n
-    return out, propensity, explored
+    same = out == slates
+    slots = (1.0 - epsilon) * same + epsilon / n
+    whole = (1.0 - epsilon) * same.all(axis=1) + epsilon * uniform_slate_probability(n, k)
+    return Exploration(out, explored, slots, whole)
+
+
+def random_slate_decision(
+    rng: np.random.Generator, candidates: IntArray, n_rows: int, k: int
+) -> Decision:
+    """Uniformly random slates (:func:`random_slates`) with their exact propensities: 1/n per
+    slot, :func:`uniform_slate_probability` per slate."""
+    n = candidates.shape[0]
+    slates = random_slates(rng, candidates, n_rows, k)
+    return Decision(
+        actions=slates,
+        propensities=np.full(n_rows, 1.0 / n),
+        slot_propensities=np.full((n_rows, k), 1.0 / n),
+        slate_propensities=np.full(n_rows, uniform_slate_probability(n, k)),
+    )

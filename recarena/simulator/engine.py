@@ -47,7 +47,14 @@ from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
 from recarena.simulator.history import HistoryStore
-from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, EventLog, Table
+from recarena.simulator.log import (
+    LIFECYCLE_ARRIVAL,
+    LIFECYCLE_CHURN,
+    Col,
+    EventLog,
+    Table,
+    slot_propensity_columns,
+)
 from recarena.simulator.oracle import BestValueCache, Oracle
 from recarena.simulator.params import BehaviourParams, ScheduleParams
 from recarena.simulator.state import SimState
@@ -500,6 +507,7 @@ class Engine:
         }
         if slate:
             columns[Col.SLATE] = decision.actions
+            columns.update(_slate_propensity_columns(decision, n))
         self.log.append(Table.DECISIONS, columns)
 
     def _flush_clicks(self, t: float) -> None:
@@ -736,6 +744,22 @@ def _mean(values: FloatArray) -> float:
 
 def _or_nan(values: NDArray[Any] | None, n: int) -> FloatArray:
     return np.full(n, np.nan) if values is None else np.asarray(values, dtype=np.float64)
+
+
+def _slate_propensity_columns(decision: Decision, n: int) -> dict[str, NDArray[Any]]:
+    """The slate's logged propensities: whole slate, and per slot (slot 0 = ``propensities``
+    when the policy reports no per-slot values)."""
+    k = decision.actions.shape[1]
+    slots = decision.slot_propensities
+    if slots is None:
+        slots = np.full((n, k), np.nan)
+        slots[:, 0] = _or_nan(decision.propensities, n)
+    columns: dict[str, NDArray[Any]] = {
+        Col.SLATE_PROPENSITY: _or_nan(decision.slate_propensities, n)
+    }
+    for j, name in enumerate(slot_propensity_columns(k)):
+        columns[name] = slots[:, j]
+    return columns
 
 
 def _crosses(t: float, step: float, period: float) -> bool:

@@ -30,6 +30,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "experiment": frozenset(
         {"typing", "contract", "numerics", "stats", "simulator", "models", "policies", "analysis"}
     ),
+    # Gymnasium environments over a world's user model: beside the experiment layer.
+    "gym": frozenset({"typing", "contract", "numerics", "simulator"}),
     "api": frozenset({"typing", "experiment", "analysis"}),
     "__init__": frozenset({"api"}),
 }

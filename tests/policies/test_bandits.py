@@ -911,7 +911,8 @@ def test_shared_linear_credit_and_refresh_every() -> None:
 
 def test_lin_thompson_items_propensity_is_nan_or_a_monte_carlo_estimate() -> None:
     spec = _item_spec(n_items=12, slate_size=3)
-    nan_policy = bd.LinThompsonItems()
+    assert bd.LinThompsonItems().params.propensity_samples > 0  # finite by default
+    nan_policy = bd.LinThompsonItems(propensity_samples=0)
     nan_policy.setup(spec, np.random.default_rng(0))
     _run_item_slates(nan_policy, 5, 30, 1)
     x = np.tile([[1.0, 0.0]], (4000, 1))

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from recarena.policies.slates import random_slates
+from recarena.policies.slates import (
+    explore,
+    random_slate_decision,
+    random_slates,
+    uniform_slate_probability,
+)
 
 
 @pytest.mark.parametrize(("n", "k"), [(200, 10), (12, 10), (5, 5)])
@@ -48,3 +53,26 @@ def test_catalogue_smaller_than_the_slate_is_padded_and_empty_is_an_error() -> N
     assert (slates[:, 3:] == slates[:, 2:3]).all()
     with pytest.raises(ValueError, match="no items are available"):
         random_slates(np.random.default_rng(1), np.array([], dtype=np.int64), 3, 2)
+
+
+def test_exploration_propensities_match_frequencies() -> None:
+    assert uniform_slate_probability(5, 2) == pytest.approx(1 / 20)
+    assert uniform_slate_probability(3, 5) == pytest.approx(1 / 6)  # padded: 3! orders
+    rng = np.random.default_rng(0)
+    candidates = np.arange(5)
+    exploit = np.tile([3, 1], (200_000, 1))
+    out = explore(rng, exploit, candidates, 0.3)
+    # by hand: P(slate = exploit) = 0.7 + 0.3/20; P(slot 0 holds 3) = 0.7 + 0.3/5
+    same = (out.slates == exploit).all(axis=1)
+    assert out.slate_propensities[same][0] == pytest.approx(0.7 + 0.3 / 20)
+    assert same.mean() == pytest.approx(0.7 + 0.3 / 20, abs=0.004)  # SE ≈ 0.001
+    other = out.slates[~same][0]
+    assert out.slate_propensities[~same][0] == pytest.approx(0.3 / 20)
+    freq = (out.slates == other).all(axis=1).mean()
+    assert freq == pytest.approx(0.3 / 20, abs=0.002)
+    assert out.slot_propensities[same][0].tolist() == pytest.approx([0.76, 0.76])
+    uniform = random_slate_decision(rng, candidates, 3, 2)
+    assert uniform.slot_propensities is not None and uniform.slate_propensities is not None
+    assert np.allclose(uniform.slot_propensities, 0.2) and np.allclose(
+        uniform.slate_propensities, 0.05
+    )

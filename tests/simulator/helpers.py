@@ -12,7 +12,7 @@ import pyarrow as pa
 from recarena.contract import Decision, DecisionRequest, Feedback, History, Surface
 from recarena.policies.base import Policy
 from recarena.policies.slates import random_slates
-from recarena.simulator.log import Col, EventLog
+from recarena.simulator.log import Col, EventLog, slot_propensity_columns
 from recarena.simulator.params import WorldParams
 
 #: Global call sequence, so calls recorded by several policies and callbacks can be merged.
@@ -69,6 +69,10 @@ def decision_rows(rng: np.random.Generator, n: int, k: int) -> dict[str, np.ndar
     }
     if not k:  # the variant surface: no slate
         del rows[Col.SLATE]
+        return rows
+    rows[Col.SLATE_PROPENSITY] = rng.uniform(0, 1, n)
+    for name in slot_propensity_columns(k):
+        rows[name] = rng.uniform(0, 1, n)
     return rows
 
 

@@ -250,8 +250,33 @@ def test_read_table_maps_slate_to_the_stored_columns(tmp_path: Path) -> None:
 
 def test_slate_of_the_wrong_width_is_rejected() -> None:
     log = EventLog(None, slate_size=K)
-    rows = decision_rows(np.random.default_rng(0), 5, K + 1)
+    rows = decision_rows(np.random.default_rng(0), 5, K)
     with pytest.raises(ValueError, match="shape"):
-        log.append(Table.DECISIONS, rows)
+        log.append(Table.DECISIONS, {**rows, Col.SLATE: np.zeros((5, K + 1), dtype=np.int32)})
     with pytest.raises(ValueError, match="shape"):
         log.append(Table.DECISIONS, {**rows, Col.SLATE: np.zeros(5, dtype=np.int32)})
+
+
+def test_slates_log_whole_slate_and_per_slot_propensities(tmp_path: Path) -> None:
+    from recarena.policies import registry
+    from recarena.simulator.log import read_slot_propensities
+    from recarena.simulator.simulation import simulate
+    from tests.simulator.helpers import world_params as small_world
+
+    schedule = ScheduleParams(days=2, surface="slate", slate_size=3)
+    for config, known in (
+        ({"kind": "random"}, 3),
+        ({"kind": "popularity", "epsilon": 0.2}, 3),
+        ({"kind": "epsilon_greedy", "epsilon": 0.2}, 1),  # first slot only
+    ):
+        out = tmp_path / config["kind"]
+        simulate(small_world(), schedule, 3, registry.make(config), log_path=out).log.close()
+        slots = read_slot_propensities(out)
+        frame = read_table(out, Table.DECISIONS, [Col.PROPENSITY, Col.SLATE_PROPENSITY])
+        assert slots.shape == (len(frame), 3)
+        np.testing.assert_allclose(slots[:, 0], frame[Col.PROPENSITY], rtol=1e-6)
+        assert np.isfinite(slots[:, :known]).all() and np.isnan(slots[:, known:]).all()
+        assert ((slots[:, :known] > 0) & (slots[:, :known] <= 1)).all()
+        whole = frame[Col.SLATE_PROPENSITY].to_numpy()
+        if known == 3:  # the whole slate is no likelier than any of its slots
+            assert (whole > 0).all() and (whole <= slots.min(axis=1) + 1e-7).all()

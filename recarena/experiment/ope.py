@@ -1,0 +1,273 @@
+"""Off-policy evaluation checked against the truth: the half that needs policies and worlds.
+
+For a scenario with an ``ope:`` block, every arm (the logging arm and the targets) has been
+run on the same seeds under common random numbers, so each target's true value is its own
+on-policy run. Here, per seed, the logging arm's decisions are read back, each logged user's
+encoded features are taken from the seed's world, every target policy reports its action
+distribution π(·|x_i) on those decisions (:meth:`~recarena.policies.base.Policy.
+action_probabilities`), a reward model is fitted on the log, and every estimator of
+:func:`recarena.analysis.ope.estimate_all` is applied. The estimates go to
+``ope/estimates.csv``; the report section (:mod:`recarena.analysis.sections.ope`) joins them
+with the targets' on-policy values and summarises bias, RMSE, coverage and ESS.
+
+Targets must be stationary (neither ``online`` nor ``batch_fit``) and report their action
+distribution: off-policy estimators value a fixed policy, and a target that learns would
+act differently on the logger's log than on its own run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recarena.analysis.ope import LoggedFeedback, estimate_all, fit_reward_model
+from recarena.analysis.ope.direct import bootstrap_model_values
+from recarena.analysis.ope.estimate import cluster_bootstrap_weights
+from recarena.contract import DecisionRequest, Surface
+from recarena.experiment.schema import OPEConfig, ScenarioConfig
+from recarena.policies import registry
+from recarena.policies.base import Policy, campaign_action_index
+from recarena.simulator.engine import environment_spec
+from recarena.simulator.log import Col, Table, read_table
+from recarena.simulator.oracle import Oracle
+from recarena.simulator.rng import RandomStreams
+from recarena.simulator.simulation import build_world
+from recarena.simulator.state import SimState
+from recarena.simulator.world import World, offer_eligibility
+
+__all__ = [
+    "ESTIMATES_FILE",
+    "OPE_DIR",
+    "ope_problems",
+    "ope_surface",
+    "seed_estimates",
+    "write_ope_estimates",
+]
+
+OPE_DIR = "ope"
+ESTIMATES_FILE = "estimates.csv"
+Loc = tuple[str | int, ...]
+
+
+def ope_problems(config: ScenarioConfig) -> list[tuple[Loc, str]]:
+    """What makes a scenario's ``ope:`` block impossible to evaluate, as (key path, message)."""
+    ope = config.ope
+    if ope is None:
+        return []
+    problems: list[tuple[Loc, str]] = []
+    if ope_surface(config) is None:
+        problems.append(
+            (
+                ("ope",),
+                "off-policy validation runs on the variant surface, or on campaigns without a "
+                f"session surface; this scenario's surface is {config.schedule.surface!r} "
+                "(use schedule.surface: variant, or surface: none with campaign_days)",
+            )
+        )
+    shift = config.world.shift_day
+    if shift is not None and shift < config.schedule.days:
+        problems.append(
+            (("world", "shift_day"), "off-policy validation needs a stationary world (no shift)")
+        )
+    arms = {a.name: a for a in config.arms}
+    logger = registry.parse_params(arms[ope.logging_arm].policy)[0]
+    if not logger.randomised:
+        problems.append(
+            (
+                ("ope", "logging_arm"),
+                f"arm {ope.logging_arm!r} runs policy {logger.kind!r}, which does not "
+                "randomise, so its log has no usable propensities",
+            )
+        )
+    for i, name in enumerate(ope.targets):
+        cls = registry.parse_params(arms[name].policy)[0]
+        if cls.online or cls.batch_fit or not cls.reports_probabilities():
+            problems.append(
+                (
+                    ("ope", "targets", i),
+                    f"arm {name!r} runs policy {cls.kind!r}: a target must be stationary "
+                    "(not online, not batch_fit) and report its action distribution; "
+                    f"such policies: {', '.join(_stationary_kinds())}",
+                )
+            )
+    return problems
+
+
+def ope_surface(config: ScenarioConfig) -> Surface | None:
+    """The surface an ``ope:`` block evaluates: banners (``variant``) or campaigns (with no
+    session surface); ``None`` when neither applies."""
+    if config.schedule.surface == "variant":
+        return Surface.VARIANT
+    if config.schedule.surface == "none" and config.schedule.campaign_days:
+        return Surface.CAMPAIGN
+    return None
+
+
+def _stationary_kinds() -> list[str]:
+    return [
+        kind
+        for kind, cls in registry.available().items()
+        if cls.reports_probabilities() and not (cls.online or cls.batch_fit)
+    ]
+
+
+def _target_probabilities(
+    config: ScenarioConfig, policy_config: dict[str, Any], world: World, seed: int,
+    log: _Log,
+) -> np.ndarray:  # fmt: skip
+    """π(·|x_i) of one target policy on the logged decisions, shape (n, K)."""
+    policy: Policy = registry.make(policy_config)
+    surface = log.surface
+    role = "campaign" if surface is Surface.CAMPAIGN else "session"
+    # The same stream the target's own run used, so a randomised target is the same policy.
+    policy.setup(
+        environment_spec(world, config.schedule, frozenset([surface])),
+        RandomStreams(seed).generator(f"policy/{role}"),
+    )
+    if policy.needs_oracle:
+        # A stationary world: the truth the oracle acts on is the initial state's.
+        state = SimState.initial(world, config.world.behaviour.fatigue_memory)
+        policy.attach_oracle(Oracle(world, state, config.world.behaviour, 0))
+    available = world.items.release_time <= 0.0
+    if surface is Surface.VARIANT:
+        request = DecisionRequest(
+            surface=surface,
+            t=0.0,  # stationary targets: the time of the request does not matter
+            users=log.users,
+            features=world.features[log.users],
+            available_items=available,
+        )
+        return policy.action_probabilities(request)
+    # One request per campaign, as the target's own run made them (budgets are per campaign).
+    budget = config.schedule.campaign_budget
+    assert log.campaign is not None
+    out = np.empty((log.users.size, len(world.offers) + 1))
+    for index in np.unique(log.campaign):
+        rows = np.flatnonzero(log.campaign == index)
+        users = log.users[rows]
+        request = DecisionRequest(
+            surface=surface,
+            t=0.0,
+            users=users,
+            features=world.features[users],
+            available_items=available,
+            eligible=offer_eligibility(world, users),
+            budget=float("inf") if budget is None else float(budget),
+            campaign=int(index),
+        )
+        out[rows] = policy.action_probabilities(request)
+    return out
+
+
+@dataclass(frozen=True)
+class _Log:
+    """The logging arm's decisions on the evaluated surface."""
+
+    surface: Surface
+    users: np.ndarray
+    feedback: LoggedFeedback
+    campaign: np.ndarray | None = None
+
+
+def _read_log(run_dir: Path, surface: Surface, n_actions: int, arm: str) -> _Log:
+    """Variant decisions (reward: click), or campaign decisions as actions 0 = no offer and
+    o + 1 = offer o (reward: a response to a sent offer; 0 without an offer)."""
+    if surface is Surface.VARIANT:
+        log = read_table(run_dir, Table.DECISIONS, [Col.USER, Col.ACTION, Col.PROPENSITY,
+                                                    Col.CLICK])  # fmt: skip
+        action = log[Col.ACTION].to_numpy(np.int64)
+        reward = log[Col.CLICK].to_numpy(np.float64)
+        campaign = None
+    else:
+        log = read_table(run_dir, Table.CAMPAIGNS, [Col.CAMPAIGN, Col.USER, Col.OFFER,
+                                                    Col.PROPENSITY, Col.RESPONDED])  # fmt: skip
+        offer = log[Col.OFFER].to_numpy(np.int64)
+        action = campaign_action_index(offer)
+        reward = (log[Col.RESPONDED].to_numpy(np.float64)) * (offer >= 0)
+        campaign = log[Col.CAMPAIGN].to_numpy(np.int64)
+    users = log[Col.USER].to_numpy(np.int64)
+    feedback = LoggedFeedback(
+        action=action,
+        reward=reward,
+        pscore=log[Col.PROPENSITY].to_numpy(np.float64),
+        n_actions=n_actions,
+        clusters=users,
+        arm=arm,
+    )
+    return _Log(surface, users, feedback, campaign)
+
+
+def seed_estimates(config: ScenarioConfig, run_dir: Path, seed: int) -> pd.DataFrame:
+    """Every estimator's estimate of every target on one seed's logging run.
+
+    Parameters
+    ----------
+    config
+        The scenario (with an ``ope:`` block).
+    run_dir
+        The logging arm's run directory for ``seed``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``seed, target, estimator, estimate, ci_low, ci_high, ess, n``.
+    """
+    ope: OPEConfig | None = config.ope
+    surface = ope_surface(config)
+    assert ope is not None and surface is not None
+    world = build_world(config.world, config.schedule, seed)
+    n_actions = len(world.variants) if surface is Surface.VARIANT else len(world.offers) + 1
+    log = _read_log(run_dir, surface, n_actions, ope.logging_arm)
+    users, feedback = log.users, log.feedback
+    features = world.features[users]
+
+    def refit(weight: np.ndarray | None = None) -> np.ndarray:
+        return fit_reward_model(
+            features, feedback.action, feedback.reward, feedback.n_actions, ope.reward_model,
+            sample_weight=weight,
+        )  # fmt: skip
+
+    q_hat = refit()
+    arms = {a.name: a for a in config.arms}
+    targets = [
+        _target_probabilities(config, arms[name].policy, world, seed, log) for name in ope.targets
+    ]
+    replicates = None
+    if ope.bootstrap:
+        rng = RandomStreams(seed).generator("ope/bootstrap")
+        weights = cluster_bootstrap_weights(users, users.size, rng, ope.bootstrap)
+        replicates = bootstrap_model_values(feedback, targets, refit, weights)
+    rows: list[dict[str, object]] = []
+    for t, (name, probs) in enumerate(zip(ope.targets, targets, strict=True)):
+        estimates = estimate_all(
+            feedback, probs, q_hat, clip=ope.clip, switch=ope.switch, level=ope.level,
+            dm_replicates=None if replicates is None else replicates[:, t],
+        )  # fmt: skip
+        rows.extend(
+            {"seed": seed, "target": name, "estimator": e.estimator, "estimate": e.value,
+             "ci_low": e.ci_low, "ci_high": e.ci_high, "ess": e.ess, "n": e.n}
+            for e in estimates
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def write_ope_estimates(
+    config: ScenarioConfig, out_dir: Path, logging_runs: Mapping[int, Path]
+) -> Path | None:
+    """Estimate every target on every seed; write ``out_dir/ope/estimates.csv``.
+
+    ``logging_runs`` maps each seed to the logging arm's run directory. Returns ``None``
+    (and writes nothing) without an ``ope:`` block.
+    """
+    if config.ope is None:
+        return None
+    frame = pd.concat([seed_estimates(config, logging_runs[s], s) for s in config.seeds])
+    path = out_dir / OPE_DIR / ESTIMATES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
