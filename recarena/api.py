@@ -74,6 +74,13 @@ class Results:
         """Per run and day: reward, regret, active users, satisfaction, revenue."""
         return self._metrics("daily")
 
+    def ope(self) -> pd.DataFrame:
+        """Off-policy estimates against on-policy truth, per target and estimator (a scenario
+        with an ``ope:`` block; see docs/ope.md)."""
+        if not (self.path / "ope" / "estimates.csv").exists():
+            raise ValueError(f"{self.path} has no off-policy estimates (no ope: block)")
+        return self._metrics("ope")
+
     def table(self, seed: int, arm: str, name: str) -> pd.DataFrame:
         """One event-log table of one run (``decisions``, ``campaigns``, ``lifecycle``…)."""
         return self.directory.run(seed, arm).table(name)

@@ -8,13 +8,21 @@ with its unit.
 Definitions (:math:`N` decisions, :math:`C` clicks, :math:`U` users who ever arrived):
 
 =============================  ==============================================================
+``value_clicks``,              long-term value per *starting* user over the horizon: expected
+``value_conversions``,         clicks, conversions and revenue of the users present at the
+``value_revenue``              start, divided by their number (:mod:`recarena.analysis.value`;
+                               churned users' lost sessions count as zero)
+``cf_regret_clicks``, ...      counterfactual regret: the oracle arm's value minus the arm's,
+                               paired by seed (added across arms by the report)
+``starting_users``             users present at the start
 ``decisions``                  :math:`N`, session decisions
 ``clicks``                     :math:`C`, decisions with a click (the realised reward)
 ``ctr``                        :math:`C / N`
 ``mean_expected_reward``       :math:`\frac1N \sum_i \mu_i`, the oracle's P(click) of what was
                                shown, averaged over decisions (noise-free CTR)
-``total_regret``,              pseudo-regret :math:`R_N` and :math:`R_N/N`
-``regret_per_decision``        (:mod:`recarena.analysis.regret`)
+``total_regret``,              *myopic* pseudo-regret :math:`R_N` and :math:`R_N/N` against
+``regret_per_decision``        the oracle's best action on the arm's own trajectory
+                               (:mod:`recarena.analysis.regret`)
 ``conversions``                purchases logged by the horizon (conversions still pending at
                                the horizon are not counted)
 ``conversion_rate``            conversions per click, ``conversions / clicks``
@@ -60,16 +68,25 @@ import numpy as np
 import pandas as pd
 
 from recarena.analysis import regret as rg
+from recarena.analysis import value as lv
 from recarena.analysis.retention import retention_curve, survival_at
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
 
-__all__ = ["CAMPAIGN_METRICS", "CORE_METRICS", "KEY_METRICS", "METRIC_LABELS", "Metric",
-           "campaign_metrics", "run_metrics"]  # fmt: skip
+__all__ = ["CAMPAIGN_METRICS", "CORE_METRICS", "KEY_METRICS", "METRIC_BOUNDS", "METRIC_LABELS",
+           "VALUE_METRICS",
+           "Metric", "campaign_metrics", "run_metrics"]  # fmt: skip
 
 
 class Metric:
     """Names of the per-run metrics (columns of ``metrics/per_run.csv``)."""
 
+    VALUE_CLICKS = lv.VALUE_CLICKS
+    VALUE_CONVERSIONS = lv.VALUE_CONVERSIONS
+    VALUE_REVENUE = lv.VALUE_REVENUE
+    CF_REGRET_CLICKS = lv.CF_REGRET[lv.VALUE_CLICKS]
+    CF_REGRET_CONVERSIONS = lv.CF_REGRET[lv.VALUE_CONVERSIONS]
+    CF_REGRET_REVENUE = lv.CF_REGRET[lv.VALUE_REVENUE]
+    STARTING_USERS = lv.STARTING_USERS
     DECISIONS = "decisions"
     CLICKS = "clicks"
     CTR = "ctr"
@@ -95,7 +112,13 @@ class Metric:
     NPV_PER_CONTACTED_USER = "npv_per_contacted_user"
 
 
+#: Long-term value and counterfactual regret, the headline of every summary.
+VALUE_METRICS: tuple[str, ...] = (
+    Metric.VALUE_CLICKS, Metric.CF_REGRET_CLICKS, Metric.VALUE_CONVERSIONS,
+    Metric.CF_REGRET_CONVERSIONS, Metric.VALUE_REVENUE, Metric.CF_REGRET_REVENUE,
+)  # fmt: skip
 CORE_METRICS: tuple[str, ...] = (
+    *lv.VALUE, Metric.STARTING_USERS,
     Metric.DECISIONS, Metric.CLICKS, Metric.CTR, Metric.MEAN_EXPECTED_REWARD,
     Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION, Metric.CONVERSIONS,
     Metric.CONVERSION_RATE, Metric.REVENUE, Metric.USERS, Metric.REVENUE_PER_USER,
@@ -109,17 +132,24 @@ CAMPAIGN_METRICS: tuple[str, ...] = (
 )  # fmt: skip
 #: The few metrics shown first (terminal summary, headline table).
 KEY_METRICS: tuple[str, ...] = (
-    Metric.CTR, Metric.MEAN_EXPECTED_REWARD, Metric.REGRET_PER_DECISION,
-    Metric.REVENUE_PER_USER, Metric.RETENTION,
+    Metric.VALUE_CLICKS, Metric.CF_REGRET_CLICKS, Metric.VALUE_REVENUE,
+    Metric.CF_REGRET_REVENUE, Metric.CTR, Metric.REGRET_PER_DECISION, Metric.RETENTION,
 )  # fmt: skip
 
 METRIC_LABELS: dict[str, str] = {
+    Metric.VALUE_CLICKS: "long-term value (expected clicks / starting user)",
+    Metric.VALUE_CONVERSIONS: "long-term value (conversions / starting user)",
+    Metric.VALUE_REVENUE: "long-term value (revenue / starting user)",
+    Metric.CF_REGRET_CLICKS: "counterfactual regret vs oracle arm (expected clicks / user)",
+    Metric.CF_REGRET_CONVERSIONS: "counterfactual regret vs oracle arm (conversions / user)",
+    Metric.CF_REGRET_REVENUE: "counterfactual regret vs oracle arm (revenue / user)",
+    Metric.STARTING_USERS: "starting users (count)",
     Metric.DECISIONS: "decisions (count)",
     Metric.CLICKS: "clicks (count)",
     Metric.CTR: "CTR (clicks / decision)",
     Metric.MEAN_EXPECTED_REWARD: "mean expected reward (P(click) / decision)",
-    Metric.TOTAL_REGRET: "total pseudo-regret (expected clicks)",
-    Metric.REGRET_PER_DECISION: "pseudo-regret per decision (P(click))",
+    Metric.TOTAL_REGRET: "myopic pseudo-regret, total (expected clicks)",
+    Metric.REGRET_PER_DECISION: "myopic pseudo-regret per decision (P(click))",
     Metric.CONVERSIONS: "conversions (count)",
     Metric.CONVERSION_RATE: "conversion rate (conversions / click)",
     Metric.REVENUE: "revenue (currency)",
@@ -138,6 +168,21 @@ METRIC_LABELS: dict[str, str] = {
     Metric.TRUE_INCREMENTAL_RESPONSES: "true incremental responses (expected count)",
     Metric.NPV_PER_CONTACTED_USER: "NPV per contacted user (currency / user)",
 }
+
+
+_UNIT = (0.0, 1.0)
+_NON_NEGATIVE = (0.0, math.inf)
+#: The range of each metric that has one: its confidence intervals are clipped to it.
+METRIC_BOUNDS: dict[str, tuple[float, float]] = {
+    **dict.fromkeys((Metric.CTR, Metric.MEAN_EXPECTED_REWARD, Metric.CONVERSION_RATE,
+                     Metric.RETENTION, Metric.RESPONSE_RATE_TREATED,
+                     Metric.RESPONSE_RATE_CONTROL), _UNIT),
+    **dict.fromkeys((Metric.VALUE_CLICKS, Metric.VALUE_CONVERSIONS, Metric.VALUE_REVENUE,
+                     Metric.STARTING_USERS, Metric.DECISIONS, Metric.CLICKS, Metric.CONVERSIONS,
+                     Metric.REVENUE, Metric.USERS, Metric.REVENUE_PER_USER,
+                     Metric.ACTIVE_USERS_END, Metric.CHURNED_USERS, Metric.CAMPAIGN_ROWS,
+                     Metric.CONTACTS, Metric.CONTACTED_USERS), _NON_NEGATIVE),
+}  # fmt: skip
 
 
 def _ratio(num: float, den: float) -> float:
@@ -167,7 +212,7 @@ def run_metrics(tables: Mapping[str, pd.DataFrame], horizon: float) -> dict[str,
         campaigns table has rows. Counts are returned as floats (so a per-run frame has one
         dtype); undefined ratios are NaN.
     """
-    out: dict[str, float] = {}
+    out: dict[str, float] = lv.long_term_value(tables)
     empty = pd.DataFrame()
 
     decisions = tables.get(Table.DECISIONS, empty)

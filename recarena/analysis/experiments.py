@@ -66,7 +66,10 @@ from recarena.analysis.results import RunDirectory
 from recarena.analysis.stats import ARM, SEED
 from recarena.simulator.log import Col, Table, read_table
 from recarena.stats import always_valid_ci
+from recarena.stats.group_sequential import BoundaryKind
+from recarena.stats.ratio import moments_at_looks
 from recarena.stats.sequential_test import (
+    AnalysisUnit,
     Fallback,
     SequentialTest,
     TestKind,
@@ -95,8 +98,11 @@ __all__ = [
 
 AB_KIND = "ab_split"
 BANDIT_KIND = "bandit_over_policies"
-#: The four decision rules, replayed on the logs of non-committing A/B arms.
-METHODS: tuple[TestKind, ...] = ("fixed", "peeking", "sequential_msprt", "obrien_fleming")
+#: The decision rules, replayed on the logs of non-committing A/B arms.
+METHODS: tuple[TestKind, ...] = ("fixed", "peeking", "sequential_msprt", "obrien_fleming",
+                                 "bayes")  # fmt: skip
+#: Analysis units: the design's own first; the other is replayed for contrast.
+UNITS: tuple[AnalysisUnit, ...] = ("user", "session")
 _TIE = 1e-7  # float32 oracle columns: values closer than this are equal
 _ON_BEST = 1e-6
 
@@ -165,6 +171,8 @@ class ABDesign:
     msprt_tau: float
     commit: bool
     fallback: Fallback
+    boundary: BoundaryKind
+    unit: AnalysisUnit
     variant_names: tuple[str, ...]
     variant_configs: tuple[dict[str, Any], ...]
 
@@ -180,6 +188,9 @@ class ABDesign:
             msprt_tau=float(config["msprt_tau"]),
             commit=bool(config["commit"]),
             fallback=config["fallback"],
+            # run directories written before the convention was selectable used this one
+            boundary=config.get("boundary", "obf_two_sided"),
+            unit=config.get("analysis_unit", "session"),
             variant_names=tuple(str(v["name"]) for v in variants),
             variant_configs=tuple(dict(v["policy"]) for v in variants),
         )
@@ -188,8 +199,9 @@ class ABDesign:
         """The test design for a run of ``horizon`` days (``horizon_days`` when set)."""
         h = self.horizon_days if self.horizon_days is not None else horizon
         return test_plan(
-            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback
-        )
+            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback,
+            self.boundary, self.unit,
+        )  # fmt: skip
 
 
 def replay_test(
@@ -197,6 +209,7 @@ def replay_test(
     params: ABDesign,
     horizon: float,
     test: TestKind | None = None,
+    unit: AnalysisUnit | None = None,
 ) -> TestOutcome:
     """Recompute an ``ab_split`` test from its logged ``group`` and outcome columns.
 
@@ -211,15 +224,29 @@ def replay_test(
         look after it is evaluated.
     test
         Replay with another rule on the same data (default: the policy's own).
+    unit
+        Replay at another analysis unit (default: the policy's own); ``"user"`` needs the
+        ``user`` column.
     """
     plan = params.plan(horizon)
     if test is not None and test != plan.test:
         plan = replace(plan, test=test)
+    if unit is not None and unit != plan.unit:
+        plan = replace(plan, unit=unit)
     k = len(params.variant_names)
     successes, trials = look_counts(frame, plan.looks, k)
+    moments = None
+    if plan.unit == "user":
+        moments = moments_at_looks(
+            frame[Col.T].to_numpy(np.float64), frame[Col.USER].to_numpy(np.int64),
+            frame[Col.GROUP].to_numpy(np.int64),
+            frame[outcome_column(frame)].to_numpy(np.float64) > 0, plan.looks, k,
+        )  # fmt: skip
     replay = SequentialTest(plan, k)
     for look in range(int(np.sum(plan.looks <= horizon + 1e-9))):
-        replay.add_look(successes[:, look], trials[:, look])
+        replay.add_look(
+            successes[:, look], trials[:, look], None if moments is None else moments[look]
+        )
     return replay.outcome()
 
 
@@ -379,9 +406,10 @@ def _roles(scenario: Mapping[str, Any]) -> list[_Role]:
 
 
 _COLUMNS = {
-    Table.DECISIONS: [Col.T, Col.ACTION, Col.GROUP, Col.CLICK, Col.EXPECTED_REWARD,
+    Table.DECISIONS: [Col.T, Col.USER, Col.ACTION, Col.GROUP, Col.CLICK, Col.EXPECTED_REWARD,
                       Col.BEST_EXPECTED_REWARD],
-    Table.CAMPAIGNS: [Col.T, Col.OFFER, Col.GROUP, Col.RESPONDED, Col.P_TREATED, Col.P_CONTROL],
+    Table.CAMPAIGNS: [Col.T, Col.USER, Col.OFFER, Col.GROUP, Col.RESPONDED, Col.P_TREATED,
+                      Col.P_CONTROL],
 }  # fmt: skip
 
 
@@ -422,28 +450,34 @@ class ExperimentAnalysis:
         return self.runs[self.runs["kind"] == AB_KIND]
 
     def false_positive_rates(self) -> pd.DataFrame:
-        """Per A/B arm and rule, over null runs: ``rejections, runs, fpr, ci_low, ci_high``.
+        """Per A/B arm, rule and analysis unit, over null runs: ``rejections, runs, fpr,
+        ci_low, ci_high`` (Clopper–Pearson). ``unit`` is the arm's own analysis unit, or the
+        other one replayed on the same logs for contrast (column ``own_unit`` False).
 
         Committing arms are only scored on their own rule (their later data depend on it).
         """
         null = self.ab_runs()
         null = null[null["null"].astype(bool)]
+        columns = [ARM, "rule", "unit", "own_unit", "rejections", "runs", "fpr", "ci_low",
+                   "ci_high"]  # fmt: skip
         rows = []
         for arm, part in null.groupby(ARM, sort=False):
-            for method in METHODS:
-                column = f"reject_{method}"
-                if column not in part.columns:
-                    continue
-                values = part[column].dropna()
-                if values.empty:
-                    continue
-                k, n = int(values.astype(bool).sum()), len(values)
-                fpr, low, high = proportion_ci(k, n, self.level)
-                rows.append({ARM: arm, "rule": method, "rejections": k, "runs": n, "fpr": fpr,
-                             "ci_low": low, "ci_high": high})  # fmt: skip
-        return pd.DataFrame(
-            rows, columns=[ARM, "rule", "rejections", "runs", "fpr", "ci_low", "ci_high"]
-        )
+            own = str(part["unit"].iloc[0])
+            for unit in (own, *(u for u in UNITS if u != own)):
+                suffix = "" if unit == own else f"_{unit}"
+                for method in METHODS:
+                    column = f"reject_{method}{suffix}"
+                    if column not in part.columns:
+                        continue
+                    values = part[column].dropna()
+                    if values.empty:
+                        continue
+                    k, n = int(values.astype(bool).sum()), len(values)
+                    fpr, low, high = proportion_ci(k, n, self.level)
+                    rows.append({ARM: arm, "rule": method, "unit": unit, "own_unit": unit == own,
+                                 "rejections": k, "runs": n, "fpr": fpr, "ci_low": low,
+                                 "ci_high": high})  # fmt: skip
+        return pd.DataFrame(rows, columns=columns)
 
     def summary(self) -> pd.DataFrame:
         """Per arm: P(correct) with its exact CI; for A/B arms the share of runs whose test
@@ -488,6 +522,7 @@ def _ab_row(
     names = list(params.variant_names)
     row: dict[str, Any] = {
         "test": params.test,
+        "unit": params.unit,
         "commit": params.commit,
         "decided": own.decided,
         "significant": own.significant,
@@ -498,15 +533,18 @@ def _ab_row(
         "null": null,
         **{f"value_{k}": float(v) for k, v in enumerate(values)},
     }
-    for method in METHODS:
-        if params.commit and method != params.test:
-            continue
-        try:
-            result = own if method == params.test else replay_test(frame, params, horizon, method)
-        except ValueError:  # e.g. too many looks for an O'Brien–Fleming design
-            continue
-        row[f"reject_{method}"] = result.significant
-        row[f"decision_time_{method}"] = result.decision_time
+    for unit in UNITS:
+        for method in METHODS:
+            if params.commit and (method != params.test or unit != params.unit):
+                continue
+            own_rule = method == params.test and unit == params.unit
+            try:
+                result = own if own_rule else replay_test(frame, params, horizon, method, unit)
+            except ValueError:  # e.g. too many looks for an O'Brien–Fleming design
+                continue
+            suffix = "" if unit == params.unit else f"_{unit}"
+            row[f"reject_{method}{suffix}"] = result.significant
+            row[f"decision_time_{method}{suffix}"] = result.decision_time
     return row, own, values
 
 

@@ -161,7 +161,7 @@ def cumulative_reward_plot(
     y = rg.CUM_EXPECTED_REWARD if expected else rg.CUM_REWARD
     what = "expected clicks" if expected else "clicks"
     return band_plot(
-        band(curves, Col.T, y, ARM, level),
+        band(curves, Col.T, y, ARM, level, bounds=(0.0, math.inf)),  # counts of clicks
         Col.T,
         title=f"Cumulative reward ({what})",
         xlabel="time (days, log scale)" if log_x else "time (days)",
@@ -210,9 +210,8 @@ def retention_plot(
         Per-run survival on a shared grid: ``seed, arm, time, survival`` (e.g.
         :func:`recarena.analysis.retention.survival_at` of each run's curve).
     """
-    bands = band(survival, rt.TIME, rt.SURVIVAL, ARM, level)
     # A t-interval over a handful of seeds can leave [0, 1]; a share cannot.
-    bands[[CI_LOW, CI_HIGH]] = bands[[CI_LOW, CI_HIGH]].clip(0.0, 1.0)
+    bands = band(survival, rt.TIME, rt.SURVIVAL, ARM, level, bounds=(0.0, 1.0))
     fig = band_plot(
         bands,
         rt.TIME,

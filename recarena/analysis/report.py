@@ -58,11 +58,14 @@ from matplotlib.figure import Figure
 from recarena.analysis import plots
 from recarena.analysis import regret as rg
 from recarena.analysis import retention as rt
+from recarena.analysis import value as lv
 from recarena.analysis.business import (
     CAMPAIGN_METRICS,
     CORE_METRICS,
     KEY_METRICS,
+    METRIC_BOUNDS,
     METRIC_LABELS,
+    VALUE_METRICS,
     Metric,
     run_metrics,
 )
@@ -426,8 +429,9 @@ def build_context(
             s = pd.DataFrame({rt.TIME: surv_grid, rt.SURVIVAL: rt.survival_at(km, surv_grid)})
             survival.append(_tagged(s[s[rt.TIME] <= h + 1e-9], run.seed, run.arm))
         tables.clear()  # one run's tables in memory at a time
-    per_run_df = pd.DataFrame(per_run)
-    ordered = [c for c in (*CORE_METRICS, *CAMPAIGN_METRICS) if c in per_run_df.columns]
+    per_run_df = lv.add_counterfactual_regret(pd.DataFrame(per_run), lv.oracle_arm(rd.scenario))
+    ordered = [c for c in dict.fromkeys((*VALUE_METRICS, *CORE_METRICS, *CAMPAIGN_METRICS))
+               if c in per_run_df.columns]  # fmt: skip
     extra = [c for c in per_run_df.columns if c not in (SEED, ARM, *ordered)]
     per_run_df = per_run_df[[SEED, ARM, *ordered, *extra]]
     arms = rd.arms
@@ -438,7 +442,7 @@ def build_context(
         arms=arms,
         colors=plots.arm_colors(arms),
         per_run=per_run_df,
-        summary=summarise(per_run_df, ARM, level=level),
+        summary=summarise(per_run_df, ARM, level=level, bounds=METRIC_BOUNDS),
         daily=_concat(daily, [SEED, ARM, rg.DAY]),
         curves=_concat(curves, [SEED, ARM, Col.T, rg.CUM_REWARD, rg.CUM_REGRET]),
         retention=_concat(kms, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
@@ -449,6 +453,45 @@ def build_context(
 # ---------------------------------------------------------------------------------- sections
 def _p(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
+
+
+def _value_html(ctx: ReportContext) -> str:
+    """The headline table: long-term value per starting user and counterfactual regret, with
+    what the oracle's regret means in this run."""
+    metrics = [m for m in VALUE_METRICS if ctx.has_metric(m)]
+    if not metrics:
+        return ""
+    oracle = lv.oracle_arm(ctx.results.scenario)
+    notes = [
+        "Value per user present at the start, over the whole horizon: users a policy drives "
+        "away count as zero for the sessions they no longer have. Clicks are the oracle's "
+        "expected clicks; conversions and revenue are realised."
+    ]
+    if oracle is None:
+        notes.append(
+            "No arm runs the oracle, so there is no counterfactual regret; compare values "
+            "(the paired differences below)."
+        )
+    else:
+        notes.append(
+            f"Counterfactual regret = value of the oracle arm ({oracle}) − value of the arm, "
+            "paired by seed. The oracle shows each session the slate with the highest current "
+            "P(click): it is only myopically optimal, not necessarily the best long-term "
+            "policy, so regret can be negative; value differences stay meaningful."
+        )
+        means = ctx.summary[ctx.summary[METRIC] == Metric.VALUE_CLICKS].set_index(ARM)[MEAN]
+        if oracle in means.index:
+            better = [a for a in means.index if a != oracle and means[a] > means[oracle]]
+            if better:
+                notes.append(
+                    f"Here {', '.join(better)} earn(s) more expected clicks per starting user "
+                    f"than the oracle: in this world the oracle is only myopically optimal."
+                )
+    return (
+        "<h3>Long-term value and counterfactual regret</h3>"
+        + summary_html(ctx.summary, metrics, labels=METRIC_LABELS, level=ctx.level)
+        + "".join(_p(n) for n in notes)
+    )
 
 
 def _overview(ctx: ReportContext) -> SectionOutput:
@@ -466,13 +509,15 @@ def _overview(ctx: ReportContext) -> SectionOutput:
         metrics.append(Metric.INCREMENTAL_NPV)
     body = [
         _p(description) if description else "",
+        _value_html(ctx),
         html_table(facts),
         "<h3>Key metrics</h3>",
         summary_html(ctx.summary, metrics, labels=METRIC_LABELS, level=ctx.level),
         _p(
-            "Every number is a mean over seeds with a Student-t confidence interval over seeds "
-            "(no interval with a single seed). Arms on one seed share the world and the "
-            "random draws (common random numbers)."
+            "Every number is a mean over seeds with a Student-t confidence interval over seeds, "
+            "clipped to the metric's range (rates in [0, 1], counts ≥ 0; no interval with a "
+            "single seed). Arms on one seed share the world and the random draws (common "
+            "random numbers)."
         ),
     ]
     tables: dict[str, pd.DataFrame] = {}
@@ -527,7 +572,9 @@ def _reward_regret(ctx: ReportContext) -> SectionOutput | None:
         metrics += [Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION]
     note = (
         "Pseudo-regret compares each decision with the oracle's best action for that user at "
-        "that moment, in expectation (no click noise)."
+        "that moment, in expectation (no click noise). It is myopic: it is measured on the "
+        "arm's own trajectory, so sessions lost to churn cost nothing here; the long-term "
+        "value and counterfactual regret of the overview count them."
         if has_regret
         else "Regret is unavailable: the runs were logged without oracle columns."
     )
@@ -552,7 +599,7 @@ def _business(ctx: ReportContext) -> SectionOutput:
     if len(ctx.daily):
         daily = ctx.daily
         figures["active_users"] = plots.band_plot(
-            band(daily, rg.DAY, Col.ACTIVE_USERS, ARM, ctx.level),
+            band(daily, rg.DAY, Col.ACTIVE_USERS, ARM, ctx.level, bounds=(0.0, math.inf)),
             rg.DAY,
             title="Active users at the end of each day",
             xlabel="day",
@@ -561,7 +608,7 @@ def _business(ctx: ReportContext) -> SectionOutput:
             level=ctx.level,
         )
         figures["cumulative_revenue"] = plots.band_plot(
-            band(daily, rg.DAY, rg.CUM_REVENUE, ARM, ctx.level),
+            band(daily, rg.DAY, rg.CUM_REVENUE, ARM, ctx.level, bounds=(0.0, math.inf)),
             rg.DAY,
             title="Cumulative revenue",
             xlabel="day",

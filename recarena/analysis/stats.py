@@ -12,9 +12,12 @@ For values :math:`x_1, \dots, x_n` (NaNs dropped first),
     s^2 = \frac{1}{n-1} \sum_i (x_i - \bar x)^2, \qquad
     \bar x \pm t_{(1+\ell)/2,\; n-1}\, \frac{s}{\sqrt n},
 
-with :math:`\ell` the confidence level. With :math:`n = 1` there is no spread to estimate and
-the bounds are NaN; with :math:`n = 0` everything is NaN. Zero spread gives a zero-width
-interval. Reference: Student (1908), *The probable error of a mean*, Biometrika 6(1).
+with :math:`\ell` the confidence level, then clipped to the metric's range when one is given
+(``bounds``: a rate's interval stays in [0, 1], a count's above 0 — with two seeds the
+t-interval is wide enough to leave it, e.g. CTR 0.486 ± 1.629). With :math:`n = 1` there is
+no spread to estimate and the bounds are NaN; with :math:`n = 0` everything is NaN. Zero
+spread gives a zero-width interval. Reference: Student (1908), *The probable error of a mean*,
+Biometrika 6(1).
 
 Functions
 ---------
@@ -30,7 +33,7 @@ Functions
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -125,11 +128,22 @@ def _ordered(values: Iterable[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
 
 
+Bounds = tuple[float, float]
+
+
+def _clip(low: Any, high: Any, bounds: Bounds | None) -> tuple[Any, Any]:
+    """Interval bounds clipped to a metric's range (NaN stays NaN)."""
+    if bounds is None:
+        return low, high
+    return np.clip(low, *bounds), np.clip(high, *bounds)
+
+
 def summarise(
     per_run: pd.DataFrame,
     by: str = ARM,
     metrics: Sequence[str] | None = None,
     level: float = 0.95,
+    bounds: Mapping[str, Bounds] | None = None,
 ) -> pd.DataFrame:
     """Mean and CI over seeds of every metric, per group.
 
@@ -144,6 +158,8 @@ def summarise(
         Metric columns to summarise; default: every numeric column except ``by`` and ``seed``.
     level
         Confidence level of :func:`mean_ci`.
+    bounds
+        ``metric → (low, high)``: the metric's range; its interval is clipped to it.
 
     Returns
     -------
@@ -168,9 +184,10 @@ def summarise(
         part = per_run[per_run[by] == group]
         for metric in metrics:
             r = mean_ci(part[metric].to_numpy(dtype=np.float64), level)
+            low, high = _clip(r.ci_low, r.ci_high, (bounds or {}).get(metric))
             rows.append(
-                {by: group, METRIC: metric, MEAN: r.mean, CI_LOW: r.ci_low, CI_HIGH: r.ci_high,
-                 N_SEEDS: r.n}
+                {by: group, METRIC: metric, MEAN: r.mean, CI_LOW: float(low),
+                 CI_HIGH: float(high), N_SEEDS: r.n}
             )  # fmt: skip
     return pd.DataFrame(rows, columns=[by, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS])
 
@@ -223,7 +240,14 @@ def paired_differences(
     return pd.DataFrame(rows, columns=[by, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS])
 
 
-def band(df: pd.DataFrame, x: str, y: str, by: str = ARM, level: float = 0.95) -> pd.DataFrame:
+def band(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    by: str = ARM,
+    level: float = 0.95,
+    bounds: Bounds | None = None,
+) -> pd.DataFrame:
     """Mean ± CI of a time series across replications, at every ``x``.
 
     Each row of ``df`` is one replication's value ``y`` at ``x`` (e.g. one seed's cumulative
@@ -237,6 +261,8 @@ def band(df: pd.DataFrame, x: str, y: str, by: str = ARM, level: float = 0.95) -
         Column names: the axis, the value, the group (arm).
     level
         Confidence level of :func:`mean_ci`.
+    bounds
+        The range of ``y`` (e.g. ``(0, 1)`` for a share); the band is clipped to it.
 
     Returns
     -------
@@ -258,13 +284,14 @@ def band(df: pd.DataFrame, x: str, y: str, by: str = ARM, level: float = 0.95) -
     with np.errstate(invalid="ignore", divide="ignore"):
         tq = np.where(count > 1, sps.t.ppf((1.0 + level) / 2.0, np.maximum(count - 1, 1)), np.nan)
         half = tq * out["std"].to_numpy(dtype=np.float64) / np.sqrt(count)
+    low, high = _clip(out["mean"] - half, out["mean"] + half, bounds)
     result = pd.DataFrame(
         {
             by: out[by],
             x: out[x],
             MEAN: out["mean"].astype(np.float64),
-            CI_LOW: out["mean"] - half,
-            CI_HIGH: out["mean"] + half,
+            CI_LOW: low,
+            CI_HIGH: high,
             N: out["count"].astype(np.int64),
         }
     )

@@ -11,6 +11,8 @@ simulated world:
 * **declared randomisation** — a ``randomised`` policy logs finite propensities in (0, 1]
   and, when it drew something (a propensity below 1), another seed changes its actions; a
   deterministic one logs propensity 1 or none;
+* **reported distribution** — a policy that implements ``action_probabilities`` returns
+  distributions (per slot on slates) that give its actions positive probability;
 * **refit idempotence** — fitting twice on the same history gives the same actions as
   fitting once (batch-fit policies must draw any fit-time randomness from a seed fixed at
   setup, not from a stream that advances with each fit).
@@ -152,6 +154,7 @@ def _episode(
         decision = policy.act(request)
         _check_values(ctx, request, decision)
         _check_propensities(policy, decision)
+        _check_distribution(policy, request, decision)
         if propensities is not None and decision.propensities is not None:
             propensities.append(decision.propensities)
         actions.append(decision.actions.copy())
@@ -173,6 +176,27 @@ def _check_values(ctx: CheckContext, request: DecisionRequest, decision: Decisio
     if p is not None:
         finite = p[np.isfinite(p)]
         assert ((finite >= 0) & (finite <= 1 + 1e-9)).all(), "propensities must lie in [0, 1]"
+
+
+def _check_distribution(policy: Policy, request: DecisionRequest, decision: Decision) -> None:
+    """A policy that reports its action distribution gives distributions, and its actions
+    have positive probability under them (one per slot on slates)."""
+    if not policy.reports_probabilities():
+        return
+    try:
+        probs = policy.action_probabilities(request)
+    except NotImplementedError:  # not on this surface
+        return
+    rows = np.arange(request.size)
+    assert np.isfinite(probs).all() and (probs >= 0).all(), f"{policy.kind!r}: bad probabilities"
+    np.testing.assert_allclose(probs.sum(axis=-1), 1.0, atol=1e-9)
+    if request.surface is Surface.SLATE:
+        slots = np.arange(decision.actions.shape[1])
+        taken = probs[rows[:, None], slots, decision.actions]
+    else:
+        index = decision.actions + 1 if request.surface is Surface.CAMPAIGN else decision.actions
+        taken = probs[rows, index]
+    assert (taken > 0).all(), f"{policy.kind!r} took actions its distribution gives 0"
 
 
 def _check_propensities(policy: Policy, decision: Decision) -> None:

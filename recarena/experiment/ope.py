@@ -27,13 +27,19 @@ import pandas as pd
 
 from recarena.analysis.ope import LoggedFeedback, estimate_all, fit_reward_model
 from recarena.analysis.ope.direct import bootstrap_model_values
-from recarena.analysis.ope.estimate import cluster_bootstrap_weights
+from recarena.analysis.ope.estimate import Estimate, cluster_bootstrap_weights
+from recarena.analysis.ope.slate import (
+    independent_item_ips,
+    position_based_ips,
+    pseudoinverse_uniform,
+)
 from recarena.contract import DecisionRequest, Surface
 from recarena.experiment.schema import OPEConfig, ScenarioConfig
 from recarena.policies import registry
 from recarena.policies.base import Policy, campaign_action_index
+from recarena.simulator.behaviour import examination_weights
 from recarena.simulator.engine import environment_spec
-from recarena.simulator.log import Col, Table, read_table
+from recarena.simulator.log import Col, Table, read_slates, read_slot_propensities, read_table
 from recarena.simulator.oracle import Oracle
 from recarena.simulator.rng import RandomStreams
 from recarena.simulator.simulation import build_world
@@ -64,9 +70,9 @@ def ope_problems(config: ScenarioConfig) -> list[tuple[Loc, str]]:
         problems.append(
             (
                 ("ope",),
-                "off-policy validation runs on the variant surface, or on campaigns without a "
-                f"session surface; this scenario's surface is {config.schedule.surface!r} "
-                "(use schedule.surface: variant, or surface: none with campaign_days)",
+                "off-policy validation runs on one surface: variant or slate without "
+                "campaign_days, or campaigns with surface: none; this scenario has surface "
+                f"{config.schedule.surface!r} and campaign_days {config.schedule.campaign_days}",
             )
         )
     shift = config.world.shift_day
@@ -74,6 +80,19 @@ def ope_problems(config: ScenarioConfig) -> list[tuple[Loc, str]]:
         problems.append(
             (("world", "shift_day"), "off-policy validation needs a stationary world (no shift)")
         )
+    if ope_surface(config) is Surface.SLATE:
+        behaviour = config.world.behaviour
+        if config.world.catalogue.new_items_per_day > 0:
+            problems.append(
+                (("world", "catalogue", "new_items_per_day"),
+                 "off-policy validation on slates needs a fixed catalogue (new_items_per_day: 0)")
+            )  # fmt: skip
+        if behaviour.drift_sd > 0 or (behaviour.fatigue > 0 and behaviour.fatigue_memory > 0):
+            problems.append(
+                (("world", "behaviour"),
+                 "off-policy validation on slates needs fixed utilities: set fatigue: 0 and "
+                 "drift_sd: 0 (the best slate would move with them)")
+            )  # fmt: skip
     arms = {a.name: a for a in config.arms}
     logger = registry.parse_params(arms[ope.logging_arm].policy)[0]
     if not logger.randomised:
@@ -99,10 +118,12 @@ def ope_problems(config: ScenarioConfig) -> list[tuple[Loc, str]]:
 
 
 def ope_surface(config: ScenarioConfig) -> Surface | None:
-    """The surface an ``ope:`` block evaluates: banners (``variant``) or campaigns (with no
-    session surface); ``None`` when neither applies."""
+    """The surface an ``ope:`` block evaluates: banners (``variant``), slates, or campaigns
+    (each alone in the scenario); ``None`` otherwise."""
     if config.schedule.surface == "variant":
         return Surface.VARIANT
+    if config.schedule.surface == "slate" and not config.schedule.campaign_days:
+        return Surface.SLATE
     if config.schedule.surface == "none" and config.schedule.campaign_days:
         return Surface.CAMPAIGN
     return None
@@ -116,15 +137,13 @@ def _stationary_kinds() -> list[str]:
     ]
 
 
-def _target_probabilities(
+def _target_policy(
     config: ScenarioConfig, policy_config: dict[str, Any], world: World, seed: int,
-    log: _Log,
-) -> np.ndarray:  # fmt: skip
-    """π(·|x_i) of one target policy on the logged decisions, shape (n, K)."""
+    surface: Surface,
+) -> Policy:  # fmt: skip
+    """A target policy set up as in its own run (same random stream), oracle attached."""
     policy: Policy = registry.make(policy_config)
-    surface = log.surface
     role = "campaign" if surface is Surface.CAMPAIGN else "session"
-    # The same stream the target's own run used, so a randomised target is the same policy.
     policy.setup(
         environment_spec(world, config.schedule, frozenset([surface])),
         RandomStreams(seed).generator(f"policy/{role}"),
@@ -132,7 +151,19 @@ def _target_probabilities(
     if policy.needs_oracle:
         # A stationary world: the truth the oracle acts on is the initial state's.
         state = SimState.initial(world, config.world.behaviour.fatigue_memory)
-        policy.attach_oracle(Oracle(world, state, config.world.behaviour, 0))
+        policy.attach_oracle(
+            Oracle(world, state, config.world.behaviour, config.schedule.slate_size)
+        )
+    return policy
+
+
+def _target_probabilities(
+    config: ScenarioConfig, policy_config: dict[str, Any], world: World, seed: int,
+    log: _Log,
+) -> np.ndarray:  # fmt: skip
+    """π(·|x_i) of one target policy on the logged decisions, shape (n, K)."""
+    surface = log.surface
+    policy = _target_policy(config, policy_config, world, seed, surface)
     available = world.items.release_time <= 0.0
     if surface is Surface.VARIANT:
         request = DecisionRequest(
@@ -221,6 +252,8 @@ def seed_estimates(config: ScenarioConfig, run_dir: Path, seed: int) -> pd.DataF
     surface = ope_surface(config)
     assert ope is not None and surface is not None
     world = build_world(config.world, config.schedule, seed)
+    if surface is Surface.SLATE:
+        return _slate_estimates(config, run_dir, seed, world)
     n_actions = len(world.variants) if surface is Surface.VARIANT else len(world.offers) + 1
     log = _read_log(run_dir, surface, n_actions, ope.logging_arm)
     users, feedback = log.users, log.feedback
@@ -248,12 +281,82 @@ def seed_estimates(config: ScenarioConfig, run_dir: Path, seed: int) -> pd.DataF
             feedback, probs, q_hat, clip=ope.clip, switch=ope.switch, level=ope.level,
             dm_replicates=None if replicates is None else replicates[:, t],
         )  # fmt: skip
-        rows.extend(
-            {"seed": seed, "target": name, "estimator": e.estimator, "estimate": e.value,
-             "ci_low": e.ci_low, "ci_high": e.ci_high, "ess": e.ess, "n": e.n}
-            for e in estimates
-        )  # fmt: skip
+        rows.extend(_rows(seed, name, estimates))
     return pd.DataFrame(rows)
+
+
+def _slate_positions(
+    policy: Policy, world: World, users: np.ndarray, slates: np.ndarray, chunk: int = 4096
+) -> np.ndarray:
+    """``[i, j, k]`` = P(the target shows the logged item s_ij in slot k), (n, k, k), from
+    its per-slot marginals asked in chunks (they are (rows, k, n_items))."""
+    n, k = slates.shape
+    out = np.empty((n, k, k))
+    available = world.items.release_time <= 0.0
+    for start in range(0, n, chunk):
+        rows = slice(start, min(start + chunk, n))
+        request = DecisionRequest(
+            surface=Surface.SLATE,
+            t=0.0,
+            users=users[rows],
+            features=world.features[users[rows]],
+            available_items=available,
+        )
+        marginals = policy.action_probabilities(request)  # (b, k slots, items)
+        b = marginals.shape[0]
+        # out[i, j, slot] = marginals[i, slot, s_ij]
+        out[rows] = marginals[np.arange(b)[:, None, None], np.arange(k)[None, None, :],
+                              slates[rows][:, :, None]]  # fmt: skip
+    return out
+
+
+def _slate_estimates(
+    config: ScenarioConfig, run_dir: Path, seed: int, world: World
+) -> pd.DataFrame:
+    """IIPS from the logged per-slot propensities; PBM-IPS and the pseudoinverse too when the
+    logger is uniformly random (their logging terms need every slot's probability of an
+    item, which only the uniform logger's log implies). Reward: a click on the slate."""
+    ope = config.ope
+    assert ope is not None
+    k = config.schedule.slate_size
+    frame = read_table(run_dir, Table.DECISIONS, [Col.USER, Col.CLICKED_POSITION])
+    users = frame[Col.USER].to_numpy(np.int64)
+    slates = read_slates(run_dir).astype(np.int64)
+    logged = read_slot_propensities(run_dir)
+    slot_reward = (frame[Col.CLICKED_POSITION].to_numpy()[:, None] == np.arange(k)).astype(
+        np.float64
+    )
+    arms = {a.name: a for a in config.arms}
+    uniform = registry.parse_params(arms[ope.logging_arm].policy)[0].kind == "random"
+    n_items = int((world.items.release_time <= 0.0).sum())
+    behaviour = config.world.behaviour
+    theta = examination_weights(k, behaviour.position_bias, behaviour.position_decay)
+    rows: list[dict[str, object]] = []
+    for name in ope.targets:
+        policy = _target_policy(config, arms[name].policy, world, seed, Surface.SLATE)
+        positions = _slate_positions(policy, world, users, slates)
+        own = np.diagonal(positions, axis1=1, axis2=2)
+        estimates = [
+            independent_item_ips(slot_reward, own, logged, clusters=users,
+                                 arm=ope.logging_arm, level=ope.level)
+        ]  # fmt: skip
+        if uniform:
+            estimates += [
+                position_based_ips(slot_reward, positions, np.full(positions.shape, 1 / n_items),
+                                   theta, clusters=users, level=ope.level),
+                pseudoinverse_uniform(slot_reward.sum(axis=1), positions, n_items,
+                                      clusters=users, level=ope.level),
+            ]  # fmt: skip
+        rows.extend(_rows(seed, name, estimates))
+    return pd.DataFrame(rows)
+
+
+def _rows(seed: int, target: str, estimates: list[Estimate]) -> list[dict[str, object]]:
+    return [
+        {"seed": seed, "target": target, "estimator": e.estimator, "estimate": e.value,
+         "ci_low": e.ci_low, "ci_high": e.ci_high, "ess": e.ess, "n": e.n}
+        for e in estimates
+    ]  # fmt: skip
 
 
 def write_ope_estimates(

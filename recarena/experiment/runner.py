@@ -15,6 +15,7 @@ import platform
 import shutil
 import subprocess
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -249,6 +250,10 @@ def _execute(
         yield RunKey(record["seed"], record["arm"])
 
 
+#: Fewer seeds than this get a warning: a CI over seeds needs a few replications.
+MIN_SEEDS = 3
+
+
 def run_scenario(
     config: ScenarioConfig,
     out_dir: Path,
@@ -285,6 +290,14 @@ def run_scenario(
         finished run is removed.
     """
     out_dir = Path(out_dir)
+    if len(config.seeds) < MIN_SEEDS:
+        warnings.warn(
+            f"scenario {config.name!r} runs {len(config.seeds)} seed(s): intervals over seeds "
+            f"are undefined with 1 and very wide with 2; use at least {MIN_SEEDS} seeds "
+            "(seeds: [...] or --seeds) for numbers to act on",
+            UserWarning,
+            stacklevel=2,
+        )
     created = not out_dir.exists()
     scenario_text = resolved_yaml(config)
     if not created:
@@ -323,7 +336,7 @@ def run_scenario(
         logging = {s: out_dir / RunKey(s, config.ope.logging_arm).relpath for s in config.seeds}
         try:
             write_ope_estimates(config, out_dir, logging)
-        except ValueError as exc:  # e.g. a logging arm whose policy logged no propensities
+        except (ValueError, NotImplementedError) as exc:  # e.g. no propensities logged
             raise SweepError(f"off-policy evaluation of {config.name!r} failed: {exc}") from exc
     if report:
         build_report(out_dir)

@@ -120,4 +120,6 @@ class ScenarioConfig(ClosedModel):
                 raise ValueError(f"ope names arms that do not exist: {unknown}; arms: {names}")
             if self.ope.logging_arm in self.ope.targets:
                 raise ValueError("ope: the logging arm cannot also be a target")
+            if len(set(self.ope.targets)) != len(self.ope.targets):
+                raise ValueError(f"ope: targets must be distinct, got {self.ope.targets}")
         return self

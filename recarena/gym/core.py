@@ -13,8 +13,8 @@ they move), so every step is a draw from the same distribution and the oracle's 
 reward and best value in ``info`` are exact.
 
 Rewards: a click on a banner (``variant``) or on any slot of a slate (``slate``); on the
-``campaign`` surface, the realised value of the offer decision — a response to offer o
-brings value_o − conversion cost_o, each contact costs contact cost_o, no offer brings 0.
+``campaign`` surface, a response (conversion) to the offer sent — 0 with no offer, or with
+an offer the user is not eligible for (it is not sent).
 """
 
 from __future__ import annotations
@@ -138,22 +138,11 @@ class SessionModel:
         return self._campaign(users, actions, rng)
 
     def _campaign(self, users: I64, actions: I64, rng: np.random.Generator) -> Outcome:
-        offers = self.world.offers
         _, p1 = self.oracle.offer_probabilities(users)
         eligible = offer_eligibility(self.world, users)
-        margin = offers.value - offers.conversion_cost
-        # Expected value of each choice: 0 for no offer (column 0), else P1·margin − contact,
-        # and an ineligible offer is not sent (worth 0).
-        value = np.where(eligible, p1 * margin[None, :] - offers.contact_cost[None, :], 0.0)
-        choice = np.hstack([np.zeros((users.size, 1)), value])
-        rows = np.arange(users.size)
-        offer = actions - 1
-        sent = (offer >= 0) & eligible[rows, np.maximum(offer, 0)]
-        responded = sent & (rng.random(users.size) < p1[rows, np.maximum(offer, 0)])
-        reward = np.where(
-            sent,
-            np.where(responded, margin[np.maximum(offer, 0)], 0.0)
-            - offers.contact_cost[np.maximum(offer, 0)],
-            0.0,
-        )
-        return Outcome(reward, choice[rows, actions], choice.max(axis=1))
+        # P(response) of each choice: 0 for no offer (column 0) and for an offer the user is
+        # not eligible for (it is not sent), P1 for an eligible offer.
+        choice = np.hstack([np.zeros((users.size, 1)), np.where(eligible, p1, 0.0)])
+        expected = choice[np.arange(users.size), actions]
+        reward = (rng.random(users.size) < expected).astype(np.float64)
+        return Outcome(reward, expected, choice.max(axis=1))

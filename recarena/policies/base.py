@@ -137,21 +137,22 @@ class Policy(ABC):
         ``act`` draws from (given its current state), not only the propensity of the action
         drawn. Variant surface: shape (B, K) over the K variants. Campaign surface: shape
         (B, O + 1), column 0 = no offer and column o + 1 = offer o (see
-        :func:`campaign_action_index`). Rows sum to 1.
+        :func:`campaign_action_index`); rows sum to 1. Slate surface: the per-slot marginals,
+        shape (B, k, n_items), ``[b, j, a]`` = P(item a is shown in slot j); each slot sums
+        to 1.
 
         Raises
         ------
         NotImplementedError
-            For policies that cannot report it (see :meth:`reports_probabilities`), and
-            on the slate surface (slates are evaluated from per-slot marginals).
+            For policies that cannot report it (see :meth:`reports_probabilities`), or not
+            on this surface.
         """
         self._check_set_up()
         if request.surface not in self.surfaces:
             raise ValueError(f"policy {self.kind!r} cannot act on surface {request.surface}")
-        if request.surface is Surface.SLATE or not self.reports_probabilities():
+        if not self.reports_probabilities():
             raise NotImplementedError(
-                f"policy {self.kind!r} does not report its action distribution on the "
-                f"{request.surface} surface"
+                f"policy {self.kind!r} does not report its action distribution"
             )
         return self._action_probabilities(request)
 
@@ -185,7 +186,7 @@ class Policy(ABC):
         """Choose actions for the batch (every policy implements this)."""
 
     def _action_probabilities(self, request: DecisionRequest) -> FloatArray:
-        """The action distribution (variant or campaign surface); optional."""
+        """The action distribution (see :meth:`action_probabilities`); optional."""
         raise NotImplementedError
 
     def _learn(self, feedback: Feedback) -> None:

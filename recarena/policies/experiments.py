@@ -104,7 +104,10 @@ from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.policies import registry
 from recarena.policies.base import Policy, PolicyParams, campaign_action_index, one_hot
 from recarena.policies.registry import register
+from recarena.stats.group_sequential import BoundaryKind
+from recarena.stats.ratio import unit_moments
 from recarena.stats.sequential_test import (
+    AnalysisUnit,
     Fallback,
     SequentialTest,
     TestKind,
@@ -210,6 +213,19 @@ class ABSplitParams(_CompositeParams):
     msprt_tau: float = Field(
         0.01, gt=0.0, description="mSPRT mixing sd τ over the difference of rates"
     )
+    analysis_unit: AnalysisUnit = Field(
+        "user",
+        description="unit the test treats as independent: 'user' (the randomisation unit: "
+        "per-user clicks and sessions, delta-method variance) or 'session' (every session "
+        "independent; understates the variance when users differ — kept for comparison)",
+    )
+    boundary: BoundaryKind = Field(
+        "obf_per_side",
+        description="boundaries of the 'obrien_fleming' rule: 'obf_per_side' (Lan–DeMets "
+        "O'Brien–Fleming-type spending at α/2 per side, as gsDesign/rpact), 'obf_two_sided' "
+        "(the same over both sides combined), 'pocock_spending' or 'obf_classical' "
+        "(O'Brien–Fleming's constants)",
+    )
     commit: bool = Field(
         False, description="explore-then-commit: route everyone to the winner once decided"
     )
@@ -238,8 +254,9 @@ class ABSplitParams(_CompositeParams):
         """The test design for a horizon (``horizon_days`` when set)."""
         h = self.horizon_days if self.horizon_days is not None else horizon
         return test_plan(
-            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback
-        )
+            self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback,
+            self.boundary, self.analysis_unit,
+        )  # fmt: skip
 
     def shares(self) -> FloatArray:
         """Normalised assignment weights w."""
@@ -488,6 +505,11 @@ class ABSplit(_Composite):
         # Trials and successes of pre-commit decisions, per variant and look bucket
         # (bucket L holds decisions after the test horizon).
         self.counts_ = np.zeros((2, len(p.variants), self.plan_.n_looks + 1))
+        # Per-user successes and trials of the looks evaluated or next to be evaluated, and
+        # rows of later looks waiting for theirs (per-user analysis only).
+        self.user_successes_ = np.zeros(0)
+        self.user_trials_ = np.zeros(0)
+        self.pending_: list[tuple[IntArray, IntArray, FloatArray]] = []
         self.committed_ = False
         self.commit_time_ = math.nan
         self.last_pre_commit_t_ = -math.inf
@@ -507,10 +529,31 @@ class ABSplit(_Composite):
         test, looks = self.test_, self.plan_.looks
         while not test.done and looks[test.n_seen] < t:
             cumulative = self.counts_[:, :, : test.n_seen + 1].sum(axis=2)
-            test.add_look(cumulative[1], cumulative[0])
+            moments = None
+            if self.plan_.unit == "user":
+                self._add_user_rows(test.n_seen)
+                groups = self.assignment(np.arange(self.user_trials_.size))
+                k = len(self.params.variants)
+                moments = unit_moments(self.user_successes_, self.user_trials_, groups, k)
+            test.add_look(cumulative[1], cumulative[0], moments)
         if self.params.commit and test.decided and not self.committed_:
             self.committed_ = True
             self.commit_time_ = t
+
+    def _add_user_rows(self, look: int) -> None:
+        """Move the pending rows of looks ≤ ``look`` into the per-user totals."""
+        later = []
+        for bucket, users, rewards in self.pending_:
+            now = bucket <= look
+            if now.any():
+                top = int(users[now].max()) + 1
+                self.user_successes_ = _grow(self.user_successes_, top, 0.0)
+                self.user_trials_ = _grow(self.user_trials_, top, 0.0)
+                np.add.at(self.user_successes_, users[now], rewards[now])
+                np.add.at(self.user_trials_, users[now], 1.0)
+            if not now.all():
+                later.append((bucket[~now], users[~now], rewards[~now]))
+        self.pending_ = later
 
     def _act(self, request: DecisionRequest) -> Decision:
         self._advance(request.t)
@@ -536,6 +579,9 @@ class ABSplit(_Composite):
             size = k * n_buckets
             self.counts_[0] += np.bincount(cell, minlength=size).reshape(k, n_buckets)
             self.counts_[1] += np.bincount(cell, rewards, minlength=size).reshape(k, n_buckets)
+            if self.plan_.unit == "user":
+                self.pending_.append((bucket, np.asarray(feedback.users)[pre], rewards))
+                self._add_user_rows(self.test_.n_seen)
         self._forward(feedback, routes, np.where(pre, self.weights_[assigned], 1.0))
 
 

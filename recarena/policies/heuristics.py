@@ -84,13 +84,18 @@ class RandomPolicy(Policy):
         )
 
     def _action_probabilities(self, request: DecisionRequest) -> NDArray[np.float64]:
-        if request.surface is not Surface.VARIANT:
-            raise NotImplementedError(
-                f"policy 'random' reports its action distribution on the variant surface only, "
-                f"not on {request.surface}"
-            )
-        k = self.spec_.n_variants
-        return np.full((request.size, k), 1.0 / k)
+        if request.surface is Surface.VARIANT:
+            k = self.spec_.n_variants
+            return np.full((request.size, k), 1.0 / k)
+        if request.surface is Surface.SLATE:
+            # Every available item is equally likely in every slot.
+            available = request.available_items.astype(np.float64)
+            per_slot = available / available.sum()
+            return np.broadcast_to(per_slot, (request.size, self.spec_.slate_size, per_slot.size))
+        raise NotImplementedError(
+            "policy 'random' reports its action distribution on the variant and slate "
+            "surfaces, not on campaigns (its budget truncation is random)"
+        )
 
 
 @register

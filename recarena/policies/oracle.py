@@ -66,6 +66,11 @@ class OraclePolicy(Policy):
     def _action_probabilities(self, request: DecisionRequest) -> np.ndarray:
         # Deterministic: all mass on the action it takes.
         actions = self._act(request).actions
+        if request.surface is Surface.SLATE:
+            out = np.zeros((request.size, self.spec_.slate_size, self.spec_.n_items))
+            rows = np.arange(request.size)[:, None]
+            out[rows, np.arange(self.spec_.slate_size), actions] = 1.0
+            return out
         if request.surface is Surface.CAMPAIGN:
             return one_hot(campaign_action_index(actions), self.spec_.n_offers + 1)
         return one_hot(actions, self.spec_.n_variants)

@@ -294,8 +294,8 @@ class Engine:
             # rows stream through the cache (about twice as cheap as batch by batch). The
             # values are those a later batch would compute (nothing has changed yet). Blocks
             # bound the temporaries of the whole-catalogue path (tiny catalogues).
-            for start in range(0, initial.size, 1 << 16):
-                self.oracle.best_values(initial[start : start + (1 << 16)], self.available,
+            for first in range(0, initial.size, 1 << 16):
+                self.oracle.best_values(initial[first : first + (1 << 16)], self.available,
                                         self._best)  # fmt: skip
         env = simpy.Environment()
         s = self.schedule

@@ -201,14 +201,22 @@ class OfferParams(ClosedModel):
 class VariantParams(ClosedModel):
     """A variant (banner, creative) on the variant surface.
 
-    P(click | u, v) = σ(logit(ctr_v) + h_v w_v·x_u), w_v ~ N(0, I/F);
-    after ``shift_day`` the intercept uses ``ctr_after_shift`` when given.
+    P(click | u, v) = σ(a_v + h_v w_v·x_u), w_v ~ N(0, I/F), with the intercept a_v solved so
+    that the population's mean P(click) is ``ctr`` (mean_u σ(a_v + h_v w_v·x_u) = ctr_v);
+    after ``shift_day`` the intercept is solved for ``ctr_after_shift`` when given.
     """
 
     name: str
-    ctr: float = Field(gt=0, lt=1, description="click-through rate of the variant")
+    ctr: float = Field(
+        gt=0,
+        lt=1,
+        description="population mean click-through rate of the variant (the "
+        "intercept is solved for it, whatever the heterogeneity)",
+    )
     heterogeneity: float = Field(0.0, ge=0, description="h_v: how much features shift CTR")
-    ctr_after_shift: float | None = Field(None, gt=0, lt=1)
+    ctr_after_shift: float | None = Field(
+        None, gt=0, lt=1, description="population mean CTR from shift_day on"
+    )
 
 
 class WorldParams(ClosedModel):

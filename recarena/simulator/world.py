@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import optimize, special
 
 from recarena.simulator.params import WorldParams
 from recarena.typing import Float32Array, FloatArray, IntArray
@@ -29,6 +30,7 @@ __all__ = [
     "Variants",
     "World",
     "generate_world",
+    "mean_ctr_intercept",
 ]
 
 
@@ -399,19 +401,42 @@ def _generate_offers(params: WorldParams, rng: np.random.Generator, n_features: 
     )
 
 
-def _generate_variants(params: WorldParams, rng: np.random.Generator, n_features: int) -> Variants:
+def mean_ctr_intercept(ctr: float, scores: FloatArray) -> float:
+    r"""The intercept :math:`a` whose population mean click probability is ``ctr``.
+
+    Solves :math:`rac1N \sum_u \sigma(a + s_u) = 	ext{ctr}` for the users' feature scores
+    :math:`s_u = h_v w_v \cdot x_u` (Brent's method; the left side increases in :math:`a`).
+    Without heterogeneity (all :math:`s_u = 0`) :math:`a = \operatorname{logit}(	ext{ctr})`.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    start = float(np.log(ctr / (1.0 - ctr)))
+    if s.size == 0 or not np.any(s):
+        return start
+
+    def gap(a: float) -> float:
+        return float(np.mean(special.expit(a + s))) - ctr
+
+    low, high = start - float(s.max()) - 1.0, start - float(s.min()) + 1.0
+    return float(optimize.brentq(gap, low, high, xtol=1e-12, rtol=1e-14))
+
+
+def _generate_variants(
+    params: WorldParams, rng: np.random.Generator, features: Float32Array
+) -> Variants:
     variants = params.variants
-
-    def logit(p: float) -> float:
-        return float(np.log(p / (1 - p)))
-
+    n_features = features.shape[1]
     weights = rng.normal(0.0, 1.0, (len(variants), n_features)) / np.sqrt(max(n_features, 1))
     weights *= np.array([v.heterogeneity for v in variants]).reshape(len(variants), 1)
+    scores = features.astype(np.float64) @ weights.T  # (users, variants)
+
+    def intercept(k: int, ctr: float | None) -> float:
+        return mean_ctr_intercept(variants[k].ctr if ctr is None else ctr, scores[:, k])
+
     return Variants(
         names=tuple(v.name for v in variants),
-        logit=np.array([logit(v.ctr) for v in variants]),
+        logit=np.array([intercept(k, None) for k in range(len(variants))]),
         logit_after_shift=np.array(
-            [logit(v.ctr_after_shift if v.ctr_after_shift is not None else v.ctr) for v in variants]
+            [intercept(k, v.ctr_after_shift) for k, v in enumerate(variants)]
         ),
         weights=weights,
         shift_day=float("inf") if params.shift_day is None else params.shift_day,
@@ -440,7 +465,7 @@ def generate_world(params: WorldParams, seed: np.random.SeedSequence, horizon: f
         users=users,
         items=items,
         offers=_generate_offers(params, offer_rng, n_features),
-        variants=_generate_variants(params, variant_rng, n_features),
+        variants=_generate_variants(params, variant_rng, features),
         numeric_names=tuple(params.population.numeric_features),
         categorical_levels=dict(params.population.categorical_features),
     )

@@ -26,8 +26,9 @@ Variance reduction
     :func:`cuped_theta`, :func:`cuped`, :func:`cuped_ttest`.
 Sequential
     :func:`msprt_pvalues`, :func:`always_valid_ci` (mixture SPRT, safe under continuous
-    monitoring) and :func:`obrien_fleming_bounds` (group-sequential design, Lan–DeMets
-    spending).
+    monitoring) and :func:`group_sequential_bounds` (group-sequential designs in named
+    conventions: O'Brien–Fleming-type spending per side or over both sides, Pocock-type
+    spending, classical O'Brien–Fleming constants).
 Bayesian
     :func:`prob_b_beats_a`.
 """
@@ -44,9 +45,16 @@ from recarena.stats.fixed_horizon import (
     two_proportion_ztest,
     welch_ttest,
 )
-from recarena.stats.group_sequential import GroupSequentialBounds, obrien_fleming_bounds
+from recarena.stats.group_sequential import (
+    BOUNDARY_KINDS,
+    BoundaryKind,
+    GroupSequentialBounds,
+    group_sequential_bounds,
+    obrien_fleming_bounds,
+)
 from recarena.stats.msprt import ConfidenceSequence, always_valid_ci, msprt_pvalues
 from recarena.stats.power import (
+    PowerMethod,
     SampleSizeResult,
     power_two_proportions,
     sample_size_two_proportions,
@@ -54,11 +62,14 @@ from recarena.stats.power import (
 from recarena.stats.srm import SRMResult, srm_check
 
 __all__ = [
+    "BOUNDARY_KINDS",
     "Alternative",
     "BetaPosteriorComparison",
+    "BoundaryKind",
     "ConfidenceSequence",
     "CupedTTestResult",
     "GroupSequentialBounds",
+    "PowerMethod",
     "SRMResult",
     "SampleSizeResult",
     "TwoProportionZTestResult",
@@ -68,6 +79,7 @@ __all__ = [
     "cuped",
     "cuped_theta",
     "cuped_ttest",
+    "group_sequential_bounds",
     "msprt_pvalues",
     "obrien_fleming_bounds",
     "power_two_proportions",

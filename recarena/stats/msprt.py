@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 
 from recarena.stats._common import FloatArray, _check_alpha, _check_cumulative_pair, _check_positive
 
-__all__ = ["ConfidenceSequence", "always_valid_ci", "msprt_pvalues"]
+__all__ = ["ConfidenceSequence", "always_valid_ci", "mixture_pvalues", "msprt_pvalues"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -120,12 +120,34 @@ def msprt_pvalues(
        logarithm". *Ann. Math. Statist.* 41(5), 1397–1409.
     """
     estimate, var, tau2 = _msprt_moments(successes_a, n_a, successes_b, n_b, tau2)
-    informative = var > 0.0
+    return mixture_pvalues(estimate, var, tau2)
+
+
+def mixture_pvalues(estimate: ArrayLike, variance: ArrayLike, tau2: float) -> FloatArray:
+    r"""Always-valid p-values of the normal-mixture SPRT from an estimate and its variance.
+
+    The statistic of :func:`msprt_pvalues` for any asymptotically normal estimate
+    :math:`\hat\theta_n` with variance :math:`\sigma_n^2` at each look — e.g. a difference of
+    per-user ratio metrics with delta-method variances (:mod:`recarena.stats.ratio`):
+    :math:`p_n = \min(p_{n-1}, 1/\Lambda_n)`, :math:`\Lambda_n` as in :func:`msprt_pvalues`.
+
+    Parameters
+    ----------
+    estimate, variance
+        Arrays of shape ``(..., n_looks)``; looks with a variance that is not finite and
+        positive are uninformative (:math:`\Lambda_n = 1`).
+    tau2
+        Mixing variance on the scale of the estimate, in (0, inf).
+    """
+    estimate = np.asarray(estimate, dtype=np.float64)
+    var = np.asarray(variance, dtype=np.float64)
+    tau2 = _check_positive(tau2, "tau2")
+    informative = np.isfinite(var) & (var > 0.0)
     safe_var = np.where(informative, var, 1.0)
     log_lambda = 0.5 * np.log(safe_var / (safe_var + tau2)) + tau2 * estimate**2 / (
         2.0 * safe_var * (safe_var + tau2)
     )
-    log_lambda = np.where(informative, log_lambda, 0.0)
+    log_lambda = np.where(informative & np.isfinite(estimate), log_lambda, 0.0)
     p_look = np.exp(-np.maximum(log_lambda, 0.0))  # min(1, 1/Λ) without overflow
     return np.asarray(np.minimum.accumulate(p_look, axis=-1), dtype=np.float64)
 

@@ -6,20 +6,39 @@ receives cumulative successes and trials per variant at each look and reports a
 The same machine serves the ``ab_split`` policy (to know when to commit) and the analysis
 that replays a test from the logs, so both decide identically on the same data.
 
+Analysis unit
+-------------
+The plan's ``unit`` says what is independent. ``"session"``: every trial is (sessions of a
+session-randomised design); comparisons use the pooled two-proportion z-test
+(:func:`~recarena.stats.two_proportion_ztest`) and counts. ``"user"``: users were randomised,
+so a user's sessions are correlated and each look takes per-user moments
+(:class:`~recarena.stats.ratio.UnitMoments`); the rate of a variant is the ratio
+clicks / sessions over its users and its variance comes from the delta method
+(:func:`~recarena.stats.ratio.delta_method_ratio`, Deng et al. 2018); the z statistic is
+:math:`(\hat R_k - \hat R_0)/\sqrt{V_k + V_0}`, and every rule below — including the
+sequential ones at each look — uses that estimate and variance.
+
 Rules (all two-sided at level :math:`\alpha`, family-wise over the K−1 comparisons):
 
-* ``fixed`` — the pooled two-proportion z-test (:func:`~recarena.stats.two_proportion_ztest`)
-  once, at the horizon :math:`H`; Holm's step-down adjustment across comparisons.
+* ``fixed`` — the z-test once, at the horizon :math:`H`; Holm's step-down adjustment across
+  comparisons.
 * ``peeking`` — the same z-test at *every* look, stopping at the first nominal rejection: the
   bad practice whose false-positive rate grows with the number of looks (Armitage, McPherson
   & Rowe 1969; Johari et al. 2017). Provided to measure that inflation.
 * ``sequential_msprt`` — the always-valid p-values of the normal-mixture SPRT
   (:func:`~recarena.stats.msprt_pvalues`, mixing sd ``tau``), Holm-adjusted; stopping at any
   look keeps the type-I error ≤ α (Johari, Pekelis & Walsh 2015).
-* ``obrien_fleming`` — group-sequential boundaries from the Lan–DeMets O'Brien–Fleming
-  spending function (:func:`~recarena.stats.obrien_fleming_bounds`) at level α/(K−1) per
-  comparison (Bonferroni); information fractions are calendar fractions :math:`\tau_\ell / H`
-  (traffic assumed steady), at most 50 looks.
+* ``bayes`` — at the horizon, the posterior probability that treatment k beats the control,
+  :math:`P_k = P(r_k > r_0 \mid \text{data})`; comparison k is rejected when
+  :math:`\min(P_k, 1 - P_k) \le \alpha / (2(K-1))`. Sessions: Beta(1, 1) priors and the
+  exact :func:`~recarena.stats.prob_b_beats_a`; users: the normal posterior of the ratio
+  difference with the delta-method variance (flat prior), :math:`P_k = \Phi(z_k)`.
+* ``obrien_fleming`` — group-sequential boundaries
+  (:func:`~recarena.stats.group_sequential_bounds`) in the plan's ``boundary`` convention
+  (default ``obf_per_side``: Lan–DeMets O'Brien–Fleming-type spending at α/2 per side, as
+  gsDesign and rpact tabulate; also ``obf_two_sided``, ``pocock_spending``,
+  ``obf_classical``) at level α/(K−1) per comparison (Bonferroni); information fractions are
+  calendar fractions :math:`\tau_\ell / H` (traffic assumed steady), at most 50 looks.
 
 The test *decides* at the first look where some comparison rejects; the winner is the
 treatment with the highest observed rate among those significantly better than the control,
@@ -46,14 +65,18 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import special
 
+from recarena.stats.bayes import prob_b_beats_a
 from recarena.stats.fixed_horizon import two_proportion_ztest
-from recarena.stats.group_sequential import obrien_fleming_bounds
-from recarena.stats.msprt import msprt_pvalues
+from recarena.stats.group_sequential import BoundaryKind, group_sequential_bounds
+from recarena.stats.msprt import mixture_pvalues, msprt_pvalues
+from recarena.stats.ratio import UnitMoments, delta_method_ratio
 from recarena.typing import BoolArray, FloatArray
 
 __all__ = [
     "MAX_OBF_LOOKS",
+    "AnalysisUnit",
     "Fallback",
     "SequentialTest",
     "TestKind",
@@ -63,7 +86,9 @@ __all__ = [
     "test_plan",
 ]
 
-TestKind = Literal["fixed", "peeking", "sequential_msprt", "obrien_fleming"]
+TestKind = Literal["fixed", "peeking", "sequential_msprt", "obrien_fleming", "bayes"]
+
+AnalysisUnit = Literal["user", "session"]
 
 
 Fallback = Literal["control", "empirical_best"]
@@ -85,8 +110,8 @@ def look_times(horizon: float, every: float) -> FloatArray:
 
 
 @lru_cache(maxsize=64)
-def _obf_z_bounds(fractions: tuple[float, ...], alpha: float) -> FloatArray:
-    bounds = obrien_fleming_bounds(len(fractions), alpha, info_fractions=list(fractions))
+def _obf_z_bounds(fractions: tuple[float, ...], alpha: float, kind: BoundaryKind) -> FloatArray:
+    bounds = group_sequential_bounds(len(fractions), alpha, list(fractions), kind)
     return np.asarray(bounds.z_bounds, dtype=np.float64)
 
 
@@ -107,6 +132,12 @@ class TestPlan:
         :func:`~recarena.stats.msprt_pvalues`.
     fallback
         Winner of an inconclusive test: ``"control"`` or ``"empirical_best"``.
+    boundary
+        Convention of the ``obrien_fleming`` rule's boundaries
+        (:data:`~recarena.stats.group_sequential.BoundaryKind`).
+    unit
+        The analysis unit (module docstring): ``"session"`` (looks take counts) or
+        ``"user"`` (looks also take per-user moments).
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -116,6 +147,8 @@ class TestPlan:
     looks: FloatArray
     tau: float = 0.01
     fallback: Fallback = "control"
+    boundary: BoundaryKind = "obf_per_side"
+    unit: AnalysisUnit = "session"
 
     def __post_init__(self) -> None:
         if self.test == "obrien_fleming":
@@ -134,7 +167,7 @@ class TestPlan:
     def obf_bounds(self, n_comparisons: int) -> FloatArray:
         """|z| boundaries per look, at level α / (K−1) per comparison."""
         fractions = tuple(float(f) for f in self.looks / self.looks[-1])
-        return _obf_z_bounds(fractions, self.alpha / max(n_comparisons, 1))
+        return _obf_z_bounds(fractions, self.alpha / max(n_comparisons, 1), self.boundary)
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +185,12 @@ class TestOutcome:
     p_sequential
         Always-valid mSPRT p-values (running minimum), (K−1, L'); computed for every test so
         trajectories can be compared.
+    prob_better
+        Posterior P(treatment k beats the control), (K−1, L'); computed for the ``bayes``
+        rule only (NaN otherwise).
+    std_error
+        Standard error of rate_k − rate_0 used by the z statistic, (K−1, L') (unpooled:
+        Bernoulli for sessions, delta method for users).
     threshold
         Per look, the |z| boundary of the O'Brien–Fleming design (``obrien_fleming``), else the
         level α; (L',).
@@ -178,6 +217,8 @@ class TestOutcome:
     z: FloatArray
     p_nominal: FloatArray
     p_sequential: FloatArray
+    prob_better: FloatArray
+    std_error: FloatArray
     threshold: FloatArray
     reject: BoolArray
     decided: bool
@@ -221,6 +262,8 @@ class SequentialTest:
         self._z: list[FloatArray] = []
         self._p: list[FloatArray] = []
         self._p_seq: list[FloatArray] = []
+        self._prob: list[FloatArray] = []
+        self._se: list[FloatArray] = []
         self._threshold: list[float] = []
         self._reject: list[BoolArray] = []
         self._decision_look = -1
@@ -247,35 +290,52 @@ class SequentialTest:
         """The variant to deploy, -1 while undecided."""
         return self._winner
 
-    def add_look(self, successes: ArrayLike, trials: ArrayLike) -> None:
-        """Evaluate the next planned look on cumulative counts, shape (K,) each."""
+    def add_look(
+        self, successes: ArrayLike, trials: ArrayLike, moments: UnitMoments | None = None
+    ) -> None:
+        """Evaluate the next planned look on cumulative counts, shape (K,) each.
+
+        ``moments`` (per-user sums up to this look) are required when the plan's unit is
+        ``"user"``; their successes and trials must equal ``successes`` and ``trials``.
+        """
         if self.done:
             raise ValueError(f"all {self.plan.n_looks} planned looks were already evaluated")
         s = np.asarray(successes, dtype=np.float64).reshape(self.n_variants)
         n = np.asarray(trials, dtype=np.float64).reshape(self.n_variants)
         look = self.n_seen
         plan = self.plan
-        z, p = _compare_to_control(s, n)
-        tau2 = plan.tau**2
-        p_seq = msprt_pvalues(
-            np.broadcast_to(s[0], s[1:].shape)[:, None],
-            np.broadcast_to(n[0], n[1:].shape)[:, None],
-            s[1:, None],
-            n[1:, None],
-            tau2,
-        )[:, 0]
+        if plan.unit == "user":
+            if moments is None:
+                raise ValueError("a per-user test needs the per-user moments at every look")
+            z, p, se, p_seq, prob = _compare_users(moments, plan.tau**2, plan.test == "bayes")
+        else:
+            z, p, se = _compare_to_control(s, n)
+            p_seq = msprt_pvalues(
+                np.broadcast_to(s[0], s[1:].shape)[:, None],
+                np.broadcast_to(n[0], n[1:].shape)[:, None],
+                s[1:, None],
+                n[1:, None],
+                plan.tau**2,
+            )[:, 0]
+            prob = _beta_prob_better(s, n) if plan.test == "bayes" else np.full(s.size - 1, np.nan)
         if self._p_seq:
             p_seq = np.minimum(p_seq, self._p_seq[-1])
         threshold = plan.alpha
+        final = look == plan.n_looks - 1
         if plan.test == "obrien_fleming":
             threshold = float(plan.obf_bounds(self.n_variants - 1)[look])
             reject = np.abs(z) >= threshold
         elif plan.test == "sequential_msprt":
             reject = _holm_reject(p_seq, plan.alpha)
-        elif plan.test == "peeking" or look == plan.n_looks - 1:
+        elif plan.test == "bayes":
+            threshold = plan.alpha / (2.0 * (self.n_variants - 1))
+            reject = (np.minimum(prob, 1.0 - prob) <= threshold) & final
+        elif plan.test == "peeking" or final:
             reject = _holm_reject(p, plan.alpha)
         else:  # fixed horizon, before the horizon: no decision is taken
             reject = np.zeros(self.n_variants - 1, dtype=bool)
+        self._prob.append(prob)
+        self._se.append(se)
         self._trials.append(n)
         self._successes.append(s)
         self._z.append(z)
@@ -314,6 +374,8 @@ class SequentialTest:
             z=stack(self._z, k - 1, np.float64),
             p_nominal=stack(self._p, k - 1, np.float64),
             p_sequential=stack(self._p_seq, k - 1, np.float64),
+            prob_better=stack(self._prob, k - 1, np.float64),
+            std_error=stack(self._se, k - 1, np.float64),
             threshold=np.asarray(self._threshold, dtype=np.float64),
             reject=stack(self._reject, k - 1, np.bool_),
             decided=look >= 0,
@@ -324,19 +386,57 @@ class SequentialTest:
         )
 
 
-def _compare_to_control(s: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Pooled z and two-sided p of each treatment vs variant 0 (z = 0, p = 1 if an arm is
-    empty)."""
+def _compare_to_control(s: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Pooled z, two-sided p and unpooled standard error of each treatment vs variant 0
+    (z = 0, p = 1, se NaN if an arm is empty)."""
     k = s.size
     z = np.zeros(k - 1)
     p = np.ones(k - 1)
+    se = np.full(k - 1, np.nan)
     if n[0] <= 0:
-        return z, p
+        return z, p, se
     for j in range(1, k):  # K−1 comparisons per look
         if n[j] > 0:
             result = two_proportion_ztest(s[0], n[0], s[j], n[j])
             z[j - 1], p[j - 1] = result.z, result.p_value
-    return z, p
+            r0, rj = s[0] / n[0], s[j] / n[j]
+            se[j - 1] = math.sqrt(r0 * (1.0 - r0) / n[0] + rj * (1.0 - rj) / n[j])
+    return z, p, se
+
+
+def _compare_users(
+    moments: UnitMoments, tau2: float, bayes: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Per-user comparison of each treatment with variant 0: z, two-sided p, standard error,
+    the look's mSPRT p-value and (for ``bayes``) the normal posterior P(better).
+
+    A comparison whose variance is undefined (fewer than two users in an arm) gives z = 0,
+    p = 1; a zero variance gives z = ±inf when the rates differ (no spread at all, as the
+    pooled z-test) and 0 when they do not. Such looks are uninformative for the mSPRT."""
+    ratio, var = delta_method_ratio(moments)
+    estimate = ratio[1:] - ratio[0]
+    variance = var[1:] + var[0]
+    defined = np.isfinite(estimate) & np.isfinite(variance)
+    positive = defined & (variance > 0)
+    se = np.where(defined, np.sqrt(np.where(defined, variance, 0.0)), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(positive, estimate / np.where(positive, se, 1.0), np.sign(estimate) * np.inf)
+    z = np.where(defined & (estimate != 0) | positive, z, 0.0)
+    p = 2.0 * special.ndtr(-np.abs(z))
+    p_seq = mixture_pvalues(estimate[:, None], np.where(positive, variance, np.nan)[:, None], tau2)
+    prob = special.ndtr(z) if bayes else np.full(z.size, np.nan)
+    return z, p, se, p_seq[:, 0], prob
+
+
+def _beta_prob_better(s: FloatArray, n: FloatArray) -> FloatArray:
+    """P(r_k > r_0) under Beta(1, 1) priors, exact (0.5 when an arm is empty)."""
+    prob = np.full(s.size - 1, 0.5)
+    if n[0] <= 0:
+        return prob
+    for j in range(1, s.size):
+        if n[j] > 0:
+            prob[j - 1] = prob_b_beats_a(s[0], n[0], s[j], n[j]).prob_b_beats_a
+    return prob
 
 
 def _holm_reject(p: FloatArray, alpha: float) -> BoolArray:
@@ -360,6 +460,8 @@ def test_plan(
     checkpoint_every: float,
     tau: float = 0.01,
     fallback: Fallback = "control",
+    boundary: BoundaryKind = "obf_per_side",
+    unit: AnalysisUnit = "session",
 ) -> TestPlan:
     """The design of a test with a look every ``checkpoint_every`` days up to ``horizon``."""
     return TestPlan(
@@ -368,6 +470,8 @@ def test_plan(
         looks=look_times(horizon, checkpoint_every),
         tau=tau,
         fallback=fallback,
+        boundary=boundary,
+        unit=unit,
     )
 
 

@@ -32,14 +32,15 @@ def _tables() -> dict[str, pd.DataFrame]:
     a, c = LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN
     return {
         Table.DECISIONS: pd.DataFrame(
-            {Col.T: [0.1, 0.2, 0.3, 0.4], Col.CLICK: np.array([1, 0, 1, 0], dtype=np.int8),
+            {Col.T: [0.1, 0.2, 0.3, 0.4], Col.USER: [0, 1, 2, 4],
+             Col.CLICK: np.array([1, 0, 1, 0], dtype=np.int8),
              Col.EXPECTED_REWARD: np.array([0.5, 0.25, 0.5, 0.25], dtype=np.float32),
              Col.BEST_EXPECTED_REWARD: np.array([0.5, 0.5, 0.75, 0.5], dtype=np.float32)}
         ),
         Table.CONVERSIONS: pd.DataFrame({Col.T: [0.5], Col.USER: [1], Col.REVENUE: [12.0]}),
         Table.LIFECYCLE: pd.DataFrame(
-            {Col.T: [0.0, 0.0, 0.0, 0.0, 1.0], Col.USER: [0, 1, 2, 3, 2],
-             Col.EVENT: np.array([a, a, a, a, c], dtype=np.int8)}
+            {Col.T: [0.0, 0.0, 0.0, 0.0, 0.35, 1.0], Col.USER: [0, 1, 2, 3, 4, 2],
+             Col.EVENT: np.array([a, a, a, a, a, c], dtype=np.int8)}
         ),
         Table.CAMPAIGNS: pd.DataFrame(
             {Col.T: [1.0] * 4 + [2.0] * 2, Col.USER: [0, 1, 2, 3, 0, 1],
@@ -62,9 +63,14 @@ def test_run_metrics_hand_worked() -> None:
     assert m[Metric.REGRET_PER_DECISION] == pytest.approx(0.1875)
     assert m[Metric.CONVERSIONS] == 1 and m[Metric.CONVERSION_RATE] == 0.5
     assert m[Metric.REVENUE] == 12.0
-    assert m[Metric.USERS] == 4 and m[Metric.REVENUE_PER_USER] == 3.0
-    assert m[Metric.CHURNED_USERS] == 1 and m[Metric.ACTIVE_USERS_END] == 3
-    assert m[Metric.RETENTION] == pytest.approx(0.75)  # everyone joined at 0: 3/4 survive
+    assert m[Metric.USERS] == 5 and m[Metric.REVENUE_PER_USER] == 12.0 / 5
+    assert m[Metric.CHURNED_USERS] == 1 and m[Metric.ACTIVE_USERS_END] == 4
+    # KM: 5 at risk when user 2 churns at age 1 (user 4 joined at 0.35, age 1 is at 1.35 < 2)
+    assert m[Metric.RETENTION] == pytest.approx(0.8)
+    # value per starting user (users 0-3; user 4 arrived later): decisions of users 0, 1, 2
+    assert m[Metric.STARTING_USERS] == 4
+    assert m[Metric.VALUE_CLICKS] == pytest.approx((0.5 + 0.25 + 0.5) / 4)
+    assert m[Metric.VALUE_CONVERSIONS] == 0.25 and m[Metric.VALUE_REVENUE] == 3.0
     # campaigns: treated rows 0, 2, 4, 5 (users 0, 2, 0, 1); control rows 1, 3
     assert m[Metric.CAMPAIGN_ROWS] == 6
     assert m[Metric.CONTACTS] == 4 and m[Metric.CONTACTED_USERS] == 3

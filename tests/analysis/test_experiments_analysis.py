@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from recarena.analysis import experiments as ex
 from recarena.analysis.results import RunDirectory
@@ -67,14 +68,15 @@ def test_proportion_ci_is_clopper_pearson() -> None:
 
 
 # ====================================================================== A/A on the simulator
-def aa_world(n_users: int) -> WorldParams:
-    """One banner, no heterogeneity: both groups of the split face the same Bernoulli(5%)."""
+def aa_world(n_users: int, heterogeneity: float = 0.0) -> WorldParams:
+    """One banner with a 5% mean CTR; both groups of the split see it. With heterogeneity,
+    users' click probabilities differ (σ(a + h w·x_u)), so a user's sessions are correlated."""
     return WorldParams(
         population=PopulationParams(
             n_users=n_users, n_segments=1, numeric_features=["x"], categorical_features={}
         ),
         catalogue=CatalogueParams(n_items=1, n_categories=1),
-        variants=[VariantParams(name="banner", ctr=0.05)],
+        variants=[VariantParams(name="banner", ctr=0.05, heterogeneity=heterogeneity)],
     )
 
 
@@ -85,20 +87,26 @@ AA_CONFIG = {
 }  # fmt: skip
 
 
-def aa_rejections(seeds: range, n_users: int, days: float) -> dict[str, np.ndarray]:
-    """Per rule, whether each seed's A/A test rejected (daily looks, α = 5%)."""
-    world = aa_world(n_users)
+def aa_rejections(
+    seeds: range, n_users: int, days: float, heterogeneity: float = 0.0, window: float = 1.0
+) -> dict[str, np.ndarray]:
+    """Per rule (``<rule>`` per user, ``<rule>_session`` per session), whether each seed's A/A
+    test rejected (daily looks, α = 5%)."""
+    world = aa_world(n_users, heterogeneity)
     schedule = ScheduleParams(
-        days=days, surface="variant", decision_window=1.0, keep_impressions=False
+        days=days, surface="variant", decision_window=window, keep_impressions=False
     )
     params = ex.ABDesign.from_config(ABSplitParams.model_validate(AA_CONFIG).model_dump())
-    out: dict[str, list[bool]] = {m: [] for m in ex.METHODS}
+    out: dict[str, list[bool]] = {}
     for seed in seeds:
         policy = registry.make(AA_CONFIG)
         result = simulate(world, schedule, seed, session_policy=policy, oracle_columns=False)
         decisions = result.log.frame("decisions")
-        for method in ex.METHODS:
-            out[method].append(ex.replay_test(decisions, params, days, method).significant)
+        for unit in ex.UNITS:
+            for method in ex.METHODS:
+                name = method if unit == "user" else f"{method}_session"
+                replay = ex.replay_test(decisions, params, days, method, unit)
+                out.setdefault(name, []).append(replay.significant)
     return {m: np.asarray(v) for m, v in out.items()}
 
 
@@ -118,6 +126,33 @@ def check_aa(rejections: dict[str, np.ndarray], level: float) -> None:
 def test_aa_false_positive_rates() -> None:
     """300 seeds, 7 daily looks: CI-path version of the A/A check (~15 s)."""
     check_aa(aa_rejections(range(300), n_users=1000, days=7.0), level=0.99)
+
+
+def test_per_user_analysis_holds_alpha_where_sessions_do_not() -> None:
+    """Heterogeneity 3 (sessions of a user strongly correlated), 120 seeds: the per-user
+    fixed-horizon rate stays inside the 99.9% binomial band of α = 5% (0–15 of 120); the
+    per-session rate is above it (0.55 expected on the bundled world)."""
+    r = aa_rejections(range(120), n_users=1000, days=7.0, heterogeneity=3.0)
+    low, high = stats.binom.interval(0.999, 120, ALPHA)
+    assert low <= r["fixed"].sum() <= high, r["fixed"].mean()
+    assert r["fixed_session"].sum() > high, r["fixed_session"].mean()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("heterogeneity", [0.0, 1.0, 3.0])
+def test_aa_rates_per_user_and_per_session_on_the_bundled_world(heterogeneity: float) -> None:
+    """The aa_test world (2,000 users, 14 days, 6-hour windows, daily looks), 300 seeds per
+    heterogeneity: every rule's A/A rate with its exact 95% interval, per user and per
+    session (printed; run with -s). The per-user fixed-horizon rate lies in [0.03, 0.08]."""
+    r = aa_rejections(range(300), n_users=2000, days=14.0, heterogeneity=heterogeneity,
+                      window=0.25)  # fmt: skip
+    for name, values in r.items():
+        rate, low, high = ex.proportion_ci(int(values.sum()), values.size, 0.95)
+        print(f"AA h={heterogeneity:g} {name:28s} {values.sum():4d}/{values.size} "
+              f"{rate:.3f} [{low:.3f}, {high:.3f}]")  # fmt: skip
+    assert 0.03 <= r["fixed"].mean() <= 0.08
+    _, low, _ = ex.proportion_ci(int(r["sequential_msprt"].sum()), 300, 0.95)
+    assert low <= ALPHA
 
 
 @pytest.mark.slow

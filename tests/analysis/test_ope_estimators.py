@@ -159,8 +159,14 @@ def test_pseudoinverse_closed_form_and_unbiasedness_under_uniform_logging() -> N
     gamma = uniform_slate_gamma(m, slots)
     reward = np.ones(len(slates))
     est = ope.pseudoinverse(reward, slates, marginals, gamma)
-    closed = m * marginals[np.arange(slots), slates].sum(axis=1) - slots + 1
-    assert est.value == pytest.approx(closed.mean())
+    # The closed form under the uniform logger reads the target's probabilities of the
+    # logged items in every slot: the same estimate and interval, decision by decision.
+    positions = marginals[:, slates].transpose(1, 2, 0)  # [i, j, k] = θ(k, s_ij)
+    fast = ope.pseudoinverse_uniform(reward, positions, m)
+    assert (fast.value, fast.ci_low, fast.ci_high) == pytest.approx(
+        (est.value, est.ci_low, est.ci_high)
+    )
+    assert fast.ess == pytest.approx(est.ess)
     # Additive slate reward phi[j, a]: the exact expectation over the uniform logger is the
     # target's value (Swaminathan et al. 2017, Prop. 1).
     phi = rng.uniform(0, 0.4, size=(slots, m))

@@ -155,3 +155,22 @@ def test_exposure_over_time_popularity_uses_past_only() -> None:
     assert series["overlap"].tolist() == [1.0, 1.0]
     slopes = drift(series).set_index("metric")["slope_per_day"]
     assert slopes["popularity_percentile"] > 0
+
+
+def test_ips_ranking_metrics_hand_worked() -> None:
+    import scipy.sparse as sp
+
+    from recarena.experiment.evaluate import ips_ranking_metrics
+
+    # user 0: relevant items 1 (p = 0.5, at rank 1) and 2 (p = 0.25, not in the top 2);
+    # user 1: relevant item 0 (p = 0.1) at rank 2; user 2: relevant item 3, never exposed.
+    relevance = sp.csr_array(np.array([[0, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]], float))
+    recs = np.array([[1, 0, 2], [3, 0, -1], [0, 1, 2]])
+    propensity = np.array([0.1, 0.5, 0.25, 0.0])
+    got = ips_ranking_metrics(recs, relevance, propensity, k=2)
+    # user 0: weights 2 and 4, hit weight 2 → 1/3; user 1: weight 10 hit at rank 2 → 1.
+    assert got["ips_recall@2"] == pytest.approx((1 / 3 + 1.0) / 2)
+    assert got["ips_dcg@2"] == pytest.approx((1 / 3 + 1 / np.log2(3)) / 2)
+    # Uniform propensities: plain per-user recall.
+    flat = ips_ranking_metrics(recs, relevance, np.full(4, 0.3), k=2)
+    assert flat["ips_recall@2"] == pytest.approx((1 / 2 + 1 + 0) / 3)

@@ -12,6 +12,7 @@ from gymnasium.utils.env_checker import check_env
 
 import recarena.gym
 from recarena.simulator.behaviour import sigmoid
+from recarena.simulator.world import offer_eligibility
 
 IDS = list(recarena.gym.ENV_IDS)
 SMALL = {"population": {"n_users": 300}, "catalogue": {"n_items": 30}}
@@ -112,3 +113,19 @@ def test_docs_example_runs_and_learns() -> None:
     exec(compile(code.group(1), "docs/gym.md", "exec"), namespace)
     first, last = namespace["regret_first"], namespace["regret_last"]
     assert last < 0.6 * first  # the tiny policy's regret per session falls as it learns
+
+
+def test_campaign_reward_is_a_response_to_the_offer_sent() -> None:
+    env = gym.make("recarena/Campaign-v0", world=_small("recarena/Campaign-v0"))
+    model = env.unwrapped.model
+    for seed in range(8):
+        _, info = env.reset(seed=seed)
+        user = np.array([info["user"]])
+        _, p1 = model.oracle.offer_probabilities(user)
+        p1 = np.where(offer_eligibility(model.world, user), p1, 0.0)[0]
+        _, reward, _, _, info = env.step(0)  # no offer: nothing to respond to
+        assert reward == 0.0 and info["expected_reward"] == 0.0
+        assert info["best_expected_reward"] == pytest.approx(max(p1.max(), 0.0))
+        env.reset(seed=seed)
+        *_, info = env.step(1)  # offer 0
+        assert info["expected_reward"] == pytest.approx(p1[0])

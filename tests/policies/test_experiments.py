@@ -6,6 +6,7 @@ engine on tiny variant-surface worlds with fixed seeds.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -32,7 +33,7 @@ from recarena.simulator.params import (
     WorldParams,
 )
 from recarena.simulator.simulation import simulate
-from recarena.stats import obrien_fleming_bounds, srm_check, two_proportion_ztest
+from recarena.stats import group_sequential_bounds, srm_check, two_proportion_ztest
 from recarena.stats.sequential_test import SequentialTest, TestPlan, look_times
 
 RECORDER = "tests.policies.test_experiments:Recorder"
@@ -185,14 +186,18 @@ def test_msprt_uses_running_minimum_always_valid_pvalues() -> None:
     assert out.p_sequential[0, -1] < out.p_nominal[0, -1]  # but it never forgets
 
 
-def test_obrien_fleming_uses_lan_demets_bounds() -> None:
+@pytest.mark.parametrize("boundary", ["obf_per_side", "obf_two_sided", "pocock_spending",
+                                      "obf_classical"])  # fmt: skip
+def test_obrien_fleming_rule_uses_the_named_boundaries(boundary: Any) -> None:
     control, n, treated = STRONG
-    test = SequentialTest(plan("obrien_fleming"), 2)
+    design = dataclasses.replace(plan("obrien_fleming"), boundary=boundary)
+    test = SequentialTest(design, 2)
     feed(test, [control, treated], n)
     out = test.outcome()
-    expected = obrien_fleming_bounds(4, 0.05).z_bounds
+    expected = group_sequential_bounds(4, 0.05, kind=boundary).z_bounds
     np.testing.assert_allclose(out.threshold, expected)
     np.testing.assert_array_equal(out.reject[0], np.abs(out.z[0]) >= np.asarray(expected))
+    assert plan("obrien_fleming").boundary == "obf_per_side"  # the scenarios' default
     with pytest.raises(ValueError, match="at most 50 looks"):
         plan("obrien_fleming", n_looks=60)
 

@@ -415,3 +415,21 @@ def test_time_order_is_a_stable_sort_with_or_without_ties() -> None:
     order = _time_order(tied)
     np.testing.assert_array_equal(order, np.argsort(tied, kind="stable"))
     assert _time_order(np.array([])).size == 0
+
+
+def test_run_seconds_is_the_wall_clock_of_the_run() -> None:
+    # Regression: a loop variable once reused the start timer's name, so ``seconds`` was
+    # measured from a block offset (0) rather than from the run's start: it grew with the
+    # machine's uptime and decisions/s came out tiny.
+    import time
+
+    tic = time.perf_counter()
+    res = simulate(
+        world_params(200, 40),
+        ScheduleParams.model_validate({"days": 2, "slate_size": 5}),
+        seed=1,
+        session_policy=registry.make({"kind": "random"}),
+    )
+    wall = time.perf_counter() - tic
+    assert 0.0 < res.stats.seconds <= wall
+    assert res.stats.decisions_per_second >= res.stats.decisions / wall

@@ -201,3 +201,30 @@ def test_world_from_arrays_rejects_nan() -> None:
     with pytest.raises(ValueError, match=r"items\.price has 1 non-finite"):
         World(good.users, items, good.offers, good.variants, good.numeric_names,
               good.categorical_levels)  # fmt: skip
+
+
+@pytest.mark.parametrize("heterogeneity", [0.0, 1.0, 3.0])
+def test_variant_ctr_is_the_population_mean_click_probability(heterogeneity: float) -> None:
+    from scipy.special import expit
+
+    from recarena.simulator.world import generate_world, mean_ctr_intercept
+
+    params = world_params(
+        3000, 20, variants=[{"name": "b", "ctr": 0.05, "heterogeneity": heterogeneity},
+                            {"name": "c", "ctr": 0.2, "heterogeneity": heterogeneity,
+                             "ctr_after_shift": 0.1}],
+    )  # fmt: skip
+    world = generate_world(params, np.random.SeedSequence(3), 14.0)
+    x = world.features.astype(np.float64)
+    v = world.variants
+    # Reference: the mean over users of σ(a + w·x), computed directly.
+    np.testing.assert_allclose(expit(v.logit + x @ v.weights.T).mean(axis=0), [0.05, 0.2],
+                               rtol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(expit(v.logit_after_shift[1] + x @ v.weights[1]).mean(), 0.1,
+                               rtol=1e-9)  # fmt: skip
+    if heterogeneity == 0.0:
+        np.testing.assert_allclose(v.logit, np.log([0.05 / 0.95, 0.2 / 0.8]), rtol=1e-12)
+    else:  # the old reading (ctr as σ of the intercept) would be off the declared mean
+        assert abs(expit(np.log(0.05 / 0.95) + x @ v.weights[0]).mean() - 0.05) > 0.002
+    # Hand case: scores ±1 at ctr 0.5 → a = 0 by symmetry.
+    assert mean_ctr_intercept(0.5, np.array([-1.0, 1.0])) == pytest.approx(0.0, abs=1e-12)

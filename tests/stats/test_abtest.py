@@ -20,8 +20,10 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
+    power_proportions_2indep,
     proportion_effectsize,
     proportions_ztest,
+    samplesize_proportions_2indep_onetail,
 )
 
 from recarena.stats import (
@@ -32,6 +34,7 @@ from recarena.stats import (
     cuped,
     cuped_theta,
     cuped_ttest,
+    group_sequential_bounds,
     msprt_pvalues,
     obrien_fleming_bounds,
     power_two_proportions,
@@ -300,6 +303,28 @@ def test_power_matches_statsmodels(p_a: float, p_b: float, alternative: Alternat
         ref = NormalIndPower().power(h, n, 0.05, ratio=ratio, alternative=alternative)
         got = power_two_proportions(p_a, p_b, n, alpha=0.05, ratio=ratio, alternative=alternative)
         assert got == pytest.approx(ref, rel=1e-10, abs=1e-14)
+
+
+def test_pooled_unpooled_sample_size_is_the_calculators_3841() -> None:
+    # 10% → 12%, α = 0.05 two-sided, 80% power: (1.959964·√(2·0.11·0.89) +
+    # 0.841621·√(0.09 + 0.1056))² / 0.02² = 3840.85 → 3,841 per group (Cohen's h: 3,835).
+    r = sample_size_two_proportions(0.10, 0.02, method="pooled_unpooled")
+    assert (r.n_a, r.n_b, r.method) == (3841, 3841, "pooled_unpooled")
+    assert sample_size_two_proportions(0.10, 0.02).n_a == 3835
+
+
+@pytest.mark.parametrize("ratio", [1.0, 2.0, 0.5])
+@pytest.mark.parametrize("alternative", ["two-sided", "larger"])
+def test_pooled_unpooled_matches_statsmodels(ratio: float, alternative: Alternative) -> None:
+    # statsmodels' first group is our b (rate p_a + diff), its ratio is n_a / n_b.
+    got = power_two_proportions(0.10, 0.13, 1000, ratio=ratio, alternative=alternative,
+                                method="pooled_unpooled")  # fmt: skip
+    ref = power_proportions_2indep(0.03, 0.10, 1000 * ratio, ratio=1 / ratio,
+                                   alternative=alternative).power  # fmt: skip
+    assert got == pytest.approx(ref, abs=1e-9)
+    r = sample_size_two_proportions(0.10, 0.03, ratio=ratio, method="pooled_unpooled")
+    n_b = samplesize_proportions_2indep_onetail(0.03, 0.10, 0.8, ratio=1 / ratio)
+    assert r.n_b == math.ceil(n_b - 1e-9)
 
 
 def test_designed_sample_size_achieves_power_in_simulation() -> None:
@@ -628,6 +653,48 @@ def test_obf_monte_carlo_crossing_probability_is_alpha(
     # Crossing by each look tracks the spending function.
     first_cross = np.cumsum(np.abs(z) >= np.array(b.z_bounds), axis=1) > 0
     np.testing.assert_allclose(first_cross.mean(axis=0), b.cumulative_alpha, atol=1.2e-3)
+
+
+@pytest.mark.parametrize(("n_looks", "c_b"), [(2, 1.977), (3, 2.004), (4, 2.024), (5, 2.040)])
+def test_classical_obf_constants_match_jennison_turnbull(n_looks: int, c_b: float) -> None:
+    # Jennison & Turnbull (2000), Table 2.3: C_B(K, α = 0.05), equal spacing, c_k = C_B√(K/k).
+    b = group_sequential_bounds(n_looks, 0.05, kind="obf_classical")
+    k = np.arange(1, n_looks + 1)
+    np.testing.assert_allclose(b.z_bounds, c_b * np.sqrt(n_looks / k), atol=5e-4 * np.sqrt(n_looks))
+    assert b.z_bounds[-1] == pytest.approx(c_b, abs=5e-4)
+    assert b.cumulative_alpha[-1] == pytest.approx(0.05, abs=1e-9)
+
+
+def test_classical_obf_matches_gsdesign_unit_test() -> None:
+    # gsDesign's own check (inst/unitTests/runit.output.R, "test.Deming.OFbound"):
+    # gsDesign(k=4, test.type=2, sfu="OF") gives bounds 4.05, 2.86, 2.34, 2.02 (2 decimals).
+    b = group_sequential_bounds(4, 0.05, kind="obf_classical")
+    assert np.round(b.z_bounds, 2).tolist() == [4.05, 2.86, 2.34, 2.02]
+
+
+@pytest.mark.parametrize("kind", ["obf_per_side", "obf_two_sided", "pocock_spending",
+                                  "obf_classical"])  # fmt: skip
+def test_every_convention_spends_as_declared_against_multivariate_normal(kind: Any) -> None:
+    # Independent reference: scipy's multivariate normal CDF (Genz) of staying inside the
+    # bounds up to each look, corr(Z_i, Z_j) = √(t_i/t_j); its error is ~1e-5 here.
+    t = np.array([0.2, 0.5, 0.8, 1.0])
+    b = group_sequential_bounds(4, 0.05, t, kind=kind)
+    c = np.array(b.z_bounds)
+    for look in range(1, 5):
+        tt = t[:look]
+        cov = np.sqrt(np.minimum.outer(tt, tt) / np.maximum.outer(tt, tt))
+        mvn = stats.multivariate_normal(np.zeros(look), cov, seed=np.random.default_rng(7))
+        crossed = 1.0 - mvn.cdf(c[:look], lower_limit=-c[:look])
+        assert crossed == pytest.approx(b.cumulative_alpha[look - 1], abs=5e-5), look
+    if kind == "pocock_spending":
+        assert b.cumulative_alpha[0] == pytest.approx(0.05 * math.log1p((math.e - 1) * 0.2))
+    assert b.kind == kind
+
+
+def test_pocock_spending_bounds_are_nearly_flat_and_obf_default_is_per_side() -> None:
+    b = group_sequential_bounds(5, 0.05, kind="pocock_spending")
+    assert np.all(np.diff(b.z_bounds) < 0) and b.z_bounds[0] - b.z_bounds[-1] < 0.06
+    assert group_sequential_bounds(5).z_bounds[0] == pytest.approx(4.8769, abs=1e-4)
 
 
 # --------------------------------------------------------------------------------------------

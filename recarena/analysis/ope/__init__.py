@@ -20,7 +20,12 @@ from recarena.analysis.ope.feedback import LoggedFeedback
 from recarena.analysis.ope.ips import clipped_ips, ips, snips
 from recarena.analysis.ope.replay import replay
 from recarena.analysis.ope.reward_model import fit_reward_model
-from recarena.analysis.ope.slate import independent_item_ips, position_based_ips, pseudoinverse
+from recarena.analysis.ope.slate import (
+    independent_item_ips,
+    position_based_ips,
+    pseudoinverse,
+    pseudoinverse_uniform,
+)
 from recarena.analysis.ope.suite import ESTIMATORS, estimate_all
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "kish_ess",
     "position_based_ips",
     "pseudoinverse",
+    "pseudoinverse_uniform",
     "replay",
     "snips",
     "switch_doubly_robust",

@@ -37,8 +37,8 @@ is additive over (slot, item) pairs and needs only slate-level rewards. With
     \hat V_{\mathrm{PI}} = \frac1n \sum_i r_i\, \theta_{x_i}^\top \Gamma_{x_i}^{+}\,
         \mathbb 1_{s_i} ,
 
-which for a uniformly random logger reduces to the weight
-:math:`m \sum_j \theta_{x_i}(j, s_{ij}) - L + 1` (ibid., §3).
+which for a uniformly random logger depends only on the target's probabilities of the logged
+items in each slot (:func:`pseudoinverse_uniform`).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ __all__ = [
     "independent_item_ips",
     "position_based_ips",
     "pseudoinverse",
+    "pseudoinverse_uniform",
     "slot_item_indicator",
     "uniform_slate_gamma",
 ]
@@ -184,4 +185,38 @@ def pseudoinverse(
     return ratio_estimate(
         "pseudoinverse", w * reward, ess=kish_ess(w), clusters=clusters, level=level,
         bounds=(0.0, float(slots)),
+    )  # fmt: skip
+
+
+def pseudoinverse_uniform(
+    reward: FloatArray,
+    target_positions: FloatArray,
+    n_items: int,
+    *,
+    clusters: IntArray | None = None,
+    level: float = 0.95,
+) -> Estimate:
+    r"""The pseudoinverse estimator under a uniformly random logger, without per-row Γ⁺ work.
+
+    By symmetry, :math:`\Gamma^+ \mathbb 1_s` takes three values: x on the slate's own
+    (slot, item) pairs, y on its items in the other slots, z on items not in the slate (read
+    off the pseudoinverse of :func:`uniform_slate_gamma` once). So the weight of decision i
+    is x A_i + y B_i + z (L − A_i − B_i), with A_i = Σ_j θ(j, s_ij) and B_i = Σ_j Σ_{k≠j}
+    θ(k, s_ij), from ``target_positions[i, j, k]`` = P(the target shows item s_ij in slot k),
+    (n, L, L); it equals :func:`pseudoinverse` with :func:`uniform_slate_gamma`.
+    """
+    positions = np.asarray(target_positions, dtype=np.float64)
+    slots = positions.shape[1]
+    canonical = slot_item_indicator(np.arange(slots)[None, :], n_items)[0]
+    g = np.linalg.pinv(uniform_slate_gamma(n_items, slots)) @ canonical
+    # own pair (slot 0, item 0); item 0 in slot 1; an item outside the slate in slot 0
+    x = g[0]
+    y = g[n_items] if slots > 1 else 0.0
+    z = g[slots] if n_items > slots else 0.0
+    own = np.trace(positions, axis1=1, axis2=2)
+    other = positions.sum(axis=(1, 2)) - own
+    w = x * own + y * other + z * (slots - own - other)
+    return ratio_estimate(
+        "pseudoinverse", w * np.asarray(reward, dtype=np.float64), ess=kish_ess(w),
+        clusters=clusters, level=level, bounds=(0.0, float(slots)),
     )  # fmt: skip

@@ -23,6 +23,7 @@ Figures
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -55,6 +56,7 @@ from recarena.analysis.report import (
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, N_SEEDS, SEED, band
 from recarena.simulator.log import Col
 from recarena.stats.bandit_bounds import lai_robbins_constant
+from recarena.stats.group_sequential import BOUNDARY_LABELS
 
 __all__ = [
     "SECTION",
@@ -254,10 +256,24 @@ def _long_summary(ctx: ReportContext, analysis: ExperimentAnalysis) -> pd.DataFr
 
 
 def _fpr_summary(fpr: pd.DataFrame) -> pd.DataFrame:
-    """The false-positive rates in the same layout, one "metric" per rule."""
-    return pd.DataFrame({ARM: fpr[ARM], METRIC: fpr["rule"], MEAN: fpr["fpr"],
-                         CI_LOW: fpr["ci_low"], CI_HIGH: fpr["ci_high"],
+    """The false-positive rates in the same layout, one "metric" per rule and unit."""
+    return pd.DataFrame({ARM: fpr[ARM], METRIC: fpr["rule"] + " · per " + fpr["unit"],
+                         MEAN: fpr["fpr"], CI_LOW: fpr["ci_low"], CI_HIGH: fpr["ci_high"],
                          N_SEEDS: fpr["runs"]})  # fmt: skip
+
+
+def _boundary_note(ctx: ReportContext) -> str:
+    """Which group-sequential convention each A/B arm's O'Brien–Fleming rule uses."""
+    named = []
+    for arm in ctx.results.scenario.get("arms") or []:
+        policy = arm.get("policy") or {} if isinstance(arm, dict) else {}
+        if policy.get("kind") == "ab_split":
+            kind = str(policy.get("boundary", "obf_two_sided"))
+            named.append(f"{arm.get('name')}: {BOUNDARY_LABELS.get(kind, kind)}")
+    if not named:
+        return ""
+    text = "O'Brien–Fleming rule boundaries — " + "; ".join(named) + "."
+    return f"<p>{html.escape(text)}</p>"
 
 
 def build(ctx: ReportContext) -> SectionOutput | None:
@@ -282,10 +298,16 @@ def build(ctx: ReportContext) -> SectionOutput | None:
         body.append(
             "<h3>A/A false-positive rates</h3><p>Null runs (all variants equal): the share of "
             "runs in which each rule declared a difference, replayed on the same logged data "
-            "(arms that commit are scored on their own rule only).</p>"
+            "(arms that commit are scored on their own rule only). <em>Per user</em>: the "
+            "randomisation unit — clicks per session as a ratio of per-user sums with a "
+            "delta-method variance (Deng et al. 2018), at every look. <em>Per session</em>: "
+            "every session treated as independent, which users' heterogeneity makes "
+            "anti-conservative; shown for contrast.</p>"
         )
-        rules = list(dict.fromkeys(fpr["rule"]))
-        body.append(summary_html(_fpr_summary(fpr), rules, level=level, labels={}))
+        summary = _fpr_summary(fpr)
+        rules = list(dict.fromkeys(summary[METRIC]))
+        body.append(summary_html(summary, rules, level=level, labels={}))
+    body.append(_boundary_note(ctx))
     ab = analysis.ab_runs()
     if len(ab):
         keep = [c for c in (SEED, ARM, "test", "significant", "decision_time", "winner_name",
@@ -304,7 +326,7 @@ def build(ctx: ReportContext) -> SectionOutput | None:
     captions["experiments_allocation"] = "Share of decisions served by each option per day."
     if len(analysis.share_on_best):
         figures["experiments_share_on_best"] = plots.band_plot(
-            band(analysis.share_on_best, DAY, SHARE_ON_BEST, ARM, level), DAY,
+            band(analysis.share_on_best, DAY, SHARE_ON_BEST, ARM, level, bounds=(0.0, 1.0)), DAY,
             title="Share of traffic on the best variant", xlabel="day",
             ylabel="share of decisions on the oracle's best action", **kw,
         )  # fmt: skip

@@ -19,8 +19,12 @@ Contents
   metric's drift (slope per day), catalogue coverage included.
 * **Offline** (:mod:`recarena.experiment.evaluate`): every arm's policy is refitted on a global
   time split of one arm's log (by default the ``random`` arm — an unbiased exposure log) and
-  ranks the full candidate catalogue: NDCG, HitRate, MRR, coverage at k, overall and on the
-  cold/warm user and item slices.
+  ranks the full candidate catalogue: NDCG, HitRate, MRR, MAP, coverage at k (and their
+  inverse-propensity-weighted recall and DCG), overall and on the cold/warm user and item
+  slices.
+* **Offline vs online agreement** (:mod:`recarena.analysis.agreement`): Kendall τ between each
+  offline metric's ordering of the arms and their online long-term value (expected clicks per
+  starting user), with a bootstrap interval over seeds; ``metrics/recsys_offline_online_tau.csv``.
 
 Scenario options (``analysis: {recsys: {...}}``): ``offline`` (default true), ``log_arm``
 (default: the first arm whose policy kind is ``random``, else the first arm), ``protocol``
@@ -38,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from recarena.analysis import plots
+from recarena.analysis.agreement import offline_online_tau
 from recarena.analysis.business import Metric
 from recarena.analysis.feedback_loops import drift, exposure_over_time
 from recarena.analysis.report import (
@@ -59,7 +64,8 @@ ONLINE_METRICS = (
     Metric.REVENUE_PER_USER, Metric.RETENTION, "mean_satisfaction", "fallback_share",
     "fit_seconds",
 )  # fmt: skip
-OFFLINE_METRICS = ("ndcg", "hit_rate", "mrr", "map", "catalogue_coverage")
+OFFLINE_METRICS = ("ndcg", "hit_rate", "mrr", "map", "catalogue_coverage", "ips_recall",
+                   "ips_dcg")  # fmt: skip
 # Plotted per day. Exposure concentration rather than "catalogue shown so far": with any
 # ε-exploration every arm shows nearly the whole catalogue within a day, so that curve could
 # not tell the arms apart (it stays in the drift table).
@@ -157,6 +163,14 @@ def _offline_summary(offline: pd.DataFrame, level: float) -> pd.DataFrame:
     return summary.assign(model=parts[0], slice=parts[1]).drop(columns="model_slice")
 
 
+def _agreement(ctx: ReportContext, offline: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
+    """Kendall τ of each offline metric (slice ``all``) against online value, per arm."""
+    if not ctx.has_metric(Metric.VALUE_CLICKS):
+        return pd.DataFrame()
+    part = offline.loc[(offline["slice"] == "all") & offline["metric"].isin(metrics)]
+    return offline_online_tau(part, ctx.per_run, Metric.VALUE_CLICKS, level=ctx.level)
+
+
 def build(ctx: ReportContext) -> SectionOutput | None:
     """The section (module docstring); ``None`` when it does not apply."""
     options = recsys_options(ctx)
@@ -213,6 +227,17 @@ def build(ctx: ReportContext) -> SectionOutput | None:
                 f"{html.escape(options.get('protocol', 'time_split'))}, full-catalogue "
                 f"ranking) — slice <b>{html.escape(slice_name)}</b>.</p>"
                 + html_table(_ci_text(part, wanted, by="model"), index=True)
+            )
+        agreement = _agreement(ctx, offline, wanted)
+        if len(agreement):
+            tables["recsys_offline_online_tau"] = agreement
+            body.append(
+                "<p>Offline vs online: Kendall τ between each offline metric's ordering of the "
+                "arms and their online long-term value (expected clicks per starting user), "
+                f"{ctx.level:.0%} percentile bootstrap over seeds. +1: the offline metric ranks "
+                "the arms as users do; −1: it reverses them. Compare the ips_ rows with the "
+                "naive ones to see how much of the disagreement is exposure bias.</p>"
+                + html_table(agreement)
             )
     return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
 
