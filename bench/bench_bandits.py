@@ -12,7 +12,8 @@ kernel of the same policy doing the same work with nothing around it.
 The kernel baseline
 -------------------
 ``decide(features)``, for the B users of a request
-    the kernel of :data:`recarena.policies.bandits.KERNELS` (statistics + generator -> arms)
+    the kernel of :data:`recarena.policies.bandits.kernels.KERNELS` (statistics + generator
+    -> ranked arms)
     plus the propensity the policy logs, computed with the module's pure functions and sharing
     the kernel's intermediate results as a bare implementation would. UCB family and KL-UCB:
     ``ucb_index`` / ``kl_ucb_index`` over the K arms, ``select_top_k`` for the B users and
@@ -93,8 +94,23 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind, Surface
-from recarena.policies import bandits as bd
 from recarena.policies import registry
+from recarena.policies.bandits.context_free import Thompson
+from recarena.policies.bandits.kernels import (
+    KERNELS,
+    epsilon_greedy_kernel,
+    softmax_kernel,
+    thompson_kernel,
+)
+from recarena.policies.bandits.propensities import (
+    epsilon_greedy_propensity,
+    lin_thompson_propensity,
+    monte_carlo_propensity,
+    softmax_propensity,
+    tie_propensity,
+)
+from recarena.policies.bandits.scores import kl_ucb_index, linear_moments, ucb_index
+from recarena.policies.bandits.selection import select_top_k
 from recarena.policies.base import Policy
 from recarena.simulator.params import (
     CatalogueParams,
@@ -197,29 +213,29 @@ def kernel_call(
 ) -> Callable[[int, np.random.Generator], np.ndarray]:
     """The arms-only kernel of ``policy`` with its final statistics, as ``call(B, rng)``."""
     if kind == "bandit_over_policies":
-        assert isinstance(policy.allocator_, bd.Thompson)  # type: ignore[attr-defined]
+        assert isinstance(policy.allocator_, Thompson)  # type: ignore[attr-defined]
         return kernel_call("thompson", policy.allocator_, features, t)  # type: ignore[attr-defined]
-    kernel = bd.KERNELS[kind]
+    kernel = KERNELS[kind]
     p: Any = policy.params
     if kind in ("lin_ucb", "lin_thompson"):
         state = policy.state_[Surface.VARIANT]  # type: ignore[attr-defined]
         x = _design(features.astype(np.float64))
         scale = p.alpha if kind == "lin_ucb" else p.v
-        return lambda b, rng: kernel(x[:b], state.theta, state.a_inv, scale, rng)
+        return lambda b, rng: kernel(x[:b], state.theta, state.a_inv, scale, rng).arms
     stats = policy.statistics(Surface.VARIANT, t)  # type: ignore[attr-defined]
     n, s = stats.n, stats.s
     means = s / np.maximum(n, 1.0)
     if kind == "epsilon_greedy":
-        return lambda b, rng: kernel(means, p.epsilon, b, rng)
+        return lambda b, rng: kernel(means, p.epsilon, b, rng).arms
     if kind == "softmax":
-        return lambda b, rng: kernel(means, p.temperature, b, rng)
+        return lambda b, rng: kernel(means, p.temperature, b, rng).arms
     if kind in ("thompson", "discounted_thompson"):
         alpha = p.prior_count * p.prior_mean + s
         beta = p.prior_count * (1 - p.prior_mean) + n - s
-        return lambda b, rng: kernel(alpha, beta, b, rng)
+        return lambda b, rng: kernel(alpha, beta, b, rng).arms
     if kind == "kl_ucb":
-        return lambda b, rng: kernel(n, s, b, rng, c=p.c)
-    return lambda b, rng: kernel(n, s, b, rng, exploration=p.exploration, xi=p.xi)
+        return lambda b, rng: kernel(n, s, b, rng, c=p.c).arms
+    return lambda b, rng: kernel(n, s, b, rng, exploration=p.exploration, xi=p.xi).arms
 
 
 def decide_call(kind: str, policy: Policy, t: float, seed: int) -> Decide:
@@ -234,14 +250,14 @@ def decide_call(kind: str, policy: Policy, t: float, seed: int) -> Decide:
 
         def linear(features: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
             b = features.shape[0]
-            mean, width = bd.linear_moments(_design(features), theta, a_inv)
+            mean, width = linear_moments(_design(features), theta, a_inv)
             if kind == "lin_ucb":
                 scores = mean + p.alpha * width
-                arms = bd.select_top_k(scores, 1, rng, batch_size=b)
-                return arms, bd.tie_propensity(scores, arms[:, 0])
+                arms = select_top_k(scores, 1, rng, batch_size=b)
+                return arms, tie_propensity(scores, arms[:, 0])
             draws = mean + p.v * width * rng.standard_normal(mean.shape)
-            arms = bd.select_top_k(draws, 1, rng, batch_size=b)
-            prop = bd.lin_thompson_propensity(mean, p.v * width, arms[:, 0], p.propensity_samples)
+            arms = select_top_k(draws, 1, rng, batch_size=b)
+            prop = lin_thompson_propensity(mean, p.v * width, arms[:, 0], p.propensity_samples)
             return arms, prop
 
         return linear
@@ -252,14 +268,14 @@ def decide_call(kind: str, policy: Policy, t: float, seed: int) -> Decide:
     if kind in ("epsilon_greedy", "softmax"):
         means = np.where(unplayed, np.inf, s / np.maximum(n, 1.0))
         kernel, propensity = (
-            (bd.epsilon_greedy_kernel, bd.epsilon_greedy_propensity)
+            (epsilon_greedy_kernel, epsilon_greedy_propensity)
             if kind == "epsilon_greedy"
-            else (bd.softmax_kernel, bd.softmax_propensity)
+            else (softmax_kernel, softmax_propensity)
         )
         knob = p.epsilon if kind == "epsilon_greedy" else p.temperature
 
         def exact(features: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-            arms = kernel(means, knob, features.shape[0], rng)
+            arms = kernel(means, knob, features.shape[0], rng).arms
             return arms, propensity(means, knob, arms[:, 0])
 
         return exact
@@ -269,8 +285,8 @@ def decide_call(kind: str, policy: Policy, t: float, seed: int) -> Decide:
         extra = np.random.default_rng(seed + 1)  # Monte Carlo draws of small batches
 
         def thompson(features: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-            arms = bd.thompson_kernel(alpha, beta, features.shape[0], rng, forced=unplayed)
-            prop = bd.monte_carlo_propensity(
+            arms = thompson_kernel(alpha, beta, features.shape[0], rng, forced=unplayed).arms
+            prop = monte_carlo_propensity(
                 lambda m: extra.beta(alpha, beta, size=(m, 1, n_arms)),
                 arms[:, 0], p.propensity_samples, n_arms,
             )  # fmt: skip
@@ -278,14 +294,14 @@ def decide_call(kind: str, policy: Policy, t: float, seed: int) -> Decide:
 
         return thompson
     if kind == "kl_ucb":
-        index_of: Callable[[], np.ndarray] = lambda: bd.kl_ucb_index(n, s, c=p.c)  # noqa: E731
+        index_of: Callable[[], np.ndarray] = lambda: kl_ucb_index(n, s, c=p.c)  # noqa: E731
     else:
-        index_of = lambda: bd.ucb_index(n, s, exploration=p.exploration, xi=p.xi)  # noqa: E731
+        index_of = lambda: ucb_index(n, s, exploration=p.exploration, xi=p.xi)  # noqa: E731
 
     def index_policy(features: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         index = index_of()
-        arms = bd.select_top_k(index, 1, rng, batch_size=features.shape[0])
-        return arms, bd.tie_propensity(index, arms[:, 0])
+        arms = select_top_k(index, 1, rng, batch_size=features.shape[0])
+        return arms, tie_propensity(index, arms[:, 0])
 
     return index_policy
 

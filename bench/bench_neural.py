@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from recarena.policies.recommenders import blockwise_top_k
+from recarena.numerics.topk import blockwise_top_k
 
 
 # ------------------------------------------------------------------------------ 1. training

@@ -3,8 +3,8 @@
 Run: ``python bench/bench_recommenders.py [--quick] [--threads 1 2]``
 
 1. **ALS fit** — ``implicit``'s CPU ALS (conjugate gradient, 64 factors, as
-   :class:`recarena.policies.collaborative.ALSRecommender` configures it) on a synthetic
-   implicit-feedback matrix with ≥ 1M interactions (Zipf item popularity, low-rank user
+   :class:`recarena.policies.recommenders.collaborative.ALSRecommender` configures it) on a
+   synthetic implicit-feedback matrix with ≥ 1M interactions (Zipf item popularity, low-rank user
    taste), timed per iteration (total fit time / iterations; the fit is repeated and the
    fastest kept).
 2. **Scoring** — top-10 over a 10,000-item catalogue with 64-factor vectors, in users per
@@ -152,7 +152,7 @@ def _als_policy(users_vec: np.ndarray, items_vec: np.ndarray, threads: int):  # 
     from recarena.contract import Surface
     from recarena.experiment.checks import check_context
     from recarena.policies import registry
-    from recarena.policies.recommenders import FactorRecommender
+    from recarena.policies.recommenders.base import FactorRecommender
 
     n_users, n_items = users_vec.shape[0], items_vec.shape[0]
     spec = check_context(Surface.SLATE).spec

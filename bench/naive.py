@@ -7,10 +7,11 @@ vectorisation:
 * one SimPy process per user, woken at each of the user's sessions (event-exact, no
   decision window);
 * per event, in Python: draw the gap, build the slate (k distinct items uniformly among the
-  available ones, by rejection as in :func:`recarena.policies.slates.random_slates`), compute
-  the MNL choice for that one user with the pure functions of
-  :mod:`recarena.simulator.behaviour` called on 1-row arrays, draw the conversion, update
-  satisfaction and the fatigue ring, and append a row to a Python list;
+  available ones, by rejection as in
+  :func:`recarena.policies.recommenders.slates.random_slates`), compute the MNL choice for
+  that one user with the pure functions of :mod:`recarena.simulator.behaviour` called on
+  1-row arrays, draw the conversion, update satisfaction and the fatigue ring, and append a
+  row to a Python list;
 * a daily process that walks the users one by one for churn (same hazard equation).
 
 What it does not do (so the comparison is, if anything, flattering to it): no Parquet, no

@@ -8,22 +8,52 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from recarena.experiment.loading import apply_overrides, load_scenario, scenario_from_dict
+from recarena.experiment.invocation import (
+    InvocationError,
+    check_jobs,
+    check_seeds,
+    results_directory,
+)
+from recarena.experiment.loading import load_scenario, scenario_from_dict
+from recarena.experiment.overrides import apply_overrides, parse_override
 from recarena.experiment.scenarios import resolve_scenario_path
 from recarena.experiment.schema import ScenarioConfig
 
-__all__ = ["Results", "load", "run"]
+__all__ = ["Results", "SweepResults", "load", "run"]
 
 
-class Results:
+class _ReportDirectory:
+    """What every results directory offers: its path, its report and its metric tables
+    (built on first use when missing)."""
+
+    path: Path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    @property
+    def report_path(self) -> Path:
+        """The self-contained HTML report."""
+        return self.path / "report.html"
+
+    def _metrics(self, name: str) -> pd.DataFrame:
+        path = self.path / "metrics" / f"{name}.csv"
+        if not path.exists():
+            from recarena.experiment.runner import build_report
+
+            build_report(self.path)
+        return pd.read_csv(path)
+
+
+class Results(_ReportDirectory):
     """A finished results directory: tables, metrics and plots.
 
     Parameters
@@ -38,22 +68,6 @@ class Results:
         self.path = Path(path)
         self.directory = RunDirectory(self.path)
         self._ctx: Any = None
-
-    def __repr__(self) -> str:
-        return f"Results({str(self.path)!r})"
-
-    @property
-    def report_path(self) -> Path:
-        """The self-contained HTML report."""
-        return self.path / "report.html"
-
-    def _metrics(self, name: str) -> pd.DataFrame:
-        path = self.path / "metrics" / f"{name}.csv"
-        if not path.exists():
-            from recarena.experiment.runner import build_report
-
-            build_report(self.path)
-        return pd.read_csv(path)
 
     def summary(self) -> pd.DataFrame:
         """Per arm and metric: mean over seeds with its 95% CI (long format)."""
@@ -121,17 +135,57 @@ class Results:
         return metric_bars(self.summary(), list(metrics))
 
 
+class SweepResults(_ReportDirectory):
+    """A finished sweep's results directory: its tables, and each point as :class:`Results`.
+
+    Parameters
+    ----------
+    path
+        A directory written by :func:`run` or ``recarena run`` for a scenario with a sweep.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        from recarena.analysis.sweep import SweepDirectory
+
+        self.path = Path(path)
+        self.directory = SweepDirectory(self.path)
+
+    def per_run(self) -> pd.DataFrame:
+        """One row per point × seed × arm: the parameters and the sweep metrics."""
+        return self._metrics("sweep_per_run")
+
+    def summary(self) -> pd.DataFrame:
+        """Per point × arm × metric: mean over seeds with its 95% CI."""
+        return self._metrics("sweep_summary")
+
+    def points(self) -> list[str]:
+        """The points' keys (``name=value,…``)."""
+        return [p.key for p in self.directory.points()]
+
+    def point(self, key: str) -> Results:
+        """One point's results directory."""
+        return Results(self.path / "points" / key)
+
+
 def _config(
-    scenario: str | Path | Mapping[str, Any] | ScenarioConfig, overrides: Sequence[str]
+    scenario: str | Path | Mapping[str, Any] | ScenarioConfig,
+    overrides: Sequence[str],
+    allow_plugins: bool,
 ) -> ScenarioConfig:
     if isinstance(scenario, ScenarioConfig):
-        if overrides:
-            data = apply_overrides(scenario.model_dump(mode="json"), overrides)
-            return scenario_from_dict(data)
-        return scenario
+        if not overrides:
+            return scenario
+        scenario = scenario.model_dump(mode="json")
     if isinstance(scenario, Mapping):
-        return scenario_from_dict(apply_overrides(dict(scenario), overrides))
-    return load_scenario(resolve_scenario_path(str(scenario)), overrides)
+        parsed = [parse_override(text) for text in overrides]
+        data = apply_overrides(copy.deepcopy(dict(scenario)), parsed)
+        return scenario_from_dict(data, "<scenario>", None, parsed, allow_plugins)
+    if not isinstance(scenario, str | Path):
+        raise InvocationError(
+            "scenario must be a YAML path, a bundled scenario's name, a mapping or a "
+            f"ScenarioConfig, got {type(scenario).__name__}"
+        )
+    return load_scenario(resolve_scenario_path(str(scenario)), overrides, allow_plugins)
 
 
 def run(
@@ -143,44 +197,81 @@ def run(
     resume: bool = False,
     overrides: Sequence[str] = (),
     progress: bool = True,
-) -> Results:
+    force: bool = False,
+    allow_plugins: bool = False,
+    executor: str | None = None,
+    address: str | None = None,
+) -> Results | SweepResults:
     """Run a scenario (file, bundled name, mapping or config) like ``recarena run``.
+
+    The same rules as the command line, with the same messages: nothing is written for an
+    invalid scenario or argument.
 
     Parameters
     ----------
     scenario
         A YAML path, the name of a bundled scenario, a mapping, or a :class:`ScenarioConfig`.
     out
-        Results directory (default ``results/<name>/<timestamp>``).
+        Results directory (default ``results/<name>/<timestamp>``, or the scenario's
+        ``output.dir``; relative to the working directory).
     seeds
-        Seeds to run instead of the scenario's.
+        Seeds to run instead of the scenario's: a list of distinct integers in [0, 2³²).
     jobs
         Worker processes (1 = in-process, 0 = all cores); default from the scenario.
     resume
-        Continue an interrupted run in ``out``.
+        Continue an interrupted run in ``out`` (which must exist and hold its
+        ``scenario.yaml``).
     overrides
         ``KEY.PATH=VALUE`` strings, as ``--set`` on the command line.
     progress
         Show progress bars.
+    force
+        Run even if the cost estimate says it would not fit this machine or take too long.
+    allow_plugins
+        Load plugin policies the scenario names; a scenario that uses plugins is code.
+    executor, address
+        ``inline``, ``process`` or ``dask``, and a Dask scheduler address, as ``--executor``
+        and ``--address``.
+
+    Returns
+    -------
+    Results or SweepResults
+        :class:`SweepResults` when the scenario has a ``sweep:`` block.
 
     Raises
     ------
     recarena.experiment.loading.ScenarioError
-        For an invalid scenario (nothing is written).
+        For an invalid scenario or override.
+    recarena.experiment.invocation.InvocationError
+        For an invalid argument (seeds, jobs, out, resume), or a results directory that
+        cannot be used (:class:`recarena.experiment.runner.RunDirectoryError`).
+    recarena.experiment.cost.CostError
+        When the sweep would not fit or would take too long (pass ``force=True``).
+    recarena.experiment.lock.ResultsDirectoryLocked
+        When another process is running a sweep into ``out``.
     """
     from recarena.experiment.runner import run_scenario
 
+    if isinstance(overrides, str | bytes) or not all(isinstance(o, str) for o in overrides):
+        raise InvocationError(f"overrides must be a list of 'KEY=VALUE' strings, got {overrides!r}")
     extra = list(overrides)
     if seeds is not None:
-        extra.append(f"seeds=[{', '.join(str(int(s)) for s in seeds)}]")
-    config = _config(scenario, extra)
-    if out is None:
-        base = Path(config.output.dir) if config.output.dir else Path("results") / config.name
-        out = base / datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_scenario(config, Path(out), jobs=jobs, resume=resume, progress=progress)
-    return Results(out)
+        extra.append(f"seeds=[{', '.join(str(s) for s in check_seeds(seeds))}]")
+    workers = check_jobs(jobs)
+    config = _config(scenario, extra, allow_plugins)
+    path, _ = results_directory(config, out)
+    run_scenario(
+        config, path, jobs=workers, resume=resume, progress=progress, force=force,
+        allow_plugins=allow_plugins, overrides=extra, executor=executor, address=address,
+    )  # fmt: skip
+    return SweepResults(path) if config.sweep is not None else Results(path)
 
 
-def load(path: str | Path) -> Results:
-    """Open a finished results directory."""
-    return Results(path)
+def load(path: str | Path) -> Results | SweepResults:
+    """Open a finished results directory (a sweep's as :class:`SweepResults`).
+
+    Raises :class:`recarena.analysis.results.ResultsError` when ``path`` is not one.
+    """
+    from recarena.analysis.sweep import is_sweep
+
+    return SweepResults(path) if is_sweep(path) else Results(path)

@@ -319,6 +319,11 @@ class PolicyProtocol(Protocol):
         """Refit from the logged history."""
         ...
 
+    def history_window(self) -> float | None:
+        """Days of history before the refit time that ``fit`` reads (``None``: none,
+        ``math.inf``: all); the engine keeps only that much."""
+        ...
+
     def get_config(self) -> dict[str, Any]:
         """Parameters as a plain mapping that validates back to the same policy."""
         ...

@@ -91,7 +91,6 @@ __all__ = [
     "OUTCOME_METRICS",
     "activity_log",
     "allocation_gaps",
-    "analysis_options",
     "campaign_outcomes",
     "churn_model_evaluation",
     "churns_prevented",
@@ -117,15 +116,6 @@ OUTCOME_METRICS: tuple[str, ...] = (
 
 
 # --------------------------------------------------------------------------------- scenario
-def analysis_options(rd: RunDirectory, key: str) -> dict[str, Any] | None:
-    """The scenario's ``analysis.<key>`` options (``None`` when the key is absent)."""
-    options = rd.scenario.get("analysis") or {}
-    value = options.get(key) if isinstance(options, dict) else None
-    if value is None:
-        return None
-    return dict(value) if isinstance(value, dict) else {}
-
-
 def _params(rd: RunDirectory) -> tuple[WorldParams, ScheduleParams]:
     scenario = rd.scenario
     return (

@@ -9,7 +9,7 @@ An ``ab_split`` policy logs the variant that served each decision in the ``group
 :func:`replay_test` rebuilds the policy's test from the ``group`` and ``click`` columns of the
 decisions table (``responded`` of the campaigns table for campaign A/B tests): trials and
 successes of the decisions with :math:`t \le \tau_\ell` at each planned look
-:math:`\tau_\ell`, fed to the same :class:`recarena.policies.experiments.SequentialTest` the
+:math:`\tau_\ell`, fed to the same :class:`recarena.stats.sequential_test.SequentialTest` the
 policy runs, so the recomputed decision is the policy's (see that module for the delivery
 caveat). When the policy does not commit, its logs are a plain randomised experiment, and the
 same data are also analysed with each of the four rules (``fixed``, ``peeking``,
@@ -47,6 +47,14 @@ Metrics
   :math:`10^{-6}`), per day.
 * **allocation over time** — per day, the share of decisions served by each option (the
   ``group`` column for experiment policies, the shown variant or offer otherwise).
+* **health of every A/B run** (:func:`ab_health`) — sample-ratio mismatch: Pearson χ² of the
+  users assigned to each variant against the designed weights, flagged at p < 0.001
+  (:func:`~recarena.stats.srm_check`); CUPED (Deng, Xu, Kohavi & Walker 2013) on the first
+  treatment vs the control, per user: outcome :math:`y_u` = the user's clicks after the first
+  look, covariate :math:`x_u` = their clicks up to the first look (the test's first period
+  serves as the pre-period, since the logs start with the test: valid under the null and for
+  effects that do not change the first period's clicks — read it as a variance-reduction
+  check), with the variance reduction and both p-values (:func:`~recarena.stats.cuped_ttest`).
 """
 
 from __future__ import annotations
@@ -65,7 +73,7 @@ from recarena.analysis import regret as rg
 from recarena.analysis.results import RunDirectory
 from recarena.analysis.stats import ARM, SEED
 from recarena.simulator.log import Col, Table, read_table
-from recarena.stats import always_valid_ci
+from recarena.stats import always_valid_ci, cuped_ttest, srm_check
 from recarena.stats.group_sequential import BoundaryKind
 from recarena.stats.ratio import moments_at_looks
 from recarena.stats.sequential_test import (
@@ -84,6 +92,7 @@ __all__ = [
     "BANDIT_KIND",
     "METHODS",
     "ExperimentAnalysis",
+    "ab_health",
     "analyse_experiments",
     "daily_allocation",
     "daily_share_on_best",
@@ -173,6 +182,7 @@ class ABDesign:
     fallback: Fallback
     boundary: BoundaryKind
     unit: AnalysisUnit
+    weights: tuple[float, ...]
     variant_names: tuple[str, ...]
     variant_configs: tuple[dict[str, Any], ...]
 
@@ -191,6 +201,7 @@ class ABDesign:
             # run directories written before the convention was selectable used this one
             boundary=config.get("boundary", "obf_two_sided"),
             unit=config.get("analysis_unit", "session"),
+            weights=tuple(float(w) for w in (config.get("weights") or [1.0] * len(variants))),
             variant_names=tuple(str(v["name"]) for v in variants),
             variant_configs=tuple(dict(v["policy"]) for v in variants),
         )
@@ -248,6 +259,50 @@ def replay_test(
             successes[:, look], trials[:, look], None if moments is None else moments[look]
         )
     return replay.outcome()
+
+
+def ab_health(frame: pd.DataFrame, params: ABDesign, until: float) -> dict[str, float]:
+    r"""SRM and CUPED of one A/B run on its rows with :math:`t \le` ``until`` (module
+    docstring): ``srm_p, srm_mismatch, cuped_theta, cuped_variance_reduction, cuped_p,
+    cuped_p_unadjusted`` (NaN where undefined, e.g. fewer than 2 users in a group)."""
+    k = len(params.variant_names)
+    t = frame[Col.T].to_numpy(np.float64)
+    group = frame[Col.GROUP].to_numpy(np.int64)
+    user = frame[Col.USER].to_numpy(np.int64)
+    y = frame[outcome_column(frame)].to_numpy(np.float64) > 0
+    keep = (t <= until + 1e-9) & (group >= 0) & (group < k)
+    pairs = np.unique(np.stack([user[keep], group[keep]], axis=1), axis=0)
+    counts = np.bincount(pairs[:, 1], minlength=k)
+    shares = np.asarray(params.weights) / np.sum(params.weights)
+    out = dict.fromkeys(("srm_p", "srm_mismatch", "cuped_theta", "cuped_variance_reduction",
+                         "cuped_p", "cuped_p_unadjusted"), math.nan)  # fmt: skip
+    if counts.sum() > 0:
+        srm = srm_check(counts, shares)
+        out["srm_p"], out["srm_mismatch"] = srm.p_value, float(srm.mismatch)
+    plan = params.plan(until)
+    first = float(plan.looks[0])
+    per_user: list[tuple[FloatArray, FloatArray]] = []
+    for g in (0, 1):
+        rows = keep & (group == g)
+        ids, inverse = np.unique(user[rows], return_inverse=True)
+        pre = t[rows] <= first
+        clicks = y[rows].astype(np.float64)
+        x = np.bincount(inverse, clicks * pre, minlength=ids.size).astype(np.float64)
+        post = np.bincount(inverse, clicks * ~pre, minlength=ids.size).astype(np.float64)
+        per_user.append((post, x))
+    (y_a, x_a), (y_b, x_b) = per_user
+    if min(y_a.size, y_b.size) >= 2:
+        try:
+            result = cuped_ttest(y_a, x_a, y_b, x_b)
+        except ValueError:  # e.g. a constant covariate
+            return out
+        out.update(
+            cuped_theta=result.theta,
+            cuped_variance_reduction=result.variance_reduction,
+            cuped_p=result.adjusted.p_value,
+            cuped_p_unadjusted=result.unadjusted.p_value,
+        )
+    return out
 
 
 def test_trajectories(outcome: TestOutcome, alpha: float, tau: float) -> pd.DataFrame:
@@ -520,6 +575,7 @@ def _ab_row(
     configs = list(params.variant_configs)
     null = all(c == configs[0] for c in configs) or _best(values) < 0
     names = list(params.variant_names)
+    health = ab_health(frame, params, until)
     row: dict[str, Any] = {
         "test": params.test,
         "unit": params.unit,
@@ -532,6 +588,7 @@ def _ab_row(
         "pick": own.winner,
         "null": null,
         **{f"value_{k}": float(v) for k, v in enumerate(values)},
+        **health,
     }
     for unit in UNITS:
         for method in METHODS:

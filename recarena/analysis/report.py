@@ -13,9 +13,10 @@
 * ``metrics/retention.csv`` — each run's Kaplan–Meier table with Greenwood intervals;
 * ``metrics/timings.csv`` — wall-clock seconds and engine counters per run;
 
-then builds the report from :data:`SECTIONS`, writing each section's tables to
-``metrics/<name>.csv``, its figures to ``plots/<name>.png``, and ``report.html`` with every
-figure inlined as a base64 PNG and all CSS inline (one file, opens offline).
+then builds the report from :data:`recarena.analysis.registry.SECTIONS`, writing each
+section's tables to ``metrics/<name>.csv``, its figures to ``plots/<name>.png``, and
+``report.html`` with every figure inlined as a base64 PNG and all CSS inline (one file,
+opens offline).
 
 Extending the report
 --------------------
@@ -24,13 +25,15 @@ A section is any object with a ``title`` and ``build(ctx) -> SectionOutput | Non
 :class:`ReportContext` (the results directory, the per-run and summary tables, the curves,
 the arm colours, the confidence level) and returns HTML, tables and figures — or ``None``
 when it does not apply (e.g. no campaigns), and the section is skipped. Later analyses
-(A/B statistics, ranking metrics, uplift) append to :data:`SECTIONS`::
+are listed, in report order, in :data:`recarena.analysis.registry.SECTIONS`; a section
+with options reads them typed from ``ctx.options`` (declare them in
+:mod:`recarena.analysis.options`, so ``recarena validate`` checks them)::
 
     def build_ab(ctx: ReportContext) -> SectionOutput | None:
         ...
         return SectionOutput(html=..., tables={"ab_tests": df}, figures={"ab_lift": fig})
 
-    SECTIONS.append(Section("A/B statistics", build_ab))
+    SECTION = Section("A/B statistics", build_ab)   # then add it to the registry
 
 Table and figure names must be unique across sections (they become file names) and must not
 clash with the core tables above.
@@ -40,10 +43,8 @@ from __future__ import annotations
 
 import base64
 import html
-import importlib
 import json
 import math
-import pkgutil
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from pydantic import ValidationError
 
 from recarena.analysis import plots
 from recarena.analysis import regret as rg
@@ -69,7 +71,14 @@ from recarena.analysis.business import (
     Metric,
     run_metrics,
 )
-from recarena.analysis.results import RunDirectory
+from recarena.analysis.options import AnalysisOptions, analysis_options
+from recarena.analysis.results import (
+    METRICS_DIR,
+    PLOTS_DIR,
+    REPORT_FILE,
+    ResultsError,
+    RunDirectory,
+)
 from recarena.analysis.stats import (
     ARM,
     CI_HIGH,
@@ -85,8 +94,9 @@ from recarena.analysis.stats import (
 from recarena.simulator.log import Col, Table
 
 __all__ = [
+    "CORE_SECTIONS",
     "CORE_TABLES",
-    "SECTIONS",
+    "PROVENANCE",
     "ReportContext",
     "ReportSection",
     "Section",
@@ -95,6 +105,7 @@ __all__ = [
     "format_value",
     "html_table",
     "print_summary",
+    "render_report",
     "summary_html",
     "summary_text",
     "write_report",
@@ -142,6 +153,9 @@ class ReportContext:
     survival
         ``seed, arm, time, survival``: each run's KM curve on a shared grid of days since
         arrival (for bands over seeds).
+    options
+        The scenario's typed ``analysis:`` block
+        (:class:`recarena.analysis.options.AnalysisOptions`).
     cache
         Free space for sections to share intermediate results.
     """
@@ -157,6 +171,7 @@ class ReportContext:
     curves: pd.DataFrame
     retention: pd.DataFrame
     survival: pd.DataFrame
+    options: AnalysisOptions = field(default_factory=AnalysisOptions)
     cache: dict[str, Any] = field(default_factory=dict)
 
     def has_metric(self, metric: str) -> bool:
@@ -195,10 +210,15 @@ class ReportSection(Protocol):
 
 @dataclass(frozen=True)
 class Section:
-    """A :class:`ReportSection` made from a function ``ctx -> SectionOutput | None``."""
+    """A :class:`ReportSection` made from a function ``ctx -> SectionOutput | None``.
+
+    ``options`` is the key under the scenario's ``analysis:`` block whose typed options
+    (:class:`recarena.analysis.options.AnalysisOptions`) the section reads, if any.
+    """
 
     title: str
     builder: Callable[[ReportContext], SectionOutput | None]
+    options: str | None = None
 
     def build(self, ctx: ReportContext) -> SectionOutput | None:
         """Call the builder."""
@@ -447,7 +467,17 @@ def build_context(
         curves=_concat(curves, [SEED, ARM, Col.T, rg.CUM_REWARD, rg.CUM_REGRET]),
         retention=_concat(kms, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
         survival=_concat(survival, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
+        options=_options(rd),
     )
+
+
+def _options(rd: RunDirectory) -> AnalysisOptions:
+    """The typed ``analysis:`` block of the directory's scenario."""
+    try:
+        return analysis_options(rd.scenario)
+    except ValidationError as exc:
+        where = rd.path / "scenario.yaml"
+        raise ResultsError(f"{where}: invalid analysis options: {exc}") from None
 
 
 # ---------------------------------------------------------------------------------- sections
@@ -690,34 +720,16 @@ def _provenance(ctx: ReportContext) -> SectionOutput:
     return SectionOutput(html="".join(parts))
 
 
-#: The report's sections, in order. Append to extend the report (see module docstring).
-SECTIONS: list[ReportSection] = [
+#: The sections every report starts with, in order (see :mod:`recarena.analysis.registry`).
+CORE_SECTIONS: tuple[Section, ...] = (
     Section("Overview", _overview),
     Section("Reward and regret", _reward_regret),
     Section("Business metrics", _business),
     Section("Retention", _retention),
     Section("Campaigns", _campaigns),
-    Section("Configuration and provenance", _provenance),
-]
-
-
-def install_section(section: ReportSection, before: str = "Configuration and provenance") -> None:
-    """Add ``section`` to :data:`SECTIONS` once, just before the section titled ``before``
-    (at the end when there is none). Section modules in :mod:`recarena.analysis.sections`
-    call this when imported."""
-    titles = [getattr(s, "title", "") for s in SECTIONS]
-    if section.title in titles:
-        return
-    at = titles.index(before) if before in titles else len(titles)
-    SECTIONS.insert(at, section)
-
-
-def load_sections() -> None:
-    """Import every module of :mod:`recarena.analysis.sections` (each installs its section)."""
-    import recarena.analysis.sections as package
-
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{module.name}")
+)
+#: The section every report ends with.
+PROVENANCE = Section("Configuration and provenance", _provenance)
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -775,7 +787,7 @@ def write_report(
     run_dir
         The results directory (or a :class:`RunDirectory`).
     sections
-        Sections to render, in order (default :data:`SECTIONS`).
+        Sections to render, in order (default :data:`recarena.analysis.registry.SECTIONS`).
     level
         Confidence level of every interval.
 
@@ -785,7 +797,9 @@ def write_report(
         The written ``report.html``.
     """
     if sections is None:
-        load_sections()
+        from recarena.analysis.registry import SECTIONS
+
+        sections = SECTIONS
     ctx = build_context(run_dir, level=level)
     rd = ctx.results
     metrics_dir, plots_dir = rd.metrics_dir, rd.plots_dir
@@ -798,16 +812,53 @@ def write_report(
     _write_table(ctx.retention, metrics_dir, RETENTION)
     _write_table(rd.timings(), metrics_dir, TIMINGS)
 
+    outputs = []
+    for section in sections:
+        out = section.build(ctx)
+        if out is not None:
+            outputs.append((section.title, out))
+    subtitle = (f"{len(ctx.arms)} arms × {len(rd.seeds)} seeds, horizon "
+                f"{format_value(ctx.horizon)} days")  # fmt: skip
+    return render_report(rd.path, f"recarena report — {rd.name}", subtitle, outputs)
+
+
+def render_report(
+    directory: Path,
+    title: str,
+    subtitle: str,
+    outputs: Sequence[tuple[str, SectionOutput]],
+    reserved: Iterable[str] = CORE_TABLES,
+) -> Path:
+    """Write sections' tables (``metrics/<name>.csv``), figures (``plots/<name>.png``) and
+    ``report.html`` into ``directory``.
+
+    Parameters
+    ----------
+    directory
+        The results directory.
+    title, subtitle
+        Page heading.
+    outputs
+        ``(section title, output)`` in page order.
+    reserved
+        Table names the sections may not use (tables the caller writes itself).
+
+    Returns
+    -------
+    pathlib.Path
+        The written ``report.html``.
+    """
+    metrics_dir, plots_dir = directory / METRICS_DIR, directory / PLOTS_DIR
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    reserved = tuple(reserved)
     table_names: set[str] = set()
     figure_names: set[str] = set()
     rendered: list[tuple[str, str, str]] = []
     slugs: set[str] = set()
-    for section in SECTIONS if sections is None else sections:
-        out = section.build(ctx)
-        if out is None:
-            continue
+    for section_title, out in outputs:
         for name, table in out.tables.items():
-            _check_name(name, "table", table_names, CORE_TABLES)
+            _check_name(name, "table", table_names, reserved)
             _write_table(table, metrics_dir, name)
         figures_html = []
         for name, fig in out.figures.items():
@@ -821,32 +872,29 @@ def write_report(
                 f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)} '
                 f"<code>plots/{html.escape(name)}.png</code></figcaption></figure>"
             )
-        slug = _slug(section.title)
+        slug = _slug(section_title)
         while slug in slugs:
             slug += "-"
         slugs.add(slug)
-        rendered.append((slug, section.title, out.html + "".join(figures_html)))
+        rendered.append((slug, section_title, out.html + "".join(figures_html)))
+    page = _page(title, subtitle, directory, rendered)
+    path = directory / REPORT_FILE
+    path.write_text(page, encoding="utf-8")
+    return path
 
-    page = _page(rd, ctx, rendered)
-    rd.report_path.write_text(page, encoding="utf-8")
-    return rd.report_path
 
-
-def _page(rd: RunDirectory, ctx: ReportContext, rendered: list[tuple[str, str, str]]) -> str:
-    title = f"recarena report — {rd.name}"
+def _page(title: str, sub: str, source: Path, rendered: list[tuple[str, str, str]]) -> str:
     nav = "".join(f'<a href="#{s}">{html.escape(t)}</a>' for s, t, _ in rendered)
     body = "".join(
         f'<section id="{s}"><h2>{html.escape(t)}</h2>{content}</section>'
         for s, t, content in rendered
     )
     made = datetime.now(UTC).isoformat(timespec="seconds")
-    sub = (f"{len(ctx.arms)} arms × {len(rd.seeds)} seeds, horizon "
-           f"{format_value(ctx.horizon)} days")  # fmt: skip
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<header><h1>{html.escape(title)}</h1><p>{html.escape(sub)}</p></header>"
         f"<nav>{nav}</nav><main>{body}</main>"
         f"<footer>Generated {made} by recarena.analysis.report from "
-        f"{html.escape(str(rd.path))}.</footer></body></html>\n"
+        f"{html.escape(str(source))}.</footer></body></html>\n"
     )

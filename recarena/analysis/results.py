@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from recarena.analysis.stats import ARM, SEED
@@ -35,12 +36,14 @@ __all__ = [
     "MANIFEST_FILE",
     "METRICS_DIR",
     "PLOTS_DIR",
+    "POINTS_DIR",
     "REPORT_FILE",
     "RUNS_DIR",
     "RUN_FILE",
     "SCENARIO_FILE",
     "TABLES",
     "LazyTables",
+    "ResultsError",
     "Run",
     "RunDirectory",
 ]
@@ -48,6 +51,8 @@ __all__ = [
 SCENARIO_FILE = "scenario.yaml"
 MANIFEST_FILE = "manifest.json"
 RUNS_DIR = "runs"
+#: A sweep's points, each a results directory of its own (``points/<key>/``).
+POINTS_DIR = "points"
 RUN_FILE = "run.json"
 METRICS_DIR = "metrics"
 PLOTS_DIR = "plots"
@@ -61,6 +66,17 @@ TABLES: tuple[str, ...] = (
     Table.SNAPSHOTS,
     Table.FITS,
 )
+
+
+class ResultsError(ValueError):
+    """A results directory, or a file in it, that cannot be read; the message names the file."""
+
+
+def _read_json(file: Path) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{file}: cannot be read as JSON ({exc})") from None
 
 
 class LazyTables(Mapping[str, pd.DataFrame]):
@@ -82,8 +98,19 @@ class LazyTables(Mapping[str, pd.DataFrame]):
         if name not in self._cache:
             columns = None
             if name == Table.DECISIONS:  # slates are read separately, with read_slates
-                columns = [c for c in table_columns(self.path, name) if c != Col.SLATE]
-            self._cache[name] = read_table(self.path, name, columns=columns)
+                try:
+                    names = table_columns(self.path, name)
+                except (OSError, pa.ArrowException) as exc:
+                    raise ResultsError(
+                        f"{self.path / f'{name}.parquet'}: cannot be read as Parquet ({exc})"
+                    ) from None
+                columns = [c for c in names if c != Col.SLATE]
+            try:
+                self._cache[name] = read_table(self.path, name, columns=columns)
+            except (OSError, pa.ArrowException) as exc:  # truncated or not Parquet
+                raise ResultsError(
+                    f"{self.path / f'{name}.parquet'}: cannot be read as Parquet ({exc})"
+                ) from None
         return self._cache[name]
 
     def __contains__(self, name: object) -> bool:
@@ -124,7 +151,9 @@ class Run:
     @cached_property
     def info(self) -> dict[str, Any]:
         """The run's ``run.json`` (``seed, arm, horizon_days, stats, ...``)."""
-        data: dict[str, Any] = json.loads((self.path / RUN_FILE).read_text(encoding="utf-8"))
+        data = _read_json(self.path / RUN_FILE)
+        if not isinstance(data, dict):
+            raise ResultsError(f"{self.path / RUN_FILE}: expected a JSON object")
         return data
 
     @property
@@ -152,9 +181,7 @@ class RunDirectory:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         if not (self.path / RUNS_DIR).is_dir():
-            raise FileNotFoundError(
-                f"{self.path} is not a results directory: no {RUNS_DIR}/ inside it"
-            )
+            raise ResultsError(f"{self.path} is not a results directory: no {RUNS_DIR}/ inside it")
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self.path)!r})"
@@ -166,7 +193,10 @@ class RunDirectory:
         file = self.path / SCENARIO_FILE
         if not file.exists():
             return {}
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ResultsError(f"{file}: cannot be read as YAML ({exc})") from None
         return data if isinstance(data, dict) else {}
 
     @cached_property
@@ -181,7 +211,7 @@ class RunDirectory:
         file = self.path / MANIFEST_FILE
         if not file.exists():
             return {}
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data = _read_json(file)
         return data if isinstance(data, dict) else {}
 
     @property

@@ -33,6 +33,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from recarena.analysis.campaigns import activity_log, rebuild_world
+from recarena.analysis.options import SegmentationOptions
 from recarena.analysis.results import RunDirectory
 from recarena.analysis.stats import SEED
 from recarena.models import segmentation as seg
@@ -56,22 +57,17 @@ def default_rules(world: World) -> list[tuple[str, float, float]]:
     return rules
 
 
-def _rules(options: dict[str, Any], world: World) -> list[tuple[str, float, float]]:
-    given = options.get("rules")
-    if not given:
+def _rules(options: SegmentationOptions, world: World) -> list[tuple[str, float, float]]:
+    if not options.rules:
         return default_rules(world)
-    out = []
-    for rule in given:
-        low = rule.get("min")
-        high = rule.get("max")
-        out.append(
-            (
-                str(rule["feature"]),
-                -np.inf if low is None else float(low),
-                np.inf if high is None else float(high),
-            )
+    return [
+        (
+            rule.feature,
+            -np.inf if rule.min is None else rule.min,
+            np.inf if rule.max is None else rule.max,
         )
-    return out
+        for rule in options.rules
+    ]
 
 
 class SegmentationResult:
@@ -119,13 +115,16 @@ def _score_rows(
     return row
 
 
-def segmentation_analysis(rd: RunDirectory, options: dict[str, Any]) -> SegmentationResult:
+def segmentation_analysis(
+    rd: RunDirectory, options: SegmentationOptions | None = None
+) -> SegmentationResult:
     """Score every method of :data:`METHODS` on every seed (options in the module docstring:
     ``reference_arm``, ``rules``, ``k``, ``n_init``, ``rfm_bins``)."""
     horizon = rd.horizon()
-    bins = int(options.get("rfm_bins", 5))
-    n_init = int(options.get("n_init", 10))
-    reference = options.get("reference_arm") or (rd.arms[0] if rd.arms else None)
+    options = options or SegmentationOptions()
+    bins = options.rfm_bins
+    n_init = options.n_init
+    reference = options.reference_arm or (rd.arms[0] if rd.arms else None)
     rows: list[dict[str, Any]] = []
     rfm_first = pd.DataFrame()
     profiles_first = pd.DataFrame()
@@ -134,7 +133,7 @@ def segmentation_analysis(rd: RunDirectory, options: dict[str, Any]) -> Segmenta
         users = np.flatnonzero(world.users.join_time <= horizon).astype(np.int64)
         latent = world.users.segment[users]
         X = world.features[users].astype(np.float64)
-        k = int(options.get("k") or np.unique(world.users.segment).size)
+        k = options.k or int(np.unique(world.users.segment).size)
         half = np.random.default_rng(seed).random(users.size) < 0.5
         labels_k, _ = seg.kmeans_segments(X, k, n_init, seed)
         rows.append(

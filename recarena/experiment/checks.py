@@ -1,29 +1,50 @@
-"""The contract suite every registered policy must pass.
+"""The contract every registered policy must pass, as named checks.
 
-Run over every policy kind and every surface it declares (``tests/contract``), on a small
-simulated world:
+Each check takes a :class:`ContractCase` (one policy config on one surface it declares) and
+raises :class:`AssertionError` naming what broke; ``tests/contract`` runs every applicable
+check for every case, parametrised over (kind, surface, check), so a failure names the check.
+The checks run on a small simulated world (:func:`check_context`):
 
-* **config round trip** — ``Params.model_validate(policy.get_config())`` equals the params;
-* **use before setup** raises :class:`~recarena.policies.base.NotSetUpError`;
-* **API shape** — ``act`` returns actions of the right shape and range, distinct items in a
-  slate, propensities in [0, 1] where given (the base class checks shapes on every call);
-* **same seed → same actions** over a sequence of act / learn / fit calls;
-* **declared randomisation** — a ``randomised`` policy logs finite propensities in (0, 1]
-  and, when it drew something (a propensity below 1), another seed changes its actions; a
-  deterministic one logs propensity 1 or none;
-* **reported distribution** — a policy that implements ``action_probabilities`` returns
-  distributions (per slot on slates) that give its actions positive probability;
-* **refit idempotence** — fitting twice on the same history gives the same actions as
-  fitting once (batch-fit policies must draw any fit-time randomness from a seed fixed at
-  setup, not from a stream that advances with each fit).
+``round_trip``
+    ``Params.model_validate(policy.get_config())`` equals the params.
+``not_set_up``
+    ``act``, ``learn`` and ``fit`` before ``setup`` raise
+    :class:`~recarena.policies.base.NotSetUpError`.
+``shapes``
+    over an episode of fit / act / learn calls, ``act`` returns actions of the right shape and
+    range (the base class checks shapes on every call), distinct available items in a slate,
+    eligible offers on campaigns, propensities in [0, 1] where given (per-slot and whole-slate
+    propensities in (0, 1] where known).
+``same_seed``
+    a second episode from the same seed gives the same actions and propensities.
+``different_seed``
+    a policy that drew something (logged a propensity below 1) acts differently from another
+    seed; a policy that declares ``randomised = False`` acts the same.
+``refit_idempotence``
+    (``batch_fit`` policies) fitting twice on the same history gives the same actions as
+    fitting once: fit-time randomness must come from a seed fixed at setup, not from a stream
+    that advances with each fit.
+``declared_flags``
+    the class attributes say what the policy does: a ``randomised`` policy logs a finite
+    propensity in (0, 1] for every decision (off-policy estimators divide by it), a
+    deterministic one logs none or 1; a policy that is not ``contextual`` decides the same
+    when the users' features are shuffled; ``online`` / ``batch_fit`` policies implement
+    ``_learn`` / ``_fit``.
+``pickle``
+    a policy pickled mid-episode and restored acts exactly as the original from there on.
+``reported_distribution``
+    (policies that implement ``action_probabilities``) the reported distributions (per slot on
+    slates) are distributions and give the policy's actions positive probability.
 
-A policy can supply the configs to check with the classmethod ``contract_configs``
-(defaults to ``[{"kind": cls.kind}]``), e.g. when it wraps other policies.
+The configs checked for a kind are :meth:`~recarena.policies.base.Policy.contract_configs`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import numpy as np
@@ -35,6 +56,7 @@ from recarena.contract import (
     Feedback,
     FeedbackKind,
     History,
+    OracleView,
     Surface,
 )
 from recarena.policies import registry
@@ -50,19 +72,72 @@ from recarena.simulator.params import (
 )
 from recarena.simulator.simulation import simulate
 from recarena.simulator.world import World, offer_eligibility
+from recarena.typing import FloatArray, IntArray
 
-__all__ = ["CheckContext", "check_context", "check_policy", "contract_cases"]
+__all__ = [
+    "CHECKS",
+    "CheckContext",
+    "ContractCase",
+    "applicable_checks",
+    "check_context",
+    "check_policy",
+    "contract_cases",
+]
+
+_SEED = 123
+_OTHER_SEED = 124
 
 
 @dataclass(frozen=True)
 class CheckContext:
-    """A small world, its spec for one surface, a few requests and a logged history."""
+    """A small world, its spec for one surface, a few requests, a logged history and the
+    simulator's oracle view (for the policy that declares ``needs_oracle``)."""
 
     surface: Surface
     world: World
     spec: EnvironmentSpec
     requests: tuple[DecisionRequest, ...]
     history: History
+    oracle: OracleView
+
+
+@dataclass(frozen=True)
+class ContractCase:
+    """One policy config on one surface; ``index`` is its position among the kind's
+    :meth:`~recarena.policies.base.Policy.contract_configs`."""
+
+    config: dict[str, object] = field(hash=False, compare=False)
+    surface: Surface
+    index: int
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", json.dumps(self.config, sort_keys=True))
+
+    @property
+    def kind(self) -> str:
+        return str(self.config["kind"])
+
+    @property
+    def id(self) -> str:
+        """``kind[index]-surface``, e.g. ``als[1]-slate``."""
+        return f"{self.kind}[{self.index}]-{self.surface.value}"
+
+    @property
+    def policy_class(self) -> type[Policy]:
+        return registry.parse_params(self.config)[0]
+
+
+@dataclass(frozen=True)
+class _Episode:
+    """What a policy logged over the check requests: actions and propensities per request."""
+
+    actions: tuple[IntArray, ...]
+    propensities: tuple[FloatArray | None, ...]
+
+    def drew_something(self) -> bool:
+        """Whether some decision was drawn at random (logged propensity below 1)."""
+        return any(p is not None and bool((p < 1).any()) for p in self.propensities)
 
 
 def _world_params() -> WorldParams:
@@ -111,7 +186,7 @@ def check_context(surface: Surface) -> CheckContext:
                 campaign=2 if surface is Surface.CAMPAIGN else -1,
             )
         )
-    return CheckContext(surface, world, spec, tuple(requests), history)
+    return CheckContext(surface, world, spec, tuple(requests), history, engine.oracle)
 
 
 def _feedback(ctx: CheckContext, request: DecisionRequest, decision: Decision) -> Feedback:
@@ -134,32 +209,56 @@ def _feedback(ctx: CheckContext, request: DecisionRequest, decision: Decision) -
     )
 
 
-def _episode(
-    cls: type[Policy],
-    config: dict[str, object],
-    ctx: CheckContext,
-    fits: int,
-    seed: int = 123,
-    propensities: list[np.ndarray] | None = None,
-) -> list[np.ndarray]:
-    """Actions of each request after ``fits`` fits; logged propensities go to ``propensities``."""
-    policy = registry.make(config)
+def _set_up(case: ContractCase, ctx: CheckContext, seed: int, fits: int) -> Policy:
+    """The case's policy set up from ``seed`` (with the oracle when it needs it), fitted."""
+    policy = registry.make(case.config)
     policy.setup(ctx.spec, np.random.default_rng(seed))
     if policy.needs_oracle:
-        return []
-    actions = []
+        policy.attach_oracle(ctx.oracle)
     for _ in range(fits):
         policy.fit(ctx.history)
-    for request in ctx.requests:
+    return policy
+
+
+def _shuffled_features(request: DecisionRequest) -> DecisionRequest:
+    """The request with its users' feature rows reversed (other users' features)."""
+    return replace(request, features=np.ascontiguousarray(request.features[::-1]))
+
+
+def _act_and_learn(
+    policy: Policy, ctx: CheckContext, requests: tuple[DecisionRequest, ...]
+) -> _Episode:
+    actions, propensities = [], []
+    for request in requests:
         decision = policy.act(request)
         _check_values(ctx, request, decision)
-        _check_propensities(policy, decision)
-        _check_distribution(policy, request, decision)
-        if propensities is not None and decision.propensities is not None:
-            propensities.append(decision.propensities)
         actions.append(decision.actions.copy())
+        p = decision.propensities
+        propensities.append(None if p is None else np.array(p, dtype=np.float64))
         policy.learn(_feedback(ctx, request, decision))
-    return actions
+    return _Episode(tuple(actions), tuple(propensities))
+
+
+def _run(
+    case: ContractCase, *, seed: int = _SEED, fits: int = 1, shuffle: bool = False
+) -> _Episode:
+    """A fresh episode: set up, ``fits`` fits, then act and learn on every check request."""
+    ctx = check_context(case.surface)
+    policy = _set_up(case, ctx, seed, fits)
+    requests = ctx.requests
+    if shuffle:
+        requests = tuple(_shuffled_features(r) for r in requests)
+    return _act_and_learn(policy, ctx, requests)
+
+
+@cache
+def _reference(key: str, surface: Surface, index: int) -> _Episode:
+    """The episode every comparison is against (seed 123, one fit), run once per case."""
+    return _run(ContractCase(json.loads(key), surface, index))
+
+
+def _reference_of(case: ContractCase) -> _Episode:
+    return _reference(case.key, case.surface, case.index)
 
 
 def _check_values(ctx: CheckContext, request: DecisionRequest, decision: Decision) -> None:
@@ -176,13 +275,121 @@ def _check_values(ctx: CheckContext, request: DecisionRequest, decision: Decisio
     if p is not None:
         finite = p[np.isfinite(p)]
         assert ((finite >= 0) & (finite <= 1 + 1e-9)).all(), "propensities must lie in [0, 1]"
+    for name, extra in (
+        ("slot_propensities", decision.slot_propensities),
+        ("slate_propensities", decision.slate_propensities),
+    ):
+        if extra is not None:  # probabilities too, NaN where unknown
+            known = extra[np.isfinite(extra)]
+            assert ((known > 0) & (known <= 1 + 1e-9)).all(), f"{name} not in (0, 1]"
+
+
+def _assert_same(first: _Episode, second: _Episode, what: str) -> None:
+    for a, b in zip(first.actions, second.actions, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=f"{what}: actions differ")
+    for p, q in zip(first.propensities, second.propensities, strict=True):
+        assert (p is None) == (q is None), f"{what}: propensities logged only once"
+        if p is not None:
+            np.testing.assert_array_equal(p, q, err_msg=f"{what}: propensities differ")
+
+
+# ---------------------------------------------------------------------------- the checks
+def check_round_trip(case: ContractCase) -> None:
+    """``Params.model_validate(policy.get_config())`` equals the params."""
+    cls, params = registry.parse_params(case.config)
+    assert cls.Params.model_validate(cls(params).get_config()) == params, "config round trip"
+
+
+def check_not_set_up(case: ContractCase) -> None:
+    """Acting, learning or fitting before ``setup`` raises NotSetUpError."""
+    ctx = check_context(case.surface)
+    request = ctx.requests[0]
+    decision = Decision(actions=np.zeros(request.size, dtype=np.int64))
+    calls: dict[str, Callable[[Policy], object]] = {
+        "act": lambda policy: policy.act(request),
+        "learn": lambda policy: policy.learn(_feedback(ctx, request, decision)),
+        "fit": lambda policy: policy.fit(ctx.history),
+    }
+    for name, call in calls.items():
+        try:
+            call(registry.make(case.config))
+        except NotSetUpError:
+            continue
+        raise AssertionError(f"{name} before setup must raise NotSetUpError")
+
+
+def check_shapes(case: ContractCase) -> None:
+    """An episode's decisions have the declared shapes, ranges and distinct slate items."""
+    episode = _reference_of(case)
+    assert len(episode.actions) == len(check_context(case.surface).requests)
+
+
+def check_same_seed(case: ContractCase) -> None:
+    """The same seed gives the same actions and propensities."""
+    _assert_same(_reference_of(case), _run(case), "same seed")
+
+
+def check_different_seed(case: ContractCase) -> None:
+    """A policy that drew something acts differently from another seed; a policy declared
+    deterministic acts the same."""
+    reference = _reference_of(case)
+    cls = case.policy_class
+    if not cls.randomised:
+        _assert_same(reference, _run(case, seed=_OTHER_SEED), f"{cls.kind!r} is not randomised")
+    elif reference.drew_something():
+        other = _run(case, seed=_OTHER_SEED)
+        assert any(
+            not np.array_equal(a, b) for a, b in zip(reference.actions, other.actions, strict=True)
+        ), f"{cls.kind!r} logs propensities below 1, but another seed gives the same actions"
+
+
+def check_refit_idempotence(case: ContractCase) -> None:
+    """Fitting twice on the same history gives the same actions as fitting once."""
+    _assert_same(_reference_of(case), _run(case, fits=2), "fit twice vs once")
+
+
+def check_declared_flags(case: ContractCase) -> None:
+    """``randomised``, ``contextual``, ``online`` and ``batch_fit`` say what the policy does."""
+    cls = case.policy_class
+    if cls.online:
+        assert cls._learn is not Policy._learn, f"{cls.kind!r} declares online but has no _learn"
+    if cls.batch_fit:
+        assert cls._fit is not Policy._fit, f"{cls.kind!r} declares batch_fit but has no _fit"
+    reference = _reference_of(case)
+    for p in reference.propensities:
+        if cls.randomised:
+            assert p is not None, f"{cls.kind!r} declares randomised but logs no propensities"
+            assert np.isfinite(p).all(), f"{cls.kind!r} declares randomised but logs NaN"
+            assert ((p > 0) & (p <= 1 + 1e-9)).all(), f"{cls.kind!r}: propensity not in (0, 1]"
+        else:
+            assert p is None or bool(np.all(p == 1)), (
+                f"{cls.kind!r} declares randomised = False but logs propensities other than 1"
+            )
+    if not cls.contextual:
+        shuffled = _run(case, shuffle=True)
+        _assert_same(reference, shuffled, f"{cls.kind!r} is not contextual, yet its features")
+
+
+def check_pickle(case: ContractCase) -> None:
+    """A policy pickled mid-episode acts like the original from there on."""
+    ctx = check_context(case.surface)
+    original = _set_up(case, ctx, _SEED, fits=1)
+    _act_and_learn(original, ctx, ctx.requests[:1])
+    oracle = getattr(original, "oracle_", None)
+    if oracle is not None:  # the simulator's view is the engine's, not the policy's state
+        del original.oracle_
+    restored: Policy = pickle.loads(pickle.dumps(original))
+    if oracle is not None:
+        original.attach_oracle(oracle)
+        restored.attach_oracle(oracle)
+    rest = ctx.requests[1:]
+    _assert_same(
+        _act_and_learn(original, ctx, rest), _act_and_learn(restored, ctx, rest), "unpickled"
+    )
 
 
 def _check_distribution(policy: Policy, request: DecisionRequest, decision: Decision) -> None:
-    """A policy that reports its action distribution gives distributions, and its actions
-    have positive probability under them (one per slot on slates)."""
-    if not policy.reports_probabilities():
-        return
+    """The reported distribution of ``request`` is one and gives ``decision`` positive mass."""
     try:
         probs = policy.action_probabilities(request)
     except NotImplementedError:  # not on this surface
@@ -199,70 +406,52 @@ def _check_distribution(policy: Policy, request: DecisionRequest, decision: Deci
     assert (taken > 0).all(), f"{policy.kind!r} took actions its distribution gives 0"
 
 
-def _check_propensities(policy: Policy, decision: Decision) -> None:
-    """The declared ``randomised`` flag matches the logged propensities.
+def check_reported_distribution(case: ContractCase) -> None:
+    """The action distribution a policy reports is a distribution that contains its actions."""
+    ctx = check_context(case.surface)
+    policy = _set_up(case, ctx, _SEED, fits=1)
+    for request in ctx.requests:
+        decision = policy.act(request)
+        _check_distribution(policy, request, decision)
+        policy.learn(_feedback(ctx, request, decision))
 
-    A randomised policy logs a finite propensity in (0, 1] for every decision (off-policy
-    estimators divide by it); a deterministic one logs none or 1. Per-slot and whole-slate
-    propensities, where given, are probabilities too (NaN where unknown).
-    """
-    p = decision.propensities
-    if policy.randomised:
-        assert p is not None, f"{policy.kind!r} declares randomised but logs no propensities"
-        assert np.isfinite(p).all(), f"{policy.kind!r} logs non-finite propensities"
-        assert ((p > 0) & (p <= 1 + 1e-9)).all(), f"{policy.kind!r}: propensities not in (0, 1]"
-    else:
-        assert p is None or np.all(p == 1), (
-            f"{policy.kind!r} declares randomised = False but logs propensities other than 1"
-        )
-    for name in ("slot_propensities", "slate_propensities"):
-        extra = getattr(decision, name)
-        if extra is not None:
-            known = extra[np.isfinite(extra)]
-            assert ((known > 0) & (known <= 1 + 1e-9)).all(), f"{name} not in (0, 1]"
+
+#: The named checks, in the order they run.
+CHECKS: dict[str, Callable[[ContractCase], None]] = {
+    "round_trip": check_round_trip,
+    "not_set_up": check_not_set_up,
+    "shapes": check_shapes,
+    "same_seed": check_same_seed,
+    "different_seed": check_different_seed,
+    "refit_idempotence": check_refit_idempotence,
+    "declared_flags": check_declared_flags,
+    "pickle": check_pickle,
+    "reported_distribution": check_reported_distribution,
+}
+
+
+def applicable_checks(cls: type[Policy]) -> list[str]:
+    """The checks that apply to a policy class: refit idempotence needs ``batch_fit``, the
+    reported distribution ``action_probabilities``."""
+    conditional = {
+        "refit_idempotence": cls.batch_fit,
+        "reported_distribution": cls.reports_probabilities(),
+    }
+    return [name for name in CHECKS if conditional.get(name, True)]
+
+
+def contract_cases() -> list[ContractCase]:
+    """Every (config, surface) case of every registered policy."""
+    cases = []
+    for cls in registry.available().values():
+        for index, config in enumerate(cls.contract_configs()):
+            for surface in sorted(cls.surfaces, key=lambda s: s.value):
+                cases.append(ContractCase(config, surface, index))
+    return cases
 
 
 def check_policy(config: dict[str, object], surface: Surface) -> None:
-    """Run the whole contract for one policy config on one surface; raise AssertionError."""
-    cls, params = registry.parse_params(config)
-    assert cls.Params.model_validate(cls(params).get_config()) == params, "config round trip"
-    unset = cls(params)
-    ctx = check_context(surface)
-    try:
-        unset.act(ctx.requests[0])
-    except NotSetUpError:
-        pass
-    else:
-        raise AssertionError("act before setup must raise NotSetUpError")
-    if cls.needs_oracle:
-        return
-    logged: list[np.ndarray] = []
-    first = _episode(cls, config, ctx, fits=1, propensities=logged)
-    again = _episode(cls, config, ctx, fits=1)
-    for a, b in zip(first, again, strict=True):
-        np.testing.assert_array_equal(a, b, err_msg="same seed must give the same actions")
-    # A randomised policy that drew something (a propensity below 1) must draw differently
-    # from another seed; with its randomisation switched off (ε = 0) it logs 1 and need not.
-    if cls.randomised and any((p < 1).any() for p in logged):
-        other = _episode(cls, config, ctx, fits=1, seed=124)
-        assert any(not np.array_equal(a, b) for a, b in zip(first, other, strict=True)), (
-            f"{cls.kind!r} declares randomised, but another seed gives the same actions"
-        )
-    if cls.batch_fit:
-        twice = _episode(cls, config, ctx, fits=2)
-        for a, b in zip(first, twice, strict=True):
-            np.testing.assert_array_equal(a, b, err_msg="fit twice must equal fit once")
-
-
-def contract_cases() -> list[tuple[dict[str, object], Surface]]:
-    """Every (config, surface) pair the contract suite runs."""
-    cases: list[tuple[dict[str, object], Surface]] = []
-    for cls in registry.available().values():
-        provider = getattr(cls, "contract_configs", None)
-        configs: list[dict[str, object]] = (
-            provider() if callable(provider) else [{"kind": cls.kind}]
-        )
-        for config in configs:
-            for surface in sorted(cls.surfaces, key=lambda s: s.value):
-                cases.append((config, surface))
-    return cases
+    """Run every applicable check for one config on one surface; raise AssertionError."""
+    case = ContractCase(config, surface, 0)
+    for name in applicable_checks(case.policy_class):
+        CHECKS[name](case)

@@ -8,17 +8,24 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
+from recarena.analysis.results import ResultsError
+from recarena.experiment.cost import CostError, estimate_run
+from recarena.experiment.invocation import InvocationError, check_jobs, results_directory
 from recarena.experiment.loading import ScenarioError, load_scenario
+from recarena.experiment.lock import ResultsDirectoryLocked
 from recarena.experiment.scenarios import bundled_scenarios, resolve_scenario_path
-from recarena.experiment.schema import ScenarioConfig
+from recarena.experiment.schema import EXECUTORS, ScenarioConfig
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+_PLUGINS_HELP = (
+    "load plugin policies the scenario names (kind: plugin); a scenario that uses plugins is "
+    "code: allow only those you trust (or set RECARENA_ALLOW_PLUGINS=1)"
+)
 
 
 def _seeds(text: str) -> list[int]:
@@ -56,12 +63,26 @@ def _parser() -> argparse.ArgumentParser:
         "--seeds", type=_seeds, help="seeds to run instead of the scenario's, e.g. 1,2,3"
     )
     run.add_argument("--jobs", type=int, help="worker processes (1 = in-process, 0 = all cores)")
+    run.add_argument(
+        "--executor", choices=EXECUTORS,
+        help="where runs execute: inline (this process), process (local pool), dask (a "
+        "cluster; a local one on 127.0.0.1 unless --address)",
+    )  # fmt: skip
+    run.add_argument(
+        "--address", metavar="tcp://HOST:PORT",
+        help="Dask scheduler of an existing cluster (implies --executor dask)",
+    )  # fmt: skip
     run.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     run.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a scenario value, e.g. --set schedule.days=3 (repeatable)",
     )  # fmt: skip
     run.add_argument("--no-report", action="store_true", help="skip metrics, plots and report")
+    run.add_argument(
+        "--force", action="store_true",
+        help="run even if the cost estimate says it would not fit this machine or take too long",
+    )  # fmt: skip
+    run.add_argument("--allow-plugins", action="store_true", help=_PLUGINS_HELP)
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
     validate = sub.add_parser(
@@ -72,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
     )
+    validate.add_argument("--allow-plugins", action="store_true", help=_PLUGINS_HELP)
 
     sub.add_parser("list", help="list policies and bundled scenarios")
 
@@ -96,62 +118,70 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(name: str, overrides: Sequence[str], seeds: list[int] | None = None) -> ScenarioConfig:
+def _load(
+    name: str, overrides: Sequence[str], allow_plugins: bool, seeds: list[int] | None = None
+) -> ScenarioConfig:
     path = resolve_scenario_path(name)
     extra = list(overrides)
     if seeds is not None:
         extra.append(f"seeds=[{', '.join(str(s) for s in seeds)}]")
-    return load_scenario(path, extra)
+    return load_scenario(path, extra, allow_plugins=allow_plugins)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from recarena.experiment.runner import SweepError, run_scenario
+    from recarena.experiment.executors import ExecutorError
+    from recarena.experiment.runner import ResourceLimitError, SweepError, run_scenario
 
-    config = _load(args.scenario, args.overrides, args.seeds)
-    if args.jobs is not None and args.jobs < 0:
-        print("recarena run: --jobs must be ≥ 0", file=sys.stderr)
-        return EXIT_INVALID
-    out = args.out
-    if out is None:
-        base = Path(config.output.dir) if config.output.dir else Path("results") / config.name
-        out = base / datetime.now().strftime("%Y%m%d-%H%M%S")
-    if args.resume and not out.exists():
-        print(f"recarena run: --resume needs an existing --out directory, {out} does not exist",
+    jobs = check_jobs(args.jobs)
+    config = _load(args.scenario, args.overrides, args.allow_plugins, args.seeds)
+    if args.address is not None and args.executor not in (None, "dask"):
+        print(f"recarena run: --address needs --executor dask, not {args.executor}",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
+    executor = "dask" if args.address is not None else args.executor
+    out, why = results_directory(config, args.out)
+    print(f"results: {out} ({why})", flush=True)
     try:
         run_scenario(
-            config, out, jobs=args.jobs, resume=args.resume,
-            progress=not args.quiet, report=not args.no_report,
+            config, out, jobs=jobs, resume=args.resume, progress=not args.quiet,
+            report=not args.no_report, force=args.force, allow_plugins=args.allow_plugins,
+            overrides=args.overrides, executor=executor, address=args.address,
         )  # fmt: skip
-    except FileExistsError as exc:
+    except (ExecutorError, ResourceLimitError) as exc:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except SweepError as exc:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not args.no_report:
-        from recarena.analysis.report import summary_text
+        if config.sweep is None:
+            from recarena.analysis.report import summary_text
 
-        print(summary_text(out))
+            print(summary_text(out))
         print(f"\nreport: {out / 'report.html'}")
-    else:
-        print(f"results: {out}")
     return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
-    for name in args.scenario:
+    for name in args.scenario:  # every file, even after a broken one
         try:
-            config = _load(name, args.overrides)
+            config = _load(name, args.overrides, args.allow_plugins)
         except ScenarioError as exc:
             print(exc, file=sys.stderr)
             status = EXIT_INVALID
             continue
         runs = len(config.seeds) * len(config.arms)
-        print(f"{name}: ok — {len(config.arms)} arms × {len(config.seeds)} seeds = {runs} runs, "
-              f"{config.schedule.days:g} days")  # fmt: skip
+        points = ""
+        if config.sweep is not None:
+            from recarena.experiment.sweep import sample_points
+
+            n_points = len(sample_points(config.sweep))
+            points, runs = f"{n_points} points × ", runs * n_points
+        cost = estimate_run(config)
+        print(f"{name}: ok — {points}{len(config.arms)} arms × {len(config.seeds)} seeds = "
+              f"{runs} runs, {config.schedule.days:g} days; "
+              f"each run ≈ {cost.describe()}")  # fmt: skip
     return status
 
 
@@ -186,11 +216,17 @@ def _first_sentence(path: Path) -> str:
 def _cmd_report(args: argparse.Namespace) -> int:
     from recarena.experiment.runner import build_report
 
-    if not (args.run_dir / "scenario.yaml").exists():
+    if not (args.run_dir / "scenario.yaml").is_file():
         print(f"recarena report: {args.run_dir} is not a results directory (no scenario.yaml)",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    print(f"report: {build_report(args.run_dir)}")
+    try:
+        path = build_report(args.run_dir)
+    except OSError as exc:
+        print(f"recarena report: cannot write the report into {args.run_dir}: "
+              f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
+    print(f"report: {path}")
     return EXIT_OK
 
 
@@ -229,6 +265,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
+        return EXIT_INVALID
+    except (InvocationError, CostError, ResultsDirectoryLocked, ResultsError) as exc:
+        print(f"recarena {args.command}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:  # a file or directory that cannot be read or written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"recarena {args.command}: cannot use{where}: {exc.strerror or exc}",
+              file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
     except KeyboardInterrupt:
         print("\ninterrupted; finished runs are kept — rerun with --resume --out DIR",

@@ -57,7 +57,7 @@ models cannot score new items at all, so their cold-item lists are the popularit
 
 Models
 ------
-A :class:`~recarena.policies.recommenders.HistoryRecommender` is fitted on the train history
+A :class:`~recarena.policies.recommenders.base.HistoryRecommender` is fitted on the train history
 and asked for its exploitation ranking (:meth:`recommend`, no exploration, popularity
 fallback included, as it would act). Any other slate policy is set up, fitted (if
 ``batch_fit``), fed the train clicks as click feedback (if ``online``; each click arrives as a
@@ -78,6 +78,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from recarena.analysis.options import RecsysOptions, analysis_options
 from recarena.analysis.ranking import ranking_report, relevance_from_frame
 from recarena.analysis.results import RunDirectory
 from recarena.contract import (
@@ -91,7 +92,7 @@ from recarena.contract import (
 from recarena.experiment.schema import ScenarioConfig
 from recarena.policies import registry
 from recarena.policies.base import Policy
-from recarena.policies.recommenders import (
+from recarena.policies.recommenders.base import (
     HistoryRecommender,
     interaction_frame,
     truncate_history,
@@ -621,20 +622,20 @@ def recsys_offline_applies(scenario: Mapping[str, Any]) -> bool:
     """Whether a scenario gets the recommender section (and, with it, offline evaluation).
 
     It does on the slate surface when some arm is a
-    :class:`~recarena.policies.recommenders.HistoryRecommender` or the scenario sets
+    :class:`~recarena.policies.recommenders.base.HistoryRecommender` or the scenario sets
     ``analysis.recsys``; ``analysis.recsys.offline: false`` keeps the section but skips the
     refits.
     """
     schedule = scenario.get("schedule") or {}
     if schedule.get("surface", "slate") != "slate":
         return False
-    options = dict((scenario.get("analysis") or {}).get("recsys") or {})
+    options = analysis_options(scenario).recsys
     recommenders = [
         name
         for name, cfg in _arm_policies(scenario).items()
         if (cls := _policy_class(cfg)) is not None and issubclass(cls, HistoryRecommender)
     ]
-    return bool(recommenders or options)
+    return bool(recommenders) or options is not None
 
 
 def recsys_offline_evaluation(rd: RunDirectory) -> pd.DataFrame:
@@ -645,7 +646,7 @@ def recsys_offline_evaluation(rd: RunDirectory) -> pd.DataFrame:
     Returns the long table of :func:`evaluate_run` with a ``log_arm`` column.
     """
     scenario = rd.scenario
-    options = dict((scenario.get("analysis") or {}).get("recsys") or {})
+    options = analysis_options(scenario).recsys or RecsysOptions()
     policies = _arm_policies(scenario)
     models = {}
     for name, cfg in policies.items():
@@ -655,7 +656,7 @@ def recsys_offline_evaluation(rd: RunDirectory) -> pd.DataFrame:
     default_log = next(
         (n for n, c in policies.items() if c.get("kind") == "random"), next(iter(policies), None)
     )
-    log_arm = options.get("log_arm", default_log)
+    log_arm = options.log_arm or default_log
     if log_arm is None or not models:
         return pd.DataFrame()
     frames = [
@@ -664,11 +665,11 @@ def recsys_offline_evaluation(rd: RunDirectory) -> pd.DataFrame:
             models,
             seed=seed,
             log_arm=log_arm,
-            protocol=options.get("protocol", "time_split"),
-            test_fraction=float(options.get("test_fraction", 0.2)),
-            catalogue=options.get("catalogue", "at_split"),
-            k=int(options.get("k", 10)),
-            sampled_negatives=options.get("sampled_negatives"),
+            protocol=options.protocol,
+            test_fraction=options.test_fraction,
+            catalogue=options.catalogue,
+            k=options.k,
+            sampled_negatives=options.sampled_negatives,
         )
         for seed in rd.seeds
     ]
@@ -690,9 +691,9 @@ def write_evaluations(run_dir: RunDirectory | str | Any) -> None:
     path.unlink(missing_ok=True)
     if not recsys_offline_applies(rd.scenario):
         return
-    options = dict((rd.scenario.get("analysis") or {}).get("recsys") or {})
+    options = analysis_options(rd.scenario).recsys or RecsysOptions()
     offline = pd.DataFrame(columns=["seed", "model", "slice", "metric", "value", "log_arm"])
-    if options.get("offline", True):
+    if options.offline:
         try:
             offline = recsys_offline_evaluation(rd)
         except Exception as exc:  # the report must not die with one model

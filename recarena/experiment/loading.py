@@ -7,102 +7,58 @@ recarena import code except an explicit ``kind: plugin`` policy entry.
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from recarena.contract import Surface
 from recarena.experiment.ope import ope_problems
+from recarena.experiment.overrides import Override, apply_overrides, parse_override
+from recarena.experiment.problems import Problem, ScenarioError
 from recarena.experiment.schema import ScenarioConfig
+from recarena.experiment.semantics import ScenarioParts, semantic_problems, unknown_key
+from recarena.experiment.yaml_input import MAX_BYTES, Loc, YamlInputError, decode, parse
 from recarena.policies import registry
 
-__all__ = ["ScenarioError", "apply_overrides", "load_scenario", "scenario_from_dict"]
-
-Loc = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a scenario."""
-
-    loc: Loc
-    message: str
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used; ``str()`` lists every problem with its line."""
-
-    def __init__(self, source: str, problems: Sequence[Problem], lines: Mapping[Loc, int]):
-        self.source = source
-        self.problems = list(problems)
-        self.lines = dict(lines)
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        out = [f"{self.source}: invalid scenario ({len(self.problems)} problem(s))"]
-        for p in self.problems:
-            line = _nearest_line(self.lines, p.loc)
-            where = f"{self.source}:{line}" if line else self.source
-            path = _dotted(p.loc) or "<top level>"
-            out.append(f"  {where}: {path}: {p.message}")
-        return "\n".join(out)
-
-
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _nearest_line(lines: Mapping[Loc, int], loc: Loc) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None
-
-
-def _line_map(node: yaml.Node, loc: Loc = ()) -> dict[Loc, int]:
-    """Map every key path of a composed YAML document to its 1-based line number."""
-    lines: dict[Loc, int] = {loc: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*loc, str(key.value))
-            lines[child] = key.start_mark.line + 1
-            lines.update({k: v for k, v in _line_map(value, child).items() if k != child})
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            lines.update(_line_map(value, (*loc, i)))
-    return lines
+__all__ = [
+    "Problem",
+    "ScenarioError",
+    "apply_overrides",
+    "load_scenario",
+    "scenario_from_dict",
+]
 
 
 def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     source = str(path)
+
+    def fail(message: str, line: int | None = None) -> ScenarioError:
+        return ScenarioError(source, [Problem((), message, line)], {})
+
     if not path.exists():
-        raise ScenarioError(source, [Problem((), "file not found")], {})
+        raise fail("file not found")
     if path.is_dir():
-        raise ScenarioError(source, [Problem((), "is a directory, expected a YAML file")], {})
-    text = path.read_text(encoding="utf-8")
+        raise fail("is a directory, expected a YAML file")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise fail("is not a regular file (a pipe, socket or device), expected a YAML file")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line: dict[Loc, int] = {(): mark.line + 1} if mark is not None else {}
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(source, [Problem((), f"YAML syntax error: {problem}")], line) from None
-    if node is None or data is None:
-        raise ScenarioError(source, [Problem((), "the file is empty")], {})
-    if not isinstance(data, dict):
-        raise ScenarioError(source, [Problem((), "expected a mapping at the top level")], {})
-    return data, _line_map(node)
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise fail(f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        document = parse(decode(raw))
+    except YamlInputError as exc:
+        problems = [Problem(loc, message, line) for loc, line, message in exc.problems]
+        raise ScenarioError(source, problems, {}) from None
+    if document.data is None:
+        raise fail("the file is empty")
+    if not isinstance(document.data, dict):
+        raise fail("expected a mapping at the top level")
+    return document.data, document.lines
 
 
 # ---------------------------------------------------------------------- pydantic errors
@@ -138,10 +94,7 @@ def _describe(error: Mapping[str, Any], root: type[BaseModel], loc: Loc) -> Prob
     if kind == "extra_forbidden":
         parent = _model_at(root, loc[:-1])
         allowed = sorted(parent.model_fields) if parent is not None else []
-        key = str(loc[-1])
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        return Problem(loc, f"unknown key {key!r}.{hint} Allowed keys: {', '.join(allowed)}")
+        return Problem(loc, unknown_key(str(loc[-1]), allowed))
     message = error["msg"]
     if "input" in error and kind not in ("missing",):
         shown = repr(error["input"])
@@ -155,134 +108,94 @@ def _describe(error: Mapping[str, Any], root: type[BaseModel], loc: Loc) -> Prob
     return Problem(loc, message)
 
 
-def _problems(exc: ValidationError, root: type[BaseModel], prefix: Loc = ()) -> list[Problem]:
-    out = []
-    for error in exc.errors():
-        # Drop pydantic's internal tags for union members and function validators.
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-        out.append(
-            _describe(error, root, loc) if not prefix else Problem((*prefix, *loc), error["msg"])
+def _data_loc(loc: Sequence[str | int], data: Any) -> Loc:
+    """``loc`` without pydantic's internal tags for union members and function validators
+    (``function-after[...]``, ``list[...]``): the parts that are keys of the data, or a
+    last key that is missing from it."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        in_list = (
+            isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node)
         )
-    return out
-
-
-def _policy_problems(config: ScenarioConfig) -> list[Problem]:
-    """Validate every arm's policy configs against the registry and the scenario's surfaces."""
-    problems: list[Problem] = []
-    surface = {"slate": Surface.SLATE, "variant": Surface.VARIANT}.get(config.schedule.surface)
-    campaigns = bool(config.schedule.campaign_days)
-    if surface is None and not campaigns:
-        problems.append(
-            Problem(
-                ("schedule", "surface"),
-                "surface is 'none' and there are no campaign_days: nothing would be decided",
-            )
-        )
-    for i, arm in enumerate(config.arms):
-        roles = [("policy", arm.policy, surface or Surface.CAMPAIGN)]
-        if arm.campaign_policy is not None:
-            roles.append(("campaign_policy", arm.campaign_policy, Surface.CAMPAIGN))
-        elif campaigns and surface is not None:
-            problems.append(
-                Problem(
-                    ("arms", i),
-                    "the scenario has campaign_days and a session surface, so "
-                    "this arm needs a campaign_policy",
-                )
-            )
-        for role, policy_config, needed in roles:
-            loc: Loc = ("arms", i, role)
-            try:
-                cls, _ = registry.parse_params(policy_config)
-            except registry.UnknownPolicyError as exc:
-                problems.append(Problem((*loc, "kind"), str(exc)))
-                continue
-            except ValidationError as exc:
-                kind = policy_config.get("kind")
-                known = registry.available().get(str(kind))
-                params_model = known.Params if known is not None else None
-                for error in exc.errors():
-                    eloc = tuple(error["loc"])
-                    if error["type"] == "extra_forbidden" and params_model is not None:
-                        allowed = sorted(params_model.model_fields)
-                        key = str(eloc[-1])
-                        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-                        hint = f" Did you mean {close[0]!r}?" if close else ""
-                        msg = f"unknown parameter {key!r} for policy {kind!r}.{hint} "
-                        msg += f"Allowed: {', '.join(allowed)}"
-                    else:
-                        msg = error["msg"]
-                        if "input" in error and not isinstance(error["input"], dict | list):
-                            msg += f" (got {error['input']!r})"
-                    problems.append(Problem((*loc, *eloc), msg))
-                continue
-            except ValueError as exc:  # plugin path problems
-                problems.append(Problem((*loc, "plugin"), str(exc)))
-                continue
-            if needed not in cls.surfaces:
-                problems.append(
-                    Problem(
-                        (*loc, "kind"),
-                        f"policy {cls.kind!r} cannot act on the {needed} "
-                        f"surface; it supports {sorted(s.value for s in cls.surfaces)}",
-                    )
-                )
-    return problems
-
-
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``KEY.PATH=VALUE`` overrides (VALUE parsed as YAML) to a raw scenario mapping.
-
-    List elements are addressed by index (``arms.0.policy.epsilon=0.2``).
-    """
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ScenarioError("--set", [Problem((), f"expected KEY=VALUE, got {item!r}")], {})
-        value = yaml.safe_load(raw)
-        parts = key.split(".")
-        node: Any = data
-        for j, part in enumerate(parts[:-1]):
-            nxt: Any = parts[j + 1]
-            if isinstance(node, list):
-                node = node[int(part)]
-                continue
-            if part not in node or node[part] is None:
-                node[part] = [] if nxt.isdigit() else {}
+        if in_list or (isinstance(node, Mapping) and part in node):
             node = node[part]
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = value
+        elif isinstance(part, str) and "[" in part:
+            continue
         else:
-            node[last] = value
-    return data
+            node = None
+        out.append(part)
+    return tuple(out)
+
+
+def _problems(exc: ValidationError, root: type[BaseModel], data: Any) -> list[Problem]:
+    return [_describe(error, root, _data_loc(error["loc"], data)) for error in exc.errors()]
+
+
+def _validation_problems(
+    data: Mapping[str, Any], overrides: Sequence[Override] = ()
+) -> tuple[ScenarioConfig | None, list[Problem]]:
+    """The config (``None`` when invalid) and every problem found in one pass: the schema's,
+    then the cross-field checks on whatever parts are valid."""
+    try:
+        config: ScenarioConfig | None = ScenarioConfig.model_validate(dict(data))
+        problems: list[Problem] = []
+    except ValidationError as exc:
+        config, problems = None, _problems(exc, ScenarioConfig, data)
+    parts = ScenarioParts.of(config) if config is not None else ScenarioParts.salvage(data)
+    problems += semantic_problems(parts)
+    if config is not None and not problems:  # the ope block's checks need valid policies
+        problems = [Problem(loc, message) for loc, message in ope_problems(config)]
+    if overrides:
+        problems = [_with_origin(p, overrides) for p in problems]
+    return config, problems
+
+
+def _with_origin(problem: Problem, overrides: Sequence[Override]) -> Problem:
+    """Say which ``--set`` a problem comes from (the last one that wrote its key)."""
+    for override in reversed(overrides):
+        if problem.loc[: len(override.loc)] == override.loc:
+            return Problem(problem.loc, problem.message + override.hint(), problem.line)
+    return problem
 
 
 def scenario_from_dict(
-    data: Mapping[str, Any], source: str = "<scenario>", lines: Mapping[Loc, int] | None = None
+    data: Mapping[str, Any],
+    source: str = "<scenario>",
+    lines: Mapping[Loc, int] | None = None,
+    overrides: Sequence[Override] = (),
+    allow_plugins: bool = False,
 ) -> ScenarioConfig:
-    """Validate a raw scenario mapping; raise :class:`ScenarioError` listing every problem."""
-    lines = lines or {}
-    try:
-        config = ScenarioConfig.model_validate(dict(data))
-    except ValidationError as exc:
-        raise ScenarioError(source, _problems(exc, ScenarioConfig), lines) from None
-    problems = _policy_problems(config)
-    if not problems:  # the ope block's checks read the arms' policy classes
-        problems = [Problem(loc, message) for loc, message in ope_problems(config)]
-    if problems:
-        raise ScenarioError(source, problems, lines)
+    """Validate a raw scenario mapping; raise :class:`ScenarioError` listing every problem.
+
+    Plugin policies are loaded only with ``allow_plugins`` (or ``RECARENA_ALLOW_PLUGINS=1``);
+    otherwise naming one is a problem and no plugin code runs.
+    """
+    if not isinstance(data, Mapping):
+        raise ScenarioError(source, [Problem((), "expected a mapping at the top level")], {})
+    with registry.allow_plugins(allow_plugins):
+        config, problems = _validation_problems(data, overrides)
+    if problems or config is None:
+        raise ScenarioError(source, problems, lines or {})
+    if config.sweep is not None:
+        # Every point must be a valid scenario before anything runs. The sweep module builds
+        # on this one (a point is validated by this function), hence the import here.
+        from recarena.experiment.sweep import point_scenarios
+
+        with registry.allow_plugins(allow_plugins):
+            point_scenarios(config, source, lines)
     return config
 
 
-def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> ScenarioConfig:
-    """Read, override and validate a scenario file."""
+def load_scenario(
+    path: str | Path, overrides: Sequence[str] = (), allow_plugins: bool = False
+) -> ScenarioConfig:
+    """Read, override and validate a scenario file (see :func:`scenario_from_dict`)."""
     path = Path(path)
     data, lines = _read_yaml(path)
     try:
-        data = apply_overrides(data, overrides)
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        if isinstance(exc, ScenarioError):
-            raise
-        raise ScenarioError(str(path), [Problem((), f"cannot apply --set: {exc}")], lines) from None
-    return scenario_from_dict(data, str(path), lines)
+        parsed = [parse_override(text) for text in overrides]
+        apply_overrides(data, parsed)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path} (--set)", exc.problems, {}) from None
+    return scenario_from_dict(data, str(path), lines, parsed, allow_plugins)

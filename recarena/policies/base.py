@@ -19,10 +19,12 @@ acting before :meth:`setup` raises :class:`NotSetUpError`.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
 import numpy as np
+from pydantic import model_validator
 
 from recarena.contract import (
     Decision,
@@ -36,21 +38,47 @@ from recarena.contract import (
 )
 from recarena.typing import ClosedModel, FloatArray, IntArray
 
-__all__ = ["NotSetUpError", "Policy", "PolicyParams", "campaign_action_index", "one_hot"]
+__all__ = [
+    "MAX_PARAMETER",
+    "NotSetUpError",
+    "Policy",
+    "PolicyParams",
+    "campaign_action_index",
+    "one_hot",
+    "params_kind",
+]
 
 
 class NotSetUpError(RuntimeError):
     """A policy was used before :meth:`Policy.setup`."""
 
 
+#: Largest magnitude of any numeric policy parameter: a backstop for fields without a
+#: tighter range of their own (a value like 1e300 is a typo, and can ask for absurd work).
+MAX_PARAMETER = 1e12
+
+
 class PolicyParams(ClosedModel):
     """Base of every policy's parameter model: closed (``extra="forbid"``) and frozen.
 
     Subclasses declare ``kind: Literal["<registry id>"]`` and their hyperparameters, each
-    with a default, a range where one applies, and a one-line description.
+    with a default, a range where one applies, and a one-line description. Every number is
+    also held to ±:data:`MAX_PARAMETER`.
     """
 
     kind: str
+
+    @model_validator(mode="after")
+    def _sane_magnitudes(self) -> PolicyParams:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if number and abs(value) > MAX_PARAMETER:
+                raise ValueError(
+                    f"{name} = {value:g} is beyond ±{MAX_PARAMETER:g}, the range of any "
+                    "policy parameter"
+                )
+        return self
 
 
 class Policy(ABC):
@@ -63,7 +91,8 @@ class Policy(ABC):
     Class attributes
     ----------------
     kind
-        Registry id, also the ``kind`` of the parameter model.
+        Registry id. Written once, in the parameter model (``kind: Literal["<id>"]``); the
+        class attribute is derived from it when the class is defined.
     summary
         One line shown by ``recarena list``.
     surfaces
@@ -73,9 +102,11 @@ class Policy(ABC):
     batch_fit
         Refits from the logged :class:`History` on the scenario's retrain schedule.
     contextual
-        Uses user features.
+        Reads the users' features; a policy that does not decides the same when they change.
     randomised
-        Draws random actions and reports propensities.
+        May draw its actions at random, and then logs for every decision the propensity of
+        the logged action, finite in (0, 1] (1 where it decided deterministically). A policy
+        that is not randomised logs no propensities or 1, and acts the same from any seed.
     needs_oracle
         Is handed a read-only :class:`~recarena.contract.OracleView` (the upper
         bound policy only).
@@ -90,6 +121,38 @@ class Policy(ABC):
     contextual: ClassVar[bool] = False
     randomised: ClassVar[bool] = False
     needs_oracle: ClassVar[bool] = False
+
+    def history_window(self) -> float | None:
+        """Days of logged history before the refit time that :meth:`fit` reads: ``None`` for
+        none (a policy that is not ``batch_fit``), ``math.inf`` for all of it.
+
+        The engine keeps only this much history in memory, so a run's memory does not grow
+        with its length for policies that read a window or nothing. Override it in a
+        ``batch_fit`` policy that reads only a recent window.
+        """
+        return math.inf if self.batch_fit else None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = params_kind(cls.Params)
+        if declared is None:
+            return
+        own = cls.__dict__.get("kind")
+        if own is not None and own != declared:
+            raise TypeError(
+                f"{cls.__name__}.kind = {own!r} contradicts its Params' kind {declared!r}; "
+                "declare the kind once, in Params"
+            )
+        cls.kind = declared
+
+    @classmethod
+    def contract_configs(cls) -> list[dict[str, Any]]:
+        """The configs the contract suite checks (:mod:`recarena.experiment.checks`).
+
+        The defaults, ``[{"kind": cls.kind}]``; a policy overrides it to add the option sets
+        whose code paths differ (another model, exploration on, sub-policies to wrap).
+        """
+        return [{"kind": cls.kind}]
 
     def __init__(self, params: PolicyParams | None = None, **kwargs: Any) -> None:
         if params is None:
@@ -218,3 +281,12 @@ def one_hot(actions: IntArray, n_actions: int) -> FloatArray:
     out = np.zeros((actions.shape[0], n_actions))
     out[np.arange(actions.shape[0]), actions] = 1.0
     return out
+
+
+def params_kind(params: type[PolicyParams]) -> str | None:
+    """The registry id a parameter model declares (``kind: Literal["<id>"]``), else None."""
+    field = params.model_fields.get("kind")
+    annotation = None if field is None else field.annotation
+    if get_origin(annotation) is not Literal or len(get_args(annotation)) != 1:
+        return None
+    return str(get_args(annotation)[0])

@@ -40,7 +40,6 @@ class OraclePolicy(Policy):
     class Params(PolicyParams):
         kind: Literal["oracle"] = "oracle"
 
-    kind = "oracle"
     summary = "Upper bound: acts on the simulator's ground truth (never a real policy)."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT, Surface.CAMPAIGN})
     needs_oracle = True

@@ -25,6 +25,7 @@ policies on the same seed see the same draws wherever their histories agree.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -245,11 +246,7 @@ class Engine:
         self.log = log
         self.oracle_columns = oracle_columns
         self.progress = progress
-        self.surface = {
-            "slate": Surface.SLATE,
-            "variant": Surface.VARIANT,
-            "none": None,
-        }[schedule.surface]
+        self.surface = schedule.session_surface
         if self.surface is not None and session_policy is None:
             raise ValueError(f"the {schedule.surface} surface needs a session policy")
         if self.surface is Surface.VARIANT and len(world.variants) == 0:
@@ -260,11 +257,17 @@ class Engine:
             raise ValueError("campaign_days are set but the world has no offers")
         self.state = SimState.initial(world, behaviour.fatigue_memory)
         self.oracle = Oracle(world, self.state, behaviour, schedule.slate_size)
+        refits = [p for p in (session_policy, campaign_policy) if p is not None and p.batch_fit]
+        if schedule.retrain_every is None:
+            refits = []
         keep = schedule.keep_impressions
         if keep is None:  # 64 bytes per decision: only when something can read them
-            refits = [p for p in (session_policy, campaign_policy) if p is not None and p.batch_fit]
-            keep = schedule.retrain_every is not None and bool(refits)
-        self.history = HistoryStore(world.feature_names, keep)
+            keep = bool(refits)
+        # Only the history some policy reads is kept; keep_impressions=True asks for all of
+        # it (to fit other models on the run's history afterwards).
+        windows = [w for p in refits if (w := p.history_window()) is not None]
+        window = math.inf if schedule.keep_impressions else max(windows, default=None)
+        self.history = HistoryStore(world.feature_names, keep, window)
         self.stats = RunStats()
         self.available = world.items.release_time <= 0.0
         # Shortlists of k + R items: the best slate after any R fatigued items (see the cache).
@@ -487,6 +490,7 @@ class Engine:
         best: FloatArray,
     ) -> None:
         n = users.shape[0]
+        _check_finite(Col.EXPECTED_REWARD, expected)
         slate = self.surface is Surface.SLATE
         fallback = decision.fallback
         if fallback is not None:
@@ -671,6 +675,8 @@ class Engine:
             state.retention_multiplier[hit] = np.exp(-(sign * effect)[effect > 0])
             state.retention_until[hit] = t + o.retention_days[offers[treated]][effect > 0]
         propensity = _or_nan(decision.propensities, users.size)
+        _check_finite(Col.P_TREATED, p_treated)
+        _check_finite(Col.P_CONTROL, p_control)
         columns = {
             Col.T: np.full(users.size, t), Col.CAMPAIGN: np.full(users.size, index),
             Col.USER: users, Col.OFFER: offers, Col.CONTROL_FOR: about,
@@ -740,6 +746,17 @@ def _time_order(times: FloatArray) -> IntArray:
 
 def _mean(values: FloatArray) -> float:
     return float(values.mean()) if values.size else 0.0
+
+
+def _check_finite(column: str, values: FloatArray) -> None:
+    """A run whose oracle columns hold NaN or infinity stops here, rather than finishing with
+    a silently wrong regret (parameters at the edge of their ranges can overflow)."""
+    if not np.isfinite(values).all():
+        raise FloatingPointError(
+            f"the oracle column {column!r} is not finite (NaN or infinity): the world's "
+            "parameters overflow the behaviour model (e.g. a very large "
+            "behaviour.preference_weight or a very small temperature)"
+        )
 
 
 def _or_nan(values: NDArray[Any] | None, n: int) -> FloatArray:

@@ -4,10 +4,16 @@ The engine appends observable records (clicks, purchases, impressions, campaign 
 and responses, arrivals and churn) as it runs; :meth:`HistoryStore.snapshot` hands a policy
 a :class:`~recarena.contract.History` of everything up to now. Oracle columns are never
 stored here. Chunks are concatenated lazily, once per snapshot, so appending stays O(1).
+
+Only what a policy can read is kept (``window``, from
+:meth:`~recarena.policies.base.Policy.history_window`): nothing when no policy refits, the
+last ``window`` days (pruned at each snapshot) when that is all the refitting policies read,
+everything otherwise. So a run's memory is flat in its length unless a policy reads it all.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +48,16 @@ class _Columns:
         for name in self.names:
             self.chunks[name].append(np.asarray(columns[name]))
 
+    def drop_before(self, t: float) -> None:
+        """Forget rows logged at or before ``t``."""
+        arrays = self.arrays()
+        if Col.T not in arrays or not len(arrays[Col.T]):
+            return
+        keep = arrays[Col.T] > t
+        if not keep.all():
+            for name, values in arrays.items():
+                self.chunks[name][:] = [values[keep]]
+
     def arrays(self) -> dict[str, NDArray[Any]]:
         out = {}
         for name, chunks in self.chunks.items():
@@ -52,17 +68,34 @@ class _Columns:
 
 
 class HistoryStore:
-    """Observable logged history, appended by the engine."""
+    """Observable logged history, appended by the engine.
 
-    def __init__(self, feature_names: tuple[str, ...], keep_impressions: bool = True) -> None:
+    Parameters
+    ----------
+    feature_names
+        Columns of the user-feature matrix.
+    keep_impressions
+        Keep slate impressions (64 bytes a decision).
+    window
+        Days of history kept before each snapshot: ``None`` keeps nothing, ``math.inf``
+        everything.
+    """
+
+    def __init__(
+        self,
+        feature_names: tuple[str, ...],
+        keep_impressions: bool = True,
+        window: float | None = math.inf,
+    ) -> None:
         self.feature_names = feature_names
         self.keep_impressions = keep_impressions
+        self.window = window
         self._tables = {name: _Columns(cols) for name, cols in _TABLES.items()}
 
     def append(self, table: str, columns: Mapping[str, NDArray[Any]]) -> None:
         """Append rows to ``table`` (one of clicks, conversions, impressions, campaigns,
         lifecycle)."""
-        if table == "impressions" and not self.keep_impressions:
+        if self.window is None or (table == "impressions" and not self.keep_impressions):
             return
         self._tables[table].append(columns)
 
@@ -79,7 +112,11 @@ class HistoryStore:
     def snapshot(
         self, t: float, features: NDArray[np.float32], joined: NDArray[np.bool_]
     ) -> History:
-        """Everything logged up to ``t``, and the features of users who have joined."""
+        """What is kept up to ``t`` (see ``window``), and the features of users who have
+        joined."""
+        if self.window is not None and math.isfinite(self.window):
+            for table in self._tables.values():
+                table.drop_before(t - self.window)
         users = np.flatnonzero(joined)
         user_features = pd.DataFrame(features[users], index=users, columns=list(self.feature_names))
         user_features.index.name = Col.USER

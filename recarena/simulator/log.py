@@ -36,9 +36,11 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
     ``t, seconds, rows``: each refit of the policy.
 
 Rows are buffered per table and flushed as a Parquet row group when the buffer holds
-``chunk_rows`` rows, so memory does not grow with the length of the run. With ``path=None``
-the tables stay in memory (tests, notebooks). Parquet column statistics are written only for
-``t``, ``user`` and ``session``, the columns worth filtering row groups on.
+``chunk_bytes`` (or ``chunk_rows`` rows, whichever comes first), so memory does not grow with
+the length of the run and a wide table (slates) buffers no more bytes than a narrow one.
+With ``path=None`` the tables stay in memory (tests, notebooks). Parquet column statistics
+are written only for ``t``, ``user`` and ``session``, the columns worth filtering row groups
+on.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 __all__ = [
+    "CHUNK_BYTES",
     "SCHEMAS",
     "Col",
     "EventLog",
@@ -66,6 +69,9 @@ __all__ = [
     "slot_propensity_columns",
     "table_columns",
 ]
+
+#: Bytes buffered per table before a row group is written (see :class:`EventLog`).
+CHUNK_BYTES = 16 * 2**20
 
 
 class Col:
@@ -305,22 +311,30 @@ class EventLog:
         k, the width of the ``slate`` column (0 when the session surface shows variants).
         It is stored as the int32 columns :func:`slate_columns` ``(k)``.
     chunk_rows
-        Rows buffered per table before a row group is written.
+        Rows buffered per table before a row group is written, at most.
+    chunk_bytes
+        Bytes buffered per table before a row group is written, at most (a table's row
+        group holds ``chunk_bytes // bytes per row`` rows when that is fewer).
     """
 
     def __init__(
-        self, path: Path | str | None = None, slate_size: int = 0, chunk_rows: int = 1_000_000
+        self,
+        path: Path | str | None = None,
+        slate_size: int = 0,
+        chunk_rows: int = 1_000_000,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.slate_size = slate_size
         self.chunk_rows = chunk_rows
+        self.chunk_bytes = chunk_bytes
         self.schemas = {Table.DECISIONS: _decisions_schema(slate_size), **SCHEMAS}
         self._columns = {name: _append_columns(schema) for name, schema in self.schemas.items()}
         self._names = {
             name: frozenset(c for c, _ in columns) for name, columns in self._columns.items()
         }
         self._buffers = {
-            name: _TableBuffer(columns, slate_size, chunk_rows)
+            name: _TableBuffer(columns, slate_size, self._capacity(columns))
             for name, columns in self._columns.items()
         }
         self._writers: dict[str, pq.ParquetWriter] = {}
@@ -329,6 +343,14 @@ class EventLog:
         self._closed = False
         if self.path is not None:
             self.path.mkdir(parents=True, exist_ok=True)
+
+    def _capacity(self, columns: list[tuple[str, np.dtype[Any]]]) -> int:
+        """Rows of a row group: ``chunk_rows``, or fewer so that they fit ``chunk_bytes``."""
+        width = sum(
+            dtype.itemsize * (max(self.slate_size, 1) if name == Col.SLATE else 1)
+            for name, dtype in columns
+        )
+        return max(1, min(self.chunk_rows, self.chunk_bytes // max(width, 1)))
 
     def append(self, table: str, columns: Mapping[str, NDArray[Any]]) -> None:
         """Append rows; ``columns`` must hold every column of the table.
@@ -365,11 +387,11 @@ class EventLog:
         # Copied (and cast) into the buffer: the log never aliases a caller's array. A row
         # group is written before the buffer would overflow, so it never has to grow.
         buffer = self._buffers[table]
-        if buffer.size and buffer.size + n > self.chunk_rows:
+        if buffer.size and buffer.size + n > buffer.capacity:
             self._flush(table)
         buffer.append(given, n)
         self.rows[table] += n
-        if buffer.size >= self.chunk_rows:
+        if buffer.size >= buffer.capacity:
             self._flush(table)
 
     def _batch(self, table: str) -> pa.RecordBatch | None:

@@ -12,16 +12,19 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from recarena.contract import Surface
 from recarena.typing import ClosedModel
 
 __all__ = [
     "BehaviourParams",
     "CatalogueParams",
+    "ClockParams",
     "EligibilityRule",
     "OfferParams",
     "PopulationParams",
     "ResponseTypeShares",
     "ScheduleParams",
+    "SurfacesParams",
     "VariantParams",
     "WorldParams",
 ]
@@ -73,23 +76,32 @@ class PopulationParams(ClosedModel):
     )
     numeric_features: list[str] = Field(
         default_factory=lambda: ["age", "income", "tenure"],
+        max_length=100,
         description="names of numeric observable features",
     )
     categorical_features: dict[str, int] = Field(
         default_factory=lambda: {"region": 5, "device": 3},
         description="categorical observable features and their number of levels",
     )
-    segment_separation: float = Field(1.0, ge=0, description="sd of segment feature means")
-    categorical_concentration: float = Field(1.0, gt=0, description="Dirichlet concentration")
-    preference_noise: float = Field(0.5, ge=0, description="σ_θ: user spread around centroid")
-    activity_mean: float = Field(1.0, gt=0, description="mean sessions per day λ")
-    activity_dispersion: float = Field(0.5, ge=0, description="log-normal sd of λ_u")
-    price_sensitivity_mean: float = Field(0.3, ge=0, description="mean ρ_u")
-    price_sensitivity_dispersion: float = Field(0.3, ge=0, description="log-normal sd of ρ_u")
-    arrivals_per_day: float = Field(0.0, ge=0, description="Λ: new users per day (Poisson)")
+    segment_separation: float = Field(1.0, ge=0, le=100, description="sd of segment feature means")
+    categorical_concentration: float = Field(
+        1.0, gt=0, le=1e6, description="Dirichlet concentration"
+    )
+    preference_noise: float = Field(
+        0.5, ge=0, le=100, description="σ_θ: user spread around centroid"
+    )
+    activity_mean: float = Field(1.0, gt=0, le=1000, description="mean sessions per day λ")
+    activity_dispersion: float = Field(0.5, ge=0, le=10, description="log-normal sd of λ_u")
+    price_sensitivity_mean: float = Field(0.3, ge=0, le=100, description="mean ρ_u")
+    price_sensitivity_dispersion: float = Field(
+        0.3, ge=0, le=10, description="log-normal sd of ρ_u"
+    )
+    arrivals_per_day: float = Field(
+        0.0, ge=0, le=10_000_000, description="Λ: new users per day (Poisson)"
+    )
     response_types: ResponseTypeShares = Field(default_factory=ResponseTypeShares)
     response_type_feature_strength: float = Field(
-        1.0, ge=0, description="how strongly observable features predict the response type"
+        1.0, ge=0, le=100, description="how strongly observable features predict the response type"
     )
 
     @field_validator("segment_shares")
@@ -101,8 +113,10 @@ class PopulationParams(ClosedModel):
     @classmethod
     def _levels(cls, v: dict[str, int]) -> dict[str, int]:
         for name, levels in v.items():
-            if levels < 2:
-                raise ValueError(f"categorical feature {name!r} needs ≥ 2 levels, got {levels}")
+            if not 2 <= levels <= 1000:
+                raise ValueError(
+                    f"categorical feature {name!r} needs 2 to 1000 levels, got {levels}"
+                )
         return v
 
     @model_validator(mode="after")
@@ -127,16 +141,18 @@ class CatalogueParams(ClosedModel):
     """
 
     n_items: int = Field(200, ge=1, le=2_000_000, description="items at day 0")
-    n_categories: int = Field(8, ge=1, description="item categories")
+    n_categories: int = Field(8, ge=1, le=10_000, description="item categories")
     latent_dim: int = Field(8, ge=1, le=512, description="d: dimension of θ_u and φ_i")
-    category_spread: float = Field(1.0, ge=0, description="sd of category centroids")
-    item_noise: float = Field(0.5, ge=0, description="σ_φ: item spread around centroid")
-    popularity_sd: float = Field(1.0, ge=0, description="σ_b: sd of item popularity b_i")
-    price_log_mean: float = Field(3.0, description="μ_p of log price")
-    price_log_sd: float = Field(0.5, ge=0, description="σ_p of log price")
+    category_spread: float = Field(1.0, ge=0, le=100, description="sd of category centroids")
+    item_noise: float = Field(0.5, ge=0, le=100, description="σ_φ: item spread around centroid")
+    popularity_sd: float = Field(1.0, ge=0, le=100, description="σ_b: sd of item popularity b_i")
+    price_log_mean: float = Field(3.0, ge=-20, le=20, description="μ_p of log price")
+    price_log_sd: float = Field(0.5, ge=0, le=10, description="σ_p of log price")
     margin_low: float = Field(0.1, ge=0, le=1)
     margin_high: float = Field(0.4, ge=0, le=1)
-    new_items_per_day: float = Field(0.0, ge=0, description="items released per day (Poisson)")
+    new_items_per_day: float = Field(
+        0.0, ge=0, le=100_000, description="items released per day (Poisson)"
+    )
     description_words: int = Field(12, ge=1, le=200, description="words per description")
 
     @model_validator(mode="after")
@@ -150,30 +166,40 @@ class BehaviourParams(ClosedModel):
     """How users choose, convert, get bored, drift and churn (equations in behaviour.py)."""
 
     choice_model: Literal["mnl", "cascade"] = "mnl"
-    temperature: float = Field(1.0, gt=0, description="T in exp(u/T)")
-    no_choice_utility: float = Field(5.0, description="u_0, utility of not clicking")
+    temperature: float = Field(1.0, ge=0.001, le=1000, description="T in exp(u/T)")
+    no_choice_utility: float = Field(
+        5.0, ge=-1000, le=1000, description="u_0, utility of not clicking"
+    )
     position_bias: Literal["log", "power", "none"] = "log"
-    position_decay: float = Field(1.0, ge=0, description="η in e_j = j^−η (power bias)")
-    preference_weight: float = Field(2.0, ge=0, description="weight of θ_u·φ_i/√d in utility")
-    conversion_intercept: float = Field(-1.0, description="α in P(convert)=σ(α+γu)")
-    conversion_slope: float = Field(0.5, description="γ in P(convert)=σ(α+γu)")
-    conversion_delay_mean: float = Field(0.5, ge=0, description="mean delay δ (days); 0 = now")
+    position_decay: float = Field(1.0, ge=0, le=10, description="η in e_j = j^−η (power bias)")
+    preference_weight: float = Field(
+        2.0, ge=0, le=100, description="weight of θ_u·φ_i/√d in utility"
+    )
+    conversion_intercept: float = Field(
+        -1.0, ge=-100, le=100, description="α in P(convert)=σ(α+γu)"
+    )
+    conversion_slope: float = Field(0.5, ge=-100, le=100, description="γ in P(convert)=σ(α+γu)")
+    conversion_delay_mean: float = Field(
+        0.5, ge=0, le=365, description="mean delay δ (days); 0 = now"
+    )
     satisfaction_rate: float = Field(0.1, ge=0, le=1, description="η_s in s ← (1−η_s)s + η_s r")
     satisfaction_baseline: float = Field(0.2, ge=0, le=1, description="r₀ subtracted from r")
-    fatigue: float = Field(1.0, ge=0, description="κ: utility penalty for recently consumed")
+    fatigue: float = Field(
+        1.0, ge=0, le=100, description="κ: utility penalty for recently consumed"
+    )
     fatigue_memory: int = Field(5, ge=0, le=64, description="recent items remembered")
-    drift_sd: float = Field(0.0, ge=0, description="σ_d: preference drift per √day")
-    activity_satisfaction: float = Field(1.0, description="β_a in λ_u exp(β_a s)")
-    churn_base_hazard: float = Field(0.01, ge=0, description="h₀ per day")
-    churn_satisfaction: float = Field(5.0, ge=0, description="β_s in h₀ exp(−β_s s)")
+    drift_sd: float = Field(0.0, ge=0, le=10, description="σ_d: preference drift per √day")
+    activity_satisfaction: float = Field(1.0, ge=-10, le=10, description="β_a in λ_u exp(β_a s)")
+    churn_base_hazard: float = Field(0.01, ge=0, le=10, description="h₀ per day")
+    churn_satisfaction: float = Field(5.0, ge=0, le=100, description="β_s in h₀ exp(−β_s s)")
 
 
 class EligibilityRule(ClosedModel):
     """An offer is eligible for users whose ``feature`` lies in [min, max]."""
 
     feature: str
-    min: float | None = Field(None, description="lower bound (None = no bound)")
-    max: float | None = Field(None, description="upper bound (None = no bound)")
+    min: float | None = Field(None, ge=-1e9, le=1e9, description="lower bound (None = no bound)")
+    max: float | None = Field(None, ge=-1e9, le=1e9, description="upper bound (None = no bound)")
 
 
 class OfferParams(ClosedModel):
@@ -186,15 +212,21 @@ class OfferParams(ClosedModel):
     """
 
     name: str
-    value: float = Field(100.0, ge=0, description="NPV of a response")
-    contact_cost: float = Field(1.0, ge=0, description="cost of sending the offer")
-    conversion_cost: float = Field(10.0, ge=0, description="cost paid when the user responds")
+    value: float = Field(100.0, ge=0, le=1e9, description="NPV of a response")
+    contact_cost: float = Field(1.0, ge=0, le=1e9, description="cost of sending the offer")
+    conversion_cost: float = Field(
+        10.0, ge=0, le=1e9, description="cost paid when the user responds"
+    )
     base_rate: float = Field(0.05, gt=0, lt=1, description="typical untreated response rate")
-    response_heterogeneity: float = Field(0.5, ge=0, description="sd of w_o·x_u")
-    effect: float = Field(1.0, ge=0, description="τ scale (logit) for persuadables")
-    effect_heterogeneity: float = Field(0.5, ge=0, description="sd of β_o·x_u")
-    retention_effect: float = Field(0.0, ge=0, description="log churn-hazard change on contact")
-    retention_days: float = Field(30.0, ge=0, description="how long the retention effect lasts")
+    response_heterogeneity: float = Field(0.5, ge=0, le=100, description="sd of w_o·x_u")
+    effect: float = Field(1.0, ge=0, le=100, description="τ scale (logit) for persuadables")
+    effect_heterogeneity: float = Field(0.5, ge=0, le=100, description="sd of β_o·x_u")
+    retention_effect: float = Field(
+        0.0, ge=0, le=100, description="log churn-hazard change on contact"
+    )
+    retention_days: float = Field(
+        30.0, ge=0, le=3650, description="how long the retention effect lasts"
+    )
     eligibility: EligibilityRule | None = None
 
 
@@ -213,7 +245,7 @@ class VariantParams(ClosedModel):
         description="population mean click-through rate of the variant (the "
         "intercept is solved for it, whatever the heterogeneity)",
     )
-    heterogeneity: float = Field(0.0, ge=0, description="h_v: how much features shift CTR")
+    heterogeneity: float = Field(0.0, ge=0, le=100, description="h_v: how much features shift CTR")
     ctr_after_shift: float | None = Field(
         None, gt=0, lt=1, description="population mean CTR from shift_day on"
     )
@@ -225,12 +257,14 @@ class WorldParams(ClosedModel):
     population: PopulationParams = Field(default_factory=PopulationParams, description="users")
     catalogue: CatalogueParams = Field(default_factory=CatalogueParams, description="items")
     behaviour: BehaviourParams = Field(default_factory=BehaviourParams, description="choices")
-    offers: list[OfferParams] = Field(default_factory=list, description="campaign offers")
+    offers: list[OfferParams] = Field(
+        default_factory=list, max_length=1000, description="campaign offers"
+    )
     variants: list[VariantParams] = Field(
-        default_factory=list, description="variants for the variant surface"
+        default_factory=list, max_length=1000, description="variants for the variant surface"
     )
     shift_day: float | None = Field(
-        None, ge=0, description="day on which variants switch to ctr_after_shift"
+        None, ge=0, le=3650, description="day on which variants switch to ctr_after_shift"
     )
 
     @model_validator(mode="after")
@@ -252,45 +286,26 @@ class WorldParams(ClosedModel):
         return self
 
 
-class ScheduleParams(ClosedModel):
+class ClockParams(ClosedModel):
     """The clock: horizon, decision window and periodic processes (all in days)."""
 
     days: float = Field(14.0, gt=0, le=3650, description="length of the run")
-    surface: Literal["slate", "variant", "none"] = Field(
-        "slate", description="what the session surface shows: item slates or variants"
-    )
-    slate_size: int = Field(10, ge=1, le=100, description="k items per slate")
     decision_window: float = Field(
-        0.05, gt=0, le=1, description="sessions within one window form one vectorised batch"
+        0.05, ge=0.001, le=1, description="sessions within one window form one vectorised batch"
     )
     feedback_every: float = Field(
-        0.0, ge=0, description="deliver feedback to policies every this many days (0 = each window)"
+        0.0,
+        ge=0,
+        le=3650,
+        description="deliver feedback to policies every this many days (0 = each window)",
     )
     retrain_every: float | None = Field(
-        None, gt=0, description="call fit(history) every this many days (None = never)"
+        None, gt=0, le=3650, description="call fit(history) every this many days (None = never)"
     )
-    campaign_days: list[float] = Field(
-        default_factory=list, description="days on which the campaign surface runs"
-    )
-    campaign_budget: float | None = Field(
-        None, gt=0, description="contact budget per campaign (None = unlimited)"
-    )
-    checkpoint_every: float = Field(1.0, gt=0, description="daily snapshots / checkpoints")
-    keep_impressions: bool | None = Field(
-        None,
-        description="keep slate decisions in memory for History (needed by rankers and some "
-        "refits); None = only when a batch-fit policy retrains",
-    )
-
-    @field_validator("campaign_days")
-    @classmethod
-    def _campaign_days(cls, v: list[float]) -> list[float]:
-        if any(d < 0 for d in v):
-            raise ValueError(f"campaign_days must be ≥ 0, got {v}")
-        return sorted(v)
+    checkpoint_every: float = Field(1.0, gt=0, le=3650, description="daily snapshots / checkpoints")
 
     @model_validator(mode="after")
-    def _aligned(self) -> ScheduleParams:
+    def _aligned(self) -> ClockParams:
         # Daily steps must fall on window boundaries, or sessions just before a checkpoint
         # would be handled after it (e.g. after an item release or a churn draw).
         ratio = self.checkpoint_every / self.decision_window
@@ -300,3 +315,52 @@ class ScheduleParams(ClosedModel):
                 f"decision_window ({self.decision_window})"
             )
         return self
+
+
+class SurfacesParams(ClosedModel):
+    """The surfaces: what sessions show (slates of k items, variants, or nothing) and when
+    campaigns run."""
+
+    surface: Literal["slate", "variant", "none"] = Field(
+        "slate", description="what the session surface shows: item slates or variants"
+    )
+    slate_size: int = Field(10, ge=1, le=100, description="k items per slate")
+    campaign_days: list[float] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="days on which the campaign surface runs",
+    )
+    campaign_budget: float | None = Field(
+        None, gt=0, le=1e12, description="contact budget per campaign (None = unlimited)"
+    )
+    keep_impressions: bool | None = Field(
+        None,
+        description="keep slate decisions in memory for History (needed by rankers and some "
+        "refits); None = only when a batch-fit policy retrains. true also keeps the whole "
+        "history (otherwise only what the refitting policies read)",
+    )
+
+    @field_validator("campaign_days")
+    @classmethod
+    def _campaign_days(cls, v: list[float]) -> list[float]:
+        if any(not 0 <= d <= 3650 for d in v):
+            raise ValueError(f"campaign_days must be in [0, 3650], got {v}")
+        return sorted(v)
+
+    @property
+    def session_surface(self) -> Surface | None:
+        """The session surface as the contract's :class:`~recarena.contract.Surface`
+        (``None`` for ``surface: none``): the one place the YAML value is parsed."""
+        return _SESSION_SURFACES[self.surface]
+
+
+_SESSION_SURFACES: dict[str, Surface | None] = {
+    "slate": Surface.SLATE,
+    "variant": Surface.VARIANT,
+    "none": None,
+}
+
+
+class ScheduleParams(SurfacesParams, ClockParams):
+    """The ``schedule:`` block: the clock (horizon, decision window and periodic processes,
+    in days) and the surfaces (what sessions show, when campaigns run) in one mapping."""

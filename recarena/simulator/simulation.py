@@ -85,7 +85,7 @@ def simulate(
         oracle_columns=oracle_columns,
         progress=progress,
     )
-    session_surface = {"slate": Surface.SLATE, "variant": Surface.VARIANT}.get(schedule.surface)
+    session_surface = schedule.session_surface
     roles: list[tuple[PolicyProtocol | None, frozenset[Surface], str]] = [
         (
             session_policy,

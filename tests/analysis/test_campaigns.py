@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from recarena.analysis import campaigns as ca
-from recarena.analysis.report import SECTIONS, install_section, write_report
+from recarena.analysis.registry import SECTIONS
+from recarena.analysis.report import write_report
 from recarena.analysis.results import RunDirectory
-from recarena.analysis.sections.personalization import SECTIONS_PERSONALIZATION
+from recarena.analysis.sections.personalization import SECTIONS as PERSONALIZATION
 from recarena.experiment.loading import scenario_from_dict
 from recarena.experiment.runner import run_scenario
 
@@ -33,13 +34,11 @@ def _run(tmp_path: Path, name: str, scenario: dict[str, Any]) -> Path:
     return run_scenario(config, tmp_path / name, progress=False, report=False)
 
 
-def test_sections_are_installed_once_before_provenance() -> None:
+def test_sections_are_listed_once_before_provenance() -> None:
     titles = [s.title for s in SECTIONS]
-    for section in SECTIONS_PERSONALIZATION:
+    for section in PERSONALIZATION:
         assert titles.count(section.title) == 1
     assert titles[-1].startswith("Configuration")
-    install_section(SECTIONS_PERSONALIZATION[0])
-    assert [s.title for s in SECTIONS] == titles
 
 
 def test_run_outcomes_by_hand() -> None:

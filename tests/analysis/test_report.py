@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from recarena.analysis.business import CAMPAIGN_METRICS, Metric
+from recarena.analysis.registry import SECTIONS
 from recarena.analysis.report import (
-    SECTIONS,
     ReportContext,
     ReportSection,
     Section,
@@ -24,7 +24,7 @@ from recarena.analysis.report import (
     print_summary,
     write_report,
 )
-from recarena.analysis.results import RunDirectory
+from recarena.analysis.results import ResultsError, RunDirectory
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, N_SEEDS, SEED
 from recarena.policies.registry import make
 from recarena.simulator.log import Table
@@ -108,7 +108,7 @@ def test_run_directory_lists_finished_runs_lazily(results: Path) -> None:
     assert rd.horizon(run) == 5.0
     with pytest.raises(KeyError, match="seed=9"):
         rd.run(9, "oracle")
-    with pytest.raises(FileNotFoundError, match="runs/"):
+    with pytest.raises(ResultsError, match="runs/"):
         RunDirectory(results / "runs")
 
 

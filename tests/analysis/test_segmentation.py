@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import recarena.analysis.sections.personalization  # noqa: F401  (installs the sections)
 from recarena.analysis.campaigns import rebuild_world
+from recarena.analysis.options import SegmentationOptions
 from recarena.analysis.report import write_report
 from recarena.analysis.results import RunDirectory
 from recarena.analysis.segmentation import METHODS, default_rules, segmentation_analysis
@@ -59,7 +59,7 @@ def test_the_rebuilt_world_is_the_one_that_ran(results: Path) -> None:
 
 
 def test_scores_per_method(results: Path) -> None:
-    result = segmentation_analysis(RunDirectory(results), {"rfm_bins": 4, "n_init": 4})
+    result = segmentation_analysis(RunDirectory(results), SegmentationOptions(rfm_bins=4, n_init=4))
     scores = result.scores
     assert set(scores["method"]) == set(METHODS)
     assert len(scores) == 2 * len(METHODS)

@@ -58,7 +58,8 @@ def churning_world(tmp_path_factory: pytest.TempPathFactory) -> recarena.Results
         ],
         "executor": {"kind": "inline"},
     }
-    return recarena.run(scenario, tmp_path_factory.mktemp("worst") / "out", progress=False)
+    out = tmp_path_factory.mktemp("worst") / "out"
+    return recarena.run(scenario, out, progress=False, allow_plugins=True)  # WORST is a plugin
 
 
 def test_worst_slate_ranks_below_random_on_long_term_value(

@@ -11,10 +11,23 @@ from recarena.experiment.cli import main
 BROKEN = sorted((Path(__file__).parent / "broken").glob("*.yaml"))
 
 
+def _lines(path: Path) -> list[str]:
+    raw = path.read_bytes()
+    utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff")
+    return raw.decode("utf-16" if utf16 else "utf-8", "replace").splitlines()
+
+
 def _expected(path: Path) -> str:
-    first = path.read_text(encoding="utf-8").splitlines()[0]
+    first = _lines(path)[0]
     assert first.startswith("# expect: "), f"{path.name} must start with '# expect: ...'"
     return first.removeprefix("# expect: ")
+
+
+def _args(path: Path) -> list[str]:
+    """Extra command-line arguments from an optional second line ``# args: ...``."""
+    lines = _lines(path)
+    second = lines[1] if len(lines) > 1 else ""
+    return second.removeprefix("# args: ").split() if second.startswith("# args: ") else []
 
 
 def test_corpus_is_large_enough() -> None:
@@ -26,7 +39,7 @@ def test_broken_scenario_fails_cleanly(
     path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "results"
-    code = main(["run", str(path), "--out", str(out), "--quiet"])
+    code = main(["run", str(path), "--out", str(out), "--quiet", *_args(path)])
     err = capsys.readouterr().err
     assert code == 2
     assert _expected(path) in err

@@ -101,7 +101,7 @@ def test_failing_run_leaves_no_directory(
     plugin = {"kind": "plugin", "plugin": "tests.experiment.exploding_policy:Exploding"}
     scenario = _write(tmp_path, {**SMALL, "seeds": [1], "arms": [{"name": "x", "policy": plugin}]})
     out = tmp_path / "out"
-    assert main(["run", str(scenario), "--out", str(out), "--quiet"]) == 1
+    assert main(["run", str(scenario), "--out", str(out), "--quiet", "--allow-plugins"]) == 1
     err = capsys.readouterr().err
     assert "boom" in err and "Traceback" not in err
     assert not out.exists()

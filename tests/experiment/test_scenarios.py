@@ -18,8 +18,15 @@ GOLDEN = Path(__file__).parents[1] / "golden" / "quickstart_per_run.csv"
 
 
 def shortened(path: Path, days: float = 4.0, users: int = 400) -> Any:
-    """The scenario on one seed, at most ``days`` days and ``users`` users, in-process."""
+    """The scenario on one seed, at most ``days`` days and ``users`` users, in-process; a
+    sweep keeps the first two levels of its first two parameters and the first of the rest."""
     data: dict[str, Any] = load_scenario(path).model_dump(mode="json")
+    if data.get("sweep"):
+        data["sweep"]["method"], data["sweep"]["samples"] = "grid", None
+        for i, parameter in enumerate(data["sweep"]["parameters"]):
+            for form in ("values", "levels"):
+                if parameter.get(form):
+                    parameter[form] = parameter[form][: 2 if i < 2 else 1]
     data["seeds"] = data["seeds"][:1]
     data["schedule"]["days"] = min(data["schedule"]["days"], days)
     population = data["world"]["population"]
@@ -37,8 +44,13 @@ def test_library_has_the_quickstart() -> None:
 def test_bundled_scenario_runs(path: Path, tmp_path: Path) -> None:
     out = run_scenario(shortened(path), tmp_path / "out", progress=False)
     assert (out / "report.html").exists()
+    config = load_scenario(path)
+    if config.sweep is not None:
+        per_run = pd.read_csv(out / "metrics" / "sweep_per_run.csv")
+        assert len(per_run) == 4 * len(config.arms)
+        return
     per_run = pd.read_csv(out / "metrics" / "per_run.csv")
-    assert len(per_run) == len(load_scenario(path).arms)
+    assert len(per_run) == len(config.arms)
 
 
 def _quickstart_per_run(tmp_path: Path) -> pd.DataFrame:

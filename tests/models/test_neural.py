@@ -150,7 +150,7 @@ def test_two_tower_serves_new_users_and_new_items(ctx: CheckContext) -> None:
 
 
 def test_warm_refit_continues_from_previous_weights(ctx: CheckContext) -> None:
-    from recarena.policies.recommenders import truncate_history
+    from recarena.policies.recommenders.base import truncate_history
 
     config = {"kind": "mf_dot", **SMALL, "refit": "warm", "warm_iterations": 1}
     warm = registry.make(config)

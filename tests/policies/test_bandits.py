@@ -16,24 +16,44 @@ import pytest
 from pydantic import ValidationError
 
 from recarena.contract import DecisionRequest, EnvironmentSpec, Feedback, FeedbackKind, Surface
-from recarena.policies import bandits as bd
 from recarena.policies import registry
+from recarena.policies.bandits.arms import Credits
+from recarena.policies.bandits.context_free import (
+    KLUCB,
+    UCB1,
+    DiscountedThompson,
+    DiscountedUCB,
+    EpsilonGreedy,
+    SlidingWindowUCB,
+    Softmax,
+    Thompson,
+)
+from recarena.policies.bandits.item_linear import LinThompsonItems, LinUCBItems, item_feature_matrix
+from recarena.policies.bandits.kernels import KERNELS, thompson_kernel
+from recarena.policies.bandits.linear import LinThompson, LinUCB, gram_by_arm
+from recarena.policies.bandits.propensities import (
+    epsilon_greedy_propensity,
+    lin_thompson_propensity,
+    tie_propensity,
+)
+from recarena.policies.bandits.scores import kl_ucb_index, linear_moments
+from recarena.policies.bandits.selection import select_top_k
 from recarena.policies.base import Policy
 from recarena.stats.bandit_bounds import bernoulli_kl, lai_robbins_constant
 
 ALL_KINDS: dict[str, type[Policy]] = {
     cls.kind: cls
     for cls in (
-        bd.EpsilonGreedy,
-        bd.UCB1,
-        bd.KLUCB,
-        bd.Thompson,
-        bd.Softmax,
-        bd.SlidingWindowUCB,
-        bd.DiscountedUCB,
-        bd.DiscountedThompson,
-        bd.LinUCB,
-        bd.LinThompson,
+        EpsilonGreedy,
+        UCB1,
+        KLUCB,
+        Thompson,
+        Softmax,
+        SlidingWindowUCB,
+        DiscountedUCB,
+        DiscountedThompson,
+        LinUCB,
+        LinThompson,
     )
 }
 CONTEXT_FREE = [k for k, c in ALL_KINDS.items() if not c.contextual]
@@ -369,9 +389,9 @@ def test_exact_propensities_sum_to_one_and_match_frequencies(
 def test_epsilon_greedy_propensity_formula_with_ties() -> None:
     means = np.array([0.6, 0.6, 0.3, 0.1])
     chosen = np.array([0, 1, 2, 3])
-    p = bd.epsilon_greedy_propensity(means, 0.2, chosen)
+    p = epsilon_greedy_propensity(means, 0.2, chosen)
     np.testing.assert_allclose(p, [0.8 / 2 + 0.05, 0.8 / 2 + 0.05, 0.05, 0.05])
-    p_first = bd.epsilon_greedy_propensity(means, 0.2, chosen, tie_break="first")
+    p_first = epsilon_greedy_propensity(means, 0.2, chosen, tie_break="first")
     np.testing.assert_allclose(p_first, [0.85, 0.05, 0.05, 0.05])
 
 
@@ -415,23 +435,23 @@ def test_lin_thompson_propensity_against_monte_carlo_and_edge_cases() -> None:
     eligible = np.ones((6, 4), bool)
     eligible[0, 1] = eligible[3, 0] = False
     first = np.array([0, 2, 3, 1, 2, 0])
-    exact = bd.lin_thompson_propensity(mean, scale, first, 100, eligible=eligible)
+    exact = lin_thompson_propensity(mean, scale, first, 100, eligible=eligible)
     draws = mean + scale * rng.standard_normal((200_000, 6, 4))
     mc = (np.where(eligible, draws, -np.inf).argmax(axis=2) == first).mean(axis=0)
     np.testing.assert_allclose(exact, mc, atol=0.005)
-    assert np.isnan(bd.lin_thompson_propensity(mean, scale, first, 0)).all()
+    assert np.isnan(lin_thompson_propensity(mean, scale, first, 0)).all()
     # Zero widths are point masses: ties are broken like the kernel breaks them.
     mean0, scale0 = np.zeros((2, 3)), np.zeros((2, 3))
     scale0[1, 2] = 1.0  # row 1: two tied point masses at 0 and a N(0, 1) arm
     first0 = np.array([1, 0])
-    np.testing.assert_allclose(bd.lin_thompson_propensity(mean0, scale0, first0, 16),
+    np.testing.assert_allclose(lin_thompson_propensity(mean0, scale0, first0, 16),
                                [1 / 3, 0.5 * 0.5])  # fmt: skip
-    by_index = bd.lin_thompson_propensity(mean0, scale0, first0, 16, tie_break="first")
+    by_index = lin_thompson_propensity(mean0, scale0, first0, 16, tie_break="first")
     # row 0: arm 0 wins the tie (probability 0, reported as the smallest positive float)
     np.testing.assert_allclose(by_index, [np.finfo(np.float64).tiny, 0.5])
 
 
-def test_tie_propensity_and_selection_shortcuts_match_their_definition() -> None:
+def test_tie_propensity_shortcuts_match_their_definition() -> None:
     rng = np.random.default_rng(1)
     for shape in [(5,), (80,), (200, 4), (50, 90)]:  # shared and per-user, K ≤ 64 and above
         scores = rng.integers(0, 3, size=shape).astype(np.float64)  # many ties
@@ -440,23 +460,11 @@ def test_tie_propensity_and_selection_shortcuts_match_their_definition() -> None
         eligible[1] = True
         b = 7 if len(shape) == 1 else shape[0]
         masked = np.where(eligible, scores, -np.inf)
-        first = bd.select_top_k(scores, 1, rng, batch_size=b, eligible=eligible)[:, 0]
+        first = select_top_k(scores, 1, rng, batch_size=b, eligible=eligible)[:, 0]
         for arms in (first, rng.integers(shape[-1], size=b)):  # maxima, or any arm
             picked = masked[arms] if masked.ndim == 1 else masked[np.arange(b), arms]
             naive = 1.0 / (masked == picked[:, None]).sum(axis=1)
-            np.testing.assert_array_equal(bd.tie_propensity(scores, arms, eligible=eligible), naive)
-        for k in (1, 2):  # selection + propensity in one: same arms, same generator calls
-            chosen, prop = bd._top_k_with_tie_propensity(
-                scores, k, np.random.default_rng(2), batch_size=b, eligible=eligible,
-                tie_break="random",
-            )  # fmt: skip
-            expected = bd.select_top_k(
-                scores, k, np.random.default_rng(2), batch_size=b, eligible=eligible
-            )
-            np.testing.assert_array_equal(chosen, expected)
-            np.testing.assert_array_equal(
-                prop, bd.tie_propensity(scores, chosen[:, 0], eligible=eligible)
-            )
+            np.testing.assert_array_equal(tie_propensity(scores, arms, eligible=eligible), naive)
 
 
 def test_learning_aggregates_match_per_record_sums() -> None:
@@ -464,7 +472,7 @@ def test_learning_aggregates_match_per_record_sums() -> None:
     arms = rng.integers(4, size=500)
     arms[arms == 2] = 1  # an arm without records
     x, rewards = rng.normal(size=(500, 3)), rng.random(500)
-    touched, da, db = bd._gram_by_arm(arms, x, rewards, 4)
+    touched, da, db = gram_by_arm(arms, x, rewards, 4)
     np.testing.assert_array_equal(touched, [0, 1, 3])
     for i, arm in enumerate(touched):
         rows = arms == arm
@@ -472,7 +480,7 @@ def test_learning_aggregates_match_per_record_sums() -> None:
         np.testing.assert_allclose(db[i], rewards[rows] @ x[rows])
     # Sum of squares: 0/1 rewards reuse the sums, revenue does not.
     for r in (rng.integers(0, 2, size=500).astype(np.float64), rng.random(500) * 10.0):
-        credits = bd._Credits(arms, None, None, r)
+        credits = Credits(arms, None, None, r)
         n, s, q = credits.delta(4)
         np.testing.assert_array_equal(n, np.bincount(arms, minlength=4))
         np.testing.assert_allclose(s, np.bincount(arms, weights=r, minlength=4))
@@ -561,9 +569,9 @@ def test_gaussian_thompson_learns_revenue_from_conversions() -> None:
     assert stats.n.argmax() == 4
     assert stats.s[4] / stats.n[4] == pytest.approx(0.15 * price[4], abs=0.2)  # revenue per view
     with pytest.raises(ValidationError, match="gaussian"):
-        bd.Thompson(reward="conversion")
+        Thompson(reward="conversion")
     with pytest.raises(ValidationError):
-        bd.KLUCB(reward="conversion")
+        KLUCB(reward="conversion")
     with pytest.raises(ValueError, match="variant"):
         build("thompson", make_spec({Surface.VARIANT}, n_variants=2), 0,
               model="gaussian", reward="conversion")  # fmt: skip
@@ -650,12 +658,12 @@ def test_sliding_window_and_discounted_statistics() -> None:
 # ====================================================================== kernels and params
 def test_kernels_are_pure_and_seeded() -> None:
     alpha, beta = np.array([2.0, 5.0, 1.0]), np.array([3.0, 1.0, 1.0])
-    a = bd.thompson_kernel(alpha, beta, 100, np.random.default_rng(1), k=2)
-    b = bd.thompson_kernel(alpha, beta, 100, np.random.default_rng(1), k=2)
+    a = thompson_kernel(alpha, beta, 100, np.random.default_rng(1), k=2).arms
+    b = thompson_kernel(alpha, beta, 100, np.random.default_rng(1), k=2).arms
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(alpha, [2.0, 5.0, 1.0])
     assert a.shape == (100, 2) and np.all(a[:, 0] != a[:, 1])
-    assert set(bd.KERNELS) == set(ALL_KINDS) | set(ITEM_KINDS)
+    assert set(KERNELS) == set(ALL_KINDS) | set(ITEM_KINDS)
 
 
 @pytest.mark.parametrize("kind", sorted(ALL_KINDS))
@@ -672,12 +680,12 @@ def test_policy_decides_like_its_kernel(kind: str) -> None:
     x = rng.normal(size=(200, 2))
     generator = copy.deepcopy(policy.rng_)
     actions = policy.act(variant_request(3.0, x)).actions
-    kernel, p = bd.KERNELS[kind], policy.params
+    kernel, p = KERNELS[kind], policy.params
     if ALL_KINDS[kind].contextual:
         state = policy.state_[Surface.VARIANT]  # type: ignore[attr-defined]
         design = np.hstack([x, np.ones((200, 1))])
         scale = p.alpha if kind == "lin_ucb" else p.v  # type: ignore[attr-defined]
-        arms = kernel(design, state.theta, state.a_inv, scale, generator)
+        arms = kernel(design, state.theta, state.a_inv, scale, generator).arms
     else:
         stats = policy.statistics(Surface.VARIANT, 3.0)  # type: ignore[attr-defined]
         n, s = stats.n, stats.s
@@ -685,22 +693,22 @@ def test_policy_decides_like_its_kernel(kind: str) -> None:
         q: Any = p
         if kind in ("epsilon_greedy", "softmax"):
             knob = q.epsilon if kind == "epsilon_greedy" else q.temperature
-            arms = kernel(s / n, knob, 200, generator)
+            arms = kernel(s / n, knob, 200, generator).arms
         elif kind in ("thompson", "discounted_thompson"):
             alpha = q.prior_count * q.prior_mean + s
             beta = q.prior_count * (1 - q.prior_mean) + n - s
-            arms = kernel(alpha, beta, 200, generator)
+            arms = kernel(alpha, beta, 200, generator).arms
         elif kind == "kl_ucb":
-            arms = kernel(n, s, 200, generator, c=q.c)
+            arms = kernel(n, s, 200, generator, c=q.c).arms
         else:
-            arms = kernel(n, s, 200, generator, exploration=q.exploration, xi=q.xi)
+            arms = kernel(n, s, 200, generator, exploration=q.exploration, xi=q.xi).arms
     np.testing.assert_array_equal(actions, arms[:, 0])
 
 
 def test_kl_ucb_index_solves_the_kl_constraint() -> None:
     counts = np.array([10.0, 100.0, 40.0, 0.0])
     sums = np.array([5.0, 10.0, 0.0, 0.0])
-    index = bd.kl_ucb_index(counts, sums)
+    index = kl_ucb_index(counts, sums)
     p = sums[:3] / counts[:3]
     np.testing.assert_allclose(counts[:3] * bernoulli_kl(p, index[:3]), np.log(150.0))
     assert np.all(index[:3] > p) and index[3] == np.inf
@@ -708,14 +716,15 @@ def test_kl_ucb_index_solves_the_kl_constraint() -> None:
 
 def test_select_top_k_breaks_ties_uniformly() -> None:
     scores = np.array([1.0, 1.0, 1.0, 0.5, np.inf])
-    top = bd.select_top_k(scores, 2, np.random.default_rng(0), batch_size=30_000)
+    top = select_top_k(scores, 2, np.random.default_rng(0), batch_size=30_000)
     np.testing.assert_array_equal(top[:, 0], 4)
     np.testing.assert_allclose(np.bincount(top[:, 1], minlength=5)[:3] / 30_000, 1 / 3, atol=0.01)
-    np.testing.assert_allclose(bd.tie_propensity(scores, top[:, 1], eligible=scores < 5), 1 / 3)
+    np.testing.assert_allclose(tie_propensity(scores, top[:, 1], eligible=scores < 5), 1 / 3)
 
 
 def test_params_are_validated_and_kinds_registered() -> None:
-    assert "recarena.policies.bandits" in registry.BUILTIN_MODULES
+    for module in ("context_free", "linear", "item_linear"):
+        assert f"recarena.policies.bandits.{module}" in registry.BUILTIN_MODULES
     for kind, cls in ALL_KINDS.items():
         assert registry._REGISTRY[kind] is cls  # registered on import
         for name, field in cls.Params.model_fields.items():
@@ -738,9 +747,7 @@ def test_params_are_validated_and_kinds_registered() -> None:
 
 
 # ====================================================================== shared-feature slates
-ITEM_KINDS: dict[str, type[Policy]] = {
-    cls.kind: cls for cls in (bd.LinUCBItems, bd.LinThompsonItems)
-}
+ITEM_KINDS: dict[str, type[Policy]] = {cls.kind: cls for cls in (LinUCBItems, LinThompsonItems)}
 
 
 def _item_spec(n_items: int = 20, slate_size: int = 3, n_features: int = 2) -> EnvironmentSpec:
@@ -795,7 +802,7 @@ def _run_item_slates(
 @pytest.mark.parametrize("kind", sorted(ITEM_KINDS))
 def test_shared_linear_bandit_beats_ucb1_on_user_by_category_interaction(kind: str) -> None:
     spec = _item_spec()
-    ucb1 = bd.UCB1()
+    ucb1 = UCB1()
     ucb1.setup(spec, np.random.default_rng(0))
     policy = ITEM_KINDS[kind]()
     policy.setup(spec, np.random.default_rng(0))
@@ -855,13 +862,13 @@ def test_shared_linear_statistics_and_width_use_the_kronecker_context() -> None:
     """A and b equal the sums over explicit contexts x̃ ⊗ zᵢ of the cascade-credited pairs, and
     the decision's width √(x̃ᵀGᵢx̃) equals √(xᵀA⁻¹x) computed from the explicit contexts."""
     spec = _item_spec(n_items=8, slate_size=3)
-    policy = bd.LinUCBItems(ridge=2.0)
+    policy = LinUCBItems(ridge=2.0)
     policy.setup(spec, np.random.default_rng(0))
     x = np.array([[1.0, 0.5], [-1.0, 2.0]])
     slates, clicked = np.array([[0, 1, 2], [3, 4, 5]]), np.array([1, -1])
     fb = slate_feedback(0.0, slates, clicked)
     policy.learn(dataclasses.replace(fb, features=x.astype(np.float32)))
-    z = bd.item_feature_matrix(spec)
+    z = item_feature_matrix(spec)
     assert z.shape == (8, 5)  # 4 categories + log price
     design = np.hstack([x, np.ones((2, 1))])
     pairs = [(0, 0, 0.0), (0, 1, 1.0), (1, 3, 0.0), (1, 4, 0.0), (1, 5, 0.0)]  # cascade credit
@@ -872,7 +879,7 @@ def test_shared_linear_statistics_and_width_use_the_kronecker_context() -> None:
     users = np.random.default_rng(1).normal(size=(6, 2))
     d_users = np.hstack([users, np.ones((6, 1))])
     solution = policy._solution(state)
-    mean, width = bd.linear_moments(d_users, solution.item_theta, solution.decision)
+    mean, width = linear_moments(d_users, solution.item_theta, solution.decision)
     explicit = np.einsum("bp,ia->bipa", d_users, z).reshape(6, 8, 15)
     a_inv = np.linalg.inv(state.a)
     np.testing.assert_allclose(width**2, np.einsum("bid,de,bie->bi", explicit, a_inv, explicit))
@@ -880,9 +887,9 @@ def test_shared_linear_statistics_and_width_use_the_kronecker_context() -> None:
     # the bare kernel on the item reduction decides like the policy
     generator = np.random.default_rng(5)
     request = _slate_request_with(1.0, users, np.ones(8, bool))
-    arms = bd.KERNELS["lin_ucb_items"](
+    arms = KERNELS["lin_ucb_items"](
         d_users, solution.item_theta, solution.decision, 1.0, generator, k=3, tie_break="first"
-    )
+    ).arms
     d = policy.act(request)
     np.testing.assert_array_equal(d.actions, arms)
     np.testing.assert_array_equal(d.propensities, 1.0)
@@ -894,7 +901,7 @@ def test_shared_linear_credit_and_refresh_every() -> None:
     fb = dataclasses.replace(
         slate_feedback(0.3, np.array([[0, 1, 2], [3, 4, 5]]), np.array([0, -1])), features=x
     )
-    cascade, shown = bd.LinUCBItems(), bd.LinUCBItems(credit="all_shown", refresh_every=1.0)
+    cascade, shown = LinUCBItems(), LinUCBItems(credit="all_shown", refresh_every=1.0)
     for policy in (cascade, shown):
         policy.setup(spec, np.random.default_rng(0))
         policy.learn(fb)
@@ -902,7 +909,7 @@ def test_shared_linear_credit_and_refresh_every() -> None:
     def trace(policy: Policy) -> float:
         return float(np.trace(policy.state_[Surface.SLATE].a))  # type: ignore[attr-defined]
 
-    norms = (bd.item_feature_matrix(spec) ** 2).sum(axis=1)  # ‖zᵢ‖², one per credited pair
+    norms = (item_feature_matrix(spec) ** 2).sum(axis=1)  # ‖zᵢ‖², one per credited pair
     assert trace(cascade) == pytest.approx(15.0 + norms[[0, 3, 4, 5]].sum())
     assert trace(shown) == pytest.approx(15.0)  # buffered until t = 1
     shown.act(_slate_request_with(1.5, x, np.ones(8, bool)))  # a request past t = 1 refreshes
@@ -911,15 +918,15 @@ def test_shared_linear_credit_and_refresh_every() -> None:
 
 def test_lin_thompson_items_propensity_is_nan_or_a_monte_carlo_estimate() -> None:
     spec = _item_spec(n_items=12, slate_size=3)
-    assert bd.LinThompsonItems().params.propensity_samples > 0  # finite by default
-    nan_policy = bd.LinThompsonItems(propensity_samples=0)
+    assert LinThompsonItems().params.propensity_samples > 0  # finite by default
+    nan_policy = LinThompsonItems(propensity_samples=0)
     nan_policy.setup(spec, np.random.default_rng(0))
     _run_item_slates(nan_policy, 5, 30, 1)
     x = np.tile([[1.0, 0.0]], (4000, 1))
     request = _slate_request_with(6.0, x, np.ones(12, bool))
     unknown = nan_policy.act(request).propensities
     assert unknown is not None and np.isnan(unknown).all()
-    mc = bd.LinThompsonItems(propensity_samples=200, v=2.0)
+    mc = LinThompsonItems(propensity_samples=200, v=2.0)
     mc.setup(spec, np.random.default_rng(0))
     _run_item_slates(mc, 5, 30, 1)
     d = mc.act(_slate_request_with(6.0, x[:200], np.ones(12, bool)))
@@ -936,7 +943,7 @@ def test_lin_thompson_items_propensity_is_nan_or_a_monte_carlo_estimate() -> Non
     with pytest.raises(ValueError, match="acts on"):
         build("lin_ucb", make_spec({Surface.SLATE}, n_items=4, slate_size=2))
     with pytest.raises(ValueError, match="descriptions"):
-        bd.LinUCBItems(item_features="text").setup(
+        LinUCBItems(item_features="text").setup(
             make_spec({Surface.SLATE}, n_items=4, slate_size=2), np.random.default_rng(0)
         )
     for kind, cls in ITEM_KINDS.items():

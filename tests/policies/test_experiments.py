@@ -18,12 +18,9 @@ from recarena.contract import Decision, DecisionRequest, Feedback, FeedbackKind,
 from recarena.experiment.checks import check_context
 from recarena.policies import registry
 from recarena.policies.base import Policy, PolicyParams
-from recarena.policies.experiments import (
-    ABSplit,
-    ABSplitParams,
-    BanditOverPolicies,
-    assign_variants,
-)
+from recarena.policies.experiments.ab_split import ABSplit, ABSplitParams
+from recarena.policies.experiments.assignment import assign_variants
+from recarena.policies.experiments.bandit_over_policies import BanditOverPolicies
 from recarena.simulator.log import Col
 from recarena.simulator.params import (
     CatalogueParams,
@@ -37,6 +34,12 @@ from recarena.stats import group_sequential_bounds, srm_check, two_proportion_zt
 from recarena.stats.sequential_test import SequentialTest, TestPlan, look_times
 
 RECORDER = "tests.policies.test_experiments:Recorder"
+
+
+@pytest.fixture(autouse=True)
+def _plugins_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recorder sub-policy is a plugin; plugins load only where allowed."""
+    monkeypatch.setenv(registry.PLUGINS_ENV, "1")
 
 
 class Recorder(Policy):

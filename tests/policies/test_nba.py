@@ -13,7 +13,7 @@ import pytest
 from recarena.analysis.campaigns import run_outcomes
 from recarena.contract import DecisionRequest, EnvironmentSpec, Surface
 from recarena.policies import registry
-from recarena.policies.nba import NextBestActionPolicy
+from recarena.policies.campaigns.nba import NextBestActionPolicy
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import simulate
 

@@ -21,8 +21,8 @@ from recarena.models.ranking_features import (
     union_candidates,
 )
 from recarena.policies import registry
-from recarena.policies.ranking import TwoStageRecommender, _subsample_negatives
-from recarena.policies.recommenders import truncate_history
+from recarena.policies.recommenders.base import truncate_history
+from recarena.policies.recommenders.ranking import TwoStageRecommender, _subsample_negatives
 
 
 @pytest.fixture(scope="module")

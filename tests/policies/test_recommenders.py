@@ -15,8 +15,8 @@ from recarena.contract import DecisionRequest, Feedback, FeedbackKind, History, 
 from recarena.experiment.checks import check_context
 from recarena.numerics.topk import top_k
 from recarena.policies import registry
-from recarena.policies.association import association_rules
-from recarena.policies.recommenders import (
+from recarena.policies.recommenders.association import association_rules
+from recarena.policies.recommenders.base import (
     HistoryRecommender,
     blockwise_top_k,
     interaction_matrix,
@@ -89,7 +89,7 @@ def test_blockwise_top_k_equals_stable_full_sort(trial: int) -> None:
 
 @pytest.mark.parametrize("kind", ["als", "svd", "lightfm"])
 def test_recommend_threads_do_not_change_lists(ctx, monkeypatch, kind) -> None:  # type: ignore[no-untyped-def]
-    import recarena.policies.recommenders as rec
+    import recarena.policies.recommenders.base as rec
 
     monkeypatch.setattr(rec, "_BLOCK_ELEMENTS", 64)  # several blocks of users
     policy = _policy(ctx, {"kind": kind, "filter_consumed": True})

@@ -13,7 +13,7 @@ import pytest
 from recarena.contract import DecisionRequest, EnvironmentSpec, Feedback, FeedbackKind, Surface
 from recarena.models import segmentation as seg
 from recarena.policies import registry
-from recarena.policies.segmentation import SegmentPolicy
+from recarena.policies.campaigns.segmentation import SegmentPolicy
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import simulate
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from recarena.policies.slates import (
+from recarena.policies.recommenders.slates import (
     explore,
     random_slate_decision,
     random_slates,

@@ -11,7 +11,7 @@ import pytest
 
 from recarena.contract import DecisionRequest, EnvironmentSpec, History, Surface
 from recarena.policies import registry
-from recarena.policies.campaigns import GROUP_PILOT, GROUP_TARGETED
+from recarena.policies.campaigns.base import GROUP_PILOT, GROUP_TARGETED
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import build_world, simulate
@@ -29,8 +29,9 @@ SLEEPING_DOGS = WorldParams.model_validate(
         "offers": [{"name": "voucher", "base_rate": 0.1, "effect": 1.5}],
     }
 )  # fmt: skip
+# keep_impressions=True keeps the whole history, for the learners fitted on it afterwards.
 PILOT_THEN_TARGET = ScheduleParams(
-    days=2, surface="none", campaign_days=[1.0, 2.0], retrain_every=1.0
+    days=2, surface="none", campaign_days=[1.0, 2.0], retrain_every=1.0, keep_impressions=True
 )
 
 

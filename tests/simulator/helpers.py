@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from recarena.contract import Decision, DecisionRequest, Feedback, History, Surface
 from recarena.policies.base import Policy
-from recarena.policies.slates import random_slates
+from recarena.policies.recommenders.slates import random_slates
 from recarena.simulator.log import Col, EventLog, slot_propensity_columns
 from recarena.simulator.params import WorldParams
 

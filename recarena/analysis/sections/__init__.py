@@ -1,1 +1,1 @@
-"""Optional report sections; importing a module here adds its section to the report."""
+"""Optional report sections; :mod:`recarena.analysis.registry` lists them in report order."""

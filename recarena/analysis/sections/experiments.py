@@ -1,10 +1,9 @@
 r"""Report section "Experiments: A/B tests and bandits".
 
-Importing this module appends :data:`SECTION` to :data:`recarena.analysis.report.SECTIONS`
-(before the provenance section, once). The section applies to any results directory with an
-arm that allocates over variants, offers or sub-policies (an ``ab_split``, a
-``bandit_over_policies``, or a bandit on the variant or campaign surface); the numbers come
-from :func:`recarena.analysis.experiments.analyse_experiments`.
+:data:`SECTION` is listed in :data:`recarena.analysis.registry.SECTIONS`. It applies to any
+results directory with an arm that allocates over variants, offers or sub-policies (an
+``ab_split``, a ``bandit_over_policies``, or a bandit on the variant or campaign surface); the
+numbers come from :func:`recarena.analysis.experiments.analyse_experiments`.
 
 Figures
 -------
@@ -50,7 +49,6 @@ from recarena.analysis.report import (
     Section,
     SectionOutput,
     html_table,
-    install_section,
     summary_html,
 )
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, N_SEEDS, SEED, band
@@ -262,6 +260,33 @@ def _fpr_summary(fpr: pd.DataFrame) -> pd.DataFrame:
                          N_SEEDS: fpr["runs"]})  # fmt: skip
 
 
+def _health_html(ab: pd.DataFrame) -> str:
+    """Per A/B arm: runs with a sample-ratio mismatch and the CUPED variance reduction."""
+    rows = []
+    for arm, part in ab.groupby(ARM, sort=False):
+        flagged = part["srm_mismatch"].dropna()
+        reduction = part["cuped_variance_reduction"].dropna()
+        rows.append({
+            ARM: arm,
+            "SRM flagged (p < 0.001)": f"{int(flagged.sum())} of {len(flagged)} runs",
+            "median SRM p": float(part["srm_p"].median()),
+            "CUPED variance reduction (mean)": float(reduction.mean()) if len(reduction)
+            else math.nan,
+            "share of runs significant, CUPED / raw": (
+                f"{(part['cuped_p'] <= 0.05).mean():.2f} / "
+                f"{(part['cuped_p_unadjusted'] <= 0.05).mean():.2f}"
+            ),
+        })  # fmt: skip
+    text = (
+        "Health checks of every A/B run. Sample-ratio mismatch: χ² of the users assigned to "
+        "each variant against the designed weights (Fabijan et al. 2019). CUPED (Deng et al. "
+        "2013), first treatment vs control per user: clicks after the first look adjusted by "
+        "clicks up to it (the logs start with the test, so its first period stands in for the "
+        "pre-period)."
+    )
+    return f"<h3>SRM and CUPED</h3><p>{html.escape(text)}</p>" + html_table(pd.DataFrame(rows))
+
+
 def _boundary_note(ctx: ReportContext) -> str:
     """Which group-sequential convention each A/B arm's O'Brien–Fleming rule uses."""
     named = []
@@ -310,8 +335,11 @@ def build(ctx: ReportContext) -> SectionOutput | None:
     body.append(_boundary_note(ctx))
     ab = analysis.ab_runs()
     if len(ab):
-        keep = [c for c in (SEED, ARM, "test", "significant", "decision_time", "winner_name",
-                            "best", "correct", "null") if c in ab.columns]  # fmt: skip
+        body.append(_health_html(ab))
+        keep = [c for c in (SEED, ARM, "test", "unit", "significant", "decision_time",
+                            "winner_name", "best", "correct", "null", "srm_p", "srm_mismatch",
+                            "cuped_variance_reduction", "cuped_p", "cuped_p_unadjusted")
+                if c in ab.columns]  # fmt: skip
         body.append("<details><summary>A/B tests per run</summary>")
         body.append(html_table(ab[keep]) + "</details>")
     means = bernoulli_means(ctx.results.scenario, ctx.horizon)
@@ -354,6 +382,3 @@ def build(ctx: ReportContext) -> SectionOutput | None:
 
 
 SECTION = Section(TITLE, build)
-
-
-install_section(SECTION)

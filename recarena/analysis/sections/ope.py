@@ -1,8 +1,8 @@
 """Report section "Off-policy evaluation against the truth".
 
-Importing this module installs :data:`SECTION`. It applies to a results directory whose
-scenario has an ``ope:`` block and holds ``ope/estimates.csv`` (written by
-:mod:`recarena.experiment.ope`). Each target's truth per seed is its own on-policy run
+:data:`SECTION` is listed in :data:`recarena.analysis.registry.SECTIONS`. It applies to a
+results directory whose scenario has an ``ope:`` block and holds ``ope/estimates.csv``
+(written by :mod:`recarena.experiment.ope`). Each target's truth per seed is its own on-policy run
 (:func:`recarena.analysis.ope.validation.on_policy_value`); the section tabulates, per
 target and estimator, the mean estimate, the truth, bias, RMSE over seeds, CI coverage (with
 a Clopper–Pearson interval over seeds) and the effective sample size, and plots every
@@ -24,7 +24,6 @@ from recarena.analysis.report import (
     Section,
     SectionOutput,
     html_table,
-    install_section,
 )
 from recarena.simulator.log import Table
 
@@ -119,4 +118,3 @@ def build(ctx: ReportContext) -> SectionOutput | None:
 
 
 SECTION = Section(TITLE, build)
-install_section(SECTION)

@@ -1,8 +1,8 @@
 """Report sections for the campaign surface: segmentation, uplift, Next Best Action, look-alike.
 
-Importing this module (:func:`recarena.analysis.report.load_sections` does) installs
-:data:`SECTIONS_PERSONALIZATION` into the report, once, before the provenance section. Each
-section applies when the scenario asks for it under ``analysis:`` — it is skipped otherwise::
+:data:`SECTIONS` are listed in :data:`recarena.analysis.registry.SECTIONS`. Each section
+applies when the scenario asks for it under ``analysis:`` (typed options in
+:mod:`recarena.analysis.options`) — it is skipped otherwise::
 
     analysis:
       segmentation: {reference_arm: popularity, rfm_bins: 5, n_init: 10, rules: [...]}
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,18 +29,20 @@ from matplotlib.figure import Figure
 
 from recarena.analysis import campaigns as ca
 from recarena.analysis import plots
+from recarena.analysis.options import CampaignOutcomeOptions
 from recarena.analysis.report import (
     ReportContext,
     Section,
     SectionOutput,
     html_table,
-    install_section,
     summary_html,
 )
 from recarena.analysis.segmentation import segmentation_analysis
 from recarena.analysis.stats import ARM, SEED, mean_ci, summarise
 
-__all__ = ["SECTIONS_PERSONALIZATION"]
+__all__ = ["SECTIONS"]
+
+Scored = TypeVar("Scored", bound=CampaignOutcomeOptions)
 
 OUTCOME_LABELS: dict[str, str] = {
     "contacts": "contacts (count)",
@@ -117,7 +119,7 @@ def _fmt_ci(mean: float, low: float, high: float) -> str:
 
 # ------------------------------------------------------------------------------ segmentation
 def _segmentation(ctx: ReportContext) -> SectionOutput | None:
-    options = ca.analysis_options(ctx.results, "segmentation")
+    options = ctx.options.segmentation
     if options is None:
         return None
     result = segmentation_analysis(ctx.results, options)
@@ -226,14 +228,13 @@ def _qini_figure(curves: pd.DataFrame, offer: int) -> Figure:
 
 
 def _outcomes(
-    ctx: ReportContext, name: str
-) -> tuple[dict[str, Any], int, pd.DataFrame] | SectionOutput | None:
+    ctx: ReportContext, options: Scored | None
+) -> tuple[Scored, int, pd.DataFrame] | SectionOutput | None:
     """The section's options, first scored campaign and per-run campaign outcomes; ``None``
     when the scenario does not ask for the section, a note when no campaign is scored."""
-    options = ca.analysis_options(ctx.results, name)
     if options is None:
         return None
-    start = int(options.get("from_campaign", 1))
+    start = options.from_campaign
     outcomes = ca.campaign_outcomes(ctx.results, start)
     if len(outcomes) == 0 or outcomes["contacts"].isna().all():
         return SectionOutput(html=_p(f"No campaign with index ≥ {start} in these runs."))
@@ -241,8 +242,8 @@ def _outcomes(
 
 
 def _uplift(ctx: ReportContext) -> SectionOutput | None:
-    found = _outcomes(ctx, "uplift")
-    if found is None or isinstance(found, SectionOutput):
+    found = _outcomes(ctx, ctx.options.uplift)
+    if not isinstance(found, tuple):
         return found
     options, start, outcomes = found
     rd = ctx.results
@@ -264,7 +265,7 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
             "responses of untreated users, valued at the offer each is logged as a control for."
         ),
     ]
-    baseline = options.get("baseline_arm")
+    baseline = options.baseline_arm
     if baseline and (outcomes[ARM] == baseline).any():
         body.append(
             _paired_html(
@@ -277,15 +278,12 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
     figures: dict[str, Figure] = {"uplift_outcomes": fig}
     captions = {"uplift_outcomes": "Targeting campaigns: outcomes per arm with CIs."}
     tables = {"uplift_outcomes": outcomes}
-    learners = options.get(
-        "learners", ["s", "t", "x", "class_transformation", "transformed_outcome"]
-    )
     scores, curves = ca.uplift_learner_evaluation(
         rd,
-        learners=learners,
-        base=str(options.get("base_model", "logistic")),
-        folds=int(options.get("folds", 4)),
-        budget_fraction=float(options.get("budget_fraction", 0.3)),
+        learners=options.learners,
+        base=options.base_model,
+        folds=options.folds,
+        budget_fraction=options.budget_fraction,
         before_campaign=start,
     )
     if len(scores):
@@ -314,8 +312,8 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
 
 # ------------------------------------------------------------------------------ NBA
 def _nba(ctx: ReportContext) -> SectionOutput | None:
-    found = _outcomes(ctx, "nba")
-    if found is None or isinstance(found, SectionOutput):
+    found = _outcomes(ctx, ctx.options.nba)
+    if not isinstance(found, tuple):
         return found
     options, start, outcomes = found
     rd = ctx.results
@@ -335,7 +333,7 @@ def _nba(ctx: ReportContext) -> SectionOutput | None:
             "noise-free counterpart from the simulator's p1 − p0."
         ),
     ]
-    baseline = options.get("baseline_arm")
+    baseline = options.baseline_arm
     if baseline and (outcomes[ARM] == baseline).any():
         body.append(
             _paired_html(
@@ -402,18 +400,18 @@ def _paired_html(frame: pd.DataFrame, metrics: Sequence[str], baseline: str, lev
 
 
 def _lookalike(ctx: ReportContext) -> SectionOutput | None:
-    options = ca.analysis_options(ctx.results, "lookalike")
+    options = ctx.options.lookalike
     if options is None:
         return None
     rd = ctx.results
-    reference = str(options.get("reference_arm") or ctx.arms[0])
+    reference = options.reference_arm or ctx.arms[0]
     scenario_days = (rd.scenario.get("schedule") or {}).get("campaign_days") or []
-    index = int(options.get("campaign", 0))
+    index = options.campaign
     days = [d for d in scenario_days if d <= ctx.horizon]
     if index >= len(days):
         return SectionOutput(html=_p("No look-alike campaign ran within the horizon."))
     campaign_t = float(days[index])
-    label_days = float(options.get("label_days", 7.0))
+    label_days = options.label_days
     body: list[str] = []
     tables: dict[str, pd.DataFrame] = {}
     figures: dict[str, Figure] = {}
@@ -423,8 +421,8 @@ def _lookalike(ctx: ReportContext) -> SectionOutput | None:
         reference,
         campaign_t,
         label_days,
-        float(options.get("lookback_days", 14.0)),
-        models=options.get("models", ["logistic", "catboost"]),
+        options.lookback_days,
+        models=options.models,
     )
     if len(auc):
         wide = _ci_cells(auc, "model", ["roc_auc", "pr_auc", "churn_rate"], ctx.level)
@@ -456,7 +454,7 @@ def _lookalike(ctx: ReportContext) -> SectionOutput | None:
         "contacted_sleeping_dog": "contacted sleeping dogs",
     }
     body.append(summary_html(summary, metrics, labels=labels, level=ctx.level))
-    random_arm = options.get("random_arm")
+    random_arm = options.random_arm
     if random_arm and (prevented[ARM] == random_arm).any():
         body.append(
             html_table(
@@ -486,13 +484,9 @@ def _lookalike(ctx: ReportContext) -> SectionOutput | None:
 
 
 #: The sections of this module, in report order.
-SECTIONS_PERSONALIZATION: list[Section] = [
-    Section("Segmentation", _segmentation),
-    Section("Uplift targeting", _uplift),
-    Section("Next Best Action", _nba),
-    Section("Look-alike retention", _lookalike),
-]
-
-
-for _section in SECTIONS_PERSONALIZATION:
-    install_section(_section)
+SECTIONS: tuple[Section, ...] = (
+    Section("Segmentation", _segmentation, options="segmentation"),
+    Section("Uplift targeting", _uplift, options="uplift"),
+    Section("Next Best Action", _nba, options="nba"),
+    Section("Look-alike retention", _lookalike, options="lookalike"),
+)

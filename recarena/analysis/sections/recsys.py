@@ -1,8 +1,8 @@
 r"""Report section "Recommenders": online outcomes, feedback loops and offline ranking.
 
-Importing this module adds :data:`SECTION` to :data:`recarena.analysis.report.SECTIONS`
-(once, before the provenance section). It applies to results directories for which the
-evaluation step (:func:`recarena.experiment.evaluate.write_evaluations`) wrote
+:data:`SECTION` is listed in :data:`recarena.analysis.registry.SECTIONS`. It applies to
+results directories for which the evaluation step
+(:func:`recarena.experiment.evaluate.write_evaluations`) wrote
 ``metrics/offline_evaluation.csv``: the session surface shows slates and the scenario either
 runs a history-trained recommender or sets ``analysis.recsys``. The section reads that table;
 it never refits a policy itself.
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,13 +44,13 @@ from recarena.analysis import plots
 from recarena.analysis.agreement import offline_online_tau
 from recarena.analysis.business import Metric
 from recarena.analysis.feedback_loops import drift, exposure_over_time
+from recarena.analysis.options import RecsysOptions
 from recarena.analysis.report import (
     ReportContext,
     Section,
     SectionOutput,
     format_value,
     html_table,
-    install_section,
 )
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, SEED, band, summarise
 from recarena.simulator.log import Col, Table, read_slates
@@ -77,7 +76,7 @@ _LOOP_LABELS = {
 }
 
 
-def recsys_options(ctx: ReportContext) -> dict[str, Any] | None:
+def recsys_options(ctx: ReportContext) -> RecsysOptions | None:
     """The section's options, or ``None`` when it does not apply.
 
     It applies when the evaluation step wrote ``metrics/offline_evaluation.csv``
@@ -86,7 +85,7 @@ def recsys_options(ctx: ReportContext) -> dict[str, Any] | None:
     """
     if not _offline_path(ctx).exists():
         return None
-    return dict((ctx.results.scenario.get("analysis") or {}).get("recsys") or {})
+    return ctx.options.recsys or RecsysOptions()
 
 
 def _offline_path(ctx: ReportContext) -> Path:
@@ -216,7 +215,7 @@ def build(ctx: ReportContext) -> SectionOutput | None:
     if len(offline):
         summary = _offline_summary(offline, ctx.level)
         tables["recsys_offline_summary"] = summary
-        k = int(options.get("k", 10))
+        k = options.k
         wanted = tuple(f"{m}@{k}" for m in OFFLINE_METRICS)
         for slice_name in ("all", "cold_users", "cold_items"):
             part = summary.loc[summary["slice"] == slice_name]
@@ -224,7 +223,7 @@ def build(ctx: ReportContext) -> SectionOutput | None:
                 continue
             body.append(
                 f"<p>Offline ({html.escape(str(offline['log_arm'].iloc[0]))} log, "
-                f"{html.escape(options.get('protocol', 'time_split'))}, full-catalogue "
+                f"{html.escape(options.protocol)}, full-catalogue "
                 f"ranking) — slice <b>{html.escape(slice_name)}</b>.</p>"
                 + html_table(_ci_text(part, wanted, by="model"), index=True)
             )
@@ -242,7 +241,4 @@ def build(ctx: ReportContext) -> SectionOutput | None:
     return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
 
 
-SECTION = Section(TITLE, build)
-
-
-install_section(SECTION)
+SECTION = Section(TITLE, build, options="recsys")

@@ -1,0 +1,40 @@
+"""Each named contract check fails on a policy that breaks its clause, naming the clause."""
+
+from __future__ import annotations
+
+import pytest
+
+from recarena.contract import Surface
+from recarena.experiment.checks import CHECKS, ContractCase
+
+
+def _case(name: str) -> ContractCase:
+    config: dict[str, object] = {
+        "kind": "plugin",
+        "plugin": f"tests.contract.broken_policies:{name}",
+    }
+    return ContractCase(config, Surface.VARIANT, 0)
+
+
+@pytest.mark.parametrize(
+    ("policy", "check", "message"),
+    [
+        ("LiesAboutRandomness", "declared_flags", "declares randomised = False"),
+        ("LiesAboutRandomness", "different_seed", "is not randomised"),
+        ("ReadsFeatures", "declared_flags", "is not contextual"),
+        ("IgnoresItsSeed", "same_seed", "same seed"),
+        ("RefitsDifferently", "refit_idempotence", "fit twice"),
+        ("DoesNotPickle", "pickle", "pickle"),
+    ],
+)
+def test_check_fails_on_the_violation(policy: str, check: str, message: str) -> None:
+    with pytest.raises((AssertionError, AttributeError, TypeError), match=message):
+        CHECKS[check](_case(policy))
+
+
+@pytest.mark.parametrize("policy", ["LiesAboutRandomness", "ReadsFeatures", "RefitsDifferently"])
+def test_the_other_checks_pass(policy: str) -> None:
+    """The broken policies break one clause each: their configs round-trip and their shapes
+    are right, so the failures above come from the check named."""
+    for check in ("round_trip", "not_set_up", "shapes"):
+        CHECKS[check](_case(policy))
