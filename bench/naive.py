@@ -24,7 +24,6 @@ distribution, not draw for draw.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 import simpy
 
 from recarena.simulator import behaviour as bh
+from recarena.simulator import reference as ref
 from recarena.simulator.params import BehaviourParams, ScheduleParams
 from recarena.simulator.world import World
 
@@ -145,7 +145,7 @@ class NaiveSimulation:
             fatigue = np.array([b.fatigue if i in ring else 0.0 for i in slate.tolist()])
         else:
             fatigue = np.zeros(slate.shape[0])
-        util = bh.utilities(
+        util = ref.reference_utilities(
             self.world.users.preference[u][None, :],
             items.vector[slate],
             items.popularity[slate],
@@ -154,8 +154,8 @@ class NaiveSimulation:
             b.preference_weight,
             fatigue[None, :],
         )
-        probs = bh.mnl_click_probabilities(util, self.exam, b.temperature, b.no_choice_utility)
-        position = int(bh.mnl_choice(probs, np.array([self.rng.random()]))[0])
+        probs = ref.reference_mnl_probabilities(util, self.exam, b.temperature, b.no_choice_utility)
+        position = int(ref.reference_inverse_cdf_choice(probs, np.array([self.rng.random()]))[0])
         expected = float(probs.sum())
         clicked = -1
         if position >= 0:
@@ -165,8 +165,9 @@ class NaiveSimulation:
                 st.ring[st.ring_pos] = clicked
                 st.ring_pos = (st.ring_pos + 1) % b.fatigue_memory
             p_convert = bh.conversion_probability(
-                np.array([util[0, position]]), b.conversion_intercept, b.conversion_slope
-            )[0]
+                float(util[0, position]), float(items.quality[clicked]),
+                b.conversion_intercept, b.conversion_slope, b.conversion_quality,
+            )  # fmt: skip
             if self.rng.random() < p_convert:
                 draw = self.rng.random()
                 delay = float(bh.exponential_from_uniform(draw, b.conversion_delay_mean))
@@ -192,7 +193,9 @@ class NaiveSimulation:
         yield env.timeout(first)
         while st.alive:
             self._session(env.now, u, st)
-            rate = users.activity[u] * math.exp(self.b.activity_satisfaction * st.satisfaction)
+            rate = bh.activity_rate(
+                users.activity[u], self.b.activity_satisfaction, st.satisfaction
+            )
             gap = float(bh.exponential_from_uniform(self.rng.random(), 1.0 / rate))
             yield env.timeout(gap)
 
@@ -208,7 +211,7 @@ class NaiveSimulation:
                 if not st.alive or join[u] > t:
                     continue
                 p = bh.churn_probability(
-                    b.churn_base_hazard, b.churn_satisfaction, st.satisfaction, dt
+                    b.churn_base_hazard, b.churn_satisfaction, st.satisfaction, dt, 1.0
                 )
                 if self.rng.random() < p:
                     st.alive = False

@@ -54,7 +54,7 @@ PHASES = (
     ("  rng.uniform (CRN, all callers)", "rng.py", "uniform"),
     ("  _log_decisions", "engine.py", "_log_decisions"),
     ("  EventLog.append (all tables)", "log.py", "append"),
-    ("  HistoryStore.append", "history.py", "append"),
+    ("  HistoryStore.observe", "history.py", "observe"),
     ("  _flush_clicks", "engine.py", "_flush_clicks"),
     ("feedback step (_deliver)", "engine.py", "_deliver"),
     ("daily step (_daily)", "engine.py", "_daily"),

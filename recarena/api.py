@@ -96,8 +96,14 @@ class Results(_ReportDirectory):
         return self._metrics("ope")
 
     def table(self, seed: int, arm: str, name: str) -> pd.DataFrame:
-        """One event-log table of one run (``decisions``, ``campaigns``, ``lifecycle``…)."""
-        return self.directory.run(seed, arm).table(name)
+        """One event-log table of one run (``decisions``, ``campaigns``, ``lifecycle``…).
+
+        On the slate surface a decision shows k items: ``action`` is −1 and the ``slate``
+        column holds each row's k item ids in position order (``clicked_position`` indexes
+        it). For millions of rows, :func:`recarena.simulator.log.read_slates` reads the
+        slates as one (n, k) array, faster.
+        """
+        return self.directory.run(seed, arm).full_table(name)
 
     def _context(self) -> Any:
         from recarena.analysis.report import build_context

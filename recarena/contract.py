@@ -249,8 +249,9 @@ class History:
         One row per campaign decision: ``t, campaign, user, offer, propensity, responded``
         (``offer`` = -1 for users left untreated; they are the control group).
     lifecycle
-        ``t, user, event`` with ``event`` in {"arrival", "churn"}: churn is observable
-        (an account closes / a user stops coming back for good).
+        ``t, user, event`` with ``event`` in {"arrival", "churn", "return"}: churn is
+        observable (an account closes / a user stops coming back); "return" only in worlds
+        where dormant users can come back (``behaviour.win_back_hazard`` > 0).
     user_features
         Encoded features of every user that has joined by ``t``, indexed by user id.
     """
@@ -284,6 +285,10 @@ class OracleView(Protocol):
 
     def offer_incremental_npv(self, users: IntArray) -> FloatArray:
         """True expected incremental NPV of every offer for each user, shape (B, n_offers)."""
+        ...
+
+    def long_term_slates(self, users: IntArray, available_items: BoolArray) -> IntArray:
+        """Each user's long-term reference slate (quality-weighted appeal), shape (B, k)."""
         ...
 
 

@@ -3,9 +3,10 @@ r"""Campaign analyses with the simulator's truth: uplift targeting, Next Best Ac
 Everything is computed from a results directory (:class:`~recarena.analysis.results.RunDirectory`):
 the runs' ``campaigns``, ``decisions``, ``conversions`` and ``lifecycle`` tables, and — for
 quantities the log does not carry (features, every offer's true response probabilities,
-latent response types) — the world rebuilt from the scenario and the seed
-(:func:`rebuild_world`; world generation is deterministic). No policy code is imported:
-models are refitted with the shared building blocks of :mod:`recarena.models`.
+latent response types) — the world tables the runner wrote for each seed
+(:meth:`~recarena.analysis.results.RunDirectory.world`), evaluated with the simulator's own
+offer model (:mod:`recarena.simulator.campaigns`). No policy code is imported: models are
+refitted with the shared building blocks of :mod:`recarena.models`.
 
 Per-run campaign outcomes (:func:`campaign_outcomes`), over the *evaluated* campaigns
 (index ≥ ``from_campaign``, i.e. after the randomised pilot), treated rows :math:`T`
@@ -60,7 +61,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -77,15 +78,17 @@ from recarena.models.churn import (
 )
 from recarena.models.targeting import (
     allocate,
+    make_classifier,
     make_uplift_learner,
     offer_samples,
     positive_proba,
     randomised,
 )
+from recarena.simulator import campaigns as offer_model
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
 from recarena.simulator.params import ScheduleParams, WorldParams
-from recarena.simulator.world import World, offer_eligibility, offer_logits
-from recarena.typing import FloatArray, IntArray
+from recarena.simulator.world_tables import WorldTables
+from recarena.typing import BoolArray, FloatArray, IntArray
 
 __all__ = [
     "OUTCOME_METRICS",
@@ -95,8 +98,8 @@ __all__ = [
     "churn_model_evaluation",
     "churns_prevented",
     "incremental_npv",
+    "offer_eligibility",
     "offer_table",
-    "rebuild_world",
     "response_probabilities",
     "true_effects",
     "uplift_learner_evaluation",
@@ -124,14 +127,6 @@ def _params(rd: RunDirectory) -> tuple[WorldParams, ScheduleParams]:
     )
 
 
-def rebuild_world(rd: RunDirectory, seed: int) -> World:
-    """The world every arm of ``seed`` ran on, regenerated from the scenario."""
-    from recarena.simulator.simulation import build_world
-
-    world, schedule = _params(rd)
-    return build_world(world, schedule, seed)
-
-
 def offer_table(rd: RunDirectory) -> pd.DataFrame:
     """Offers of the scenario: ``name, value, contact_cost, conversion_cost, margin``."""
     world, _ = _params(rd)
@@ -150,30 +145,32 @@ def offer_table(rd: RunDirectory) -> pd.DataFrame:
     )
 
 
-def response_probabilities(world: World, users: IntArray) -> tuple[FloatArray, FloatArray]:
-    """True :math:`(p_0, p_1)` of every offer for ``users``, shape (n, O) each."""
-    logit0, logit1 = offer_logits(world, users)
-    return 1.0 / (1.0 + np.exp(-logit0)), 1.0 / (1.0 + np.exp(-logit1))
+def response_probabilities(world: WorldTables, users: IntArray) -> tuple[FloatArray, FloatArray]:
+    """True :math:`(p_0, p_1)` of every offer for ``users``, shape (n, O) each
+    (:func:`recarena.simulator.campaigns.response_probabilities`)."""
+    return offer_model.response_probabilities(
+        world.features[users], world.response_type[users], world.offers, world.cate_latent[users]
+    )
 
 
-def true_effects(world: World, users: IntArray) -> FloatArray:
+def true_effects(world: WorldTables, users: IntArray) -> FloatArray:
     """True effect :math:`p_1 - p_0` of every offer for ``users``, shape (n, O)."""
     p0, p1 = response_probabilities(world, users)
     out: FloatArray = p1 - p0
     return out
 
 
-def incremental_npv(world: World, users: IntArray, offers: pd.DataFrame) -> FloatArray:
+def incremental_npv(world: WorldTables, users: IntArray) -> FloatArray:
     """True expected incremental NPV of sending each offer, shape (n, O):
-    :math:`p_1 (v - c^{conv}) - c - p_0 v`, the simulator's NPV accounting."""
+    :math:`p_1 (v - c^{conv}) - c - p_0 v`, the simulator's NPV accounting
+    (:func:`recarena.simulator.campaigns.expected_incremental_npv`)."""
     p0, p1 = response_probabilities(world, users)
-    value = offers["value"].to_numpy(dtype=np.float64)
-    out: FloatArray = (
-        p1 * offers["margin"].to_numpy(dtype=np.float64)
-        - offers["contact_cost"].to_numpy(dtype=np.float64)
-        - p0 * value
-    )
-    return out
+    return offer_model.expected_incremental_npv(p0, p1, world.offers)
+
+
+def offer_eligibility(world: WorldTables, users: IntArray) -> BoolArray:
+    """Boolean (n, O): each offer's eligibility rule holds for the user."""
+    return offer_model.eligibility(world.numeric[users], world.offers.eligibility)
 
 
 def _campaigns(run: Run) -> pd.DataFrame:
@@ -206,8 +203,8 @@ def run_outcomes(
     npv = c[Col.NPV].to_numpy(dtype=np.float64)
     p0 = c[Col.P_CONTROL].to_numpy(dtype=np.float64)
     p1 = c[Col.P_TREATED].to_numpy(dtype=np.float64)
-    margin = offers["margin"].to_numpy(dtype=np.float64)
     value = offers["value"].to_numpy(dtype=np.float64)
+    conversion = offers["conversion_cost"].to_numpy(dtype=np.float64)
     contact = offers["contact_cost"].to_numpy(dtype=np.float64)
     o = about[treated]
     oracle = 0.0
@@ -221,7 +218,9 @@ def run_outcomes(
         oracle_incremental_conversions=oracle,
         regret_conversions=oracle - true_inc,
         expected_incremental_npv=float(
-            (p1[treated] * margin[o] - contact[o] - p0[treated] * value[o]).sum()
+            offer_model.incremental_value(
+                p0[treated], p1[treated], value[o], conversion[o], contact[o]
+            ).sum()
         ),
         realised_incremental_npv=float(c[Col.INCREMENTAL_NPV].to_numpy(np.float64).sum()),
         realised_npv=float(npv.sum()),
@@ -264,9 +263,32 @@ def _qini_on_grid(y: FloatArray, t: FloatArray, scores: FloatArray, grid: FloatA
     return np.interp(grid, k / k[-1], q / k[-1])
 
 
+def _fold_scores(
+    learner: str, base: str, seed: int, X: FloatArray, t: NDArray[Any], y: FloatArray,
+    train: NDArray[Any], test: NDArray[Any],
+) -> FloatArray:  # fmt: skip
+    """Scores of one fold: the uplift learner's τ̂, or for ``response`` the classic response
+    model P(respond | treated, x) fitted on the treated training rows."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if learner == "response":
+            treated = train[t[train].astype(bool)]
+            model = make_classifier(base, seed).fit(X[treated], y[treated])  # type: ignore[arg-type]
+            return positive_proba(model, X[test])
+        uplift = make_uplift_learner(learner, base, seed)  # type: ignore[arg-type]
+        uplift.fit(X[train], t[train], y[train])
+        return np.asarray(uplift.predict_uplift(X[test]), dtype=np.float64)
+
+
 def uplift_learner_evaluation(
     rd: RunDirectory,
-    learners: Sequence[str] = ("s", "t", "x", "class_transformation", "transformed_outcome"),
+    learners: Sequence[str] | Mapping[str, tuple[str, str]] = (
+        "s",
+        "t",
+        "x",
+        "class_transformation",
+        "transformed_outcome",
+    ),
     base: str = "logistic",
     folds: int = 4,
     budget_fraction: float = 0.3,
@@ -275,6 +297,13 @@ def uplift_learner_evaluation(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cross-fitted uplift learners on each seed's pilot, scored against observed and true
     effects.
+
+    Parameters
+    ----------
+    learners
+        Learner codes (fitted on ``base`` models and named by their code), or a mapping
+        ``name → (learner, base model)`` — e.g. one entry per arm that targets by a score.
+        The learner ``response`` is the response model P(respond | treated, x).
 
     Returns
     -------
@@ -290,6 +319,10 @@ def uplift_learner_evaluation(
     from sklearn.model_selection import KFold
 
     grid = np.linspace(0.0, 1.0, grid_points)
+    scorers = (
+        dict(learners) if isinstance(learners, Mapping)
+        else {code: (code, base) for code in learners}
+    )  # fmt: skip
     score_rows: list[dict[str, Any]] = []
     curve_rows: list[pd.DataFrame] = []
     world_params, _ = _params(rd)
@@ -297,7 +330,7 @@ def uplift_learner_evaluation(
         pilot = pilot_rows(rd, seed, before_campaign)
         if len(pilot) == 0:
             continue
-        world = rebuild_world(rd, seed)
+        world = rd.world(seed)
         for o in range(len(world_params.offers)):
             index, t = offer_samples(
                 pilot[Col.OFFER].to_numpy(),
@@ -315,14 +348,10 @@ def uplift_learner_evaluation(
             tf = t.astype(np.float64)
             scored: dict[str, FloatArray] = {"oracle": tau}
             split = KFold(n_splits=folds, shuffle=True, random_state=seed)
-            for name in learners:
+            for name, (learner, model_base) in scorers.items():
                 oof = np.zeros(users.size)
                 for train, test in split.split(X):
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", UserWarning)
-                        model = make_uplift_learner(name, base, seed)  # type: ignore[arg-type]
-                        model.fit(X[train], t[train], y[train])
-                    oof[test] = model.predict_uplift(X[test])
+                    oof[test] = _fold_scores(learner, model_base, seed, X, t, y, train, test)
                 scored[name] = oof
             for name, s in scored.items():
                 with warnings.catch_warnings():
@@ -406,7 +435,7 @@ def churn_model_evaluation(
         if run.arm != reference_arm:
             continue
         log = activity_log(run)
-        world = rebuild_world(rd, run.seed)
+        world = rd.world(run.seed)
         train = churn_sample(log, campaign_t - label_days, label_days, lookback_days)
         test = churn_sample(log, campaign_t, label_days, lookback_days)
         pos = int(train.churned.sum())
@@ -439,15 +468,12 @@ def churns_prevented(rd: RunDirectory, reference_arm: str, from_t: float) -> pd.
 
     Columns ``seed, arm, churns, prevented`` (reference − arm, same seed), ``contacted``
     (distinct users sent an offer), ``contacted_persuadable`` and
-    ``contacted_sleeping_dog`` (latent response types of those users, from the rebuilt
-    world: a retention offer lowers the churn hazard of the former and raises the latter's).
+    ``contacted_sleeping_dog`` (latent response types of those users, from the world
+    tables: a retention offer lowers the churn hazard of the former and raises the latter's).
     """
-    from recarena.simulator.world import RESPONSE_TYPES
-
-    persuadable = RESPONSE_TYPES.index("persuadable")
-    sleeping = RESPONSE_TYPES.index("sleeping_dog")
+    persuadable = offer_model.RESPONSE_TYPES.index("persuadable")
+    sleeping = offer_model.RESPONSE_TYPES.index("sleeping_dog")
     rows = []
-    types_by_seed: dict[int, NDArray[np.int8]] = {}
     for run in rd.runs():
         life = run.table(Table.LIFECYCLE)
         churned = (life[Col.EVENT].to_numpy() == LIFECYCLE_CHURN) & (
@@ -459,9 +485,7 @@ def churns_prevented(rd: RunDirectory, reference_arm: str, from_t: float) -> pd.
             if len(c)
             else np.zeros(0, dtype=np.int64)
         )
-        if run.seed not in types_by_seed:
-            types_by_seed[run.seed] = rebuild_world(rd, run.seed).users.response_type
-        types = types_by_seed[run.seed][contacted]
+        types = rd.world(run.seed).response_type[contacted]
         rows.append(
             {
                 SEED: run.seed,
@@ -513,10 +537,10 @@ def allocation_gaps(
         if len(c) == 0:
             continue
         done.add(run.seed)
-        world = rebuild_world(rd, run.seed)
+        world = rd.world(run.seed)
         for index, part in c[c[Col.CAMPAIGN] >= from_campaign].groupby(Col.CAMPAIGN, sort=True):
             users = part[Col.USER].to_numpy(dtype=np.int64)
-            values = incremental_npv(world, users, offers)
+            values = incremental_npv(world, users)
             values = np.where(offer_eligibility(world, users), values, -np.inf)
             methods = ["greedy", "lp"]
             if int((values > 0).sum()) <= milp_max_variables:

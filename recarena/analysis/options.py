@@ -100,6 +100,11 @@ class SegmentationOptions(SectionOptions):
     k: int | None = Field(None, ge=2, le=100, description="k-means clusters (default: latent)")
     n_init: int = Field(10, ge=1, le=100, description="k-means restarts")
     rfm_bins: int = Field(5, ge=2, le=20, description="quantile bins of each RFM score")
+    from_campaign: int | None = Field(
+        None, ge=0, le=10_000,
+        description="score the segment offers on the campaigns from this one (after the pilot)",
+    )  # fmt: skip
+    baseline_arm: str | None = Field(None, description="arm paired differences are taken from")
 
 
 class CampaignOutcomeOptions(SectionOptions):

@@ -17,12 +17,15 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from recarena.analysis import regret as rg
 from recarena.analysis import retention as rt
@@ -35,14 +38,20 @@ __all__ = [
     "band_plot",
     "cumulative_regret_plot",
     "cumulative_reward_plot",
+    "legend_below",
     "metric_bars",
     "new_figure",
+    "outside_legend",
     "retention_plot",
     "save",
     "to_png",
 ]
 
 DPI = 110
+#: A colour per arm (RGB in [0, 1]).
+Colors = Mapping[str, tuple[float, float, float]]
+#: :func:`metric_bars` draws horizontal bars for more groups than this.
+HORIZONTAL_FROM = 5
 
 
 def new_figure(width: float = 7.0, height: float = 4.2) -> Figure:
@@ -50,6 +59,20 @@ def new_figure(width: float = 7.0, height: float = 4.2) -> Figure:
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def outside_legend(ax: Axes, title: str | None = None) -> None:
+    """The axis' legend to the right of the plotting area, where it covers no data (the
+    constrained layout makes room for it)."""
+    ax.legend(title=title, fontsize="small", title_fontsize="small", loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # fmt: skip
+
+
+def legend_below(ax: Axes, ncols: int = 3) -> None:
+    """The axis' legend under the plotting area (for small multiples whose data fill the
+    panel, e.g. stacked shares)."""
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22),
+              ncols=ncols, borderaxespad=0.0)  # fmt: skip
 
 
 def arm_colors(arms: Sequence[str]) -> dict[str, tuple[float, float, float]]:
@@ -100,7 +123,7 @@ def band_plot(
     step
         Draw a right-continuous step function (survival curves) instead of a line.
     """
-    fig = new_figure()
+    fig = new_figure(width=8.4)  # room for the legend right of the data
     ax = fig.add_subplot()
     groups = list(dict.fromkeys(bands[by])) if len(bands) else []
     palette = _colors(groups, colors)
@@ -133,7 +156,7 @@ def band_plot(
     ax.grid(True, alpha=0.3)
     if groups:
         note = f"line: mean over seeds; band: {level:.0%} CI" if max_n > 1 else "one seed"
-        ax.legend(title=note, fontsize="small", title_fontsize="small", loc="best")
+        outside_legend(ax, title=note)
     else:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
     return fig
@@ -255,25 +278,45 @@ def metric_bars(
     """
     labels = METRIC_LABELS if labels is None else labels
     present = [m for m in metrics if (summary[METRIC] == m).any()]
-    ncols = max(1, min(ncols, len(present)))
-    nrows = max(1, math.ceil(len(present) / ncols))
-    fig = new_figure(width=3.4 * ncols + 0.6, height=2.9 * nrows + 0.5)
     groups = list(dict.fromkeys(summary[by]))
     palette = _colors(groups, colors)
+    # Beyond a few groups, vertical bars' labels collide: draw horizontal bars with the
+    # names once, on the left column, and size the figure to the number of names.
+    horizontal = len(groups) > HORIZONTAL_FROM
+    ncols = max(1, min(ncols if not horizontal else 2, len(present)))
+    nrows = max(1, math.ceil(len(present) / ncols))
+    if horizontal:
+        name_width = 0.075 * max((len(str(g)) for g in groups), default=4)
+        width, height = name_width + 3.4 * ncols + 0.4, (0.6 + 0.24 * len(groups)) * nrows + 0.6
+    else:
+        width, height = 3.4 * ncols + 0.6, 2.9 * nrows + 0.5
+    fig = new_figure(width=max(width, 6.4), height=height)  # the title needs ~6 inches
+    pos = np.arange(len(groups))
+    first_axis = None
     for i, metric in enumerate(present):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
+        ax = fig.add_subplot(nrows, ncols, i + 1, sharey=first_axis if horizontal else None)
+        first_axis = first_axis or ax
         part = summary[summary[METRIC] == metric].set_index(by).reindex(groups)
         mean = part[MEAN].to_numpy(dtype=np.float64)
         low = part[CI_LOW].to_numpy(dtype=np.float64)
         high = part[CI_HIGH].to_numpy(dtype=np.float64)
-        yerr = np.vstack([np.nan_to_num(mean - low, nan=0.0), np.nan_to_num(high - mean, nan=0.0)])
-        pos = np.arange(len(groups))
-        ax.bar(pos, np.nan_to_num(mean, nan=0.0), color=[palette[g] for g in groups],
-               yerr=yerr, capsize=4, ecolor="black", error_kw={"linewidth": 1})  # fmt: skip
-        ax.set_xticks(pos, [str(g) for g in groups], rotation=30 if len(groups) > 3 else 0,
-                      ha="right" if len(groups) > 3 else "center")  # fmt: skip
+        err = np.vstack([np.nan_to_num(mean - low, nan=0.0), np.nan_to_num(high - mean, nan=0.0)])
+        bar_colors = [palette[g] for g in groups]
+        style: dict[str, Any] = {"capsize": 3, "ecolor": "black", "error_kw": {"linewidth": 1}}
+        if horizontal:
+            ax.barh(pos, np.nan_to_num(mean, nan=0.0), color=bar_colors, xerr=err, **style)
+            ax.set_yticks(pos, [str(g) for g in groups])
+            ax.tick_params(axis="y", labelleft=i % ncols == 0)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # wide numbers do not collide
+            ax.grid(True, axis="x", alpha=0.3)
+        else:
+            ax.bar(pos, np.nan_to_num(mean, nan=0.0), color=bar_colors, yerr=err, **style)
+            ax.set_xticks(pos, [str(g) for g in groups], rotation=30 if len(groups) > 3 else 0,
+                          ha="right" if len(groups) > 3 else "center")  # fmt: skip
+            ax.grid(True, axis="y", alpha=0.3)
         ax.set_title(labels.get(metric, metric), fontsize="medium")
-        ax.grid(True, axis="y", alpha=0.3)
+    if horizontal and first_axis is not None:
+        first_axis.invert_yaxis()  # the first group on top, as in the tables
     if not present:
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no metrics", ha="center", va="center", transform=ax.transAxes)

@@ -38,7 +38,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
+from recarena.simulator.log import (
+    LIFECYCLE_ARRIVAL,
+    LIFECYCLE_CHURN,
+    LIFECYCLE_RETURN,
+    Col,
+    Table,
+)
 
 __all__ = [
     "CUM_DECISIONS",
@@ -235,7 +241,8 @@ def daily_series(
         (clicks so far), ``cum_expected_reward``, ``cum_regret`` (:math:`R` at the end of the
         day), ``active_users`` at the end of the day (arrivals minus churns with
         :math:`t \\le` end of day, from ``lifecycle``), ``mean_satisfaction`` (the last snapshot
-        at or before the end of the day; NaN before the first), ``revenue`` in the day (from
+        at or before the end of the day; NaN before the first), ``interest_entropy`` (likewise),
+        ``revenue`` in the day (from
         ``conversions``, by purchase time) and ``cum_revenue``.
     """
     if horizon <= 0 or period <= 0:
@@ -268,8 +275,11 @@ def daily_series(
     ev = lifecycle[Col.EVENT].to_numpy()
     arrived = np.sort(lt[ev == LIFECYCLE_ARRIVAL])
     churned = np.sort(lt[ev == LIFECYCLE_CHURN])
-    active = np.searchsorted(arrived, ends + 1e-9, side="right") - np.searchsorted(
-        churned, ends + 1e-9, side="right"
+    returned = np.sort(lt[ev == LIFECYCLE_RETURN])  # dormant users back (win-back hazard)
+    active = (
+        np.searchsorted(arrived, ends + 1e-9, side="right")
+        - np.searchsorted(churned, ends + 1e-9, side="right")
+        + np.searchsorted(returned, ends + 1e-9, side="right")
     )
 
     snaps = snapshots.sort_values(Col.T, kind="stable")
@@ -279,6 +289,10 @@ def daily_series(
     satisfaction = (
         np.where(si >= 0, sat[np.maximum(si, 0)], np.nan) if sat.size else np.full(n_days, np.nan)
     )
+    interest = np.full(n_days, np.nan)  # absent from logs written before it existed
+    if Col.INTEREST_ENTROPY in snaps.columns and sat.size:
+        values = snaps[Col.INTEREST_ENTROPY].to_numpy(dtype=np.float64)
+        interest = np.where(si >= 0, values[np.maximum(si, 0)], np.nan)
 
     return pd.DataFrame(
         {
@@ -292,6 +306,7 @@ def daily_series(
             CUM_REGRET: cum_regret,
             Col.ACTIVE_USERS: active.astype(np.int64),
             Col.MEAN_SATISFACTION: satisfaction,
+            Col.INTEREST_ENTROPY: interest,
             Col.REVENUE: revenue,
             CUM_REVENUE: np.cumsum(revenue),
         }

@@ -31,9 +31,16 @@ with options reads them typed from ``ctx.options`` (declare them in
 
     def build_ab(ctx: ReportContext) -> SectionOutput | None:
         ...
-        return SectionOutput(html=..., tables={"ab_tests": df}, figures={"ab_lift": fig})
+        return SectionOutput(html=..., tables={"ab_tests": df}, figures={"ab_lift": fig},
+                             captions={"ab_lift": "One sentence: what to read from it."},
+                             headlines=[Headline(title=..., summary=long_df, metrics=[...])])
 
     SECTION = Section("A/B statistics", build_ab)   # then add it to the registry
+
+A section's ``headlines`` are the tables that answer the scenario's question: they open the
+report's first section and the text summary ``recarena run`` / ``recarena report`` print
+(:func:`summary_text`, from ``metrics/headline.json``), before the core key metrics and the
+paired differences from the baseline arm (``--baseline`` / ``analysis.baseline_arm``).
 
 Table and figure names must be unique across sections (they become file names) and must not
 clash with the core tables above.
@@ -47,7 +54,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -156,6 +163,9 @@ class ReportContext:
     options
         The scenario's typed ``analysis:`` block
         (:class:`recarena.analysis.options.AnalysisOptions`).
+    baseline
+        The arm paired differences are taken from: ``--baseline``, else the scenario's
+        ``analysis.baseline_arm``, else the first arm.
     cache
         Free space for sections to share intermediate results.
     """
@@ -172,11 +182,151 @@ class ReportContext:
     retention: pd.DataFrame
     survival: pd.DataFrame
     options: AnalysisOptions = field(default_factory=AnalysisOptions)
+    baseline: str = ""
     cache: dict[str, Any] = field(default_factory=dict)
 
     def has_metric(self, metric: str) -> bool:
         """True when some run has a non-NaN value of ``metric``."""
         return metric in self.per_run.columns and bool(self.per_run[metric].notna().any())
+
+    def varies(self, metric: str) -> bool:
+        """True when ``metric`` can tell the arms apart: defined for some run, not 0 in every
+        run, and (with several arms) different between two arms of some seed.
+
+        Revenue on a banner surface is 0 everywhere and regret on an A/A test is 0
+        everywhere; a campaign-only scenario's active users are the same for every arm of
+        a seed. Tables and plots of such metrics carry no comparison and are left out.
+        """
+        return varies(self.per_run, metric)
+
+
+CF_REGRETS = (Metric.CF_REGRET_CLICKS, Metric.CF_REGRET_CONVERSIONS, Metric.CF_REGRET_REVENUE)
+#: Terminal column titles of the key metrics (the report uses the longer METRIC_LABELS).
+SHORT_LABELS: dict[str, str] = {
+    Metric.VALUE_CLICKS: "value: clicks/user",
+    Metric.CF_REGRET_CLICKS: "regret: clicks/user",
+    Metric.VALUE_CONVERSIONS: "value: conversions/user",
+    Metric.CF_REGRET_CONVERSIONS: "regret: conversions/user",
+    Metric.VALUE_REVENUE: "value: revenue/user",
+    Metric.CF_REGRET_REVENUE: "regret: revenue/user",
+    Metric.CTR: "CTR",
+    Metric.MEAN_EXPECTED_REWARD: "E[reward]/decision",
+    Metric.REGRET_PER_DECISION: "regret/decision",
+    Metric.REVENUE_PER_USER: "revenue/user",
+    Metric.RETENTION: "retention",
+    Metric.CONTACTS: "contacts",
+    Metric.TRUE_INCREMENTAL_RESPONSES: "true incr. responses",
+    Metric.INCREMENTAL_NPV: "incremental NPV",
+}
+
+
+def varies(per_run: pd.DataFrame, metric: str) -> bool:
+    """True when ``metric`` in ``per_run`` (``seed, arm, metrics…``) is defined for some run,
+    not 0 in every run, and — with several arms — differs between two arms of some seed."""
+    if metric not in per_run.columns:
+        return False
+    values = per_run[metric]
+    if not values.notna().any() or bool((values.fillna(0.0) == 0.0).all()):
+        return False
+    if per_run[ARM].nunique() < 2:
+        return True
+    spread = per_run.groupby(SEED)[metric].agg(lambda v: v.max() - v.min())
+    return bool((spread.fillna(0.0) > 1e-12 * max(1.0, float(values.abs().max()))).any())
+
+
+@dataclass
+class Headline:
+    """One table of a scenario's answer: shown first by ``recarena run`` / ``report`` in the
+    terminal and first in ``report.html``.
+
+    Attributes
+    ----------
+    title
+        The question the table answers, in one line.
+    summary
+        Long table in the layout of :func:`recarena.analysis.stats.summarise`:
+        ``<by>, metric, mean, ci_low, ci_high, n_seeds``.
+    metrics
+        Columns to show, in order (absent ones are skipped).
+    labels
+        Column titles with units (default :data:`recarena.analysis.business.METRIC_LABELS`).
+    by
+        The row column (``arm``, or ``rule`` for A/A false-positive rates, …).
+    note
+        One sentence on how to read it, printed under the table.
+    extra
+        Optional columns (``<by>`` and text values) shown before the metrics, e.g. the
+        variant an A/B arm picked most often.
+    exact
+        Metrics whose intervals are exact and asymmetric (binomial proportions): shown
+        ``[low, high]`` in the terminal instead of ``± half-width``.
+    short
+        Shorter column titles for the terminal (default :data:`SHORT_LABELS`, then
+        ``labels``).
+    """
+
+    title: str
+    summary: pd.DataFrame
+    metrics: list[str]
+    labels: dict[str, str] = field(default_factory=dict)
+    by: str = ARM
+    note: str = ""
+    extra: pd.DataFrame | None = None
+    exact: list[str] = field(default_factory=list)
+    short: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable record (``metrics/headline.json`` holds a list of them)."""
+        return {
+            "title": self.title, "metrics": self.metrics, "labels": self.labels,
+            "by": self.by, "note": self.note, "exact": self.exact, "short": self.short,
+            "summary": json.loads(self.summary.to_json(orient="records")),
+            "extra": None if self.extra is None
+            else json.loads(self.extra.to_json(orient="records")),
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> Headline:
+        """Inverse of :meth:`to_json`."""
+        summary = pd.DataFrame.from_records(record["summary"])
+        for column in (MEAN, CI_LOW, CI_HIGH):
+            if column in summary.columns:
+                summary[column] = pd.to_numeric(summary[column]).astype(float)
+        extra = record.get("extra")
+        return cls(
+            title=record["title"], summary=summary, metrics=list(record["metrics"]),
+            labels=dict(record.get("labels") or {}), by=record.get("by", ARM),
+            note=record.get("note", ""), exact=list(record.get("exact") or []),
+            short=dict(record.get("short") or {}),
+            extra=None if extra is None else pd.DataFrame.from_records(extra),
+        )  # fmt: skip
+
+    def _wide(self, cell: Callable[[pd.Series], str], labels: Mapping[str, str]) -> pd.DataFrame:
+        wide = _summary_wide(self.summary, self.metrics, self.by, cell)
+        if self.extra is not None and len(self.extra):
+            extra_columns = [c for c in self.extra.columns if c != self.by]
+            wide = wide.merge(self.extra, on=self.by, how="left")
+            shown = [c for c in wide.columns if c not in extra_columns]
+            wide = wide[[shown[0], *extra_columns, *shown[1:]]].fillna("–")
+        return wide.rename(columns={m: labels.get(m, m) for m in self.metrics})
+
+    def text(self) -> str:
+        """The table for the terminal, under its title, with its note."""
+        labels = {**(self.labels or METRIC_LABELS), **SHORT_LABELS, **self.short}
+        wide = self._wide(lambda r: _text_cell(r, r.name in self.exact), labels)
+        table = _text_table(wide.astype(str))
+        return "\n".join([self.title, table, *([self.note] if self.note else [])])
+
+    def html(self) -> str:
+        """The table for the report, under its title, with its note."""
+        labels = self.labels or METRIC_LABELS
+        wide = self._wide(lambda r: _with_ci(r[MEAN], r[CI_LOW], r[CI_HIGH]), labels)
+        shown = [labels.get(m, m) for m in self.metrics]
+        return (
+            f"<h3>{html.escape(self.title)}</h3>"
+            + html_table(wide, right_align=shown)
+            + (f"<p>{html.escape(self.note)}</p>" if self.note else "")
+        )
 
 
 @dataclass
@@ -184,14 +334,17 @@ class SectionOutput:
     """What a section contributes: HTML body, tables (→ CSV) and figures (→ PNG, inlined).
 
     ``html`` is inserted verbatim (escape your text with :func:`html.escape` or use
-    :func:`html_table`); figures are appended after it in dict order, each with its name as
-    caption unless ``captions`` gives one.
+    :func:`html_table`); figures are appended after it in dict order, each with its caption
+    from ``captions`` (one sentence saying what to read from the figure; the figure's name
+    when missing). ``headlines`` are the tables that answer the scenario's question: they
+    open the report and the terminal summary.
     """
 
     html: str = ""
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, Figure] = field(default_factory=dict)
     captions: dict[str, str] = field(default_factory=dict)
+    headlines: list[Headline] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -320,13 +473,41 @@ def summary_html(
     )
 
 
-def headline_metrics(summary: pd.DataFrame) -> list[str]:
+def headline_metrics(summary: pd.DataFrame, per_run: pd.DataFrame | None = None) -> list[str]:
     """The key metrics that say something in ``summary``: defined for some arm and not 0 for
-    every arm (revenue is 0 everywhere on a campaign-only or variant scenario, say)."""
+    every arm (revenue is 0 everywhere on a campaign-only or variant scenario, say) and, when
+    ``per_run`` is given, different between arms on some seed (:func:`varies`)."""
     informative = summary.loc[summary[MEAN].notna() & (summary[MEAN] != 0), METRIC]
     candidates = (*KEY_METRICS, Metric.CONTACTS, Metric.TRUE_INCREMENTAL_RESPONSES,
                   Metric.INCREMENTAL_NPV)  # fmt: skip
-    return [m for m in candidates if (informative == m).any()]
+    shown = [m for m in candidates if (informative == m).any()]
+    return shown if per_run is None else [m for m in shown if varies(per_run, m)]
+
+
+def _text_cell(r: pd.Series, exact: bool = False) -> str:
+    """``mean ± half-width`` (``mean [low, high]`` when ``exact``); the mean alone without
+    an interval (one seed)."""
+    mean, low, high = float(r[MEAN]), float(r[CI_LOW]), float(r[CI_HIGH])
+    if math.isnan(low) or math.isnan(high):
+        return format_value(mean)
+    if exact:
+        return f"{format_value(mean)} [{format_value(low)}, {format_value(high)}]"
+    return f"{format_value(mean)} ± {format_value((high - low) / 2.0)}"
+
+
+def _text_table(wide: pd.DataFrame) -> str:
+    """Columns aligned with two spaces: the first left-aligned, the others right-aligned."""
+    header = list(wide.columns)
+    rows = [header, *wide.to_numpy().tolist()]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
+
+    def line(r: Sequence[Any]) -> str:
+        first = str(r[0]).ljust(widths[0])
+        rest = [str(v).rjust(w) for v, w in zip(r[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows[1:])])
 
 
 def print_summary(
@@ -351,44 +532,75 @@ def print_summary(
     """
     if metrics is None:
         metrics = headline_metrics(summary)
-
-    def cell(r: pd.Series) -> str:
-        mean, low, high = float(r[MEAN]), float(r[CI_LOW]), float(r[CI_HIGH])
-        if math.isnan(low) or math.isnan(high):
-            return format_value(mean)
-        return f"{format_value(mean)} ± {format_value((high - low) / 2.0)}"
-
-    wide = _summary_wide(summary, metrics, by, cell).astype(str)
-    header = list(wide.columns)
-    rows = [header, *wide.to_numpy().tolist()]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
-
-    def line(r: Sequence[Any]) -> str:
-        first = str(r[0]).ljust(widths[0])
-        rest = [str(v).rjust(w) for v, w in zip(r[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows[1:])])
+    return _text_table(_summary_wide(summary, metrics, by, _text_cell).astype(str))
 
 
-# ---------------------------------------------------------------------------------- compute
+# ---------------------------------------------------------------------------------- answer
+HEADLINE_FILE = "headline.json"
+
+
+def interval_legend(level: float, n_seeds: int, terminal: bool = True) -> str:
+    """How to read the cells of the summary tables (shown once, above the first): in the
+    terminal ``mean ± half-width``, in the report ``mean [low, high]``."""
+    if n_seeds < 2:
+        return "One seed: values without confidence intervals."
+    if terminal:
+        return (
+            f"Cells: mean over {n_seeds} seeds ± half-width of its {level:.0%} confidence "
+            f"interval (Student t over seeds); [low, high] marks an exact {level:.0%} "
+            "interval (binomial proportions)."
+        )
+    return (
+        f"Cells: mean over {n_seeds} seeds [its {level:.0%} confidence interval] — Student t "
+        "over seeds, exact Clopper–Pearson for proportions of runs."
+    )
+
+
+def scenario_question(scenario: Mapping[str, Any]) -> str:
+    """The question the scenario answers: the first sentence of its description (bundled
+    scenarios open with a question)."""
+    text = " ".join(str(scenario.get("description") or "").split())
+    ends = [i for i in (text.find(". "), text.find("? ")) if i >= 0]
+    return text[: min(ends) + 1] if ends else text
+
+
+def recorded_overrides(rd: RunDirectory) -> list[str]:
+    """The ``--set`` overrides the run was made with, as recorded in ``manifest.json``
+    (``overrides``: a list of ``KEY=VALUE`` strings or a ``{key: value}`` mapping)."""
+    recorded = rd.manifest.get("overrides") if rd.manifest else None
+    if isinstance(recorded, Mapping):
+        return [f"{key}={value}" for key, value in recorded.items()]
+    return [str(item) for item in recorded] if isinstance(recorded, list) else []
+
+
+def read_headlines(run_dir: RunDirectory | Path | str) -> tuple[float, list[Headline]]:
+    """The confidence level and the headlines :func:`write_report` saved in
+    ``metrics/headline.json`` (no headlines when the report has not been written)."""
+    rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
+    path = rd.metrics_dir / HEADLINE_FILE
+    if not path.exists():
+        return 0.95, []
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return float(record["level"]), [Headline.from_json(r) for r in record["headlines"]]
+
+
 def summary_text(run_dir: RunDirectory | Path | str) -> str:
-    """The compact text summary ``recarena run`` prints, from the written metrics.
+    """The summary ``recarena run`` and ``recarena report`` print, from the written report.
 
-    The headline metrics per arm (mean ± CI half-width over seeds), then the paired-by-seed
-    differences from the first arm when the report wrote them.
+    The scenario's question (first sentence of its description), how to read the cells,
+    then the report's headlines in order: the tables that answer the question (false-positive
+    rates of an A/A test, the A/B winner, offline metrics, evaluated campaigns, …), the key
+    metrics per arm and the paired-by-seed differences from the baseline arm.
     """
     rd = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
-    summary = pd.read_csv(rd.metrics_dir / f"{SUMMARY}.csv")
-    metrics = headline_metrics(summary)
-    text = print_summary(summary, metrics=metrics)
-    paired = rd.metrics_dir / "paired_differences.csv"
-    if paired.exists():
-        baseline = rd.arms[0]
-        text += f"\n\ndifference from {baseline}, paired by seed (mean ± 95% CI half-width):\n"
-        text += print_summary(pd.read_csv(paired), metrics=metrics)
-    return text
+    level, headlines = read_headlines(rd)
+    parts = [f"{rd.name}: {scenario_question(rd.scenario)}".rstrip(": ")]
+    overrides = recorded_overrides(rd)
+    if overrides:
+        parts.append("run with overrides: " + ", ".join(overrides))
+    parts.append(interval_legend(level, len(rd.seeds)))
+    parts += [h.text() for h in headlines]
+    return "\n\n".join(parts)
 
 
 def _tagged(frame: pd.DataFrame, seed: int, arm: str) -> pd.DataFrame:
@@ -404,8 +616,31 @@ def _concat(frames: list[pd.DataFrame], columns: Iterable[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def resolve_baseline(rd: RunDirectory, baseline: str | None = None) -> str:
+    """The arm paired differences are taken from: ``baseline``, else the scenario's
+    ``analysis.baseline_arm``, else the first arm.
+
+    Raises
+    ------
+    ValueError
+        When the named arm is not an arm of the results directory (the message lists them).
+    """
+    options = rd.scenario.get("analysis") or {}
+    chosen = baseline or (options.get("baseline_arm") if isinstance(options, dict) else None)
+    arms = rd.arms
+    if not chosen:
+        return arms[0] if arms else ""
+    if str(chosen) not in arms:
+        source = "--baseline" if baseline else "analysis.baseline_arm"
+        raise ValueError(f"{source}: {chosen!r} is not an arm of {rd.path}; arms: {arms}")
+    return str(chosen)
+
+
 def build_context(
-    results: RunDirectory | Path | str, level: float = 0.95, grid_points: int = 200
+    results: RunDirectory | Path | str,
+    level: float = 0.95,
+    grid_points: int = 200,
+    baseline: str | None = None,
 ) -> ReportContext:
     """Read every run once and compute the core tables of the report.
 
@@ -417,16 +652,19 @@ def build_context(
         Confidence level of the intervals over seeds.
     grid_points
         Points of the shared time grids (curves, survival).
+    baseline
+        The arm paired differences are taken from (:func:`resolve_baseline`).
 
     Raises
     ------
     ValueError
-        When the directory holds no finished run.
+        When the directory holds no finished run, or ``baseline`` names no arm.
     """
     rd = results if isinstance(results, RunDirectory) else RunDirectory(results)
     runs = rd.runs()
     if not runs:
         raise ValueError(f"no finished runs in {rd.path / 'runs'} (a run needs its run.json)")
+    chosen = resolve_baseline(rd, baseline)
     horizon = max(rd.horizon(r) for r in runs)
     grid = np.union1d(
         rg.time_grid(horizon, grid_points),
@@ -468,6 +706,7 @@ def build_context(
         retention=_concat(kms, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
         survival=_concat(survival, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
         options=_options(rd),
+        baseline=chosen,
     )
 
 
@@ -485,12 +724,21 @@ def _p(text: str) -> str:
     return f"<p>{html.escape(text)}</p>"
 
 
-def _value_html(ctx: ReportContext) -> str:
-    """The headline table: long-term value per starting user and counterfactual regret, with
+def key_metrics(ctx: ReportContext) -> list[str]:
+    """The key metrics of the overview: :data:`KEY_METRICS` and the campaign NPV, those that
+    tell the arms apart (:meth:`ReportContext.varies`)."""
+    metrics = [m for m in KEY_METRICS if ctx.varies(m)]
+    if ctx.varies(Metric.INCREMENTAL_NPV):
+        metrics.append(Metric.INCREMENTAL_NPV)
+    return metrics
+
+
+def _value_headline(ctx: ReportContext) -> Headline | None:
+    """The first headline: long-term value per starting user and counterfactual regret, with
     what the oracle's regret means in this run."""
-    metrics = [m for m in VALUE_METRICS if ctx.has_metric(m)]
+    metrics = [m for m in VALUE_METRICS if ctx.varies(m)]
     if not metrics:
-        return ""
+        return None
     oracle = lv.oracle_arm(ctx.results.scenario)
     notes = [
         "Value per user present at the start, over the whole horizon: users a policy drives "
@@ -517,10 +765,11 @@ def _value_html(ctx: ReportContext) -> str:
                     f"Here {', '.join(better)} earn(s) more expected clicks per starting user "
                     f"than the oracle: in this world the oracle is only myopically optimal."
                 )
-    return (
-        "<h3>Long-term value and counterfactual regret</h3>"
-        + summary_html(ctx.summary, metrics, labels=METRIC_LABELS, level=ctx.level)
-        + "".join(_p(n) for n in notes)
+    return Headline(
+        title="Long-term value per starting user and counterfactual regret",
+        summary=ctx.summary,
+        metrics=metrics,
+        note=" ".join(notes),
     )
 
 
@@ -534,70 +783,93 @@ def _overview(ctx: ReportContext) -> SectionOutput:
                       str(len(rd.runs())), format_value(ctx.horizon), f"{ctx.level:.0%}"],
         }
     )  # fmt: skip
-    metrics = [m for m in KEY_METRICS if ctx.has_metric(m)]
-    if ctx.has_metric(Metric.INCREMENTAL_NPV):
-        metrics.append(Metric.INCREMENTAL_NPV)
-    body = [
-        _p(description) if description else "",
-        _value_html(ctx),
-        html_table(facts),
-        "<h3>Key metrics</h3>",
-        summary_html(ctx.summary, metrics, labels=METRIC_LABELS, level=ctx.level),
-        _p(
-            "Every number is a mean over seeds with a Student-t confidence interval over seeds, "
-            "clipped to the metric's range (rates in [0, 1], counts ≥ 0; no interval with a "
-            "single seed). Arms on one seed share the world and the random draws (common "
-            "random numbers)."
-        ),
-    ]
+    metrics = key_metrics(ctx)
+    campaigns = ctx.has_metric(Metric.CONTACTS)
+    whole = " (whole run, every campaign including any pilot)" if campaigns else ""
+    value = _value_headline(ctx)
+    headlines = [] if value is None else [value]
+    shown_first = set(value.metrics) if value is not None else set()
+    headlines.append(
+        Headline(
+            title=f"Key metrics per arm{whole}",
+            summary=ctx.summary,
+            metrics=[m for m in metrics if m not in shown_first],
+            note="Intervals are clipped to each metric's range (rates in [0, 1], counts ≥ 0). "
+            "Arms on one seed share the world and the random draws (common random numbers). "
+            "Metrics that are equal for every arm are not shown.",
+        )
+    )
     tables: dict[str, pd.DataFrame] = {}
     if len(ctx.arms) > 1 and len(rd.seeds) > 1:
-        paired = paired_differences(ctx.per_run, ctx.arms[0], level=ctx.level)  # all metrics
+        paired = paired_differences(ctx.per_run, ctx.baseline, level=ctx.level)  # all metrics
         tables["paired_differences"] = paired
-        body += [
-            f"<h3>Difference from {html.escape(ctx.arms[0])}, paired by seed</h3>",
-            summary_html(paired, metrics, labels=METRIC_LABELS, level=ctx.level),
-            _p(
-                "Each seed's difference from the first arm, then the mean and CI over seeds. "
-                "Pairing removes world-to-world variation, so these intervals are the ones "
-                "to read when comparing arms."
-            ),
-        ]
-    fig = plots.metric_bars(
-        ctx.summary, metrics, colors=ctx.colors, level=ctx.level, title="Key metrics"
-    )
+        headlines.append(
+            Headline(
+                title=f"Difference from {ctx.baseline}, paired by seed{whole}",
+                summary=paired,
+                # a regret difference is minus the value difference: show the value
+                metrics=[m for m in metrics if m not in CF_REGRETS],
+                note="Each seed's difference from the baseline arm (--baseline ARM or "
+                "analysis.baseline_arm to change it), then its mean and CI over seeds: "
+                "pairing removes world-to-world variation, so read these when comparing arms.",
+            )
+        )
+    overrides = recorded_overrides(rd)
+    body = [
+        _p("Run with overrides: " + ", ".join(overrides)) if overrides else "",
+        _p(description) if description else "",
+        html_table(facts),
+    ]
+    figures: dict[str, Figure] = {}
+    captions: dict[str, str] = {}
+    if metrics:
+        figures["key_metrics"] = plots.metric_bars(
+            ctx.summary, metrics, colors=ctx.colors, level=ctx.level, title="Key metrics"
+        )
+        captions["key_metrics"] = (
+            "Key metrics per arm: compare bar heights, and read overlapping whiskers as "
+            "differences the seeds cannot resolve (the paired table is sharper)."
+        )
     return SectionOutput(
         html="".join(body),
         tables=tables,
-        figures={"key_metrics": fig},
-        captions={"key_metrics": "Key metrics per arm"},
+        figures=figures,
+        captions=captions,
+        headlines=headlines,
     )
 
 
 def _reward_regret(ctx: ReportContext) -> SectionOutput | None:
-    if len(ctx.curves) == 0:
-        return None
+    if len(ctx.curves) == 0 or not ctx.varies(Metric.MEAN_EXPECTED_REWARD):
+        return None  # no session decisions, or every arm showed the same (an A/A test)
     kw: dict[str, Any] = {"colors": ctx.colors, "level": ctx.level}
     figures = {
         "cumulative_reward": plots.cumulative_reward_plot(ctx.curves, **kw),
         "cumulative_expected_reward": plots.cumulative_reward_plot(ctx.curves, expected=True, **kw),
     }
     captions = {
-        "cumulative_reward": "Realised clicks accumulated over time.",
-        "cumulative_expected_reward": "Expected clicks (oracle P(click) of what was shown), "
-        "accumulated over time: the reward without click noise.",
+        "cumulative_reward": "Realised clicks accumulated over time: the steeper line earns "
+        "more, including click noise.",
+        "cumulative_expected_reward": "Expected clicks (oracle P(click) of what was shown) "
+        "accumulated over time: the reward without click noise, so gaps between lines are "
+        "the policies' doing.",
     }
-    has_regret = ctx.has_metric(Metric.TOTAL_REGRET)
+    has_regret = ctx.varies(Metric.TOTAL_REGRET)
     if has_regret:
         figures["cumulative_regret"] = plots.cumulative_regret_plot(ctx.curves, **kw)
         figures["cumulative_regret_logt"] = plots.cumulative_regret_plot(
             ctx.curves, log_x=True, **kw
         )
         captions["cumulative_regret"] = (
-            "Cumulative pseudo-regret Σ(best expected reward − expected reward)."
+            "Cumulative pseudo-regret Σ(best expected reward − expected reward): lower is "
+            "better, and a line that flattens has found what the oracle shows."
         )
-        captions["cumulative_regret_logt"] = "The same on a log-time axis (log t regret is a line)."
-    metrics = [Metric.DECISIONS, Metric.CLICKS, Metric.CTR, Metric.MEAN_EXPECTED_REWARD]
+        captions["cumulative_regret_logt"] = (
+            "The same on a log-time axis: a straight line is log t regret (learning), an "
+            "upward-bending one is linear regret (not learning)."
+        )
+    metrics = [m for m in (Metric.DECISIONS, Metric.CLICKS, Metric.CTR,
+                           Metric.MEAN_EXPECTED_REWARD) if ctx.varies(m)]  # fmt: skip
     if has_regret:
         metrics += [Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION]
     note = (
@@ -606,7 +878,8 @@ def _reward_regret(ctx: ReportContext) -> SectionOutput | None:
         "arm's own trajectory, so sessions lost to churn cost nothing here; the long-term "
         "value and counterfactual regret of the overview count them."
         if has_regret
-        else "Regret is unavailable: the runs were logged without oracle columns."
+        else "No regret shown: the runs were logged without oracle columns, or every arm's "
+        "regret is the same."
     )
     return SectionOutput(
         html=summary_html(ctx.summary, metrics, level=ctx.level) + _p(note),
@@ -615,39 +888,48 @@ def _reward_regret(ctx: ReportContext) -> SectionOutput | None:
     )
 
 
-def _business(ctx: ReportContext) -> SectionOutput:
-    metrics = [m for m in CORE_METRICS if ctx.has_metric(m)]
+def _daily_plot(ctx: ReportContext, column: str, title: str, ylabel: str) -> Figure:
+    """One daily series per arm, mean over seeds with its band."""
+    return plots.band_plot(
+        band(ctx.daily, rg.DAY, column, ARM, ctx.level, bounds=(0.0, math.inf)), rg.DAY,
+        title=title, xlabel="day",
+        ylabel=ylabel, colors=ctx.colors, level=ctx.level,
+    )  # fmt: skip
+
+
+def _business(ctx: ReportContext) -> SectionOutput | None:
+    metrics = [m for m in CORE_METRICS if ctx.varies(m)]
+    if not metrics:
+        return None  # e.g. a campaign-only scenario: no sessions, no purchases of items
     bars = [m for m in (Metric.CTR, Metric.CONVERSION_RATE, Metric.REVENUE_PER_USER,
                         Metric.REVENUE, Metric.ACTIVE_USERS_END, Metric.CHURNED_USERS)
-            if ctx.has_metric(m)]  # fmt: skip
-    figures: dict[str, Figure] = {
-        "business_metrics": plots.metric_bars(
+            if m in metrics]  # fmt: skip
+    figures: dict[str, Figure] = {}
+    captions: dict[str, str] = {}
+    if bars:
+        figures["business_metrics"] = plots.metric_bars(
             ctx.summary, bars, colors=ctx.colors, level=ctx.level, title="Business metrics"
         )
-    }
-    captions = {"business_metrics": "Business metrics per arm."}
+        captions["business_metrics"] = (
+            "Business metrics per arm: bar heights with whiskers; metrics equal for every arm "
+            "are left out."
+        )
     if len(ctx.daily):
-        daily = ctx.daily
-        figures["active_users"] = plots.band_plot(
-            band(daily, rg.DAY, Col.ACTIVE_USERS, ARM, ctx.level, bounds=(0.0, math.inf)),
-            rg.DAY,
-            title="Active users at the end of each day",
-            xlabel="day",
-            ylabel="active users (count)",
-            colors=ctx.colors,
-            level=ctx.level,
-        )
-        figures["cumulative_revenue"] = plots.band_plot(
-            band(daily, rg.DAY, rg.CUM_REVENUE, ARM, ctx.level, bounds=(0.0, math.inf)),
-            rg.DAY,
-            title="Cumulative revenue",
-            xlabel="day",
-            ylabel="revenue (currency)",
-            colors=ctx.colors,
-            level=ctx.level,
-        )
-        captions["active_users"] = "Users arrived minus users churned, at each day's end."
-        captions["cumulative_revenue"] = "Revenue of conversions by purchase time."
+        if ctx.varies(Metric.ACTIVE_USERS_END):
+            figures["active_users"] = _daily_plot(
+                ctx, Col.ACTIVE_USERS, "Active users at the end of each day", "active users (count)"
+            )
+            captions["active_users"] = (
+                "Users arrived minus users churned at each day's end: a line that falls "
+                "below the others is losing users to churn."
+            )
+        if ctx.varies(Metric.REVENUE):
+            figures["cumulative_revenue"] = _daily_plot(
+                ctx, rg.CUM_REVENUE, "Cumulative revenue", "revenue (currency)"
+            )
+            captions["cumulative_revenue"] = (
+                "Revenue of conversions by purchase time: the steeper line earns more."
+            )
     per_run = ctx.per_run[[SEED, ARM, *metrics]].rename(columns=METRIC_LABELS)
     body = (
         summary_html(ctx.summary, metrics, level=ctx.level)
@@ -659,7 +941,9 @@ def _business(ctx: ReportContext) -> SectionOutput:
 
 
 def _retention(ctx: ReportContext) -> SectionOutput | None:
-    if len(ctx.survival) == 0:
+    if len(ctx.survival) == 0 or not (
+        ctx.varies(Metric.RETENTION) or ctx.varies(Metric.CHURNED_USERS)
+    ):
         return None
     fig = plots.retention_plot(ctx.survival, colors=ctx.colors, level=ctx.level)
     body = summary_html(
@@ -673,12 +957,15 @@ def _retention(ctx: ReportContext) -> SectionOutput | None:
     return SectionOutput(
         html=body,
         figures={"retention": fig},
-        captions={"retention": "Share of users still active, by days since arrival."},
+        captions={
+            "retention": "Share of users still active by days since arrival: the higher "
+            "curve keeps more users."
+        },
     )
 
 
 def _campaigns(ctx: ReportContext) -> SectionOutput | None:
-    metrics = [m for m in CAMPAIGN_METRICS if ctx.has_metric(m)]
+    metrics = [m for m in CAMPAIGN_METRICS if ctx.varies(m)]
     if not metrics:
         return None
     bars = [m for m in (Metric.CONTACTS, Metric.RESPONSE_RATE_TREATED,
@@ -692,11 +979,16 @@ def _campaigns(ctx: ReportContext) -> SectionOutput | None:
     return SectionOutput(
         html=summary_html(ctx.summary, metrics, level=ctx.level)
         + _p(
-            "Treated rows received an offer, control rows did not. True incremental responses "
-            "sum the oracle's P(respond | treated) − P(respond | control) over treated rows."
+            "Every campaign of the run, including any randomised pilot. Treated rows received "
+            "an offer, control rows did not. True incremental responses sum the oracle's "
+            "P(respond | treated) − P(respond | control) over treated rows."
         ),
         figures={"campaign_metrics": fig},
-        captions={"campaign_metrics": "Campaign metrics per arm."},
+        captions={
+            "campaign_metrics": "Campaign metrics per arm over every campaign (pilot "
+            "included): incremental NPV and true incremental responses say which arm's "
+            "contacts paid off."
+        },
     )
 
 
@@ -779,8 +1071,13 @@ def write_report(
     run_dir: RunDirectory | Path | str,
     sections: Sequence[ReportSection] | None = None,
     level: float = 0.95,
+    baseline: str | None = None,
 ) -> Path:
     """Compute metrics, write tables and plots, and write ``report.html``.
+
+    The sections' headlines (the tables that answer the scenario's question, then the core
+    key metrics and paired differences) open the first section and are saved to
+    ``metrics/headline.json`` for :func:`summary_text`.
 
     Parameters
     ----------
@@ -790,6 +1087,9 @@ def write_report(
         Sections to render, in order (default :data:`recarena.analysis.registry.SECTIONS`).
     level
         Confidence level of every interval.
+    baseline
+        The arm paired differences are taken from (default: the scenario's
+        ``analysis.baseline_arm``, else the first arm).
 
     Returns
     -------
@@ -800,11 +1100,13 @@ def write_report(
         from recarena.analysis.registry import SECTIONS
 
         sections = SECTIONS
-    ctx = build_context(run_dir, level=level)
+    ctx = build_context(run_dir, level=level, baseline=baseline)
     rd = ctx.results
     metrics_dir, plots_dir = rd.metrics_dir, rd.plots_dir
     metrics_dir.mkdir(parents=True, exist_ok=True)
     plots_dir.mkdir(parents=True, exist_ok=True)
+    for stale in plots_dir.glob("*.png"):  # a rebuilt report may leave out a plot
+        stale.unlink()
     _write_table(ctx.per_run, metrics_dir, PER_RUN, json_too=True)
     _write_table(ctx.summary, metrics_dir, SUMMARY, json_too=True)
     _write_table(ctx.daily, metrics_dir, DAILY)
@@ -817,9 +1119,28 @@ def write_report(
         out = section.build(ctx)
         if out is not None:
             outputs.append((section.title, out))
+    # The sections' answers first, then the core key metrics and paired differences.
+    headlines = [h for _, out in outputs[1:] for h in out.headlines]
+    headlines += outputs[0][1].headlines if outputs else []
+    headlines = [h for h in headlines if h.metrics and len(h.summary)]
+    record = {"level": level, "headlines": [h.to_json() for h in headlines]}
+    (metrics_dir / HEADLINE_FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
+    if outputs and headlines:
+        first_title, first = outputs[0]
+        legend = _p(interval_legend(level, len(rd.seeds), terminal=False))
+        answer = legend + "".join(h.html() for h in headlines)
+        outputs[0] = (first_title, replace(first, html=_answer_first(first.html, answer)))
     subtitle = (f"{len(ctx.arms)} arms × {len(rd.seeds)} seeds, horizon "
                 f"{format_value(ctx.horizon)} days")  # fmt: skip
     return render_report(rd.path, f"recarena report — {rd.name}", subtitle, outputs)
+
+
+def _answer_first(content: str, answer: str) -> str:
+    """``answer`` inserted in the first section before its first table or figure (after the
+    overrides and the description, which opens with the scenario's question)."""
+    found = [i for i in (content.find("<table"), content.find("<figure")) if i >= 0]
+    at = min(found) if found else len(content)
+    return content[:at] + answer + content[at:]
 
 
 def render_report(

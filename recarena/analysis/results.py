@@ -8,6 +8,8 @@ Layout (written by :mod:`recarena.experiment.runner`)::
       runs/seed=<seed>/arm=<arm>/
           decisions.parquet conversions.parquet campaigns.parquet lifecycle.parquet
           snapshots.parquet fits.parquet run.json
+      world/seed=<seed>/users.parquet offers.parquet   (ground truth the log does not carry:
+          latent segments and response types, features, offer parameters)
       metrics/ plots/ report.html      (written by :mod:`recarena.analysis.report`)
 
 A run counts as finished when its directory holds ``run.json`` (the runner writes runs into a
@@ -31,6 +33,7 @@ import yaml
 
 from recarena.analysis.stats import ARM, SEED
 from recarena.simulator.log import Col, Table, read_table, table_columns
+from recarena.simulator.world_tables import WorldTables, read_world_tables, seed_directory
 
 __all__ = [
     "MANIFEST_FILE",
@@ -148,6 +151,14 @@ class Run:
         """One table (see :class:`recarena.simulator.log.Table`), read on first use."""
         return self.tables[name]
 
+    def full_table(self, name: str) -> pd.DataFrame:
+        """One table with every column, read now: unlike :meth:`table` (which the analysis
+        uses, and which leaves the decisions' slates out to save memory), the decisions come
+        with their ``slate`` column (each row's k item ids in position order)."""
+        if name not in self.tables:
+            return self.tables[name]  # raises the KeyError that lists the tables present
+        return read_table(self.path, name)
+
     @cached_property
     def info(self) -> dict[str, Any]:
         """The run's ``run.json`` (``seed, arm, horizon_days, stats, ...``)."""
@@ -182,6 +193,7 @@ class RunDirectory:
         self.path = Path(path)
         if not (self.path / RUNS_DIR).is_dir():
             raise ResultsError(f"{self.path} is not a results directory: no {RUNS_DIR}/ inside it")
+        self._worlds: dict[int, WorldTables] = {}
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self.path)!r})"
@@ -280,6 +292,19 @@ class RunDirectory:
     def seeds(self) -> list[int]:
         """Seeds with at least one finished run, ascending."""
         return sorted({r.seed for r in self._runs})
+
+    def world(self, seed: int) -> WorldTables:
+        """The world tables of ``seed`` (ground truth the log does not carry), read once.
+
+        Raises
+        ------
+        FileNotFoundError
+            If the results directory has no world tables for ``seed``.
+        """
+        cached = self._worlds.get(seed)
+        if cached is None:
+            cached = self._worlds[seed] = read_world_tables(seed_directory(self.path, seed))
+        return cached
 
     def horizon(self, run: Run | None = None) -> float:
         """Simulated horizon in days.

@@ -1,7 +1,7 @@
 r"""Recovered segments scored against the simulator's latent segments; RFM and profiles.
 
 The latent segment :math:`z_u` of every user is not in the event log; it is read from the
-world rebuilt from the scenario and the seed (:func:`recarena.analysis.campaigns.rebuild_world`).
+world tables the runner wrote for the seed (:meth:`~recarena.analysis.results.RunDirectory.world`).
 Segmentations are recomputed here with :mod:`recarena.models.segmentation` (never with policy
 code), on every user who has arrived by the horizon:
 
@@ -32,12 +32,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from recarena.analysis.campaigns import activity_log, rebuild_world
+from recarena.analysis.campaigns import activity_log
 from recarena.analysis.options import SegmentationOptions
 from recarena.analysis.results import RunDirectory
 from recarena.analysis.stats import SEED
 from recarena.models import segmentation as seg
-from recarena.simulator.world import World
+from recarena.simulator.world_tables import WorldTables
 
 __all__ = ["METHODS", "SegmentationResult", "default_rules", "segmentation_analysis"]
 
@@ -45,7 +45,7 @@ __all__ = ["METHODS", "SegmentationResult", "default_rules", "segmentation_analy
 METHODS: tuple[str, ...] = ("rules", "rfm", "kmeans", "logistic (kmeans)", "logistic (rfm)")
 
 
-def default_rules(world: World) -> list[tuple[str, float, float]]:
+def default_rules(world: WorldTables) -> list[tuple[str, float, float]]:
     """Sign of the first two numeric features: (+,·), (−,+), (−,−) → 3 rules + catch-all."""
     names = list(world.numeric_names)
     if not names:
@@ -57,7 +57,7 @@ def default_rules(world: World) -> list[tuple[str, float, float]]:
     return rules
 
 
-def _rules(options: SegmentationOptions, world: World) -> list[tuple[str, float, float]]:
+def _rules(options: SegmentationOptions, world: WorldTables) -> list[tuple[str, float, float]]:
     if not options.rules:
         return default_rules(world)
     return [
@@ -129,11 +129,11 @@ def segmentation_analysis(
     rfm_first = pd.DataFrame()
     profiles_first = pd.DataFrame()
     for seed in rd.seeds:
-        world = rebuild_world(rd, seed)
-        users = np.flatnonzero(world.users.join_time <= horizon).astype(np.int64)
-        latent = world.users.segment[users]
+        world = rd.world(seed)
+        users = np.flatnonzero(world.join_time <= horizon).astype(np.int64)
+        latent = world.segment[users]
         X = world.features[users].astype(np.float64)
-        k = options.k or int(np.unique(world.users.segment).size)
+        k = options.k or int(np.unique(world.segment).size)
         half = np.random.default_rng(seed).random(users.size) < 0.5
         labels_k, _ = seg.kmeans_segments(X, k, n_init, seed)
         rows.append(
@@ -148,7 +148,7 @@ def segmentation_analysis(
         labels_rfm = None
         if runs:
             log = activity_log(runs[0])
-            join = world.users.join_time[users]
+            join = world.join_time[users]
             table = seg.rfm_table(
                 log.purchase_t, log.purchase_user, log.purchase_revenue, users, join, horizon
             )

@@ -61,6 +61,7 @@ from recarena.contract import (
 )
 from recarena.policies import registry
 from recarena.policies.base import NotSetUpError, Policy
+from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import (
     CatalogueParams,
@@ -71,7 +72,7 @@ from recarena.simulator.params import (
     WorldParams,
 )
 from recarena.simulator.simulation import simulate
-from recarena.simulator.world import World, offer_eligibility
+from recarena.simulator.world import World
 from recarena.typing import FloatArray, IntArray
 
 __all__ = [

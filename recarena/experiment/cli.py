@@ -1,4 +1,4 @@
-"""The ``recarena`` command line: run, validate, list, report, export.
+"""The ``recarena`` command line: run, validate, list, report, clean, export.
 
 Exit codes: 0 success; 1 a run failed; 2 invalid input (scenario, arguments, paths).
 """
@@ -77,10 +77,20 @@ def _parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a scenario value, e.g. --set schedule.days=3 (repeatable)",
     )  # fmt: skip
+    run.add_argument(
+        "--baseline", metavar="ARM",
+        help="arm the paired differences are taken from (default: analysis.baseline_arm, "
+        "else the first arm)",
+    )  # fmt: skip
     run.add_argument("--no-report", action="store_true", help="skip metrics, plots and report")
     run.add_argument(
         "--force", action="store_true",
         help="run even if the cost estimate says it would not fit this machine or take too long",
+    )  # fmt: skip
+    run.add_argument(
+        "--no-logs", action="store_true",
+        help="delete the event logs once the report is written (keeps metrics, plots, "
+        "report.html; the report can then not be rebuilt)",
     )  # fmt: skip
     run.add_argument("--allow-plugins", action="store_true", help=_PLUGINS_HELP)
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -98,9 +108,33 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list policies and bundled scenarios")
 
     report = sub.add_parser(
-        "report", help="rebuild metrics, plots and report.html of a results directory"
+        "report",
+        help="rebuild metrics, plots and report.html of a results directory; print its summary",
     )
     report.add_argument("run_dir", type=Path, help="a results directory written by 'recarena run'")
+    report.add_argument(
+        "--baseline", metavar="ARM", help="arm the paired differences are taken from"
+    )
+
+    clean = sub.add_parser(
+        "clean", help="free disk: delete the event logs of results directories",
+        description="Delete the Parquet event logs of every results directory at or under "
+        "PATH (keeps metrics, plots, report.html, scenario.yaml, manifest.json).",
+    )  # fmt: skip
+    clean.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a results directory, or a folder holding some (e.g. results)",
+    )
+    clean.add_argument(
+        "--all",
+        action="store_true",
+        help="delete the whole results directories, not only their logs",
+    )
+    clean.add_argument("-n", "--dry-run", action="store_true",
+                       help="list what would be deleted, delete nothing")  # fmt: skip
 
     export = sub.add_parser(
         "export", help="export a logged arm for another tool (obp: Open Bandit Pipeline)",
@@ -128,12 +162,36 @@ def _load(
     return load_scenario(path, extra, allow_plugins=allow_plugins)
 
 
+def _unknown_arm(command: str, baseline: str | None, arms: Sequence[str]) -> bool:
+    """Print an error and return True when ``baseline`` is given and names no arm."""
+    if baseline is None or baseline in arms:
+        return False
+    print(f"recarena {command}: --baseline {baseline!r} is not an arm; arms: "
+          f"{', '.join(arms)}", file=sys.stderr)  # fmt: skip
+    return True
+
+
+def _print_summary(out: Path) -> None:
+    """The run's summary (a sweep has none: its report compares the points) and the report."""
+    from recarena.analysis.report import summary_text
+    from recarena.analysis.sweep import is_sweep
+
+    if not is_sweep(out):
+        print(summary_text(out))
+    print(f"\nreport: {out / 'report.html'}")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from recarena.experiment.executors import ExecutorError
     from recarena.experiment.runner import ResourceLimitError, SweepError, run_scenario
 
     jobs = check_jobs(args.jobs)
-    config = _load(args.scenario, args.overrides, args.allow_plugins, args.seeds)
+    overrides = list(args.overrides)
+    if args.baseline is not None:
+        overrides.append(f"analysis.baseline_arm={args.baseline}")
+    config = _load(args.scenario, overrides, args.allow_plugins, args.seeds)
+    if _unknown_arm("run", args.baseline, [arm.name for arm in config.arms]):
+        return EXIT_INVALID
     if args.address is not None and args.executor not in (None, "dask"):
         print(f"recarena run: --address needs --executor dask, not {args.executor}",
               file=sys.stderr)  # fmt: skip
@@ -145,7 +203,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         run_scenario(
             config, out, jobs=jobs, resume=args.resume, progress=not args.quiet,
             report=not args.no_report, force=args.force, allow_plugins=args.allow_plugins,
-            overrides=args.overrides, executor=executor, address=args.address,
+            overrides=overrides, executor=executor, address=args.address,
         )  # fmt: skip
     except (ExecutorError, ResourceLimitError) as exc:
         print(f"recarena run: {exc}", file=sys.stderr)
@@ -154,11 +212,52 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"recarena run: {exc}", file=sys.stderr)
         return EXIT_FAILED
     if not args.no_report:
-        if config.sweep is None:
-            from recarena.analysis.report import summary_text
+        _print_summary(out)
+    else:
+        print(f"results: {out}")
+    if args.no_logs:
+        from recarena.experiment.cleaning import drop_event_logs
 
-            print(summary_text(out))
-        print(f"\nreport: {out / 'report.html'}")
+        freed = drop_event_logs(out)
+        print(f"event logs deleted ({_size(freed.bytes)} freed)")
+    return EXIT_OK
+
+
+def _size(n_bytes: int) -> str:
+    """Bytes in decimal units, e.g. ``"1.1 GB"``."""
+    value = float(n_bytes)
+    for unit in ("B", "kB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from recarena.experiment.cleaning import drop_event_logs, has_event_logs, results_directories
+
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        print(f"recarena clean: no such path: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_INVALID
+    total, found = 0, 0
+    for directory in results_directories(args.paths):
+        found += 1
+        if not args.all and not has_event_logs(directory):
+            continue
+        if args.dry_run:
+            what = "everything" if args.all else "event logs"
+            print(f"would delete {what} of {directory}")
+            continue
+        cleaned = drop_event_logs(directory, everything=args.all)
+        total += cleaned.bytes
+        print(f"{directory}: {cleaned.files} files, {_size(cleaned.bytes)}")
+    if not found:
+        print("recarena clean: no results directory (with scenario.yaml and runs/) under "
+              f"{', '.join(map(str, args.paths))}", file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
+    if not args.dry_run:
+        print(f"freed {_size(total)}")
     return EXIT_OK
 
 
@@ -201,32 +300,45 @@ def _cmd_list(_: argparse.Namespace) -> int:
 
 
 def _first_sentence(path: Path) -> str:
-    """The first sentence of a scenario's description, for listings."""
+    """The question a scenario answers (its description's first sentence), for listings."""
     import yaml
+
+    from recarena.analysis.report import scenario_question
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return ""
-    text = " ".join(str((data or {}).get("description") or "").split())
-    sentence = text.split(". ")[0].rstrip(".")
-    return sentence if len(sentence) <= 90 else sentence[:89] + "…"
+    sentence = scenario_question(data or {})
+    return sentence if len(sentence) <= 110 else sentence[:109] + "…"
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from recarena.analysis.results import RunDirectory
     from recarena.experiment.runner import build_report
 
     if not (args.run_dir / "scenario.yaml").is_file():
         print(f"recarena report: {args.run_dir} is not a results directory (no scenario.yaml)",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
+    if args.baseline is not None and _unknown_arm(
+        "report", args.baseline, RunDirectory(args.run_dir).arms
+    ):
+        return EXIT_INVALID
+    from recarena.experiment.cleaning import has_event_logs
+
+    if not has_event_logs(args.run_dir):
+        print(f"recarena report: {args.run_dir} has no event logs (deleted by --no-logs or "
+              "'recarena clean'), so its report cannot be rebuilt; report.html and metrics/ "
+              "are still there", file=sys.stderr)  # fmt: skip
+        return EXIT_INVALID
     try:
-        path = build_report(args.run_dir)
+        build_report(args.run_dir, baseline=args.baseline)
     except OSError as exc:
         print(f"recarena report: cannot write the report into {args.run_dir}: "
               f"{exc.strerror or exc}", file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    print(f"report: {path}")
+    _print_summary(args.run_dir)
     return EXIT_OK
 
 
@@ -259,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": _cmd_validate,
         "list": _cmd_list,
         "report": _cmd_report,
+        "clean": _cmd_clean,
         "export": _cmd_export,
     }
     try:

@@ -92,9 +92,13 @@ from recarena.contract import (
 from recarena.experiment.schema import ScenarioConfig
 from recarena.policies import registry
 from recarena.policies.base import Policy
-from recarena.policies.recommenders.base import HistoryRecommender, interaction_frame
+from recarena.policies.recommenders.base import (
+    HistoryRecommender,
+    interaction_frame,
+    truncate_history,
+)
 from recarena.simulator.engine import environment_spec
-from recarena.simulator.log import LIFECYCLE_ARRIVAL, Col, Table, read_slates
+from recarena.simulator.log import LIFECYCLE_EVENTS, Col, Table, read_slates
 from recarena.simulator.simulation import build_world
 from recarena.typing import BoolArray, IntArray
 
@@ -148,30 +152,6 @@ class OfflineSplit:
 
 
 # ------------------------------------------------------------------------------ histories
-def _until(frame: pd.DataFrame, t: float) -> pd.DataFrame:
-    if not len(frame):
-        return frame
-    return frame.loc[frame["t"].to_numpy() <= t].reset_index(drop=True)
-
-
-def truncate_history(history: History, t: float) -> History:
-    """The history as it was at time ``t``: records up to ``t``, users arrived by ``t``."""
-    lifecycle = _until(history.lifecycle, t)
-    features = history.user_features
-    if len(history.lifecycle):
-        arrived = lifecycle.loc[lifecycle["event"] == "arrival", "user"].to_numpy(np.int64)
-        features = features.loc[features.index.isin(arrived)]
-    return History(
-        t=t,
-        clicks=_until(history.clicks, t),
-        conversions=_until(history.conversions, t),
-        impressions=_until(history.impressions, t),
-        campaigns=_until(history.campaigns, t),
-        lifecycle=lifecycle,
-        user_features=features,
-    )
-
-
 def history_from_tables(
     tables: Mapping[str, pd.DataFrame],
     features: NDArray[np.float32],
@@ -219,7 +199,7 @@ def history_from_tables(
         {
             "t": life[Col.T].to_numpy(),
             "user": life[Col.USER].to_numpy(np.int64),
-            "event": np.where(life[Col.EVENT].to_numpy() == LIFECYCLE_ARRIVAL, "arrival", "churn"),
+            "event": np.array(LIFECYCLE_EVENTS)[life[Col.EVENT].to_numpy().astype(np.int64)],
         }
     )
     joined = np.unique(lifecycle.loc[lifecycle["event"] == "arrival", "user"].to_numpy(np.int64))

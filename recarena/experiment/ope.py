@@ -38,13 +38,15 @@ from recarena.experiment.schema import OPEConfig, ScenarioConfig
 from recarena.policies import registry
 from recarena.policies.base import Policy, campaign_action_index
 from recarena.simulator.behaviour import examination_weights
+from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.log import Col, Table, read_slates, read_slot_propensities, read_table
-from recarena.simulator.oracle import Oracle
+from recarena.simulator.oracle import OracleView
 from recarena.simulator.rng import RandomStreams
 from recarena.simulator.simulation import build_world
 from recarena.simulator.state import SimState
-from recarena.simulator.world import World, offer_eligibility
+from recarena.simulator.user_model import UserModel
+from recarena.simulator.world import World
 
 __all__ = [
     "ESTIMATES_FILE",
@@ -151,9 +153,8 @@ def _target_policy(
     if policy.needs_oracle:
         # A stationary world: the truth the oracle acts on is the initial state's.
         state = SimState.initial(world, config.world.behaviour.fatigue_memory)
-        policy.attach_oracle(
-            Oracle(world, state, config.world.behaviour, config.schedule.slate_size)
-        )
+        model = UserModel(world, state, config.world.behaviour, config.schedule.slate_size)
+        policy.attach_oracle(OracleView(model))
     return policy
 
 

@@ -49,6 +49,7 @@ from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.experiment.sweep import POINTS, SweepPoint, point_scenarios
 from recarena.policies import registry
 from recarena.simulator.simulation import build_world, simulate
+from recarena.simulator.world_tables import seed_directory, write_world_tables
 
 __all__ = [
     "Outcome",
@@ -125,7 +126,11 @@ def run_one(
     progress: Callable[[float], None] | None = None,
     allow_plugins: bool = False,
 ) -> dict[str, Any]:
-    """Simulate one run and move its directory into place; returns its ``run.json``."""
+    """Simulate one run and move its directory into place; returns its ``run.json``.
+
+    The world's user and offer tables are written once per seed, by the first of its runs
+    (:func:`recarena.simulator.world_tables.write_world_tables`), for analysis to read.
+    """
     arm = _arm(config, key.arm)
     final = out_dir / key.relpath
     tmp = out_dir / RUNS / f".tmp-seed={key.seed}-arm={key.arm}-{os.getpid()}"
@@ -142,6 +147,7 @@ def run_one(
                 else None
             )
             world = build_world(config.world, config.schedule, key.seed)
+            write_world_tables(world, seed_directory(out_dir, key.seed))
             tic = time.perf_counter()
             result = simulate(
                 config.world,
@@ -509,7 +515,7 @@ def run_scenario(
         created by this call that ends with no finished run is removed.
     """
     out_dir = Path(out_dir)
-    with registry.allow_plugins(allow_plugins):  # each point is validated again
+    with registry.allow_plugins(allow_plugins):  # validating points parses plugin configs
         points = _points(config, out_dir)
     kind = executor or config.executor.kind
     address = address if address is not None else config.executor.address
@@ -540,10 +546,6 @@ def run_scenario(
                   "which ended without releasing it", file=sys.stderr)  # fmt: skip
         return _sweep(config, out_dir, points, created, scenario_text, jobs, resume, progress,
                       report, kind, address, allow_plugins, overrides)  # fmt: skip
-    except BaseException:
-        lock.release()
-        _cleanup(out_dir, created)  # a directory this call made, if no run finished in it
-        raise
     finally:
         lock.release()
 
@@ -573,7 +575,11 @@ def _sweep(
     memory = config.executor.worker_memory
     with _make_executor(config, kind, workers, address) as engine:
         limit = parse_bytes(memory) if memory is not None else engine.worker_memory()
-        _check_memory(points, limit, engine.describe())
+        try:
+            _check_memory(points, limit, engine.describe())
+        except ResourceLimitError:  # refused before any run: leave nothing behind
+            _cleanup(out_dir, created)
+            raise
         inline = isinstance(engine, InlineExecutor)
         shared = config.executor.shared_dir or kind != "dask"
         tasks = [RunTask(t.config, t.key, t.root.resolve(), t.point, shared, inline and progress,
@@ -689,10 +695,11 @@ def _finished_anywhere(out_dir: Path) -> bool:
     )
 
 
-def build_report(out_dir: Path | str, jobs: int = 1) -> Path:
+def build_report(out_dir: Path | str, jobs: int = 1, baseline: str | None = None) -> Path:
     """Run the evaluations that refit policies, then write metrics, plots and the report
     (of a sweep: :func:`recarena.analysis.sweep_report.write_sweep_report`, reading its
-    points with ``jobs`` local processes).
+    points with ``jobs`` local processes). ``baseline`` is the arm paired differences are
+    taken from (default: the scenario's ``analysis.baseline_arm``, else the first arm).
 
     The report itself (:func:`recarena.analysis.report.write_report`) only reads the results
     directory; evaluations that need policies (offline refits) run here first and leave
@@ -706,7 +713,7 @@ def build_report(out_dir: Path | str, jobs: int = 1) -> Path:
     if is_sweep(out_dir):
         return write_sweep_report(out_dir, jobs=jobs)
     write_evaluations(out_dir)
-    return write_report(out_dir)
+    return write_report(out_dir, baseline=baseline)
 
 
 def _cleanup(out_dir: Path, created: bool) -> None:

@@ -25,11 +25,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from recarena.simulator.oracle import Oracle
+from recarena.simulator.campaigns import offer_eligibility, offer_probabilities
+from recarena.simulator.oracle import OracleView
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import build_world
 from recarena.simulator.state import SimState
-from recarena.simulator.world import World, offer_eligibility
+from recarena.simulator.user_model import UserModel
+from recarena.simulator.world import World
 
 __all__ = ["GymSurface", "Outcome", "SessionModel"]
 
@@ -69,7 +71,8 @@ class SessionModel:
     slate_size: int = 5
     history_summary: bool = False
     world: World = field(init=False)
-    oracle: Oracle = field(init=False)
+    user_model: UserModel = field(init=False)
+    oracle: OracleView = field(init=False)
     world_seed: int | None = field(init=False, default=None)
 
     def build(self, seed: int) -> None:
@@ -84,7 +87,8 @@ class SessionModel:
         self.world = build_world(self.params, schedule, seed)
         self.world_seed = seed
         state = SimState.initial(self.world, self.params.behaviour.fatigue_memory)
-        self.oracle = Oracle(self.world, state, self.params.behaviour, self.slate_size)
+        self.user_model = UserModel(self.world, state, self.params.behaviour, self.slate_size)
+        self.oracle = OracleView(self.user_model)
         start = np.flatnonzero(self.world.users.join_time <= 0)
         self.users = start
         activity = self.world.users.activity[start]
@@ -125,20 +129,20 @@ class SessionModel:
     def play(self, users: I64, actions: I64, rng: np.random.Generator) -> Outcome:
         """Show ``actions`` to ``users`` and draw the rewards."""
         if self.surface == "variant":
-            probs = self.oracle.variant_click_probabilities(users)
+            probs = self.user_model.variant_click_probabilities(users)
             expected = probs[np.arange(users.size), actions]
             reward = (rng.random(users.size) < expected).astype(np.float64)
             return Outcome(reward, expected, probs.max(axis=1))
         if self.surface == "slate":
             slates = np.asarray(actions, dtype=np.int64).reshape(users.size, self.slate_size)
-            slots = self.oracle.slot_probabilities(users, slates)
+            slots = self.user_model.slot_probabilities(users, slates)
             clicked = rng.random(users.size) < slots.sum(axis=1)
             _, best = self.oracle.best_slates(users, self.available)
             return Outcome(clicked.astype(np.float64), slots.sum(axis=1), best)
         return self._campaign(users, actions, rng)
 
     def _campaign(self, users: I64, actions: I64, rng: np.random.Generator) -> Outcome:
-        _, p1 = self.oracle.offer_probabilities(users)
+        _, p1 = offer_probabilities(self.world, users)
         eligible = offer_eligibility(self.world, users)
         # P(response) of each choice: 0 for no offer (column 0) and for an offer the user is
         # not eligible for (it is not sent), P1 for an eligible offer.

@@ -47,6 +47,7 @@ class Purpose(IntEnum):
     OFFER_RESPONSE = 7
     VARIANT_CLICK = 8
     ASSIGNMENT = 9
+    WIN_BACK = 10
 
 
 def uniform(

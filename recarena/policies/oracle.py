@@ -1,5 +1,6 @@
-"""The oracle policy: acts on the simulator's truth — the upper bound every arm is measured
-against. It is the only policy that declares ``needs_oracle``."""
+"""Policies that act on the simulator's truth: the oracle (the myopic optimum, the upper
+bound every arm's expected reward is measured against) and the long-term reference. They
+are the only policies that declare ``needs_oracle``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from recarena.contract import Decision, DecisionRequest, Surface
 from recarena.policies.base import Policy, PolicyParams, campaign_action_index, one_hot
 from recarena.policies.registry import register
 
-__all__ = ["OraclePolicy", "greedy_budget"]
+__all__ = ["LongTermReferencePolicy", "OraclePolicy", "greedy_budget"]
 
 
 def greedy_budget(gain: np.ndarray, cost: np.ndarray, budget: float) -> np.ndarray:
@@ -73,3 +74,29 @@ class OraclePolicy(Policy):
         if request.surface is Surface.CAMPAIGN:
             return one_hot(campaign_action_index(actions), self.spec_.n_offers + 1)
         return one_hot(actions, self.spec_.n_variants)
+
+
+@register
+class LongTermReferencePolicy(Policy):
+    """Slates of the highest quality-weighted appeal exp(u/T)·q_i, from the simulator's truth.
+
+    The myopic oracle maximises P(click) now; this reference trades some of it for the
+    quality of what is consumed, which is what keeps users under
+    ``satisfaction_signal: quality`` (see
+    :meth:`recarena.simulator.oracle.OracleView.long_term_slates`). A reference, not an
+    optimum.
+    """
+
+    class Params(PolicyParams):
+        kind: Literal["long_term_reference"] = "long_term_reference"
+
+    kind = "long_term_reference"
+    summary = "Long-term reference: quality-weighted best slates from the simulator's truth."
+    surfaces = frozenset({Surface.SLATE})
+    needs_oracle = True
+    contextual = True
+
+    def _act(self, request: DecisionRequest) -> Decision:
+        return Decision(
+            actions=self.oracle_.long_term_slates(request.users, request.available_items)
+        )

@@ -64,6 +64,8 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "recarena.policies.recommenders.content",
     "recarena.policies.recommenders.heuristics",
     "recarena.policies.recommenders.hybrid",
+    "recarena.policies.recommenders.neural",
+    "recarena.policies.recommenders.ranking",
 )
 
 _REGISTRY: dict[str, type[Policy]] = {}

@@ -1,43 +1,273 @@
-"""User behaviour: each mechanism a small vectorised function with its equation.
+"""User behaviour: each equation once, as a compiled row function whose docstring is the equation.
 
-All functions are pure: they take arrays and (where random) pre-drawn uniforms, and return
-arrays. Randomness comes in as uniforms from :func:`recarena.numerics.counter_rng.uniform`, so the
-same user, session and slot get the same draw whichever policy is deployed (common random
-numbers).
+These are the only implementations of the world's equations. The batch loops of
+:mod:`recarena.simulator.kernels` call them row by row (they are inlined into each loop), and
+the engine's vectorised steps go through those loops too, so every path computes the same
+bits. Their numpy twins in :mod:`recarena.simulator.reference` exist for the tests alone.
+
+Randomness comes in as uniforms from :func:`recarena.simulator.rng.uniform` (or the compiled
+:func:`~recarena.simulator.rng.uniform_one`), so the same user, session and slot get the same
+draw whichever policy is deployed (common random numbers). Arithmetic is IEEE in a fixed
+order (no ``fastmath``): one seed, one result, bit for bit.
+
+The item model travels as the tuple ``items = (φ (m, d) float32, φᵀ (d, m) float64, b (m,),
+log p (m,), w/√d, κ, category g (m,), κ_b)`` and the choice model as ``choice = (e (k,), T,
+u₀)`` (see :mod:`recarena.simulator.kernels`).
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.typing import NDArray
+import math
 
-from recarena.simulator import kernels
+import numpy as np
+from numba import njit
+
 from recarena.typing import FloatArray
 
 __all__ = [
+    "activity_rate",
     "cascade_choice",
-    "cascade_click_probability",
+    "cascade_slot_probabilities",
     "churn_probability",
+    "consumed_relevance",
     "conversion_probability",
     "examination_weights",
     "exponential_from_uniform",
-    "mnl_choice",
-    "mnl_click_probabilities",
+    "fatigued",
+    "half_life_decay",
+    "interest_step",
+    "inverse_cdf_choice",
+    "lifted_rate",
+    "mnl_slot_probabilities",
+    "ou_step",
+    "satiated",
     "sigmoid",
     "update_satisfaction",
-    "utilities",
+    "utility",
+    "win_back_probability",
 ]
 
 
-def sigmoid(x: NDArray[np.floating]) -> FloatArray:
-    """Logistic function σ(x) = 1 / (1 + e^{−x}), computed without overflow."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    ex = np.exp(x[~pos])
-    out[~pos] = ex / (1.0 + ex)
-    return out
+# Row functions: compiled, cached on disk, inlined into every loop that calls them.
+_row = njit(cache=True, nogil=True, inline="always")
+
+
+@_row
+def sigmoid(x):  # type: ignore[no-untyped-def]  # numba: typed at the call
+    """Logistic function σ(x) = 1 / (1 + e^{−x}), without overflow.
+
+    For x < 0 it is computed as e^{x} / (1 + e^{x}), so e^{−x} is never formed for large |x|.
+    """
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+@_row
+def exponential_from_uniform(uniform, mean):  # type: ignore[no-untyped-def]
+    """An exponential draw of the given mean by inversion: X = −mean · log(1 − U)."""
+    return -mean * math.log1p(-uniform)
+
+
+@_row
+def conversion_probability(utility, quality, intercept, slope, quality_slope):  # type: ignore[no-untyped-def]
+    """P(purchase | click) = σ(α + γ u + γ_q (q_i − ½)), α the intercept, γ the slope.
+
+    γ_q = 0 (the default) leaves σ(α + γ u): the quality term is not even added.
+    """
+    x = intercept + slope * utility
+    if quality_slope != 0.0:
+        x += quality_slope * (quality - 0.5)
+    return sigmoid(x)
+
+
+@_row
+def consumed_relevance(clicked, quality, baseline, no_click_cost):  # type: ignore[no-untyped-def]
+    """The signal satisfaction moves with under ``satisfaction_signal: quality``.
+
+    r = q_i, the quality of the item consumed, or r₀,u − c₀ for a session without a click
+    (so that s moves toward −c₀: a wasted visit costs a little).
+    """
+    if clicked:
+        return quality
+    return baseline - no_click_cost
+
+
+@_row
+def half_life_decay(value, dt, half_life):  # type: ignore[no-untyped-def]
+    """Exponential decay toward 0: x(t + Δt) = x(t) · 2^{−Δt/h} (h the half-life)."""
+    return value * 2.0 ** (-dt / half_life)
+
+
+@_row
+def win_back_probability(hazard, multiplier, dt):  # type: ignore[no-untyped-def]
+    """P(a dormant user returns within Δt) = 1 − exp(−h_w Δt / m).
+
+    m is the user's churn-hazard multiplier from a retention contact still in effect
+    (exp(−sign·r): a contact that lowers a persuadable's churn hazard raises the win-back
+    hazard by as much, and a sleeping dog's the other way); m = 1 without one.
+    """
+    return -math.expm1(-hazard / multiplier * dt)
+
+
+@_row
+def interest_step(theta, phi, rate):  # type: ignore[no-untyped-def]
+    """Interest evolution on consumption: θ_u ← θ_u + ε (φ_i − θ_u), one factor."""
+    return theta + rate * (phi - theta)
+
+
+@_row
+def ou_step(theta, mean, dt, reversion, sd, noise):  # type: ignore[no-untyped-def]
+    """Ornstein–Uhlenbeck drift over Δt, exactly (one factor, ε ~ N(0, 1)).
+
+    θ(t + Δt) = μ + (θ(t) − μ) e^{−Δt/τ} + σ_d √(τ (1 − e^{−2Δt/τ}) / 2) · ε,
+
+    the solution of dθ = −(θ − μ)/τ dt + σ_d dW: it reverts to μ = θ_u(0) with time scale τ
+    and has stationary sd σ_d √(τ/2) (a random walk θ + σ_d √Δt ε as τ → ∞).
+    """
+    keep = math.exp(-dt / reversion)
+    spread = sd * math.sqrt(reversion * (1.0 - keep * keep) / 2.0)
+    return mean + (theta - mean) * keep + spread * noise
+
+
+@_row
+def activity_rate(activity, activity_satisfaction, satisfaction):  # type: ignore[no-untyped-def]
+    """Sessions per day λ_u(t) = λ_u · exp(β_a s_u)."""
+    return activity * math.exp(activity_satisfaction * satisfaction)
+
+
+@_row
+def lifted_rate(rate, lift):  # type: ignore[no-untyped-def]
+    """A campaign contact's lift of the visit rate: λ_u(t) · e^{ℓ_u} (ℓ_u = 0: unchanged)."""
+    if lift != 0.0:
+        return rate * math.exp(lift)
+    return rate
+
+
+@_row
+def churn_probability(base_hazard, beta, satisfaction, dt, multiplier):  # type: ignore[no-untyped-def]
+    """P(churn within Δt) = 1 − exp(−h Δt), h = h₀ exp(−β s) · multiplier."""
+    hazard = base_hazard * math.exp(-beta * satisfaction) * multiplier
+    return -math.expm1(-hazard * dt)
+
+
+@_row
+def update_satisfaction(satisfaction, relevance, rate, baseline):  # type: ignore[no-untyped-def]
+    """Exponential smoothing of satisfaction: s ← (1 − η) s + η (r − r₀)."""
+    return (1.0 - rate) * satisfaction + rate * (relevance - baseline)
+
+
+@_row
+def utility(item, theta, rho, items):  # type: ignore[no-untyped-def]
+    """Utility before fatigue: u_ui = (w/√d) θ_u·φ_i + b_i − ρ_u log p_i.
+
+    θ_u is float64 (converted once per user), φ_i float32 converted per factor; the dot
+    product is summed in factor order.
+    """
+    vector, _, popularity, log_price, scale = items[0], items[1], items[2], items[3], items[4]
+    affinity = 0.0
+    for f in range(theta.shape[0]):
+        affinity += np.float64(theta[f]) * np.float64(vector[item, f])
+    return affinity * scale + popularity[item] - rho * log_price[item]
+
+
+@_row
+def satiated(u, item, satiation, items):  # type: ignore[no-untyped-def]
+    """Category satiation: u − κ_b · σ_{u, g_i}, σ_u the user's satiation row (κ_b = 0: off).
+
+    σ_{u,g} grows by 1 each time u consumes an item of category g and recovers with
+    :func:`half_life_decay`.
+    """
+    weight = items[7]
+    if weight != 0.0:
+        return u - weight * satiation[items[6][item]]
+    return u
+
+
+@_row
+def fatigued(u, item, ring, fatigue):  # type: ignore[no-untyped-def]
+    """Fatigue: u − κ · 1[i in the user's ring of recently consumed items] (κ = 0: off)."""
+    if fatigue != 0.0:
+        for r in range(ring.shape[0]):
+            if ring[r] == item:
+                return u - fatigue
+    return u
+
+
+@_row
+def mnl_slot_probabilities(out, u, choice):  # type: ignore[no-untyped-def]
+    """Multinomial logit with position bias and a no-choice option, into ``out`` (k,).
+
+    P_j = e_j exp(u_j/T) / (exp(u₀/T) + Σ_l e_l exp(u_l/T)); returns P(click) = Σ_j P_j.
+
+    Computed with z = u/T shifted by s = max(z₀, max_j z_j) (every exponent ≤ 0, no
+    overflow), and multiplications by 1/T and by 1/denominator instead of divisions (exact
+    when T = 1: a division costs several multiplications and a row has 2k + 1 of them).
+    """
+    examination, temperature, no_choice_utility = choice
+    k = u.shape[0]
+    inverse = 1.0 / temperature
+    peak = no_choice_utility
+    for j in range(k):
+        if u[j] > peak:
+            peak = u[j]
+    shift = peak * inverse  # = max_j z_j, as z ↦ z/T is monotone
+    total = math.exp(no_choice_utility * inverse - shift)
+    for j in range(k):
+        w = examination[j] * math.exp(u[j] * inverse - shift)
+        out[j] = w
+        total += w
+    norm = 1.0 / total
+    clicked = 0.0
+    for j in range(k):
+        out[j] *= norm
+        clicked += out[j]
+    return clicked
+
+
+@_row
+def inverse_cdf_choice(probabilities, uniform):  # type: ignore[no-untyped-def]
+    """The chosen slot: min{j : U < Σ_{l ≤ j} P_l}, or −1 (no click) when U ≥ Σ_l P_l."""
+    cumulative = 0.0
+    for j in range(probabilities.shape[0]):
+        cumulative += probabilities[j]
+        if uniform < cumulative:
+            return j
+    return -1
+
+
+@_row
+def cascade_slot_probabilities(out, u, choice):  # type: ignore[no-untyped-def]
+    """Cascade model (Craswell et al., WSDM 2008), into ``out`` (k,); returns P(click).
+
+    The user reaches slot j, examines it with probability e_j/e_1, clicks it with
+    c_j = σ((u_j − u₀)/T) · e_j/e_1 overall, and stops at the first click:
+    P_j = c_j Π_{l<j} (1 − c_l).
+    """
+    examination, temperature, no_choice_utility = choice
+    survive = 1.0
+    clicked = 0.0
+    for j in range(u.shape[0]):
+        c = sigmoid((u[j] - no_choice_utility) / temperature) * (examination[j] / examination[0])
+        out[j] = c * survive
+        survive *= 1.0 - c
+        clicked += out[j]
+    return clicked
+
+
+@_row
+def cascade_choice(u, choice, uniforms):  # type: ignore[no-untyped-def]
+    """The clicked slot of a cascade: the first j with U_j < c_j (one uniform per slot), or −1.
+
+    c_j = σ((u_j − u₀)/T) · e_j/e_1 as in :func:`cascade_slot_probabilities`.
+    """
+    examination, temperature, no_choice_utility = choice
+    for j in range(u.shape[0]):
+        c = sigmoid((u[j] - no_choice_utility) / temperature) * (examination[j] / examination[0])
+        if uniforms[j] < c:
+            return j
+    return -1
 
 
 def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> FloatArray:
@@ -54,144 +284,3 @@ def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> FloatA
     if kind == "none":
         return np.ones(k)
     raise ValueError(f"position_bias must be 'log', 'power' or 'none', got {kind!r}")
-
-
-def utilities(
-    preference: NDArray[np.float32],
-    item_vectors: NDArray[np.float32],
-    popularity: FloatArray,
-    log_price: FloatArray,
-    price_sensitivity: FloatArray,
-    preference_weight: float,
-    fatigue_penalty: FloatArray | None = None,
-) -> FloatArray:
-    """Utility of items for users.
-
-    u_ui = w · θ_u·φ_i / √d + b_i − ρ_u log p_i − κ·1[i recently consumed by u]
-
-    Parameters
-    ----------
-    preference
-        θ, shape (B, d).
-    item_vectors
-        φ of the candidate items, shape (m, d), shared by the whole batch (per-user slates
-        are scored by :meth:`recarena.simulator.oracle.Oracle.slate_utilities`).
-    popularity, log_price
-        b and log p for the same items, shape (m,).
-    price_sensitivity
-        ρ, shape (B,).
-    preference_weight
-        w.
-    fatigue_penalty
-        κ·1[recent], same shape as the result, or ``None``.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (B, m).
-    """
-    d = preference.shape[1]
-    scale = preference_weight / np.sqrt(d)
-    affinity = (preference @ item_vectors.T).astype(np.float64)
-    # In place, in the order of the formula: ((w/√d)·a + b) − ρ log p − κ·1[recent].
-    u = affinity
-    u *= scale
-    u += popularity
-    u -= price_sensitivity[:, None] * log_price
-    if fatigue_penalty is not None:
-        u -= fatigue_penalty
-    return u
-
-
-def mnl_click_probabilities(
-    u: FloatArray, examination: FloatArray, temperature: float, no_choice_utility: float
-) -> FloatArray:
-    """Multinomial-logit slot probabilities with position bias and a no-choice option.
-
-    P(slot j) = e_j exp(u_j/T) / (exp(u_0/T) + Σ_l e_l exp(u_l/T)); the remainder is
-    "no click". Computed with the max-shift s = max(u_0, max_j u_j)/T for numerical
-    stability, one compiled pass per row (:mod:`recarena.simulator.kernels`).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (B, k); rows sum to P(click) < 1.
-    """
-    choice = (
-        np.ascontiguousarray(examination, dtype=np.float64),
-        float(temperature),
-        float(no_choice_utility),
-    )
-    probabilities: FloatArray = kernels.mnl_click_probabilities(
-        np.ascontiguousarray(u, dtype=np.float64), choice
-    )
-    return probabilities
-
-
-def mnl_choice(probabilities: FloatArray, uniforms: FloatArray) -> NDArray[np.int64]:
-    """Sample the clicked slot (or −1 for none) by inverse CDF on one uniform per row.
-
-    slot = min{j : U < Σ_{l ≤ j} P_l}, or −1 when U ≥ Σ_l P_l (no click).
-    """
-    slots: NDArray[np.int64] = kernels.mnl_choice(
-        np.ascontiguousarray(probabilities, dtype=np.float64),
-        np.ascontiguousarray(uniforms, dtype=np.float64),
-    )
-    return slots
-
-
-def cascade_click_probability(
-    u: FloatArray, examination: FloatArray, temperature: float, u0: float
-) -> FloatArray:
-    """Per-slot click probabilities of the cascade model (Craswell et al., WSDM 2008).
-
-    The user examines slot j with probability e_j/e_1 given she reached it, clicks it with
-    c_j = σ((u_j − u_0)/T), and stops at the first click:
-    P(click at j) = c_j (e_j/e_1) Π_{l<j} (1 − c_l e_l/e_1).
-    """
-    c = sigmoid((u - u0) / temperature) * (examination / examination[0])[None, :]
-    survive = np.cumprod(1.0 - c, axis=1)
-    before = np.hstack([np.ones((u.shape[0], 1)), survive[:, :-1]])
-    return c * before
-
-
-def cascade_choice(
-    u: FloatArray, examination: FloatArray, temperature: float, u0: float, uniforms: FloatArray
-) -> NDArray[np.int64]:
-    """Sample the cascade model: first slot j whose uniform is below its click probability.
-
-    ``uniforms`` has shape (B, k), one per slot (common random numbers per slot).
-    """
-    c = sigmoid((u - u0) / temperature) * (examination / examination[0])[None, :]
-    clicks = uniforms < c
-    first = np.argmax(clicks, axis=1)
-    return np.where(clicks.any(axis=1), first, -1).astype(np.int64)
-
-
-def conversion_probability(u: FloatArray, intercept: float, slope: float) -> FloatArray:
-    """P(purchase | click) = σ(α + γ u)."""
-    return sigmoid(intercept + slope * u)
-
-
-def exponential_from_uniform(uniforms: FloatArray, mean: FloatArray | float) -> FloatArray:
-    """Exponential draws with the given mean by inversion: −mean · log(1 − U)."""
-    return -np.asarray(mean) * np.log1p(-uniforms)
-
-
-def update_satisfaction(
-    s: FloatArray, relevance: FloatArray, rate: float, baseline: float
-) -> FloatArray:
-    """Exponential smoothing of satisfaction: s ← (1 − η) s + η (r − r₀)."""
-    return (1.0 - rate) * s + rate * (relevance - baseline)
-
-
-def churn_probability(
-    base_hazard: float,
-    beta: float,
-    satisfaction: FloatArray,
-    dt: float,
-    multiplier: FloatArray | float = 1.0,
-) -> FloatArray:
-    """P(churn within Δt) = 1 − exp(−h Δt), h = h₀ exp(−β s) · multiplier."""
-    hazard = base_hazard * np.exp(-beta * satisfaction) * multiplier
-    return -np.expm1(-hazard * dt)

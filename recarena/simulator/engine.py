@@ -45,21 +45,22 @@ from recarena.contract import (
     Surface,
 )
 from recarena.numerics.counter_rng import Purpose, uniform
-from recarena.simulator import behaviour as bh
-from recarena.simulator import kernels
+from recarena.simulator import campaigns, kernels
 from recarena.simulator.history import HistoryStore
 from recarena.simulator.log import (
     LIFECYCLE_ARRIVAL,
     LIFECYCLE_CHURN,
+    LIFECYCLE_RETURN,
     Col,
     EventLog,
     Table,
     slot_propensity_columns,
 )
-from recarena.simulator.oracle import BestValueCache, Oracle
+from recarena.simulator.oracle import BestValueCache, OracleView
 from recarena.simulator.params import BehaviourParams, ScheduleParams
 from recarena.simulator.state import SimState
-from recarena.simulator.world import World, offer_eligibility, retention_sign
+from recarena.simulator.user_model import UserModel
+from recarena.simulator.world import World
 from recarena.typing import FloatArray, IntArray
 
 __all__ = ["Engine", "RunStats", "environment_spec"]
@@ -255,8 +256,10 @@ class Engine:
             raise ValueError("campaign_days are set but no campaign policy was given")
         if schedule.campaign_days and len(world.offers) == 0:
             raise ValueError("campaign_days are set but the world has no offers")
-        self.state = SimState.initial(world, behaviour.fatigue_memory)
-        self.oracle = Oracle(world, self.state, behaviour, schedule.slate_size)
+        satiation_columns = world.items.category.max() + 1 if behaviour.satiation > 0 else 1
+        self.state = SimState.initial(world, behaviour.fatigue_memory, int(satiation_columns))
+        self.users = UserModel(world, self.state, behaviour, schedule.slate_size)
+        self.oracle = OracleView(self.users)
         refits = [p for p in (session_policy, campaign_policy) if p is not None and p.batch_fit]
         if schedule.retrain_every is None:
             refits = []
@@ -281,7 +284,7 @@ class Engine:
         self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
         self._item_revenue = world.items.price * world.items.margin
         u = uniform(self.seed, np.arange(world.n_users), 0, 0, Purpose.SESSION_GAP)
-        self.state.next_session = world.users.join_time + bh.exponential_from_uniform(
+        self.state.next_session = world.users.join_time + kernels.exponential_draws(
             u, 1.0 / world.users.activity
         )
 
@@ -336,6 +339,12 @@ class Engine:
             self.state.t = float(env.now)
             step(float(env.now))
 
+    def _append(self, table: str, columns: dict[str, NDArray[Any]]) -> None:
+        """Append an event once: to the log, and through it to the history (its observable
+        view, :data:`recarena.simulator.history.VIEWS`)."""
+        self.log.append(table, columns)
+        self.history.observe(table, columns)
+
     # ------------------------------------------------------------------ sessions
     def _sessions(self, t_end: float) -> None:
         state = self.state
@@ -348,8 +357,8 @@ class Engine:
             due = kernels.next_sessions(
                 self._seed64, users, times, state.session_count,
                 self.world.users.activity, state.satisfaction,
-                float(self.behaviour.activity_satisfaction), state.next_session, t_end,
-                np.uint64(Purpose.SESSION_GAP),
+                float(self.behaviour.activity_satisfaction), state.activity_lift,
+                state.next_session, t_end, np.uint64(Purpose.SESSION_GAP),
             )  # fmt: skip
 
     def _handle_sessions(self, users: IntArray, times: FloatArray, t_end: float) -> None:
@@ -371,12 +380,7 @@ class Engine:
         else:
             outcome = self._variant_outcomes(users, counter, decision.actions)
         click, position, clicked, expected, best = outcome
-        state.satisfaction[users] = bh.update_satisfaction(
-            state.satisfaction[users],
-            expected,
-            self.behaviour.satisfaction_rate,
-            self.behaviour.satisfaction_baseline,
-        )
+        self._update_satisfaction(users, clicked, expected)
         self._log_decisions(
             users, times, counter, decision, click, position, clicked, expected, best
         )
@@ -399,24 +403,17 @@ class Engine:
     def _slate_outcomes(
         self, users: IntArray, times: FloatArray, counter: NDArray[np.int32], slates: IntArray
     ) -> tuple[NDArray[np.bool_], IntArray, IntArray, FloatArray, FloatArray]:
-        b = self.behaviour
-        if b.choice_model == "mnl":
+        if self.behaviour.choice_model == "mnl":
             draws = uniform(self.seed, users, counter, 0, Purpose.CHOICE)
-            position, expected, clicked, utility = self.oracle.mnl_sessions(users, slates, draws)
+            position, expected, clicked, utility = self.users.mnl_sessions(users, slates, draws)
         else:
-            k = slates.shape[1]
-            u = self.oracle.slate_utilities(users, slates)
-            draws2 = uniform(
-                self.seed, users[:, None], counter[:, None], np.arange(k)[None, :], Purpose.CASCADE
+            slot_draws = uniform(
+                self.seed, users[:, None], counter[:, None], np.arange(slates.shape[1])[None, :],
+                Purpose.CASCADE,
+            )  # fmt: skip
+            position, expected, clicked, utility = self.users.cascade_sessions(
+                users, slates, slot_draws
             )
-            position = bh.cascade_choice(
-                u, self.oracle.examination, b.temperature, b.no_choice_utility, draws2
-            )
-            expected = self.oracle._click_probability(u)
-            rows = np.arange(users.shape[0])
-            slot = np.maximum(position, 0)
-            clicked = np.where(position >= 0, slates[rows, slot], -1)
-            utility = np.where(position >= 0, u[rows, slot], np.nan)
         click = position >= 0
         best = (
             self.oracle.best_values(users, self.available, self._best)
@@ -424,14 +421,9 @@ class Engine:
             else np.full(users.shape, np.nan)
         )
         if click.any():
-            self._record_clicks(users[click], times[click], counter[click], clicked[click],
-                                position[click], utility[click])  # fmt: skip
-        if self.history.keep_impressions:
-            self.history.append(
-                "impressions",
-                {Col.T: times, Col.USER: users, Col.SLATE: slates.astype(np.int32),
-                 Col.CLICKED_POSITION: position},
-            )  # fmt: skip
+            self._record_clicks(
+                users[click], times[click], counter[click], clicked[click], utility[click]
+            )
         return click, position, clicked, expected, best
 
     def _record_clicks(
@@ -440,23 +432,26 @@ class Engine:
         times: FloatArray,
         counter: NDArray[np.int32],
         items: IntArray,
-        position: IntArray,
         utility: FloatArray,
     ) -> None:
         b = self.behaviour
         state = self.state
-        self.history.append(
-            "clicks", {Col.T: times, Col.USER: users, Col.ITEM: items, "position": position}
-        )
         # Ring update and purchase draws in one compiled pass.
         delay, evicted = kernels.record_clicks(
             self._seed64, users, np.ascontiguousarray(counter), items,
             np.ascontiguousarray(utility), state.recent_items, state.recent_pos,
-            b.fatigue_memory, b.conversion_intercept, b.conversion_slope,
-            b.conversion_delay_mean, np.uint64(Purpose.CONVERSION),
-            np.uint64(Purpose.CONVERSION_DELAY),
+            b.fatigue_memory, self.world.items.quality, b.conversion_intercept,
+            state.conversion_lift, b.conversion_slope, b.conversion_quality,
+            b.conversion_delay_mean,
+            np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY),
         )  # fmt: skip
-        if self.oracle_columns and b.fatigue_memory:
+        if b.interest_rate > 0 or b.satiation > 0:
+            # Consumption moves θ_u and σ_u: every utility of these users changes.
+            world_items = self.world.items
+            kernels.consume(users, items, state.preference, world_items.vector,
+                            b.interest_rate, state.satiation, world_items.category)  # fmt: skip
+            self._best.forget(users)
+        elif self.oracle_columns and b.fatigue_memory:
             self.oracle.keep_best_values(users, items, evicted, self._best)
         converts = ~np.isnan(delay)
         if converts.any():
@@ -470,7 +465,7 @@ class Engine:
         self, users: IntArray, counter: NDArray[np.int32], actions: IntArray
     ) -> tuple[NDArray[np.bool_], IntArray, IntArray, FloatArray, FloatArray]:
         rows = np.arange(users.shape[0])
-        probs = self.oracle.variant_click_probabilities(users)
+        probs = self.users.variant_click_probabilities(users)
         expected = probs[rows, actions]
         click = uniform(self.seed, users, counter, 0, Purpose.VARIANT_CLICK) < expected
         position = np.where(click, 0, -1).astype(np.int64)
@@ -512,7 +507,7 @@ class Engine:
         if slate:
             columns[Col.SLATE] = decision.actions
             columns.update(_slate_propensity_columns(decision, n))
-        self.log.append(Table.DECISIONS, columns)
+        self._append(Table.DECISIONS, columns)
 
     def _flush_clicks(self, t: float) -> None:
         merged = self._clicks.pop()
@@ -543,8 +538,7 @@ class Engine:
         done = self._pending.pop_due(t)
         if done is None:
             return
-        self.log.append(Table.CONVERSIONS, done)
-        self.history.append("conversions", done)
+        self._append(Table.CONVERSIONS, done)
         self._day_counters["revenue"] += float(done[Col.REVENUE].sum())
         if self.session_policy is not None and self.surface is not None:
             n = done[Col.USER].shape[0]
@@ -574,10 +568,14 @@ class Engine:
         arrived = arrived[world.users.join_time[arrived] > 0]  # t = 0 users logged at start
         if arrived.size:
             self._lifecycle(world.users.join_time[arrived], arrived, LIFECYCLE_ARRIVAL)
+        dormant = np.flatnonzero(~state.alive & state.joined(world))  # churned before today
         active = np.flatnonzero(state.active(world))
-        expired = state.retention_until[active] <= t
-        state.retention_multiplier[active[expired]] = 1.0
-        p_churn = bh.churn_probability(
+        state.retention_multiplier[state.retention_until <= t] = 1.0
+        ended = state.lift_until <= t
+        state.conversion_lift[ended] = 0.0
+        state.activity_lift[ended] = 0.0
+        self._recover(np.flatnonzero(state.joined(world)), dt)
+        p_churn = kernels.churn_probabilities(
             b.churn_base_hazard,
             b.churn_satisfaction,
             state.satisfaction[active],
@@ -590,9 +588,15 @@ class Engine:
             state.alive[churned] = False
             state.next_session[churned] = np.inf
             self._lifecycle(np.full(churned.size, t), churned, LIFECYCLE_CHURN)
+        if b.win_back_hazard > 0 and dormant.size:
+            self._win_back(t, day, dormant)
         if b.drift_sd > 0:
             noise = self.drift_rng.standard_normal(state.preference.shape, dtype=np.float32)
-            state.preference += np.float32(b.drift_sd * np.sqrt(dt)) * noise
+            if b.drift_reversion_days is None:
+                state.preference += np.float32(b.drift_sd * np.sqrt(dt)) * noise
+            else:
+                kernels.ou_drift(state.preference, world.users.preference, dt,
+                                 b.drift_reversion_days, b.drift_sd, noise)  # fmt: skip
             self._best.clear()
         if t >= world.variants.shift_day:
             state.variant_logit = world.variants.logit_after_shift.copy()
@@ -603,16 +607,62 @@ class Engine:
              Col.MEAN_SATISFACTION: np.array([_mean(state.satisfaction[still])]),
              Col.SESSIONS: np.array([self._day_counters["sessions"]]),
              Col.CLICKS: np.array([self._day_counters["clicks"]]),
-             Col.REVENUE: np.array([self._day_counters["revenue"]])},
+             Col.REVENUE: np.array([self._day_counters["revenue"]]),
+             Col.INTEREST_ENTROPY: np.array([self.users.interest_entropy(still)])},
         )  # fmt: skip
         self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
         if self.progress is not None:
             self.progress(t)
 
+    def _update_satisfaction(
+        self, users: IntArray, clicked: IntArray, expected: FloatArray
+    ) -> None:
+        """s ← (1 − η) s + η (r − r₀,u): r is P(click) of what was shown (``relevance``) or
+        the quality of the item consumed (``quality``, slates only)."""
+        b, state = self.behaviour, self.state
+        baseline = b.satisfaction_baseline + self.world.users.tolerance[users]
+        relevance = expected
+        if b.satisfaction_signal == "quality" and self.surface is Surface.SLATE:
+            relevance = kernels.consumed_relevances(
+                clicked, self.world.items.quality, baseline, b.no_click_cost
+            )
+        state.satisfaction[users] = kernels.satisfaction_updates(
+            state.satisfaction[users], relevance, b.satisfaction_rate, baseline
+        )
+
+    def _recover(self, joined: IntArray, dt: float) -> None:
+        """Between visits: satisfaction decays toward 0 (dormant users' too) and category
+        satiation recovers."""
+        b, state = self.behaviour, self.state
+        if b.satisfaction_half_life is not None and joined.size:
+            satisfaction = state.satisfaction[joined]
+            kernels.decay(satisfaction, dt, b.satisfaction_half_life)
+            state.satisfaction[joined] = satisfaction
+        if b.satiation > 0:
+            kernels.decay(state.satiation, dt, b.satiation_half_life)
+            self._best.clear()
+
+    def _win_back(self, t: float, day: int, dormant: IntArray) -> None:
+        """Dormant users come back with P = 1 − exp(−h_w Δt / m_u); their next session is an
+        exponential gap away (rate λ_u e^{β_a s_u}, keyed by their session counter)."""
+        b, state, users = self.behaviour, self.state, self.world.users
+        p = kernels.win_back_probabilities(
+            b.win_back_hazard, state.retention_multiplier[dormant], self.schedule.checkpoint_every
+        )
+        back = dormant[uniform(self.seed, dormant, day, 0, Purpose.WIN_BACK) < p]
+        if not back.size:
+            return
+        state.alive[back] = True
+        rate = kernels.activity_rates(
+            users.activity[back], b.activity_satisfaction, state.satisfaction[back]
+        )
+        draws = uniform(self.seed, back, state.session_count[back], 1, Purpose.SESSION_GAP)
+        state.next_session[back] = t + kernels.exponential_draws(draws, 1.0 / rate)
+        self._lifecycle(np.full(back.size, t), back, LIFECYCLE_RETURN)
+
     def _lifecycle(self, times: FloatArray, users: IntArray, event: int) -> None:
         columns = {Col.T: times, Col.USER: users, Col.EVENT: np.full(users.size, event)}
-        self.log.append(Table.LIFECYCLE, columns)
-        self.history.append("lifecycle", columns)
+        self._append(Table.LIFECYCLE, columns)
 
     # ------------------------------------------------------------------ campaigns
     def _campaign(self, t: float) -> None:
@@ -629,7 +679,7 @@ class Engine:
             users=users,
             features=world.features[users],
             available_items=self.available,
-            eligible=offer_eligibility(world, users),
+            eligible=campaigns.offer_eligibility(world, users),
             budget=self._budget,
             campaign=index,
         )
@@ -657,7 +707,7 @@ class Engine:
         )
         about = np.where(treated, offers, control_for)
         rows = np.arange(users.size)
-        p0, p1 = self.oracle.offer_probabilities(users)
+        p0, p1 = campaigns.offer_probabilities(world, users)
         p_treated, p_control = p1[rows, about], p0[rows, about]
         p_real = np.where(treated, p_treated, p_control)
         draw = uniform(self.seed, users, index, 0, Purpose.OFFER_RESPONSE)
@@ -665,15 +715,26 @@ class Engine:
         # One draw couples the two potential outcomes (common random numbers), so the
         # counterfactual untreated response of a treated user is known to the simulator.
         responded_untreated = draw < p_control
-        gain = responded * (o.value[about] - o.conversion_cost[about]) - o.contact_cost[about]
-        npv = np.where(treated, gain, 0.0)
-        incremental = np.where(treated, gain - responded_untreated * o.value[about], 0.0)
+        npv, incremental = campaigns.contact_npv(o, about, treated, responded, responded_untreated)
         if treated.any():
-            sign = retention_sign(world, users[treated])
-            effect = o.retention_effect[offers[treated]]
-            hit = users[treated][effect > 0]
-            state.retention_multiplier[hit] = np.exp(-(sign * effect)[effect > 0])
-            state.retention_until[hit] = t + o.retention_days[offers[treated]][effect > 0]
+            sent = offers[treated]
+            sign = campaigns.retention_sign(
+                world.users.response_type[users[treated]], o, sent,
+                (p_treated - p_control)[treated],
+            )  # fmt: skip
+            effect = o.retention_effect[sent]
+            lasting = effect > 0
+            hit = users[treated][lasting]
+            state.retention_multiplier[hit] = campaigns.retention_multiplier(
+                sign[lasting], effect[lasting]
+            )
+            state.retention_until[hit] = t + o.retention_days[sent][lasting]
+            coupled = (o.session_conversion_lift[sent] != 0) | (o.session_activity_lift[sent] != 0)
+            if coupled.any():
+                lifted = users[treated][coupled]
+                state.conversion_lift[lifted] = o.session_conversion_lift[sent][coupled]
+                state.activity_lift[lifted] = o.session_activity_lift[sent][coupled]
+                state.lift_until[lifted] = t + o.retention_days[sent][coupled]
         propensity = _or_nan(decision.propensities, users.size)
         _check_finite(Col.P_TREATED, p_treated)
         _check_finite(Col.P_CONTROL, p_control)
@@ -686,12 +747,7 @@ class Engine:
             Col.TRUE_EFFECT: p_treated - p_control, Col.NPV: npv,
             Col.INCREMENTAL_NPV: incremental,
         }  # fmt: skip
-        self.log.append(Table.CAMPAIGNS, columns)
-        self.history.append(
-            "campaigns",
-            {k: columns[k] for k in (Col.T, Col.CAMPAIGN, Col.USER, Col.OFFER, Col.CONTROL_FOR,
-                                     Col.PROPENSITY, Col.RESPONDED)},
-        )  # fmt: skip
+        self._append(Table.CAMPAIGNS, columns)
         self.stats.campaign_decisions += users.size
         self.campaign_policy.learn(
             Feedback(

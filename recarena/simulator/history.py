@@ -1,9 +1,12 @@
 """In-memory store of what a real system would have logged, for policy refits.
 
-The engine appends observable records (clicks, purchases, impressions, campaign decisions
-and responses, arrivals and churn) as it runs; :meth:`HistoryStore.snapshot` hands a policy
-a :class:`~recarena.contract.History` of everything up to now. Oracle columns are never
-stored here. Chunks are concatenated lazily, once per snapshot, so appending stays O(1).
+The history is a view of the event log minus its oracle columns: the engine appends each
+event once (:meth:`~recarena.simulator.engine.Engine` writes a log table and hands the same
+columns to :meth:`HistoryStore.observe`), and each history table is derived from one log
+table by :data:`VIEWS` — clicks and impressions from the slate decisions, conversions,
+campaign decisions and responses, arrivals and churn. :meth:`HistoryStore.snapshot` hands a
+policy a :class:`~recarena.contract.History` of everything up to now. Chunks are
+concatenated lazily, once per snapshot, so appending stays O(1).
 
 Only what a policy can read is kept (``window``, from
 :meth:`~recarena.policies.base.Policy.history_window`): nothing when no policy refits, the
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,19 +26,63 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from recarena.contract import History
-from recarena.simulator.log import Col
+from recarena.simulator.log import LIFECYCLE_EVENTS, Col, Table
 
-__all__ = ["HistoryStore"]
+__all__ = ["VIEWS", "HistoryStore", "HistoryView"]
 
-_TABLES: dict[str, tuple[str, ...]] = {
-    "clicks": (Col.T, Col.USER, Col.ITEM, "position"),
-    "conversions": (Col.T, Col.USER, Col.ITEM, Col.REVENUE),
-    "impressions": (Col.T, Col.USER, Col.SLATE, Col.CLICKED_POSITION),
-    "campaigns": (
-        Col.T, Col.CAMPAIGN, Col.USER, Col.OFFER, Col.CONTROL_FOR, Col.PROPENSITY, Col.RESPONDED,
+
+@dataclass(frozen=True)
+class HistoryView:
+    """A history table as a view of a log table.
+
+    Attributes
+    ----------
+    source
+        The log table (a :class:`~recarena.simulator.log.Table` name).
+    columns
+        ``(history column, log column)`` pairs: what is kept, under which name. Oracle
+        columns are never among them.
+    clicked_only
+        Keep only the rows with a click (the ``click`` column).
+    slates_only
+        Derived only from decisions on the slate surface (rows that carry a slate).
+    """
+
+    source: str
+    columns: tuple[tuple[str, str], ...]
+    clicked_only: bool = False
+    slates_only: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The history table's column names."""
+        return tuple(name for name, _ in self.columns)
+
+
+def _same(*names: str) -> tuple[tuple[str, str], ...]:
+    return tuple((name, name) for name in names)
+
+
+#: Every history table, as a view of the log table it comes from.
+VIEWS: dict[str, HistoryView] = {
+    "clicks": HistoryView(
+        Table.DECISIONS,
+        (*_same(Col.T, Col.USER), (Col.ITEM, Col.CLICKED_ITEM), ("position", Col.CLICKED_POSITION)),
+        clicked_only=True,
+        slates_only=True,
     ),
-    "lifecycle": (Col.T, Col.USER, Col.EVENT),
-}  # fmt: skip
+    "impressions": HistoryView(
+        Table.DECISIONS, _same(Col.T, Col.USER, Col.SLATE, Col.CLICKED_POSITION), slates_only=True
+    ),
+    "conversions": HistoryView(Table.CONVERSIONS, _same(Col.T, Col.USER, Col.ITEM, Col.REVENUE)),
+    "campaigns": HistoryView(
+        Table.CAMPAIGNS,
+        _same(
+            Col.T, Col.CAMPAIGN, Col.USER, Col.OFFER, Col.CONTROL_FOR, Col.PROPENSITY, Col.RESPONDED
+        ),
+    ),
+    "lifecycle": HistoryView(Table.LIFECYCLE, _same(Col.T, Col.USER, Col.EVENT)),
+}
 
 
 class _Columns:
@@ -48,6 +96,14 @@ class _Columns:
         for name in self.names:
             self.chunks[name].append(np.asarray(columns[name]))
 
+    def arrays(self) -> dict[str, NDArray[Any]]:
+        out = {}
+        for name, chunks in self.chunks.items():
+            if len(chunks) > 1:
+                chunks[:] = [np.concatenate(chunks)]
+            out[name] = chunks[0] if chunks else np.zeros(0)
+        return out
+
     def drop_before(self, t: float) -> None:
         """Forget rows logged at or before ``t``."""
         arrays = self.arrays()
@@ -58,24 +114,16 @@ class _Columns:
             for name, values in arrays.items():
                 self.chunks[name][:] = [values[keep]]
 
-    def arrays(self) -> dict[str, NDArray[Any]]:
-        out = {}
-        for name, chunks in self.chunks.items():
-            if len(chunks) > 1:
-                chunks[:] = [np.concatenate(chunks)]
-            out[name] = chunks[0] if chunks else np.zeros(0)
-        return out
-
 
 class HistoryStore:
-    """Observable logged history, appended by the engine.
+    """Observable logged history, derived from the event log's tables as they are appended.
 
     Parameters
     ----------
     feature_names
-        Columns of the user-feature matrix.
+        Names of the encoded feature columns (of :attr:`History.user_features`).
     keep_impressions
-        Keep slate impressions (64 bytes a decision).
+        Keep the slate decisions (64 bytes per decision): only when a refit can read them.
     window
         Days of history kept before each snapshot: ``None`` keeps nothing, ``math.inf``
         everything.
@@ -90,14 +138,31 @@ class HistoryStore:
         self.feature_names = feature_names
         self.keep_impressions = keep_impressions
         self.window = window
-        self._tables = {name: _Columns(cols) for name, cols in _TABLES.items()}
+        views = {n: v for n, v in VIEWS.items() if keep_impressions or n != "impressions"}
+        self._views: dict[str, list[tuple[str, HistoryView]]] = {}
+        for name, view in views.items():
+            self._views.setdefault(view.source, []).append((name, view))
+        self._tables = {name: _Columns(view.names) for name, view in VIEWS.items()}
 
-    def append(self, table: str, columns: Mapping[str, NDArray[Any]]) -> None:
-        """Append rows to ``table`` (one of clicks, conversions, impressions, campaigns,
-        lifecycle)."""
-        if self.window is None or (table == "impressions" and not self.keep_impressions):
+    def observe(self, table: str, columns: Mapping[str, NDArray[Any]]) -> None:
+        """Derive the history rows of log ``table``'s appended ``columns`` (:data:`VIEWS`)."""
+        if self.window is None:  # no policy refits: nothing to keep
             return
-        self._tables[table].append(columns)
+        for name, view in self._views.get(table, ()):
+            if view.slates_only and Col.SLATE not in columns:
+                continue
+            rows = None
+            if view.clicked_only:
+                rows = np.asarray(columns[Col.CLICK], dtype=bool)
+                if not rows.any():
+                    continue
+            derived = {}
+            for target, source in view.columns:
+                values = np.asarray(columns[source])
+                if source == Col.SLATE:
+                    values = values.astype(np.int32)  # 4 bytes per item id kept in memory
+                derived[target] = values if rows is None else values[rows]
+            self._tables[name].append(derived)
 
     def frame(self, table: str) -> pd.DataFrame:
         """One table as a DataFrame (slates as a column of arrays)."""
@@ -122,7 +187,8 @@ class HistoryStore:
         user_features.index.name = Col.USER
         lifecycle = self.frame("lifecycle")
         if len(lifecycle):
-            lifecycle[Col.EVENT] = np.where(lifecycle[Col.EVENT] == 0, "arrival", "churn")
+            names = np.array(LIFECYCLE_EVENTS)
+            lifecycle[Col.EVENT] = names[lifecycle[Col.EVENT].to_numpy().astype(np.int64)]
         return History(
             t=t,
             clicks=self.frame("clicks"),

@@ -1,23 +1,27 @@
-"""Compiled row loops behind the hottest behaviour and oracle functions (numba, no fastmath).
+"""Compiled batch loops over the row functions of :mod:`recarena.simulator.behaviour`.
 
 The engine spends most of its time on per-slate arithmetic over tiny rows (k ≈ 10 items of
 d ≈ 8 factors). In numpy each step is a pass over a (B, k) or (B, k, d) temporary plus a
 Python-level call; a compiled loop does the gather, dot product, fatigue test, MNL and
-inverse-CDF draw of a row while it sits in cache. The typed, documented entry points with
-the equations are in :mod:`recarena.simulator.behaviour` and :mod:`recarena.simulator.oracle`;
-this module only holds their loops. Every batch kernel is built from the same row functions,
-so the engine's fused pass and the oracle's separate steps compute identical bits.
+inverse-CDF draw of a row while it sits in cache. The equations live in
+:mod:`recarena.simulator.behaviour` (``bh`` below), once; this module only holds the loops
+that apply them to batches, including the element-wise ones the engine's vectorised steps
+use (:func:`sigmoids`, :func:`exponential_draws`, :func:`churn_probabilities`,
+:func:`satisfaction_updates`). Every batch kernel is built from the same row functions, so
+the engine's fused pass and the user model's separate steps compute identical bits.
 
 The model's arrays travel as three tuples (numba takes heterogeneous tuples):
 
 ``people``
-    ``(preference θ (n, d) float32, price_sensitivity ρ (n,), recent (n, R) int32)`` — the
-    live per-user state (``recent`` is the fatigue ring, −1 = empty).
+    ``(preference θ (n, d) float32, price_sensitivity ρ (n,), recent (n, R) int32,
+    satiation σ (n, G) float64)`` — the live per-user state (``recent`` is the fatigue ring,
+    −1 = empty; σ has one column when satiation is off).
 ``items``
     ``(vector φ (m, d) float32, vector_t φᵀ (d, m) float64, popularity b (m,),
-    log_price log p (m,), scale w/√d, fatigue κ)`` — κ = 0 turns the ring test off.
+    log_price log p (m,), scale w/√d, fatigue κ, category g (m,) int64, satiation κ_b)`` —
+    κ = 0 turns the ring test off, κ_b = 0 the satiation penalty.
 ``choice``
-    ``(examination e (k,), temperature T, no_choice_utility u₀)`` — the MNL model.
+    ``(examination e (k,), temperature T, no_choice_utility u₀)`` — the choice model.
 
 Every loop uses IEEE arithmetic in a fixed order (``fastmath`` is off), so results are
 deterministic: one seed, one result, bit for bit. Compiled code is cached on disk
@@ -26,41 +30,55 @@ deterministic: one seed, one result, bit for bit. Compiled code is cached on dis
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
 from recarena.numerics.counter_rng import uniform_one
+from recarena.simulator import behaviour as bh
 
 __all__ = [
+    "activity_rates",
     "cached_best_mnl_values",
+    "cascade_choices",
+    "cascade_click_probabilities",
+    "cascade_click_totals",
     "catalogue_utilities",
+    "churn_probabilities",
+    "consume",
+    "consumed_relevances",
+    "decay",
+    "exponential_draws",
     "keep_best_values",
     "mnl_choice",
     "mnl_click_probabilities",
     "mnl_click_totals",
     "next_sessions",
+    "ou_drift",
     "record_clicks",
+    "satisfaction_updates",
+    "sigmoids",
     "slate_outcomes",
     "slate_utilities",
     "top_items",
+    "win_back_probabilities",
 ]
 
 
 # ---------------------------------------------------------------------- row functions
 @njit(cache=True, nogil=True)
 def _gather_users(people, users):  # type: ignore[no-untyped-def]  # numba: typed at the call
-    """Copy each row's user data (θ_u, ρ_u, ring_u) into contiguous arrays.
+    """Copy each row's user data (θ_u, ρ_u, ring_u, satiation σ_u) into contiguous arrays.
 
     A tight loop of independent loads lets the CPU overlap the cache misses of scattered
     users; inside the per-row arithmetic they were serialised (≈ 40% of a cold batch).
     """
-    preference, price_sensitivity, recent = people
+    preference, price_sensitivity, recent, satiation = people
     n_rows, d, n_ring = users.shape[0], preference.shape[1], recent.shape[1]
+    n_sat = satiation.shape[1]
     theta = np.empty((n_rows, d))  # float64: each θ_f is converted once, not once per item
     rho = np.empty(n_rows)
     ring = np.empty((n_rows, n_ring), dtype=recent.dtype)
+    sat = np.empty((n_rows, n_sat))
     for b in range(n_rows):
         user = users[b]
         for f in range(d):
@@ -68,35 +86,21 @@ def _gather_users(people, users):  # type: ignore[no-untyped-def]  # numba: type
         rho[b] = price_sensitivity[user]
         for r in range(n_ring):
             ring[b, r] = recent[user, r]
-    return theta, rho, ring
+        for g in range(n_sat):
+            sat[b, g] = satiation[user, g]
+    return theta, rho, ring, sat
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _utility_before_fatigue(item, theta, rho, items):  # type: ignore[no-untyped-def]
-    """w/√d·θ·φ_i + b_i − ρ log p_i, the dot product summed in factor order."""
-    vector, _, popularity, log_price, scale, _ = items
-    affinity = 0.0
-    for f in range(theta.shape[0]):
-        affinity += np.float64(theta[f]) * np.float64(vector[item, f])
-    return affinity * scale + popularity[item] - rho * log_price[item]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _row_utilities(out, slate, theta, rho, ring, items, distinct):  # type: ignore[no-untyped-def]
-    """u_j = w/√d·θ·φ_i + b_i − ρ log p_i − κ·1[i ∈ ring] for i = slate[j], into ``out``.
+def _row_utilities(out, slate, theta, rho, ring, sat, items, distinct):  # type: ignore[no-untyped-def]
+    """u_j = w/√d·θ·φ_i + b_i − ρ log p_i − κ_b σ_{g_i} − κ·1[i ∈ ring], i = slate[j], into ``out``.
 
     Later copies of an item repeated in the row get −inf (one option, counted once) unless
     ``distinct``.
     """
-    fatigue = items[5]
     for j in range(slate.shape[0]):
         item = slate[j]
-        u = _utility_before_fatigue(item, theta, rho, items)
-        if fatigue != 0.0:
-            for r in range(ring.shape[0]):
-                if ring[r] == item:
-                    u -= fatigue
-                    break
+        u = bh.fatigued(_before_fatigue(item, theta, rho, sat, items), item, ring, items[5])
         if not distinct:
             for other in range(j):
                 if slate[other] == item:
@@ -106,7 +110,13 @@ def _row_utilities(out, slate, theta, rho, ring, items, distinct):  # type: igno
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _row_catalogue(out, theta, rho, ring, items, fatigue):  # type: ignore[no-untyped-def]
+def _before_fatigue(item, theta, rho, sat, items):  # type: ignore[no-untyped-def]
+    """u_i before fatigue: w/√d·θ·φ_i + b_i − ρ log p_i − κ_b σ_{g_i}."""
+    return bh.satiated(bh.utility(item, theta, rho, items), item, sat, items)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _row_catalogue(out, theta, rho, ring, sat, items, fatigue):  # type: ignore[no-untyped-def]
     """Utilities of every item for one user, into ``out`` (m,), as :func:`_row_utilities`.
 
     The loop over items is innermost (on φᵀ), so each item keeps its own accumulator — the
@@ -114,7 +124,8 @@ def _row_catalogue(out, theta, rho, ring, items, fatigue):  # type: ignore[no-un
     while the compiler vectorises across items. ``fatigue`` is passed apart so that a
     shortlist can be scored before fatigue (0).
     """
-    _, vector_t, popularity, log_price, scale, _ = items
+    vector_t, popularity, log_price, scale = items[1], items[2], items[3], items[4]
+    category, satiation = items[6], items[7]
     m = out.shape[0]
     for i in range(m):
         out[i] = 0.0
@@ -124,6 +135,9 @@ def _row_catalogue(out, theta, rho, ring, items, fatigue):  # type: ignore[no-un
             out[i] += weight * vector_t[f, i]
     for i in range(m):
         out[i] = out[i] * scale + popularity[i] - rho * log_price[i]
+    if satiation != 0.0:
+        for i in range(m):
+            out[i] -= satiation * sat[category[i]]
     if fatigue != 0.0:
         for r in range(ring.shape[0]):
             item = ring[r]
@@ -136,46 +150,6 @@ def _row_catalogue(out, theta, rho, ring, items, fatigue):  # type: ignore[no-un
                     break
             if not seen:  # an item twice in the ring is penalised once
                 out[item] -= fatigue
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _row_mnl(out, u, choice):  # type: ignore[no-untyped-def]
-    """P_j = e_j exp(z_j − s) / (exp(z₀ − s) + Σ_l e_l exp(z_l − s)), z = u/T, into ``out``.
-
-    s = max(z₀, max_j z_j) keeps every exponent ≤ 0 (no overflow). Returns Σ_j P_j.
-    Multiplications by 1/T and by 1/denominator instead of divisions (exact when T = 1):
-    a division costs several multiplications and a row has 2k + 1 of them.
-    """
-    examination, temperature, no_choice_utility = choice
-    k = u.shape[0]
-    inverse = 1.0 / temperature
-    peak = no_choice_utility
-    for j in range(k):
-        if u[j] > peak:
-            peak = u[j]
-    shift = peak * inverse  # = max_j z_j, as z ↦ z/T is monotone
-    total = math.exp(no_choice_utility * inverse - shift)
-    for j in range(k):
-        w = examination[j] * math.exp(u[j] * inverse - shift)
-        out[j] = w
-        total += w
-    norm = 1.0 / total
-    clicked = 0.0
-    for j in range(k):
-        out[j] *= norm
-        clicked += out[j]
-    return clicked
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _row_choice(probabilities, uniform):  # type: ignore[no-untyped-def]
-    """The first slot j with U < Σ_{l ≤ j} P_l, or −1 when U is past P(click)."""
-    cumulative = 0.0
-    for j in range(probabilities.shape[0]):
-        cumulative += probabilities[j]
-        if uniform < cumulative:
-            return j
-    return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -207,19 +181,19 @@ def _row_top(out, best, u, ids):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def slate_utilities(people, items, users, slates, distinct):  # type: ignore[no-untyped-def]
     """(B, k) utilities of each user's slate (:func:`_row_utilities` per row)."""
-    theta, rho, ring = _gather_users(people, users)
+    theta, rho, ring, sat = _gather_users(people, users)
     out = np.empty(slates.shape)
     for b in range(slates.shape[0]):
-        _row_utilities(out[b], slates[b], theta[b], rho[b], ring[b], items, distinct)
+        _row_utilities(out[b], slates[b], theta[b], rho[b], ring[b], sat[b], items, distinct)
     return out
 
 
 @njit(cache=True, nogil=True)
 def mnl_click_probabilities(u, choice):  # type: ignore[no-untyped-def]
-    """(B, k) MNL slot probabilities (:func:`_row_mnl` per row)."""
+    """(B, k) MNL slot probabilities (:func:`bh.mnl_slot_probabilities` per row)."""
     out = np.empty(u.shape)
     for b in range(u.shape[0]):
-        _row_mnl(out[b], u[b], choice)
+        bh.mnl_slot_probabilities(out[b], u[b], choice)
     return out
 
 
@@ -229,16 +203,16 @@ def mnl_click_totals(u, choice):  # type: ignore[no-untyped-def]
     out = np.empty(u.shape[0])
     probabilities = np.empty(u.shape[1])
     for b in range(u.shape[0]):
-        out[b] = _row_mnl(probabilities, u[b], choice)
+        out[b] = bh.mnl_slot_probabilities(probabilities, u[b], choice)
     return out
 
 
 @njit(cache=True, nogil=True)
 def mnl_choice(probabilities, uniforms):  # type: ignore[no-untyped-def]
-    """Clicked slot per row by inverse CDF (:func:`_row_choice`), −1 for no click."""
+    """Clicked slot per row (:func:`bh.inverse_cdf_choice`), −1 for no click."""
     out = np.empty(probabilities.shape[0], dtype=np.int64)
     for b in range(probabilities.shape[0]):
-        out[b] = _row_choice(probabilities[b], uniforms[b])
+        out[b] = bh.inverse_cdf_choice(probabilities[b], uniforms[b])
     return out
 
 
@@ -250,7 +224,7 @@ def slate_outcomes(people, items, choice, users, slates, uniforms):  # type: ign
     item are −1 and the utility NaN where nobody clicks.
     """
     n_rows, k = slates.shape
-    theta, rho, ring = _gather_users(people, users)
+    theta, rho, ring, sat = _gather_users(people, users)
     position = np.empty(n_rows, dtype=np.int64)
     expected = np.empty(n_rows)
     clicked = np.empty(n_rows, dtype=np.int64)
@@ -258,9 +232,9 @@ def slate_outcomes(people, items, choice, users, slates, uniforms):  # type: ign
     u = np.empty(k)
     probabilities = np.empty(k)
     for b in range(n_rows):
-        _row_utilities(u, slates[b], theta[b], rho[b], ring[b], items, False)
-        expected[b] = _row_mnl(probabilities, u, choice)
-        slot = _row_choice(probabilities, uniforms[b])
+        _row_utilities(u, slates[b], theta[b], rho[b], ring[b], sat[b], items, False)
+        expected[b] = bh.mnl_slot_probabilities(probabilities, u, choice)
+        slot = bh.inverse_cdf_choice(probabilities, uniforms[b])
         position[b] = slot
         clicked[b] = slates[b, slot] if slot >= 0 else -1
         clicked_utility[b] = u[slot] if slot >= 0 else np.nan
@@ -270,11 +244,11 @@ def slate_outcomes(people, items, choice, users, slates, uniforms):  # type: ign
 @njit(cache=True, nogil=True)
 def catalogue_utilities(people, items, users, available):  # type: ignore[no-untyped-def]
     """(B, m) utilities of every item for each user, −inf where not ``available``."""
-    theta, rho, ring = _gather_users(people, users)
+    theta, rho, ring, sat = _gather_users(people, users)
     m = available.shape[0]
     out = np.empty((users.shape[0], m))
     for b in range(users.shape[0]):
-        _row_catalogue(out[b], theta[b], rho[b], ring[b], items, items[5])
+        _row_catalogue(out[b], theta[b], rho[b], ring[b], sat[b], items, items[5])
         for i in range(m):
             if not available[i]:
                 out[b, i] = -np.inf
@@ -288,14 +262,14 @@ def top_items(people, items, users, available, size, with_fatigue):  # type: ign
     Utilities with fatigue, or before it (``with_fatigue=False``, for shortlists). Rows are
     padded with −1 when fewer than ``size`` items are available.
     """
-    theta, rho, ring = _gather_users(people, users)
+    theta, rho, ring, sat = _gather_users(people, users)
     ids = np.flatnonzero(available)
     fatigue = items[5] if with_fatigue else 0.0
     out = np.full((users.shape[0], size), -1, dtype=np.int64)
     u = np.empty(available.shape[0])
     best = np.empty(size)
     for b in range(users.shape[0]):
-        _row_catalogue(u, theta[b], rho[b], ring[b], items, fatigue)
+        _row_catalogue(u, theta[b], rho[b], ring[b], sat[b], items, fatigue)
         _row_top(out[b], best, u, ids)
     return out
 
@@ -313,9 +287,10 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
     :func:`top_items` without fatigue); its value is then re-found from the cached
     utilities, less κ for the items in the ring, without rescoring a single item: the same
     numbers, to the bit, as scoring the shortlist with :func:`slate_utilities`, sorting it
-    and summing the MNL of its first k (:meth:`~recarena.simulator.oracle.Oracle.best_values_from`).
+    and summing the MNL of its first k
+    (:meth:`~recarena.simulator.oracle.OracleView.best_values_from`).
     """
-    preference, price_sensitivity, recent = people
+    preference, price_sensitivity, recent, satiation = people
     fatigue = items[5]
     n_rows = users.shape[0]
     out = np.empty(n_rows)
@@ -336,21 +311,18 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
         if shortlist[user, 0] < 0:
             for f in range(theta.shape[0]):
                 theta[f] = preference[user, f]
-            _row_catalogue(catalogue, theta, price_sensitivity[user], ring, items, 0.0)
+            _row_catalogue(
+                catalogue, theta, price_sensitivity[user], ring, satiation[user], items, 0.0
+            )
             top[:] = -1
             _row_top(top, best, catalogue, ids)
             for j in range(c):
                 shortlist[user, j] = top[j]
                 shortlist_utility[user, j] = catalogue[top[j]]
         for j in range(c):
-            u[j] = shortlist_utility[user, j]
-            if fatigue != 0.0:
-                for r in range(ring.shape[0]):
-                    if ring[r] == shortlist[user, j]:
-                        u[j] -= fatigue
-                        break
+            u[j] = bh.fatigued(shortlist_utility[user, j], shortlist[user, j], ring, fatigue)
         _sort_descending(u)
-        result = _row_mnl(probabilities, u[: probabilities.shape[0]], choice)
+        result = bh.mnl_slot_probabilities(probabilities, u[: probabilities.shape[0]], choice)
         value[user] = result
         valid[user] = True
         kth[user] = u[probabilities.shape[0] - 1]
@@ -372,17 +344,18 @@ def _sort_descending(u):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def record_clicks(  # type: ignore[no-untyped-def]
-    seed, users, counter, clicked, utility, recent, recent_pos, memory, intercept, slope,
-    delay_mean, conversion_purpose, delay_purpose,
+    seed, users, counter, clicked, utility, recent, recent_pos, memory, quality, intercept,
+    lift, slope, quality_slope, delay_mean, conversion_purpose, delay_purpose,
 ):  # fmt: skip
     """What follows each click: the fatigue ring and a possible (delayed) purchase.
 
     Per click (user u, session c, item i = ``clicked``, utility x): i enters u's ring at its
     write position (when ``memory`` > 0; each user at most once per call), evicting the
-    oldest entry; the user buys with P = σ(α + γ x)
-    (:func:`~recarena.simulator.behaviour.conversion_probability`) on the keyed uniform
+    oldest entry; the user buys with P = σ(α + ℓ_u + γ x + γ_q (q_i − ½)) (ℓ_u = ``lift``
+    of a campaign contact, 0 otherwise)
+    (:func:`bh.conversion_probability`) on the keyed uniform
     (u, c, 0, ``conversion_purpose``), after an exponential delay of mean ``delay_mean``
-    drawn by inversion (:func:`~recarena.simulator.behaviour.exponential_from_uniform`)
+    drawn by inversion (:func:`bh.exponential_from_uniform`)
     from the uniform (u, c, 0, ``delay_purpose``).
 
     Returns (the delays, NaN where there is no purchase; the evicted items, −1 for none).
@@ -397,12 +370,13 @@ def record_clicks(  # type: ignore[no-untyped-def]
             evicted[i] = recent[user, slot]
             recent[user, slot] = clicked[i]
             recent_pos[user] = (slot + 1) % memory
-        x = intercept + slope * utility[i]
-        # σ(x) without overflow, as behaviour.sigmoid computes it.
-        p = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        item = clicked[i]
+        p = bh.conversion_probability(
+            utility[i], quality[item], intercept + lift[user], slope, quality_slope
+        )
         if uniform_one(seed, user, counter[i], 0, conversion_purpose) < p:
             draw = uniform_one(seed, user, counter[i], 0, delay_purpose)
-            delay[i] = -delay_mean * math.log1p(-draw)
+            delay[i] = bh.exponential_from_uniform(draw, delay_mean)
     return delay, evicted
 
 
@@ -416,7 +390,7 @@ def keep_best_values(people, items, users, entered, evicted, valid, kth):  # typ
     reaches kth (it was in it, or now beats its last). Any other click leaves the value as
     it is. Ties count as changes, and an unknown kth (−inf) always does.
     """
-    preference, price_sensitivity, recent = people
+    preference, price_sensitivity, recent, satiation = people
     theta = np.empty(preference.shape[1])
     for b in range(users.shape[0]):
         user = users[b]
@@ -436,23 +410,25 @@ def keep_best_values(people, items, users, entered, evicted, valid, kth):  # typ
         for f in range(theta.shape[0]):
             theta[f] = preference[user, f]
         rho = price_sensitivity[user]
-        if (newly_fatigued and _utility_before_fatigue(x, theta, rho, items) >= kth[user]) or (
-            released and _utility_before_fatigue(y, theta, rho, items) >= kth[user]
+        sat = satiation[user]
+        if (newly_fatigued and _before_fatigue(x, theta, rho, sat, items) >= kth[user]) or (
+            released and _before_fatigue(y, theta, rho, sat, items) >= kth[user]
         ):
             valid[user] = False
 
 
 @njit(cache=True, nogil=True)
 def next_sessions(  # type: ignore[no-untyped-def]
-    seed, users, times, session_count, activity, satisfaction, activity_satisfaction,
+    seed, users, times, session_count, activity, satisfaction, activity_satisfaction, lift,
     next_session, t_end, purpose,
 ):  # fmt: skip
     """Schedule each user's next session after the one at ``times`` (in place).
 
     Per user u: the session counter c_u grows by one, and the next session comes after an
-    exponential gap of rate λ_u exp(a·s_u) (activity λ, satisfaction s), drawn by inversion
+    exponential gap of rate λ_u exp(a·s_u) (activity λ, satisfaction s; times e^{ℓ_u} while
+    a campaign contact lifts it, :func:`bh.lifted_rate`), drawn by inversion
     from the keyed uniform U(u, c_u, 0, ``purpose``): gap = −log(1 − U) / (λ_u e^{a s_u}),
-    as :func:`~recarena.simulator.behaviour.exponential_from_uniform`. Returns the users
+    as :func:`bh.exponential_from_uniform`. Returns the users
     whose next session still falls at or before ``t_end`` (in ``users`` order).
     """
     again = np.empty(users.shape[0], dtype=np.int64)
@@ -461,11 +437,147 @@ def next_sessions(  # type: ignore[no-untyped-def]
         user = users[i]
         count = session_count[user] + 1
         session_count[user] = count
-        rate = activity[user] * math.exp(activity_satisfaction * satisfaction[user])
+        rate = bh.activity_rate(activity[user], activity_satisfaction, satisfaction[user])
+        rate = bh.lifted_rate(rate, lift[user])
         draw = uniform_one(seed, user, count, 0, purpose)
-        t = times[i] + -(1.0 / rate) * math.log1p(-draw)
+        t = times[i] + bh.exponential_from_uniform(draw, 1.0 / rate)
         next_session[user] = t
         if t <= t_end:
             again[n_again] = user
             n_again += 1
     return again[:n_again]
+
+
+# ---------------------------------------------------------------------- element-wise
+@njit(cache=True, nogil=True)
+def sigmoids(x):  # type: ignore[no-untyped-def]
+    """σ(x) element-wise (:func:`bh.sigmoid`), any shape."""
+    flat = x.ravel()
+    out = np.empty(flat.shape[0])
+    for i in range(flat.shape[0]):
+        out[i] = bh.sigmoid(flat[i])
+    return out.reshape(x.shape)
+
+
+@njit(cache=True, nogil=True)
+def exponential_draws(uniforms, means):  # type: ignore[no-untyped-def]
+    """−mean · log(1 − U) per row (:func:`bh.exponential_from_uniform`)."""
+    out = np.empty(uniforms.shape[0])
+    for i in range(uniforms.shape[0]):
+        out[i] = bh.exponential_from_uniform(uniforms[i], means[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def churn_probabilities(base_hazard, beta, satisfaction, dt, multiplier):  # type: ignore[no-untyped-def]
+    """P(churn within Δt) per user (:func:`bh.churn_probability`)."""
+    out = np.empty(satisfaction.shape[0])
+    for i in range(satisfaction.shape[0]):
+        out[i] = bh.churn_probability(base_hazard, beta, satisfaction[i], dt, multiplier[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def satisfaction_updates(satisfaction, relevance, rate, baseline):  # type: ignore[no-untyped-def]
+    """s ← (1 − η) s + η (r − r₀,u) per user (:func:`bh.update_satisfaction`)."""
+    out = np.empty(satisfaction.shape[0])
+    for i in range(satisfaction.shape[0]):
+        out[i] = bh.update_satisfaction(satisfaction[i], relevance[i], rate, baseline[i])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def activity_rates(activity, activity_satisfaction, satisfaction):  # type: ignore[no-untyped-def]
+    """λ_u e^{β_a s_u} per user (:func:`bh.activity_rate`)."""
+    out = np.empty(activity.shape[0])
+    for i in range(activity.shape[0]):
+        out[i] = bh.activity_rate(activity[i], activity_satisfaction, satisfaction[i])
+    return out
+
+
+# ---------------------------------------------------------------------- cascade
+@njit(cache=True, nogil=True)
+def cascade_click_probabilities(u, choice):  # type: ignore[no-untyped-def]
+    """(B, k) cascade slot probabilities (:func:`bh.cascade_slot_probabilities`)."""
+    out = np.empty(u.shape)
+    for b in range(u.shape[0]):
+        bh.cascade_slot_probabilities(out[b], u[b], choice)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def cascade_click_totals(u, choice):  # type: ignore[no-untyped-def]
+    """P(click) of each cascade row, summed as :func:`cascade_click_probabilities` sums it."""
+    out = np.empty(u.shape[0])
+    probabilities = np.empty(u.shape[1])
+    for b in range(u.shape[0]):
+        out[b] = bh.cascade_slot_probabilities(probabilities, u[b], choice)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def cascade_choices(u, choice, uniforms):  # type: ignore[no-untyped-def]
+    """Clicked slot of each cascade row (one uniform per slot), −1 for none."""
+    out = np.empty(u.shape[0], dtype=np.int64)
+    for b in range(u.shape[0]):
+        out[b] = bh.cascade_choice(u[b], choice, uniforms[b])
+    return out
+
+
+# ---------------------------------------------------------------------- long-term mechanisms
+@njit(cache=True, nogil=True)
+def consumed_relevances(clicked, quality, baseline, no_click_cost):  # type: ignore[no-untyped-def]
+    """r per session: q of the clicked item, or r₀,u − c₀ (:func:`bh.consumed_relevance`)."""
+    out = np.empty(clicked.shape[0])
+    for i in range(clicked.shape[0]):
+        item = clicked[i]
+        q = quality[item] if item >= 0 else 0.0
+        out[i] = bh.consumed_relevance(item >= 0, q, baseline[i], no_click_cost)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def consume(users, clicked, preference, vectors, rate, satiation, category):  # type: ignore[no-untyped-def]
+    """After each click (user u, item i), in place: interest evolution and satiation.
+
+    θ_u ← θ_u + ε (φ_i − θ_u) factor by factor (:func:`bh.interest_step`, when ε > 0) and
+    σ_{u, g_i} += 1 (when ``satiation`` has a column per category).
+    """
+    per_category = satiation.shape[1] > 1
+    for b in range(users.shape[0]):
+        user, item = users[b], clicked[b]
+        if rate > 0.0:
+            for f in range(preference.shape[1]):
+                preference[user, f] = bh.interest_step(
+                    np.float64(preference[user, f]), np.float64(vectors[item, f]), rate
+                )
+        if per_category:
+            satiation[user, category[item]] += 1.0
+
+
+@njit(cache=True, nogil=True)
+def decay(values, dt, half_life):  # type: ignore[no-untyped-def]
+    """x ← x · 2^{−Δt/h} in place, element-wise (:func:`bh.half_life_decay`), any shape."""
+    flat = values.reshape(-1)
+    for i in range(flat.shape[0]):
+        flat[i] = bh.half_life_decay(flat[i], dt, half_life)
+
+
+@njit(cache=True, nogil=True)
+def win_back_probabilities(hazard, multiplier, dt):  # type: ignore[no-untyped-def]
+    """P(return within Δt) per dormant user (:func:`bh.win_back_probability`)."""
+    out = np.empty(multiplier.shape[0])
+    for i in range(multiplier.shape[0]):
+        out[i] = bh.win_back_probability(hazard, multiplier[i], dt)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ou_drift(preference, mean, dt, reversion, sd, noise):  # type: ignore[no-untyped-def]
+    """θ ← OU step toward μ = θ(0), in place, every user and factor (:func:`bh.ou_step`)."""
+    for u in range(preference.shape[0]):
+        for f in range(preference.shape[1]):
+            preference[u, f] = bh.ou_step(
+                np.float64(preference[u, f]), np.float64(mean[u, f]), dt, reversion, sd,
+                np.float64(noise[u, f]),
+            )  # fmt: skip

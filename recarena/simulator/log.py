@@ -29,9 +29,12 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
     value the user would have brought uncontacted (the counterfactual response under the
     same common random number).
 ``lifecycle``
-    ``t, user, event`` (0 = arrival, 1 = churn).
+    ``t, user, event`` (0 = arrival, 1 = churn: the user goes dormant, 2 = return: a dormant
+    user comes back, only when ``behaviour.win_back_hazard`` > 0).
 ``snapshots``
-    Daily: ``t, active_users, mean_satisfaction, sessions, clicks, revenue``.
+    Daily: ``t, active_users, mean_satisfaction, sessions, clicks, revenue`` and
+    ``interest_entropy``, the mean over active users of the entropy of their interest over
+    item categories (:meth:`~recarena.simulator.user_model.UserModel.interest_entropy`).
 ``fits``
     ``t, seconds, rows``: each refit of the policy.
 
@@ -111,6 +114,7 @@ class Col:
     EVENT = "event"
     ACTIVE_USERS = "active_users"
     MEAN_SATISFACTION = "mean_satisfaction"
+    INTEREST_ENTROPY = "interest_entropy"
     SESSIONS = "sessions"
     CLICKS = "clicks"
     SECONDS = "seconds"
@@ -130,6 +134,9 @@ class Table:
 
 LIFECYCLE_ARRIVAL = 0
 LIFECYCLE_CHURN = 1
+LIFECYCLE_RETURN = 2
+#: Names of the lifecycle events, indexed by their codes (as the policies' History shows them).
+LIFECYCLE_EVENTS = ("arrival", "churn", "return")
 
 _f64, _f32, _i64, _i32, _i8, _bool = (
     pa.float64(),
@@ -221,7 +228,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     Table.LIFECYCLE: pa.schema([(Col.T, _f64), (Col.USER, _i64), (Col.EVENT, _i8)]),
     Table.SNAPSHOTS: pa.schema(
         [(Col.T, _f64), (Col.ACTIVE_USERS, _i64), (Col.MEAN_SATISFACTION, _f64),
-         (Col.SESSIONS, _i64), (Col.CLICKS, _i64), (Col.REVENUE, _f64)]
+         (Col.SESSIONS, _i64), (Col.CLICKS, _i64), (Col.REVENUE, _f64),
+         (Col.INTEREST_ENTROPY, _f64)]
     ),
     Table.FITS: pa.schema([(Col.T, _f64), (Col.SECONDS, _f64), (Col.ROWS, _i64)]),
 }  # fmt: skip

@@ -103,6 +103,9 @@ class PopulationParams(ClosedModel):
     response_type_feature_strength: float = Field(
         1.0, ge=0, le=100, description="how strongly observable features predict the response type"
     )
+    tolerance_sd: float = Field(
+        0.0, ge=0, le=10, description="sd of the per-user satisfaction baseline r₀,u = r₀ + sd·z_u"
+    )
 
     @field_validator("segment_shares")
     @classmethod
@@ -154,6 +157,19 @@ class CatalogueParams(ClosedModel):
         0.0, ge=0, le=100_000, description="items released per day (Poisson)"
     )
     description_words: int = Field(12, ge=1, le=200, description="words per description")
+    quality_logit_mean: float = Field(
+        0.0, ge=-20, le=20, description="mean of logit q_i (item quality)"
+    )
+    quality_logit_sd: float = Field(1.0, ge=0, le=10, description="sd of logit q_i")
+    clickbait_share: float = Field(
+        0.0, ge=0, le=1, description="share of clickbait items (high appeal, low quality)"
+    )
+    clickbait_appeal: float = Field(
+        2.0, ge=0, le=100, description="utility added to b_i of a clickbait item"
+    )
+    clickbait_quality: float = Field(
+        0.05, ge=0, le=1, description="quality q_i of a clickbait item"
+    )
 
     @model_validator(mode="after")
     def _margins(self) -> CatalogueParams:
@@ -192,6 +208,44 @@ class BehaviourParams(ClosedModel):
     activity_satisfaction: float = Field(1.0, ge=-10, le=10, description="β_a in λ_u exp(β_a s)")
     churn_base_hazard: float = Field(0.01, ge=0, le=10, description="h₀ per day")
     churn_satisfaction: float = Field(5.0, ge=0, le=100, description="β_s in h₀ exp(−β_s s)")
+    satisfaction_signal: Literal["relevance", "quality"] = Field(
+        "relevance",
+        description="what moves satisfaction: P(click) of the slate shown (relevance) or the "
+        "quality q_i of the item consumed (quality; no click costs no_click_cost)",
+    )
+    no_click_cost: float = Field(
+        0.05, ge=0, le=10, description="c₀: r = r₀,u − c₀ for a session without a click (quality)"
+    )
+    satisfaction_half_life: float | None = Field(
+        None,
+        gt=0,
+        le=100_000,
+        description="days for satisfaction to decay halfway to 0 (None = no decay)",
+    )
+    conversion_quality: float = Field(
+        0.0, ge=-100, le=100, description="γ_q in P(convert) = σ(α + γu + γ_q (q_i − ½))"
+    )
+    win_back_hazard: float = Field(
+        0.0,
+        ge=0,
+        le=10,
+        description="h_w per day: a churned (dormant) user returns (0 = churn is final)",
+    )
+    interest_rate: float = Field(
+        0.0, ge=0, le=1, description="ε in θ_u ← θ_u + ε (φ_i − θ_u) after consuming item i"
+    )
+    satiation: float = Field(
+        0.0, ge=0, le=100, description="κ_b: utility penalty per unit of category satiation"
+    )
+    satiation_half_life: float = Field(
+        7.0, gt=0, le=100_000, description="days for category satiation to recover halfway"
+    )
+    drift_reversion_days: float | None = Field(
+        None,
+        gt=0,
+        le=100_000,
+        description="τ of Ornstein–Uhlenbeck drift toward θ_u(0) (None = random walk)",
+    )
 
 
 class EligibilityRule(ClosedModel):
@@ -206,9 +260,12 @@ class OfferParams(ClosedModel):
     """A campaign offer.
 
     P0_uo = σ(a_o + w_o·x_u + shift_type); P1_uo = σ(a_o + w_o·x_u + shift_type + τ_uo),
-    a_o = logit(base_rate). τ_uo = effect + β_o·x_u for persuadables, −(effect + β_o·x_u) for
-    sleeping dogs, 0 for sure things and lost causes. ``value`` is the NPV earned when the
-    user responds; costs are subtracted for expected NPV.
+    a_o = logit(base_rate). ``cate: types``: τ_uo = effect + β_o·x_u for persuadables,
+    −(effect + β_o·x_u) for sleeping dogs, 0 for sure things and lost causes; ``linear`` and
+    ``nonlinear``: a continuous τ(x_u, ν_u) for everyone (see
+    :func:`recarena.simulator.campaigns.continuous_effect`). ``value`` is the NPV earned when
+    the user responds; costs are subtracted for expected NPV. A contact can also lift the
+    session surface for ``retention_days``: the conversion logit and the log visit rate.
     """
 
     name: str
@@ -228,6 +285,18 @@ class OfferParams(ClosedModel):
         30.0, ge=0, le=3650, description="how long the retention effect lasts"
     )
     eligibility: EligibilityRule | None = None
+    cate: Literal["types", "linear", "nonlinear"] = Field(
+        "types", description="treatment effect: by response type, or continuous τ(x, latent)"
+    )
+    cate_scale: float = Field(
+        1.0, ge=0, le=100, description="s: heterogeneity scale of a continuous τ (logit)"
+    )
+    session_conversion_lift: float = Field(
+        0.0, ge=-20, le=20, description="added to the conversion logit of a contacted user's clicks"
+    )
+    session_activity_lift: float = Field(
+        0.0, ge=-20, le=20, description="added to the log visit rate of a contacted user"
+    )
 
 
 class VariantParams(ClosedModel):

@@ -33,6 +33,9 @@ class SimState:
     retention_multiplier : (n,) float — churn-hazard multiplier from retention offers
     retention_until : (n,) float — when that multiplier expires
     variant_logit : (K,) float — current variant intercepts (switch at the shift day)
+    satiation : (n, G) float — per-category satiation σ_ug (one column when satiation is off)
+    conversion_lift, activity_lift : (n,) float — a contact's lift of the conversion logit
+        and of the log visit rate (campaign → session coupling), until ``lift_until``
     """
 
     t: float
@@ -46,10 +49,17 @@ class SimState:
     retention_multiplier: NDArray[np.float64]
     retention_until: NDArray[np.float64]
     variant_logit: NDArray[np.float64]
+    satiation: NDArray[np.float64]
+    conversion_lift: NDArray[np.float64]
+    activity_lift: NDArray[np.float64]
+    lift_until: NDArray[np.float64]
 
     @classmethod
-    def initial(cls, world: World, memory: int) -> SimState:
-        """State at t = 0: everyone alive and neutral, no sessions scheduled yet."""
+    def initial(cls, world: World, memory: int, satiation_columns: int = 1) -> SimState:
+        """State at t = 0: everyone alive and neutral, no sessions scheduled yet.
+
+        ``satiation_columns``: one per item category when satiation is on, else 1 (unused).
+        """
         n = world.n_users
         return cls(
             t=0.0,
@@ -63,6 +73,10 @@ class SimState:
             retention_multiplier=np.ones(n),
             retention_until=np.zeros(n),
             variant_logit=world.variants.logit.copy(),
+            satiation=np.zeros((n, satiation_columns)),
+            conversion_lift=np.zeros(n),
+            activity_lift=np.zeros(n),
+            lift_until=np.zeros(n),
         )
 
     def joined(self, world: World) -> NDArray[np.bool_]:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, special
 
+from recarena.simulator import kernels
 from recarena.simulator.params import WorldParams
 from recarena.typing import Float32Array, FloatArray, IntArray
 
@@ -34,12 +35,10 @@ __all__ = [
 ]
 
 
+#: sd of ν_u, the user's unobservable part of a continuous treatment effect.
+CATE_LATENT_SD = 0.5
 #: Latent campaign-response types, in the order of their integer codes.
 RESPONSE_TYPES = ("persuadable", "sure_thing", "lost_cause", "sleeping_dog")
-#: Logit shift of P0 for each response type (sure things respond anyway, lost causes never).
-_TYPE_SHIFT = np.array([0.0, 3.0, -3.0, 0.0])
-#: Sign of the treatment effect for each response type.
-_TYPE_EFFECT_SIGN = np.array([1.0, 0.0, 0.0, -1.0])
 
 
 @dataclass
@@ -56,6 +55,8 @@ class Users:
     price_sensitivity : (n,) float — ρ_u
     join_time : (n,) float — day the user arrives (0 for the initial population)
     response_type : (n,) int8 — index into :data:`RESPONSE_TYPES`
+    tolerance : (n,) float — offset of the user's satisfaction baseline, r₀,u = r₀ + tolerance
+    cate_latent : (n,) float — ν_u, the unobservable part of a continuous treatment effect
     """
 
     segment: IntArray
@@ -66,6 +67,15 @@ class Users:
     price_sensitivity: FloatArray
     join_time: FloatArray
     response_type: NDArray[np.int8]
+    tolerance: FloatArray = field(default_factory=lambda: np.zeros(0))
+    cate_latent: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        n = self.segment.shape[0]
+        if self.tolerance.shape[0] != n:  # not given: everyone at r₀
+            self.tolerance = np.zeros(n)
+        if self.cate_latent.shape[0] != n:
+            self.cate_latent = np.zeros(n)
 
     def __len__(self) -> int:
         return int(self.segment.shape[0])
@@ -84,6 +94,8 @@ class Items:
     margin : (m,) float in [0, 1]
     release_time : (m,) float — day the item goes on sale
     text : tuple of m descriptions
+    quality : (m,) float in [0, 1] — q_i, how good consuming the item turns out to be
+    clickbait : (m,) bool — high appeal (b_i raised), low quality
     """
 
     vector: Float32Array
@@ -93,6 +105,15 @@ class Items:
     margin: FloatArray
     release_time: FloatArray
     text: tuple[str, ...]
+    quality: FloatArray = field(default_factory=lambda: np.zeros(0))
+    clickbait: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __post_init__(self) -> None:
+        m = self.category.shape[0]
+        if self.quality.shape[0] != m:  # not given: every item of middling quality
+            self.quality = np.full(m, 0.5)
+        if self.clickbait.shape[0] != m:
+            self.clickbait = np.zeros(m, dtype=bool)
 
     def __len__(self) -> int:
         return int(self.category.shape[0])
@@ -104,6 +125,9 @@ class Offers:
 
     ``base_logit`` (O,), ``response_weights`` (O, F) and ``effect_weights`` (O, F) act on the
     encoded feature matrix; ``effect`` (O,) is the persuadable effect scale in logits.
+    ``cate`` names each offer's effect model (types, linear, nonlinear) and ``cate_scale``
+    its heterogeneity scale; the ``session_*_lift`` arrays couple a contact to the session
+    surface (see :mod:`recarena.simulator.campaigns`).
     """
 
     names: tuple[str, ...]
@@ -117,6 +141,18 @@ class Offers:
     retention_effect: FloatArray
     retention_days: FloatArray
     eligibility: tuple[tuple[int, float, float] | None, ...]
+    cate: tuple[str, ...] = ()
+    cate_scale: FloatArray = field(default_factory=lambda: np.zeros(0))
+    session_conversion_lift: FloatArray = field(default_factory=lambda: np.zeros(0))
+    session_activity_lift: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        if len(self.cate) != n:  # not given: effects by response type, no coupling
+            self.cate = ("types",) * n
+        for name in ("cate_scale", "session_conversion_lift", "session_activity_lift"):
+            if getattr(self, name).shape[0] != n:
+                setattr(self, name, np.zeros(n))
 
     def __len__(self) -> int:
         return len(self.names)
@@ -180,6 +216,8 @@ def _check_finite(world: World) -> None:
         "items.price": world.items.price,
         "items.margin": world.items.margin,
         "items.release_time": world.items.release_time,
+        "items.quality": world.items.quality,
+        "users.tolerance": world.users.tolerance,
     }
     for name, values in arrays.items():
         bad = ~np.isfinite(values)
@@ -292,6 +330,11 @@ def _generate_users(
     users.response_type = _calibrated_types(
         rng, features.astype(np.float64) @ type_weights, pop.response_types.as_list()
     )
+    # Drawn last, so that worlds without them keep every other draw.
+    if pop.tolerance_sd > 0:
+        users.tolerance = pop.tolerance_sd * rng.standard_normal(n)
+    if any(o.cate != "types" for o in params.offers):
+        users.cate_latent = CATE_LATENT_SD * rng.standard_normal(n)
     return users, features
 
 
@@ -358,7 +401,7 @@ def _generate_items(params: WorldParams, rng: np.random.Generator, horizon: floa
     vector = (centroids[category] + rng.normal(0.0, cat.item_noise, (m, cat.latent_dim))).astype(
         np.float32
     )
-    return Items(
+    items = Items(
         vector=vector,
         category=category.astype(np.int64),
         popularity=rng.normal(0.0, cat.popularity_sd, m),
@@ -367,6 +410,14 @@ def _generate_items(params: WorldParams, rng: np.random.Generator, horizon: floa
         release_time=release,
         text=_descriptions(rng, vector, category, cat.n_categories, cat.description_words),
     )
+    # q_i = σ(ζ_i), ζ_i ~ N(μ_q, σ_q²); a clickbait item has q_i = q_cb and b_i + Δ_cb.
+    # Quality and clickbait are drawn after everything else, so they never shift the draws of
+    # the attributes above (worlds from before they existed stay the same).
+    items.quality = kernels.sigmoids(rng.normal(cat.quality_logit_mean, cat.quality_logit_sd, m))
+    items.clickbait = rng.random(m) < cat.clickbait_share
+    items.quality[items.clickbait] = cat.clickbait_quality
+    items.popularity[items.clickbait] += cat.clickbait_appeal
+    return items
 
 
 def _generate_offers(params: WorldParams, rng: np.random.Generator, n_features: int) -> Offers:
@@ -398,6 +449,10 @@ def _generate_offers(params: WorldParams, rng: np.random.Generator, n_features: 
         retention_effect=np.array([o.retention_effect for o in offers], dtype=float),
         retention_days=np.array([o.retention_days for o in offers], dtype=float),
         eligibility=tuple(rules),
+        cate=tuple(o.cate for o in offers),
+        cate_scale=np.array([o.cate_scale for o in offers], dtype=float),
+        session_conversion_lift=np.array([o.session_conversion_lift for o in offers], dtype=float),
+        session_activity_lift=np.array([o.session_activity_lift for o in offers], dtype=float),
     )
 
 
@@ -469,34 +524,3 @@ def generate_world(params: WorldParams, seed: np.random.SeedSequence, horizon: f
         numeric_names=tuple(params.population.numeric_features),
         categorical_levels=dict(params.population.categorical_features),
     )
-
-
-def offer_logits(world: World, users: IntArray) -> tuple[FloatArray, FloatArray]:
-    """Untreated and treated response logits for every (user, offer), shape (B, O) each.
-
-    logit P0 = a_o + w_o·x_u + shift(type_u);  logit P1 = logit P0 + τ_uo,
-    τ_uo = sign(type_u) · (effect_o + β_o·x_u).
-    """
-    offers = world.offers
-    x = world.features[users].astype(np.float64)
-    types = world.users.response_type[users].astype(np.int64)
-    logit0 = offers.base_logit[None, :] + x @ offers.response_weights.T
-    logit0 = logit0 + _TYPE_SHIFT[types][:, None]
-    tau = _TYPE_EFFECT_SIGN[types][:, None] * (offers.effect[None, :] + x @ offers.effect_weights.T)
-    return logit0, logit0 + tau
-
-
-def retention_sign(world: World, users: IntArray) -> FloatArray:
-    """+1 for persuadables (contact lowers churn), −1 for sleeping dogs, 0 otherwise."""
-    return _TYPE_EFFECT_SIGN[world.users.response_type[users].astype(np.int64)]
-
-
-def offer_eligibility(world: World, users: IntArray) -> NDArray[np.bool_]:
-    """Boolean (B, O): offer o's eligibility rule holds for user u."""
-    out = np.ones((users.shape[0], len(world.offers)), dtype=bool)
-    for o, rule in enumerate(world.offers.eligibility):
-        if rule is not None:
-            col, lo, hi = rule
-            values = world.users.numeric[users, col]
-            out[:, o] = (values >= lo) & (values <= hi)
-    return out

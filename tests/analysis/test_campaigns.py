@@ -105,7 +105,8 @@ def test_uplift_section_end_to_end(tmp_path: Path) -> None:
     assert (fitted["pehe"] > 0).all() and (fitted["policy_regret"] >= 0).all()
     assert (fitted["qini"] > 0).all()  # better than random on the pilot
     curves = pd.read_csv(out / "metrics" / "uplift_qini_curves.csv")
-    assert {"oracle", "random", "t", "x"} <= set(curves["learner"])
+    # a curve per arm that targets by a score (named by the arm), plus the extra learner t
+    assert set(curves["learner"]) == {"oracle", "random", "x", "response", "t"}
     assert (out / "plots" / "uplift_qini_offer0.png").exists()
 
 

@@ -244,3 +244,70 @@ def test_recsys_loops_plot_exposure_concentration(tmp_path: Path) -> None:
     gini = daily.groupby(ARM)["exposure_gini"].mean()
     # Seeds 1–2, 50 items: random ≈ 0.10, the oracle (each user's own best slate) ≈ 0.67.
     assert gini["random"] < 0.2 < gini["oracle"], gini
+
+
+def test_summary_text_leads_with_the_headlines(results: Path) -> None:
+    from recarena.analysis.report import read_headlines, summary_text
+
+    report = write_report(results)
+    level, headlines = read_headlines(results)
+    assert level == 0.95
+    titles = [h.title for h in headlines]
+    assert titles[0] == "Long-term value per starting user and counterfactual regret"
+    assert titles[1].startswith("Key metrics per arm") and "pilot" in titles[1]
+    assert titles[2].startswith("Difference from random, paired by seed")
+    # a metric is not repeated: value in the first table, the rest in the second
+    assert not set(headlines[0].metrics) & set(headlines[1].metrics)
+    text = summary_text(results)
+    assert text.splitlines()[0] == "tiny: Two arms on a tiny world <for tests>."
+    assert "overrides" not in text
+    # ± is explained before the first table that uses it
+    legend = text.index("± half-width of its 95% confidence interval")
+    assert text.index("±") == legend and text.index("Key metrics per arm") > legend
+    page = report.read_text(encoding="utf-8")
+    assert page.index("Key metrics per arm") < page.index('id="fig-key_metrics"')
+
+
+def test_baseline_arm_picks_the_paired_reference(results: Path, tmp_path: Path) -> None:
+    from recarena.analysis.report import read_headlines
+
+    write_report(results, baseline="oracle")
+    paired = pd.read_csv(results / "metrics" / "paired_differences.csv")
+    assert set(paired[ARM]) == {"random"}
+    assert read_headlines(results)[1][2].title.startswith("Difference from oracle")
+    with pytest.raises(ValueError, match=r"'nope' is not an arm .*\['random', 'oracle'\]"):
+        write_report(results, baseline="nope")
+    write_report(results)  # back to the first arm for the other tests
+    assert set(pd.read_csv(results / "metrics" / "paired_differences.csv")[ARM]) == {"oracle"}
+
+
+def test_metrics_that_cannot_tell_arms_apart_are_hidden() -> None:
+    from recarena.analysis.report import varies
+
+    per_run = pd.DataFrame(
+        {
+            SEED: [1, 1, 2, 2],
+            ARM: ["a", "b", "a", "b"],
+            "zero": [0.0, 0.0, 0.0, 0.0],  # revenue on a banner surface
+            "same": [3.0, 3.0, 5.0, 5.0],  # equal across arms on each seed
+            "moves": [3.0, 3.5, 5.0, 5.0],
+            "undefined": [np.nan] * 4,
+        }
+    )
+    assert [m for m in ("zero", "same", "moves", "undefined") if varies(per_run, m)] == ["moves"]
+    assert varies(per_run[per_run[ARM] == "a"], "same")  # one arm: not all zero is enough
+
+
+def test_recorded_overrides_open_the_summary_and_the_report(results: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from recarena.analysis.report import summary_text
+
+    copy = shutil.copytree(results, tmp_path / "copy")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["overrides"] = ["schedule.days=5", "world.population.n_users=300"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    page = write_report(copy).read_text(encoding="utf-8")
+    line = "overrides: schedule.days=5, world.population.n_users=300"
+    assert summary_text(copy).splitlines()[2] == f"run with {line}"
+    assert page.index(f"Run with {line}") < page.index("Two arms on a tiny world")

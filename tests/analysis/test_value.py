@@ -83,7 +83,9 @@ def test_worst_slate_ranks_below_random_on_long_term_value(
     assert list(dict.fromkeys(summary[METRIC]))[:2] == [Metric.VALUE_CLICKS,
                                                         Metric.CF_REGRET_CLICKS]  # fmt: skip
     text = churning_world.summary_text()
-    assert text.splitlines()[0].split()[2] == Metric.VALUE_CLICKS
+    first = text.index("Long-term value per starting user and counterfactual regret")
+    assert first < text.index("Key metrics per arm")
+    assert text[first:].splitlines()[1].split()[2:4] == ["value:", "clicks/user"]
     means = summary[summary[METRIC] == Metric.VALUE_CLICKS].set_index(ARM)[MEAN]
     assert means["oracle"] > means["random"] > means["worst"]
 
@@ -91,7 +93,7 @@ def test_worst_slate_ranks_below_random_on_long_term_value(
 def test_report_first_table_is_long_term_value(churning_world: recarena.Results) -> None:
     page = churning_world.report_path.read_text(encoding="utf-8")
     first = page.index("<table")
-    assert page.index("Long-term value and counterfactual regret") < first
+    assert page.index("Long-term value per starting user and counterfactual regret") < first
     assert "long-term value (expected clicks / starting user)" in page[first : first + 3000]
     assert "only myopically optimal" in page
 

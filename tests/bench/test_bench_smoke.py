@@ -43,3 +43,14 @@ def test_bench_engine_quick(tmp_path: Path) -> None:
     for m in mem:
         assert m["decisions"] > 0
         assert 10e6 < m["peak_rss_bytes"] < 4e9
+
+
+@pytest.mark.benchmark
+def test_bench_mechanisms_quick(tmp_path: Path) -> None:
+    result, _ = run_quick("bench_mechanisms.py", tmp_path / "mechanisms_quick.json")
+    rows = result["rows"]
+    mechanisms = {r["mechanism"] for r in rows}
+    assert {"off", "all_on", "quality_satisfaction", "win_back", "drift_ou"} <= mechanisms
+    for r in rows:
+        assert r["decisions"] > 0 and r["cost_ratio"] > 0
+    assert all(r["cost_ratio"] == 1.0 for r in rows if r["mechanism"] == "off")

@@ -11,7 +11,7 @@ from recarena.policies.registry import PLUGINS_ENV
 
 @pytest.fixture(autouse=True)
 def _plugins_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The broken policies are plugins; plugins load only where allowed."""
+    """The broken policies below are plugins: code from outside recarena, allowed here."""
     monkeypatch.setenv(PLUGINS_ENV, "1")
 
 

@@ -122,7 +122,7 @@ def test_cli_basics(capsys: pytest.CaptureFixture[str]) -> None:
         assert "usage" in capsys.readouterr().out
 
 
-def test_python_api(tmp_path: Path) -> None:
+def test_python_api(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = recarena.run(SMALL, tmp_path / "api", seeds=[1], progress=False)
     summary = results.summary()
     assert set(summary["arm"]) == {"random", "popularity", "oracle"}
@@ -131,4 +131,10 @@ def test_python_api(tmp_path: Path) -> None:
     assert len(results.table(1, "oracle", "decisions")) > 0
     again = recarena.load(tmp_path / "api")
     assert again.summary().equals(summary)
-    assert main(["report", str(tmp_path / "api")]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "api"), "--baseline", "oracle"]) == 0
+    printed = capsys.readouterr().out
+    assert "Key metrics per arm" in printed and "Difference from oracle" not in printed  # 1 seed
+    assert printed.strip().endswith("report.html")
+    assert main(["report", str(tmp_path / "api"), "--baseline", "nope"]) == 2
+    assert "'nope' is not an arm; arms: random, popularity, oracle" in capsys.readouterr().err

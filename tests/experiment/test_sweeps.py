@@ -25,6 +25,7 @@ from recarena.experiment.loading import ScenarioError, scenario_from_dict
 from recarena.experiment.runner import ResourceLimitError, SweepError, run_scenario
 from recarena.experiment.schema import SweepConfig
 from recarena.experiment.sweep import apply_point, sample_points, set_path
+from recarena.policies import registry
 
 AB = {
     "kind": "ab_split",
@@ -298,7 +299,8 @@ def _flaky(tmp_path: Path, retries: int) -> Any:
     data["seeds"] = [1]
     data["sweep"]["parameters"] = data["sweep"]["parameters"][:1]
     data["executor"] = {"kind": "dask", "jobs": 2, "retries": retries}
-    return scenario_from_dict(data, allow_plugins=True)  # the flaky policy is a plugin
+    with registry.allow_plugins():
+        return _config(data)
 
 
 def test_dask_retries_a_failed_run_and_reports_it(

@@ -11,8 +11,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import recarena.gym
-from recarena.simulator.behaviour import sigmoid
-from recarena.simulator.world import offer_eligibility
+from recarena.simulator.campaigns import offer_eligibility
+from recarena.simulator.reference import reference_sigmoid as sigmoid
 
 IDS = list(recarena.gym.ENV_IDS)
 SMALL = {"population": {"n_users": 300}, "catalogue": {"n_items": 30}}

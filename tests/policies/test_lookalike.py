@@ -10,10 +10,10 @@ from recarena.contract import DecisionRequest, Surface
 from recarena.models.churn import ActivityLog, behaviour_aggregates, churn_sample
 from recarena.policies import registry
 from recarena.policies.campaigns.lookalike import LookalikePolicy, activity_log
+from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import simulate
-from recarena.simulator.world import offer_eligibility
 
 WORLD = WorldParams.model_validate(
     {

@@ -12,10 +12,10 @@ import pytest
 from recarena.contract import DecisionRequest, EnvironmentSpec, History, Surface
 from recarena.policies import registry
 from recarena.policies.campaigns.base import GROUP_PILOT, GROUP_TARGETED
+from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import build_world, simulate
-from recarena.simulator.world import offer_eligibility
 
 SLEEPING_DOGS = WorldParams.model_validate(
     {

@@ -9,13 +9,16 @@ import pytest
 from recarena.contract import FeedbackKind, Surface
 from recarena.numerics.counter_rng import Purpose, uniform
 from recarena.policies import registry
-from recarena.simulator import behaviour as bh
+from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import _PendingConversions, _time_order
 from recarena.simulator.log import Col
 from recarena.simulator.params import BehaviourParams, ScheduleParams
+from recarena.simulator.reference import (
+    reference_churn_probability,
+    reference_exponential_from_uniform,
+)
 from recarena.simulator.rng import RandomStreams
 from recarena.simulator.simulation import SimulationResult, simulate
-from recarena.simulator.world import offer_eligibility
 from tests.simulator.helpers import SEQUENCE, OfferToAll, RecordingPolicy, world_params
 
 PHASE = {
@@ -321,7 +324,7 @@ def _replay_user(
     times, sat, s, t, rate = [], [], 0.0, t0, rate0
     for counter in range(len(rewards) + 1):
         u = uniform(crn, user, counter, 0, Purpose.SESSION_GAP)
-        t = t + float(bh.exponential_from_uniform(u, 1.0 / rate))
+        t = t + float(reference_exponential_from_uniform(u, 1.0 / rate))
         times.append(t)
         if counter < len(rewards):
             s = (1 - b.satisfaction_rate) * s + b.satisfaction_rate * (
@@ -372,7 +375,7 @@ def test_sessions_satisfaction_and_churn_replay_from_their_equations() -> None:
             if world.users.join_time[user] > day:
                 continue
             s_day = sat[logged <= day][-1] if (logged <= day).any() else 0.0
-            p = bh.churn_probability(
+            p = reference_churn_probability(
                 b.churn_base_hazard, b.churn_satisfaction, np.array(s_day), 1.0
             )
             if uniform(crn, int(user), day, 0, Purpose.CHURN) < p:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from recarena.policies import registry
+from recarena.simulator.campaigns import offer_logits
 from recarena.simulator.log import LIFECYCLE_CHURN
 from recarena.simulator.params import ScheduleParams
 from recarena.simulator.simulation import simulate
-from recarena.simulator.world import offer_logits
 from tests.simulator.helpers import OfferToAll, world_params
 
 Z = 4.5
@@ -36,7 +36,7 @@ def test_slot_click_shares_match_the_choice_model(choice_model: str) -> None:
     )  # fmt: skip
     dec = res.log.frame("decisions")
     slates = np.stack(dec["slate"]).astype(np.int64)
-    probs = res.engine.oracle.slot_probabilities(dec["user"].to_numpy(), slates)
+    probs = res.engine.users.slot_probabilities(dec["user"].to_numpy(), slates)
     # The logged expected reward is P(any click) under the same model.
     np.testing.assert_allclose(dec["expected_reward"], probs.sum(axis=1), rtol=1e-6)
     position = dec["clicked_position"].to_numpy()
@@ -90,7 +90,7 @@ def test_conversions_match_the_conversion_probability() -> None:
     clicked = dec[(dec["click"] == 1) & (dec["t"] < 7.0)]  # delays of > 1 day: e^-10
     users = clicked["user"].to_numpy()
     items = clicked["clicked_item"].to_numpy(dtype=np.int64)[:, None]
-    u = res.engine.oracle.slate_utilities(users, items)[:, 0]
+    u = res.engine.users.slate_utilities(users, items)[:, 0]
     p = 1 / (1 + np.exp(-(-0.5 + 0.7 * u)))
     conv = res.log.frame("conversions")
     n_conv = float((conv["click_t"] < 7.0).sum())
@@ -168,7 +168,9 @@ def test_offer_responses_match_p0_and_p1() -> None:
     treated = camp["offer"].to_numpy() >= 0
     np.testing.assert_array_equal(about[treated], camp["offer"].to_numpy()[treated])
     # Oracle columns are the world's P1/P0 of the offer each row is about.
-    logit0, logit1 = offer_logits(res.world, users)
+    logit0, logit1 = offer_logits(
+        res.world.features[users], res.world.users.response_type[users], res.world.offers
+    )
     rows = np.arange(users.size)
     p1 = 1 / (1 + np.exp(-logit1[rows, about]))
     p0 = 1 / (1 + np.exp(-logit0[rows, about]))

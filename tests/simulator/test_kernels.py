@@ -1,4 +1,4 @@
-"""Compiled loops against the documented behaviour functions they implement."""
+"""Compiled loops against the reference formulas of the equations they apply."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ import numpy as np
 import pytest
 
 from recarena.numerics.counter_rng import Purpose, uniform
-from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
+from recarena.simulator.reference import (
+    reference_conversion_probability,
+    reference_exponential_from_uniform,
+)
 
 SEED = 4242
 
 
-@pytest.mark.parametrize("memory", [0, 3])
-def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(memory: int) -> None:
+@pytest.mark.parametrize(("memory", "quality_slope"), [(0, 0.0), (3, 0.0), (3, 4.0)])
+def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(
+    memory: int, quality_slope: float
+) -> None:
     rng = np.random.default_rng(0)
     n_users, n = 50, 40
     users = rng.permutation(n_users)[:n].astype(np.int64)  # each user once, as in a round
@@ -25,16 +30,21 @@ def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(memory: int) -
     ring0, pos0 = ring.copy(), pos.copy()
     intercept, slope, mean = -0.5, 0.8, 1.7
 
+    quality = rng.uniform(0, 1, 100)
+    lift = np.where(rng.random(n_users) < 0.3, 1.5, 0.0)  # campaign contacts lift some users
     delay, evicted = kernels.record_clicks(
-        np.uint64(SEED), users, counter, items, utility, ring, pos, memory, intercept, slope,
-        mean, np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY),
+        np.uint64(SEED), users, counter, items, utility, ring, pos, memory, quality, intercept,
+        lift, slope, quality_slope, mean, np.uint64(Purpose.CONVERSION),
+        np.uint64(Purpose.CONVERSION_DELAY),
     )  # fmt: skip
 
-    p = bh.conversion_probability(utility, intercept, slope)
+    p = reference_conversion_probability(
+        utility, intercept + lift[users], slope, quality[items], quality_slope
+    )
     buys = uniform(SEED, users, counter, 0, Purpose.CONVERSION) < p
     assert 0 < buys.sum() < n
     np.testing.assert_array_equal(~np.isnan(delay), buys)
-    expected = bh.exponential_from_uniform(
+    expected = reference_exponential_from_uniform(
         uniform(SEED, users, counter, 0, Purpose.CONVERSION_DELAY), mean
     )
     np.testing.assert_allclose(delay[buys], expected[buys], rtol=1e-14)
@@ -60,13 +70,14 @@ def test_next_sessions_draws_the_documented_gaps_and_returns_the_users_due_again
     satisfaction = rng.normal(0.0, 0.5, n_users)
     next_session = np.full(n_users, np.inf)
     counts0 = counts.copy()
+    lift = np.where(rng.random(n_users) < 0.3, 0.8, 0.0)  # campaign contacts lift some users
     again = kernels.next_sessions(
-        np.uint64(SEED), users, times, counts, activity, satisfaction, 0.7, next_session, 1.0,
-        np.uint64(Purpose.SESSION_GAP),
+        np.uint64(SEED), users, times, counts, activity, satisfaction, 0.7, lift, next_session,
+        1.0, np.uint64(Purpose.SESSION_GAP),
     )  # fmt: skip
     np.testing.assert_array_equal(counts[users], counts0[users] + 1)
-    rate = activity[users] * np.exp(0.7 * satisfaction[users])
-    gaps = bh.exponential_from_uniform(
+    rate = activity[users] * np.exp(0.7 * satisfaction[users]) * np.exp(lift[users])
+    gaps = reference_exponential_from_uniform(
         uniform(SEED, users, counts[users], 0, Purpose.SESSION_GAP), 1.0 / rate
     )
     np.testing.assert_allclose(next_session[users], times + gaps, rtol=1e-13)

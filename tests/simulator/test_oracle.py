@@ -10,13 +10,14 @@ import pytest
 
 from recarena.contract import Decision, DecisionRequest
 from recarena.policies import registry
-from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
-from recarena.simulator.oracle import BestValueCache, Oracle
+from recarena.simulator.campaigns import offer_eligibility, offer_probabilities
+from recarena.simulator.oracle import BestValueCache, OracleView
 from recarena.simulator.params import BehaviourParams, ScheduleParams, WorldParams
+from recarena.simulator.reference import reference_utilities
 from recarena.simulator.simulation import build_world, simulate
 from recarena.simulator.state import SimState
-from recarena.simulator.world import offer_eligibility
+from recarena.simulator.user_model import UserModel
 from tests.simulator.helpers import RecordingPolicy, world_params
 
 VARIANTS = [
@@ -77,10 +78,10 @@ def test_oracle_arm_has_zero_regret_on_variants_and_beats_baselines() -> None:
         assert frame["click"].sum() < oracle["click"].sum(), kind
 
 
-def _oracle(params: WorldParams, slate_size: int) -> Oracle:
+def _model(params: WorldParams, slate_size: int) -> UserModel:
     world = build_world(params, ScheduleParams(days=5), seed=2)
     state = SimState.initial(world, params.behaviour.fatigue_memory)
-    return Oracle(world, state, params.behaviour, slate_size)
+    return UserModel(world, state, params.behaviour, slate_size)
 
 
 @pytest.mark.parametrize(
@@ -95,33 +96,33 @@ def _oracle(params: WorldParams, slate_size: int) -> Oracle:
 def test_best_slate_is_best_by_brute_force(behaviour: dict[str, object]) -> None:
     """Enumerate every ordered slate of 3 out of the available items of a tiny catalogue."""
     params = world_params(6, 7, behaviour={**behaviour, "fatigue": 2.0, "fatigue_memory": 2})
-    oracle = _oracle(params, slate_size=3)
-    oracle.state.recent_items[:, 0] = [0, 3, -1, 5, 6, 2]  # some fatigue to respect
+    model = _model(params, slate_size=3)
+    model.state.recent_items[:, 0] = [0, 3, -1, 5, 6, 2]  # some fatigue to respect
     available = np.ones(7, dtype=bool)
     available[4] = False
     users = np.arange(6)
-    best, values = oracle.best_slates(users, available)
+    best, values = OracleView(model).best_slates(users, available)
     candidates = np.array(list(itertools.permutations(np.flatnonzero(available), 3)))
     for user in users:
         rows = np.full(len(candidates), user)
-        all_values = oracle.slate_click_probability(rows, candidates)
+        all_values = model.slate_click_probability(rows, candidates)
         assert values[user] == pytest.approx(all_values.max(), rel=1e-6)
         # The value is the slate's expected reward computed exactly as the engine does.
-        assert oracle.slate_click_probability(users[[user]], best[[user]])[0] == values[user]
+        assert model.slate_click_probability(users[[user]], best[[user]])[0] == values[user]
         assert available[best[user]].all() and len(set(best[user])) == 3
 
 
 def test_offer_oracle_formulas() -> None:
     params = world_params(50, 5, offers=OFFERS)
-    oracle = _oracle(params, slate_size=3)
+    model = _model(params, slate_size=3)
     users = np.arange(50)
-    p0, p1 = oracle.offer_probabilities(users)
+    p0, p1 = OracleView(model).offer_probabilities(users)
     assert ((p0 > 0) & (p0 < 1) & (p1 > 0) & (p1 < 1)).all()
-    np.testing.assert_allclose(oracle.offer_effects(users), p1 - p0)
+    np.testing.assert_array_equal((p0, p1), offer_probabilities(model.world, users))
     # P1 (value − conversion cost) − contact cost − P0 value
     margin = np.array([60.0 - 5.0, 120.0 - 10.0])
     np.testing.assert_allclose(
-        oracle.offer_incremental_npv(users),
+        OracleView(model).offer_incremental_npv(users),
         p1 * margin - np.array([1.0, 4.0]) - p0 * np.array([60.0, 120.0]),
     )
 
@@ -156,9 +157,9 @@ def test_oracle_campaign_policy_picks_the_best_eligible_offer_within_budget() ->
 
 def test_behaviour_params_are_shared_with_the_oracle() -> None:
     params = world_params(5, 5, behaviour={"choice_model": "cascade"})
-    oracle = _oracle(params, slate_size=4)
-    assert oracle.behaviour == BehaviourParams(choice_model="cascade")
-    assert oracle.examination.shape == (4,)
+    model = _model(params, slate_size=4)
+    assert model.behaviour == BehaviourParams(choice_model="cascade")
+    assert model.examination.shape == (4,)
 
 
 class _OracleProbe(RecordingPolicy):
@@ -209,18 +210,18 @@ def test_catalogue_smaller_than_the_slate(choice_model: str) -> None:
 
 def test_repeated_items_in_a_slate_count_once() -> None:
     params = world_params(4, 6, behaviour={"fatigue": 0.0})
-    oracle = _oracle(params, slate_size=4)
+    model = _model(params, slate_size=4)
     users = np.arange(4)
     distinct = np.array([[0, 1, 2, 3]] * 4)
     padded = np.array([[0, 1, 0, 0]] * 4)
-    u_distinct = oracle.slate_utilities(users, distinct)
-    u_padded = oracle.slate_utilities(users, padded)
+    u_distinct = model.slate_utilities(users, distinct)
+    u_padded = model.slate_utilities(users, padded)
     np.testing.assert_array_equal(u_padded[:, :2], u_distinct[:, :2])
     assert np.isneginf(u_padded[:, 2:]).all()
-    probs = oracle.slot_probabilities(users, padded)
+    probs = model.slot_probabilities(users, padded)
     np.testing.assert_array_equal(probs[:, 2:], 0.0)
     # The same two items without the copies: same P(click) as a slate with empty slots.
-    two = oracle._slot_probabilities(np.hstack([u_distinct[:, :2], np.full((4, 2), -np.inf)]))
+    two = model.utility_slot_probabilities(np.hstack([u_distinct[:, :2], np.full((4, 2), -np.inf)]))
     np.testing.assert_allclose(probs.sum(axis=1), two.sum(axis=1), rtol=1e-12)
 
 
@@ -228,42 +229,42 @@ def test_repeated_items_in_a_slate_count_once() -> None:
 def test_slate_utilities_are_the_catalogue_utilities_of_the_shown_items(fatigue: float) -> None:
     """The compiled per-slate pass computes the same formula as the catalogue matmul."""
     params = world_params(50, 30, behaviour={"fatigue": fatigue, "fatigue_memory": 3})
-    oracle = _oracle(params, slate_size=6)
+    model = _model(params, slate_size=6)
     rng = np.random.default_rng(4)
-    oracle.state.recent_items[:] = rng.integers(-1, 30, oracle.state.recent_items.shape)
+    model.state.recent_items[:] = rng.integers(-1, 30, model.state.recent_items.shape)
     users = rng.permutation(50)[:40]
     slates = np.stack([rng.permutation(30)[:6] for _ in users])
     available = np.ones(30, dtype=bool)
-    catalogue = oracle.catalogue_utilities(users, available)
+    catalogue = model.catalogue_utilities(users, available)
     expected = np.take_along_axis(catalogue, slates, axis=1)
-    np.testing.assert_array_equal(oracle.slate_utilities(users, slates), expected)
-    # Both are the documented formula (behaviour.utilities multiplies in float32).
-    world, state, b = oracle.world, oracle.state, oracle.behaviour
+    np.testing.assert_array_equal(model.slate_utilities(users, slates), expected)
+    # Both are the documented formula (in float64).
+    world, state, b = model.world, model.state, model.behaviour
     ring = state.recent_items[users]
     penalty = fatigue * (np.arange(30)[None, :, None] == ring[:, None, :]).any(axis=2)
-    formula = bh.utilities(
+    formula = reference_utilities(
         state.preference[users], world.items.vector, world.items.popularity,
         np.log(world.items.price), world.users.price_sensitivity[users],
         b.preference_weight, penalty,
     )  # fmt: skip
     np.testing.assert_allclose(catalogue, formula, rtol=0, atol=1e-5)
-    ring = oracle.state.recent_items[users]
+    ring = model.state.recent_items[users]
     assert (slates[:, :, None] == ring[:, None, :]).any(axis=2).any()  # fatigue is exercised
 
 
 def test_fused_mnl_sessions_equal_the_separate_steps_bit_for_bit() -> None:
     params = world_params(60, 25, behaviour={"fatigue": 0.8, "fatigue_memory": 4})
-    oracle = _oracle(params, slate_size=5)
+    model = _model(params, slate_size=5)
     rng = np.random.default_rng(9)
-    oracle.state.recent_items[:] = rng.integers(-1, 25, oracle.state.recent_items.shape)
+    model.state.recent_items[:] = rng.integers(-1, 25, model.state.recent_items.shape)
     users = rng.integers(0, 60, 500)
     slates = rng.integers(0, 25, (500, 5))  # with repeats: later copies are −inf
     draws = rng.random(500)
-    position, expected, clicked, utility = oracle.mnl_sessions(users, slates, draws)
-    u = oracle.slate_utilities(users, slates)
-    probs = oracle._slot_probabilities(u)
-    np.testing.assert_array_equal(position, bh.mnl_choice(probs, draws))
-    np.testing.assert_array_equal(expected, oracle._click_probability(u))
+    position, expected, clicked, utility = model.mnl_sessions(users, slates, draws)
+    u = model.slate_utilities(users, slates)
+    probs = model.utility_slot_probabilities(u)
+    np.testing.assert_array_equal(position, kernels.mnl_choice(probs, draws))
+    np.testing.assert_array_equal(expected, model.click_probability(u))
     np.testing.assert_allclose(expected, probs.sum(axis=1), rtol=1e-14)
     hit = position >= 0
     assert 0 < hit.sum() < 500
@@ -278,29 +279,29 @@ def test_best_values_from_a_shortlist_equal_the_best_slates(choice_model: str) -
     params = world_params(
         40, 30, behaviour={"choice_model": choice_model, "fatigue": 0.9, "fatigue_memory": 3}
     )
-    oracle = _oracle(params, slate_size=4)
+    model = _model(params, slate_size=4)
     rng = np.random.default_rng(2)
-    oracle.state.recent_items[:] = rng.integers(-1, 30, oracle.state.recent_items.shape)
+    model.state.recent_items[:] = rng.integers(-1, 30, model.state.recent_items.shape)
     users = np.arange(40)
     available = np.ones(30, dtype=bool)
-    _, best = oracle.best_slates(users, available)
-    shortlist = oracle.shortlist(users, available, 4 + 3).astype(np.int64)
-    np.testing.assert_array_equal(oracle.best_values_from(users, shortlist), best)
+    _, best = OracleView(model).best_slates(users, available)
+    shortlist = OracleView(model).shortlist(users, available, 4 + 3).astype(np.int64)
+    np.testing.assert_array_equal(OracleView(model).best_values_from(users, shortlist), best)
 
 
 def test_shortlist_is_the_top_items_by_utility_then_lower_id() -> None:
     params = world_params(30, 40, behaviour={"fatigue": 0.0})
-    oracle = _oracle(params, slate_size=5)
+    model = _model(params, slate_size=5)
     users = np.arange(30)
     available = np.ones(40, dtype=bool)
     available[[3, 17, 28]] = False
     # Items 10–13 copy item 9: exact ties, which the lower id must win.
-    oracle.world.items.popularity[10:14] = oracle.world.items.popularity[9]
-    oracle.world.items.vector[10:14] = oracle.world.items.vector[9]
-    oracle.world.items.price[10:14] = oracle.world.items.price[9]
-    oracle = _refresh(oracle)
-    u = oracle.catalogue_utilities(users, available)
-    top = oracle.shortlist(users, available, 8)
+    model.world.items.popularity[10:14] = model.world.items.popularity[9]
+    model.world.items.vector[10:14] = model.world.items.vector[9]
+    model.world.items.price[10:14] = model.world.items.price[9]
+    model = _refresh(model)
+    u = model.catalogue_utilities(users, available)
+    top = OracleView(model).shortlist(users, available, 8)
     for row in range(30):
         ids = np.flatnonzero(available)
         expected = ids[np.lexsort((ids, -u[row, ids]))][:8]
@@ -308,13 +309,13 @@ def test_shortlist_is_the_top_items_by_utility_then_lower_id() -> None:
     # Fewer available items than asked: padded with −1.
     few = np.zeros(40, dtype=bool)
     few[[5, 6]] = True
-    short = oracle.shortlist(users[:3], few, 4)
+    short = OracleView(model).shortlist(users[:3], few, 4)
     assert (short[:, 2:] == -1).all() and set(short[0, :2]) == {5, 6}
 
 
-def _refresh(oracle: Oracle) -> Oracle:
-    """A new oracle over the (edited) world, so cached item arrays are rebuilt."""
-    return Oracle(oracle.world, oracle.state, oracle.behaviour, oracle.slate_size)
+def _refresh(model: UserModel) -> UserModel:
+    """A new user model over the (edited) world, so cached item arrays are rebuilt."""
+    return UserModel(model.world, model.state, model.behaviour, model.slate_size)
 
 
 @pytest.mark.parametrize("choice_model", ["mnl", "cascade"])
@@ -324,9 +325,9 @@ def test_cached_best_values_follow_ring_changes_and_equal_the_best_slates(
     params = world_params(
         60, 40, behaviour={"choice_model": choice_model, "fatigue": 1.1, "fatigue_memory": 3}
     )
-    oracle = _oracle(params, slate_size=5)
+    model = _model(params, slate_size=5)
     rng = np.random.default_rng(8)
-    ring = oracle.state.recent_items
+    ring = model.state.recent_items
     available = np.ones(40, dtype=bool)
     cache = BestValueCache.empty(60, 5 + 3)
     users = rng.permutation(60)[:45]
@@ -337,8 +338,8 @@ def test_cached_best_values_follow_ring_changes_and_equal_the_best_slates(
         if step == 2:  # a release: every shortlist is recomputed
             available[[7, 19]] = False
             cache.clear()
-        values = oracle.best_values(users, available, cache)
-        np.testing.assert_array_equal(values, oracle.best_slates(users, available)[1])
+        values = OracleView(model).best_values(users, available, cache)
+        np.testing.assert_array_equal(values, OracleView(model).best_slates(users, available)[1])
     assert cache.valid[users].all() and (cache.shortlist[users, 0] >= 0).all()
 
 
@@ -346,27 +347,27 @@ def test_cached_best_values_follow_ring_changes_and_equal_the_best_slates(
 def test_a_cached_best_value_that_stays_valid_after_clicks_is_still_exact(memory: int) -> None:
     """The invalidation rule never keeps a value the clicks changed (checked to the bit)."""
     params = world_params(80, 30, behaviour={"fatigue": 0.7, "fatigue_memory": memory})
-    oracle = _oracle(params, slate_size=4)
+    model = _model(params, slate_size=4)
     available = np.ones(30, dtype=bool)
     cache = BestValueCache.empty(80, 4 + memory)
     users = np.arange(80)
     rng = np.random.default_rng(21)
     kept = changed = 0
     for _ in range(25):
-        oracle.best_values(users, available, cache)
+        OracleView(model).best_values(users, available, cache)
         clicked_users = np.sort(rng.permutation(80)[:30])
         # Half the clicks on a user's best items (they move the value), half anywhere.
-        best = oracle.best_slates(clicked_users, available)[0]
+        best = OracleView(model).best_slates(clicked_users, available)[0]
         items = np.where(rng.random(30) < 0.5, best[np.arange(30), rng.integers(0, 4, 30)],
                          rng.integers(0, 30, 30))  # fmt: skip
-        before = oracle.best_slates(clicked_users, available)[1]
+        before = OracleView(model).best_slates(clicked_users, available)[1]
         _, evicted = kernels.record_clicks(
             np.uint64(1), clicked_users, np.zeros(30, dtype=np.int32), items, np.zeros(30),
-            oracle.state.recent_items, oracle.state.recent_pos, memory, 0.0, 1.0, 1.0,
-            np.uint64(4), np.uint64(5),
+            model.state.recent_items, model.state.recent_pos, memory, np.zeros(30), 0.0,
+            np.zeros(model.world.n_users), 1.0, 0.0, 1.0, np.uint64(4), np.uint64(5),
         )  # fmt: skip
-        oracle.keep_best_values(clicked_users, items, evicted, cache)
-        after = oracle.best_slates(clicked_users, available)[1]
+        OracleView(model).keep_best_values(clicked_users, items, evicted, cache)
+        after = OracleView(model).best_slates(clicked_users, available)[1]
         still = cache.valid[clicked_users]
         np.testing.assert_array_equal(cache.value[clicked_users][still], after[still])
         kept += int(still.sum())

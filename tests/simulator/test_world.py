@@ -9,14 +9,7 @@ from scipy import stats
 from recarena.simulator.params import ScheduleParams
 from recarena.simulator.rng import RandomStreams
 from recarena.simulator.simulation import build_world
-from recarena.simulator.world import (
-    RESPONSE_TYPES,
-    World,
-    generate_world,
-    offer_eligibility,
-    offer_logits,
-    retention_sign,
-)
+from recarena.simulator.world import RESPONSE_TYPES, World, generate_world
 from tests.simulator.helpers import world_params
 
 OFFERS = [
@@ -152,39 +145,6 @@ def test_arrival_and_release_counts_are_poisson() -> None:
 def test_no_arrivals_when_rate_is_zero() -> None:
     w = _world(1, population={"arrivals_per_day": 0.0})
     assert w.n_users == 300 and (w.users.join_time == 0).all()
-
-
-def test_offer_logits_follow_response_types() -> None:
-    w = _world(7, n_users=2000, offers=OFFERS)
-    users = np.arange(w.n_users)
-    logit0, logit1 = offer_logits(w, users)
-    tau = logit1 - logit0
-    types = w.users.response_type
-    # Offer 0 has no effect heterogeneity: τ = +effect, 0, 0, −effect by type.
-    np.testing.assert_allclose(tau[types == 0, 0], 1.0)
-    np.testing.assert_allclose(tau[types == 1], 0.0)
-    np.testing.assert_allclose(tau[types == 2], 0.0)
-    np.testing.assert_allclose(tau[types == 3, 0], -1.0)
-    # Offer 1: τ = ±(effect + β·x), heterogeneous, mirrored between the two types.
-    x = w.features.astype(float)
-    scale = w.offers.effect[1] + x @ w.offers.effect_weights[1]
-    sign = np.array([1.0, 0.0, 0.0, -1.0])[types]
-    np.testing.assert_allclose(tau[:, 1], sign * scale, atol=1e-9)
-    assert np.std(tau[types == 0, 1]) > 0.05
-    # Sure things respond without the offer far more often than lost causes.
-    p0 = 1 / (1 + np.exp(-logit0))
-    assert p0[types == 1].mean() > 0.3 > 0.01 > p0[types == 2].mean()
-    np.testing.assert_array_equal(retention_sign(w, users), np.array([1, 0, 0, -1])[types])
-
-
-def test_offer_eligibility_rule() -> None:
-    w = _world(7, offers=OFFERS)
-    users = np.arange(w.n_users)
-    mask = offer_eligibility(w, users)
-    age = w.users.numeric[:, 0]
-    assert mask[:, 0].all()
-    np.testing.assert_array_equal(mask[:, 1], (age >= -0.5) & (age <= 1.0))
-    assert 0 < mask[:, 1].sum() < w.n_users
 
 
 def test_world_from_arrays_rejects_nan() -> None:

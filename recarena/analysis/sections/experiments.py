@@ -45,6 +45,7 @@ from recarena.analysis.experiments import (
     analyse_experiments,
 )
 from recarena.analysis.report import (
+    Headline,
     ReportContext,
     Section,
     SectionOutput,
@@ -114,8 +115,7 @@ def regret_plot(
     ax.plot(t[keep], constant * np.log(n.to_numpy(dtype=np.float64)[keep]), color="black",
             linestyle="--", linewidth=1.2,
             label=f"Lai–Robbins C·ln n(t), C = {constant:.3g}")  # fmt: skip
-    ax.legend(fontsize="small", title_fontsize="small", loc="best",
-              title=f"line: mean over seeds; band: {level:.0%} CI")  # fmt: skip
+    plots.outside_legend(ax, title=f"line: mean over seeds; band: {level:.0%} CI")
     return fig
 
 
@@ -145,7 +145,7 @@ def allocation_plot(allocation: pd.DataFrame, names: Mapping[str, Sequence[str]]
         ax.set_title(arm, fontsize="medium")
         ax.set_xlabel("day")
         ax.set_ylabel("share of decisions")
-        ax.legend(fontsize="x-small", loc="lower left")
+        plots.legend_below(ax)
     if not arms:
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no allocation data", ha="center", va="center", transform=ax.transAxes)
@@ -181,7 +181,7 @@ def pvalue_plot(trajectories: pd.DataFrame, runs: pd.DataFrame) -> Figure:
                 level = 2.0 * special.ndtr(-level)
             ax.step(first[Col.T], level, where="mid", color="black", linestyle="--",
                     linewidth=1.0, label="rejection level")  # fmt: skip
-            ax.legend(fontsize="x-small", loc="lower left")
+            plots.legend_below(ax)
         ax.set_yscale("log")
         ax.set_title(f"{arm} ({info['test']})", fontsize="medium")
         ax.set_xlabel("time of look (days)")
@@ -211,7 +211,7 @@ def confidence_sequence_plot(trajectories: pd.DataFrame, runs: pd.DataFrame) -> 
             if math.isfinite(truth):
                 ax.axhline(truth, color="black", linestyle="--", linewidth=1.0,
                            label=f"true difference {truth:.4f}")  # fmt: skip
-                ax.legend(fontsize="x-small", loc="upper right")
+                plots.legend_below(ax)
         ax.axhline(0.0, color="grey", linewidth=0.8)
         ax.set_title(arm, fontsize="medium")
         ax.set_xlabel("time of look (days)")
@@ -258,6 +258,70 @@ def _fpr_summary(fpr: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({ARM: fpr[ARM], METRIC: fpr["rule"] + " · per " + fpr["unit"],
                          MEAN: fpr["fpr"], CI_LOW: fpr["ci_low"], CI_HIGH: fpr["ci_high"],
                          N_SEEDS: fpr["runs"]})  # fmt: skip
+
+
+def _winners(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per A/B arm: the variant its test picked most often over seeds, with the count
+    (``no winner`` when the test never rejected)."""
+    ab = runs[runs["kind"] == AB_KIND]
+    rows = []
+    for arm, part in ab.groupby(ARM, sort=False):
+        names = part["winner_name"].where(part["significant"].astype(bool)).dropna()
+        if names.empty:
+            rows.append({ARM: arm, "winner": f"no winner (0/{len(part)} seeds)"})
+            continue
+        counts = names.astype(str).value_counts()
+        rows.append({ARM: arm, "winner": f"{counts.index[0]} ({counts.iloc[0]}/{len(part)} seeds)"})
+    return pd.DataFrame(rows, columns=[ARM, "winner"])
+
+
+def headlines(ctx: ReportContext, analysis: ExperimentAnalysis) -> list[Headline]:
+    """The answer of an experiments scenario: each A/A rule's false-positive rate, and for
+    arms that face a real difference, how often they end on the best variant."""
+    out = []
+    fpr = analysis.false_positive_rates()
+    if len(fpr):
+        units = list(dict.fromkeys(fpr["unit"]))
+        rates = pd.DataFrame({"rule": fpr[ARM] + ": " + fpr["rule"],
+                              METRIC: "fpr_" + fpr["unit"], MEAN: fpr["fpr"],
+                              CI_LOW: fpr["ci_low"], CI_HIGH: fpr["ci_high"],
+                              N_SEEDS: fpr["runs"]})  # fmt: skip
+        metrics = [f"fpr_{unit}" for unit in units]
+        out.append(
+            Headline(
+                title="A/A false-positive rate of each rule (share of null runs that declared "
+                "a difference)",
+                summary=rates,
+                metrics=metrics,
+                labels={m: f"false-positive rate, per {m[4:]}" for m in metrics},
+                short={m: f"FPR per {m[4:]}" for m in metrics},
+                by="rule",
+                note=f"Compare with the nominal α; intervals are exact {ctx.level:.0%} "
+                "Clopper–Pearson intervals over runs. Per user is the randomisation unit; per "
+                "session treats every session as independent.",
+                exact=metrics,
+            )
+        )
+    summary = _long_summary(ctx, analysis)
+    scored = summary[(summary[METRIC] == "p_correct") & summary[MEAN].notna()]
+    if len(scored):
+        arms = list(scored[ARM])
+        metrics = ["p_correct", "share_on_best", "rejected_share", "time_to_decision"]
+        winners = _winners(analysis.runs)
+        out.append(
+            Headline(
+                title="Which arm ends on the best variant, and how often it is right",
+                summary=summary[summary[ARM].isin(arms)],
+                metrics=[m for m in metrics if (summary[METRIC] == m).any()],
+                labels=LABELS,
+                extra=winners if len(winners) else None,
+                note="winner: the variant an A/B test picked most often; P(correct): the A/B "
+                "winner, or the option a bandit served most on the last day, is the truly "
+                "best variant.",
+                exact=["p_correct"],
+            )
+        )
+    return out
 
 
 def _health_html(ab: pd.DataFrame) -> str:
@@ -344,29 +408,46 @@ def build(ctx: ReportContext) -> SectionOutput | None:
         body.append(html_table(ab[keep]) + "</details>")
     means = bernoulli_means(ctx.results.scenario, ctx.horizon)
     kw: dict[str, Any] = {"colors": ctx.colors, "level": level}
-    figures: dict[str, Figure] = {"experiments_regret_logt": regret_plot(ctx.curves, means, **kw)}
-    captions = {
-        "experiments_regret_logt": "Cumulative pseudo-regret on a log-time axis"
-        + (" with the Lai–Robbins asymptote C·ln n(t) for these Bernoulli arms."
-           if means is not None else " (no asymptote: the arms are not plain Bernoulli arms).")
-    }  # fmt: skip
+    figures: dict[str, Figure] = {}
+    captions: dict[str, str] = {}
+    if ctx.varies(Metric.TOTAL_REGRET):  # all zero on an A/A test: nothing to learn
+        figures["experiments_regret_logt"] = regret_plot(ctx.curves, means, **kw)
+        captions["experiments_regret_logt"] = (
+            "Cumulative pseudo-regret on a log-time axis: lower is better; a learner's line "
+            "bends to the slope of "
+            + ("the Lai–Robbins asymptote C·ln n(t), the least any consistent policy can "
+               "lose on these Bernoulli arms." if means is not None
+               else "log t once it has found the best option (no asymptote: the arms are not "
+               "plain Bernoulli arms).")
+        )  # fmt: skip
     figures["experiments_allocation"] = allocation_plot(analysis.allocation, analysis.option_names)
-    captions["experiments_allocation"] = "Share of decisions served by each option per day."
-    if len(analysis.share_on_best):
+    captions["experiments_allocation"] = (
+        "Share of decisions served by each option per day: an arm that learns moves its "
+        "traffic onto one option; an A/B split stays even until its test decides."
+    )
+    share = analysis.share_on_best
+    if len(share) and share[SHARE_ON_BEST].nunique() > 1:  # constant 1 when all are equal
         figures["experiments_share_on_best"] = plots.band_plot(
-            band(analysis.share_on_best, DAY, SHARE_ON_BEST, ARM, level, bounds=(0.0, 1.0)), DAY,
+            band(share, DAY, SHARE_ON_BEST, ARM, level, bounds=(0.0, 1.0)), DAY,
             title="Share of traffic on the best variant", xlabel="day",
             ylabel="share of decisions on the oracle's best action", **kw,
         )  # fmt: skip
-        captions["experiments_share_on_best"] = "Per day, decisions on the oracle's best action."
+        captions["experiments_share_on_best"] = (
+            "Per day, the share of decisions on the oracle's best action: the arm whose line "
+            "reaches 1 first exploits the best variant soonest."
+        )
     if len(analysis.trajectories):
         figures["experiments_pvalues"] = pvalue_plot(analysis.trajectories, analysis.runs)
         figures["experiments_confidence_sequences"] = confidence_sequence_plot(
             analysis.trajectories, analysis.runs
         )
-        captions["experiments_pvalues"] = "p-value of each A/B test at each look, per seed."
+        captions["experiments_pvalues"] = (
+            "p-value of each A/B test at each look, per seed: a line that dips below its "
+            "boundary is a rejection; peeking at a fixed-horizon p-value crosses α too often."
+        )
         captions["experiments_confidence_sequences"] = (
-            "Always-valid confidence sequences of the first treatment's difference, per seed."
+            "Always-valid confidence sequences of the first treatment's difference, per seed: "
+            "they shrink over time, and a band that leaves 0 is a valid decision."
         )
     tables = {
         "experiments_runs": analysis.runs,
@@ -378,7 +459,13 @@ def build(ctx: ReportContext) -> SectionOutput | None:
         tables["experiments_fpr"] = fpr
     if len(analysis.trajectories):
         tables["experiments_trajectories"] = analysis.trajectories
-    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+    return SectionOutput(
+        html="".join(body),
+        tables=tables,
+        figures=figures,
+        captions=captions,
+        headlines=headlines(ctx, analysis),
+    )
 
 
 SECTION = Section(TITLE, build)

@@ -5,7 +5,8 @@ applies when the scenario asks for it under ``analysis:`` (typed options in
 :mod:`recarena.analysis.options`) — it is skipped otherwise::
 
     analysis:
-      segmentation: {reference_arm: popularity, rfm_bins: 5, n_init: 10, rules: [...]}
+      segmentation: {reference_arm: popularity, rfm_bins: 5, n_init: 10, rules: [...],
+                     from_campaign: 1}
       uplift: {from_campaign: 1, learners: [s, t, x, class_transformation], folds: 4,
                budget_fraction: 0.3, base_model: logistic, baseline_arm: response_model}
       nba: {from_campaign: 1, baseline_arm: probability}
@@ -20,7 +21,7 @@ interval (:func:`recarena.analysis.stats.summarise`).
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -29,8 +30,13 @@ from matplotlib.figure import Figure
 
 from recarena.analysis import campaigns as ca
 from recarena.analysis import plots
-from recarena.analysis.options import CampaignOutcomeOptions
+from recarena.analysis.options import (
+    CampaignOutcomeOptions,
+    SegmentationOptions,
+    UpliftOptions,
+)
 from recarena.analysis.report import (
+    Headline,
     ReportContext,
     Section,
     SectionOutput,
@@ -38,7 +44,7 @@ from recarena.analysis.report import (
     summary_html,
 )
 from recarena.analysis.segmentation import segmentation_analysis
-from recarena.analysis.stats import ARM, SEED, mean_ci, summarise
+from recarena.analysis.stats import ARM, SEED, mean_ci, paired_differences, summarise
 
 __all__ = ["SECTIONS"]
 
@@ -52,6 +58,15 @@ OUTCOME_LABELS: dict[str, str] = {
     "expected_incremental_npv": "expected incremental NPV (currency)",
     "realised_incremental_npv": "realised incremental NPV (currency)",
     "realised_npv": "realised campaign NPV, all rows (currency)",
+}
+SHORT_OUTCOME_LABELS: dict[str, str] = {
+    "contacts": "contacts",
+    "true_incremental_conversions": "true incr. conversions",
+    "oracle_incremental_conversions": "oracle incr. conversions",
+    "regret_conversions": "regret (conversions)",
+    "expected_incremental_npv": "E[incr. NPV]",
+    "realised_incremental_npv": "realised incr. NPV",
+    "realised_npv": "realised NPV",
 }
 LEARNER_LABELS: dict[str, str] = {
     "qini": "Qini coefficient (÷ perfect)",
@@ -141,7 +156,8 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
     }
     captions = {
         "segmentation_agreement": "ARI and NMI of each segmentation against the "
-        "simulator's latent segments, mean over seeds."
+        "simulator's latent segments: the taller the bar, the closer the method comes to "
+        "the segments that really drive behaviour (0 = chance)."
     }
     body = [
         summary_html(summary, ["ari", "nmi"], by="method", labels=labels, level=ctx.level),
@@ -166,7 +182,10 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
         )
         grid = result.rf_grid()
         figures["rfm_grid"] = _heatmap(grid, "Users per R and F score", "F score", "R score")
-        captions["rfm_grid"] = "Users per recency (rows, high = recent) and frequency score."
+        captions["rfm_grid"] = (
+            "Users per recency (rows, high = recent) and frequency score: bright cells are "
+            "where the customer base sits; the top-right cell holds the best customers."
+        )
     if len(result.profiles):
         profiles = result.profiles.reset_index()
         tables["segment_profiles"] = profiles
@@ -191,11 +210,80 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
                 "segment",
                 fmt="{:.2f}",
             )
-            captions["segment_profiles"] = "Mean numeric feature per k-means segment."
-    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+            captions["segment_profiles"] = (
+                "Mean numeric feature per k-means segment: a column whose colour changes "
+                "from row to row is a feature that separates the segments."
+            )
+    headlines = _segment_offer_headlines(ctx, options)
+    headline = Headline(
+        title="How well each segmentation recovers the latent segments",
+        summary=summary,
+        metrics=["ari", "nmi"],
+        labels=labels,
+        by="method",
+        note="0 = chance agreement, 1 = the latent segments exactly.",
+    )
+    return SectionOutput(
+        html="".join(body), tables=tables, figures=figures, captions=captions,
+        headlines=[headline, *headlines],
+    )  # fmt: skip
+
+
+def _segment_offer_headlines(ctx: ReportContext, options: SegmentationOptions) -> list[Headline]:
+    """With ``from_campaign``: the segment offers on the campaigns after the pilot."""
+    if options.from_campaign is None:
+        return []
+    start = options.from_campaign
+    outcomes = ca.campaign_outcomes(ctx.results, start)
+    if len(outcomes) == 0 or outcomes["contacts"].isna().all():
+        return []
+    baseline = str(options.baseline_arm or ctx.baseline)
+    metrics = ["contacts", "true_incremental_conversions", "expected_incremental_npv",
+               "realised_incremental_npv"]  # fmt: skip
+    paired = ["expected_incremental_npv", "realised_incremental_npv"]
+    return _campaign_headlines(ctx, outcomes, start, metrics, paired, baseline)
 
 
 # ------------------------------------------------------------------------------ uplift
+def _campaign_headlines(
+    ctx: ReportContext,
+    outcomes: pd.DataFrame,
+    start: int,
+    metrics: Sequence[str],
+    paired: Sequence[str],
+    baseline: str,
+) -> list[Headline]:
+    """The evaluated campaigns (index ≥ ``start``, the pilot excluded) per arm, and the
+    ``paired`` metrics' differences from ``baseline`` on the same seed."""
+    pilot = (
+        "after the randomised pilot (campaign 0 excluded)" if start == 1
+        else f"after the {start} randomised pilots (campaigns 0–{start - 1} excluded)"
+    )  # fmt: skip
+    shown = [m for m in metrics if outcomes[m].notna().any() and (outcomes[m] != 0).any()]
+    out = [
+        Headline(
+            title=f"Evaluated campaigns per arm, {pilot}",
+            summary=summarise(outcomes, by=ARM, metrics=shown, level=ctx.level),
+            metrics=shown,
+            labels=OUTCOME_LABELS,
+            short=SHORT_OUTCOME_LABELS,
+        )
+    ]
+    if baseline in set(outcomes[ARM]) and len(ctx.results.seeds) > 1:
+        out.append(
+            Headline(
+                title=f"Evaluated campaigns: difference from {baseline}, paired by seed",
+                summary=paired_differences(
+                    outcomes, baseline, metrics=list(paired), level=ctx.level
+                ),
+                metrics=list(paired),
+                labels=OUTCOME_LABELS,
+                short=SHORT_OUTCOME_LABELS,
+            )
+        )
+    return out
+
+
 def _outcome_html(
     ctx: ReportContext, outcomes: pd.DataFrame, metrics: Sequence[str]
 ) -> tuple[str, Figure]:
@@ -211,19 +299,44 @@ def _outcome_html(
     return summary_html(summary, list(metrics), labels=OUTCOME_LABELS, level=ctx.level), fig
 
 
-def _qini_figure(curves: pd.DataFrame, offer: int) -> Figure:
-    fig = plots.new_figure()
+def _scorers(scenario: Mapping[str, Any], options: UpliftOptions) -> dict[str, tuple[str, str]]:
+    """What to draw Qini curves of, ``name → (learner, base model)``: every arm that targets by
+    a fitted score (an ``uplift`` policy other than ``random``), named by the arm, then each
+    code of the ``learners`` option on ``base_model`` that no arm already fits."""
+    scorers: dict[str, tuple[str, str]] = {}
+    for arm in scenario.get("arms") or []:
+        policy = arm.get("campaign_policy") or arm.get("policy") or {}
+        learner = str(policy.get("learner", "x"))
+        if policy.get("kind") == "uplift" and learner != "random":
+            scorers[str(arm["name"])] = (learner, str(policy.get("base_model", "logistic")))
+    base = str(options.base_model)
+    # The learners option adds curves; left unset, it adds the default set only when no arm
+    # fits a score of its own.
+    codes = options.learners if "learners" in options.model_fields_set or not scorers else []
+    for code in codes:
+        if (str(code), base) not in scorers.values():
+            scorers[str(code)] = (str(code), base)
+    return scorers
+
+
+def _qini_figure(curves: pd.DataFrame, offer: int, colors: plots.Colors) -> Figure:
+    fig = plots.new_figure(width=8.4)
     ax = fig.add_subplot()
     part = curves[curves["offer"] == offer]
+    labels = {"oracle": "oracle (ranks by the true effect)", "random": "random targeting"}
     for name, g in part.groupby("learner", sort=False):
         mean = g.groupby("u")["qini"].mean()
-        style = {"oracle": "k--", "random": "k:"}.get(str(name), "-")
-        ax.plot(mean.index, mean.to_numpy(), style, label=str(name))
+        key = str(name)
+        if key in labels:
+            ax.plot(mean.index, mean.to_numpy(), "k--" if key == "oracle" else "k:",
+                    label=labels[key])  # fmt: skip
+        else:
+            ax.plot(mean.index, mean.to_numpy(), color=colors.get(key), label=key)
     ax.set_xlabel("fraction of users targeted (by score)")
     ax.set_ylabel("Qini Q(u)/n (incremental responses per user)")
     ax.set_title(f"Qini curves on the pilot, offer {offer} (mean over seeds)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    plots.outside_legend(ax, title="arm")
     return fig
 
 
@@ -265,22 +378,20 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
             "responses of untreated users, valued at the offer each is logged as a control for."
         ),
     ]
-    baseline = options.baseline_arm
-    if baseline and (outcomes[ARM] == baseline).any():
-        body.append(
-            _paired_html(
-                outcomes,
-                ["true_incremental_conversions", "expected_incremental_npv"],
-                str(baseline),
-                ctx.level,
-            )
-        )
+    baseline = str(options.baseline_arm or ctx.baseline)
+    paired = ["true_incremental_conversions", "expected_incremental_npv"]
+    if (outcomes[ARM] == baseline).any():
+        body.append(_paired_html(outcomes, paired, baseline, ctx.level))
+    headlines = _campaign_headlines(ctx, outcomes, start, metrics, paired, baseline)
     figures: dict[str, Figure] = {"uplift_outcomes": fig}
-    captions = {"uplift_outcomes": "Targeting campaigns: outcomes per arm with CIs."}
+    captions = {
+        "uplift_outcomes": "Targeting campaigns after the pilot: the arm with the highest "
+        "true incremental conversions and the lowest regret targets best."
+    }
     tables = {"uplift_outcomes": outcomes}
     scores, curves = ca.uplift_learner_evaluation(
         rd,
-        learners=options.learners,
+        learners=_scorers(rd.scenario, options),
         base=options.base_model,
         folds=options.folds,
         budget_fraction=options.budget_fraction,
@@ -302,12 +413,16 @@ def _uplift(ctx: ReportContext) -> SectionOutput | None:
         tables["uplift_qini_curves"] = curves
         for offer in sorted(curves["offer"].unique()):
             name = f"uplift_qini_offer{int(offer)}"
-            figures[name] = _qini_figure(curves, int(offer))
+            figures[name] = _qini_figure(curves, int(offer), ctx.colors)
             captions[name] = (
-                "Qini curves of out-of-fold scores; dashed: the oracle Qini curve "
-                "(ranking by true effect); dotted: random targeting."
+                "Qini curves of out-of-fold scores on the pilot: the higher a learner's "
+                "curve above the dotted random line (and the closer to the dashed oracle), "
+                "the better it ranks users by their true effect."
             )
-    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+    return SectionOutput(
+        html="".join(body), tables=tables, figures=figures, captions=captions,
+        headlines=headlines,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ NBA
@@ -333,16 +448,10 @@ def _nba(ctx: ReportContext) -> SectionOutput | None:
             "noise-free counterpart from the simulator's p1 − p0."
         ),
     ]
-    baseline = options.baseline_arm
-    if baseline and (outcomes[ARM] == baseline).any():
-        body.append(
-            _paired_html(
-                outcomes,
-                ["expected_incremental_npv", "realised_incremental_npv"],
-                str(baseline),
-                ctx.level,
-            )
-        )
+    baseline = str(options.baseline_arm or ctx.baseline)
+    paired = ["expected_incremental_npv", "realised_incremental_npv"]
+    if (outcomes[ARM] == baseline).any():
+        body.append(_paired_html(outcomes, paired, baseline, ctx.level))
     tables = {"nba_outcomes": outcomes}
     gaps = ca.allocation_gaps(rd, start)
     if len(gaps):
@@ -370,7 +479,11 @@ def _nba(ctx: ReportContext) -> SectionOutput | None:
         html="".join(body),
         tables=tables,
         figures={"nba_outcomes": fig},
-        captions={"nba_outcomes": "NBA strategies on the evaluated campaigns."},
+        captions={
+            "nba_outcomes": "NBA strategies on the evaluated campaigns (pilot excluded): the "
+            "highest expected incremental NPV is the best strategy."
+        },
+        headlines=_campaign_headlines(ctx, outcomes, start, metrics, paired, baseline),
     )
 
 
@@ -479,8 +592,23 @@ def _lookalike(ctx: ReportContext) -> SectionOutput | None:
         level=ctx.level,
         title="Look-alike retention",
     )
-    captions["lookalike_churns"] = "Churns prevented and who was contacted, per arm."
-    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+    captions["lookalike_churns"] = (
+        "Churns prevented and who was contacted, per arm: the best targeting prevents the "
+        "most churns by contacting persuadables and leaving sleeping dogs alone."
+    )
+    headline = Headline(
+        title=f"Churns prevented by the retention campaign of day {campaign_t:g} "
+        f"(vs {reference}, same seed)",
+        summary=summary,
+        metrics=["prevented", "contacted", "contacted_persuadable", "contacted_sleeping_dog"],
+        labels=labels,
+        short={"prevented": "churns prevented", "contacted_persuadable": "persuadables",
+               "contacted_sleeping_dog": "sleeping dogs"},
+    )  # fmt: skip
+    return SectionOutput(
+        html="".join(body), tables=tables, figures=figures, captions=captions,
+        headlines=[headline],
+    )  # fmt: skip
 
 
 #: The sections of this module, in report order.

@@ -46,6 +46,7 @@ from recarena.analysis.business import Metric
 from recarena.analysis.feedback_loops import drift, exposure_over_time
 from recarena.analysis.options import RecsysOptions
 from recarena.analysis.report import (
+    Headline,
     ReportContext,
     Section,
     SectionOutput,
@@ -73,6 +74,18 @@ _LOOP_LABELS = {
     "exposure_gini": "exposure concentration (Gini over items)",
     "popularity_percentile": "popularity percentile of shown items",
     "overlap": "slate overlap between users (share of k)",
+}
+
+
+_LOOP_READING = {
+    "exposure_gini": "higher means a few items take most impressions (a popularity loop).",
+    "popularity_percentile": "higher means the arm shows already-popular items.",
+    "overlap": "higher means users are shown the same items (homogenisation).",
+}
+_SLICES = {
+    "all": "all test users and items",
+    "cold_users": "users with no training interaction",
+    "cold_items": "items with no training interaction",
 }
 
 
@@ -185,6 +198,7 @@ def build(ctx: ReportContext) -> SectionOutput | None:
     ]
     tables: dict[str, pd.DataFrame] = {"recsys_online": online}
     figures, captions = {}, {}
+    headlines: list[Headline] = []
     if len(daily):
         tables["recsys_feedback_loops"] = daily
         drifts = []
@@ -210,22 +224,32 @@ def build(ctx: ReportContext) -> SectionOutput | None:
                 bands, "day", title=_LOOP_LABELS[metric], xlabel="day",
                 ylabel=_LOOP_LABELS[metric], colors=ctx.colors, level=ctx.level,
             )  # fmt: skip
-            captions[name] = f"{_LOOP_LABELS[metric]} per day, band over seeds"
+            captions[name] = f"{_LOOP_LABELS[metric]} per day: {_LOOP_READING[metric]}"
     offline = _offline(ctx)
     if len(offline):
         summary = _offline_summary(offline, ctx.level)
         tables["recsys_offline_summary"] = summary
         k = options.k
         wanted = tuple(f"{m}@{k}" for m in OFFLINE_METRICS)
+        log_arm = str(offline["log_arm"].iloc[0])
+        protocol = str(options.protocol)
         for slice_name in ("all", "cold_users", "cold_items"):
             part = summary.loc[summary["slice"] == slice_name]
             if not len(part):
                 continue
             body.append(
-                f"<p>Offline ({html.escape(str(offline['log_arm'].iloc[0]))} log, "
-                f"{html.escape(options.protocol)}, full-catalogue "
-                f"ranking) — slice <b>{html.escape(slice_name)}</b>.</p>"
+                f"<p>Offline ({html.escape(log_arm)} log, {html.escape(protocol)}, "
+                f"full-catalogue ranking) — slice <b>{html.escape(slice_name)}</b>.</p>"
                 + html_table(_ci_text(part, wanted, by="model"), index=True)
+            )
+            headlines.append(
+                Headline(
+                    title=f"Offline ranking, {_SLICES[slice_name]}: each model refitted on "
+                    f"the {log_arm} arm's log ({protocol}), ranking the whole catalogue",
+                    summary=part.drop(columns="slice"),
+                    metrics=[m for m in wanted if (part[METRIC] == m).any()],
+                    by="model",
+                )
             )
         agreement = _agreement(ctx, offline, wanted)
         if len(agreement):
@@ -238,7 +262,10 @@ def build(ctx: ReportContext) -> SectionOutput | None:
                 "naive ones to see how much of the disagreement is exposure bias.</p>"
                 + html_table(agreement)
             )
-    return SectionOutput(html="".join(body), tables=tables, figures=figures, captions=captions)
+    return SectionOutput(
+        html="".join(body), tables=tables, figures=figures, captions=captions,
+        headlines=headlines,
+    )  # fmt: skip
 
 
 SECTION = Section(TITLE, build, options="recsys")

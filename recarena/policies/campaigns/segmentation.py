@@ -26,9 +26,11 @@ Then every user of a segment gets the segment's action:
   untried variant starts at 0.5 and is tried early);
 * **campaign surface** — the segment's offer: fixed by ``segment_offers`` (−1 = none), or
   learnt from the randomised pilot as the offer of largest estimated incremental NPV
-  :math:`(\bar y_{T,so} - \bar y_{C,so})(v_o - c^{conv}_o) - c_o` (difference in response
-  rates of the segment's treated and control rows, segments with fewer than
-  ``min_segment_rows`` rows per arm left untreated). Pilot, contact rules and budget as in
+  :math:`\bar y_{T,so}(v_o - c^{conv}_o) - c_o - \bar y_{C,so} v_o` (response rates of the
+  segment's treated and control rows; segments with fewer than ``min_segment_rows`` rows per
+  arm left untreated), the expected incremental NPV of the simulator's oracle with estimated
+  rates: a contacted user pays the conversion cost on every response, including those that
+  would have happened without the offer. Pilot, contact rules and budget as in
   :mod:`recarena.policies.campaigns.base`.
 
 Before a data-driven segmentation exists (``kmeans``/``rfm`` before the first fit) every user
@@ -248,7 +250,12 @@ class SegmentPolicy(CampaignPolicy):
         self.global_counts_ = np.bincount(items, minlength=self.spec_.n_items).astype(float)
 
     def _fit_offers(self, history: History) -> None:
-        """Per segment and offer: (treated − control response rate)·margin − contact cost."""
+        """Per segment and offer: ȳ_T·(value − conversion cost) − contact cost − ȳ_C·value.
+
+        The conversion cost is paid on the treated users' organic responses too, so the
+        difference in response rates times the margin overstates the value by ȳ_C·conversion
+        cost (enough to make money-losing offers look profitable).
+        """
         spec, p = self.spec_, self.params
         self.offer_values_ = None
         if p.segment_offers is not None:
@@ -275,10 +282,10 @@ class SegmentPolicy(CampaignPolicy):
             y1 = np.bincount(group[t == 1], weights=y[index][t == 1], minlength=s)
             y0 = np.bincount(group[t == 0], weights=y[index][t == 0], minlength=s)
             enough = (n1 >= p.min_segment_rows) & (n0 >= p.min_segment_rows)
-            uplift = np.divide(y1, n1, out=np.zeros(s), where=n1 > 0) - np.divide(
-                y0, n0, out=np.zeros(s), where=n0 > 0
-            )
-            values[enough, o] = uplift[enough] * margin[o] - spec.offer_contact_cost[o]
+            rate1 = np.divide(y1, n1, out=np.zeros(s), where=n1 > 0)
+            rate0 = np.divide(y0, n0, out=np.zeros(s), where=n0 > 0)
+            value = rate1 * margin[o] - spec.offer_contact_cost[o] - rate0 * spec.offer_value[o]
+            values[enough, o] = value[enough]
         if np.isfinite(values).any():
             self.offer_values_ = values
 

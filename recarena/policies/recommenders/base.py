@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from queue import SimpleQueue
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -62,11 +62,15 @@ __all__ = [
     "FactorRecommender",
     "HistoryRecommender",
     "RecommenderParams",
+    "RefitPlan",
+    "WarmStartParams",
     "blockwise_top_k",
     "interaction_frame",
     "interaction_matrix",
     "row_slice",
     "sparse_scores_item_major",
+    "truncate_history",
+    "user_feature_matrix",
 ]
 
 
@@ -143,6 +147,11 @@ def _exclude(scores_t: NDArray[np.floating[Any]], position: IntArray, rows: sp.c
     scores_t[pos[keep], users[keep]] = -np.inf
 
 
+#: What a scheduled fit does: nothing (same data as the last fit), a full refit, or an
+#: incremental one starting from the previous model.
+RefitPlan = Literal["unchanged", "full", "incremental"]
+
+
 # --------------------------------------------------------------------------------- base class
 class RecommenderParams(PolicyParams):
     """Parameters shared by every :class:`HistoryRecommender`."""
@@ -160,6 +169,29 @@ class RecommenderParams(PolicyParams):
         1, ge=1, description="fewer interactions than this: popularity fallback"
     )
     threads: int = Field(1, ge=1, le=64, description="BLAS/OpenMP threads while fitting/scoring")
+    refit_every: float | None = Field(
+        None,
+        gt=0,
+        description="days between refits: a scheduled fit sooner than this after the last one "
+        "is skipped (None = refit at every scheduled retrain; longer than the run = fit once)",
+    )
+
+
+class WarmStartParams(RecommenderParams):
+    """Parameters of recommenders that can refit incrementally from their previous model."""
+
+    refit: Literal["full", "warm"] = Field(
+        "full",
+        description="full: refit from scratch at every scheduled fit; warm: start from the "
+        "previous model and train warm_iterations passes (a full refit every "
+        "full_refit_every fits)",
+    )
+    warm_iterations: int = Field(
+        2, ge=1, le=500, description="passes (ALS sweeps / epochs) of a warm refit"
+    )
+    full_refit_every: int = Field(
+        7, ge=1, le=10_000, description="every n-th scheduled fit is a full refit"
+    )
 
 
 class HistoryRecommender(Policy):
@@ -208,6 +240,8 @@ class HistoryRecommender(Policy):
         self._delta: list[tuple[IntArray, IntArray, Float32Array]] = []
         self._delta_matrix = sp.csr_array((0, n), dtype=np.float32)
         self._controller: Any = None
+        self._last_fit: tuple[float, sp.csr_array] | None = None
+        self._fits_since_full = 0
         self._reset_model()
 
     def _reset_model(self) -> None:
@@ -232,6 +266,9 @@ class HistoryRecommender(Policy):
             yield
 
     def _fit(self, history: History) -> None:
+        every = self.params.refit_every
+        if self.fitted_ and every is not None and history.t - self.fit_t_ < every - 1e-9:
+            return  # a slower refit cadence than the schedule's (models go stale in between)
         mat = interaction_matrix(history, self.spec_.n_items, self.params.conversion_weight)
         self.fit_matrix_ = mat
         self.fit_t_ = history.t
@@ -268,6 +305,30 @@ class HistoryRecommender(Policy):
             rows = rows[np.argsort(feedback.decision_time[rows], kind="stable")]
         items = feedback.actions[rows, feedback.clicked_position[rows]]
         return feedback.users[rows].astype(np.int64), items.astype(np.int64)
+
+    def refit_plan(self, matrix: sp.csr_array, incremental: bool, full_every: int) -> RefitPlan:
+        """Decide what this scheduled fit on ``matrix`` does (and record it).
+
+        ``"unchanged"`` when the history is the one of the previous fit (same time, same
+        interactions): a warm-started model must not drift by being refitted on the same
+        data, so fitting twice equals fitting once. Otherwise ``"full"`` for the first fit,
+        when ``incremental`` is off, and on every ``full_every``-th fit; ``"incremental"``
+        in between.
+        """
+        previous = self._last_fit
+        if (
+            previous is not None
+            and previous[0] == self.fit_t_
+            and previous[1].shape == matrix.shape
+            and (previous[1] != matrix).nnz == 0
+        ):
+            return "unchanged"
+        self._last_fit = (self.fit_t_, matrix)
+        if not incremental or previous is None or self._fits_since_full + 1 >= full_every:
+            self._fits_since_full = 0
+            return "full"
+        self._fits_since_full += 1
+        return "incremental"
 
     # ------------------------------------------------------------------ interactions
     def current_rows(self, users: IntArray) -> sp.csr_array:
@@ -325,6 +386,35 @@ class HistoryRecommender(Policy):
         return self._score_items(users, features, rows, items)
 
     # ------------------------------------------------------------------ acting
+    def personalisable(self, users: IntArray, features: NDArray[np.float32]) -> BoolArray:
+        """Which users the model would rank now (the others get the popularity fallback)."""
+        self._check_set_up()
+        if not self.fitted_:
+            return np.zeros(users.size, dtype=bool)
+        return self._personalisable(users, features, self.current_rows(users))
+
+    def score_items(
+        self, users: IntArray, features: NDArray[np.float32], items: IntArray
+    ) -> Float32Array:
+        """The model's current scores of ``items`` for ``users``, item-major ``(len(items), B)``.
+
+        ``-inf`` where the model has no score, including every item for users it cannot
+        personalise (no fallback here: this is the raw model, e.g. a stage-1 feature).
+        """
+        self._check_set_up()
+        out = np.full((items.size, users.size), -np.inf, dtype=np.float32)
+        if not self.fitted_ or not items.size or not users.size:
+            return out
+        rows = self.current_rows(users)
+        personal = np.flatnonzero(self._personalisable(users, features, rows))
+        if personal.size:
+            with self.threads():
+                scores = self._score_items(
+                    users[personal], features[personal], sp.csr_array(rows[personal]), items
+                )
+            out[:, personal] = scores
+        return out
+
     def recommend(
         self,
         users: IntArray,
@@ -540,3 +630,39 @@ def interaction_frame(history: History, conversion_weight: float) -> pd.DataFram
         )
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["t", "user", "item"], kind="stable").reset_index(drop=True)
+
+
+def user_feature_matrix(history: History, n_users: int, n_features: int) -> Float32Array:
+    """Encoded features of users ``0..n_users-1`` from ``history.user_features``, float32
+    ``(n_users, n_features)``; zeros for users without a row."""
+    features = np.zeros((n_users, n_features), dtype=np.float32)
+    known = history.user_features
+    if len(known):
+        ids = known.index.to_numpy(np.int64)
+        inside = ids < n_users
+        features[ids[inside]] = known.to_numpy(np.float32)[inside]
+    return features
+
+
+def _until(frame: pd.DataFrame, t: float) -> pd.DataFrame:
+    if not len(frame):
+        return frame
+    return frame.loc[frame["t"].to_numpy() <= t].reset_index(drop=True)
+
+
+def truncate_history(history: History, t: float) -> History:
+    """The history as it was at time ``t``: records up to ``t``, users arrived by ``t``."""
+    lifecycle = _until(history.lifecycle, t)
+    features = history.user_features
+    if len(history.lifecycle):
+        arrived = lifecycle.loc[lifecycle["event"] == "arrival", "user"].to_numpy(np.int64)
+        features = features.loc[features.index.isin(arrived)]
+    return History(
+        t=t,
+        clicks=_until(history.clicks, t),
+        conversions=_until(history.conversions, t),
+        impressions=_until(history.impressions, t),
+        campaigns=_until(history.campaigns, t),
+        lifecycle=lifecycle,
+        user_features=features,
+    )

@@ -56,6 +56,7 @@ from recarena.policies.recommenders.base import (
     FactorRecommender,
     HistoryRecommender,
     RecommenderParams,
+    WarmStartParams,
     row_slice,
     sparse_scores_item_major,
 )
@@ -170,13 +171,23 @@ class _ImplicitFactors(FactorRecommender):
     def _reset_model(self) -> None:
         super()._reset_model()
         self.user_vectors_ = np.zeros((0, 0), dtype=np.float32)
+        self.model_: Any = None
 
     def _fit_model(self, matrix: sp.csr_array, history: History) -> None:
-        model = self._implicit_model()
+        self._fit_implicit(self._implicit_model(), matrix)
+
+    def _fit_implicit(self, model: Any, matrix: sp.csr_array) -> None:
+        """Fit ``model`` from scratch on ``matrix`` and take its factors."""
         model.fit(sp.csr_matrix(matrix, dtype=np.float32), show_progress=False)
+        self.model_ = model
+        self._take_factors(matrix)
+
+    def _take_factors(self, matrix: sp.csr_array) -> None:
+        model = self.model_
         self.user_vectors_ = np.asarray(model.user_factors, dtype=np.float32)
         self.item_vectors_ = np.asarray(model.item_factors, dtype=np.float32)
         self.item_scorable_ = np.diff(sp.csc_array(matrix).indptr) > 0
+        self._cache_items = np.zeros(0, dtype=np.int64)  # item vectors changed
 
     def _user_vectors(
         self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array
@@ -186,22 +197,41 @@ class _ImplicitFactors(FactorRecommender):
 
 @register
 class ALSRecommender(_ImplicitFactors):
-    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) via ``implicit``."""
+    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) via ``implicit``.
 
-    class Params(RecommenderParams):
+    Refits (``refit``): ``full`` solves from a random start every time; ``warm`` runs
+    ``warm_iterations`` sweeps from the previous factors (new users start at random, as in a
+    full fit); ``partial`` re-solves only the users whose rows changed since the last fit
+    and then the items whose columns changed (``implicit``'s ``partial_fit_users`` /
+    ``partial_fit_items``: one least-squares solve each, against the other side's current
+    factors). Both keep a full refit every ``full_refit_every`` fits, so the factors cannot
+    drift far from the full solution.
+    """
+
+    class Params(WarmStartParams):
         kind: Literal["als"] = "als"
         factors: int = Field(64, ge=1, le=1024, description="latent dimension")
         regularization: float = Field(0.05, ge=0, description="λ: L2 penalty")
         alpha: float = Field(2.0, ge=0, description="α in the confidence c = 1 + α r")
         iterations: int = Field(15, ge=1, le=500, description="ALS sweeps")
+        refit: Literal["full", "warm", "partial"] = Field(  # type: ignore[assignment]
+            "full",
+            description="full: solve from scratch at each fit; warm: warm_iterations sweeps "
+            "from the previous factors; partial: re-solve only changed users, then changed "
+            "items (a full refit every full_refit_every fits either way)",
+        )
 
-    summary = "Matrix factorisation by implicit-feedback ALS (implicit)."
+    summary = "Matrix factorisation by implicit-feedback ALS (implicit), full/warm/partial refits."
 
     params: Params
 
     @classmethod
     def contract_configs(cls) -> list[dict[str, Any]]:
-        return cls._recommender_configs({"factors": 4, "alpha": 10.0})
+        return cls._recommender_configs(
+            {"factors": 4, "alpha": 10.0},
+            {"factors": 4, "refit": "warm", "full_refit_every": 3},
+            {"factors": 4, "refit": "partial"},
+        )
 
     def _implicit_model(self) -> Any:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -215,6 +245,55 @@ class ALSRecommender(_ImplicitFactors):
             num_threads=p.threads,
             random_state=self.seed_,
         )
+
+    def _fit_model(self, matrix: sp.csr_array, history: History) -> None:
+        p = self.params
+        previous = self._last_fit[1] if self._last_fit is not None else None
+        plan = self.refit_plan(matrix, p.refit != "full", p.full_refit_every)
+        if plan == "unchanged":
+            return
+        if plan == "full" or self.model_ is None or previous is None:
+            super()._fit_model(matrix, history)
+            return
+        data = sp.csr_matrix(matrix, dtype=np.float32)
+        if p.refit == "warm":
+            self._warm_sweeps(data)
+        else:
+            self._partial_solves(data, previous)
+        self._take_factors(matrix)
+
+    def _warm_sweeps(self, data: sp.csr_matrix) -> None:
+        """``warm_iterations`` ALS sweeps starting from the previous factors."""
+        model = self.model_
+        old = model.user_factors
+        if old.shape[0] < data.shape[0]:  # users who arrived since: random start rows
+            rng = np.random.default_rng(self.seed_ + self._fits_since_full)
+            extra = rng.random((data.shape[0] - old.shape[0], old.shape[1]), np.float32) * 0.01
+            model.user_factors = np.vstack([old, extra.astype(old.dtype)])
+        model.iterations = self.params.warm_iterations
+        model.fit(data, show_progress=False)
+        model.iterations = self.params.iterations
+
+    def _partial_solves(self, data: sp.csr_matrix, previous: sp.csr_array) -> None:
+        """Re-solve users whose rows changed, then items whose columns changed."""
+        model = self.model_
+        old = sp.csr_array(previous, copy=True)
+        old.resize(data.shape)
+        changed = sp.csr_array(data) != old
+        users = np.flatnonzero(np.diff(changed.indptr) > 0)
+        items = np.flatnonzero(np.diff(sp.csc_array(changed).indptr) > 0)
+        if users.size:
+            model.partial_fit_users(users, data[users])
+        if items.size:
+            model.partial_fit_items(items, sp.csr_matrix(data.T)[items])
+            # Again for the users: one whose clicks are all on items new since the last fit
+            # was solved against their zero factors in the first pass. (Users and items
+            # linked only to each other stay at zero until the next full refit.)
+            model.partial_fit_users(users, data[users])
+        missing = data.shape[0] - model.user_factors.shape[0]
+        if missing > 0:  # trailing users without interactions: zero factors, as new users get
+            pad = np.zeros((missing, model.user_factors.shape[1]), model.user_factors.dtype)
+            model.user_factors = np.vstack([model.user_factors, pad])
 
 
 @register

@@ -99,12 +99,15 @@ class RandomPolicy(Policy):
 
 @register
 class PopularityPolicy(Policy):
-    """Most-clicked items first, over all time or a recent window, learnt online.
+    """Most-clicked (or most-bought) items first, over all time or a recent window, learnt
+    online.
 
-    Score of item i at time t: the number of clicks on i in (t − W, t] (all time when
-    ``window_days`` is None), or with ``half_life`` an exponentially decayed count
-    Σ 2^{−(t − t_c)/h}. Ties by lower item id. With probability ``epsilon`` a user gets a
-    random slate instead (propensities logged).
+    Score of item i at time t: the number of clicks on i (purchases with
+    ``signal: conversions``) in (t − W, t] (all time when ``window_days`` is None), or with
+    ``half_life`` an exponentially decayed count Σ 2^{−(t − t_c)/h}. Ties by lower item id.
+    With probability ``epsilon`` a user gets a random slate instead (propensities logged).
+    Counting purchases ranks items by what happens after the click: in a world where
+    conversion depends on quality (``conversion_quality``) it demotes clickbait.
     """
 
     class Params(PolicyParams):
@@ -116,8 +119,12 @@ class PopularityPolicy(Policy):
             None, gt=0, description="exponential decay half-life in days (instead of a window)"
         )
         epsilon: float = Field(0.0, ge=0, le=1, description="share of random slates")
+        signal: Literal["clicks", "conversions"] = Field(
+            "clicks", description="count clicks, or purchases (slate surface)"
+        )
 
-    summary = "Most-clicked items (all time, recent window or decayed), ε-exploration."
+    kind = "popularity"
+    summary = "Most-clicked or most-bought items (all time, window or decayed), ε-exploration."
     surfaces = frozenset({Surface.SLATE, Surface.VARIANT})
     online = True
     randomised = True
@@ -161,10 +168,13 @@ class PopularityPolicy(Policy):
         return explore(self.rng_, slates, ranked, self.params.epsilon).decision()
 
     def _learn(self, feedback: Feedback) -> None:
-        if feedback.kind is not FeedbackKind.CLICK:
+        purchases = self.params.signal == "conversions"
+        if feedback.kind is not (FeedbackKind.CONVERSION if purchases else FeedbackKind.CLICK):
             return
         clicked = feedback.rewards > 0
-        if feedback.surface is Surface.SLATE:
+        if purchases:  # one purchase of item ``actions`` per row
+            items = feedback.actions
+        elif feedback.surface is Surface.SLATE:
             assert feedback.clicked_position is not None
             rows = np.flatnonzero(clicked)
             items = feedback.actions[rows, feedback.clicked_position[rows]]

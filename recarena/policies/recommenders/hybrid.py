@@ -41,7 +41,11 @@ from numpy.typing import NDArray
 from pydantic import Field
 
 from recarena.contract import EnvironmentSpec, History
-from recarena.policies.recommenders.base import FactorRecommender, RecommenderParams
+from recarena.policies.recommenders.base import (
+    FactorRecommender,
+    RecommenderParams,
+    user_feature_matrix,
+)
 from recarena.policies.registry import register
 from recarena.typing import Float32Array, IntArray
 
@@ -183,12 +187,7 @@ class LightFMRecommender(FactorRecommender):
         if matrix.nnz == 0:
             self.item_scorable_ = np.zeros(n_items, dtype=bool)
             return
-        features = np.zeros((n_users, self.spec_.n_features), dtype=np.float32)
-        known = history.user_features
-        if len(known):
-            ids = known.index.to_numpy(np.int64)
-            inside = ids < n_users
-            features[ids[inside]] = known.to_numpy(np.float32)[inside]
+        features = user_feature_matrix(history, n_users, self.spec_.n_features)
         user_x = self._user_matrix(np.arange(n_users, dtype=np.int64), features)
         item_x = self._item_matrix(warm_items)
         positives = sp.coo_array(matrix > 0, dtype=np.float32)

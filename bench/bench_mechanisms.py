@@ -1,0 +1,138 @@
+#!/usr/bin/env python
+"""Cost of each long-term mechanism (issue 14): engine throughput with it on vs all off.
+
+Measured in ONE run of this script on one core (pinned, BLAS/pyarrow at one thread, as
+``bench_engine.py``): ``simulate()`` with Parquet logging and the oracle columns on, for
+``random`` and ``popularity`` on ``--users`` users × ``--days`` days (200 items), first with
+every mechanism at its default (off), then with each mechanism on alone, then all on. Each
+row is the fastest of ``--repeat`` runs by process CPU time; the cost is the CPU-time ratio
+to the all-off row of the same policy (target: all on ≤ 2×, and all off ≥ 1,000,000
+decisions per CPU second).
+
+Usage::
+
+    python bench/bench_mechanisms.py                  # writes bench/results/mechanisms.json
+    python bench/bench_mechanisms.py --quick          # tiny sizes (seconds), a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from bench_engine import _timed, machine_info, one_core, run_engine, warm_up  # noqa: E402
+
+from recarena.simulator.params import ScheduleParams, WorldParams  # noqa: E402
+from recarena.simulator.simulation import build_world  # noqa: E402
+
+TARGET_DPS = 1_000_000.0
+TARGET_ALL_ON_RATIO = 2.0
+
+#: Each mechanism as the world keys that turn it on (everything else at its default).
+MECHANISMS: dict[str, dict[str, dict[str, Any]]] = {
+    "off": {},
+    "quality_satisfaction": {
+        "catalogue": {"clickbait_share": 0.2},
+        "behaviour": {"satisfaction_signal": "quality"},
+    },
+    "tolerance_and_decay": {
+        "population": {"tolerance_sd": 0.05},
+        "behaviour": {"satisfaction_half_life": 14.0},
+    },
+    "conversion_quality": {"behaviour": {"conversion_quality": 4.0}},
+    "win_back": {"behaviour": {"win_back_hazard": 0.05}},
+    "interest_evolution": {"behaviour": {"interest_rate": 0.03}},
+    "satiation": {"behaviour": {"satiation": 0.3}},
+    "drift_random_walk": {"behaviour": {"drift_sd": 0.05}},
+    "drift_ou": {"behaviour": {"drift_sd": 0.05, "drift_reversion_days": 30.0}},
+}
+
+
+def world(n_users: int, mechanisms: list[str]) -> WorldParams:
+    """200 items, ``n_users`` users and the union of the named mechanisms' keys."""
+    sections: dict[str, dict[str, Any]] = {
+        "population": {"n_users": n_users},
+        "catalogue": {"n_items": 200},
+        "behaviour": {},
+    }
+    for name in mechanisms:
+        for section, keys in MECHANISMS[name].items():
+            sections[section].update(keys)
+    return WorldParams.model_validate(sections)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    p.add_argument("--users", type=int, default=100_000)
+    p.add_argument("--days", type=float, default=10.0)
+    p.add_argument("--policies", nargs="+", default=["random", "popularity"])
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    p.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
+    p.add_argument("--output", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.users, args.days, args.repeat = 2_000, 2.0, 1
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    setup = one_core(not args.no_pin)
+    _timed("warm-up (load the compiled kernels)", warm_up, tuple(args.policies))
+    schedule = ScheduleParams(days=args.days)
+    configs = {name: [name] for name in MECHANISMS}
+    configs["all_on"] = [name for name in MECHANISMS if name not in ("off", "drift_random_walk")]
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="recarena-mech-") as tmp:
+        workdir = Path(tmp)
+        for label, names in configs.items():
+            params = world(args.users, names)
+            built = build_world(params, schedule, 1)
+            for kind in args.policies:
+                runs = [
+                    _timed(f"{label:<22} {kind:<10} run {i + 1}/{args.repeat}", run_engine,
+                           built, params, schedule, kind, True, workdir)
+                    for i in range(args.repeat)
+                ]  # fmt: skip
+                best = min(runs, key=lambda r: r["seconds_cpu"])
+                rows.append({"mechanism": label, **best})
+    base = {r["policy"]: r for r in rows if r["mechanism"] == "off"}
+    for r in rows:
+        off = base[r["policy"]]
+        # Cost per decision (the mechanisms change how many sessions happen).
+        r["cost_ratio"] = (r["seconds_cpu"] / r["decisions"]) / (
+            off["seconds_cpu"] / off["decisions"]
+        )
+    result = {
+        "meta": {**machine_info(), **setup, "args": {k: str(v) for k, v in vars(args).items()}},
+        "rows": rows,
+        "off_target_met": all(
+            r["decisions_per_cpu_second"] >= TARGET_DPS for r in rows if r["mechanism"] == "off"
+        ),
+        "all_on_target_met": all(
+            r["cost_ratio"] <= TARGET_ALL_ON_RATIO for r in rows if r["mechanism"] == "all_on"
+        ),
+    }
+    print(f"\n{'mechanism':<22} {'policy':<10} {'decisions':>10} {'dec/CPU s':>12} {'cost':>6}")
+    for r in rows:
+        print(f"{r['mechanism']:<22} {r['policy']:<10} {r['decisions']:>10,} "
+              f"{r['decisions_per_cpu_second']:>12,.0f} {r['cost_ratio']:>5.2f}×")  # fmt: skip
+    output = args.output or HERE / "results" / (
+        "mechanisms_quick.json" if args.quick else "mechanisms.json"
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""The user model: how the simulated users respond to what they are shown, in a live state.
+
+For any user at the current time it gives the true utilities of items, the probability of a
+click at each slot of a slate or on a variant, and it plays sessions (who clicks what) on
+the common random numbers. The engine runs every session through it; the best actions and
+their values are the oracle's (:mod:`recarena.simulator.oracle`), which reads this model.
+The equations are the row functions of :mod:`recarena.simulator.behaviour`, applied to
+batches by :mod:`recarena.simulator.kernels`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from recarena.simulator import behaviour as bh
+from recarena.simulator import kernels
+from recarena.simulator.params import BehaviourParams
+from recarena.simulator.state import SimState
+from recarena.simulator.world import World
+from recarena.typing import FloatArray, IntArray
+
+__all__ = ["UserModel", "ids"]
+
+
+class UserModel:
+    """The users of a world in a given (live) state.
+
+    Parameters
+    ----------
+    world, state
+        The static world and the live state it is evaluated in (read, never written).
+    behaviour
+        The behaviour parameters (choice model, temperature, position bias…).
+    slate_size
+        k.
+    """
+
+    def __init__(
+        self, world: World, state: SimState, behaviour: BehaviourParams, slate_size: int
+    ) -> None:
+        self.world = world
+        self.state = state
+        self.behaviour = behaviour
+        self.slate_size = slate_size
+        self.examination = bh.examination_weights(
+            slate_size, behaviour.position_bias, behaviour.position_decay
+        )
+        items = world.items
+        # The static model for the compiled passes (see recarena.simulator.kernels): φ, φᵀ in
+        # float64 for the catalogue passes (exact conversion), b, log p, w/√d, κ (0 turns
+        # the ring test off), the categories and κ_b (0 turns satiation off).
+        self.items = (
+            items.vector,
+            np.ascontiguousarray(items.vector.T, dtype=np.float64),
+            items.popularity,
+            np.log(items.price),
+            float(behaviour.preference_weight / np.sqrt(items.vector.shape[1])),
+            float(behaviour.fatigue) if behaviour.fatigue_memory else 0.0,
+            items.category,
+            float(behaviour.satiation),
+        )
+        counts = np.bincount(items.category, minlength=int(items.category.max()) + 1)
+        sums = np.zeros((counts.size, items.vector.shape[1]))
+        np.add.at(sums, items.category, items.vector.astype(np.float64))
+        self._category_centres = sums / np.maximum(counts, 1)[:, None]
+        self.choice = (
+            self.examination,
+            float(behaviour.temperature),
+            float(behaviour.no_choice_utility),
+        )
+
+    def people(self) -> tuple[NDArray[np.float32], FloatArray, NDArray[np.int32], FloatArray]:
+        """The live per-user state the compiled passes read: θ, ρ, the fatigue ring and the
+        category satiation."""
+        state = self.state
+        return (
+            state.preference, self.world.users.price_sensitivity, state.recent_items,
+            state.satiation,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ slates
+    def slate_utilities(
+        self, users: IntArray, slates: IntArray, distinct: bool = False
+    ) -> FloatArray:
+        """True utilities u_ui(t) of the items in each slate, shape (B, k).
+
+        u_ui = w·θ_u·φ_i/√d + b_i − ρ_u log p_i − κ·1[i recently consumed by u]
+        (:func:`~recarena.simulator.behaviour.utility`,
+        :func:`~recarena.simulator.behaviour.fatigued`); one compiled pass per slate.
+
+        An item repeated in a slate (slates are padded when fewer than k items are on sale)
+        is one option: its later copies get −inf, so they add no click probability.
+        ``distinct=True`` promises that no row repeats an item (skips that check).
+        """
+        u: FloatArray = kernels.slate_utilities(
+            self.people(), self.items, ids(users), ids(slates), distinct
+        )
+        return u
+
+    def slot_probabilities(self, users: IntArray, slates: IntArray) -> FloatArray:
+        """P(click at slot j) for each slate, shape (B, k), under the configured model."""
+        return self.utility_slot_probabilities(self.slate_utilities(users, slates))
+
+    def utility_slot_probabilities(self, u: FloatArray) -> FloatArray:
+        """P(click at slot j) of slates with utilities ``u`` (B, k)."""
+        u = np.ascontiguousarray(u, dtype=np.float64)
+        if self.behaviour.choice_model == "mnl":
+            probabilities: FloatArray = kernels.mnl_click_probabilities(u, self.choice)
+        else:
+            probabilities = kernels.cascade_click_probabilities(u, self.choice)
+        return probabilities
+
+    def slate_click_probability(self, users: IntArray, slates: IntArray) -> FloatArray:
+        """Expected reward of a slate: P(any click), shape (B,)."""
+        return self.click_probability(self.slate_utilities(users, slates))
+
+    def click_probability(self, u: FloatArray) -> FloatArray:
+        """P(any click) = Σ_j P(slot j) of slates with utilities ``u`` (B, k).
+
+        Every expected reward (the engine's logged one, the best slate's, the oracle
+        policy's) is summed by this one function, so equal slates give equal bits and the
+        oracle arm's regret is exactly 0.
+        """
+        u = np.ascontiguousarray(u, dtype=np.float64)
+        if self.behaviour.choice_model == "mnl":
+            totals: FloatArray = kernels.mnl_click_totals(u, self.choice)
+        else:
+            totals = kernels.cascade_click_totals(u, self.choice)
+        return totals
+
+    def mnl_sessions(
+        self, users: IntArray, slates: IntArray, uniforms: FloatArray
+    ) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
+        """Play one MNL session per row: who clicks what, in one compiled pass.
+
+        The same utilities (:meth:`slate_utilities`), probabilities, inverse-CDF draw and
+        P(click) (:meth:`click_probability`) as the separate steps, bit for bit, without
+        their (B, k) temporaries.
+
+        Returns
+        -------
+        tuple
+            (clicked position or −1, P(click), clicked item or −1, utility of the clicked
+            item or NaN), each of shape (B,).
+        """
+        outcome: tuple[IntArray, FloatArray, IntArray, FloatArray] = kernels.slate_outcomes(
+            self.people(), self.items, self.choice, ids(users), ids(slates),
+            np.ascontiguousarray(uniforms, dtype=np.float64),
+        )  # fmt: skip
+        return outcome
+
+    def cascade_sessions(
+        self, users: IntArray, slates: IntArray, uniforms: FloatArray
+    ) -> tuple[IntArray, FloatArray, IntArray, FloatArray]:
+        """Play one cascade session per row (one uniform per slot, ``uniforms`` (B, k)).
+
+        Returns the same four columns as :meth:`mnl_sessions`.
+        """
+        u = self.slate_utilities(users, slates)
+        position: IntArray = kernels.cascade_choices(
+            u, self.choice, np.ascontiguousarray(uniforms, dtype=np.float64)
+        )
+        expected = self.click_probability(u)
+        rows = np.arange(users.shape[0])
+        slot = np.maximum(position, 0)
+        clicked = np.where(position >= 0, slates[rows, slot], -1)
+        utility = np.where(position >= 0, u[rows, slot], np.nan)
+        return position, expected, clicked, utility
+
+    def catalogue_utilities(self, users: IntArray, available: NDArray[np.bool_]) -> FloatArray:
+        """True utilities of every item for each user, −inf for unavailable items, (B, m).
+
+        The same formula and bits as :meth:`slate_utilities` of the same items.
+        """
+        u: FloatArray = kernels.catalogue_utilities(
+            self.people(), self.items, ids(users), available
+        )
+        return u
+
+    def interest_entropy(self, users: IntArray) -> float:
+        """Mean over ``users`` of the entropy (bits) of their interest over item categories.
+
+        H_u = −Σ_g p_ug log₂ p_ug,  p_ug ∝ exp((w/√d) θ_u(t)·φ̄_g),
+
+        φ̄_g the mean latent vector of category g's items: how spread a user's taste is over
+        the catalogue's categories. Interest evolution toward consumed items lowers it (a
+        filter bubble); 0 when no user is given.
+        """
+        if users.size == 0:
+            return 0.0
+        z = self.state.preference[users].astype(np.float64) @ self._category_centres.T
+        z *= self.items[4]
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        logs = np.log2(np.where(p > 0, p, 1.0))
+        return float(-(p * logs).sum(axis=1).mean())
+
+    # ------------------------------------------------------------------ variants
+    def variant_click_probabilities(self, users: IntArray) -> FloatArray:
+        """P(click | user, variant) = σ(logit_v(t) + w_v·x_u), shape (B, K)."""
+        x = self.world.features[users].astype(np.float64)
+        logits = self.state.variant_logit[None, :] + x @ self.world.variants.weights.T
+        probabilities: FloatArray = kernels.sigmoids(logits)
+        return probabilities
+
+
+def ids(values: NDArray[np.integer]) -> IntArray:
+    """Ids as the contiguous int64 array the compiled passes are specialised for."""
+    return np.ascontiguousarray(values, dtype=np.int64)

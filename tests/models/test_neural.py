@@ -1,0 +1,163 @@
+"""Neural recommenders (PyTorch): determinism, loss, architecture identities, checkpoints,
+cold start, warm starts and a seeded quality check (fast: the contract suite's small world).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from recarena.contract import Surface
+from recarena.experiment.checks import CheckContext, check_context
+from recarena.models.neural import (
+    NeuralConfig,
+    Pairs,
+    _batch_loss,
+    build_model,
+    torch_threads,
+    train_model,
+)
+from recarena.policies import registry
+
+NEURAL = ["mf_dot", "dssm", "dssm_two_tower", "neumf"]
+SMALL: dict[str, Any] = {"factors": 8, "hidden": 16, "epochs": 3}
+
+
+@pytest.fixture(scope="module")
+def ctx() -> CheckContext:
+    return check_context(Surface.SLATE)
+
+
+def _fitted(ctx: CheckContext, config: dict[str, Any], seed: int = 5) -> Any:
+    policy = registry.make(config)
+    policy.setup(ctx.spec, np.random.default_rng(seed))
+    policy.fit(ctx.history)
+    return policy
+
+
+def _scores(ctx: CheckContext, policy: Any) -> np.ndarray:
+    request = ctx.requests[0]
+    items = np.flatnonzero(request.available_items)
+    return np.asarray(policy.score_items(request.users, request.features, items))
+
+
+@pytest.mark.parametrize("kind", NEURAL)
+def test_same_seed_gives_the_same_scores_bit_for_bit(ctx: CheckContext, kind: str) -> None:
+    config = {"kind": kind, **SMALL}
+    a, b = _scores(ctx, _fitted(ctx, config)), _scores(ctx, _fitted(ctx, config))
+    assert np.isfinite(a).any()
+    np.testing.assert_array_equal(a, b)
+    c = _scores(ctx, _fitted(ctx, config, seed=6))
+    assert not np.array_equal(a, c), "another seed must train another model"
+
+
+def test_building_a_model_leaves_torch_global_generator_alone() -> None:
+    before = torch.random.get_rng_state()
+    cfg = NeuralConfig("neumf", factors=4, hidden=8)
+    build_model(cfg, 10, 12, torch.Generator().manual_seed(1))
+    assert torch.equal(before, torch.random.get_rng_state())
+
+
+def test_torch_threads_sets_and_restores() -> None:
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_sampled_softmax_loss_matches_reference() -> None:
+    cfg = NeuralConfig("mf_dot", factors=3)
+    module = build_model(cfg, 4, 6, torch.Generator().manual_seed(3))
+    users, items = torch.tensor([0, 1, 2]), torch.tensor([1, 2, 3])
+    negatives = torch.tensor([0, 2, 5])  # item 2 is user 1's positive: masked for that row
+    loss = float(_batch_loss(module, users, items, negatives, None, None, False).detach())
+    p = module.user.weight.detach().numpy().astype(np.float64)
+    q = module.item.weight.detach().numpy().astype(np.float64)
+    bias = module.bias.weight.detach().numpy()[:, 0].astype(np.float64)
+    expected = 0.0
+    for u, i in zip(users.tolist(), items.tolist(), strict=True):
+        pos = p[u] @ q[i] + bias[i]
+        neg = [p[u] @ q[j] + bias[j] for j in negatives.tolist() if j != i]
+        expected -= pos - np.log(np.exp(pos) + np.exp(neg).sum())
+    assert loss == pytest.approx(expected / 3, rel=1e-5)
+
+
+def test_neumf_all_pairs_scores_equal_the_per_pair_network() -> None:
+    cfg = NeuralConfig("neumf", factors=4, hidden=8)
+    module = build_model(cfg, 5, 7, torch.Generator().manual_seed(2))
+    users, items = torch.arange(5), torch.arange(7)
+    with torch.no_grad():
+        u, v = module.encode_users(users, None), module.encode_items(items)
+        cross = module.cross(u, v)
+        for b in range(5):
+            pair = module.matched(u[b].expand(7, -1), v)
+            torch.testing.assert_close(cross[b], pair, rtol=1e-5, atol=1e-6)
+
+
+def test_early_stopping_keeps_the_best_epoch() -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+    users = rng.integers(0, 200, n)
+    items = (users % 20) * 3 + rng.integers(0, 3, n)  # each user likes 3 of 60 items
+    pairs = Pairs(users.astype(np.int64), items.astype(np.int64), np.sort(rng.random(n)))
+    cfg = NeuralConfig("mf_dot", factors=8, epochs=40, patience=2, learning_rate=0.05)
+    module = build_model(cfg, 200, 60, torch.Generator().manual_seed(0))
+    report = train_model(
+        module, pairs, cfg, torch.Generator().manual_seed(1), np.arange(60, dtype=np.int64)
+    )
+    assert report.losses[-1] < report.losses[0]
+    assert report.best_epoch >= 1 and report.epochs <= report.best_epoch + 1 + cfg.patience
+    assert report.epochs < cfg.epochs, "the id model overfits long before 40 epochs"
+    assert report.examples_per_second > 0
+
+
+def test_checkpoint_round_trip_restores_scores(ctx: CheckContext, tmp_path: Path) -> None:
+    newcomer = np.array([10_000], dtype=np.int64)  # no interactions in either policy
+    for kind in ("dssm_two_tower", "neumf"):
+        config = {"kind": kind, **SMALL}
+        trained = _fitted(ctx, config)
+        path = tmp_path / f"{kind}.pt"
+        trained.save_checkpoint(path)
+        fresh = registry.make(config)
+        fresh.setup(ctx.spec, np.random.default_rng(99))
+        fresh.load_checkpoint(path)
+        if kind == "neumf":  # id model: scores of every fitted user
+            np.testing.assert_array_equal(_scores(ctx, fresh), _scores(ctx, trained))
+        else:  # the towers read the policy's own interactions: compare a newcomer's scores
+            items = np.arange(ctx.spec.n_items)
+            features = ctx.requests[0].features[:1]
+            np.testing.assert_array_equal(
+                fresh.score_items(newcomer, features, items),
+                trained.score_items(newcomer, features, items),
+            )
+        loaded = torch.load(path, weights_only=True)  # plain tensors: safe to load
+        assert set(loaded) == {"state", "meta"}
+
+
+def test_two_tower_serves_new_users_and_new_items(ctx: CheckContext) -> None:
+    policy = _fitted(ctx, {"kind": "dssm_two_tower", **SMALL})
+    new_items = np.flatnonzero(ctx.spec.item_release_time > ctx.history.t - 1e-9)
+    unseen_user = np.array([10_000], dtype=np.int64)
+    features = ctx.requests[0].features[:1]
+    scores = policy.score_items(unseen_user, features, np.arange(ctx.spec.n_items))
+    assert np.isfinite(scores).all(), "towers score every user and every item"
+    ids = _fitted(ctx, {"kind": "mf_dot", **SMALL})
+    assert not np.isfinite(ids.score_items(unseen_user, features, new_items)).any()
+
+
+def test_warm_refit_continues_from_previous_weights(ctx: CheckContext) -> None:
+    from recarena.policies.recommenders.base import truncate_history
+
+    config = {"kind": "mf_dot", **SMALL, "refit": "warm", "warm_iterations": 1}
+    warm = registry.make(config)
+    warm.setup(ctx.spec, np.random.default_rng(5))
+    warm.fit(truncate_history(ctx.history, 3.0))
+    first = warm.module_.item.weight.detach().clone()
+    warm.fit(ctx.history)
+    assert warm.report_.epochs == 1 and warm.module_.item.weight.shape == first.shape
+    full = _fitted(ctx, {**config, "refit": "full"})
+    assert not np.array_equal(_scores(ctx, warm), _scores(ctx, full))
