@@ -215,9 +215,10 @@ def _git_hash() -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+def _write_atomic(path: Path, content: str | bytes) -> None:
+    """Write ``content`` (text as UTF-8) to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     os.replace(tmp, path)
 
 
@@ -306,8 +307,15 @@ def run_task(task: RunTask) -> Outcome:
         with tempfile.TemporaryDirectory(prefix="recarena-run-") as scratch:
             record = run_one(task.config, task.key, Path(scratch), threads, None,
                              task.allow_plugins)  # fmt: skip
-            run_dir = Path(scratch) / task.key.relpath
-            files = {p.name: p.read_bytes() for p in sorted(run_dir.iterdir()) if p.is_file()}
+            # The run's files and its seed's world tables, by path relative to the results root.
+            root = Path(scratch)
+            wanted = [root / task.key.relpath, seed_directory(root, task.key.seed)]
+            files = {
+                str(p.relative_to(root)): p.read_bytes()
+                for directory in wanted
+                for p in sorted(directory.iterdir())
+                if p.is_file()
+            }
         return Outcome(task, record, files, worker=worker)
     except Exception as exc:
         return Outcome(task, error=f"{type(exc).__name__}: {exc}", worker=worker)
@@ -318,13 +326,21 @@ def _lost(task: RunTask, error: BaseException) -> Outcome:
 
 
 def _install(outcome: Outcome) -> None:
-    """Write a run's returned files into its results directory, atomically."""
+    """Write a run's returned files into its results directory, atomically: the run's own
+    files into its run directory, its seed's world tables once (every run of a seed returns
+    the same tables)."""
     task, files = outcome.task, outcome.files or {}
+    run_rel = Path(task.key.relpath)
     tmp = task.root / RUNS / f".tmp-seed={task.key.seed}-arm={task.key.arm}-driver"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, data in files.items():
-        (tmp / Path(name).name).write_bytes(data)
+        rel = Path(name)
+        if rel.parent == run_rel:
+            (tmp / rel.name).write_bytes(data)
+        elif not (task.root / rel).exists():
+            (task.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(task.root / rel, data)
     _move_into_place(tmp, task.root / task.key.relpath)
 
 

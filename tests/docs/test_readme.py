@@ -69,6 +69,7 @@ def test_plugin_policy_runs_from_yaml(tmp_path: Path, monkeypatch: pytest.Monkey
     (package / "__init__.py").write_text("")
     (package / "policies.py").write_text(blocks("python")[2])
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(registry.PLUGINS_ENV, "1")  # the README's plugin is code: allowed here
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # undone after
     monkeypatch.delitem(sys.modules, "mypackage", raising=False)
     monkeypatch.delitem(sys.modules, "mypackage.policies", raising=False)
