@@ -32,21 +32,20 @@ from recarena.simulator.simulation import build_world
 from recarena.simulator.state import SimState
 from recarena.simulator.user_model import UserModel
 from recarena.simulator.world import World
+from recarena.typing import FloatArray, IntArray
 
 __all__ = ["GymSurface", "Outcome", "SessionModel"]
 
 GymSurface = Literal["variant", "slate", "campaign"]
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
 class Outcome:
     """One step of every stream: reward, and the oracle's expected reward and best value."""
 
-    reward: F64
-    expected_reward: F64
-    best_expected_reward: F64
+    reward: FloatArray
+    expected_reward: FloatArray
+    best_expected_reward: FloatArray
 
 
 @dataclass
@@ -112,12 +111,14 @@ class SessionModel:
         return self.n_items
 
     # ------------------------------------------------------------------ stepping
-    def draw_users(self, rng: np.random.Generator, n: int) -> I64:
+    def draw_users(self, rng: np.random.Generator, n: int) -> IntArray:
         """The next session's user of each of n streams (∝ activity)."""
         index = np.searchsorted(self.user_cdf, rng.random(n), side="right")
         return self.users[np.minimum(index, self.users.size - 1)]
 
-    def observe(self, users: I64, sessions: F64, rewards: F64) -> NDArray[np.float32]:
+    def observe(
+        self, users: IntArray, sessions: FloatArray, rewards: FloatArray
+    ) -> NDArray[np.float32]:
         """Observations of the given users; ``sessions``/``rewards`` are their counts so far."""
         x = self.world.features[users].astype(np.float32)
         if not self.history_summary:
@@ -126,7 +127,7 @@ class SessionModel:
         extra = np.stack([np.log1p(sessions), rate], axis=1).astype(np.float32)
         return np.hstack([x, extra])
 
-    def play(self, users: I64, actions: I64, rng: np.random.Generator) -> Outcome:
+    def play(self, users: IntArray, actions: IntArray, rng: np.random.Generator) -> Outcome:
         """Show ``actions`` to ``users`` and draw the rewards."""
         if self.surface == "variant":
             probs = self.user_model.variant_click_probabilities(users)
@@ -141,7 +142,7 @@ class SessionModel:
             return Outcome(clicked.astype(np.float64), slots.sum(axis=1), best)
         return self._campaign(users, actions, rng)
 
-    def _campaign(self, users: I64, actions: I64, rng: np.random.Generator) -> Outcome:
+    def _campaign(self, users: IntArray, actions: IntArray, rng: np.random.Generator) -> Outcome:
         _, p1 = offer_probabilities(self.world, users)
         eligible = offer_eligibility(self.world, users)
         # P(response) of each choice: 0 for no offer (column 0) and for an offer the user is

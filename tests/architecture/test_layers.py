@@ -127,20 +127,8 @@ def part_cycles(edges: Iterable[tuple[str, str, int]]) -> list[str]:
     return sorted(p for p in graph if reaches(p, p, frozenset({p})))
 
 
-#: Upward imports still being removed, as (module, imported module). Kept exact: the test
-#: fails when one disappears too, so the list only shrinks.
-PENDING: set[tuple[str, str]] = set()
-
-
-def _matches(violation: str, module: str, target: str) -> bool:
-    return violation.startswith(f"{module}:") and f" imports {target} " in violation
-
-
 def test_every_import_goes_down_a_layer() -> None:
-    found = layer_violations(import_edges())
-    assert [v for v in found if not any(_matches(v, m, t) for m, t in PENDING)] == []
-    still = {(m, t) for m, t in PENDING if any(_matches(v, m, t) for v in found)}
-    assert still == PENDING, f"no longer violated, remove from PENDING: {PENDING - still}"
+    assert layer_violations(import_edges()) == []
 
 
 def test_no_cycle_between_parts() -> None:

@@ -39,6 +39,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as sps
 
+from recarena.typing import FloatArray, IntArray
+
 __all__ = [
     "Estimate",
     "MissingPropensityError",
@@ -48,9 +50,6 @@ __all__ = [
     "percentile_estimate",
     "ratio_estimate",
 ]
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 
 class MissingPropensityError(ValueError):

@@ -14,14 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from recarena.analysis.ope.estimate import check_propensities
+from recarena.typing import FloatArray, IntArray
 
 __all__ = ["LoggedFeedback", "target_matrix"]
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
