@@ -38,10 +38,12 @@ class PairModel(nn.Module):
         return (u * v).sum(dim=1)
 
     def encode_users(self, ids: torch.Tensor, inputs: Any, exclude: Any = None) -> Any:
-        raise NotImplementedError
+        """User representations; each model defines its own tower."""
+        raise TypeError(f"{type(self).__name__} defines no user tower (encode_users)")
 
     def encode_items(self, ids: torch.Tensor, training: bool = False, g: Any = None) -> Any:
-        raise NotImplementedError
+        """Item representations; each model defines its own tower."""
+        raise TypeError(f"{type(self).__name__} defines no item tower (encode_items)")
 
 
 class MFDot(PairModel):

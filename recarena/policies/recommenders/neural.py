@@ -29,6 +29,7 @@ refit every ``full_refit_every`` fits. Training runs on ``device`` (``cpu`` by d
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -218,8 +219,9 @@ class _NeuralMixin(HistoryRecommender):
         self._export(meta["item_scorable"].numpy().astype(bool))
         self.fitted_ = True
 
+    @abstractmethod
     def _scorable_items(self) -> NDArray[np.bool_]:
-        raise NotImplementedError
+        """Which items the fitted model can score (the rest get the popularity fallback)."""
 
 
 class _DotNeural(_NeuralMixin, FactorRecommender):
