@@ -249,8 +249,9 @@ class Policy(ABC):
         """Choose actions for the batch (every policy implements this)."""
 
     def _action_probabilities(self, request: DecisionRequest) -> FloatArray:
-        """The action distribution (see :meth:`action_probabilities`); optional."""
-        raise NotImplementedError
+        """The action distribution (see :meth:`action_probabilities`); optional: a policy
+        that defines it is one that :meth:`reports_probabilities`."""
+        raise TypeError(f"policy {self.kind!r} defines no _action_probabilities")
 
     def _learn(self, feedback: Feedback) -> None:
         """Update from feedback; required of policies that declare ``online = True``."""
