@@ -201,11 +201,16 @@ class Feedback:
         As in :class:`Decision` (slates (N, k); variants/offers (N,)). For conversions: the
         purchased item (N,).
     rewards
-        Click (0/1) for clicks, revenue for conversions, response (0/1) for campaigns.
+        Clicks (0/1; a count under pbm and dcm) for clicks, revenue for conversions, response (0/1) for campaigns.
     features
         Encoded features of the users at decision time, shape (N, F).
     clicked_position
-        Slate surface: clicked slot or -1, shape (N,). ``None`` elsewhere.
+        Slate surface: clicked slot or -1, shape (N,) (the first click when a session can
+        have several). ``None`` elsewhere.
+    clicked_slots
+        Slate surface under the pbm and dcm choice models (several clicks per session):
+        every clicked slot, shape (N, k) bool; ``rewards`` then counts the clicks. ``None``
+        otherwise.
     propensities
         Propensities logged with the decisions (or ``None``).
     decision_time
@@ -222,6 +227,7 @@ class Feedback:
     clicked_position: IntArray | None = None
     propensities: FloatArray | None = None
     decision_time: FloatArray | None = None
+    clicked_slots: BoolArray | None = None
 
     @property
     def size(self) -> int:

@@ -48,6 +48,10 @@ class Purpose(IntEnum):
     VARIANT_CLICK = 8
     ASSIGNMENT = 9
     WIN_BACK = 10
+    EXAMINATION = 11
+    SCAN_CLICK = 12
+    CONTINUATION = 13
+    SESSION_BUDGET = 14
 
 
 def uniform(

@@ -12,7 +12,9 @@ order (no ``fastmath``): one seed, one result, bit for bit.
 
 The item model travels as the tuple ``items = (φ (m, d) float32, φᵀ (d, m) float64, b (m,),
 log p (m,), w/√d, κ, category g (m,), κ_b)`` and the choice model as ``choice = (e (k,), T,
-u₀)`` (see :mod:`recarena.simulator.kernels`).
+u₀)`` (see :mod:`recarena.simulator.kernels`). The scanning models (``pbm``, ``dcm``) add
+``scan = (λ (k,), β, s, L (m,))``: continuation after a click per slot, the mean session
+budget (∞ = none), the minutes a slot's examination takes and the item lengths.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from recarena.typing import FloatArray
 
 __all__ = [
     "activity_rate",
+    "budget_survival",
     "cascade_choice",
     "cascade_slot_probabilities",
     "churn_probability",
     "consumed_relevance",
     "conversion_probability",
+    "examination_probabilities",
     "examination_weights",
     "exponential_from_uniform",
     "fatigued",
@@ -41,6 +45,9 @@ __all__ = [
     "mnl_slot_probabilities",
     "ou_step",
     "satiated",
+    "scan_session",
+    "scan_slot_probabilities",
+    "scan_step",
     "sigmoid",
     "update_satisfaction",
     "utility",
@@ -268,6 +275,115 @@ def cascade_choice(u, choice, uniforms):  # type: ignore[no-untyped-def]
         if uniforms[j] < c:
             return j
     return -1
+
+
+@_row
+def budget_survival(minutes, budget_mean):  # type: ignore[no-untyped-def]
+    """P(the session's time budget outlasts d more minutes | it has lasted so far) = e^{−d/β}.
+
+    The budget B ~ Exp(mean β) is memoryless, so this does not depend on the minutes
+    already spent; β = ∞ (no budget) gives 1.
+    """
+    if math.isinf(budget_mean):
+        return 1.0
+    return math.exp(-minutes / budget_mean)
+
+
+@_row
+def scan_step(reach, examination, attraction, continuation, survive_scan, survive_item):  # type: ignore[no-untyped-def]
+    """One slot of a top-down scan: (P(click at slot j), R_{j+1} = P(reaching slot j + 1)).
+
+    P_j = R_j ε_j g α_j,
+    R_{j+1} = R_j (1 − ε_j) + R_j ε_j g (1 − α_j) + P_j λ_j h_j,
+
+    with ε_j the examination probability of slot j (position-based model), g = e^{−s/β} the
+    budget outlasting the examination, α_j the item's attractiveness, λ_j the probability of
+    scanning on after a click (dependent click model) and h_j = e^{−L_i/β} the budget
+    outlasting the consumption of the clicked item i.
+    """
+    seen = reach * examination * survive_scan
+    click = seen * attraction
+    after = reach * (1.0 - examination) + (seen - click) + click * continuation * survive_item
+    return click, after
+
+
+@_row
+def scan_slot_probabilities(out, u, slate, choice, scan):  # type: ignore[no-untyped-def]
+    """Expected clicks per slot of a scanning session, into ``out`` (k,); returns E[clicks].
+
+    The user scans top-down from R_1 = 1 (:func:`scan_step`): slot j is examined with
+    probability ε_j (``choice[0]``), an examined item is clicked with its attractiveness
+    α_j = σ((u_j − u₀)/T), after a click the user scans on with probability λ_j, and an
+    exponential time budget of mean β ends the session when examining (s minutes a slot)
+    and consuming (L_i minutes an item) use it up:
+
+    P_j = R_j ε_j g α_j,  R_{j+1} = R_j [(1 − ε_j) + ε_j g (1 − α_j) + ε_j g α_j λ_j h_j],
+
+    E[clicks] = Σ_j P_j. λ ≡ 1 without a budget is the position-based model (PBM, clicks
+    independent: P_j = ε_j α_j); ε ≡ 1 is the dependent click model (DCM, Guo et al., WSDM
+    2009). Without a budget, with ε_j and λ_j non-increasing in j, E[clicks] ≤ 1/(1 − λ_j)
+    from any slot on, so it increases in every α and the k most attractive items in
+    decreasing order are the best slate.
+    """
+    examination, temperature, no_choice_utility = choice
+    continuation, budget_mean, scan_minutes, length = scan
+    survive_scan = budget_survival(scan_minutes, budget_mean)
+    reach = 1.0
+    total = 0.0
+    for j in range(u.shape[0]):
+        attraction = sigmoid((u[j] - no_choice_utility) / temperature)
+        survive_item = budget_survival(length[slate[j]], budget_mean)
+        click, reach = scan_step(
+            reach, examination[j], attraction, continuation[j], survive_scan, survive_item
+        )
+        out[j] = click
+        total += click
+    return total
+
+
+@_row
+def scan_session(clicked, u, slate, choice, scan, uniforms, budget):  # type: ignore[no-untyped-def]
+    """Play one scanning session; sets ``clicked[j]``; returns (clicks, minutes spent).
+
+    At slot j, top-down: examined when U_j1 < ε_j (s minutes), clicked when U_j2 < α_j
+    (L_i minutes), then scanning on after a click when U_j3 < λ_j; the session ends when the
+    minutes spent pass the drawn budget ``budget`` (the last step is cut at it; ∞ = none).
+    The probabilities are those of :func:`scan_slot_probabilities` (the budget is memoryless).
+    """
+    examination, temperature, no_choice_utility = choice
+    continuation, budget_mean, scan_minutes, length = scan
+    spent = 0.0
+    clicks = 0
+    for j in range(u.shape[0]):
+        clicked[j] = False
+    for j in range(u.shape[0]):
+        if not uniforms[j, 0] < examination[j]:
+            continue
+        spent += scan_minutes
+        if spent > budget:
+            return clicks, budget
+        if uniforms[j, 1] < sigmoid((u[j] - no_choice_utility) / temperature):
+            clicked[j] = True
+            clicks += 1
+            spent += length[slate[j]]
+            if spent > budget:
+                return clicks, budget
+            if not uniforms[j, 2] < continuation[j]:
+                break
+    return clicks, spent
+
+
+def examination_probabilities(
+    k: int, kind: str = "log", decay: float = 1.0, given: list[float] | None = None
+) -> FloatArray:
+    """ε_1…ε_k, the examination probabilities of the scanning models (``pbm``, ``dcm``).
+
+    The first k of ``given`` (``examination_probabilities``), else the position-bias profile
+    :func:`examination_weights` (each ≤ 1, ε_1 = 1).
+    """
+    if given is not None:
+        return np.asarray(given[:k], dtype=np.float64)
+    return examination_weights(k, kind, decay)
 
 
 def examination_weights(k: int, kind: str = "log", decay: float = 1.0) -> FloatArray:

@@ -54,6 +54,7 @@ from recarena.simulator.log import (
     Col,
     EventLog,
     Table,
+    clicked_slots_mask,
     slot_propensity_columns,
 )
 from recarena.simulator.oracle import BestValueCache, OracleView
@@ -126,6 +127,26 @@ def environment_spec(
         feature_names=world.feature_names,
         horizon=schedule.days,
     )
+
+
+@dataclass
+class _Outcome:
+    """What a batch of sessions did.
+
+    ``click`` the clicks per session (bool for the single-click models, counts under pbm and
+    dcm), ``position``/``clicked`` the first click's slot and item (−1 for none),
+    ``expected``/``best`` the expected reward of what was shown and of the best action;
+    under pbm and dcm also ``slots`` (B, k) (which slots were clicked) and ``minutes`` (the
+    session's length).
+    """
+
+    click: NDArray[Any]
+    position: IntArray
+    clicked: IntArray
+    expected: FloatArray
+    best: FloatArray
+    slots: NDArray[np.bool_] | None = None
+    minutes: FloatArray | None = None
 
 
 @dataclass
@@ -379,34 +400,36 @@ class Engine:
             outcome = self._slate_outcomes(users, times, counter, decision.actions)
         else:
             outcome = self._variant_outcomes(users, counter, decision.actions)
-        click, position, clicked, expected, best = outcome
-        self._update_satisfaction(users, clicked, expected)
-        self._log_decisions(
-            users, times, counter, decision, click, position, clicked, expected, best
-        )
+        self._update_satisfaction(users, outcome, decision.actions)
+        self._log_decisions(users, times, counter, decision, outcome)
         if self.session_policy.online:  # learn() is a no-op otherwise: skip the buffering
-            self._clicks.add(
+            feedback = dict(
                 users=users,
                 actions=decision.actions,
-                rewards=click.astype(np.float64),
+                rewards=outcome.click.astype(np.float64),
                 features=request.features,
-                clicked_position=position,
+                clicked_position=outcome.position,
                 propensities=_or_nan(decision.propensities, users.shape[0]),
                 decision_time=times,
             )
+            if outcome.slots is not None:
+                feedback["clicked_slots"] = outcome.slots
+            self._clicks.add(**feedback)
         self.stats.decisions += users.shape[0]
         self._day_counters["sessions"] += users.shape[0]
-        self._day_counters["clicks"] += int(click.sum())
+        self._day_counters["clicks"] += int(outcome.click.sum())
         if self.schedule.feedback_every == 0:
             self._flush_clicks(t_end)
 
     def _slate_outcomes(
         self, users: IntArray, times: FloatArray, counter: NDArray[np.int32], slates: IntArray
-    ) -> tuple[NDArray[np.bool_], IntArray, IntArray, FloatArray, FloatArray]:
-        if self.behaviour.choice_model == "mnl":
+    ) -> _Outcome:
+        model = self.behaviour.choice_model
+        slots = minutes = None
+        if model == "mnl":
             draws = uniform(self.seed, users, counter, 0, Purpose.CHOICE)
             position, expected, clicked, utility = self.users.mnl_sessions(users, slates, draws)
-        else:
+        elif model == "cascade":
             slot_draws = uniform(
                 self.seed, users[:, None], counter[:, None], np.arange(slates.shape[1])[None, :],
                 Purpose.CASCADE,
@@ -414,17 +437,32 @@ class Engine:
             position, expected, clicked, utility = self.users.cascade_sessions(
                 users, slates, slot_draws
             )
-        click = position >= 0
+        else:
+            slots, count, expected, u, minutes = self.users.scan_sessions(
+                self._seed64, users, counter, slates
+            )
         best = (
             self.oracle.best_values(users, self.available, self._best)
             if self.oracle_columns
             else np.full(users.shape, np.nan)
         )
-        if click.any():
-            self._record_clicks(
-                users[click], times[click], counter[click], clicked[click], utility[click]
-            )
-        return click, position, clicked, expected, best
+        if slots is None:
+            click = position >= 0
+            if click.any():
+                self._record_clicks(
+                    users[click], times[click], counter[click], clicked[click], utility[click], 0
+                )
+            return _Outcome(click, position, clicked, expected, best)
+        # Several clicks: the first click of every session, then the second, … — one user
+        # at most once per round, as the ring and the oracle cache updates need.
+        rank = np.cumsum(slots, axis=1)
+        for r in range(int(count.max(initial=0))):
+            rows, cols = np.nonzero(slots & (rank == r + 1))
+            self._record_clicks(users[rows], times[rows], counter[rows], slates[rows, cols],
+                                u[rows, cols], r)  # fmt: skip
+        first = np.where(count > 0, np.argmax(slots, axis=1), -1)
+        clicked = np.where(count > 0, slates[np.arange(users.shape[0]), np.maximum(first, 0)], -1)
+        return _Outcome(count, first, clicked, expected, best, slots, minutes)
 
     def _record_clicks(
         self,
@@ -433,6 +471,7 @@ class Engine:
         counter: NDArray[np.int32],
         items: IntArray,
         utility: FloatArray,
+        rank: int,
     ) -> None:
         b = self.behaviour
         state = self.state
@@ -443,7 +482,7 @@ class Engine:
             b.fatigue_memory, self.world.items.quality, b.conversion_intercept,
             state.conversion_lift, b.conversion_slope, b.conversion_quality,
             b.conversion_delay_mean,
-            np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY),
+            np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY), rank,
         )  # fmt: skip
         if b.interest_rate > 0 or b.satiation > 0:
             # Consumption moves θ_u and σ_u: every utility of these users changes.
@@ -463,14 +502,14 @@ class Engine:
 
     def _variant_outcomes(
         self, users: IntArray, counter: NDArray[np.int32], actions: IntArray
-    ) -> tuple[NDArray[np.bool_], IntArray, IntArray, FloatArray, FloatArray]:
+    ) -> _Outcome:
         rows = np.arange(users.shape[0])
         probs = self.users.variant_click_probabilities(users)
         expected = probs[rows, actions]
         click = uniform(self.seed, users, counter, 0, Purpose.VARIANT_CLICK) < expected
         position = np.where(click, 0, -1).astype(np.int64)
         clicked = np.where(click, actions, -1).astype(np.int64)
-        return click, position, clicked, expected, probs.max(axis=1)
+        return _Outcome(click, position, clicked, expected, probs.max(axis=1))
 
     def _log_decisions(
         self,
@@ -478,14 +517,10 @@ class Engine:
         times: FloatArray,
         counter: NDArray[np.int32],
         decision: Decision,
-        click: NDArray[np.bool_],
-        position: IntArray,
-        clicked: IntArray,
-        expected: FloatArray,
-        best: FloatArray,
+        outcome: _Outcome,
     ) -> None:
         n = users.shape[0]
-        _check_finite(Col.EXPECTED_REWARD, expected)
+        _check_finite(Col.EXPECTED_REWARD, outcome.expected)
         slate = self.surface is Surface.SLATE
         fallback = decision.fallback
         if fallback is not None:
@@ -498,12 +533,15 @@ class Engine:
             Col.PROPENSITY: _or_nan(decision.propensities, n),
             Col.GROUP: decision.group if decision.group is not None else np.full(n, -1),
             Col.FALLBACK: fallback if fallback is not None else np.zeros(n, dtype=bool),
-            Col.CLICK: click,
-            Col.CLICKED_POSITION: position,
-            Col.CLICKED_ITEM: clicked,
-            Col.EXPECTED_REWARD: expected,
-            Col.BEST_EXPECTED_REWARD: best,
+            Col.CLICK: outcome.click,
+            Col.CLICKED_POSITION: outcome.position,
+            Col.CLICKED_ITEM: outcome.clicked,
+            Col.EXPECTED_REWARD: outcome.expected,
+            Col.BEST_EXPECTED_REWARD: outcome.best,
         }
+        if outcome.slots is not None:
+            columns[Col.CLICKED_SLOTS] = clicked_slots_mask(outcome.slots)
+            columns[Col.SESSION_MINUTES] = outcome.minutes
         if slate:
             columns[Col.SLATE] = decision.actions
             columns.update(_slate_propensity_columns(decision, n))
@@ -525,6 +563,7 @@ class Engine:
                 clicked_position=merged["clicked_position"]
                 if self.surface is Surface.SLATE
                 else None,
+                clicked_slots=merged.get("clicked_slots"),
                 propensities=merged["propensities"],
                 decision_time=merged["decision_time"],
             )
@@ -614,18 +653,24 @@ class Engine:
         if self.progress is not None:
             self.progress(t)
 
-    def _update_satisfaction(
-        self, users: IntArray, clicked: IntArray, expected: FloatArray
-    ) -> None:
-        """s ← (1 − η) s + η (r − r₀,u): r is P(click) of what was shown (``relevance``) or
-        the quality of the item consumed (``quality``, slates only)."""
+    def _update_satisfaction(self, users: IntArray, outcome: _Outcome, actions: IntArray) -> None:
+        """s ← (1 − η) s + η (r − r₀,u): r is P(click) of what was shown (``relevance``; E[clicks]
+        under pbm and dcm) or the quality of the item consumed (``quality``, slates only; the
+        mean quality of the items consumed in a session of several clicks)."""
         b, state = self.behaviour, self.state
         baseline = b.satisfaction_baseline + self.world.users.tolerance[users]
-        relevance = expected
+        relevance = outcome.expected
         if b.satisfaction_signal == "quality" and self.surface is Surface.SLATE:
-            relevance = kernels.consumed_relevances(
-                clicked, self.world.items.quality, baseline, b.no_click_cost
-            )
+            quality = self.world.items.quality
+            if outcome.slots is None:
+                relevance = kernels.consumed_relevances(
+                    outcome.clicked, quality, baseline, b.no_click_cost
+                )
+            else:
+                consumed = np.where(outcome.slots, quality[actions], 0.0).sum(axis=1)
+                relevance = kernels.session_relevances(
+                    outcome.click, consumed, baseline, b.no_click_cost
+                )
         state.satisfaction[users] = kernels.satisfaction_updates(
             state.satisfaction[users], relevance, b.satisfaction_rate, baseline
         )

@@ -22,6 +22,9 @@ The model's arrays travel as three tuples (numba takes heterogeneous tuples):
     κ = 0 turns the ring test off, κ_b = 0 the satiation penalty.
 ``choice``
     ``(examination e (k,), temperature T, no_choice_utility u₀)`` — the choice model.
+``scan``
+    ``(continuation λ (k,), budget mean β, scan minutes s, item length L (m,))`` — the
+    scanning models (``pbm``, ``dcm``); β = ∞ without a time budget.
 
 Every loop uses IEEE arithmetic in a fixed order (``fastmath`` is off), so results are
 deterministic: one seed, one result, bit for bit. Compiled code is cached on disk
@@ -56,6 +59,10 @@ __all__ = [
     "ou_drift",
     "record_clicks",
     "satisfaction_updates",
+    "scan_click_probabilities",
+    "scan_click_totals",
+    "scan_outcomes",
+    "session_relevances",
     "sigmoids",
     "slate_outcomes",
     "slate_utilities",
@@ -345,7 +352,7 @@ def _sort_descending(u):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def record_clicks(  # type: ignore[no-untyped-def]
     seed, users, counter, clicked, utility, recent, recent_pos, memory, quality, intercept,
-    lift, slope, quality_slope, delay_mean, conversion_purpose, delay_purpose,
+    lift, slope, quality_slope, delay_mean, conversion_purpose, delay_purpose, rank,
 ):  # fmt: skip
     """What follows each click: the fatigue ring and a possible (delayed) purchase.
 
@@ -354,9 +361,10 @@ def record_clicks(  # type: ignore[no-untyped-def]
     oldest entry; the user buys with P = σ(α + ℓ_u + γ x + γ_q (q_i − ½)) (ℓ_u = ``lift``
     of a campaign contact, 0 otherwise)
     (:func:`bh.conversion_probability`) on the keyed uniform
-    (u, c, 0, ``conversion_purpose``), after an exponential delay of mean ``delay_mean``
+    (u, c, r, ``conversion_purpose``), after an exponential delay of mean ``delay_mean``
     drawn by inversion (:func:`bh.exponential_from_uniform`)
-    from the uniform (u, c, 0, ``delay_purpose``).
+    from the uniform (u, c, r, ``delay_purpose``); r = ``rank`` is the click's rank in its
+    session (0 for the first; sessions of several clicks call once per rank).
 
     Returns (the delays, NaN where there is no purchase; the evicted items, −1 for none).
     """
@@ -374,8 +382,8 @@ def record_clicks(  # type: ignore[no-untyped-def]
         p = bh.conversion_probability(
             utility[i], quality[item], intercept + lift[user], slope, quality_slope
         )
-        if uniform_one(seed, user, counter[i], 0, conversion_purpose) < p:
-            draw = uniform_one(seed, user, counter[i], 0, delay_purpose)
+        if uniform_one(seed, user, counter[i], rank, conversion_purpose) < p:
+            draw = uniform_one(seed, user, counter[i], rank, delay_purpose)
             delay[i] = bh.exponential_from_uniform(draw, delay_mean)
     return delay, evicted
 
@@ -521,6 +529,79 @@ def cascade_choices(u, choice, uniforms):  # type: ignore[no-untyped-def]
     out = np.empty(u.shape[0], dtype=np.int64)
     for b in range(u.shape[0]):
         out[b] = bh.cascade_choice(u[b], choice, uniforms[b])
+    return out
+
+
+# ---------------------------------------------------------------------- scanning (pbm, dcm)
+@njit(cache=True, nogil=True)
+def scan_click_probabilities(u, slates, choice, scan):  # type: ignore[no-untyped-def]
+    """(B, k) expected clicks per slot (:func:`bh.scan_slot_probabilities` per row)."""
+    out = np.empty(u.shape)
+    for b in range(u.shape[0]):
+        bh.scan_slot_probabilities(out[b], u[b], slates[b], choice, scan)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def scan_click_totals(u, slates, choice, scan):  # type: ignore[no-untyped-def]
+    """E[clicks] of each row, summed as :func:`scan_outcomes` sums it (same bits)."""
+    out = np.empty(u.shape[0])
+    probabilities = np.empty(u.shape[1])
+    for b in range(u.shape[0]):
+        out[b] = bh.scan_slot_probabilities(probabilities, u[b], slates[b], choice, scan)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def scan_outcomes(  # type: ignore[no-untyped-def]
+    seed, people, items, choice, scan, users, counter, slates, purposes,
+):  # fmt: skip
+    """One scanning session per row: utilities, E[clicks] and the clicks, in one pass.
+
+    The draws are keyed uniforms: (u, c, j, purpose) for slot j's examination, attraction
+    and continuation (``purposes[0:3]``), and (u, c, 0, ``purposes[3]``) for the budget,
+    B = −β log(1 − U) (:func:`bh.exponential_from_uniform`; ∞ without a budget).
+
+    Returns (clicked (B, k) bool, clicks (B,), E[clicks] (B,), utilities (B, k), minutes
+    spent (B,)).
+    """
+    n_rows, k = slates.shape
+    theta, rho, ring, sat = _gather_users(people, users)
+    budget_mean = scan[1]
+    clicked = np.zeros((n_rows, k), dtype=np.bool_)
+    clicks = np.empty(n_rows, dtype=np.int64)
+    expected = np.empty(n_rows)
+    u = np.empty((n_rows, k))
+    minutes = np.empty(n_rows)
+    probabilities = np.empty(k)
+    draws = np.empty((k, 3))
+    for b in range(n_rows):
+        user, count = users[b], counter[b]
+        _row_utilities(u[b], slates[b], theta[b], rho[b], ring[b], sat[b], items, False)
+        expected[b] = bh.scan_slot_probabilities(probabilities, u[b], slates[b], choice, scan)
+        for j in range(k):
+            for d in range(3):
+                draws[j, d] = uniform_one(seed, user, count, j, purposes[d])
+        budget = np.inf
+        if not np.isinf(budget_mean):
+            budget = bh.exponential_from_uniform(
+                uniform_one(seed, user, count, 0, purposes[3]), budget_mean
+            )
+        clicks[b], minutes[b] = bh.scan_session(
+            clicked[b], u[b], slates[b], choice, scan, draws, budget
+        )
+    return clicked, clicks, expected, u, minutes
+
+
+@njit(cache=True, nogil=True)
+def session_relevances(clicks, quality_sum, baseline, no_click_cost):  # type: ignore[no-untyped-def]
+    """r per session of several clicks: the mean quality of the items consumed, or
+    r₀,u − c₀ without a click (:func:`bh.consumed_relevance`)."""
+    out = np.empty(clicks.shape[0])
+    for i in range(clicks.shape[0]):
+        n = clicks[i]
+        q = quality_sum[i] / n if n > 0 else 0.0
+        out[i] = bh.consumed_relevance(n > 0, q, baseline[i], no_click_cost)
     return out
 
 

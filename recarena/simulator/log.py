@@ -9,9 +9,13 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
     slate surface ``propensity_slate`` (of the whole ordered slate) and
     ``propensity_slot_0 … propensity_slot_{k-1}`` (of each slot's item in its slot; NaN
     where the policy does not know them, :func:`read_slot_propensities`),
-    ``group, fallback, click, clicked_position, clicked_item``, and the oracle
-    columns ``expected_reward`` (P(click) of what was shown) and ``best_expected_reward``
-    (P(click) of the best action available). The slate is appended, and read back by
+    ``group, fallback, click`` (the number of clicks in the session: 0/1, or more under the
+    ``pbm`` and ``dcm`` choice models), ``clicked_position, clicked_item`` (the first
+    click's), and the oracle columns ``expected_reward`` (expected clicks of what was
+    shown: P(click) under the single-click models) and ``best_expected_reward`` (the same
+    for the best action available). Under ``pbm`` and ``dcm`` two more: ``clicked_slots``,
+    every clicked slot as a bit mask (bit j = slot j; :func:`read_clicked_slots`), and
+    ``session_minutes``, the session's length (examining slots and consuming items). The slate is appended, and read back by
     :func:`read_table` and :meth:`EventLog.frame`, as one ``slate`` column (an (n, k) array
     in, one length-k array per row out); in Arrow and Parquet it is stored as k int32
     columns ``slate_0 … slate_{k-1}`` (:func:`slate_columns`), which Parquet writes about
@@ -60,10 +64,14 @@ from numpy.typing import NDArray
 
 __all__ = [
     "CHUNK_BYTES",
+    "MAX_SCAN_SLATE",
     "SCHEMAS",
     "Col",
     "EventLog",
     "Table",
+    "clicked_slots_array",
+    "clicked_slots_mask",
+    "read_clicked_slots",
     "read_slates",
     "read_slot_propensities",
     "read_table",
@@ -97,6 +105,10 @@ class Col:
     CLICK = "click"
     CLICKED_POSITION = "clicked_position"
     CLICKED_ITEM = "clicked_item"
+    #: pbm, dcm: every clicked slot of the session, bit j for slot j (int64).
+    CLICKED_SLOTS = "clicked_slots"
+    #: pbm, dcm: minutes the session lasted.
+    SESSION_MINUTES = "session_minutes"
     EXPECTED_REWARD = "expected_reward"
     BEST_EXPECTED_REWARD = "best_expected_reward"
     CLICK_T = "click_t"
@@ -183,8 +195,22 @@ def _slate_width(names: Collection[str]) -> int:
 _STATISTICS = (Col.T, Col.USER, Col.SESSION)
 
 
-def _decisions_schema(slate_size: int) -> pa.Schema:
-    """The decisions table's Arrow schema; the slate is ``slate_size`` int32 columns.
+#: Widest slate whose clicked slots fit the ``clicked_slots`` bit mask (int64).
+MAX_SCAN_SLATE = 63
+
+
+def clicked_slots_mask(slots: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """The clicked slots (n, k) bool as one int64 bit mask per row (bit j = slot j)."""
+    k = slots.shape[1]
+    if k > MAX_SCAN_SLATE:
+        raise ValueError(f"clicked slots fit a bit mask of {MAX_SCAN_SLATE} slots, got {k}")
+    bits = np.left_shift(np.int64(1), np.arange(k, dtype=np.int64))
+    return (slots.astype(np.int64) * bits).sum(axis=1)
+
+
+def _decisions_schema(slate_size: int, scanning: bool = False) -> pa.Schema:
+    """The decisions table's Arrow schema; the slate is ``slate_size`` int32 columns, and
+    ``scanning`` (pbm, dcm) adds ``clicked_slots`` and ``session_minutes``.
 
     One flat int32 column per position, not a ``fixed_size_list<int32>``: Parquet stores a
     list with repetition and definition levels for every element, which made the slate more
@@ -205,6 +231,8 @@ def _decisions_schema(slate_size: int) -> pa.Schema:
         (Col.EXPECTED_REWARD, _f32),
         (Col.BEST_EXPECTED_REWARD, _f32),
     ]
+    if scanning:
+        fields += [(Col.CLICKED_SLOTS, _i64), (Col.SESSION_MINUTES, _f32)]
     fields[4:4] = [(name, _i32) for name in slate_columns(slate_size)]
     if slate_size:
         at = 5 + slate_size  # after the propensity
@@ -323,6 +351,9 @@ class EventLog:
     chunk_bytes
         Bytes buffered per table before a row group is written, at most (a table's row
         group holds ``chunk_bytes // bytes per row`` rows when that is fewer).
+    scanning
+        The sessions follow a scanning choice model (pbm, dcm): the decisions table has the
+        ``clicked_slots`` and ``session_minutes`` columns.
     """
 
     def __init__(
@@ -331,12 +362,13 @@ class EventLog:
         slate_size: int = 0,
         chunk_rows: int = 1_000_000,
         chunk_bytes: int = CHUNK_BYTES,
+        scanning: bool = False,
     ) -> None:
         self.path = None if path is None else Path(path)
         self.slate_size = slate_size
         self.chunk_rows = chunk_rows
         self.chunk_bytes = chunk_bytes
-        self.schemas = {Table.DECISIONS: _decisions_schema(slate_size), **SCHEMAS}
+        self.schemas = {Table.DECISIONS: _decisions_schema(slate_size, scanning), **SCHEMAS}
         self._columns = {name: _append_columns(schema) for name, schema in self.schemas.items()}
         self._names = {
             name: frozenset(c for c, _ in columns) for name, columns in self._columns.items()
@@ -596,6 +628,28 @@ def read_slot_propensities(run_dir: Path | str) -> NDArray[np.float64]:
     if not columns:
         return np.zeros((table.num_rows, 0))
     return np.column_stack([table.column(c).to_numpy() for c in columns]).astype(np.float64)
+
+
+def read_clicked_slots(run_dir: Path | str) -> NDArray[np.bool_]:
+    """Every clicked slot of each decision as one (n, k) bool array ((n, 0) without slates).
+
+    From ``clicked_slots`` under the pbm and dcm models (several clicks per session), else
+    from ``clicked_position`` (at most one click).
+    """
+    path = _table_path(run_dir, Table.DECISIONS)
+    names = pq.read_schema(path).names
+    k = _slate_width(names)
+    if Col.CLICKED_SLOTS in names:
+        mask = pq.read_table(path, columns=[Col.CLICKED_SLOTS]).column(0).to_numpy()
+        return clicked_slots_array(mask, k)
+    position = pq.read_table(path, columns=[Col.CLICKED_POSITION]).column(0).to_numpy()
+    return np.asarray(position, dtype=np.int64)[:, None] == np.arange(k)
+
+
+def clicked_slots_array(mask: NDArray[np.integer], k: int) -> NDArray[np.bool_]:
+    """The bit masks of :func:`clicked_slots_mask` back as an (n, k) bool array."""
+    bits = np.left_shift(np.int64(1), np.arange(k, dtype=np.int64))
+    return (np.asarray(mask, dtype=np.int64)[:, None] & bits) != 0
 
 
 def slates_array(frame: pd.DataFrame) -> NDArray[np.int32]:

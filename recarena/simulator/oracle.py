@@ -10,6 +10,7 @@ columns of the event log through it (``best_expected_reward``), and the ``oracle
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,10 +108,14 @@ class OracleView:
     ) -> tuple[IntArray, FloatArray]:
         """The best slate for each user and its expected reward.
 
-        Under both choice models P(any click) increases in every shown utility and, by the
-        rearrangement inequality, is largest when the k highest-utility items are shown in
-        decreasing order of utility (highest at the most examined slot). Ties are broken by
-        lower item id.
+        Under the mnl and cascade models P(any click) increases in every shown utility and,
+        by the rearrangement inequality, is largest when the k highest-utility items are
+        shown in decreasing order of utility (highest at the most examined slot); under pbm
+        and dcm (ε_j, λ_j non-increasing) E[clicks] does too (see
+        :func:`~recarena.simulator.behaviour.scan_slot_probabilities`). Under a time budget
+        the slate is the same (a long item can then be worth less than a shorter one a
+        little less attractive: the value is exact, the slate a reference). Ties are broken
+        by lower item id.
         """
         model = self._model
         k = min(model.slate_size, int(available.sum()))
@@ -124,7 +129,7 @@ class OracleView:
             pad = model.slate_size - k
             top = np.hstack([top, np.repeat(top[:, :1], pad, axis=1)])
             top_u = np.hstack([top_u, np.full((top.shape[0], pad), -np.inf)])
-        return top, model.click_probability(top_u)
+        return top, model.click_probability(top_u, top)
 
     def long_term_slates(self, users: IntArray, available: NDArray[np.bool_]) -> IntArray:
         """The long-term reference slate: the k items of highest quality-weighted appeal.
@@ -167,11 +172,19 @@ class OracleView:
         """
         model = self._model
         u = model.slate_utilities(users, candidates, distinct=True)
-        # The best slate shows the k highest utilities in decreasing order. Its value depends
-        # only on those utility values, not on which of two tied items fills a slot, so a
-        # plain descending sort gives the same numbers as ordering by (−u, item id).
-        top = np.sort(u, axis=1)[:, : -model.slate_size - 1 : -1]
-        return model.click_probability(top)
+        k = model.slate_size
+        if math.isinf(model.scan[1]):
+            # The best slate shows the k highest utilities in decreasing order. Its value
+            # depends only on those utility values, not on which of two tied items fills a
+            # slot, so a plain descending sort gives the same numbers as ordering by
+            # (−u, item id).
+            top = np.sort(u, axis=1)[:, : -k - 1 : -1]
+            return model.click_probability(top)
+        # Under a time budget the items' lengths count too: order by (−u, item id), as
+        # best_slates does.
+        order = np.lexsort((candidates, -u), axis=1)[:, :k]
+        rows = np.arange(u.shape[0])[:, None]
+        return model.click_probability(u[rows, order], candidates[rows, order])
 
     def best_values(
         self, users: IntArray, available: NDArray[np.bool_], cache: BestValueCache

@@ -16,6 +16,7 @@ from recarena.contract import Surface
 from recarena.typing import ClosedModel
 
 __all__ = [
+    "SCAN_MODELS",
     "BehaviourParams",
     "CatalogueParams",
     "ClockParams",
@@ -28,6 +29,25 @@ __all__ = [
     "VariantParams",
     "WorldParams",
 ]
+
+
+#: Choice models in which the user scans the slate top-down (examination × attraction).
+SCAN_MODELS = ("pbm", "dcm")
+
+
+def _check_profile(values: list[float], name: str) -> None:
+    """A per-slot probability profile: non-empty, each in [0, 1], non-increasing.
+
+    Non-increasing keeps the oracle's best slate exact: with ε_j and λ_j non-increasing in
+    the position, the k most attractive items in decreasing order are the best slate (see
+    :func:`recarena.simulator.behaviour.scan_slot_probabilities`).
+    """
+    if not values:
+        raise ValueError(f"{name} must not be empty")
+    if any(not (0.0 <= v <= 1.0) or math.isnan(v) for v in values):
+        raise ValueError(f"{name} must lie in [0, 1], got {values}")
+    if any(b > a for a, b in zip(values, values[1:], strict=False)):
+        raise ValueError(f"{name} must be non-increasing down the slate, got {values}")
 
 
 def _check_shares(values: list[float], name: str) -> list[float]:
@@ -170,6 +190,12 @@ class CatalogueParams(ClosedModel):
     clickbait_quality: float = Field(
         0.05, ge=0, le=1, description="quality q_i of a clickbait item"
     )
+    item_length_minutes: float = Field(
+        5.0, gt=0, le=100_000, description="mean length L_i of an item (minutes, log-normal)"
+    )
+    item_length_sd: float = Field(
+        0.8, ge=0, le=10, description="log-normal sd of the item lengths L_i"
+    )
 
     @model_validator(mode="after")
     def _margins(self) -> CatalogueParams:
@@ -181,13 +207,39 @@ class CatalogueParams(ClosedModel):
 class BehaviourParams(ClosedModel):
     """How users choose, convert, get bored, drift and churn (equations in behaviour.py)."""
 
-    choice_model: Literal["mnl", "cascade"] = "mnl"
+    choice_model: Literal["mnl", "cascade", "pbm", "dcm"] = Field(
+        "mnl",
+        description="mnl: one choice among the slate; cascade: top-down, stop at the first "
+        "click; pbm: each slot examined (ε_j) and clicked (α) independently, several clicks "
+        "possible; dcm: top-down scan, after a click continue with probability λ_j",
+    )
     temperature: float = Field(1.0, ge=0.001, le=1000, description="T in exp(u/T)")
     no_choice_utility: float = Field(
         5.0, ge=-1000, le=1000, description="u_0, utility of not clicking"
     )
     position_bias: Literal["log", "power", "none"] = "log"
     position_decay: float = Field(1.0, ge=0, le=10, description="η in e_j = j^−η (power bias)")
+    examination_probabilities: list[float] | None = Field(
+        None,
+        max_length=100,
+        description="pbm, dcm: ε_j, P(slot j is examined), one per slot (at least slate_size, "
+        "non-increasing, in [0, 1]); None = the position_bias profile e_j",
+    )
+    continuation: float | list[float] = Field(
+        0.5,
+        description="dcm: λ_j, P(scanning on after a click at slot j), one value or one per "
+        "slot (non-increasing, in [0, 1]); 0 = stop at the first click, 1 = never stop",
+    )
+    session_budget_minutes: float | None = Field(
+        None,
+        gt=0,
+        le=100_000,
+        description="pbm, dcm: mean of the exponential time budget of a session (minutes); "
+        "scanning and consuming items spend it (None = no budget)",
+    )
+    scan_minutes: float = Field(
+        0.05, ge=0, le=1000, description="minutes spent examining one slot (time budget)"
+    )
     preference_weight: float = Field(
         2.0, ge=0, le=100, description="weight of θ_u·φ_i/√d in utility"
     )
@@ -246,6 +298,55 @@ class BehaviourParams(ClosedModel):
         le=100_000,
         description="τ of Ornstein–Uhlenbeck drift toward θ_u(0) (None = random walk)",
     )
+
+    @field_validator("examination_probabilities")
+    @classmethod
+    def _examination(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None:
+            _check_profile(v, "examination_probabilities")
+        return v
+
+    @field_validator("continuation")
+    @classmethod
+    def _continuation(cls, v: float | list[float]) -> float | list[float]:
+        _check_profile([v] if isinstance(v, float | int) else v, "continuation")
+        return v
+
+    @model_validator(mode="after")
+    def _scan_only(self) -> BehaviourParams:
+        if self.session_budget_minutes is not None and self.choice_model not in SCAN_MODELS:
+            raise ValueError(
+                "session_budget_minutes needs a scanning choice model (choice_model: pbm or "
+                f"dcm), got choice_model: {self.choice_model}"
+            )
+        return self
+
+    def examination_profile(self, k: int) -> list[float] | None:
+        """ε_1…ε_k from ``examination_probabilities`` (``None`` when not given).
+
+        Raises
+        ------
+        ValueError
+            If the list has fewer than ``k`` entries.
+        """
+        given = self.examination_probabilities
+        if given is None:
+            return None
+        if len(given) < k:
+            raise ValueError(
+                f"behaviour.examination_probabilities has {len(given)} entries but the slate "
+                f"has {k} slots; give at least one per slot"
+            )
+        return given[:k]
+
+    def continuation_profile(self, k: int) -> list[float]:
+        """λ_1…λ_k: the scalar ``continuation`` repeated, or the list's first k (its last
+        value repeated when it is shorter); all 1 under ``pbm`` (it never stops)."""
+        if self.choice_model == "pbm":
+            return [1.0] * k
+        given = self.continuation
+        values = [float(given)] * k if isinstance(given, float | int) else list(given)
+        return (values + [values[-1]] * k)[:k]
 
 
 class EligibilityRule(ClosedModel):

@@ -9,7 +9,7 @@ from pathlib import Path
 from recarena.contract import PolicyProtocol, Surface
 from recarena.simulator.engine import Engine, RunStats, environment_spec
 from recarena.simulator.log import EventLog
-from recarena.simulator.params import ScheduleParams, WorldParams
+from recarena.simulator.params import SCAN_MODELS, ScheduleParams, WorldParams
 from recarena.simulator.rng import RandomStreams
 from recarena.simulator.world import World, generate_world
 
@@ -72,7 +72,8 @@ def simulate(
     if world is None:
         world = build_world(params, schedule, seed)
     slate_size = schedule.slate_size if schedule.surface == "slate" else 0
-    log = EventLog(log_path, slate_size=slate_size)
+    scanning = bool(slate_size) and params.behaviour.choice_model in SCAN_MODELS
+    log = EventLog(log_path, slate_size=slate_size, scanning=scanning)
     engine = Engine(
         world=world,
         behaviour=params.behaviour,

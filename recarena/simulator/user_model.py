@@ -10,12 +10,15 @@ batches by :mod:`recarena.simulator.kernels`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
+from recarena.numerics.counter_rng import Purpose
 from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
-from recarena.simulator.params import BehaviourParams
+from recarena.simulator.params import SCAN_MODELS, BehaviourParams
 from recarena.simulator.state import SimState
 from recarena.simulator.world import World
 from recarena.typing import FloatArray, IntArray
@@ -43,9 +46,16 @@ class UserModel:
         self.state = state
         self.behaviour = behaviour
         self.slate_size = slate_size
-        self.examination = bh.examination_weights(
-            slate_size, behaviour.position_bias, behaviour.position_decay
-        )
+        self.scanning = behaviour.choice_model in SCAN_MODELS
+        if self.scanning:  # ε_j: examination probabilities (explicit, or the profile)
+            self.examination = bh.examination_probabilities(
+                slate_size, behaviour.position_bias, behaviour.position_decay,
+                behaviour.examination_profile(slate_size),
+            )  # fmt: skip
+        else:
+            self.examination = bh.examination_weights(
+                slate_size, behaviour.position_bias, behaviour.position_decay
+            )
         items = world.items
         # The static model for the compiled passes (see recarena.simulator.kernels): φ, φᵀ in
         # float64 for the catalogue passes (exact conversion), b, log p, w/√d, κ (0 turns
@@ -68,6 +78,14 @@ class UserModel:
             self.examination,
             float(behaviour.temperature),
             float(behaviour.no_choice_utility),
+        )
+        budget = behaviour.session_budget_minutes
+        # The scanning models' continuation, time budget (∞ = none) and item lengths.
+        self.scan = (
+            np.asarray(behaviour.continuation_profile(slate_size), dtype=np.float64),
+            float("inf") if budget is None else float(budget),
+            float(behaviour.scan_minutes),
+            np.ascontiguousarray(items.length, dtype=np.float64),
         )
 
     def people(self) -> tuple[NDArray[np.float32], FloatArray, NDArray[np.int32], FloatArray]:
@@ -99,35 +117,63 @@ class UserModel:
         return u
 
     def slot_probabilities(self, users: IntArray, slates: IntArray) -> FloatArray:
-        """P(click at slot j) for each slate, shape (B, k), under the configured model."""
-        return self.utility_slot_probabilities(self.slate_utilities(users, slates))
+        """Expected clicks at slot j for each slate, shape (B, k), under the configured
+        model (P(click at slot j) under the single-click models)."""
+        return self.utility_slot_probabilities(self.slate_utilities(users, slates), slates)
 
-    def utility_slot_probabilities(self, u: FloatArray) -> FloatArray:
-        """P(click at slot j) of slates with utilities ``u`` (B, k)."""
+    def utility_slot_probabilities(
+        self, u: FloatArray, slates: IntArray | None = None
+    ) -> FloatArray:
+        """Expected clicks at slot j of slates with utilities ``u`` (B, k).
+
+        ``slates`` (the item ids, for their lengths) are needed only under a time budget.
+        """
         u = np.ascontiguousarray(u, dtype=np.float64)
-        if self.behaviour.choice_model == "mnl":
+        model = self.behaviour.choice_model
+        if model == "mnl":
             probabilities: FloatArray = kernels.mnl_click_probabilities(u, self.choice)
-        else:
+        elif model == "cascade":
             probabilities = kernels.cascade_click_probabilities(u, self.choice)
+        else:
+            probabilities = kernels.scan_click_probabilities(
+                u, self._slates_for(u, slates), self.choice, self.scan
+            )
         return probabilities
 
     def slate_click_probability(self, users: IntArray, slates: IntArray) -> FloatArray:
-        """Expected reward of a slate: P(any click), shape (B,)."""
-        return self.click_probability(self.slate_utilities(users, slates))
+        """Expected reward of a slate: E[clicks] (P(any click) under the single-click
+        models), shape (B,)."""
+        return self.click_probability(self.slate_utilities(users, slates), slates)
 
-    def click_probability(self, u: FloatArray) -> FloatArray:
-        """P(any click) = Σ_j P(slot j) of slates with utilities ``u`` (B, k).
+    def click_probability(self, u: FloatArray, slates: IntArray | None = None) -> FloatArray:
+        """Expected reward E[clicks] = Σ_j (expected clicks at slot j) of slates with
+        utilities ``u`` (B, k): P(any click) under the single-click models.
 
         Every expected reward (the engine's logged one, the best slate's, the oracle
         policy's) is summed by this one function, so equal slates give equal bits and the
-        oracle arm's regret is exactly 0.
+        oracle arm's regret is exactly 0. ``slates`` (the item ids, for their lengths) are
+        needed only under a time budget.
         """
         u = np.ascontiguousarray(u, dtype=np.float64)
-        if self.behaviour.choice_model == "mnl":
+        model = self.behaviour.choice_model
+        if model == "mnl":
             totals: FloatArray = kernels.mnl_click_totals(u, self.choice)
-        else:
+        elif model == "cascade":
             totals = kernels.cascade_click_totals(u, self.choice)
+        else:
+            totals = kernels.scan_click_totals(
+                u, self._slates_for(u, slates), self.choice, self.scan
+            )
         return totals
+
+    def _slates_for(self, u: FloatArray, slates: IntArray | None) -> IntArray:
+        """The slates' item ids for the scanning kernels (which read only their lengths, and
+        only under a time budget: any ids do without one)."""
+        if slates is None:
+            if not math.isinf(self.scan[1]):
+                raise ValueError("under a time budget the expected clicks need the slates")
+            return np.zeros(u.shape, dtype=np.int64)
+        return ids(slates)
 
     def mnl_sessions(
         self, users: IntArray, slates: IntArray, uniforms: FloatArray
@@ -167,6 +213,29 @@ class UserModel:
         clicked = np.where(position >= 0, slates[rows, slot], -1)
         utility = np.where(position >= 0, u[rows, slot], np.nan)
         return position, expected, clicked, utility
+
+    def scan_sessions(
+        self, seed: np.uint64, users: IntArray, counter: NDArray[np.int32], slates: IntArray
+    ) -> tuple[NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray]:
+        """Play one scanning session (``pbm``, ``dcm``) per row on the keyed uniforms.
+
+        Returns
+        -------
+        tuple
+            (clicked slots (B, k) bool, clicks (B,), E[clicks] (B,) as
+            :meth:`click_probability` computes it, utilities (B, k), minutes spent (B,)).
+        """
+        purposes = np.array(
+            [Purpose.EXAMINATION, Purpose.SCAN_CLICK, Purpose.CONTINUATION,
+             Purpose.SESSION_BUDGET], dtype=np.uint64,
+        )  # fmt: skip
+        outcome: tuple[NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray] = (
+            kernels.scan_outcomes(
+                seed, self.people(), self.items, self.choice, self.scan, ids(users),
+                np.ascontiguousarray(counter, dtype=np.int64), ids(slates), purposes,
+            )  # fmt: skip
+        )
+        return outcome
 
     def catalogue_utilities(self, users: IntArray, available: NDArray[np.bool_]) -> FloatArray:
         """True utilities of every item for each user, −inf for unavailable items, (B, m).

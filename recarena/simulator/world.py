@@ -96,6 +96,7 @@ class Items:
     text : tuple of m descriptions
     quality : (m,) float in [0, 1] — q_i, how good consuming the item turns out to be
     clickbait : (m,) bool — high appeal (b_i raised), low quality
+    length : (m,) float > 0 — L_i, minutes it takes to consume the item (time budget)
     """
 
     vector: Float32Array
@@ -107,6 +108,7 @@ class Items:
     text: tuple[str, ...]
     quality: FloatArray = field(default_factory=lambda: np.zeros(0))
     clickbait: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    length: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         m = self.category.shape[0]
@@ -114,6 +116,8 @@ class Items:
             self.quality = np.full(m, 0.5)
         if self.clickbait.shape[0] != m:
             self.clickbait = np.zeros(m, dtype=bool)
+        if self.length.shape[0] != m:  # not given: every item takes the default 5 minutes
+            self.length = np.full(m, 5.0)
 
     def __len__(self) -> int:
         return int(self.category.shape[0])
@@ -217,6 +221,7 @@ def _check_finite(world: World) -> None:
         "items.margin": world.items.margin,
         "items.release_time": world.items.release_time,
         "items.quality": world.items.quality,
+        "items.length": world.items.length,
         "users.tolerance": world.users.tolerance,
     }
     for name, values in arrays.items():
@@ -228,6 +233,8 @@ def _check_finite(world: World) -> None:
             )
     if (world.items.price <= 0).any():
         raise ValueError("world array items.price must be > 0 (log price enters the utility)")
+    if (world.items.length <= 0).any():
+        raise ValueError("world array items.length must be > 0 (minutes to consume an item)")
     if (world.users.activity <= 0).any():
         raise ValueError("world array users.activity must be > 0 (sessions per day)")
 
@@ -417,6 +424,8 @@ def _generate_items(params: WorldParams, rng: np.random.Generator, horizon: floa
     items.clickbait = rng.random(m) < cat.clickbait_share
     items.quality[items.clickbait] = cat.clickbait_quality
     items.popularity[items.clickbait] += cat.clickbait_appeal
+    # L_i ~ LogNormal with mean item_length_minutes, drawn last for the same reason.
+    items.length = _lognormal(rng, cat.item_length_minutes, cat.item_length_sd, m)
     return items
 
 

@@ -35,7 +35,7 @@ def test_record_clicks_is_the_ring_push_and_the_purchase_formulas(
     delay, evicted = kernels.record_clicks(
         np.uint64(SEED), users, counter, items, utility, ring, pos, memory, quality, intercept,
         lift, slope, quality_slope, mean, np.uint64(Purpose.CONVERSION),
-        np.uint64(Purpose.CONVERSION_DELAY),
+        np.uint64(Purpose.CONVERSION_DELAY), 0,
     )  # fmt: skip
 
     p = reference_conversion_probability(

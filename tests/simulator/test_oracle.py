@@ -364,7 +364,7 @@ def test_a_cached_best_value_that_stays_valid_after_clicks_is_still_exact(memory
         _, evicted = kernels.record_clicks(
             np.uint64(1), clicked_users, np.zeros(30, dtype=np.int32), items, np.zeros(30),
             model.state.recent_items, model.state.recent_pos, memory, np.zeros(30), 0.0,
-            np.zeros(model.world.n_users), 1.0, 0.0, 1.0, np.uint64(4), np.uint64(5),
+            np.zeros(model.world.n_users), 1.0, 0.0, 1.0, np.uint64(4), np.uint64(5), 0,
         )  # fmt: skip
         OracleView(model).keep_best_values(clicked_users, items, evicted, cache)
         after = OracleView(model).best_slates(clicked_users, available)[1]
