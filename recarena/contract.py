@@ -201,7 +201,8 @@ class Feedback:
         As in :class:`Decision` (slates (N, k); variants/offers (N,)). For conversions: the
         purchased item (N,).
     rewards
-        Clicks (0/1; a count under pbm and dcm) for clicks, revenue for conversions, response (0/1) for campaigns.
+        Clicks (0/1; a count under pbm and dcm) for clicks, revenue for conversions,
+        response (0/1) for campaigns.
     features
         Encoded features of the users at decision time, shape (N, F).
     clicked_position

@@ -98,7 +98,7 @@ from recarena.policies.recommenders.base import (
     truncate_history,
 )
 from recarena.simulator.engine import environment_spec
-from recarena.simulator.log import LIFECYCLE_EVENTS, Col, Table, read_slates
+from recarena.simulator.log import LIFECYCLE_EVENTS, Col, Table, every_click, read_slates
 from recarena.simulator.simulation import build_world
 from recarena.typing import BoolArray, IntArray
 
@@ -168,13 +168,18 @@ def history_from_tables(
     dec = tables[Table.DECISIONS]
     if slates is None:
         slates = np.stack(list(dec[Col.SLATE])) if len(dec) else np.zeros((0, 0), np.int64)
-    clicked = dec[Col.CLICK].to_numpy() > 0
+    # One row per click (several per session under the pbm and dcm choice models).
+    clicked, position = every_click(
+        dec[Col.CLICK].to_numpy(), dec[Col.CLICKED_POSITION].to_numpy(),
+        dec[Col.CLICKED_SLOTS].to_numpy() if Col.CLICKED_SLOTS in dec.columns else None,
+        slates.shape[1],
+    )  # fmt: skip
     clicks = pd.DataFrame(
         {
             "t": dec[Col.T].to_numpy()[clicked],
             "user": dec[Col.USER].to_numpy(np.int64)[clicked],
-            "item": dec[Col.CLICKED_ITEM].to_numpy(np.int64)[clicked],
-            "position": dec[Col.CLICKED_POSITION].to_numpy(np.int64)[clicked],
+            "item": np.asarray(slates, dtype=np.int64)[clicked, position],
+            "position": position,
         }
     )
     conv = tables[Table.CONVERSIONS] if Table.CONVERSIONS in tables else pd.DataFrame()

@@ -37,11 +37,19 @@ from recarena.contract import DecisionRequest, Surface
 from recarena.experiment.schema import OPEConfig, ScenarioConfig
 from recarena.policies import registry
 from recarena.policies.base import Policy, campaign_action_index
-from recarena.simulator.behaviour import examination_weights
+from recarena.simulator.behaviour import examination_probabilities, examination_weights
 from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import environment_spec
-from recarena.simulator.log import Col, Table, read_slates, read_slot_propensities, read_table
+from recarena.simulator.log import (
+    Col,
+    Table,
+    read_clicked_slots,
+    read_slates,
+    read_slot_propensities,
+    read_table,
+)
 from recarena.simulator.oracle import OracleView
+from recarena.simulator.params import SCAN_MODELS
 from recarena.simulator.rng import RandomStreams
 from recarena.simulator.simulation import build_world
 from recarena.simulator.state import SimState
@@ -316,22 +324,28 @@ def _slate_estimates(
 ) -> pd.DataFrame:
     """IIPS from the logged per-slot propensities; PBM-IPS and the pseudoinverse too when the
     logger is uniformly random (their logging terms need every slot's probability of an
-    item, which only the uniform logger's log implies). Reward: a click on the slate."""
+    item, which only the uniform logger's log implies). Reward: the clicks on the slate
+    (every clicked slot; several per session under the pbm and dcm choice models)."""
     ope = config.ope
     assert ope is not None
     k = config.schedule.slate_size
-    frame = read_table(run_dir, Table.DECISIONS, [Col.USER, Col.CLICKED_POSITION])
+    frame = read_table(run_dir, Table.DECISIONS, [Col.USER])
     users = frame[Col.USER].to_numpy(np.int64)
     slates = read_slates(run_dir).astype(np.int64)
     logged = read_slot_propensities(run_dir)
-    slot_reward = (frame[Col.CLICKED_POSITION].to_numpy()[:, None] == np.arange(k)).astype(
-        np.float64
-    )
+    # Every clicked slot (several per session under the pbm and dcm choice models).
+    slot_reward = read_clicked_slots(run_dir).astype(np.float64)
     arms = {a.name: a for a in config.arms}
     uniform = registry.parse_params(arms[ope.logging_arm].policy)[0].kind == "random"
     n_items = int((world.items.release_time <= 0.0).sum())
     behaviour = config.world.behaviour
-    theta = examination_weights(k, behaviour.position_bias, behaviour.position_decay)
+    if behaviour.choice_model in SCAN_MODELS:  # the examination probabilities ε_j
+        theta = examination_probabilities(
+            k, behaviour.position_bias, behaviour.position_decay,
+            behaviour.examination_profile(k),
+        )  # fmt: skip
+    else:
+        theta = examination_weights(k, behaviour.position_bias, behaviour.position_decay)
     rows: list[dict[str, object]] = []
     for name in ope.targets:
         policy = _target_policy(config, arms[name].policy, world, seed, Surface.SLATE)

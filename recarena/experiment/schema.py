@@ -14,7 +14,12 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from recarena.analysis.options import AnalysisOptions
-from recarena.simulator.params import ScheduleParams, WorldParams
+from recarena.simulator.params import (
+    SCAN_MODELS,
+    ScheduleParams,
+    WorldParams,
+    check_scanning_slate,
+)
 from recarena.typing import ClosedModel
 
 __all__ = [
@@ -299,6 +304,13 @@ class ScenarioConfig(ClosedModel):
             for arm in (m.arm, m.baseline):
                 if arm not in names:
                     raise ValueError(f"sweep map arm {arm!r} is not an arm; have {names}")
+        return self
+
+    @model_validator(mode="after")
+    def _scanning_slate(self) -> ScenarioConfig:
+        behaviour, schedule = self.world.behaviour, self.schedule
+        if behaviour.choice_model in SCAN_MODELS and schedule.surface == "slate":
+            check_scanning_slate(behaviour, schedule.slate_size)
         return self
 
     @model_validator(mode="after")

@@ -4,7 +4,8 @@ The history is a view of the event log minus its oracle columns: the engine appe
 event once (:meth:`~recarena.simulator.engine.Engine` writes a log table and hands the same
 columns to :meth:`HistoryStore.observe`), and each history table is derived from one log
 table by :data:`VIEWS` — clicks and impressions from the slate decisions, conversions,
-campaign decisions and responses, arrivals and churn. :meth:`HistoryStore.snapshot` hands a
+campaign decisions and responses, arrivals and churn. Under the pbm and dcm choice models
+a session can have several clicks: the clicks table has one row per click. :meth:`HistoryStore.snapshot` hands a
 policy a :class:`~recarena.contract.History` of everything up to now. Chunks are
 concatenated lazily, once per snapshot, so appending stays O(1).
 
@@ -26,7 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from recarena.contract import History
-from recarena.simulator.log import LIFECYCLE_EVENTS, Col, Table
+from recarena.simulator.log import LIFECYCLE_EVENTS, Col, Table, every_click
 
 __all__ = ["VIEWS", "HistoryStore", "HistoryView"]
 
@@ -152,9 +153,13 @@ class HistoryStore:
             if view.slates_only and Col.SLATE not in columns:
                 continue
             rows = None
-            if view.clicked_only:
-                rows = np.asarray(columns[Col.CLICK], dtype=bool)
-                if not rows.any():
+            if view.clicked_only:  # one row per click (several per session under pbm, dcm)
+                slates = np.asarray(columns[Col.SLATE])
+                rows, slots = every_click(
+                    columns[Col.CLICK], columns[Col.CLICKED_POSITION],
+                    columns.get(Col.CLICKED_SLOTS), slates.shape[1],
+                )  # fmt: skip
+                if not rows.size:
                     continue
             derived = {}
             for target, source in view.columns:
@@ -162,6 +167,9 @@ class HistoryStore:
                 if source == Col.SLATE:
                     values = values.astype(np.int32)  # 4 bytes per item id kept in memory
                 derived[target] = values if rows is None else values[rows]
+            if view.clicked_only:
+                derived[Col.ITEM] = slates[rows, slots].astype(np.int64)
+                derived["position"] = slots
             self._tables[name].append(derived)
 
     def frame(self, table: str) -> pd.DataFrame:

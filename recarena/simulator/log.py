@@ -62,15 +62,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from recarena.simulator.params import MAX_SCAN_SLATE
+
 __all__ = [
     "CHUNK_BYTES",
-    "MAX_SCAN_SLATE",
     "SCHEMAS",
     "Col",
     "EventLog",
     "Table",
     "clicked_slots_array",
     "clicked_slots_mask",
+    "every_click",
     "read_clicked_slots",
     "read_slates",
     "read_slot_propensities",
@@ -193,10 +195,6 @@ def _slate_width(names: Collection[str]) -> int:
 #: Columns that get Parquet statistics (min/max per row group), where a table has them: the
 #: ones worth filtering row groups on. Statistics on every column cost 5–10% of write time.
 _STATISTICS = (Col.T, Col.USER, Col.SESSION)
-
-
-#: Widest slate whose clicked slots fit the ``clicked_slots`` bit mask (int64).
-MAX_SCAN_SLATE = 63
 
 
 def clicked_slots_mask(slots: NDArray[np.bool_]) -> NDArray[np.int64]:
@@ -650,6 +648,24 @@ def clicked_slots_array(mask: NDArray[np.integer], k: int) -> NDArray[np.bool_]:
     """The bit masks of :func:`clicked_slots_mask` back as an (n, k) bool array."""
     bits = np.left_shift(np.int64(1), np.arange(k, dtype=np.int64))
     return (np.asarray(mask, dtype=np.int64)[:, None] & bits) != 0
+
+
+def every_click(
+    click: NDArray[np.integer],
+    clicked_position: NDArray[np.integer],
+    clicked_slots: NDArray[np.integer] | None,
+    k: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(decision row, slot) of every click, in row order and slot order within a row.
+
+    From the ``clicked_slots`` masks when the sessions can have several clicks (pbm, dcm),
+    else one per clicked row at ``clicked_position``.
+    """
+    if clicked_slots is None:
+        rows = np.flatnonzero(np.asarray(click))
+        return rows, np.asarray(clicked_position, dtype=np.int64)[rows]
+    rows, slots = np.nonzero(clicked_slots_array(clicked_slots, k))
+    return rows.astype(np.int64), slots.astype(np.int64)
 
 
 def slates_array(frame: pd.DataFrame) -> NDArray[np.int32]:

@@ -16,6 +16,7 @@ from recarena.contract import Surface
 from recarena.typing import ClosedModel
 
 __all__ = [
+    "MAX_SCAN_SLATE",
     "SCAN_MODELS",
     "BehaviourParams",
     "CatalogueParams",
@@ -28,11 +29,14 @@ __all__ = [
     "SurfacesParams",
     "VariantParams",
     "WorldParams",
+    "check_scanning_slate",
 ]
 
 
 #: Choice models in which the user scans the slate top-down (examination × attraction).
 SCAN_MODELS = ("pbm", "dcm")
+#: Widest slate of a scanning model: its clicked slots are logged as one int64 bit mask.
+MAX_SCAN_SLATE = 63
 
 
 def _check_profile(values: list[float], name: str) -> None:
@@ -347,6 +351,23 @@ class BehaviourParams(ClosedModel):
         given = self.continuation
         values = [float(given)] * k if isinstance(given, float | int) else list(given)
         return (values + [values[-1]] * k)[:k]
+
+
+def check_scanning_slate(behaviour: BehaviourParams, slate_size: int) -> None:
+    """A scanning choice model (pbm, dcm) fits the slate: at most :data:`MAX_SCAN_SLATE`
+    slots, and an examination probability for each.
+
+    Raises
+    ------
+    ValueError
+        Naming the field and the allowed values.
+    """
+    if slate_size > MAX_SCAN_SLATE:
+        raise ValueError(
+            f"choice_model {behaviour.choice_model!r} logs the clicked slots as a bit mask: "
+            f"schedule.slate_size must be ≤ {MAX_SCAN_SLATE}, got {slate_size}"
+        )
+    behaviour.examination_profile(slate_size)
 
 
 class EligibilityRule(ClosedModel):

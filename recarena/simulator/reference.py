@@ -14,6 +14,7 @@ from recarena.typing import FloatArray
 
 __all__ = [
     "reference_activity_rate",
+    "reference_budget_survival",
     "reference_cascade_choice",
     "reference_cascade_probabilities",
     "reference_churn_probability",
@@ -25,6 +26,8 @@ __all__ = [
     "reference_inverse_cdf_choice",
     "reference_mnl_probabilities",
     "reference_ou_step",
+    "reference_scan_probabilities",
+    "reference_scan_session",
     "reference_sigmoid",
     "reference_update_satisfaction",
     "reference_utilities",
@@ -177,3 +180,65 @@ def reference_ou_step(
     """μ + (θ − μ) e^{−Δt/τ} + σ √(τ (1 − e^{−2Δt/τ}) / 2) ε."""
     keep = np.exp(-dt / reversion)
     return mean + (theta - mean) * keep + sd * np.sqrt(reversion * (1 - keep**2) / 2) * noise
+
+
+def reference_budget_survival(minutes: FloatArray, budget_mean: float) -> FloatArray:
+    """e^{−d/β} (1 without a budget, β = ∞)."""
+    return np.exp(-np.asarray(minutes, dtype=np.float64) / budget_mean)
+
+
+def reference_scan_probabilities(
+    u: FloatArray,
+    examination: FloatArray,
+    temperature: float,
+    no_choice_utility: float,
+    continuation: FloatArray,
+    survive_scan: float = 1.0,
+    survive_items: FloatArray | None = None,
+) -> FloatArray:
+    """P_j = R_j ε_j g α_j, R_{j+1} = R_j [(1 − ε_j) + ε_j g (1 − α_j) + ε_j g α_j λ_j h_j],
+    R_1 = 1, α_j = σ((u_j − u₀)/T); ``survive_items`` = h (B, k), 1 without a budget."""
+    u = np.asarray(u, dtype=np.float64)
+    alpha = reference_sigmoid((u - no_choice_utility) / temperature)
+    h = np.ones_like(u) if survive_items is None else np.asarray(survive_items)
+    g = survive_scan
+    keep = (1 - examination) + examination * g * (1 - alpha) + examination * g * alpha * (
+        continuation * h
+    )
+    reach = np.hstack([np.ones((u.shape[0], 1)), np.cumprod(keep, axis=1)[:, :-1]])
+    out: FloatArray = reach * examination * g * alpha
+    return out
+
+
+def reference_scan_session(
+    u: FloatArray,
+    lengths: FloatArray,
+    examination: FloatArray,
+    temperature: float,
+    no_choice_utility: float,
+    continuation: FloatArray,
+    scan_minutes: float,
+    uniforms: FloatArray,
+    budget: FloatArray,
+) -> tuple[NDArray[np.bool_], FloatArray]:
+    """Scanning sessions, all rows at once: (clicked (B, k), minutes (B,)).
+
+    Slot j (top-down, while scanning): examined if U_j1 < ε_j (s minutes), clicked if
+    U_j2 < α_j (L_j minutes), scanning on after a click if U_j3 < λ_j; a session stops when
+    its minutes pass its budget, its minutes then cut at the budget.
+    """
+    alpha = reference_sigmoid((np.asarray(u, dtype=np.float64) - no_choice_utility) / temperature)
+    n, k = alpha.shape
+    scanning = np.ones(n, dtype=bool)
+    spent = np.zeros(n)
+    clicked = np.zeros((n, k), dtype=bool)
+    for j in range(k):
+        seen = scanning & (uniforms[:, j, 0] < examination[j])
+        spent = np.where(seen, spent + scan_minutes, spent)
+        seen &= spent <= budget
+        click = seen & (uniforms[:, j, 1] < alpha[:, j])
+        clicked[:, j] = click
+        spent = np.where(click, spent + lengths[:, j], spent)
+        stop = (scanning & (spent > budget)) | (click & ~(uniforms[:, j, 2] < continuation[j]))
+        scanning &= ~stop
+    return clicked, np.minimum(spent, budget)

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from recarena.numerics.counter_rng import Purpose
 from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
-from recarena.simulator.params import SCAN_MODELS, BehaviourParams
+from recarena.simulator.params import SCAN_MODELS, BehaviourParams, check_scanning_slate
 from recarena.simulator.state import SimState
 from recarena.simulator.world import World
 from recarena.typing import FloatArray, IntArray
@@ -48,6 +48,7 @@ class UserModel:
         self.slate_size = slate_size
         self.scanning = behaviour.choice_model in SCAN_MODELS
         if self.scanning:  # ε_j: examination probabilities (explicit, or the profile)
+            check_scanning_slate(behaviour, slate_size)
             self.examination = bh.examination_probabilities(
                 slate_size, behaviour.position_bias, behaviour.position_decay,
                 behaviour.examination_profile(slate_size),

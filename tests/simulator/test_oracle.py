@@ -37,13 +37,20 @@ def _run(params: WorldParams, schedule: ScheduleParams, kind: str, seed: int = 1
     return res.log.frame("decisions")
 
 
-@pytest.mark.parametrize("choice_model", ["mnl", "cascade"])
-def test_oracle_arm_has_zero_regret_on_slates_and_beats_baselines(choice_model: str) -> None:
+@pytest.mark.parametrize(
+    "choice_model",
+    ["mnl", "cascade", "pbm", "dcm", {"choice_model": "dcm", "session_budget_minutes": 15.0}],
+)
+def test_oracle_arm_has_zero_regret_on_slates_and_beats_baselines(
+    choice_model: str | dict[str, object],
+) -> None:
+    behaviour = choice_model if isinstance(choice_model, dict) else {"choice_model": choice_model}
+    budget = "session_budget_minutes" in behaviour
     params = world_params(
         300,
         120,
         catalogue={"new_items_per_day": 3.0},
-        behaviour={"choice_model": choice_model, "drift_sd": 0.05},
+        behaviour={**behaviour, "drift_sd": 0.05},
     )
     schedule = ScheduleParams(days=10, slate_size=5)
     frames = {kind: _run(params, schedule, kind) for kind in ("oracle", "random", "popularity")}
@@ -51,9 +58,10 @@ def test_oracle_arm_has_zero_regret_on_slates_and_beats_baselines(choice_model: 
     assert len(oracle) > 1000
     np.testing.assert_array_equal(oracle["expected_reward"], oracle["best_expected_reward"])
     for kind, frame in frames.items():
-        # Nobody beats the best action: regret ≥ 0 on every decision.
+        # Nobody beats the best action: regret ≥ 0 on every decision (under a time budget
+        # the best slate is a reference, not a proven optimum: not checked there).
         regret = frame["best_expected_reward"] - frame["expected_reward"]
-        assert (regret >= -1e-6).all(), kind
+        assert budget or (regret >= -1e-6).all(), kind
         if kind != "oracle":
             assert frame["expected_reward"].mean() < oracle["expected_reward"].mean(), kind
             assert frame["click"].sum() < oracle["click"].sum(), kind
@@ -91,8 +99,13 @@ def _model(params: WorldParams, slate_size: int) -> UserModel:
         {"choice_model": "mnl", "position_bias": "power", "position_decay": 2.0},
         {"choice_model": "cascade", "position_bias": "log", "no_choice_utility": 1.0},
         {"choice_model": "cascade", "position_bias": "none", "temperature": 0.5},
+        {"choice_model": "pbm", "examination_probabilities": [0.9, 0.5, 0.45]},
+        {"choice_model": "dcm", "position_bias": "none", "no_choice_utility": -1.0,
+         "continuation": 0.3},
+        {"choice_model": "dcm", "examination_probabilities": [1.0, 0.7, 0.2],
+         "continuation": [0.8, 0.5, 0.5], "no_choice_utility": 0.0, "temperature": 0.7},
     ],
-)
+)  # fmt: skip
 def test_best_slate_is_best_by_brute_force(behaviour: dict[str, object]) -> None:
     """Enumerate every ordered slate of 3 out of the available items of a tiny catalogue."""
     params = world_params(6, 7, behaviour={**behaviour, "fatigue": 2.0, "fatigue_memory": 2})
@@ -193,7 +206,7 @@ def test_logged_best_value_is_the_oracle_value_at_decision_time(
     np.testing.assert_allclose(logged, np.concatenate(probe.best).astype(np.float32), rtol=1e-6)
 
 
-@pytest.mark.parametrize("choice_model", ["mnl", "cascade"])
+@pytest.mark.parametrize("choice_model", ["mnl", "cascade", "pbm", "dcm"])
 def test_catalogue_smaller_than_the_slate(choice_model: str) -> None:
     """Padded slates repeat items; a repeated item is one option and adds no click chance,
     so nobody beats the oracle (which pads with nothing) and its regret stays 0."""
@@ -274,11 +287,13 @@ def test_fused_mnl_sessions_equal_the_separate_steps_bit_for_bit() -> None:
     assert (clicked[~hit] == -1).all() and np.isnan(utility[~hit]).all()
 
 
-@pytest.mark.parametrize("choice_model", ["mnl", "cascade"])
-def test_best_values_from_a_shortlist_equal_the_best_slates(choice_model: str) -> None:
-    params = world_params(
-        40, 30, behaviour={"choice_model": choice_model, "fatigue": 0.9, "fatigue_memory": 3}
-    )
+@pytest.mark.parametrize(
+    "behaviour",
+    [{"choice_model": "mnl"}, {"choice_model": "cascade"}, {"choice_model": "pbm"},
+     {"choice_model": "dcm", "session_budget_minutes": 10.0}],
+)  # fmt: skip
+def test_best_values_from_a_shortlist_equal_the_best_slates(behaviour: dict[str, object]) -> None:
+    params = world_params(40, 30, behaviour={**behaviour, "fatigue": 0.9, "fatigue_memory": 3})
     model = _model(params, slate_size=4)
     rng = np.random.default_rng(2)
     model.state.recent_items[:] = rng.integers(-1, 30, model.state.recent_items.shape)

@@ -171,13 +171,18 @@ def _slate_credits(
     if fb.clicked_position is None:
         raise ValueError("slate click feedback needs clicked_position")
     slates = np.asarray(fb.actions, dtype=np.int64)
-    clicked = np.asarray(fb.clicked_position, dtype=np.int64)[:, None]
     position = np.arange(slates.shape[1])
+    if fb.clicked_slots is None:
+        slots = position == np.asarray(fb.clicked_position, dtype=np.int64)[:, None]
+    else:  # several clicks per session (pbm, dcm)
+        slots = np.asarray(fb.clicked_slots, dtype=bool)
     examined = np.ones(slates.shape, dtype=bool)
-    if credit == "cascade":
-        examined = (clicked < 0) | (position <= clicked)
+    if credit == "cascade":  # slots down to the last click (all of them without a click)
+        last = np.where(slots.any(axis=1), slots.shape[1] - 1 - np.argmax(slots[:, ::-1], axis=1),
+                        slots.shape[1] - 1)  # fmt: skip
+        examined = position <= last[:, None]
     rows, cols = np.nonzero(examined)
-    hit = (position[cols] == clicked[rows, 0]).astype(np.float64)
+    hit = slots[rows, cols].astype(np.float64)
     rewards = hit if reward == "click" else np.zeros_like(hit)
     return Credits(slates[rows, cols], rows.astype(np.int64), None, rewards)
 
