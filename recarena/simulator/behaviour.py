@@ -45,6 +45,7 @@ __all__ = [
     "mnl_slot_probabilities",
     "ou_step",
     "satiated",
+    "scan_any_click",
     "scan_session",
     "scan_slot_probabilities",
     "scan_step",
@@ -339,6 +340,26 @@ def scan_slot_probabilities(out, u, slate, choice, scan):  # type: ignore[no-unt
         out[j] = click
         total += click
     return total
+
+
+@_row
+def scan_any_click(u, choice, scan):  # type: ignore[no-untyped-def]
+    """P(a scanning session has at least one click) = Σ_j Q_j ε_j g α_j, Q_1 = 1,
+
+    Q_{j+1} = Q_j [(1 − ε_j) + ε_j g (1 − α_j)] (reaching slot j + 1 without a click), with
+    ε_j, g, α_j as in :func:`scan_slot_probabilities`: the engagement signal r of
+    ``satisfaction_signal: relevance``, as P(click) is under the single-click models.
+    """
+    examination, temperature, no_choice_utility = choice
+    survive_scan = budget_survival(scan[2], scan[1])
+    clean = 1.0
+    any_click = 0.0
+    for j in range(u.shape[0]):
+        seen = clean * examination[j] * survive_scan
+        click = seen * sigmoid((u[j] - no_choice_utility) / temperature)
+        any_click += click
+        clean = clean * (1.0 - examination[j]) + (seen - click)
+    return any_click
 
 
 @_row

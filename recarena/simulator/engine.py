@@ -136,8 +136,8 @@ class _Outcome:
     ``click`` the clicks per session (bool for the single-click models, counts under pbm and
     dcm), ``position``/``clicked`` the first click's slot and item (−1 for none),
     ``expected``/``best`` the expected reward of what was shown and of the best action;
-    under pbm and dcm also ``slots`` (B, k) (which slots were clicked) and ``minutes`` (the
-    session's length).
+    under pbm and dcm also ``slots`` (B, k) (which slots were clicked), ``minutes`` (the
+    session's length) and the shown items' ``utilities`` (B, k).
     """
 
     click: NDArray[Any]
@@ -147,6 +147,7 @@ class _Outcome:
     best: FloatArray
     slots: NDArray[np.bool_] | None = None
     minutes: FloatArray | None = None
+    utilities: FloatArray | None = None
 
 
 @dataclass
@@ -462,7 +463,7 @@ class Engine:
                                 u[rows, cols], r)  # fmt: skip
         first = np.where(count > 0, np.argmax(slots, axis=1), -1)
         clicked = np.where(count > 0, slates[np.arange(users.shape[0]), np.maximum(first, 0)], -1)
-        return _Outcome(count, first, clicked, expected, best, slots, minutes)
+        return _Outcome(count, first, clicked, expected, best, slots, minutes, u)
 
     def _record_clicks(
         self,
@@ -654,12 +655,14 @@ class Engine:
             self.progress(t)
 
     def _update_satisfaction(self, users: IntArray, outcome: _Outcome, actions: IntArray) -> None:
-        """s ← (1 − η) s + η (r − r₀,u): r is P(click) of what was shown (``relevance``; E[clicks]
-        under pbm and dcm) or the quality of the item consumed (``quality``, slates only; the
+        """s ← (1 − η) s + η (r − r₀,u): r is P(click) of what was shown (``relevance``; P(any
+        click) under pbm and dcm) or the quality of the item consumed (``quality``, slates only; the
         mean quality of the items consumed in a session of several clicks)."""
         b, state = self.behaviour, self.state
         baseline = b.satisfaction_baseline + self.world.users.tolerance[users]
         relevance = outcome.expected
+        if outcome.slots is not None and b.satisfaction_signal == "relevance":
+            relevance = self.users.any_click_probability(outcome.utilities)
         if b.satisfaction_signal == "quality" and self.surface is Surface.SLATE:
             quality = self.world.items.quality
             if outcome.slots is None:

@@ -59,6 +59,7 @@ __all__ = [
     "ou_drift",
     "record_clicks",
     "satisfaction_updates",
+    "scan_any_clicks",
     "scan_click_probabilities",
     "scan_click_totals",
     "scan_outcomes",
@@ -549,6 +550,15 @@ def scan_click_totals(u, slates, choice, scan):  # type: ignore[no-untyped-def]
     probabilities = np.empty(u.shape[1])
     for b in range(u.shape[0]):
         out[b] = bh.scan_slot_probabilities(probabilities, u[b], slates[b], choice, scan)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def scan_any_clicks(u, choice, scan):  # type: ignore[no-untyped-def]
+    """P(at least one click) of each scanning row (:func:`bh.scan_any_click`)."""
+    out = np.empty(u.shape[0])
+    for b in range(u.shape[0]):
+        out[b] = bh.scan_any_click(u[b], choice, scan)
     return out
 
 

@@ -46,8 +46,8 @@ def _check_profile(values: list[float], name: str) -> None:
     the position, the k most attractive items in decreasing order are the best slate (see
     :func:`recarena.simulator.behaviour.scan_slot_probabilities`).
     """
-    if not values:
-        raise ValueError(f"{name} must not be empty")
+    if not 1 <= len(values) <= MAX_SCAN_SLATE:
+        raise ValueError(f"{name} needs 1 to {MAX_SCAN_SLATE} entries, got {len(values)}")
     if any(not (0.0 <= v <= 1.0) or math.isnan(v) for v in values):
         raise ValueError(f"{name} must lie in [0, 1], got {values}")
     if any(b > a for a, b in zip(values, values[1:], strict=False)):

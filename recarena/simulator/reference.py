@@ -26,6 +26,7 @@ __all__ = [
     "reference_inverse_cdf_choice",
     "reference_mnl_probabilities",
     "reference_ou_step",
+    "reference_scan_any_click",
     "reference_scan_probabilities",
     "reference_scan_session",
     "reference_sigmoid",
@@ -207,6 +208,21 @@ def reference_scan_probabilities(
     )
     reach = np.hstack([np.ones((u.shape[0], 1)), np.cumprod(keep, axis=1)[:, :-1]])
     out: FloatArray = reach * examination * g * alpha
+    return out
+
+
+def reference_scan_any_click(
+    u: FloatArray,
+    examination: FloatArray,
+    temperature: float,
+    no_choice_utility: float,
+    survive_scan: float = 1.0,
+) -> FloatArray:
+    """Σ_j Q_j ε_j g α_j, Q_{j+1} = Q_j [(1 − ε_j) + ε_j g (1 − α_j)], Q_1 = 1."""
+    alpha = reference_sigmoid((np.asarray(u, dtype=np.float64) - no_choice_utility) / temperature)
+    keep = (1 - examination) + examination * survive_scan * (1 - alpha)
+    clean = np.hstack([np.ones((alpha.shape[0], 1)), np.cumprod(keep, axis=1)[:, :-1]])
+    out: FloatArray = (clean * examination * survive_scan * alpha).sum(axis=1)
     return out
 
 

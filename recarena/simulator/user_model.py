@@ -167,6 +167,14 @@ class UserModel:
             )
         return totals
 
+    def any_click_probability(self, u: FloatArray) -> FloatArray:
+        """P(at least one click) of scanning sessions (pbm, dcm) on slates with utilities
+        ``u`` (B, k) (:func:`~recarena.simulator.behaviour.scan_any_click`)."""
+        out: FloatArray = kernels.scan_any_clicks(
+            np.ascontiguousarray(u, dtype=np.float64), self.choice, self.scan
+        )
+        return out
+
     def _slates_for(self, u: FloatArray, slates: IntArray | None) -> IntArray:
         """The slates' item ids for the scanning kernels (which read only their lengths, and
         only under a time budget: any ids do without one)."""

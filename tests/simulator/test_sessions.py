@@ -264,3 +264,21 @@ def test_the_scenario_checks_the_profile_against_the_slate() -> None:
     with pytest.raises(ValidationError, match="slate_size must be ≤ 63"):
         ScenarioConfig.model_validate(wide)
     assert WorldParams.model_validate(world).behaviour.examination_profile(2) == [1.0, 0.5]
+
+
+def test_any_click_probability_matches_the_reference_and_the_draws() -> None:
+    rng = np.random.default_rng(3)
+    u = rng.normal(0, 2, (40, 5))
+    examination = np.array([1.0, 0.8, 0.5, 0.5, 0.2])
+    scan = (np.full(5, 0.6), 10.0, 0.7, np.ones(3))
+    got = kernels.scan_any_clicks(u, (examination, 1.3, 0.2), scan)
+    g = ref.reference_budget_survival(0.7, 10.0)
+    np.testing.assert_allclose(
+        got, ref.reference_scan_any_click(u, examination, 1.3, 0.2, g), rtol=1e-13
+    )
+    model = _model({"choice_model": "dcm", "continuation": 0.5, "no_choice_utility": 0.5,
+                    "session_budget_minutes": 4.0, "scan_minutes": 0.5})  # fmt: skip
+    _, clicks, _, u_played, _ = _play(model, 1, np.array([2, 6, 10, 14, 18]))
+    want = model.any_click_probability(u_played[:1])[0]
+    _within(np.array([(clicks > 0).mean()]), np.array([want]),
+            np.array([np.sqrt(want * (1 - want) / N)]))  # fmt: skip
