@@ -1,10 +1,12 @@
 #!/usr/bin/env python
-"""Cost of each long-term mechanism (issue 14): engine throughput with it on vs all off.
+"""Cost of each world mechanism (issue 14): engine throughput with it on vs all off.
 
 Measured in ONE run of this script on one core (pinned, BLAS/pyarrow at one thread, as
 ``bench_engine.py``): ``simulate()`` with Parquet logging and the oracle columns on, for
 ``random`` and ``popularity`` on ``--users`` users × ``--days`` days (200 items), first with
-every mechanism at its default (off), then with each mechanism on alone, then all on. Each
+every mechanism at its default (off), then with each mechanism on alone (the scanning
+sessions — pbm, dcm, dcm with a time budget — in place of the MNL), then all on (with dcm
+and its time budget) and all on but the MNL kept (``all_on_mnl``). Each
 row is the fastest of ``--repeat`` runs by process CPU time; the cost is the CPU-time ratio
 to the all-off row of the same policy (target: all on ≤ 2×, and all off ≥ 1,000,000
 decisions per CPU second).
@@ -53,7 +55,17 @@ MECHANISMS: dict[str, dict[str, dict[str, Any]]] = {
     "satiation": {"behaviour": {"satiation": 0.3}},
     "drift_random_walk": {"behaviour": {"drift_sd": 0.05}},
     "drift_ou": {"behaviour": {"drift_sd": 0.05, "drift_reversion_days": 30.0}},
+    # Richer sessions: the scanning choice models instead of the MNL.
+    "pbm": {"behaviour": {"choice_model": "pbm"}},
+    "dcm": {"behaviour": {"choice_model": "dcm", "continuation": 0.7}},
+    "time_budget": {
+        "behaviour": {"choice_model": "dcm", "continuation": 0.7, "session_budget_minutes": 20.0}
+    },
 }
+#: The richer-session mechanisms (choice models other than the MNL).
+SESSIONS = ("pbm", "dcm", "time_budget")
+#: Left out of "all_on": the random walk (OU drift replaces it) and pbm (dcm replaces it).
+NOT_IN_ALL_ON = ("off", "drift_random_walk", "pbm")
 
 
 def world(n_users: int, mechanisms: list[str]) -> WorldParams:
@@ -90,7 +102,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     _timed("warm-up (load the compiled kernels)", warm_up, tuple(args.policies))
     schedule = ScheduleParams(days=args.days)
     configs = {name: [name] for name in MECHANISMS}
-    configs["all_on"] = [name for name in MECHANISMS if name not in ("off", "drift_random_walk")]
+    configs["all_on"] = [name for name in MECHANISMS if name not in NOT_IN_ALL_ON]
+    # The same without the scanning sessions: what they add on top of the rest.
+    configs["all_on_mnl"] = [name for name in configs["all_on"] if name not in SESSIONS]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="recarena-mech-") as tmp:
         workdir = Path(tmp)

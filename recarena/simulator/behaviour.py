@@ -24,6 +24,7 @@ import math
 import numpy as np
 from numba import njit
 
+from recarena.numerics.counter_rng import uniform_one
 from recarena.typing import FloatArray
 
 __all__ = [
@@ -363,33 +364,42 @@ def scan_any_click(u, choice, scan):  # type: ignore[no-untyped-def]
 
 
 @_row
-def scan_session(clicked, u, slate, choice, scan, uniforms, budget):  # type: ignore[no-untyped-def]
+def scan_session(clicked, u, slate, choice, scan, key, budget):  # type: ignore[no-untyped-def]
     """Play one scanning session; sets ``clicked[j]``; returns (clicks, minutes spent).
 
     At slot j, top-down: examined when U_j1 < ε_j (s minutes), clicked when U_j2 < α_j
     (L_i minutes), then scanning on after a click when U_j3 < λ_j; the session ends when the
     minutes spent pass the drawn budget ``budget`` (the last step is cut at it; ∞ = none).
-    The probabilities are those of :func:`scan_slot_probabilities` (the budget is memoryless).
+    U_jd is the keyed uniform (seed, user, counter, j, purpose_d) of ``key = (seed, user,
+    counter, purposes)``, drawn only when it is read (a keyed draw is the same whenever it
+    is drawn). The probabilities are those of :func:`scan_slot_probabilities` (the budget
+    is memoryless).
     """
     examination, temperature, no_choice_utility = choice
-    continuation, budget_mean, scan_minutes, length = scan
+    continuation, scan_minutes, length = scan[0], scan[2], scan[3]
+    seed, user, counter, purposes = key
     spent = 0.0
     clicks = 0
     for j in range(u.shape[0]):
         clicked[j] = False
     for j in range(u.shape[0]):
-        if not uniforms[j, 0] < examination[j]:
+        if examination[j] < 1.0 and not (
+            uniform_one(seed, user, counter, j, purposes[0]) < examination[j]
+        ):
             continue
         spent += scan_minutes
         if spent > budget:
             return clicks, budget
-        if uniforms[j, 1] < sigmoid((u[j] - no_choice_utility) / temperature):
+        attraction = sigmoid((u[j] - no_choice_utility) / temperature)
+        if uniform_one(seed, user, counter, j, purposes[1]) < attraction:
             clicked[j] = True
             clicks += 1
             spent += length[slate[j]]
             if spent > budget:
                 return clicks, budget
-            if not uniforms[j, 2] < continuation[j]:
+            if continuation[j] < 1.0 and not (
+                uniform_one(seed, user, counter, j, purposes[2]) < continuation[j]
+            ):
                 break
     return clicks, spent
 

@@ -136,8 +136,7 @@ class _Outcome:
     ``click`` the clicks per session (bool for the single-click models, counts under pbm and
     dcm), ``position``/``clicked`` the first click's slot and item (−1 for none),
     ``expected``/``best`` the expected reward of what was shown and of the best action;
-    under pbm and dcm also ``slots`` (B, k) (which slots were clicked), ``minutes`` (the
-    session's length) and the shown items' ``utilities`` (B, k).
+    ``scan`` what scanning sessions add (:class:`_Scan`).
     """
 
     click: NDArray[Any]
@@ -145,9 +144,22 @@ class _Outcome:
     clicked: IntArray
     expected: FloatArray
     best: FloatArray
-    slots: NDArray[np.bool_] | None = None
-    minutes: FloatArray | None = None
-    utilities: FloatArray | None = None
+    scan: _Scan | None = None
+
+    @property
+    def slots(self) -> NDArray[np.bool_] | None:
+        """Every clicked slot (B, k) under pbm and dcm, else ``None``."""
+        return None if self.scan is None else self.scan.slots
+
+
+@dataclass
+class _Scan:
+    """What scanning sessions (pbm, dcm) add: the clicked slots (B, k), the minutes each
+    session lasted and P(any click) of what was shown."""
+
+    slots: NDArray[np.bool_]
+    minutes: FloatArray
+    any_click: FloatArray
 
 
 @dataclass
@@ -404,7 +416,7 @@ class Engine:
         self._update_satisfaction(users, outcome, decision.actions)
         self._log_decisions(users, times, counter, decision, outcome)
         if self.session_policy.online:  # learn() is a no-op otherwise: skip the buffering
-            feedback = dict(
+            feedback: dict[str, NDArray[Any]] = dict(
                 users=users,
                 actions=decision.actions,
                 rewards=outcome.click.astype(np.float64),
@@ -425,12 +437,12 @@ class Engine:
     def _slate_outcomes(
         self, users: IntArray, times: FloatArray, counter: NDArray[np.int32], slates: IntArray
     ) -> _Outcome:
-        model = self.behaviour.choice_model
-        slots = minutes = None
-        if model == "mnl":
+        if self.users.scanning:
+            return self._scan_outcomes(users, times, counter, slates)
+        if self.behaviour.choice_model == "mnl":
             draws = uniform(self.seed, users, counter, 0, Purpose.CHOICE)
             position, expected, clicked, utility = self.users.mnl_sessions(users, slates, draws)
-        elif model == "cascade":
+        else:
             slot_draws = uniform(
                 self.seed, users[:, None], counter[:, None], np.arange(slates.shape[1])[None, :],
                 Purpose.CASCADE,
@@ -438,24 +450,24 @@ class Engine:
             position, expected, clicked, utility = self.users.cascade_sessions(
                 users, slates, slot_draws
             )
-        else:
-            slots, count, expected, u, minutes = self.users.scan_sessions(
-                self._seed64, users, counter, slates
+        best = self._best_values(users)
+        click = position >= 0
+        if click.any():
+            self._record_clicks(
+                users[click], times[click], counter[click], clicked[click], utility[click], 0
             )
-        best = (
-            self.oracle.best_values(users, self.available, self._best)
-            if self.oracle_columns
-            else np.full(users.shape, np.nan)
+        return _Outcome(click, position, clicked, expected, best)
+
+    def _scan_outcomes(
+        self, users: IntArray, times: FloatArray, counter: NDArray[np.int32], slates: IntArray
+    ) -> _Outcome:
+        """Scanning sessions (pbm, dcm), each with any number of clicks."""
+        slots, count, expected, any_click, u, minutes = self.users.scan_sessions(
+            self._seed64, users, counter, slates
         )
-        if slots is None:
-            click = position >= 0
-            if click.any():
-                self._record_clicks(
-                    users[click], times[click], counter[click], clicked[click], utility[click], 0
-                )
-            return _Outcome(click, position, clicked, expected, best)
-        # Several clicks: the first click of every session, then the second, … — one user
-        # at most once per round, as the ring and the oracle cache updates need.
+        best = self._best_values(users)
+        # The first click of every session, then the second, …: one user at most once per
+        # round, as the ring and the oracle cache updates need.
         rank = np.cumsum(slots, axis=1)
         for r in range(int(count.max(initial=0))):
             rows, cols = np.nonzero(slots & (rank == r + 1))
@@ -463,7 +475,13 @@ class Engine:
                                 u[rows, cols], r)  # fmt: skip
         first = np.where(count > 0, np.argmax(slots, axis=1), -1)
         clicked = np.where(count > 0, slates[np.arange(users.shape[0]), np.maximum(first, 0)], -1)
-        return _Outcome(count, first, clicked, expected, best, slots, minutes, u)
+        return _Outcome(count, first, clicked, expected, best, _Scan(slots, minutes, any_click))
+
+    def _best_values(self, users: IntArray) -> FloatArray:
+        """The oracle's best expected reward at decision time (NaN without oracle columns)."""
+        if self.oracle_columns:
+            return self.oracle.best_values(users, self.available, self._best)
+        return np.full(users.shape, np.nan)
 
     def _record_clicks(
         self,
@@ -540,9 +558,9 @@ class Engine:
             Col.EXPECTED_REWARD: outcome.expected,
             Col.BEST_EXPECTED_REWARD: outcome.best,
         }
-        if outcome.slots is not None:
-            columns[Col.CLICKED_SLOTS] = clicked_slots_mask(outcome.slots)
-            columns[Col.SESSION_MINUTES] = outcome.minutes
+        if outcome.scan is not None:
+            columns[Col.CLICKED_SLOTS] = clicked_slots_mask(outcome.scan.slots)
+            columns[Col.SESSION_MINUTES] = outcome.scan.minutes
         if slate:
             columns[Col.SLATE] = decision.actions
             columns.update(_slate_propensity_columns(decision, n))
@@ -661,8 +679,8 @@ class Engine:
         b, state = self.behaviour, self.state
         baseline = b.satisfaction_baseline + self.world.users.tolerance[users]
         relevance = outcome.expected
-        if outcome.slots is not None and b.satisfaction_signal == "relevance":
-            relevance = self.users.any_click_probability(outcome.utilities)
+        if outcome.scan is not None and b.satisfaction_signal == "relevance":
+            relevance = outcome.scan.any_click
         if b.satisfaction_signal == "quality" and self.surface is Surface.SLATE:
             quality = self.world.items.quality
             if outcome.slots is None:

@@ -4,10 +4,11 @@ The history is a view of the event log minus its oracle columns: the engine appe
 event once (:meth:`~recarena.simulator.engine.Engine` writes a log table and hands the same
 columns to :meth:`HistoryStore.observe`), and each history table is derived from one log
 table by :data:`VIEWS` — clicks and impressions from the slate decisions, conversions,
-campaign decisions and responses, arrivals and churn. Under the pbm and dcm choice models
-a session can have several clicks: the clicks table has one row per click. :meth:`HistoryStore.snapshot` hands a
-policy a :class:`~recarena.contract.History` of everything up to now. Chunks are
-concatenated lazily, once per snapshot, so appending stays O(1).
+campaign decisions and responses, arrivals and churn (under the pbm and dcm choice models
+a session can have several clicks: the clicks table has one row per click).
+:meth:`HistoryStore.snapshot` hands a policy a :class:`~recarena.contract.History` of
+everything up to now. Chunks are concatenated lazily, once per snapshot, so appending stays
+O(1).
 
 Only what a policy can read is kept (``window``, from
 :meth:`~recarena.policies.base.Policy.history_window`): nothing when no policy refits, the

@@ -572,8 +572,8 @@ def scan_outcomes(  # type: ignore[no-untyped-def]
     and continuation (``purposes[0:3]``), and (u, c, 0, ``purposes[3]``) for the budget,
     B = −β log(1 − U) (:func:`bh.exponential_from_uniform`; ∞ without a budget).
 
-    Returns (clicked (B, k) bool, clicks (B,), E[clicks] (B,), utilities (B, k), minutes
-    spent (B,)).
+    Returns (clicked (B, k) bool, clicks (B,), E[clicks] (B,), P(any click) (B,)
+    (:func:`bh.scan_any_click`), utilities (B, k), minutes spent (B,)).
     """
     n_rows, k = slates.shape
     theta, rho, ring, sat = _gather_users(people, users)
@@ -581,26 +581,24 @@ def scan_outcomes(  # type: ignore[no-untyped-def]
     clicked = np.zeros((n_rows, k), dtype=np.bool_)
     clicks = np.empty(n_rows, dtype=np.int64)
     expected = np.empty(n_rows)
+    any_click = np.empty(n_rows)
     u = np.empty((n_rows, k))
     minutes = np.empty(n_rows)
     probabilities = np.empty(k)
-    draws = np.empty((k, 3))
     for b in range(n_rows):
         user, count = users[b], counter[b]
         _row_utilities(u[b], slates[b], theta[b], rho[b], ring[b], sat[b], items, False)
         expected[b] = bh.scan_slot_probabilities(probabilities, u[b], slates[b], choice, scan)
-        for j in range(k):
-            for d in range(3):
-                draws[j, d] = uniform_one(seed, user, count, j, purposes[d])
+        any_click[b] = bh.scan_any_click(u[b], choice, scan)
         budget = np.inf
         if not np.isinf(budget_mean):
             budget = bh.exponential_from_uniform(
                 uniform_one(seed, user, count, 0, purposes[3]), budget_mean
             )
         clicks[b], minutes[b] = bh.scan_session(
-            clicked[b], u[b], slates[b], choice, scan, draws, budget
+            clicked[b], u[b], slates[b], choice, scan, (seed, user, count, purposes), budget
         )
-    return clicked, clicks, expected, u, minutes
+    return clicked, clicks, expected, any_click, u, minutes
 
 
 @njit(cache=True, nogil=True)

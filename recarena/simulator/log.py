@@ -15,9 +15,10 @@ Tables (names in :class:`Table`, columns in :class:`Col`):
     shown: P(click) under the single-click models) and ``best_expected_reward`` (the same
     for the best action available). Under ``pbm`` and ``dcm`` two more: ``clicked_slots``,
     every clicked slot as a bit mask (bit j = slot j; :func:`read_clicked_slots`), and
-    ``session_minutes``, the session's length (examining slots and consuming items). The slate is appended, and read back by
-    :func:`read_table` and :meth:`EventLog.frame`, as one ``slate`` column (an (n, k) array
-    in, one length-k array per row out); in Arrow and Parquet it is stored as k int32
+    ``session_minutes``, the session's length (examining slots and consuming items).
+    The slate is appended, and read back by :func:`read_table` and
+    :meth:`EventLog.frame`, as one ``slate`` column (an (n, k) array in, one length-k
+    array per row out); in Arrow and Parquet it is stored as k int32
     columns ``slate_0 … slate_{k-1}`` (:func:`slate_columns`), which Parquet writes about
     twice as fast as a fixed-size list column. :func:`read_slates` gives the (n, k) array.
     Rows are in processing order (by decision window, then user id within a window's

@@ -7,6 +7,7 @@ a typo in a scenario is an error, not a silently ignored key.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Literal
 
@@ -50,7 +51,7 @@ def _check_profile(values: list[float], name: str) -> None:
         raise ValueError(f"{name} needs 1 to {MAX_SCAN_SLATE} entries, got {len(values)}")
     if any(not (0.0 <= v <= 1.0) or math.isnan(v) for v in values):
         raise ValueError(f"{name} must lie in [0, 1], got {values}")
-    if any(b > a for a, b in zip(values, values[1:], strict=False)):
+    if any(b > a for a, b in itertools.pairwise(values)):
         raise ValueError(f"{name} must be non-increasing down the slate, got {values}")
 
 

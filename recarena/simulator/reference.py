@@ -203,8 +203,10 @@ def reference_scan_probabilities(
     alpha = reference_sigmoid((u - no_choice_utility) / temperature)
     h = np.ones_like(u) if survive_items is None else np.asarray(survive_items)
     g = survive_scan
-    keep = (1 - examination) + examination * g * (1 - alpha) + examination * g * alpha * (
-        continuation * h
+    keep = (
+        (1 - examination)
+        + examination * g * (1 - alpha)
+        + examination * g * alpha * (continuation * h)
     )
     reach = np.hstack([np.ones((u.shape[0], 1)), np.cumprod(keep, axis=1)[:, :-1]])
     out: FloatArray = reach * examination * g * alpha

@@ -225,25 +225,27 @@ class UserModel:
 
     def scan_sessions(
         self, seed: np.uint64, users: IntArray, counter: NDArray[np.int32], slates: IntArray
-    ) -> tuple[NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray]:
+    ) -> tuple[NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
         """Play one scanning session (``pbm``, ``dcm``) per row on the keyed uniforms.
 
         Returns
         -------
         tuple
             (clicked slots (B, k) bool, clicks (B,), E[clicks] (B,) as
-            :meth:`click_probability` computes it, utilities (B, k), minutes spent (B,)).
+            :meth:`click_probability` computes it, P(any click) (B,) as
+            :meth:`any_click_probability` does, utilities (B, k), minutes spent (B,)).
         """
         purposes = np.array(
             [Purpose.EXAMINATION, Purpose.SCAN_CLICK, Purpose.CONTINUATION,
              Purpose.SESSION_BUDGET], dtype=np.uint64,
         )  # fmt: skip
-        outcome: tuple[NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray] = (
-            kernels.scan_outcomes(
-                seed, self.people(), self.items, self.choice, self.scan, ids(users),
-                np.ascontiguousarray(counter, dtype=np.int64), ids(slates), purposes,
-            )  # fmt: skip
-        )
+        Outcome = tuple[
+            NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray, FloatArray
+        ]
+        outcome: Outcome = kernels.scan_outcomes(
+            seed, self.people(), self.items, self.choice, self.scan, ids(users),
+            np.ascontiguousarray(counter, dtype=np.int64), ids(slates), purposes,
+        )  # fmt: skip
         return outcome
 
     def catalogue_utilities(self, users: IntArray, available: NDArray[np.bool_]) -> FloatArray:

@@ -83,15 +83,17 @@ def test_scan_probabilities_match_the_reference() -> None:
 
 
 def test_scan_sessions_match_the_reference_on_the_keyed_draws() -> None:
-    model = _model({"choice_model": "dcm", "session_budget_minutes": 8.0, "scan_minutes": 0.5,
-                    "examination_probabilities": [1.0, 0.8, 0.6, 0.5, 0.3],
-                    "continuation": [0.9, 0.7, 0.7, 0.4, 0.4], "no_choice_utility": 0.0})  # fmt: skip
+    model = _model(
+        {"choice_model": "dcm", "session_budget_minutes": 8.0, "scan_minutes": 0.5,
+         "examination_probabilities": [1.0, 0.8, 0.6, 0.5, 0.3],
+         "continuation": [0.9, 0.7, 0.7, 0.4, 0.4], "no_choice_utility": 0.0}
+    )  # fmt: skip
     rng = np.random.default_rng(2)
     n, k = 2000, 5
     users = rng.integers(0, 20, n)
     counter = rng.integers(0, 100, n).astype(np.int32)
     slates = np.array([rng.permutation(40)[:k] for _ in range(n)])
-    clicked, clicks, expected, u, minutes = model.scan_sessions(
+    clicked, clicks, expected, any_click, u, minutes = model.scan_sessions(
         np.uint64(SEED), users, counter, slates
     )
     purposes = (Purpose.EXAMINATION, Purpose.SCAN_CLICK, Purpose.CONTINUATION)
@@ -110,6 +112,7 @@ def test_scan_sessions_match_the_reference_on_the_keyed_draws() -> None:
     assert (clicks >= 2).sum() > 50  # several clicks happen
     assert (minutes <= budget + 1e-12).all()  # the budget bounds the session's length
     np.testing.assert_array_equal(expected, model.click_probability(u, slates))
+    np.testing.assert_array_equal(any_click, model.any_click_probability(u))
 
 
 # ---------------------------------------------------------------- what each mechanism does
@@ -118,7 +121,7 @@ def test_pbm_click_through_by_position_is_examination_times_attractiveness() -> 
     model = _model({"choice_model": "pbm", "examination_probabilities": examination,
                     "no_choice_utility": 0.5})  # fmt: skip
     slate = np.array([3, 7, 11, 2, 9])
-    clicked, clicks, expected, u, _ = _play(model, 4, slate)
+    clicked, clicks, expected, _, u, _ = _play(model, 4, slate)
     attraction = ref.reference_sigmoid(u[0] - 0.5)
     ctr = clicked.mean(axis=0)
     want = np.asarray(examination) * attraction
@@ -137,7 +140,7 @@ def test_dcm_sessions_have_several_clicks_as_the_formula_says() -> None:
     model = _model({"choice_model": "dcm", "position_bias": "none", "continuation": 0.8,
                     "no_choice_utility": -0.5})  # fmt: skip
     slate = np.array([5, 1, 8, 13, 21])
-    clicked, clicks, expected, u, _ = _play(model, 2, slate)
+    clicked, clicks, expected, _, u, _ = _play(model, 2, slate)
     # E[clicks] = Σ_j R_j α_j, R_{j+1} = R_j (1 − α_j (1 − λ)).
     alpha = ref.reference_sigmoid(u[0] + 0.5)
     reach = np.cumprod(np.r_[1.0, 1 - alpha[:-1] * 0.2])
@@ -149,7 +152,7 @@ def test_dcm_sessions_have_several_clicks_as_the_formula_says() -> None:
     # λ = 0 is the cascade: at most one click, and P(any click) = 1 − Π(1 − α_j).
     cascade = _model({"choice_model": "dcm", "position_bias": "none", "continuation": 0.0,
                       "no_choice_utility": -0.5})  # fmt: skip
-    _, once, expected_once, _, _ = _play(cascade, 2, slate)
+    _, once, expected_once, _, _, _ = _play(cascade, 2, slate)
     assert once.max() == 1
     assert expected_once[0] == pytest.approx(1 - np.prod(1 - alpha), rel=1e-12)
 
@@ -161,7 +164,7 @@ def test_time_budget_bounds_and_shortens_sessions() -> None:
         behaviour = {"choice_model": "dcm", "continuation": 0.9, "no_choice_utility": 0.0,
                      "scan_minutes": 0.2, "session_budget_minutes": mean}  # fmt: skip
         model = _model(behaviour)
-        clicked, clicks, expected, u, minutes = _play(model, 7, slate, n=40_000)
+        _, clicks, expected, _, _, minutes = _play(model, 7, slate, n=40_000)
         longest = 5 * 0.2 + model.world.items.length[slate].sum()
         assert (minutes >= 0).all() and (minutes <= longest + 1e-9).all()
         # The exponential budget is memoryless: E[clicks] stays exact with it.
@@ -278,7 +281,8 @@ def test_any_click_probability_matches_the_reference_and_the_draws() -> None:
     )
     model = _model({"choice_model": "dcm", "continuation": 0.5, "no_choice_utility": 0.5,
                     "session_budget_minutes": 4.0, "scan_minutes": 0.5})  # fmt: skip
-    _, clicks, _, u_played, _ = _play(model, 1, np.array([2, 6, 10, 14, 18]))
+    _, clicks, _, any_click, u_played, _ = _play(model, 1, np.array([2, 6, 10, 14, 18]))
     want = model.any_click_probability(u_played[:1])[0]
+    assert any_click[0] == want
     _within(np.array([(clicks > 0).mean()]), np.array([want]),
             np.array([np.sqrt(want * (1 - want) / N)]))  # fmt: skip
