@@ -50,7 +50,8 @@ def test_bench_mechanisms_quick(tmp_path: Path) -> None:
     result, _ = run_quick("bench_mechanisms.py", tmp_path / "mechanisms_quick.json")
     rows = result["rows"]
     mechanisms = {r["mechanism"] for r in rows}
-    assert {"off", "all_on", "quality_satisfaction", "win_back", "drift_ou"} <= mechanisms
+    assert {"off", "all_on", "all_on_mnl", "quality_satisfaction", "win_back", "drift_ou",
+            "pbm", "dcm", "time_budget"} <= mechanisms  # fmt: skip
     for r in rows:
         assert r["decisions"] > 0 and r["cost_ratio"] > 0
     assert all(r["cost_ratio"] == 1.0 for r in rows if r["mechanism"] == "off")
