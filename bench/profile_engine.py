@@ -48,7 +48,7 @@ PHASES = (
     ("  outcomes (_slate_outcomes)", "engine.py", "_slate_outcomes"),
     ("    MNL sessions (compiled)", "kernels.py", "slate_outcomes"),
     ("    best-slate value (oracle column)", "oracle.py", "best_values"),
-    ("      compiled pass", "kernels.py", "cached_best_mnl_values"),
+    ("      compiled pass", "kernels.py", "cached_best_values"),
     ("    _record_clicks", "engine.py", "_record_clicks"),
     ("      compiled pass", "kernels.py", "record_clicks"),
     ("  rng.uniform (CRN, all callers)", "rng.py", "uniform"),

@@ -41,7 +41,7 @@ from recarena.simulator import behaviour as bh
 
 __all__ = [
     "activity_rates",
-    "cached_best_mnl_values",
+    "cached_best_values",
     "cascade_choices",
     "cascade_click_probabilities",
     "cascade_click_totals",
@@ -283,19 +283,22 @@ def top_items(people, items, users, available, size, with_fatigue):  # type: ign
 
 
 @njit(cache=True, nogil=True)
-def cached_best_mnl_values(  # type: ignore[no-untyped-def]
-    people, items, choice, users, available, value, valid, kth, shortlist, shortlist_utility,
+def cached_best_values(  # type: ignore[no-untyped-def]
+    people, items, choice, scan, scanning, users, available, value, valid, kth, shortlist,
+    shortlist_utility,
 ):  # fmt: skip
-    """P(click) of each user's best MNL slate, from and into a per-user cache.
+    """Expected reward of each user's best slate, from and into a per-user cache.
 
     ``value``/``valid``/``kth`` (n_users,) cache the answer and the k-th highest utility of
     the best slate; ``shortlist`` (n_users, c) caches each user's c best items before
     fatigue (a row starting with −1 is not computed) and ``shortlist_utility`` their
     utilities before fatigue. A stale user gets a shortlist if missing (as
     :func:`top_items` without fatigue); its value is then re-found from the cached
-    utilities, less κ for the items in the ring, without rescoring a single item: the same
-    numbers, to the bit, as scoring the shortlist with :func:`slate_utilities`, sorting it
-    and summing the MNL of its first k
+    utilities, less κ for the items in the ring, without rescoring a single item: the k
+    highest, by (utility ↓, item id ↑), scored by the MNL (:func:`bh.mnl_slot_probabilities`)
+    or, when ``scanning`` (pbm, dcm), by :func:`bh.scan_slot_probabilities` — the same
+    numbers, to the bit, as scoring the shortlist with :func:`slate_utilities`, ordering it
+    and summing the model's slot values over its first k
     (:meth:`~recarena.simulator.oracle.OracleView.best_values_from`).
     """
     preference, price_sensitivity, recent, satiation = people
@@ -304,12 +307,14 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
     out = np.empty(n_rows)
     ids = np.flatnonzero(available)
     c = shortlist.shape[1]
+    k = choice[0].shape[0]
     catalogue = np.empty(available.shape[0])
     theta = np.empty(preference.shape[1])
     best = np.empty(c)
     top = np.empty(c, dtype=np.int64)
     u = np.empty(c)
-    probabilities = np.empty(choice[0].shape[0])
+    order = np.empty(c, dtype=np.int64)
+    probabilities = np.empty(k)
     for b in range(n_rows):
         user = users[b]
         if valid[user]:
@@ -328,26 +333,33 @@ def cached_best_mnl_values(  # type: ignore[no-untyped-def]
                 shortlist[user, j] = top[j]
                 shortlist_utility[user, j] = catalogue[top[j]]
         for j in range(c):
-            u[j] = bh.fatigued(shortlist_utility[user, j], shortlist[user, j], ring, fatigue)
-        _sort_descending(u)
-        result = bh.mnl_slot_probabilities(probabilities, u[: probabilities.shape[0]], choice)
+            order[j] = shortlist[user, j]
+            u[j] = bh.fatigued(shortlist_utility[user, j], order[j], ring, fatigue)
+        _sort_descending(u, order)
+        if scanning:
+            result = bh.scan_slot_probabilities(probabilities, u[:k], order[:k], choice, scan)
+        else:
+            result = bh.mnl_slot_probabilities(probabilities, u[:k], choice)
         value[user] = result
         valid[user] = True
-        kth[user] = u[probabilities.shape[0] - 1]
+        kth[user] = u[k - 1]
         out[b] = result
     return out
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _sort_descending(u):  # type: ignore[no-untyped-def]
-    """Insertion sort, largest first: cheap on rows of ~15 that are nearly sorted already."""
+def _sort_descending(u, ids):  # type: ignore[no-untyped-def]
+    """Insertion sort by (u ↓, id ↑), ``ids`` moved along: cheap on rows of ~15 that are
+    nearly sorted already."""
     for j in range(1, u.shape[0]):
-        value = u[j]
+        value, item = u[j], ids[j]
         i = j - 1
-        while i >= 0 and u[i] < value:
+        while i >= 0 and (u[i] < value or (u[i] == value and ids[i] > item)):
             u[i + 1] = u[i]
+            ids[i + 1] = ids[i]
             i -= 1
         u[i + 1] = value
+        ids[i + 1] = item
 
 
 @njit(cache=True, nogil=True)

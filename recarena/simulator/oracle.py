@@ -44,7 +44,7 @@ class BestValueCache:
     shortlist
         (n_users, k + R) int32 item ids, best first; a row starting with −1 is not computed.
     shortlist_utility
-        (n_users, k + R) their utilities before fatigue (the MNL pass re-finds a value from
+        (n_users, k + R) their utilities before fatigue (the compiled pass re-finds a value from
         these and the ring alone).
     """
 
@@ -192,8 +192,9 @@ class OracleView:
         """Expected reward of each user's best slate, through ``cache`` (updated in place).
 
         The same values, bit for bit, as :meth:`best_slates`; a stale user is re-scored from
-        the shortlist (:meth:`shortlist`, :meth:`best_values_from`); under the MNL model in one
-        compiled pass that re-finds it from the shortlist's cached utilities.
+        the shortlist (:meth:`shortlist`, :meth:`best_values_from`); under the mnl, pbm and
+        dcm models in one compiled pass that re-finds it from the shortlist's cached
+        utilities.
         """
         model = self._model
         size = cache.shortlist.shape[1]
@@ -203,10 +204,11 @@ class OracleView:
             cache.valid[stale] = True
             cache.kth[stale] = -np.inf
             return cache.value[users]
-        if model.behaviour.choice_model == "mnl":
-            values: FloatArray = kernels.cached_best_mnl_values(
-                model.people(), model.items, model.choice, ids(users), available,
-                cache.value, cache.valid, cache.kth, cache.shortlist, cache.shortlist_utility,
+        if model.behaviour.choice_model != "cascade":
+            values: FloatArray = kernels.cached_best_values(
+                model.people(), model.items, model.choice, model.scan, model.scanning,
+                ids(users), available, cache.value, cache.valid, cache.kth, cache.shortlist,
+                cache.shortlist_utility,
             )  # fmt: skip
             return values
         stale = users[~cache.valid[users]]

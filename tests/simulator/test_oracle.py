@@ -191,14 +191,19 @@ class _OracleProbe(RecordingPolicy):
         return super()._act(request)
 
 
-@pytest.mark.parametrize(("releases", "drift"), [(4.0, 0.0), (0.0, 0.1)])
+@pytest.mark.parametrize(
+    ("releases", "drift", "sessions"),
+    [(4.0, 0.0, {}), (0.0, 0.1, {}),
+     (2.0, 0.0, {"choice_model": "dcm", "continuation": 0.8, "no_choice_utility": 2.0})],
+)  # fmt: skip
 def test_logged_best_value_is_the_oracle_value_at_decision_time(
-    releases: float, drift: float
+    releases: float, drift: float, sessions: dict[str, object]
 ) -> None:
-    """The engine caches best values per user; fatigue, drift and releases must refresh them."""
+    """The engine caches best values per user; fatigue, drift and releases (and the clicks
+    of sessions with several) must refresh them."""
     params = world_params(
         250, 60, catalogue={"new_items_per_day": releases},
-        behaviour={"fatigue": 3.0, "fatigue_memory": 3, "drift_sd": drift},
+        behaviour={"fatigue": 3.0, "fatigue_memory": 3, "drift_sd": drift, **sessions},
     )  # fmt: skip
     probe = _OracleProbe()
     res = simulate(params, ScheduleParams(days=6, slate_size=5), 13, session_policy=probe)
@@ -333,13 +338,15 @@ def _refresh(model: UserModel) -> UserModel:
     return UserModel(model.world, model.state, model.behaviour, model.slate_size)
 
 
-@pytest.mark.parametrize("choice_model", ["mnl", "cascade"])
+@pytest.mark.parametrize(
+    "behaviour",
+    [{"choice_model": "mnl"}, {"choice_model": "cascade"}, {"choice_model": "pbm"},
+     {"choice_model": "dcm", "session_budget_minutes": 10.0}],
+)  # fmt: skip
 def test_cached_best_values_follow_ring_changes_and_equal_the_best_slates(
-    choice_model: str,
+    behaviour: dict[str, object],
 ) -> None:
-    params = world_params(
-        60, 40, behaviour={"choice_model": choice_model, "fatigue": 1.1, "fatigue_memory": 3}
-    )
+    params = world_params(60, 40, behaviour={**behaviour, "fatigue": 1.1, "fatigue_memory": 3})
     model = _model(params, slate_size=5)
     rng = np.random.default_rng(8)
     ring = model.state.recent_items
