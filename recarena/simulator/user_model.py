@@ -239,9 +239,7 @@ class UserModel:
             [Purpose.EXAMINATION, Purpose.SCAN_CLICK, Purpose.CONTINUATION,
              Purpose.SESSION_BUDGET], dtype=np.uint64,
         )  # fmt: skip
-        Outcome = tuple[
-            NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray, FloatArray
-        ]
+        Outcome = tuple[NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray, FloatArray]
         outcome: Outcome = kernels.scan_outcomes(
             seed, self.people(), self.items, self.choice, self.scan, ids(users),
             np.ascontiguousarray(counter, dtype=np.int64), ids(slates), purposes,
