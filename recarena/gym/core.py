@@ -136,9 +136,17 @@ class SessionModel:
             return Outcome(reward, expected, probs.max(axis=1))
         if self.surface == "slate":
             slates = np.asarray(actions, dtype=np.int64).reshape(users.size, self.slate_size)
+            _, best = self.oracle.best_slates(users, self.available)
+            if self.user_model.scanning:  # pbm, dcm: the reward counts the session's clicks
+                # Keyed draws under a key from the environment's generator, one per row.
+                seed = np.uint64(rng.integers(0, 2**63))
+                counter = np.arange(users.size, dtype=np.int32)
+                _, clicks, expected, *_ = self.user_model.scan_sessions(
+                    seed, users, counter, slates
+                )
+                return Outcome(clicks.astype(np.float64), expected, best)
             slots = self.user_model.slot_probabilities(users, slates)
             clicked = rng.random(users.size) < slots.sum(axis=1)
-            _, best = self.oracle.best_slates(users, self.available)
             return Outcome(clicked.astype(np.float64), slots.sum(axis=1), best)
         return self._campaign(users, actions, rng)
 

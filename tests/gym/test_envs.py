@@ -72,6 +72,26 @@ def test_slate_best_value_bounds_every_slate() -> None:
         assert 0 <= info["expected_reward"] <= info["best_expected_reward"] + 1e-12 <= 1 + 1e-12
 
 
+def test_slate_reward_counts_the_clicks_of_a_scanning_session() -> None:
+    """Under dcm a session can have several clicks: the reward counts them, and its mean
+    follows the expected reward E[clicks]."""
+    world = _small("recarena/Slate-v0")
+    world["behaviour"] = {**world["behaviour"], "choice_model": "dcm",  # type: ignore[dict-item]
+                          "continuation": 0.9, "no_choice_utility": -1.0}  # fmt: skip
+    env = gym.make("recarena/Slate-v0", world=world)
+    env.reset(seed=4)
+    rewards, expected = [], []
+    for _ in range(400):
+        _, reward, _, _, info = env.step(env.action_space.sample())
+        rewards.append(reward)
+        expected.append(info["expected_reward"])
+        assert info["expected_reward"] <= info["best_expected_reward"] + 1e-12
+    rewards_array = np.asarray(rewards)
+    assert rewards_array.max() >= 2 and np.mean(expected) > 1
+    se = rewards_array.std() / np.sqrt(400)
+    assert abs(rewards_array.mean() - np.mean(expected)) < 4.5 * se
+
+
 def test_history_summary_counts_sessions() -> None:
     env = gym.make("recarena/Banner-v0", world=_small("recarena/Banner-v0"), history_summary=True)
     obs, _ = env.reset(seed=1)
