@@ -141,10 +141,8 @@ class SessionModel:
                 # Keyed draws under a key from the environment's generator, one per row.
                 seed = np.uint64(rng.integers(0, 2**63))
                 counter = np.arange(users.size, dtype=np.int32)
-                _, clicks, expected, *_ = self.user_model.scan_sessions(
-                    seed, users, counter, slates
-                )
-                return Outcome(clicks.astype(np.float64), expected, best)
+                played = self.user_model.scan_sessions(seed, users, counter, slates)
+                return Outcome(played.clicks.astype(np.float64), played.expected, best)
             slots = self.user_model.slot_probabilities(users, slates)
             clicked = rng.random(users.size) < slots.sum(axis=1)
             return Outcome(clicked.astype(np.float64), slots.sum(axis=1), best)

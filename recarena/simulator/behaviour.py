@@ -29,6 +29,7 @@ from recarena.typing import FloatArray
 
 __all__ = [
     "activity_rate",
+    "attractiveness",
     "budget_survival",
     "cascade_choice",
     "cascade_slot_probabilities",
@@ -292,6 +293,17 @@ def budget_survival(minutes, budget_mean):  # type: ignore[no-untyped-def]
 
 
 @_row
+def attractiveness(out, u, choice):  # type: ignore[no-untyped-def]
+    """α_j = σ((u_j − u₀)/T), P(click | slot j examined), into ``out`` (k,).
+
+    The scanning models' attraction factor (and the cascade's, there times e_j/e_1).
+    """
+    _, temperature, no_choice_utility = choice
+    for j in range(u.shape[0]):
+        out[j] = sigmoid((u[j] - no_choice_utility) / temperature)
+
+
+@_row
 def scan_step(reach, examination, attraction, continuation, survive_scan, survive_item):  # type: ignore[no-untyped-def]
     """One slot of a top-down scan: (P(click at slot j), R_{j+1} = P(reaching slot j + 1)).
 
@@ -310,14 +322,14 @@ def scan_step(reach, examination, attraction, continuation, survive_scan, surviv
 
 
 @_row
-def scan_slot_probabilities(out, u, slate, choice, scan):  # type: ignore[no-untyped-def]
+def scan_slot_probabilities(out, alpha, slate, examination, scan):  # type: ignore[no-untyped-def]
     """Expected clicks per slot of a scanning session, into ``out`` (k,); returns E[clicks].
 
     The user scans top-down from R_1 = 1 (:func:`scan_step`): slot j is examined with
-    probability ε_j (``choice[0]``), an examined item is clicked with its attractiveness
-    α_j = σ((u_j − u₀)/T), after a click the user scans on with probability λ_j, and an
-    exponential time budget of mean β ends the session when examining (s minutes a slot)
-    and consuming (L_i minutes an item) use it up:
+    probability ε_j (``examination``), an examined item is clicked with its attractiveness
+    α_j = σ((u_j − u₀)/T) (``alpha``, :func:`attractiveness`), after a click the user scans
+    on with probability λ_j, and an exponential time budget of mean β ends the session when
+    examining (s minutes a slot) and consuming (L_i minutes an item) use it up:
 
     P_j = R_j ε_j g α_j,  R_{j+1} = R_j [(1 − ε_j) + ε_j g (1 − α_j) + ε_j g α_j λ_j h_j],
 
@@ -327,16 +339,14 @@ def scan_slot_probabilities(out, u, slate, choice, scan):  # type: ignore[no-unt
     from any slot on, so it increases in every α and the k most attractive items in
     decreasing order are the best slate.
     """
-    examination, temperature, no_choice_utility = choice
     continuation, budget_mean, scan_minutes, length = scan
     survive_scan = budget_survival(scan_minutes, budget_mean)
     reach = 1.0
     total = 0.0
-    for j in range(u.shape[0]):
-        attraction = sigmoid((u[j] - no_choice_utility) / temperature)
+    for j in range(alpha.shape[0]):
         survive_item = budget_survival(length[slate[j]], budget_mean)
         click, reach = scan_step(
-            reach, examination[j], attraction, continuation[j], survive_scan, survive_item
+            reach, examination[j], alpha[j], continuation[j], survive_scan, survive_item
         )
         out[j] = click
         total += click
@@ -344,27 +354,26 @@ def scan_slot_probabilities(out, u, slate, choice, scan):  # type: ignore[no-unt
 
 
 @_row
-def scan_any_click(u, choice, scan):  # type: ignore[no-untyped-def]
+def scan_any_click(alpha, examination, scan):  # type: ignore[no-untyped-def]
     """P(a scanning session has at least one click) = Σ_j Q_j ε_j g α_j, Q_1 = 1,
 
     Q_{j+1} = Q_j [(1 − ε_j) + ε_j g (1 − α_j)] (reaching slot j + 1 without a click), with
     ε_j, g, α_j as in :func:`scan_slot_probabilities`: the engagement signal r of
     ``satisfaction_signal: relevance``, as P(click) is under the single-click models.
     """
-    examination, temperature, no_choice_utility = choice
     survive_scan = budget_survival(scan[2], scan[1])
     clean = 1.0
     any_click = 0.0
-    for j in range(u.shape[0]):
+    for j in range(alpha.shape[0]):
         seen = clean * examination[j] * survive_scan
-        click = seen * sigmoid((u[j] - no_choice_utility) / temperature)
+        click = seen * alpha[j]
         any_click += click
         clean = clean * (1.0 - examination[j]) + (seen - click)
     return any_click
 
 
 @_row
-def scan_session(clicked, u, slate, choice, scan, key, budget):  # type: ignore[no-untyped-def]
+def scan_session(clicked, alpha, slate, examination, scan, key, budget):  # type: ignore[no-untyped-def]
     """Play one scanning session; sets ``clicked[j]``; returns (clicks, minutes spent).
 
     At slot j, top-down: examined when U_j1 < ε_j (s minutes), clicked when U_j2 < α_j
@@ -375,14 +384,13 @@ def scan_session(clicked, u, slate, choice, scan, key, budget):  # type: ignore[
     is drawn). The probabilities are those of :func:`scan_slot_probabilities` (the budget
     is memoryless).
     """
-    examination, temperature, no_choice_utility = choice
     continuation, scan_minutes, length = scan[0], scan[2], scan[3]
     seed, user, counter, purposes = key
     spent = 0.0
     clicks = 0
-    for j in range(u.shape[0]):
+    for j in range(alpha.shape[0]):
         clicked[j] = False
-    for j in range(u.shape[0]):
+    for j in range(alpha.shape[0]):
         if examination[j] < 1.0 and not (
             uniform_one(seed, user, counter, j, purposes[0]) < examination[j]
         ):
@@ -390,8 +398,7 @@ def scan_session(clicked, u, slate, choice, scan, key, budget):  # type: ignore[
         spent += scan_minutes
         if spent > budget:
             return clicks, budget
-        attraction = sigmoid((u[j] - no_choice_utility) / temperature)
-        if uniform_one(seed, user, counter, j, purposes[1]) < attraction:
+        if uniform_one(seed, user, counter, j, purposes[1]) < alpha[j]:
             clicked[j] = True
             clicks += 1
             spent += length[slate[j]]

@@ -462,20 +462,24 @@ class Engine:
         self, users: IntArray, times: FloatArray, counter: NDArray[np.int32], slates: IntArray
     ) -> _Outcome:
         """Scanning sessions (pbm, dcm), each with any number of clicks."""
-        slots, count, expected, any_click, u, minutes = self.users.scan_sessions(
-            self._seed64, users, counter, slates
-        )
+        played = self.users.scan_sessions(self._seed64, users, counter, slates)
         best = self._best_values(users)
         # The first click of every session, then the second, …: one user at most once per
         # round, as the ring and the oracle cache updates need.
-        rank = np.cumsum(slots, axis=1)
-        for r in range(int(count.max(initial=0))):
-            rows, cols = np.nonzero(slots & (rank == r + 1))
+        starts = played.rank_starts
+        for r in range(starts.shape[0] - 1):
+            rows = played.click_rows[starts[r] : starts[r + 1]]
+            cols = played.click_slots[starts[r] : starts[r + 1]]
             self._record_clicks(users[rows], times[rows], counter[rows], slates[rows, cols],
-                                u[rows, cols], r)  # fmt: skip
-        first = np.where(count > 0, np.argmax(slots, axis=1), -1)
+                                played.utilities[rows, cols], r)  # fmt: skip
+        count = played.clicks
+        first = np.full(users.shape[0], -1, dtype=np.int64)
+        if starts.shape[0] > 1:
+            firsts = slice(starts[0], starts[1])
+            first[played.click_rows[firsts]] = played.click_slots[firsts]
         clicked = np.where(count > 0, slates[np.arange(users.shape[0]), np.maximum(first, 0)], -1)
-        return _Outcome(count, first, clicked, expected, best, _Scan(slots, minutes, any_click))
+        scan = _Scan(played.slots, played.minutes, played.any_click)
+        return _Outcome(count, first, clicked, played.expected, best, scan)
 
     def _best_values(self, users: IntArray) -> FloatArray:
         """The oracle's best expected reward at decision time (NaN without oracle columns)."""

@@ -315,6 +315,7 @@ def cached_best_values(  # type: ignore[no-untyped-def]
     u = np.empty(c)
     order = np.empty(c, dtype=np.int64)
     probabilities = np.empty(k)
+    alpha = np.empty(k)
     for b in range(n_rows):
         user = users[b]
         if valid[user]:
@@ -337,7 +338,8 @@ def cached_best_values(  # type: ignore[no-untyped-def]
             u[j] = bh.fatigued(shortlist_utility[user, j], order[j], ring, fatigue)
         _sort_descending(u, order)
         if scanning:
-            result = bh.scan_slot_probabilities(probabilities, u[:k], order[:k], choice, scan)
+            bh.attractiveness(alpha, u[:k], choice)
+            result = bh.scan_slot_probabilities(probabilities, alpha, order[:k], choice[0], scan)
         else:
             result = bh.mnl_slot_probabilities(probabilities, u[:k], choice)
         value[user] = result
@@ -550,8 +552,10 @@ def cascade_choices(u, choice, uniforms):  # type: ignore[no-untyped-def]
 def scan_click_probabilities(u, slates, choice, scan):  # type: ignore[no-untyped-def]
     """(B, k) expected clicks per slot (:func:`bh.scan_slot_probabilities` per row)."""
     out = np.empty(u.shape)
+    alpha = np.empty(u.shape[1])
     for b in range(u.shape[0]):
-        bh.scan_slot_probabilities(out[b], u[b], slates[b], choice, scan)
+        bh.attractiveness(alpha, u[b], choice)
+        bh.scan_slot_probabilities(out[b], alpha, slates[b], choice[0], scan)
     return out
 
 
@@ -560,8 +564,10 @@ def scan_click_totals(u, slates, choice, scan):  # type: ignore[no-untyped-def]
     """E[clicks] of each row, summed as :func:`scan_outcomes` sums it (same bits)."""
     out = np.empty(u.shape[0])
     probabilities = np.empty(u.shape[1])
+    alpha = np.empty(u.shape[1])
     for b in range(u.shape[0]):
-        out[b] = bh.scan_slot_probabilities(probabilities, u[b], slates[b], choice, scan)
+        bh.attractiveness(alpha, u[b], choice)
+        out[b] = bh.scan_slot_probabilities(probabilities, alpha, slates[b], choice[0], scan)
     return out
 
 
@@ -569,8 +575,10 @@ def scan_click_totals(u, slates, choice, scan):  # type: ignore[no-untyped-def]
 def scan_any_clicks(u, choice, scan):  # type: ignore[no-untyped-def]
     """P(at least one click) of each scanning row (:func:`bh.scan_any_click`)."""
     out = np.empty(u.shape[0])
+    alpha = np.empty(u.shape[1])
     for b in range(u.shape[0]):
-        out[b] = bh.scan_any_click(u[b], choice, scan)
+        bh.attractiveness(alpha, u[b], choice)
+        out[b] = bh.scan_any_click(alpha, choice[0], scan)
     return out
 
 
@@ -585,11 +593,14 @@ def scan_outcomes(  # type: ignore[no-untyped-def]
     B = −β log(1 − U) (:func:`bh.exponential_from_uniform`; ∞ without a budget).
 
     Returns (clicked (B, k) bool, clicks (B,), E[clicks] (B,), P(any click) (B,)
-    (:func:`bh.scan_any_click`), utilities (B, k), minutes spent (B,)).
+    (:func:`bh.scan_any_click`), utilities (B, k), minutes spent (B,), and every click as
+    (row, slot) ordered by its rank in the session, then row: ``click_rows``,
+    ``click_slots`` and ``rank_starts`` (where the clicks of each rank begin, one more entry
+    than the largest count)).
     """
     n_rows, k = slates.shape
     theta, rho, ring, sat = _gather_users(people, users)
-    budget_mean = scan[1]
+    examination, budget_mean = choice[0], scan[1]
     clicked = np.zeros((n_rows, k), dtype=np.bool_)
     clicks = np.empty(n_rows, dtype=np.int64)
     expected = np.empty(n_rows)
@@ -597,20 +608,45 @@ def scan_outcomes(  # type: ignore[no-untyped-def]
     u = np.empty((n_rows, k))
     minutes = np.empty(n_rows)
     probabilities = np.empty(k)
+    alpha = np.empty(k)
+    most = 0
     for b in range(n_rows):
         user, count = users[b], counter[b]
         _row_utilities(u[b], slates[b], theta[b], rho[b], ring[b], sat[b], items, False)
-        expected[b] = bh.scan_slot_probabilities(probabilities, u[b], slates[b], choice, scan)
-        any_click[b] = bh.scan_any_click(u[b], choice, scan)
+        bh.attractiveness(alpha, u[b], choice)
+        expected[b] = bh.scan_slot_probabilities(probabilities, alpha, slates[b], examination,
+                                                 scan)  # fmt: skip
+        any_click[b] = bh.scan_any_click(alpha, examination, scan)
         budget = np.inf
         if not np.isinf(budget_mean):
             budget = bh.exponential_from_uniform(
                 uniform_one(seed, user, count, 0, purposes[3]), budget_mean
             )
         clicks[b], minutes[b] = bh.scan_session(
-            clicked[b], u[b], slates[b], choice, scan, (seed, user, count, purposes), budget
-        )
-    return clicked, clicks, expected, any_click, u, minutes
+            clicked[b], alpha, slates[b], examination, scan, (seed, user, count, purposes),
+            budget,
+        )  # fmt: skip
+        most = max(most, clicks[b])
+    # Every click, by rank then row: each rank is one round of click consequences.
+    rank_starts = np.zeros(most + 1, dtype=np.int64)
+    for b in range(n_rows):
+        for r in range(clicks[b]):
+            rank_starts[r + 1] += 1
+    for r in range(most):
+        rank_starts[r + 1] += rank_starts[r]
+    click_rows = np.empty(rank_starts[most], dtype=np.int64)
+    click_slots = np.empty(rank_starts[most], dtype=np.int64)
+    fill = rank_starts[:most].copy()
+    for b in range(n_rows):
+        r = 0
+        for j in range(k):
+            if clicked[b, j]:
+                click_rows[fill[r]] = b
+                click_slots[fill[r]] = j
+                fill[r] += 1
+                r += 1
+    return (clicked, clicks, expected, any_click, u, minutes, click_rows, click_slots,
+            rank_starts)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)

@@ -11,6 +11,7 @@ batches by :mod:`recarena.simulator.kernels`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +24,42 @@ from recarena.simulator.state import SimState
 from recarena.simulator.world import World
 from recarena.typing import FloatArray, IntArray
 
-__all__ = ["UserModel", "ids"]
+__all__ = ["ScanSessions", "UserModel", "ids"]
+
+
+@dataclass(frozen=True)
+class ScanSessions:
+    """What a batch of scanning sessions (``pbm``, ``dcm``) did.
+
+    Attributes
+    ----------
+    slots
+        (B, k) bool: every clicked slot.
+    clicks
+        (B,) clicks per session.
+    expected
+        (B,) E[clicks], as :meth:`UserModel.click_probability` computes it.
+    any_click
+        (B,) P(at least one click), as :meth:`UserModel.any_click_probability` does.
+    utilities
+        (B, k) the shown items' utilities.
+    minutes
+        (B,) how long each session lasted.
+    click_rows, click_slots
+        Every click as (row, slot), by its rank in its session, then row.
+    rank_starts
+        Where the clicks of each rank begin in ``click_rows`` (one more than the most clicks).
+    """
+
+    slots: NDArray[np.bool_]
+    clicks: IntArray
+    expected: FloatArray
+    any_click: FloatArray
+    utilities: FloatArray
+    minutes: FloatArray
+    click_rows: IntArray
+    click_slots: IntArray
+    rank_starts: IntArray
 
 
 class UserModel:
@@ -229,26 +265,18 @@ class UserModel:
 
     def scan_sessions(
         self, seed: np.uint64, users: IntArray, counter: NDArray[np.int32], slates: IntArray
-    ) -> tuple[NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Play one scanning session (``pbm``, ``dcm``) per row on the keyed uniforms.
-
-        Returns
-        -------
-        tuple
-            (clicked slots (B, k) bool, clicks (B,), E[clicks] (B,) as
-            :meth:`click_probability` computes it, P(any click) (B,) as
-            :meth:`any_click_probability` does, utilities (B, k), minutes spent (B,)).
-        """
+    ) -> ScanSessions:
+        """Play one scanning session (``pbm``, ``dcm``) per row on the keyed uniforms
+        (:func:`~recarena.simulator.kernels.scan_outcomes`)."""
         purposes = np.array(
             [Purpose.EXAMINATION, Purpose.SCAN_CLICK, Purpose.CONTINUATION,
              Purpose.SESSION_BUDGET], dtype=np.uint64,
         )  # fmt: skip
-        Outcome = tuple[NDArray[np.bool_], IntArray, FloatArray, FloatArray, FloatArray, FloatArray]
-        outcome: Outcome = kernels.scan_outcomes(
+        outcome = kernels.scan_outcomes(
             seed, self.people(), self.items, self.choice, self.scan, ids(users),
             np.ascontiguousarray(counter, dtype=np.int64), ids(slates), purposes,
         )  # fmt: skip
-        return outcome
+        return ScanSessions(*outcome)
 
     def catalogue_utilities(self, users: IntArray, available: NDArray[np.bool_]) -> FloatArray:
         """True utilities of every item for each user, −inf for unavailable items, (B, m).

@@ -43,11 +43,14 @@ def _model(behaviour: dict[str, Any], k: int = 5, n_items: int = 40) -> UserMode
 
 
 def _play(model: UserModel, user: int, slate: np.ndarray, n: int = N) -> tuple[Any, ...]:
-    """n sessions of one user on one slate, each with its own session counter."""
+    """n sessions of one user on one slate, each with its own session counter: (clicked
+    slots, clicks, E[clicks], P(any click), utilities, minutes)."""
     users = np.full(n, user)
     counter = np.arange(n, dtype=np.int32)
     slates = np.tile(slate, (n, 1))
-    return model.scan_sessions(np.uint64(SEED), users, counter, slates)
+    played = model.scan_sessions(np.uint64(SEED), users, counter, slates)
+    return (played.slots, played.clicks, played.expected, played.any_click, played.utilities,
+            played.minutes)  # fmt: skip
 
 
 def _within(observed: np.ndarray, expected: np.ndarray, se: np.ndarray, z: float = 4.5) -> None:
@@ -93,9 +96,18 @@ def test_scan_sessions_match_the_reference_on_the_keyed_draws() -> None:
     users = rng.integers(0, 20, n)
     counter = rng.integers(0, 100, n).astype(np.int32)
     slates = np.array([rng.permutation(40)[:k] for _ in range(n)])
-    clicked, clicks, expected, any_click, u, minutes = model.scan_sessions(
-        np.uint64(SEED), users, counter, slates
-    )
+    played = model.scan_sessions(np.uint64(SEED), users, counter, slates)
+    clicked, clicks, expected, any_click = (played.slots, played.clicks, played.expected,
+                                            played.any_click)  # fmt: skip
+    u, minutes = played.utilities, played.minutes
+    # Every click once, by rank then row.
+    starts = played.rank_starts
+    assert starts[-1] == clicks.sum() == len(played.click_rows)
+    for r in range(len(starts) - 1):
+        rows = played.click_rows[starts[r] : starts[r + 1]]
+        assert (np.diff(rows) > 0).all() and (clicks[rows] > r).all()
+        rank = np.cumsum(clicked, axis=1)[rows, played.click_slots[starts[r] : starts[r + 1]]]
+        assert (rank == r + 1).all()
     purposes = (Purpose.EXAMINATION, Purpose.SCAN_CLICK, Purpose.CONTINUATION)
     draws = np.stack([uniform(SEED, users[:, None], counter[:, None], np.arange(k)[None, :], p)
                       for p in purposes], axis=2)  # fmt: skip
