@@ -16,10 +16,13 @@ Definitions (:math:`N` decisions, :math:`C` clicks, :math:`U` users who ever arr
                                paired by seed (added across arms by the report)
 ``starting_users``             users present at the start
 ``decisions``                  :math:`N`, session decisions
-``clicks``                     :math:`C`, decisions with a click (the realised reward)
-``ctr``                        :math:`C / N`
-``mean_expected_reward``       :math:`\frac1N \sum_i \mu_i`, the oracle's P(click) of what was
-                               shown, averaged over decisions (noise-free CTR)
+``clicks``                     :math:`C`, clicks (the realised reward; one per decision at
+                               most, several under the ``pbm`` and ``dcm`` choice models)
+``ctr``                        decisions with a click / :math:`N` (:math:`C / N` with one
+                               click at most)
+``mean_expected_reward``       :math:`\frac1N \sum_i \mu_i`, the oracle's expected reward of
+                               what was shown (P(click); expected clicks under ``pbm`` and
+                               ``dcm``), averaged over decisions (noise-free CTR)
 ``total_regret``,              *myopic* pseudo-regret :math:`R_N` and :math:`R_N/N` against
 ``regret_per_decision``        the oracle's best action on the arm's own trajectory
                                (:mod:`recarena.analysis.regret`)
@@ -36,6 +39,9 @@ Definitions (:math:`N` decisions, :math:`C` clicks, :math:`U` users who ever arr
                                cohort still active ``horizon`` days after arrival
                                (:mod:`recarena.analysis.retention`; late arrivals are
                                censored, not counted as retained)
+``minutes_per_session``,       under ``pbm`` and ``dcm`` (:data:`SESSION_METRICS`): the mean
+``minutes_per_user``           session length, and the minutes of all sessions / :math:`U`
+                               (time spent, an engagement measure of the long run)
 =============================  ==============================================================
 
 Campaign metrics, only when the ``campaigns`` table has rows. A row is *treated* when
@@ -73,8 +79,8 @@ from recarena.analysis.retention import retention_curve, survival_at
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
 
 __all__ = ["CAMPAIGN_METRICS", "CORE_METRICS", "KEY_METRICS", "METRIC_BOUNDS", "METRIC_LABELS",
-           "VALUE_METRICS",
-           "Metric", "campaign_metrics", "run_metrics"]  # fmt: skip
+           "SESSION_METRICS", "VALUE_METRICS",
+           "Metric", "campaign_metrics", "metric_bounds", "run_metrics"]  # fmt: skip
 
 
 class Metric:
@@ -101,6 +107,8 @@ class Metric:
     ACTIVE_USERS_END = "active_users_end"
     CHURNED_USERS = "churned_users"
     RETENTION = "retention"
+    MINUTES_PER_SESSION = "minutes_per_session"
+    MINUTES_PER_USER = "minutes_per_user"
     CAMPAIGN_ROWS = "campaign_rows"
     CONTACTS = "contacts"
     CONTACTED_USERS = "contacted_users"
@@ -124,6 +132,8 @@ CORE_METRICS: tuple[str, ...] = (
     Metric.CONVERSION_RATE, Metric.REVENUE, Metric.USERS, Metric.REVENUE_PER_USER,
     Metric.ACTIVE_USERS_END, Metric.CHURNED_USERS, Metric.RETENTION,
 )  # fmt: skip
+#: Time spent, when sessions have a length (the ``pbm`` and ``dcm`` choice models).
+SESSION_METRICS: tuple[str, ...] = (Metric.MINUTES_PER_SESSION, Metric.MINUTES_PER_USER)
 CAMPAIGN_METRICS: tuple[str, ...] = (
     Metric.CAMPAIGN_ROWS, Metric.CONTACTS, Metric.CONTACTED_USERS,
     Metric.RESPONSE_RATE_TREATED, Metric.RESPONSE_RATE_CONTROL, Metric.CAMPAIGN_NPV,
@@ -147,7 +157,7 @@ METRIC_LABELS: dict[str, str] = {
     Metric.DECISIONS: "decisions (count)",
     Metric.CLICKS: "clicks (count)",
     Metric.CTR: "CTR (clicks / decision)",
-    Metric.MEAN_EXPECTED_REWARD: "mean expected reward (P(click) / decision)",
+    Metric.MEAN_EXPECTED_REWARD: "mean expected reward (expected clicks / decision)",
     Metric.TOTAL_REGRET: "myopic pseudo-regret, total (expected clicks)",
     Metric.REGRET_PER_DECISION: "myopic pseudo-regret per decision (P(click))",
     Metric.CONVERSIONS: "conversions (count)",
@@ -158,6 +168,8 @@ METRIC_LABELS: dict[str, str] = {
     Metric.ACTIVE_USERS_END: "active users at horizon (count)",
     Metric.CHURNED_USERS: "churned users (count)",
     Metric.RETENTION: "retention at horizon (KM survival, share)",
+    Metric.MINUTES_PER_SESSION: "session length (minutes / session)",
+    Metric.MINUTES_PER_USER: "time spent (minutes / user)",
     Metric.CAMPAIGN_ROWS: "users considered by campaigns (count)",
     Metric.CONTACTS: "offers sent (count)",
     Metric.CONTACTED_USERS: "users contacted (count)",
@@ -181,8 +193,17 @@ METRIC_BOUNDS: dict[str, tuple[float, float]] = {
                      Metric.STARTING_USERS, Metric.DECISIONS, Metric.CLICKS, Metric.CONVERSIONS,
                      Metric.REVENUE, Metric.USERS, Metric.REVENUE_PER_USER,
                      Metric.ACTIVE_USERS_END, Metric.CHURNED_USERS, Metric.CAMPAIGN_ROWS,
-                     Metric.CONTACTS, Metric.CONTACTED_USERS), _NON_NEGATIVE),
+                     Metric.CONTACTS, Metric.CONTACTED_USERS, Metric.MINUTES_PER_SESSION,
+                     Metric.MINUTES_PER_USER), _NON_NEGATIVE),
 }  # fmt: skip
+
+
+def metric_bounds(several_clicks: bool) -> dict[str, tuple[float, float]]:
+    """:data:`METRIC_BOUNDS`, with the mean expected reward unbounded above when a session
+    can have several clicks (the ``pbm`` and ``dcm`` choice models: expected clicks)."""
+    if not several_clicks:
+        return METRIC_BOUNDS
+    return {**METRIC_BOUNDS, Metric.MEAN_EXPECTED_REWARD: _NON_NEGATIVE}
 
 
 def _ratio(num: float, den: float) -> float:
@@ -208,19 +229,21 @@ def run_metrics(tables: Mapping[str, pd.DataFrame], horizon: float) -> dict[str,
     Returns
     -------
     dict
-        ``{name: value}`` for :data:`CORE_METRICS`, plus :data:`CAMPAIGN_METRICS` when the
-        campaigns table has rows. Counts are returned as floats (so a per-run frame has one
-        dtype); undefined ratios are NaN.
+        ``{name: value}`` for :data:`CORE_METRICS`, plus :data:`SESSION_METRICS` when the
+        sessions have a length and :data:`CAMPAIGN_METRICS` when the campaigns table has
+        rows. Counts are returned as floats (so a per-run frame has one dtype); undefined
+        ratios are NaN.
     """
     out: dict[str, float] = lv.long_term_value(tables)
     empty = pd.DataFrame()
 
     decisions = tables.get(Table.DECISIONS, empty)
     n = len(decisions)
-    clicks = float(decisions[Col.CLICK].to_numpy(dtype=np.float64).sum()) if n else 0.0
+    click = decisions[Col.CLICK].to_numpy(dtype=np.float64) if n else np.zeros(0)
+    clicks = float(click.sum())
     out[Metric.DECISIONS] = float(n)
     out[Metric.CLICKS] = clicks
-    out[Metric.CTR] = _ratio(clicks, n)
+    out[Metric.CTR] = _ratio(float((click > 0).sum()), n)
     out[Metric.MEAN_EXPECTED_REWARD] = (
         _mean(decisions[Col.EXPECTED_REWARD].to_numpy(dtype=np.float64)) if n else math.nan
     )
@@ -252,6 +275,10 @@ def run_metrics(tables: Mapping[str, pd.DataFrame], horizon: float) -> dict[str,
     out[Metric.ACTIVE_USERS_END] = users - churned
     out[Metric.CHURNED_USERS] = churned
     out[Metric.RETENTION] = retention
+    if Col.SESSION_MINUTES in decisions.columns:  # sessions have a length (pbm, dcm)
+        minutes = decisions[Col.SESSION_MINUTES].to_numpy(dtype=np.float64)
+        out[Metric.MINUTES_PER_SESSION] = _mean(minutes)
+        out[Metric.MINUTES_PER_USER] = _ratio(float(minutes.sum()), users)
 
     campaigns = tables.get(Table.CAMPAIGNS, empty)
     if len(campaigns):

@@ -72,10 +72,11 @@ from recarena.analysis.business import (
     CAMPAIGN_METRICS,
     CORE_METRICS,
     KEY_METRICS,
-    METRIC_BOUNDS,
     METRIC_LABELS,
+    SESSION_METRICS,
     VALUE_METRICS,
     Metric,
+    metric_bounds,
     run_metrics,
 )
 from recarena.analysis.options import AnalysisOptions, analysis_options
@@ -688,7 +689,10 @@ def build_context(
             survival.append(_tagged(s[s[rt.TIME] <= h + 1e-9], run.seed, run.arm))
         tables.clear()  # one run's tables in memory at a time
     per_run_df = lv.add_counterfactual_regret(pd.DataFrame(per_run), lv.oracle_arm(rd.scenario))
-    ordered = [c for c in dict.fromkeys((*VALUE_METRICS, *CORE_METRICS, *CAMPAIGN_METRICS))
+    # Sessions of several clicks (pbm, dcm) have an expected reward above 1.
+    several = bool(set(SESSION_METRICS) & set(per_run_df.columns))
+    ordered = [c for c in dict.fromkeys((*VALUE_METRICS, *CORE_METRICS, *SESSION_METRICS,
+                                         *CAMPAIGN_METRICS))
                if c in per_run_df.columns]  # fmt: skip
     extra = [c for c in per_run_df.columns if c not in (SEED, ARM, *ordered)]
     per_run_df = per_run_df[[SEED, ARM, *ordered, *extra]]
@@ -700,7 +704,7 @@ def build_context(
         arms=arms,
         colors=plots.arm_colors(arms),
         per_run=per_run_df,
-        summary=summarise(per_run_df, ARM, level=level, bounds=METRIC_BOUNDS),
+        summary=summarise(per_run_df, ARM, level=level, bounds=metric_bounds(several)),
         daily=_concat(daily, [SEED, ARM, rg.DAY]),
         curves=_concat(curves, [SEED, ARM, Col.T, rg.CUM_REWARD, rg.CUM_REGRET]),
         retention=_concat(kms, [SEED, ARM, rt.TIME, rt.SURVIVAL]),

@@ -12,8 +12,11 @@ from recarena.analysis.business import (
     CAMPAIGN_METRICS,
     CORE_METRICS,
     KEY_METRICS,
+    METRIC_BOUNDS,
     METRIC_LABELS,
+    SESSION_METRICS,
     Metric,
+    metric_bounds,
     run_metrics,
 )
 from recarena.policies.registry import make
@@ -95,8 +98,27 @@ def test_run_metrics_without_campaigns_or_tables() -> None:
         assert math.isnan(empty[name]), name
 
 
+def test_sessions_of_several_clicks_count_every_click_and_their_minutes() -> None:
+    tables = _tables()
+    tables[Table.CAMPAIGNS] = tables[Table.CAMPAIGNS].iloc[:0]
+    decisions = tables[Table.DECISIONS]
+    decisions[Col.CLICK] = np.array([3, 0, 1, 0], dtype=np.int8)  # pbm, dcm: counts
+    decisions[Col.EXPECTED_REWARD] = np.array([2.5, 0.25, 1.5, 0.25], dtype=np.float32)
+    decisions[Col.SESSION_MINUTES] = np.array([12.0, 0.5, 4.0, 1.5], dtype=np.float32)
+    m = run_metrics(tables, horizon=2.0)
+    assert m[Metric.CLICKS] == 4 and m[Metric.CTR] == 0.5  # CTR: sessions with a click
+    assert m[Metric.MEAN_EXPECTED_REWARD] == pytest.approx(1.125)
+    assert m[Metric.MINUTES_PER_SESSION] == pytest.approx(4.5)
+    assert m[Metric.MINUTES_PER_USER] == pytest.approx(18.0 / 5)
+    assert list(m) == [*CORE_METRICS, *SESSION_METRICS]
+    # Expected clicks per decision are not a share: unbounded above under pbm and dcm.
+    assert metric_bounds(False) is METRIC_BOUNDS
+    assert metric_bounds(True)[Metric.MEAN_EXPECTED_REWARD] == (0.0, math.inf)
+    assert metric_bounds(True)[Metric.CTR] == (0.0, 1.0)
+
+
 def test_every_metric_has_a_label_with_unit() -> None:
-    for name in (*CORE_METRICS, *CAMPAIGN_METRICS, *KEY_METRICS):
+    for name in (*CORE_METRICS, *SESSION_METRICS, *CAMPAIGN_METRICS, *KEY_METRICS):
         assert "(" in METRIC_LABELS[name], name
 
 
