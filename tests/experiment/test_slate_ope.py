@@ -85,14 +85,20 @@ def competing_clicks() -> list[tuple[float, list[ope.Estimate], float]]:
     return [_estimates(seed, no_choice_utility=5.0) for seed in (1, 2, 3)]
 
 
+def _assert_cover(runs: list[tuple[float, list[ope.Estimate], float]], tolerance: float) -> None:
+    """IIPS, PBM-IPS and the pseudoinverse cover the truth on 2 of 3 seeds, and their mean
+    ratio to it is within ``tolerance`` of 1."""
+    for index, name in enumerate(("iips", "pbm_ips", "pseudoinverse")):
+        pairs = [(truth, estimates[index]) for truth, estimates, _ in runs]
+        assert all(e.estimator == name for _, e in pairs)
+        assert sum(e.ci_low <= truth <= e.ci_high for truth, e in pairs) >= 2, name
+        ratio = np.mean([e.value / truth for truth, e in pairs])
+        assert abs(ratio - 1) < tolerance, name
+
+
 def test_slate_estimators_cover_the_truth_when_clicks_nearly_add_up(rare_clicks: list) -> None:
     # measured (seeds 1-3): truth 0.012 / 0.046 / 0.020; every interval covers it
-    for index, name in enumerate(("iips", "pbm_ips", "pseudoinverse")):
-        runs = [(truth, estimates[index]) for truth, estimates, _ in rare_clicks]
-        assert all(e.estimator == name for _, e in runs)
-        assert sum(e.ci_low <= truth <= e.ci_high for truth, e in runs) >= 2, name
-        ratio = np.mean([e.value / truth for truth, e in runs])
-        assert 0.7 < ratio < 1.3, name
+    _assert_cover(rare_clicks, 0.3)
 
 
 def test_slate_estimators_overestimate_competing_items(competing_clicks: list) -> None:
@@ -114,12 +120,7 @@ def position_based_clicks() -> list[tuple[float, list[ope.Estimate], float]]:
 def test_slate_estimators_cover_the_truth_under_the_position_based_model(
     position_based_clicks: list,
 ) -> None:
-    for index, name in enumerate(("iips", "pbm_ips", "pseudoinverse")):
-        runs = [(truth, estimates[index]) for truth, estimates, _ in position_based_clicks]
-        assert all(e.estimator == name for _, e in runs)
-        assert sum(e.ci_low <= truth <= e.ci_high for truth, e in runs) >= 2, name
-        ratio = np.mean([e.value / truth for truth, e in runs])
-        assert 0.9 < ratio < 1.1, name
+    _assert_cover(position_based_clicks, 0.1)
     # PBM-IPS with the DCG discount in place of the examination probabilities is biased:
     # the simulator's exposure is not the ranking metric's discount.
     # measured (seeds 1-3): 0.86, 0.82, 0.80 of the truth, no interval covers it; the
