@@ -39,7 +39,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import rankdata
 
-from recarena.simulator.log import Col
+from recarena.simulator.log import Col, clicked_slots_array
 
 __all__ = ["METRICS", "drift", "exposure_over_time", "gini"]
 
@@ -102,10 +102,17 @@ def exposure_over_time(
         slates = np.stack(list(decisions[Col.SLATE]))
     slates = np.asarray(slates, dtype=np.int64)
     k = slates.shape[1]
-    clicked = decisions[Col.CLICKED_ITEM].to_numpy(np.int64)
-    clicked = np.where(decisions[Col.CLICK].to_numpy() > 0, clicked, -1)
+    if Col.CLICKED_SLOTS in decisions:  # several clicks per session (pbm, dcm): every one
+        click_rows, click_slots = np.nonzero(
+            clicked_slots_array(decisions[Col.CLICKED_SLOTS].to_numpy(), k)
+        )
+        clicked_items = slates[click_rows, click_slots]
+    else:
+        click_rows = np.flatnonzero(decisions[Col.CLICK].to_numpy() > 0)
+        clicked_items = decisions[Col.CLICKED_ITEM].to_numpy(np.int64)[click_rows]
     # Period index with a small tolerance so a batch at exactly t = d·period closes period d.
     index = np.maximum(np.ceil(t / period - 1e-9).astype(np.int64) - 1, 0)
+    click_period = index[click_rows]
     seen = np.zeros(n_items, dtype=bool)
     past_clicks = np.zeros(n_items)
     rows = []
@@ -119,8 +126,7 @@ def exposure_over_time(
         percentile = (rankdata(past_clicks) - 1) / max(n_items - 1, 1)
         pairs = n_slates * (n_slates - 1)
         overlap = (exposure * (exposure - 1)).sum() / pairs / k if pairs else float("nan")
-        day_clicks = clicked[sel]
-        click_counts = np.bincount(day_clicks[day_clicks >= 0], minlength=n_items)
+        click_counts = np.bincount(clicked_items[click_period == d], minlength=n_items)
         rows.append(
             {
                 "day": float((d + 1) * period),

@@ -157,6 +157,20 @@ def test_exposure_over_time_popularity_uses_past_only() -> None:
     assert slopes["popularity_percentile"] > 0
 
 
+def test_exposure_over_time_counts_every_click_of_a_session() -> None:
+    """Under pbm and dcm a session's clicks are in its clicked-slots mask: each counts."""
+    k = 3
+    dec = pd.DataFrame({"t": [0.5, 0.6], "click": [2, 0], "clicked_item": [0, -1],
+                        "clicked_slots": [0b011, 0]})  # fmt: skip
+    dec["slate"] = [np.arange(k)] * 2
+    one = dec.drop(columns="clicked_slots")
+    # Items 0 and 1 clicked once each (equal counts over the 2 clicked of 3) vs item 0 alone.
+    both = exposure_over_time(dec, 3)["click_gini"].iloc[0]
+    first = exposure_over_time(one, 3)["click_gini"].iloc[0]
+    assert both == pytest.approx(gini(np.array([1.0, 1.0, 0.0])))
+    assert first == pytest.approx(gini(np.array([1.0, 0.0, 0.0])))
+
+
 def test_ips_ranking_metrics_hand_worked() -> None:
     import scipy.sparse as sp
 
