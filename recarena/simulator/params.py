@@ -222,7 +222,12 @@ class BehaviourParams(ClosedModel):
     no_choice_utility: float = Field(
         5.0, ge=-1000, le=1000, description="u_0, utility of not clicking"
     )
-    position_bias: Literal["log", "power", "none"] = "log"
+    position_bias: Literal["log", "power", "none"] = Field(
+        "log",
+        description="position profile e_j: log 1/log2(j+1), power j^−η, none 1 — the mnl's "
+        "attention weights, the cascade's examination, the ε_j of pbm and dcm when "
+        "examination_probabilities is not given",
+    )
     position_decay: float = Field(1.0, ge=0, le=10, description="η in e_j = j^−η (power bias)")
     examination_probabilities: list[float] | None = Field(
         None,
