@@ -18,15 +18,23 @@ from recarena.experiment.evaluate import (
 from recarena.policies import registry
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.log import Table
-from recarena.simulator.params import CatalogueParams, PopulationParams, ScheduleParams, WorldParams
+from recarena.simulator.params import (
+    BehaviourParams,
+    CatalogueParams,
+    PopulationParams,
+    ScheduleParams,
+    WorldParams,
+)
 from recarena.simulator.simulation import simulate
+from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
 
 
 @pytest.fixture(scope="module")
 def logged():  # type: ignore[no-untyped-def]
     """A random-policy log of 8 days with arrivals and new items."""
     world = WorldParams(
-        population=PopulationParams(n_users=400, arrivals_per_day=15),
+        population=PopulationParams(n_users=400, arrivals_per_day=15, **DENSE_POPULATION),
+        behaviour=BehaviourParams(**DENSE_BEHAVIOUR),
         catalogue=CatalogueParams(n_items=80, new_items_per_day=3),
     )
     schedule = ScheduleParams(days=8, slate_size=5, keep_impressions=True)
