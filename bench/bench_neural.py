@@ -242,6 +242,13 @@ def bench_clash(n_users: int, n_items: int, nnz: int, rounds: int) -> dict[str, 
 
 
 # ------------------------------------------------------------------------------ 4-5. runs
+#: The neural models' settings in the refit comparison (both modes; see bench/README.md).
+NEURAL_REFIT_MODEL: dict[str, Any] = {
+    "factors": 32, "hidden": 64, "epsilon": 0.05, "warm_iterations": 1, "warm_replay": 1.0,
+    "full_refit_every": 7,
+}  # fmt: skip
+
+
 def _world(n_users: int, n_items: int) -> Any:
     from recarena.simulator.params import (
         BehaviourParams,
@@ -258,7 +265,9 @@ def _world(n_users: int, n_items: int) -> Any:
     )  # fmt: skip
 
 
-def run_policy(config: dict[str, Any], n_users: int, n_items: int, days: float) -> dict:
+def run_policy(
+    config: dict[str, Any], n_users: int, n_items: int, days: float, seed: int = 1
+) -> dict:
     """One daily-refit run: time split into fitting and the rest, and online outcomes."""
     from recarena.policies import registry
     from recarena.simulator.log import Col, Table
@@ -268,12 +277,13 @@ def run_policy(config: dict[str, Any], n_users: int, n_items: int, days: float) 
     schedule = ScheduleParams(days=days, slate_size=10, retrain_every=1.0)
     tic = time.perf_counter()
     with threadpool_limits(1):
-        result = simulate(_world(n_users, n_items), schedule, 1, registry.make(config))
+        result = simulate(_world(n_users, n_items), schedule, seed, registry.make(config))
     wall = time.perf_counter() - tic
     stats = result.stats
     decisions = result.log.frame(Table.DECISIONS)
     out = {
         "policy": config,
+        "seed": seed,
         "seconds": wall,
         "fit_seconds": stats.fit_seconds,
         "fits": stats.fits,
@@ -285,11 +295,149 @@ def run_policy(config: dict[str, Any], n_users: int, n_items: int, days: float) 
         "expected_reward": float(decisions[Col.EXPECTED_REWARD].mean()),
     }
     name = f"{config['kind']}/{config.get('refit', 'full')}"
-    print(f"  {name:<22} {wall:7.1f} s, fits {stats.fit_seconds:6.1f} s "
+    print(f"  {name:<22} seed {seed}: {wall:7.1f} s, fits {stats.fit_seconds:6.1f} s "
           f"({out['fit_share']:.0%}, {out['seconds_per_fit']:.2f} s/fit), "
           f"{out['decisions_per_second']:,.0f} decisions/s, CTR {out['ctr']:.4f}, "
-          f"E[reward] {out['expected_reward']:.4f}")  # fmt: skip
+          f"E[reward] {out['expected_reward']:.4f}", flush=True)  # fmt: skip
     return out
+
+
+def warm_up() -> None:
+    """Load the engine's compiled kernels and torch before anything is timed (a first run
+    would otherwise count seconds of one-off loading as its own)."""
+    import torch  # noqa: F401
+
+    from recarena.policies import registry
+    from recarena.simulator.params import ScheduleParams
+    from recarena.simulator.simulation import simulate
+
+    with threadpool_limits(1):
+        simulate(_world(500, 100), ScheduleParams(days=1.0, slate_size=10), 0,
+                 registry.make({"kind": "popularity"}))  # fmt: skip
+
+
+def random_log(n_users: int, n_items: int, days: int, seed: int) -> tuple[Any, Any]:
+    """(history, spec) of a uniformly random policy's log: the offline benchmark's data."""
+    from recarena.contract import Surface
+    from recarena.experiment.evaluate import history_from_tables
+    from recarena.policies import registry
+    from recarena.simulator.engine import environment_spec
+    from recarena.simulator.log import Table
+    from recarena.simulator.params import ScheduleParams
+    from recarena.simulator.simulation import simulate
+
+    schedule = ScheduleParams(days=days, slate_size=10, retrain_every=1.0)
+    with threadpool_limits(1):
+        result = simulate(
+            _world(n_users, n_items), schedule, seed, registry.make({"kind": "random"})
+        )
+    tables = {t: result.log.frame(t) for t in (Table.DECISIONS, Table.CONVERSIONS, Table.LIFECYCLE)}
+    world = result.world
+    history = history_from_tables(tables, world.features, world.feature_names)
+    return history, environment_spec(world, schedule, frozenset({Surface.SLATE}))
+
+
+def offline_ndcg(config: dict[str, Any], history: Any, spec: Any, days: int, seed: int) -> float:
+    """NDCG@10 on the last day of ``history`` of the policy left by daily fits on days
+    1..days−1 (each on the log up to then), ranking what was on sale at the last fit;
+    relevance = the items each user clicked or bought on the last day and not before."""
+    from recarena.analysis.ranking import relevance_from_frame
+    from recarena.analysis.ranking.accuracy import ndcg_at_k_per_user
+    from recarena.policies import registry
+    from recarena.policies.recommenders.base import interaction_frame, truncate_history
+
+    policy = registry.make({**config, "epsilon": 0.0})
+    policy.setup(spec, np.random.default_rng(seed))
+    t_last = float(days - 1)
+    with threadpool_limits(1):
+        for t in range(1, days):
+            policy.fit(truncate_history(history, float(t)))
+    events = interaction_frame(history, 1.0)
+    seen = events.loc[events["t"] <= t_last]
+    test = events.loc[events["t"] > t_last, ["user", "item"]].drop_duplicates()
+    old = test.merge(seen[["user", "item"]].drop_duplicates(), how="left", indicator=True)
+    test = test.loc[(old["_merge"] == "left_only").to_numpy()]
+    candidates = spec.item_release_time <= t_last
+    test = test.loc[candidates[test["item"].to_numpy(np.int64)]]
+    users = np.unique(test["user"].to_numpy(np.int64))
+    features = history.user_features.reindex(users).fillna(0.0).to_numpy(np.float32)
+    with threadpool_limits(1):
+        recs, _ = policy.recommend(users, features, candidates, 10, filter_consumed=True)
+    rows = np.searchsorted(users, test["user"].to_numpy(np.int64))
+    relevance = relevance_from_frame(
+        test.assign(user=rows), n_users=users.size, n_items=spec.n_items
+    )
+    return float(np.nanmean(ndcg_at_k_per_user(recs, relevance, 10)))
+
+
+def _paired(rows: list[dict], key: str) -> dict[str, float]:
+    """Mean of ``key`` over seeds per refit mode, and warm − full with a 95% t-interval."""
+    from scipy import stats as st
+
+    full = np.array([r[key] for r in rows if r["refit"] == "full"])
+    warm = np.array([r[key] for r in rows if r["refit"] == "warm"])
+    diff = warm - full
+    half = (
+        st.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size)
+        if diff.size > 1
+        else float("nan")
+    )
+    return {"full": float(full.mean()), "warm": float(warm.mean()),
+            "delta": float(diff.mean()), "ci_low": float(diff.mean() - half),
+            "ci_high": float(diff.mean() + half)}  # fmt: skip
+
+
+def bench_neural_refits(
+    kinds: list[str], n_users: int, n_items: int, days: int, seeds: list[int],
+    model: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """Full daily refits vs warm refits (a full one every 7 fits) for each neural model,
+    paired by seed: fit share and online outcomes of a daily-refit run, and offline NDCG@10
+    of the model left by daily fits on a random log of the same world."""
+    out: dict[str, Any] = {"runs": [], "summary": []}
+    logs = {seed: random_log(n_users, n_items, days, seed) for seed in seeds}
+    for kind in kinds:
+        rows = []
+        for seed in seeds:
+            for mode in ("full", "warm"):
+                config = {"kind": kind, **model, "refit": mode}
+                row = run_policy(config, n_users, n_items, days, seed)
+                row["ndcg@10"] = offline_ndcg(config, *logs[seed], days, seed)
+                row["refit"] = mode
+                print(f"    offline NDCG@10 {row['ndcg@10']:.4f}", flush=True)
+                rows.append(row)
+        out["runs"] += rows
+        keys = ("fit_share", "seconds_per_fit", "ctr", "expected_reward", "ndcg@10")
+        summary = {"model": kind, **{key: _paired(rows, key) for key in keys}}
+        out["summary"].append(summary)
+    print(f"\nNeural refits, {n_users:,} users × {days} days, {len(seeds)} seeds "
+          "(mean over seeds; Δ = warm − full, paired by seed, 95% t-interval):")  # fmt: skip
+    print(f"  {'model':<15} {'refit':<5} {'s/refit':>8} {'fit share':>9} {'CTR':>7} "
+          f"{'E[reward]':>9} {'NDCG@10':>8}")  # fmt: skip
+    for summary in out["summary"]:
+        for mode in ("full", "warm"):
+            m = {key: summary[key][mode] for key in keys}
+            label = summary["model"] if mode == "full" else ""
+            print(f"  {label:<15} {mode:<5} "
+                  f"{m['seconds_per_fit']:>8.2f} {m['fit_share']:>9.0%} {m['ctr']:>7.4f} "
+                  f"{m['expected_reward']:>9.4f} {m['ndcg@10']:>8.4f}")  # fmt: skip
+        for key in ("ctr", "expected_reward", "ndcg@10"):
+            d = summary[key]
+            print(f"  {'':<15} Δ {key:<16} {d['delta']:+.4f} [{d['ci_low']:+.4f}, "
+                  f"{d['ci_high']:+.4f}]")  # fmt: skip
+    return out
+
+
+def _share_table(title: str, rows: list[dict]) -> None:
+    """Time per refit and share of total time of single-seed runs, as a table."""
+    print(f"\n{title}")
+    print(f"  {'policy':<26} {'total s':>8} {'s/refit':>8} {'fit share':>9} "
+          f"{'decisions/s':>12} {'CTR':>7}")  # fmt: skip
+    for r in rows:
+        name = f"{r['policy']['kind']}/{r['policy'].get('refit', 'full')}"
+        print(f"  {name:<26} {r['seconds']:>8.1f} {r['seconds_per_fit']:>8.2f} "
+              f"{r['fit_share']:>9.0%} {r['decisions_per_second']:>12,.0f} "
+              f"{r['ctr']:>7.4f}")  # fmt: skip
 
 
 def main() -> None:
@@ -305,6 +453,10 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--score-users", type=int, default=20_000, help="users scored")
     parser.add_argument("--only-runs", action="store_true", help="only sections 4 and 5")
+    parser.add_argument("--skip-neural", action="store_true", help="no neural refit runs")
+    parser.add_argument("--neural-users", type=int, default=5_000, help="neural refit world")
+    parser.add_argument("--neural-days", type=int, default=14, help="neural refit days")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the neural refit runs")
     args = parser.parse_args()
     quick = args.quick
     result: dict[str, Any] = {}
@@ -323,6 +475,7 @@ def main() -> None:
             rounds=1 if quick else 3,
         )
     if not args.skip_runs:
+        warm_up()
         users, days = (2_000, 3.0) if quick else (args.users, args.days)
         n_items = 200 if quick else 1_000
         print(f"Daily ALS refits on {users:,} users × {days:g} days (full refit every 7 fits)")
@@ -331,14 +484,6 @@ def main() -> None:
             run_policy({**als, "refit": mode}, users, n_items, days)
             for mode in ("full", "warm", "partial")
         ]
-        neural_users = max(users // 10, 1_000)
-        print(f"Daily neural refits on {neural_users:,} users × {days:g} days")
-        result["neural_refits"] = [
-            run_policy({"kind": kind, "factors": 32, "epsilon": 0.05, "refit": mode},
-                       neural_users, n_items, days)
-            for kind in ("mf_dot", "dssm_two_tower")
-            for mode in ("full", "warm")
-        ]  # fmt: skip
         print(f"Two-stage daily refits on {users:,} users × {days:g} days")
         two_stage = {
             "kind": "two_stage", "epsilon": 0.05, "max_training_users": 5_000,
@@ -349,6 +494,17 @@ def main() -> None:
             ],
         }  # fmt: skip
         result["two_stage"] = run_policy(two_stage, users, n_items, days)
+        _share_table(
+            f"Daily refits, {users:,} users × {days:g} days, one seed:",
+            [*result["refits"], result["two_stage"]],
+        )
+        if not args.skip_neural:
+            n_users, n_days = (1_000, 4) if quick else (args.neural_users, args.neural_days)
+            print(f"\nDaily neural refits on {n_users:,} users × {n_days} days")
+            result["neural_refits"] = bench_neural_refits(
+                ["mf_dot", "dssm_two_tower", "neumf"], n_users, n_items, n_days,
+                list(range(1, (1 if quick else args.seeds) + 1)), NEURAL_REFIT_MODEL,
+            )  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, default=str))
 
