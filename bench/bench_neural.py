@@ -244,8 +244,8 @@ def bench_clash(n_users: int, n_items: int, nnz: int, rounds: int) -> dict[str, 
 # ------------------------------------------------------------------------------ 4-5. runs
 #: The neural models' settings in the refit comparison (both modes; see bench/README.md).
 NEURAL_REFIT_MODEL: dict[str, Any] = {
-    "factors": 32, "hidden": 64, "epsilon": 0.05, "warm_iterations": 1, "warm_replay": 1.0,
-    "full_refit_every": 7,
+    "factors": 32, "hidden": 32, "epochs": 8, "epsilon": 0.05, "warm_iterations": 2,
+    "warm_replay": 1.0, "full_refit_every": 7,
 }  # fmt: skip
 
 
@@ -281,6 +281,10 @@ def run_policy(
     wall = time.perf_counter() - tic
     stats = result.stats
     decisions = result.log.frame(Table.DECISIONS)
+    seconds = result.log.frame(Table.FITS)[Col.SECONDS].to_numpy()
+    # Which fits were full: the first and every full_refit_every-th (refit_plan's schedule).
+    every = config.get("full_refit_every", 7) if config.get("refit", "full") != "full" else 1
+    full = np.arange(seconds.size) % every == 0
     out = {
         "policy": config,
         "seed": seed,
@@ -289,6 +293,9 @@ def run_policy(
         "fits": stats.fits,
         "seconds_per_fit": stats.fit_seconds / max(stats.fits, 1),
         "fit_share": stats.fit_seconds / wall,
+        "full_fit_share": float(seconds[full].sum()) / wall,
+        "incremental_fit_share": float(seconds[~full].sum()) / wall,
+        "seconds_per_incremental_fit": float(seconds[~full].mean()) if (~full).any() else 0.0,
         "decisions": stats.decisions,
         "decisions_per_second": stats.decisions / wall,
         "ctr": float(decisions[Col.CLICK].mean()),
@@ -303,15 +310,18 @@ def run_policy(
 
 
 def warm_up() -> None:
-    """Load the engine's compiled kernels and torch before anything is timed (a first run
-    would otherwise count seconds of one-off loading as its own)."""
-    import torch  # noqa: F401
+    """Load the engine's compiled kernels, torch and the modules torch imports on the first
+    model built on its ``meta`` device before anything is timed (a first run would
+    otherwise count seconds of one-off loading as its own fit time)."""
+    import torch
 
+    from recarena.models.neural import NeuralConfig, build_model
     from recarena.policies import registry
     from recarena.simulator.params import ScheduleParams
     from recarena.simulator.simulation import simulate
 
     with threadpool_limits(1):
+        build_model(NeuralConfig("mf_dot", factors=2), 2, 2, torch.Generator())
         simulate(_world(500, 100), ScheduleParams(days=1.0, slate_size=10), 0,
                  registry.make({"kind": "popularity"}))  # fmt: skip
 
@@ -339,35 +349,20 @@ def random_log(n_users: int, n_items: int, days: int, seed: int) -> tuple[Any, A
 
 def offline_ndcg(config: dict[str, Any], history: Any, spec: Any, days: int, seed: int) -> float:
     """NDCG@10 on the last day of ``history`` of the policy left by daily fits on days
-    1..days−1 (each on the log up to then), ranking what was on sale at the last fit;
-    relevance = the items each user clicked or bought on the last day and not before."""
-    from recarena.analysis.ranking import relevance_from_frame
-    from recarena.analysis.ranking.accuracy import ndcg_at_k_per_user
+    1..days−1 (each on the log up to then): :func:`recarena.experiment.evaluate.evaluate_offline`
+    on the global time split at the last fit, with the sequence-fitted policy."""
+    from recarena.experiment.evaluate import evaluate_offline, global_time_split
     from recarena.policies import registry
-    from recarena.policies.recommenders.base import interaction_frame, truncate_history
+    from recarena.policies.recommenders.base import truncate_history
 
+    split = global_time_split(history, spec, t_split=float(days - 1))
     policy = registry.make({**config, "epsilon": 0.0})
     policy.setup(spec, np.random.default_rng(seed))
-    t_last = float(days - 1)
     with threadpool_limits(1):
         for t in range(1, days):
             policy.fit(truncate_history(history, float(t)))
-    events = interaction_frame(history, 1.0)
-    seen = events.loc[events["t"] <= t_last]
-    test = events.loc[events["t"] > t_last, ["user", "item"]].drop_duplicates()
-    old = test.merge(seen[["user", "item"]].drop_duplicates(), how="left", indicator=True)
-    test = test.loc[(old["_merge"] == "left_only").to_numpy()]
-    candidates = spec.item_release_time <= t_last
-    test = test.loc[candidates[test["item"].to_numpy(np.int64)]]
-    users = np.unique(test["user"].to_numpy(np.int64))
-    features = history.user_features.reindex(users).fillna(0.0).to_numpy(np.float32)
-    with threadpool_limits(1):
-        recs, _ = policy.recommend(users, features, candidates, 10, filter_consumed=True)
-    rows = np.searchsorted(users, test["user"].to_numpy(np.int64))
-    relevance = relevance_from_frame(
-        test.assign(user=rows), n_users=users.size, n_items=spec.n_items
-    )
-    return float(np.nanmean(ndcg_at_k_per_user(recs, relevance, 10)))
+        table = evaluate_offline({"m": policy}, split, spec, slices=False, prefitted=True)
+    return float(table.loc[table["metric"] == "ndcg@10", "value"].iloc[0])
 
 
 def _paired(rows: list[dict], key: str) -> dict[str, float]:
@@ -407,19 +402,21 @@ def bench_neural_refits(
                 print(f"    offline NDCG@10 {row['ndcg@10']:.4f}", flush=True)
                 rows.append(row)
         out["runs"] += rows
-        keys = ("fit_share", "seconds_per_fit", "ctr", "expected_reward", "ndcg@10")
+        keys = ("fit_share", "incremental_fit_share", "seconds_per_fit",
+                "seconds_per_incremental_fit", "ctr", "expected_reward", "ndcg@10")  # fmt: skip
         summary = {"model": kind, **{key: _paired(rows, key) for key in keys}}
         out["summary"].append(summary)
     print(f"\nNeural refits, {n_users:,} users × {days} days, {len(seeds)} seeds "
           "(mean over seeds; Δ = warm − full, paired by seed, 95% t-interval):")  # fmt: skip
-    print(f"  {'model':<15} {'refit':<5} {'s/refit':>8} {'fit share':>9} {'CTR':>7} "
-          f"{'E[reward]':>9} {'NDCG@10':>8}")  # fmt: skip
+    print(f"  {'model':<15} {'refit':<5} {'s/refit':>8} {'s/warm':>7} {'fit share':>9} "
+          f"{'warm share':>10} {'CTR':>7} {'E[reward]':>9} {'NDCG@10':>8}")  # fmt: skip
     for summary in out["summary"]:
         for mode in ("full", "warm"):
             m = {key: summary[key][mode] for key in keys}
             label = summary["model"] if mode == "full" else ""
-            print(f"  {label:<15} {mode:<5} "
-                  f"{m['seconds_per_fit']:>8.2f} {m['fit_share']:>9.0%} {m['ctr']:>7.4f} "
+            print(f"  {label:<15} {mode:<5} {m['seconds_per_fit']:>8.2f} "
+                  f"{m['seconds_per_incremental_fit']:>7.2f} {m['fit_share']:>9.0%} "
+                  f"{m['incremental_fit_share']:>10.0%} {m['ctr']:>7.4f} "
                   f"{m['expected_reward']:>9.4f} {m['ndcg@10']:>8.4f}")  # fmt: skip
         for key in ("ctr", "expected_reward", "ndcg@10"):
             d = summary[key]
@@ -431,12 +428,13 @@ def bench_neural_refits(
 def _share_table(title: str, rows: list[dict]) -> None:
     """Time per refit and share of total time of single-seed runs, as a table."""
     print(f"\n{title}")
-    print(f"  {'policy':<26} {'total s':>8} {'s/refit':>8} {'fit share':>9} "
-          f"{'decisions/s':>12} {'CTR':>7}")  # fmt: skip
+    print(f"  {'policy':<26} {'total s':>8} {'s/refit':>8} {'s/incr.':>8} {'fit share':>9} "
+          f"{'incr. share':>11} {'decisions/s':>12} {'CTR':>7}")  # fmt: skip
     for r in rows:
         name = f"{r['policy']['kind']}/{r['policy'].get('refit', 'full')}"
         print(f"  {name:<26} {r['seconds']:>8.1f} {r['seconds_per_fit']:>8.2f} "
-              f"{r['fit_share']:>9.0%} {r['decisions_per_second']:>12,.0f} "
+              f"{r['seconds_per_incremental_fit']:>8.2f} {r['fit_share']:>9.0%} "
+              f"{r['incremental_fit_share']:>11.0%} {r['decisions_per_second']:>12,.0f} "
               f"{r['ctr']:>7.4f}")  # fmt: skip
 
 
@@ -457,6 +455,10 @@ def main() -> None:
     parser.add_argument("--neural-users", type=int, default=5_000, help="neural refit world")
     parser.add_argument("--neural-days", type=int, default=14, help="neural refit days")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the neural refit runs")
+    parser.add_argument(
+        "--neural-models", nargs="+", default=["mf_dot", "dssm_two_tower", "neumf"],
+        help="models of the neural refit comparison",
+    )  # fmt: skip
     args = parser.parse_args()
     quick = args.quick
     result: dict[str, Any] = {}
@@ -502,7 +504,7 @@ def main() -> None:
             n_users, n_days = (1_000, 4) if quick else (args.neural_users, args.neural_days)
             print(f"\nDaily neural refits on {n_users:,} users × {n_days} days")
             result["neural_refits"] = bench_neural_refits(
-                ["mf_dot", "dssm_two_tower", "neumf"], n_users, n_items, n_days,
+                args.neural_models, n_users, n_items, n_days,
                 list(range(1, (1 if quick else args.seeds) + 1)), NEURAL_REFIT_MODEL,
             )  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)

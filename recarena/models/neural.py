@@ -360,7 +360,7 @@ def warm_pairs(pairs: Pairs, since: float, replay: float, generator: Any) -> Pai
 
     new = pairs.t > since
     n_old = int(np.count_nonzero(~new))
-    n_replay = min(int(round(replay * np.count_nonzero(new))), n_old)
+    n_replay = min(round(replay * int(np.count_nonzero(new))), n_old)
     keep = new.copy()
     if n_replay:
         draw = torch.randperm(n_old, generator=generator, device=generator.device)

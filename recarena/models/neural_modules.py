@@ -98,9 +98,7 @@ class TwoTowerDSSM(PairModel):
         self.item = nn.Embedding(n_items, d, sparse=True)
         self.category = nn.Embedding(content.n_categories, d)
         self.price = nn.Embedding(content.n_price_bins, d)
-        self.tokens = nn.EmbeddingBag(
-            max(content.tokens.shape[1], 1), d, mode="mean", sparse=True
-        )
+        self.tokens = nn.EmbeddingBag(max(content.tokens.shape[1], 1), d, mode="mean", sparse=True)
         self.item_tower = mlp([4 * d, h, d])
         self.scale = 1.0 / cfg.temperature
         self.register_buffer("known", torch.zeros(n_items, dtype=torch.bool))

@@ -25,8 +25,8 @@ stream, so equal histories give equal models); ``refit: warm`` continues from th
 weights for ``warm_iterations`` epochs over the interactions since the last fit and
 ``warm_replay`` older ones per new one (new users get fresh embedding rows; the sparse
 embedding tables update only the rows a batch touched, so a warm refit costs what changed),
-with a full refit every ``full_refit_every`` fits. Training runs on ``device`` (``cpu`` by default) with
-``torch.set_num_threads(threads)``.
+with a full refit every ``full_refit_every`` fits. Training runs on ``device`` (``cpu`` by
+default) with ``torch.set_num_threads(threads)``.
 """
 
 from __future__ import annotations
