@@ -244,7 +244,7 @@ def bench_clash(n_users: int, n_items: int, nnz: int, rounds: int) -> dict[str, 
 # ------------------------------------------------------------------------------ 4-5. runs
 #: The neural models' settings in the refit comparison (both modes; see bench/README.md).
 NEURAL_REFIT_MODEL: dict[str, Any] = {
-    "factors": 32, "hidden": 32, "epochs": 8, "epsilon": 0.05, "warm_iterations": 2,
+    "factors": 32, "hidden": 32, "epochs": 8, "epsilon": 0.05, "warm_iterations": 4,
     "warm_replay": 1.0, "full_refit_every": 7,
 }  # fmt: skip
 
@@ -452,6 +452,7 @@ def main() -> None:
     parser.add_argument("--score-users", type=int, default=20_000, help="users scored")
     parser.add_argument("--only-runs", action="store_true", help="only sections 4 and 5")
     parser.add_argument("--skip-neural", action="store_true", help="no neural refit runs")
+    parser.add_argument("--skip-als", action="store_true", help="no ALS / two-stage runs")
     parser.add_argument("--neural-users", type=int, default=5_000, help="neural refit world")
     parser.add_argument("--neural-days", type=int, default=14, help="neural refit days")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the neural refit runs")
@@ -480,26 +481,27 @@ def main() -> None:
         warm_up()
         users, days = (2_000, 3.0) if quick else (args.users, args.days)
         n_items = 200 if quick else 1_000
-        print(f"Daily ALS refits on {users:,} users × {days:g} days (full refit every 7 fits)")
-        als = {"kind": "als", "factors": 32, "regularization": 1.0, "epsilon": 0.05}
-        result["refits"] = [
-            run_policy({**als, "refit": mode}, users, n_items, days)
-            for mode in ("full", "warm", "partial")
-        ]
-        print(f"Two-stage daily refits on {users:,} users × {days:g} days")
-        two_stage = {
-            "kind": "two_stage", "epsilon": 0.05, "max_training_users": 5_000,
-            "generators": [
-                {"policy": {**als, "epsilon": 0.0, "refit": "partial"}, "candidates": 50},
-                {"policy": {"kind": "segment_popularity", "by": "kmeans", "n_segments": 1},
-                 "candidates": 30},
-            ],
-        }  # fmt: skip
-        result["two_stage"] = run_policy(two_stage, users, n_items, days)
-        _share_table(
-            f"Daily refits, {users:,} users × {days:g} days, one seed:",
-            [*result["refits"], result["two_stage"]],
-        )
+        if not args.skip_als:
+            print(f"Daily ALS refits on {users:,} users × {days:g} days (full refit every 7 fits)")
+            als = {"kind": "als", "factors": 32, "regularization": 1.0, "epsilon": 0.05}
+            result["refits"] = [
+                run_policy({**als, "refit": mode}, users, n_items, days)
+                for mode in ("full", "warm", "partial")
+            ]
+            print(f"Two-stage daily refits on {users:,} users × {days:g} days")
+            two_stage = {
+                "kind": "two_stage", "epsilon": 0.05, "max_training_users": 5_000,
+                "generators": [
+                    {"policy": {**als, "epsilon": 0.0, "refit": "partial"}, "candidates": 50},
+                    {"policy": {"kind": "segment_popularity", "by": "kmeans", "n_segments": 1},
+                     "candidates": 30},
+                ],
+            }  # fmt: skip
+            result["two_stage"] = run_policy(two_stage, users, n_items, days)
+            _share_table(
+                f"Daily refits, {users:,} users × {days:g} days, one seed:",
+                [*result["refits"], result["two_stage"]],
+            )
         if not args.skip_neural:
             n_users, n_days = (1_000, 4) if quick else (args.neural_users, args.neural_days)
             print(f"\nDaily neural refits on {n_users:,} users × {n_days} days")

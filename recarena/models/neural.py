@@ -363,9 +363,8 @@ def warm_pairs(pairs: Pairs, since: float, replay: float, generator: Any) -> Pai
     n_replay = min(round(replay * int(np.count_nonzero(new))), n_old)
     keep = new.copy()
     if n_replay:
-        draw = torch.randperm(n_old, generator=generator, device=generator.device)
-        draw = draw[:n_replay].cpu().numpy()
-        keep[np.flatnonzero(~new)[draw]] = True
+        order = torch.randperm(n_old, generator=generator, device=generator.device)
+        keep[np.flatnonzero(~new)[order[:n_replay].cpu().numpy()]] = True
     return Pairs(pairs.users[keep], pairs.items[keep], pairs.t[keep])
 
 

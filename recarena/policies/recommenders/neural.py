@@ -95,6 +95,12 @@ class NeuralParams(WarmStartParams):
         0.1, ge=0, lt=1, description="newest share of pairs held out for early stopping"
     )
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1, …")
+    warm_iterations: int = Field(
+        4,
+        ge=1,
+        le=500,
+        description="epochs of a warm refit over the new pairs and the replayed ones",
+    )
     warm_replay: float = Field(
         1.0,
         ge=0,
