@@ -86,6 +86,7 @@ __all__ = [
     "Architecture",
     "ItemContent",
     "NeuralConfig",
+    "Optimisers",
     "Pairs",
     "TrainReport",
     "build_model",
@@ -290,7 +291,9 @@ def build_model(
 
 def grow_users(module: Any, n_users: int, generator: Any) -> None:
     """Extend the user id embedding of an id model to ``n_users`` rows (warm starts): old
-    rows are kept, new rows drawn as at initialisation. Two-tower models have no user ids."""
+    rows are kept, new rows drawn as at initialisation. The parameter object stays the same
+    (its data grows), so an optimiser that holds it keeps its state for the old rows. Two-tower
+    models have no user ids."""
     import torch
     from torch import nn
 
@@ -301,11 +304,12 @@ def grow_users(module: Any, n_users: int, generator: Any) -> None:
     with torch.no_grad():
         weight.normal_(0.0, 0.1, generator=generator)
         weight[: old.num_embeddings] = old.weight
-    module.user = nn.Embedding.from_pretrained(weight, freeze=False, sparse=old.sparse)
+    old.weight.data = weight
+    old.num_embeddings = n_users
 
 
 # ------------------------------------------------------------------------------ training
-class _Optimisers:
+class Optimisers:
     r"""Adam for the dense layers, SparseAdam for the sparse id/token tables.
 
     A sparse table's gradient holds only the rows the batch used, and SparseAdam updates only
@@ -313,6 +317,11 @@ class _Optimisers:
     SparseAdam has no weight decay; the L2 term :math:`\lambda\theta` that Adam adds to the
     gradient of every parameter is added here to the touched rows only ("lazy" L2): a row
     nothing in the batch used is left exactly as it was.
+
+    A warm refit continues with the optimisers of the previous fit: a fresh Adam's first
+    steps move every touched coordinate by about the learning rate whatever its gradient,
+    which shakes a converged model, while the kept moment estimates scale the steps of
+    well-fitted rows down. Rows added since (:func:`grow_users`) start with zero moments.
     """
 
     def __init__(self, module: Any, cfg: NeuralConfig) -> None:
@@ -334,6 +343,21 @@ class _Optimisers:
             )
         if self.sparse:
             self.optimisers.append(torch.optim.SparseAdam(self.sparse, lr=cfg.learning_rate))
+
+    def grow(self) -> None:
+        """Pad the moment estimates of tables that grew (:func:`grow_users`) with zeros."""
+        import torch
+
+        for optimiser in self.optimisers:
+            for p, state in optimiser.state.items():
+                for key in ("exp_avg", "exp_avg_sq"):
+                    moment = state.get(key)
+                    if moment is not None and moment.shape[0] < p.shape[0]:
+                        pad = torch.zeros(
+                            (p.shape[0] - moment.shape[0], *moment.shape[1:]),
+                            dtype=moment.dtype, device=moment.device,
+                        )  # fmt: skip
+                        state[key] = torch.cat([moment, pad])
 
     def step(self, loss: Any) -> None:
         """Back-propagate ``loss`` and take one step of every optimiser."""
@@ -393,6 +417,7 @@ def train_model(
     candidates: IntArray,
     inputs: UserInputs | None = None,
     epochs: int | None = None,
+    optimisers: Optimisers | None = None,
 ) -> TrainReport:
     """Train ``module`` in place with sampled softmax and early stopping (module docstring).
 
@@ -412,6 +437,9 @@ def train_model(
         User-tower inputs (two-tower only).
     epochs
         Override ``cfg.epochs`` (warm starts train fewer).
+    optimisers
+        Continue with these (a warm start: the previous fit's, see :class:`Optimisers`);
+        new ones by default.
     """
     import torch
 
@@ -425,7 +453,8 @@ def train_model(
     n_val = int(pairs.size * cfg.validation_fraction)
     n_val = n_val if n_val >= 16 and pairs.size - n_val >= 16 else 0
     n_train = pairs.size - n_val
-    optimiser = _Optimisers(module, cfg)
+    optimiser = optimisers if optimisers is not None else Optimisers(module, cfg)
+    optimiser.grow()
     # Validation negatives are drawn once so every epoch is judged on the same problem.
     val_negatives = pool[torch.randint(0, pool.numel(), (cfg.negatives,), generator=generator)]
     best_state: dict[str, Any] | None = None

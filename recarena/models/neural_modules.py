@@ -92,7 +92,8 @@ class TwoTowerDSSM(PairModel):
         d, h = cfg.factors, cfg.hidden
         self.cfg = cfg
         self.content = content
-        self.history = nn.EmbeddingBag(n_items, d, mode="sum", sparse=True)
+        # Dense: a batch's histories cover a large share of the catalogue, many times over.
+        self.history = nn.EmbeddingBag(n_items, d, mode="sum")
         self.features = nn.Linear(max(n_features, 1), d)
         self.user_tower = mlp([2 * d, h, d])
         self.item = nn.Embedding(n_items, d, sparse=True)
@@ -113,7 +114,7 @@ class TwoTowerDSSM(PairModel):
         indices, offsets, counts = _csr_bag(inputs.history, idx, dev)
         total = self.history(indices, offsets)
         if exclude is not None:  # leave the training target out of its own history
-            total = total - nn.functional.embedding(exclude, self.history.weight, sparse=True)
+            total = total - self.history.weight[exclude]
             counts = counts - 1
         mean = total / counts.clamp(min=1.0)[:, None]
         if feats.shape[1] == 0:

@@ -44,6 +44,7 @@ from recarena.contract import History
 from recarena.models.neural import (
     Architecture,
     NeuralConfig,
+    Optimisers,
     Pairs,
     TrainReport,
     build_model,
@@ -118,6 +119,7 @@ class _NeuralMixin(HistoryRecommender):
     def _reset_model(self) -> None:
         super()._reset_model()
         self.module_: Any = None
+        self.optimisers_: Optimisers | None = None  # kept for warm refits
         self.report_ = TrainReport()
         self.user_known_ = np.zeros(0, dtype=bool)
         self._content = (
@@ -170,11 +172,12 @@ class _NeuralMixin(HistoryRecommender):
             inputs = user_inputs(features, matrix)
         with torch_threads(p.threads):
             epochs = None
-            if plan == "full" or self.module_ is None:
+            if plan == "full" or self.module_ is None or self.optimisers_ is None:
                 self.module_ = build_model(
                     cfg, n_users, self.spec_.n_items, generator, self.spec_.n_features,
                     self._content,
                 )  # fmt: skip
+                self.optimisers_ = Optimisers(self.module_, cfg)
             else:  # warm: the new pairs and a replay sample, a fixed budget, no hold-out
                 grow_users(self.module_, n_users, generator)
                 pairs = warm_pairs(pairs, since, p.warm_replay, generator)
@@ -182,7 +185,7 @@ class _NeuralMixin(HistoryRecommender):
             if self.architecture == "two_tower":
                 self.module_.known.copy_(torch.as_tensor(self._warm_items(matrix)))
             self.report_ = train_model(
-                self.module_, pairs, cfg, generator, candidates, inputs, epochs=epochs
+                self.module_, pairs, cfg, generator, candidates, inputs, epochs, self.optimisers_
             )
             self.user_known_ = np.diff(matrix.indptr) >= p.min_user_interactions
             self._export(self._warm_items(matrix))
@@ -233,6 +236,7 @@ class _NeuralMixin(HistoryRecommender):
         )  # fmt: skip
         self.module_.load_state_dict(state)
         self.module_.eval()
+        self.optimisers_ = None  # not saved: the next fit is a full one
         self.user_known_ = meta["user_known"].numpy().astype(bool)
         self._export(meta["item_scorable"].numpy().astype(bool))
         self.fitted_ = True
