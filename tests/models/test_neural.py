@@ -240,3 +240,25 @@ def test_warm_refits_rank_within_tolerance_of_full_refits() -> None:
     # Observed on this seed: full 0.422, warm 0.401, popularity 0.230.
     assert abs(ndcg["warm"] - ndcg["full"]) < 0.04, ndcg
     assert ndcg["warm"] > 1.5 * popularity, (ndcg, popularity)
+
+
+def test_growing_the_user_table_keeps_the_optimiser_state_of_old_rows() -> None:
+    from recarena.models.neural import Optimisers, grow_users
+
+    rng = np.random.default_rng(0)
+    pairs = Pairs(rng.integers(0, 20, 400), rng.integers(0, 30, 400), np.sort(rng.random(400)))
+    cfg = NeuralConfig("mf_dot", factors=4, epochs=1, validation_fraction=0.0)
+    g = torch.Generator().manual_seed(0)
+    module = build_model(cfg, 20, 30, g)
+    optimisers = Optimisers(module, cfg)
+    train_model(module, pairs, cfg, g, np.arange(30), optimisers=optimisers)
+    weight = module.user.weight
+    moments = optimisers.optimisers[0].state[weight]["exp_avg_sq"].clone()
+    grow_users(module, 25, g)
+    assert module.user.weight is weight and weight.shape == (25, 4)
+    more = Pairs(np.full(50, 24), rng.integers(0, 30, 50), np.sort(rng.random(50)) + 1.0)
+    train_model(module, more, cfg, g, np.arange(30), optimisers=optimisers)
+    after = optimisers.optimisers[0].state[weight]["exp_avg_sq"]
+    assert after.shape == (25, 4)
+    np.testing.assert_array_equal(after[:20].numpy(), moments[:20].numpy())  # untouched rows
+    assert (after[24] > 0).all() and (after[20:24] == 0).all()
