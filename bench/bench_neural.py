@@ -1,6 +1,8 @@
 """Speed of the neural and two-stage recommenders, and of incremental refits.
 
-Run: ``python bench/bench_neural.py [--quick] [--output results.json] [--skip-runs]``
+Run: ``python bench/bench_neural.py [--quick] [--output results.json] [--skip-runs]
+[--only-runs] [--users N --days D] [--skip-als] [--skip-neural] [--neural-users N
+--neural-days D --seeds S --neural-models ...]``
 
 1. **Training throughput** — examples (positive pairs) per second of one epoch of MF-dot,
    DSSM, two-tower DSSM and NeuMF (sampled softmax, 64 shared negatives, batches of 512) on
@@ -15,12 +17,20 @@ Run: ``python bench/bench_neural.py [--quick] [--output results.json] [--skip-ru
 4. **Refits that scale with what changed** — a ``--users``-user, ``--days``-day world with
    daily refits of ALS: ``refit: full`` vs ``warm`` (2 sweeps from the previous factors)
    vs ``partial`` (re-solve changed users and items), each with a full refit every 7 days:
-   share of run time spent fitting, decisions/s end to end, and the online outcome
-   (CTR, true expected reward) of each, on the same world and seed. The same for MF-dot and
-   the two-tower DSSM (``full`` vs ``warm``: 2 epochs from the previous weights) on a tenth
-   of the users.
+   time per refit, share of run time spent fitting (and the share of the incremental
+   refits alone), decisions/s end to end, and the online outcome (CTR, true expected
+   reward), on the same world and seed.
 5. **Two-stage at scale** — the same world with daily refits of a two-stage policy (ALS +
    popularity candidates, CatBoostRanker): seconds per refit, fit share, total minutes.
+   Sections 4 and 5 end with one table (``--skip-als`` leaves them out).
+6. **Neural refits** — MF-dot, the two-tower DSSM and NeuMF (``--neural-models``) on a
+   ``--neural-users`` × ``--neural-days`` world, ``--seeds`` seeds: full daily refits vs
+   warm refits (``warm_iterations`` epochs over the new pairs and as many replayed ones,
+   the previous fit's optimiser state, a full refit every 7 fits), paired by seed: time per
+   refit, fit share, online CTR and true expected reward, and offline NDCG@10 of the model
+   left by daily fits on a uniformly random log of the same world (ranked on its last
+   day); the paired Δ (warm − full) with a 95% t-interval over seeds (``--skip-neural``
+   leaves it out).
 
 Results go to ``--output`` (JSON). All comparisons are ratios within one run.
 """
@@ -444,17 +454,17 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("bench/results/neural.json"))
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--days", type=float, default=30.0)
-    parser.add_argument("--skip-runs", action="store_true", help="skip sections 4 and 5")
+    parser.add_argument("--skip-runs", action="store_true", help="skip sections 4 to 6")
     parser.add_argument(
         "--train", type=int, nargs=3, default=[50_000, 10_000, 200_000],
         metavar=("USERS", "ITEMS", "PAIRS"), help="size of the training-throughput log",
     )  # fmt: skip
     parser.add_argument("--score-users", type=int, default=20_000, help="users scored")
-    parser.add_argument("--only-runs", action="store_true", help="only sections 4 and 5")
+    parser.add_argument("--only-runs", action="store_true", help="only sections 4 to 6")
     parser.add_argument("--skip-neural", action="store_true", help="no neural refit runs")
     parser.add_argument("--skip-als", action="store_true", help="no ALS / two-stage runs")
-    parser.add_argument("--neural-users", type=int, default=5_000, help="neural refit world")
-    parser.add_argument("--neural-days", type=int, default=14, help="neural refit days")
+    parser.add_argument("--neural-users", type=int, default=2_000, help="neural refit world")
+    parser.add_argument("--neural-days", type=int, default=10, help="neural refit days")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the neural refit runs")
     parser.add_argument(
         "--neural-models", nargs="+", default=["mf_dot", "dssm_two_tower", "neumf"],
