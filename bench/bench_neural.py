@@ -424,9 +424,11 @@ def bench_neural_refits(
         for mode in ("full", "warm"):
             m = {key: summary[key][mode] for key in keys}
             label = summary["model"] if mode == "full" else ""
-            print(f"  {label:<15} {mode:<5} {m['seconds_per_fit']:>8.2f} "
-                  f"{m['seconds_per_incremental_fit']:>7.2f} {m['fit_share']:>9.0%} "
-                  f"{m['incremental_fit_share']:>10.0%} {m['ctr']:>7.4f} "
+            warm = mode == "warm"
+            per_warm = f"{m['seconds_per_incremental_fit']:.2f}" if warm else "—"
+            share = f"{m['incremental_fit_share']:.0%}" if warm else "—"
+            print(f"  {label:<15} {mode:<5} {m['seconds_per_fit']:>8.2f} {per_warm:>7} "
+                  f"{m['fit_share']:>9.0%} {share:>10} {m['ctr']:>7.4f} "
                   f"{m['expected_reward']:>9.4f} {m['ndcg@10']:>8.4f}")  # fmt: skip
         for key in ("ctr", "expected_reward", "ndcg@10"):
             d = summary[key]
@@ -442,9 +444,11 @@ def _share_table(title: str, rows: list[dict]) -> None:
           f"{'incr. share':>11} {'decisions/s':>12} {'CTR':>7}")  # fmt: skip
     for r in rows:
         name = f"{r['policy']['kind']}/{r['policy'].get('refit', 'full')}"
-        print(f"  {name:<26} {r['seconds']:>8.1f} {r['seconds_per_fit']:>8.2f} "
-              f"{r['seconds_per_incremental_fit']:>8.2f} {r['fit_share']:>9.0%} "
-              f"{r['incremental_fit_share']:>11.0%} {r['decisions_per_second']:>12,.0f} "
+        incremental = r["policy"].get("refit", "full") != "full"
+        per_fit = f"{r['seconds_per_incremental_fit']:.2f}" if incremental else "—"
+        share = f"{r['incremental_fit_share']:.0%}" if incremental else "—"
+        print(f"  {name:<26} {r['seconds']:>8.1f} {r['seconds_per_fit']:>8.2f} {per_fit:>8} "
+              f"{r['fit_share']:>9.0%} {share:>11} {r['decisions_per_second']:>12,.0f} "
               f"{r['ctr']:>7.4f}")  # fmt: skip
 
 
