@@ -262,3 +262,17 @@ def test_growing_the_user_table_keeps_the_optimiser_state_of_old_rows() -> None:
     assert after.shape == (25, 4)
     np.testing.assert_array_equal(after[:20].numpy(), moments[:20].numpy())  # untouched rows
     assert (after[24] > 0).all() and (after[20:24] == 0).all()
+
+
+@pytest.mark.parametrize("kind", ["dssm_two_tower", "neumf"])
+def test_warm_refits_are_deterministic(ctx: CheckContext, kind: str) -> None:
+    from recarena.policies.recommenders.base import truncate_history
+
+    def warm_scores() -> np.ndarray:
+        policy = registry.make({"kind": kind, **SMALL, "refit": "warm"})
+        policy.setup(ctx.spec, np.random.default_rng(5))
+        policy.fit(truncate_history(ctx.history, 2.0))
+        policy.fit(ctx.history)
+        return _scores(ctx, policy)
+
+    np.testing.assert_array_equal(warm_scores(), warm_scores())
