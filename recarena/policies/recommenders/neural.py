@@ -187,6 +187,8 @@ class _NeuralMixin(HistoryRecommender):
             self.report_ = train_model(
                 self.module_, pairs, cfg, generator, candidates, inputs, epochs, self.optimisers_
             )
+            if p.refit != "warm":  # only a warm refit continues with the moment estimates
+                self.optimisers_ = None
             self.user_known_ = np.diff(matrix.indptr) >= p.min_user_interactions
             self._export(self._warm_items(matrix))
 
