@@ -67,7 +67,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats as sps
 
 from recarena.analysis import regret as rg
 from recarena.analysis.results import RunDirectory
@@ -75,6 +74,7 @@ from recarena.analysis.stats import ARM, SEED
 from recarena.simulator.log import Col, Table, read_table
 from recarena.stats import always_valid_ci, cuped_ttest, srm_check
 from recarena.stats.group_sequential import BoundaryKind
+from recarena.stats.intervals import clopper_pearson_interval
 from recarena.stats.ratio import moments_at_looks
 from recarena.stats.sequential_test import (
     AnalysisUnit,
@@ -423,8 +423,8 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, f
     """Share ``successes / n`` and its exact Clopper–Pearson interval (NaN when n = 0)."""
     if n <= 0:
         return math.nan, math.nan, math.nan
-    ci = sps.binomtest(int(successes), int(n)).proportion_ci(level, method="exact")
-    return successes / n, float(ci.low), float(ci.high)
+    low, high = clopper_pearson_interval(successes, n, level)
+    return successes / n, float(low), float(high)
 
 
 def _best(values: FloatArray) -> int:
@@ -536,9 +536,9 @@ class ExperimentAnalysis:
 
     def summary(self) -> pd.DataFrame:
         """Per arm: P(correct) with its exact CI; for A/B arms the share of runs whose test
-        rejected (``rejected_share``) and the time to decision (mean and t-interval over those
-        runs); the share of traffic on the best variant (whole run and last day; mean over
-        seeds, variant surface only)."""
+        rejected (``rejected_share``) and the time to decision (mean and log-scale t-interval
+        over those runs); the share of traffic on the best variant (whole run and last day;
+        mean over seeds with a Wilson–Korn–Graubard interval, variant surface only)."""
         from recarena.analysis.stats import mean_ci
 
         rows = []
@@ -550,7 +550,8 @@ class ExperimentAnalysis:
             row.update({"p_correct": p, "p_correct_low": low, "p_correct_high": high})
             if row["kind"] == AB_KIND:
                 early = part["significant"].astype(bool)
-                times = mean_ci(part.loc[early, "decision_time"].to_numpy(float), self.level)
+                times = mean_ci(part.loc[early, "decision_time"].to_numpy(float), self.level,
+                                bounds=(0.0, math.inf))  # fmt: skip
                 row.update({
                     "rejected_share": float(early.mean()),
                     "time_to_decision": times.mean,
@@ -558,10 +559,9 @@ class ExperimentAnalysis:
                     "time_to_decision_high": times.ci_high,
                 })  # fmt: skip
             for column in ("share_on_best", "share_on_best_last_day"):
-                ci = mean_ci(part[column].to_numpy(float), self.level)
-                # a t-interval over few seeds can leave [0, 1]; a share cannot
-                row.update({column: ci.mean, f"{column}_low": max(ci.ci_low, 0.0),
-                            f"{column}_high": min(ci.ci_high, 1.0)})  # fmt: skip
+                ci = mean_ci(part[column].to_numpy(float), self.level, bounds=(0.0, 1.0))
+                row.update({column: ci.mean, f"{column}_low": ci.ci_low,
+                            f"{column}_high": ci.ci_high})  # fmt: skip
             rows.append(row)
         return pd.DataFrame(rows)
 

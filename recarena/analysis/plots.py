@@ -208,7 +208,7 @@ def cumulative_regret_plot(
     linear regret as an exponential-looking curve.
     """
     return band_plot(
-        band(curves, Col.T, rg.CUM_REGRET, ARM, level),
+        band(curves, Col.T, rg.CUM_REGRET, ARM, level, bounds=(0.0, math.inf)),
         Col.T,
         title="Cumulative pseudo-regret vs the oracle",
         xlabel="time (days, log scale)" if log_x else "time (days)",

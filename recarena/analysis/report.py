@@ -708,9 +708,7 @@ def build_context(
         arms=arms,
         colors=plots.arm_colors(arms),
         per_run=per_run_df,
-        summary=summarise(
-            per_run_df, ARM, level=level, bounds=METRIC_BOUNDS, trials=METRIC_TRIALS
-        ),
+        summary=summarise(per_run_df, ARM, level=level, bounds=METRIC_BOUNDS, trials=METRIC_TRIALS),
         daily=_concat(daily, [SEED, ARM, rg.DAY]),
         curves=_concat(curves, [SEED, ARM, Col.T, rg.CUM_REWARD, rg.CUM_REGRET]),
         retention=_concat(kms, [SEED, ARM, rt.TIME, rt.SURVIVAL]),

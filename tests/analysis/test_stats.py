@@ -14,6 +14,7 @@ from recarena.analysis.stats import (
     CI_LOW,
     MEAN,
     METRIC,
+    INTERVAL,
     N_SEEDS,
     SEED,
     N,
@@ -75,7 +76,8 @@ def test_summarise_long_format_order_and_values() -> None:
         }
     )
     s = summarise(per_run)
-    assert list(s.columns) == [ARM, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS]
+    assert list(s.columns) == [ARM, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS, INTERVAL]
+    assert set(s[INTERVAL]) == {"t"}  # no ranges given
     assert list(s[ARM]) == ["b", "b", "a", "a"]  # first-appearance order
     assert list(s[METRIC]) == ["ctr", "revenue", "ctr", "revenue"]
     b_ctr = s.iloc[0]
