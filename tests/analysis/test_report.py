@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from recarena.analysis.business import CAMPAIGN_METRICS, Metric
+from recarena.analysis.business import CAMPAIGN_METRICS, METRIC_BOUNDS, Metric
 from recarena.analysis.registry import SECTIONS
 from recarena.analysis.report import (
     ReportContext,
@@ -153,8 +153,16 @@ def test_oracle_has_no_regret_and_random_does(results: Path, report: Path) -> No
 
 def test_summary_intervals_bracket_means(results: Path, report: Path) -> None:
     summary = pd.read_csv(results / "metrics" / "summary.csv")
-    assert list(summary.columns) == [ARM, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS]
+    assert list(summary.columns) == [ARM, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS, "interval"]
     assert list(dict.fromkeys(summary[ARM])) == list(ARMS)
+    # each metric's interval stays in its range (two seeds: a t-interval would not)
+    by_metric = summary.set_index(METRIC)
+    assert set(by_metric.loc["ctr", "interval"]) == {"wilson_kg"}
+    assert set(by_metric.loc["value_clicks", "interval"]) == {"log_t"}
+    for metric, (low, high) in METRIC_BOUNDS.items():
+        if metric in by_metric.index:
+            rows = by_metric.loc[[metric]].dropna(subset=[CI_LOW])
+            assert (rows[CI_LOW] >= low).all() and (rows[CI_HIGH] <= high).all(), metric
     defined = summary.dropna(subset=[CI_LOW, CI_HIGH])
     assert len(defined) > 0.9 * len(summary)
     assert (defined[CI_LOW] <= defined[MEAN] + 1e-12).all()

@@ -90,6 +90,14 @@ class ABSplitParams(CompositeParams):
     salt: int | None = Field(
         None, ge=0, description="assignment salt (default: drawn from the run's policy stream)"
     )
+    pre_period_days: float = Field(
+        0.0,
+        ge=0.0,
+        le=3650,
+        description="pre-period P: for the first P days every user gets the control (the "
+        "first variant) and nothing is tested; the split and the test start at P, and each "
+        "user's pre-period clicks per session are the CUPED covariate of the report",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ABSplitParams:
@@ -108,9 +116,14 @@ class ABSplitParams(CompositeParams):
     def plan(self, horizon: float) -> TestPlan:
         """The test design for a horizon (``horizon_days`` when set)."""
         h = self.horizon_days if self.horizon_days is not None else horizon
+        if self.pre_period_days >= h:
+            raise ValueError(
+                f"pre_period_days ({self.pre_period_days:g}) must be shorter than the test "
+                f"horizon ({h:g} days)"
+            )
         return test_plan(
             self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback,
-            self.boundary, self.analysis_unit,
+            self.boundary, self.analysis_unit, self.pre_period_days,
         )  # fmt: skip
 
     def shares(self) -> FloatArray:
@@ -221,6 +234,8 @@ class ABSplit(Composite):
         if self.committed_:
             routes = np.full(b, self.test_.winner, dtype=np.int64)
             return self._dispatch(request, routes, np.ones(b))
+        if request.t < self.params.pre_period_days:  # pre-period: everyone on the control
+            return self._dispatch(request, np.zeros(b, dtype=np.int64), np.ones(b))
         self.last_pre_commit_t_ = request.t
         routes = self.assignment(request.users)
         return self._dispatch(request, routes, self.weights_[routes])
@@ -229,8 +244,11 @@ class ABSplit(Composite):
         when = feedback.decision_time
         t = np.full(feedback.size, feedback.t) if when is None else np.asarray(when, np.float64)
         pre = t <= self.last_pre_commit_t_ if self.committed_ else np.ones(t.size, dtype=bool)
-        assigned = self.assignment(feedback.users)
+        before_test = t < self.params.pre_period_days  # served by the control, not tested
+        assigned = np.where(before_test, 0, self.assignment(feedback.users))
         routes = np.where(pre, assigned, self.test_.winner)
+        weights = np.where(pre & ~before_test, self.weights_[assigned], 1.0)
+        pre &= ~before_test
         if self._is_reward(feedback) and pre.any():
             k, n_buckets = self.counts_.shape[1:]
             bucket = np.searchsorted(self.plan_.looks, t[pre], side="left")
@@ -242,4 +260,4 @@ class ABSplit(Composite):
             if self.plan_.unit == "user":
                 self.pending_.append((bucket, np.asarray(feedback.users)[pre], rewards))
                 self._add_user_rows(self.test_.n_seen)
-        self._forward(feedback, routes, np.where(pre, self.weights_[assigned], 1.0))
+        self._forward(feedback, routes, weights)
