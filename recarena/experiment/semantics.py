@@ -100,6 +100,7 @@ def semantic_problems(parts: ScenarioParts) -> list[Problem]:
         *_clock_problems(parts.schedule),
         *_policy_problems(parts),
         *_fixed_action_problems(parts),
+        *_pre_period_problems(parts),
         *_analysis_problems(parts),
     ]
 
@@ -242,6 +243,36 @@ def _fixed_action_problems(parts: ScenarioParts) -> Iterator[Problem]:
                         f"action {action} is not an offer index: world.offers has "
                         f"{len(world.offers)} (indices 0–{len(world.offers) - 1}, -1 = none)",
                     )
+
+
+def _pre_period_problems(parts: ScenarioParts) -> Iterator[Problem]:
+    """An A/B split's pre-period must end on a decision-window boundary (so a session and
+    the request serving it fall on the same side of it) and before the test horizon."""
+    schedule = parts.schedule
+    if schedule is None:
+        return
+    for i, arm in parts.arms.items():
+        for role in ("policy", "campaign_policy"):
+            config = getattr(arm, role)
+            if not isinstance(config, Mapping) or config.get("kind") != "ab_split":
+                continue
+            pre = config.get("pre_period_days") or 0.0
+            if not isinstance(pre, int | float) or pre <= 0:
+                continue  # absent, or the policy's own validation names it
+            loc: Loc = ("arms", i, role, "pre_period_days")
+            ratio = pre / schedule.decision_window
+            if abs(ratio - round(ratio)) > 1e-6:
+                yield Problem(
+                    loc,
+                    f"pre_period_days ({pre:g}) must be a whole multiple of "
+                    f"schedule.decision_window ({schedule.decision_window:g})",
+                )
+            horizon = config.get("horizon_days") or schedule.days
+            if isinstance(horizon, int | float) and pre >= horizon:
+                yield Problem(
+                    loc, f"pre_period_days ({pre:g}) must be shorter than the test horizon "
+                    f"({horizon:g} days: horizon_days, or schedule.days)",
+                )  # fmt: skip
 
 
 def _analysis_problems(parts: ScenarioParts) -> Iterator[Problem]:

@@ -83,6 +83,7 @@ __all__ = [
     "TestKind",
     "TestOutcome",
     "TestPlan",
+    "before_start",
     "look_times",
     "test_plan",
 ]
@@ -461,6 +462,14 @@ def _holm_reject(p: FloatArray, alpha: float) -> BoolArray:
     reject = np.zeros(m, dtype=bool)
     reject[order[:first_failure]] = True
     return reject
+
+
+def before_start(times: ArrayLike, start: float) -> BoolArray:
+    """Which decision times belong to a pre-period ending at ``start``: :math:`t \\le`
+    ``start`` (a batch decided at the window ending on ``start`` is still the pre-period);
+    none when ``start`` is 0 (no pre-period)."""
+    t = np.asarray(times, dtype=np.float64)
+    return np.asarray((t <= start) & (start > 0.0), dtype=bool)
 
 
 def test_plan(

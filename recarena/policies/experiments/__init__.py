@@ -43,9 +43,11 @@ deterministic, independent across users and needs no stored table (Kohavi, Tang 
 same split in every run), else a number drawn from the policy's stream at set-up (the same
 for every arm of a seed, different across seeds).
 
-**Pre-period.** With ``pre_period_days`` = P > 0, every decision before day P is served by
-the control (variant 0, logged as group 0 with weight 1) and none of it enters the test: the
-split and the looks start at P (:math:`P + c, P + 2c, \dots, H`; information fractions
+**Pre-period.** With ``pre_period_days`` = P > 0, every decision up to day P (requests at
+:math:`t \le P`; P must be a whole multiple of the decision window, so a session and the
+request that serves it fall on the same side of P) is served by the control (variant 0,
+logged as group 0 with weight 1) and none of it enters the test: the split and the looks
+start at P (:math:`P + c, P + 2c, \dots, H`; information fractions
 :math:`(\tau_\ell - P)/(H - P)`). Since every user had the same treatment before P, their
 pre-period clicks per session are a covariate the treatment cannot have affected, which
 :mod:`recarena.analysis.experiments` uses for CUPED (Deng et al. 2013).

@@ -31,6 +31,7 @@ from recarena.stats.sequential_test import (
     TestKind,
     TestOutcome,
     TestPlan,
+    before_start,
     test_plan,
 )
 from recarena.typing import FloatArray, IntArray
@@ -94,9 +95,10 @@ class ABSplitParams(CompositeParams):
         0.0,
         ge=0.0,
         le=3650,
-        description="pre-period P: for the first P days every user gets the control (the "
-        "first variant) and nothing is tested; the split and the test start at P, and each "
-        "user's pre-period clicks per session are the CUPED covariate of the report",
+        description="pre-period P (a whole multiple of schedule.decision_window): up to day "
+        "P every user gets the control (the first variant) and nothing is tested; the split "
+        "and the test start at P, and each user's pre-period clicks per session are the "
+        "CUPED covariate of the report",
     )
 
     @model_validator(mode="after")
@@ -234,7 +236,7 @@ class ABSplit(Composite):
         if self.committed_:
             routes = np.full(b, self.test_.winner, dtype=np.int64)
             return self._dispatch(request, routes, np.ones(b))
-        if request.t < self.params.pre_period_days:  # pre-period: everyone on the control
+        if before_start(request.t, self.plan_.start):  # pre-period: everyone on the control
             return self._dispatch(request, np.zeros(b, dtype=np.int64), np.ones(b))
         self.last_pre_commit_t_ = request.t
         routes = self.assignment(request.users)
@@ -244,7 +246,7 @@ class ABSplit(Composite):
         when = feedback.decision_time
         t = np.full(feedback.size, feedback.t) if when is None else np.asarray(when, np.float64)
         pre = t <= self.last_pre_commit_t_ if self.committed_ else np.ones(t.size, dtype=bool)
-        before_test = t < self.params.pre_period_days  # served by the control, not tested
+        before_test = before_start(t, self.plan_.start)  # served by the control, not tested
         assigned = np.where(before_test, 0, self.assignment(feedback.users))
         routes = np.where(pre, assigned, self.test_.winner)
         weights = np.where(pre & ~before_test, self.weights_[assigned], 1.0)
