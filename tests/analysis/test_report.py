@@ -270,8 +270,9 @@ def test_summary_text_leads_with_the_headlines(results: Path) -> None:
     assert text.splitlines()[0] == "tiny: Two arms on a tiny world <for tests>."
     assert "overrides" not in text
     # ± is explained before the first table that uses it
-    legend = text.index("± half-width of its 95% confidence interval")
+    legend = text.index("± half-width where it is symmetric, [low, high] where it is not")
     assert text.index("±") == legend and text.index("Key metrics per arm") > legend
+    assert "95% confidence interval over seeds, inside the metric's range" in text
     page = report.read_text(encoding="utf-8")
     assert page.index("Key metrics per arm") < page.index('id="fig-key_metrics"')
 

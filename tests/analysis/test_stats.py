@@ -1,4 +1,4 @@
-"""Means and Student-t intervals over seeds, hand-worked."""
+"""Means and intervals over seeds (Student t, and inside a metric's range), hand-worked."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from recarena.analysis.stats import (
     ARM,
     CI_HIGH,
     CI_LOW,
+    INTERVAL,
     MEAN,
     METRIC,
-    INTERVAL,
     N_SEEDS,
     SEED,
     N,

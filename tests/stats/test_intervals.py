@@ -22,7 +22,9 @@ Z = stats.norm.ppf(0.975)
 
 @pytest.mark.parametrize("level", [0.8, 0.95, 0.99])
 @pytest.mark.parametrize(("x", "n"), [(0, 20), (1, 20), (7, 10), (10, 10), (3, 1000), (480, 1000)])
-def test_wilson_and_clopper_pearson_match_statsmodels_and_scipy(x: int, n: int, level: float) -> None:
+def test_wilson_and_clopper_pearson_match_statsmodels_and_scipy(
+    x: int, n: int, level: float
+) -> None:
     low, high = wilson_interval(x / n, n, level)
     assert (low, high) == pytest.approx(proportion_confint(x, n, 1 - level, "wilson"), abs=1e-9)
     sp = stats.binomtest(x, n).proportion_ci(level, method="wilson")
