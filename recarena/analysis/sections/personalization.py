@@ -14,8 +14,9 @@ applies when the scenario asks for it under ``analysis:`` (typed options in
                   label_days: 7, lookback_days: 14}
 
 Numbers come from :mod:`recarena.analysis.campaigns` and
-:mod:`recarena.analysis.segmentation`; every value is a mean over seeds with a Student-t
-interval (:func:`recarena.analysis.stats.summarise`).
+:mod:`recarena.analysis.segmentation`; every value is a mean over seeds with an interval
+over seeds (:func:`recarena.analysis.stats.summarise`: inside [0, 1] for AUCs, shares and
+NMI, above 0 for counts, Student t for values of either sign).
 """
 
 from __future__ import annotations
