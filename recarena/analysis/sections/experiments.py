@@ -393,10 +393,11 @@ def build(ctx: ReportContext) -> SectionOutput | None:
     body = [
         f"<p>Per arm, mean over seeds with a {level:.0%} interval inside the metric's range "
         "(Wilson–Korn–Graubard for shares, log-scale t for times; exact Clopper–Pearson for "
-        "P(correct) and false-positive rates). <em>Share on best</em>: decisions that showed the oracle's best "
-        "action for that user. <em>P(correct)</em>: the A/B winner, or the option a bandit "
-        "served most on the last day, is the variant with the highest true value. <em>Time "
-        "to decision</em>: over the runs whose test rejected H0 (at the horizon for a "
+        "P(correct) and false-positive rates). <em>Share on best</em>: decisions that "
+        "showed the oracle's best action for that user. <em>P(correct)</em>: the A/B "
+        "winner, or the option a bandit served most on the last day, is the variant with "
+        "the highest true value. <em>Time to decision</em>: over the runs whose test "
+        "rejected H0 (at the horizon for a "
         "fixed-horizon test).</p>",
         summary_html(_long_summary(ctx, analysis), list(LABELS), labels=LABELS, level=level),
     ]
