@@ -249,17 +249,17 @@ class ABSplit(Composite):
         before_test = before_start(t, self.plan_.start)  # served by the control, not tested
         assigned = np.where(before_test, 0, self.assignment(feedback.users))
         routes = np.where(pre, assigned, self.test_.winner)
-        weights = np.where(pre & ~before_test, self.weights_[assigned], 1.0)
-        pre &= ~before_test
-        if self._is_reward(feedback) and pre.any():
+        tested = pre & ~before_test  # in the test: after the pre-period, before a commit
+        weights = np.where(tested, self.weights_[assigned], 1.0)
+        if self._is_reward(feedback) and tested.any():
             k, n_buckets = self.counts_.shape[1:]
-            bucket = np.searchsorted(self.plan_.looks, t[pre], side="left")
-            cell = assigned[pre] * n_buckets + bucket
-            rewards = (np.asarray(feedback.rewards)[pre] > 0).astype(np.float64)
+            bucket = np.searchsorted(self.plan_.looks, t[tested], side="left")
+            cell = assigned[tested] * n_buckets + bucket
+            rewards = (np.asarray(feedback.rewards)[tested] > 0).astype(np.float64)
             size = k * n_buckets
             self.counts_[0] += np.bincount(cell, minlength=size).reshape(k, n_buckets)
             self.counts_[1] += np.bincount(cell, rewards, minlength=size).reshape(k, n_buckets)
             if self.plan_.unit == "user":
-                self.pending_.append((bucket, np.asarray(feedback.users)[pre], rewards))
+                self.pending_.append((bucket, np.asarray(feedback.users)[tested], rewards))
                 self._add_user_rows(self.test_.n_seen)
         self._forward(feedback, routes, weights)
