@@ -124,8 +124,9 @@ def cuped_runs(ctrs: tuple[float, ...], actions: tuple[int, int], seeds: range) 
     of each group, no click noise)."""
     variants = [VariantParams(name=f"V{i}", ctr=c, heterogeneity=3.0) for i, c in enumerate(ctrs)]
     world = WorldParams(
-        population=PopulationParams(n_users=1000),
+        population=PopulationParams(n_users=1000, **DENSE_POPULATION),
         catalogue=CatalogueParams(n_items=5, n_categories=1), variants=variants,
+        behaviour=BehaviourParams(**DENSE_BEHAVIOUR),  # the aa_test scenario's levels
     )  # fmt: skip
     schedule = ScheduleParams(days=14.0, surface="variant", decision_window=0.25,
                               keep_impressions=False)  # fmt: skip
