@@ -110,6 +110,11 @@ class Policy(ABC):
     needs_oracle
         Is handed a read-only :class:`~recarena.contract.OracleView` (the upper
         bound policy only).
+    per_decision_propensities
+        A logged propensity is the probability of the logged action (per slot on slates)
+        given the policy's state, so decisions repeated from one state reproduce it. False
+        for experiments over sub-policies, which log the probability of the (sub-policy,
+        action) pair under a per-user or per-session assignment.
     """
 
     kind: ClassVar[str] = ""
@@ -121,6 +126,7 @@ class Policy(ABC):
     contextual: ClassVar[bool] = False
     randomised: ClassVar[bool] = False
     needs_oracle: ClassVar[bool] = False
+    per_decision_propensities: ClassVar[bool] = True
 
     def history_window(self) -> float | None:
         """Days of logged history before the refit time that :meth:`fit` reads: ``None`` for

@@ -101,6 +101,14 @@ class SoftmaxParams(ContextFreeParams):
     anneal: Literal["none", "log"] = Field(
         "none", description="'log': τ_t = τ / ln(e + t), t = trials so far."
     )
+    propensity_samples: int = Field(
+        1000,
+        ge=0,
+        le=100_000,
+        description="Slates: Monte Carlo draws (shared by the users of a request) behind the "
+        "propensities of the slots after the first (0: NaN); the first slot's and the whole "
+        "slate's are exact.",
+    )
 
 
 class UCBFamilyParams(ContextFreeParams):
