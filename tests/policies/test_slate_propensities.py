@@ -218,9 +218,9 @@ def test_sampled_slot_propensities_of_a_small_batch_match_frequencies(
     if kind == "softmax":  # its whole slate is exact (Plackett-Luce)
         assert large.slate_propensities is not None
         slates = [tuple(s) for s in large.actions.tolist()]
-        freq = Counter(slates)
+        counts = Counter(slates)
         for slate, p in zip(slates, large.slate_propensities.tolist(), strict=True):
-            assert freq[slate] / N == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / N) + 1e-12)
+            assert counts[slate] / N == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / N) + 1e-12)
     else:
         assert large.slate_propensities is None  # not computable: logged NaN
 

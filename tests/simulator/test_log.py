@@ -267,7 +267,8 @@ def test_slates_log_whole_slate_and_per_slot_propensities(tmp_path: Path) -> Non
     for config, known in (
         ({"kind": "random"}, 3),
         ({"kind": "popularity", "epsilon": 0.2}, 3),
-        ({"kind": "epsilon_greedy", "epsilon": 0.2}, 1),  # first slot only
+        ({"kind": "epsilon_greedy", "epsilon": 0.2}, 3),
+        ({"kind": "thompson"}, 3),  # every slot, but the whole slate is unknown (NaN)
     ):
         out = tmp_path / config["kind"]
         simulate(small_world(), schedule, 3, registry.make(config), log_path=out).log.close()
@@ -278,5 +279,7 @@ def test_slates_log_whole_slate_and_per_slot_propensities(tmp_path: Path) -> Non
         assert np.isfinite(slots[:, :known]).all() and np.isnan(slots[:, known:]).all()
         assert ((slots[:, :known] > 0) & (slots[:, :known] <= 1)).all()
         whole = frame[Col.SLATE_PROPENSITY].to_numpy()
-        if known == 3:  # the whole slate is no likelier than any of its slots
+        if config["kind"] == "thompson":
+            assert np.isnan(whole).all()
+        else:  # the whole slate is no likelier than any of its slots
             assert (whole > 0).all() and (whole <= slots.min(axis=1) + 1e-7).all()

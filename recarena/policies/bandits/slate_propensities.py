@@ -217,9 +217,9 @@ def plackett_luce_slate_probability(
     forced = np.isposinf(logits)
     n_forced = int(forced.sum())
     f = min(n_forced, k)
-    prob = forced[slates[:, :f]].all(axis=1).astype(np.float64)  # 0 unless forced come first
+    prob = np.asarray(forced[slates[:, :f]].all(axis=1), dtype=np.float64)  # forced first
     if f and tie_break == "random":
-        prob /= np.prod(np.arange(n_forced, n_forced - f, -1, dtype=np.float64))
+        prob = prob / float(np.prod(np.arange(n_forced, n_forced - f, -1, dtype=np.float64)))
     if f == k:
         return prob
     finite = np.isfinite(logits)
