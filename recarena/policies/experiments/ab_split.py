@@ -7,7 +7,7 @@ the test itself is :class:`~recarena.stats.sequential_test.SequentialTest`.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -47,7 +47,7 @@ class ABSplitParams(CompositeParams):
     variants: list[PolicyVariant] = Field(
         min_length=2, max_length=20, description="sub-policies; the first is the control"
     )
-    weights: list[float] | None = Field(
+    weights: list[Annotated[float, Field(gt=0.0, le=1e6)]] | None = Field(
         None, description="assignment shares per variant (normalised; default equal)"
     )
     metric: Metric = Field(
@@ -88,7 +88,10 @@ class ABSplitParams(CompositeParams):
         "control", description="winner of an inconclusive test: 'control' or 'empirical_best'"
     )
     salt: int | None = Field(
-        None, ge=0, description="assignment salt (default: drawn from the run's policy stream)"
+        None,
+        ge=0,
+        le=2**63 - 1,
+        description="assignment salt (default: drawn from the run's policy stream)",
     )
 
     @model_validator(mode="after")
