@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 
 from recarena.policies.bandits.propensities import tie_propensity
 from recarena.policies.bandits.scores import BLOCK_ELEMENTS
-from recarena.policies.bandits.selection import TieBreak, masked, select_top_k, tie_counts
+from recarena.policies.bandits.selection import TieBreak, masked, select_top_k
 from recarena.policies.recommenders.slates import uniform_slate_probability
 from recarena.typing import BoolArray, FloatArray, IntArray
 
@@ -78,25 +78,13 @@ def _earlier_ties(values: FloatArray) -> IntArray:
     return np.tril(equal, -1).sum(axis=2)
 
 
-def _group_sizes(s: FloatArray, slates: IntArray, values: FloatArray) -> IntArray | None:
-    """g[b, j] = number of arms scoring exactly slot j's score, (B, k); ``None`` when no shown
-    arm ties with any other (the usual case, found in one pass)."""
-    if s.ndim == 1:
-        g = tie_counts(s)[slates]
-        return None if bool((g == 1).all()) else g
-    k = slates.shape[1]
-    kth = values[:, -1]
-    # a row without ties has exactly k arms at or above its k-th score, all distinct
-    tied = ((s >= kth[:, None]).sum(axis=1) > k) | (values[:, 1:] == values[:, :-1]).any(axis=1)
-    rows = np.flatnonzero(tied)
-    if not rows.size:
-        return None
-    g = np.ones(slates.shape, dtype=np.int64)
-    step = max(1, BLOCK_ELEMENTS // (k * s.shape[1]))
-    for start in range(0, rows.size, step):  # blocks of tied rows bound the (b, k, K) compare
-        block = rows[start : start + step]
-        g[block] = (s[block][:, None, :] == values[block][:, :, None]).sum(axis=2)
-    return g
+def _tied_rows(s: FloatArray, values: FloatArray) -> IntArray:
+    """Rows of per-user scores ``s`` (B, K) whose shown arms (``values``, (B, k), best first)
+    tie with some arm: a row without ties has exactly k arms at or above its k-th score,
+    all distinct (found in one pass)."""
+    k = values.shape[1]
+    above_kth = (s >= values[:, -1:]).sum(axis=1) > k
+    return np.flatnonzero(above_kth | (values[:, 1:] == values[:, :-1]).any(axis=1))
 
 
 def tie_slot_propensities(
@@ -114,18 +102,32 @@ def tie_slot_propensities(
 
         P(s) = Π_j 1 / (g_j − c_j),   c_j = number of earlier slots tied with slot j
 
-    (each tie group's shown members are a uniform ordered draw from it). Both are 1 with
+    (each tie group's shown members are a uniform ordered draw from it; in a top-k the group
+    fills ranks [h, h + g), h arms above it, so c_j = j − h_j). Both are 1 with
     ``tie_break="first"`` or without ties. Column 0 is :func:`.tie_propensity`.
     """
     ones = np.ones(slates.shape)
     if tie_break == "first":
         return Propensities(ones, ones[:, 0])
     s = masked(scores, eligible)
-    values = s[slates] if s.ndim == 1 else np.take_along_axis(s, slates, axis=1)
-    g = _group_sizes(s, slates, values)
-    if g is None:
+    if s.ndim == 1:  # shared scores: tie groups per arm once, then gathered
+        above, tied = _rank_ranges(s)
+        g = tied[slates]
+        if bool((g == 1).all()):
+            return Propensities(ones, ones[:, 0])
+        earlier = np.arange(slates.shape[1]) - above[slates]
+        return Propensities(1.0 / g, np.prod(1.0 / (g - earlier), axis=1))
+    values = np.take_along_axis(s, slates, axis=1)
+    rows = _tied_rows(s, values)
+    if not rows.size:
         return Propensities(ones, ones[:, 0])
-    return Propensities(1.0 / g, np.prod(1.0 / (g - _earlier_ties(values)), axis=1))
+    k = slates.shape[1]
+    groups = np.ones(slates.shape, dtype=np.int64)
+    step = max(1, BLOCK_ELEMENTS // (k * s.shape[1]))
+    for start in range(0, rows.size, step):  # blocks of tied rows bound the (b, k, K) compare
+        block = rows[start : start + step]
+        groups[block] = (s[block][:, None, :] == values[block][:, :, None]).sum(axis=2)
+    return Propensities(1.0 / groups, np.prod(1.0 / (groups - _earlier_ties(values)), axis=1))
 
 
 def tie_decision_propensities(
@@ -186,8 +188,9 @@ def epsilon_greedy_slot_propensities(
         rank = np.arange(k)
         covers = (h <= rank) & (rank < h + g)
         p_greedy = np.where(covers, 1.0 / g, 0.0)
-        ordered = np.prod(1.0 / (g - _earlier_ties(s[slates])), axis=1)
-        slate_greedy = np.where(covers.all(axis=1), ordered, 0.0)
+        # in a greedy slate slot j's group fills ranks [h, h + g): j − h earlier slots share it
+        left = np.where(covers, g - (rank - h), 1)
+        slate_greedy = np.where(covers.all(axis=1), np.prod(1.0 / left, axis=1), 0.0)
     slots = (1.0 - epsilon) * p_greedy + epsilon / np.float64(m)
     slate = (1.0 - epsilon) * slate_greedy + epsilon * uniform_slate_probability(m, k)
     return Propensities(slots, slate)
