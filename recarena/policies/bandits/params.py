@@ -214,7 +214,11 @@ class ThompsonFamilyParams(ContextFreeParams):
         description="NIG prior scale b0 of the variance (b0/a0 ~ prior variance, reward units²).",
     )
     propensity_samples: int = Field(
-        100, ge=0, le=100_000, description="Monte Carlo draws per propensity (0: NaN)."
+        100,
+        ge=0,
+        le=100_000,
+        description="Monte Carlo posterior draws behind each propensity, shared by the "
+        "users of a request (per slot on slates; 0: NaN).",
     )
 
     @model_validator(mode="after")
@@ -318,6 +322,6 @@ class LinThompsonItemsParams(ItemLinearParams, LinThompsonScaleParams):
         20,
         ge=0,
         le=100_000,
-        description="Monte Carlo posterior draws per user for the propensity (0: NaN; each "
-        "draw costs about as much as the decision).",
+        description="Monte Carlo posterior draws per user for each slot's propensity (0: NaN; "
+        "each draw costs about as much as the decision).",
     )
