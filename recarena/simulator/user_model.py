@@ -64,6 +64,10 @@ class UserModel:
         sums = np.zeros((counts.size, items.vector.shape[1]))
         np.add.at(sums, items.category, items.vector.astype(np.float64))
         self._category_centres = sums / np.maximum(counts, 1)[:, None]
+        # θ_u moves only by drift or interest evolution; otherwise each user's entropy is
+        # fixed and computed once (the daily snapshot then costs a gather, not a softmax).
+        self._interests_move = behaviour.drift_sd > 0 or behaviour.interest_rate > 0
+        self._fixed_entropy: FloatArray | None = None
         self.choice = (
             self.examination,
             float(behaviour.temperature),
@@ -189,13 +193,22 @@ class UserModel:
         """
         if users.size == 0:
             return 0.0
+        if self._interests_move:
+            return float(self._user_entropies(users).mean())
+        if self._fixed_entropy is None:
+            self._fixed_entropy = self._user_entropies(np.arange(self.state.preference.shape[0]))
+        return float(self._fixed_entropy[users].mean())
+
+    def _user_entropies(self, users: IntArray) -> FloatArray:
+        """H_u of each of ``users`` (see :meth:`interest_entropy`)."""
         z = self.state.preference[users].astype(np.float64) @ self._category_centres.T
         z *= self.items[4]
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
         logs = np.log2(np.where(p > 0, p, 1.0))
-        return float(-(p * logs).sum(axis=1).mean())
+        entropies: FloatArray = -(p * logs).sum(axis=1)
+        return entropies
 
     # ------------------------------------------------------------------ variants
     def variant_click_probabilities(self, users: IntArray) -> FloatArray:
