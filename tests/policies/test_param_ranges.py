@@ -198,7 +198,7 @@ def test_the_same_scenarios_validate_with_in_range_values(
             {"kind": "segment", "method": "kmeans", "n_segments": 2, "segment_offers": [0, 5]},
             "segment_offers[1]",
         ),
-    ],  # fmt: skip
+    ],
 )
 def test_offer_indices_beyond_the_worlds_offers_are_refused(
     policy: dict[str, Any], key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

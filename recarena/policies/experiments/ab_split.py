@@ -97,13 +97,10 @@ class ABSplitParams(CompositeParams):
     @model_validator(mode="after")
     def _consistent(self) -> ABSplitParams:
         self._distinct(self.variants)
-        if self.weights is not None:
-            if len(self.weights) != len(self.variants):
-                raise ValueError(
-                    f"weights has {len(self.weights)} entries for {len(self.variants)} variants"
-                )
-            if any(not (w > 0 and math.isfinite(w)) for w in self.weights):
-                raise ValueError(f"weights must be positive, got {self.weights}")
+        if self.weights is not None and len(self.weights) != len(self.variants):
+            raise ValueError(
+                f"weights has {len(self.weights)} entries for {len(self.variants)} variants"
+            )
         if self.horizon_days is not None:
             self.plan(self.horizon_days)  # raises for an impossible O'Brien–Fleming design
         return self
