@@ -53,8 +53,9 @@ class NotSetUpError(RuntimeError):
     """A policy was used before :meth:`Policy.setup`."""
 
 
-#: Largest magnitude of any numeric policy parameter: a backstop for fields without a
-#: tighter range of their own (a value like 1e300 is a typo, and can ask for absurd work).
+#: Largest magnitude of any numeric policy parameter: a backstop for plugin fields without a
+#: range of their own (a value like 1e300 is a typo, and can ask for absurd work). Every
+#: built-in parameter declares a tighter range (``tests/policies/test_param_ranges.py``).
 MAX_PARAMETER = 1e12
 
 
@@ -62,8 +63,9 @@ class PolicyParams(ClosedModel):
     """Base of every policy's parameter model: closed (``extra="forbid"``) and frozen.
 
     Subclasses declare ``kind: Literal["<registry id>"]`` and their hyperparameters, each
-    with a default, a range where one applies, and a one-line description. Every number is
-    also held to ±:data:`MAX_PARAMETER`.
+    with a default, a finite range (``ge``/``gt`` and ``le``/``lt``: what would explode or
+    take absurdly long is refused at ``validate``) and a one-line description. Every number
+    is also held to ±:data:`MAX_PARAMETER`.
     """
 
     kind: str
