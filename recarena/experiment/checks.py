@@ -36,11 +36,12 @@ The checks run on a small simulated world (:func:`check_context`):
     (policies that implement ``action_probabilities``) the reported distributions (per slot on
     slates) are distributions and give the policy's actions positive probability.
 ``logged_frequencies``
-    (``randomised`` policies on slates whose propensities are ``per_decision``) the logged
-    per-slot propensities are the probabilities the policy draws with: asked
-    :data:`_REPEATS` more times from one state (after one act/learn round), each slot's
-    logged item comes back in that slot as often as its propensity says — the count summed
-    over users and slots within 4 binomial standard deviations of its expectation; where the
+    (``randomised`` policies with ``per_decision_propensities``, on slates and banners; a
+    campaign policy's contact ledger changes its state as it acts) the logged propensities
+    are the probabilities the policy draws with: asked :data:`_REPEATS` more times from one
+    state (after one act/learn round), each logged action (on slates each slot's item, in its
+    slot) comes back as often as its propensity says — the count summed over users and slots
+    within 4 binomial standard deviations of its expectation; where the
     propensities are estimates (two decisions of the same item from one state log different
     values) also within ±20% of it and, below, the upward bias of a Monte Carlo estimate that
     counts the user's own draw (at most 1/(1 + M), itself at most the smallest estimate).
@@ -447,22 +448,25 @@ _REPEATS = 100
 
 
 def check_logged_frequencies(case: ContractCase) -> None:
-    """Logged per-slot propensities match how often the policy repeats each slot's item."""
+    """Logged propensities (per slot on slates) match how often the policy repeats its
+    logged actions from one state."""
     ctx = check_context(case.surface)
     policy = _set_up(case, ctx, _SEED, fits=1)
     _act_and_learn(policy, ctx, ctx.requests[:1])  # some feedback, so the law is not uniform
     request = ctx.requests[1]
     first = policy.act(request)
-    logged = first.slot_propensities
-    assert logged is not None, f"{policy.kind!r} declares randomised but logs no slot propensities"
+    logged = _logged_slots(first)
+    assert logged is not None, f"{policy.kind!r} declares randomised but logs no propensities"
+    width = logged.shape[1]  # the logged slots (the first only when a slate logs no others)
+    actions = first.actions.reshape(request.size, -1)[:, :width]
     hits = np.zeros(logged.shape)
     estimated = False
     for _ in range(_REPEATS):  # no learning in between: every decision has the same law
         again = policy.act(request)
-        same = again.actions == first.actions
+        same = again.actions.reshape(request.size, -1)[:, :width] == actions
         hits += same
-        repeat = again.slot_propensities
-        if repeat is not None and same.any():
+        repeat = _logged_slots(again)
+        if repeat is not None and repeat.shape == logged.shape and same.any():
             estimated |= not np.allclose(repeat[same], logged[same], rtol=1e-9, atol=0.0)
     known = np.isfinite(logged)
     p = logged[known]
@@ -499,12 +503,13 @@ def applicable_checks(cls: type[Policy], surface: Surface | None = None) -> list
     """The checks that apply to a policy class (on ``surface``, or on any it declares):
     refit idempotence needs ``batch_fit``, the reported distribution
     ``action_probabilities``, the logged frequencies a ``randomised`` policy with
-    ``per_decision_propensities`` on the slate surface."""
-    on_slates = surface is Surface.SLATE or (surface is None and Surface.SLATE in cls.surfaces)
+    ``per_decision_propensities`` on the slate or variant surface."""
+    sessions = {Surface.SLATE, Surface.VARIANT}
+    on_sessions = surface in sessions or (surface is None and bool(sessions & cls.surfaces))
     conditional = {
         "refit_idempotence": cls.batch_fit,
         "reported_distribution": cls.reports_probabilities(),
-        "logged_frequencies": cls.randomised and cls.per_decision_propensities and on_slates,
+        "logged_frequencies": cls.randomised and cls.per_decision_propensities and on_sessions,
     }
     return [name for name in CHECKS if conditional.get(name, True)]
 
