@@ -13,21 +13,24 @@ KL-UCB, LinUCB items)  arm (1 with ``tie_break="first"``)
 ε-greedy               exact: (1−ε)·P_greedy + ε/m                 exact
 softmax                slot 0 exact, later slots Monte Carlo       exact (Plackett–Luce)
 Thompson sampling      Monte Carlo                                 NaN (not computable)
+(also discounted, and
+linear over items)
 =====================  ==========================================  ==========================
 
 Monte Carlo estimates count the users' own slates as draws (so they lie in (0, 1]); their
-standard error is at most ½/√M for M draws (:func:`monte_carlo_slot_propensities`).
+standard error is at most ½/√M for M draws (:func:`monte_carlo_slot_propensities`). A
+Plackett–Luce slate's later slots have no closed form (their marginals sum over every
+prefix); its whole slate has one (Plackett 1975; Luce 1959). IIPS: Li, Kim & Zitouni 2018.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from recarena.policies.bandits.propensities import tie_propensity
+from recarena.policies.bandits.propensities import Draw, tie_propensity
 from recarena.policies.bandits.scores import BLOCK_ELEMENTS
 from recarena.policies.bandits.selection import TieBreak, masked, select_top_k
 from recarena.policies.recommenders.slates import uniform_slate_probability
@@ -41,8 +44,6 @@ __all__ = [
     "tie_decision_propensities",
     "tie_slot_propensities",
 ]
-
-Draw = Callable[[int], FloatArray]
 
 
 @dataclass(frozen=True)
