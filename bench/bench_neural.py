@@ -1,6 +1,8 @@
 """Speed of the neural and two-stage recommenders, and of incremental refits.
 
-Run: ``python bench/bench_neural.py [--quick] [--output results.json] [--skip-runs]``
+Run: ``python bench/bench_neural.py [--quick] [--output results.json] [--skip-runs]
+[--only-runs] [--users N --days D] [--skip-als] [--skip-neural] [--neural-users N
+--neural-days D --seeds S --neural-models ...]``
 
 1. **Training throughput** — examples (positive pairs) per second of one epoch of MF-dot,
    DSSM, two-tower DSSM and NeuMF (sampled softmax, 64 shared negatives, batches of 512) on
@@ -15,12 +17,20 @@ Run: ``python bench/bench_neural.py [--quick] [--output results.json] [--skip-ru
 4. **Refits that scale with what changed** — a ``--users``-user, ``--days``-day world with
    daily refits of ALS: ``refit: full`` vs ``warm`` (2 sweeps from the previous factors)
    vs ``partial`` (re-solve changed users and items), each with a full refit every 7 days:
-   share of run time spent fitting, decisions/s end to end, and the online outcome
-   (CTR, true expected reward) of each, on the same world and seed. The same for MF-dot and
-   the two-tower DSSM (``full`` vs ``warm``: 2 epochs from the previous weights) on a tenth
-   of the users.
+   time per refit, share of run time spent fitting (and the share of the incremental
+   refits alone), decisions/s end to end, and the online outcome (CTR, true expected
+   reward), on the same world and seed.
 5. **Two-stage at scale** — the same world with daily refits of a two-stage policy (ALS +
    popularity candidates, CatBoostRanker): seconds per refit, fit share, total minutes.
+   Sections 4 and 5 end with one table (``--skip-als`` leaves them out).
+6. **Neural refits** — MF-dot, the two-tower DSSM and NeuMF (``--neural-models``) on a
+   ``--neural-users`` × ``--neural-days`` world, ``--seeds`` seeds: full daily refits vs
+   warm refits (``warm_iterations`` epochs over the new pairs and as many replayed ones,
+   the previous fit's optimiser state, a full refit every 7 fits), paired by seed: time per
+   refit, fit share, online CTR and true expected reward, and offline NDCG@10 of the model
+   left by daily fits on a uniformly random log of the same world (ranked on its last
+   day); the paired Δ (warm − full) with a 95% t-interval over seeds (``--skip-neural``
+   leaves it out).
 
 Results go to ``--output`` (JSON). All comparisons are ratios within one run.
 """
@@ -242,6 +252,13 @@ def bench_clash(n_users: int, n_items: int, nnz: int, rounds: int) -> dict[str, 
 
 
 # ------------------------------------------------------------------------------ 4-5. runs
+#: The neural models' settings in the refit comparison (both modes; see bench/README.md).
+NEURAL_REFIT_MODEL: dict[str, Any] = {
+    "factors": 32, "hidden": 32, "epochs": 8, "epsilon": 0.05, "warm_iterations": 4,
+    "warm_replay": 1.0, "full_refit_every": 7,
+}  # fmt: skip
+
+
 def _world(n_users: int, n_items: int) -> Any:
     from recarena.simulator.params import (
         BehaviourParams,
@@ -258,7 +275,9 @@ def _world(n_users: int, n_items: int) -> Any:
     )  # fmt: skip
 
 
-def run_policy(config: dict[str, Any], n_users: int, n_items: int, days: float) -> dict:
+def run_policy(
+    config: dict[str, Any], n_users: int, n_items: int, days: float, seed: int = 1
+) -> dict:
     """One daily-refit run: time split into fitting and the rest, and online outcomes."""
     from recarena.policies import registry
     from recarena.simulator.log import Col, Table
@@ -268,28 +287,169 @@ def run_policy(config: dict[str, Any], n_users: int, n_items: int, days: float) 
     schedule = ScheduleParams(days=days, slate_size=10, retrain_every=1.0)
     tic = time.perf_counter()
     with threadpool_limits(1):
-        result = simulate(_world(n_users, n_items), schedule, 1, registry.make(config))
+        result = simulate(_world(n_users, n_items), schedule, seed, registry.make(config))
     wall = time.perf_counter() - tic
     stats = result.stats
     decisions = result.log.frame(Table.DECISIONS)
+    seconds = result.log.frame(Table.FITS)[Col.SECONDS].to_numpy()
+    # Which fits were full: the first and every full_refit_every-th (refit_plan's schedule).
+    every = config.get("full_refit_every", 7) if config.get("refit", "full") != "full" else 1
+    full = np.arange(seconds.size) % every == 0
     out = {
         "policy": config,
+        "seed": seed,
         "seconds": wall,
         "fit_seconds": stats.fit_seconds,
         "fits": stats.fits,
         "seconds_per_fit": stats.fit_seconds / max(stats.fits, 1),
         "fit_share": stats.fit_seconds / wall,
+        "full_fit_share": float(seconds[full].sum()) / wall,
+        "incremental_fit_share": float(seconds[~full].sum()) / wall,
+        "seconds_per_incremental_fit": float(seconds[~full].mean()) if (~full).any() else 0.0,
         "decisions": stats.decisions,
         "decisions_per_second": stats.decisions / wall,
         "ctr": float(decisions[Col.CLICK].mean()),
         "expected_reward": float(decisions[Col.EXPECTED_REWARD].mean()),
     }
     name = f"{config['kind']}/{config.get('refit', 'full')}"
-    print(f"  {name:<22} {wall:7.1f} s, fits {stats.fit_seconds:6.1f} s "
+    print(f"  {name:<22} seed {seed}: {wall:7.1f} s, fits {stats.fit_seconds:6.1f} s "
           f"({out['fit_share']:.0%}, {out['seconds_per_fit']:.2f} s/fit), "
           f"{out['decisions_per_second']:,.0f} decisions/s, CTR {out['ctr']:.4f}, "
-          f"E[reward] {out['expected_reward']:.4f}")  # fmt: skip
+          f"E[reward] {out['expected_reward']:.4f}", flush=True)  # fmt: skip
     return out
+
+
+def warm_up() -> None:
+    """Load the engine's compiled kernels, torch and the modules torch imports on the first
+    model built on its ``meta`` device before anything is timed (a first run would
+    otherwise count seconds of one-off loading as its own fit time)."""
+    import torch
+
+    from recarena.models.neural import NeuralConfig, build_model
+    from recarena.policies import registry
+    from recarena.simulator.params import ScheduleParams
+    from recarena.simulator.simulation import simulate
+
+    with threadpool_limits(1):
+        build_model(NeuralConfig("mf_dot", factors=2), 2, 2, torch.Generator())
+        simulate(_world(500, 100), ScheduleParams(days=1.0, slate_size=10), 0,
+                 registry.make({"kind": "popularity"}))  # fmt: skip
+
+
+def random_log(n_users: int, n_items: int, days: int, seed: int) -> tuple[Any, Any]:
+    """(history, spec) of a uniformly random policy's log: the offline benchmark's data."""
+    from recarena.contract import Surface
+    from recarena.experiment.evaluate import history_from_tables
+    from recarena.policies import registry
+    from recarena.simulator.engine import environment_spec
+    from recarena.simulator.log import Table
+    from recarena.simulator.params import ScheduleParams
+    from recarena.simulator.simulation import simulate
+
+    schedule = ScheduleParams(days=days, slate_size=10, retrain_every=1.0)
+    with threadpool_limits(1):
+        result = simulate(
+            _world(n_users, n_items), schedule, seed, registry.make({"kind": "random"})
+        )
+    tables = {t: result.log.frame(t) for t in (Table.DECISIONS, Table.CONVERSIONS, Table.LIFECYCLE)}
+    world = result.world
+    history = history_from_tables(tables, world.features, world.feature_names)
+    return history, environment_spec(world, schedule, frozenset({Surface.SLATE}))
+
+
+def offline_ndcg(config: dict[str, Any], history: Any, spec: Any, days: int, seed: int) -> float:
+    """NDCG@10 on the last day of ``history`` of the policy left by daily fits on days
+    1..days−1 (each on the log up to then): :func:`recarena.experiment.evaluate.evaluate_offline`
+    on the global time split at the last fit, with the sequence-fitted policy."""
+    from recarena.experiment.evaluate import evaluate_offline, global_time_split
+    from recarena.policies import registry
+    from recarena.policies.recommenders.base import truncate_history
+
+    split = global_time_split(history, spec, t_split=float(days - 1))
+    policy = registry.make({**config, "epsilon": 0.0})
+    policy.setup(spec, np.random.default_rng(seed))
+    with threadpool_limits(1):
+        for t in range(1, days):
+            policy.fit(truncate_history(history, float(t)))
+        table = evaluate_offline({"m": policy}, split, spec, slices=False, prefitted=True)
+    return float(table.loc[table["metric"] == "ndcg@10", "value"].iloc[0])
+
+
+def _paired(rows: list[dict], key: str) -> dict[str, float]:
+    """Mean of ``key`` over seeds per refit mode, and warm − full with a 95% t-interval."""
+    from scipy import stats as st
+
+    full = np.array([r[key] for r in rows if r["refit"] == "full"])
+    warm = np.array([r[key] for r in rows if r["refit"] == "warm"])
+    diff = warm - full
+    half = (
+        st.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size)
+        if diff.size > 1
+        else float("nan")
+    )
+    return {"full": float(full.mean()), "warm": float(warm.mean()),
+            "delta": float(diff.mean()), "ci_low": float(diff.mean() - half),
+            "ci_high": float(diff.mean() + half)}  # fmt: skip
+
+
+def bench_neural_refits(
+    kinds: list[str], n_users: int, n_items: int, days: int, seeds: list[int],
+    model: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """Full daily refits vs warm refits (a full one every 7 fits) for each neural model,
+    paired by seed: fit share and online outcomes of a daily-refit run, and offline NDCG@10
+    of the model left by daily fits on a random log of the same world."""
+    out: dict[str, Any] = {"runs": [], "summary": []}
+    logs = {seed: random_log(n_users, n_items, days, seed) for seed in seeds}
+    for kind in kinds:
+        rows = []
+        for seed in seeds:
+            for mode in ("full", "warm"):
+                config = {"kind": kind, **model, "refit": mode}
+                row = run_policy(config, n_users, n_items, days, seed)
+                row["ndcg@10"] = offline_ndcg(config, *logs[seed], days, seed)
+                row["refit"] = mode
+                print(f"    offline NDCG@10 {row['ndcg@10']:.4f}", flush=True)
+                rows.append(row)
+        out["runs"] += rows
+        keys = ("fit_share", "incremental_fit_share", "seconds_per_fit",
+                "seconds_per_incremental_fit", "ctr", "expected_reward", "ndcg@10")  # fmt: skip
+        summary = {"model": kind, **{key: _paired(rows, key) for key in keys}}
+        out["summary"].append(summary)
+    print(f"\nNeural refits, {n_users:,} users × {days} days, {len(seeds)} seeds "
+          "(mean over seeds; Δ = warm − full, paired by seed, 95% t-interval):")  # fmt: skip
+    print(f"  {'model':<15} {'refit':<5} {'s/refit':>8} {'s/warm':>7} {'fit share':>9} "
+          f"{'warm share':>10} {'CTR':>7} {'E[reward]':>9} {'NDCG@10':>8}")  # fmt: skip
+    for summary in out["summary"]:
+        for mode in ("full", "warm"):
+            m = {key: summary[key][mode] for key in keys}
+            label = summary["model"] if mode == "full" else ""
+            warm = mode == "warm"
+            per_warm = f"{m['seconds_per_incremental_fit']:.2f}" if warm else "—"
+            share = f"{m['incremental_fit_share']:.0%}" if warm else "—"
+            print(f"  {label:<15} {mode:<5} {m['seconds_per_fit']:>8.2f} {per_warm:>7} "
+                  f"{m['fit_share']:>9.0%} {share:>10} {m['ctr']:>7.4f} "
+                  f"{m['expected_reward']:>9.4f} {m['ndcg@10']:>8.4f}")  # fmt: skip
+        for key in ("ctr", "expected_reward", "ndcg@10"):
+            d = summary[key]
+            print(f"  {'':<15} Δ {key:<16} {d['delta']:+.4f} [{d['ci_low']:+.4f}, "
+                  f"{d['ci_high']:+.4f}]")  # fmt: skip
+    return out
+
+
+def _share_table(title: str, rows: list[dict]) -> None:
+    """Time per refit and share of total time of single-seed runs, as a table."""
+    print(f"\n{title}")
+    print(f"  {'policy':<26} {'total s':>8} {'s/refit':>8} {'s/incr.':>8} {'fit share':>9} "
+          f"{'incr. share':>11} {'decisions/s':>12} {'CTR':>7}")  # fmt: skip
+    for r in rows:
+        name = f"{r['policy']['kind']}/{r['policy'].get('refit', 'full')}"
+        incremental = r["policy"].get("refit", "full") != "full"
+        per_fit = f"{r['seconds_per_incremental_fit']:.2f}" if incremental else "—"
+        share = f"{r['incremental_fit_share']:.0%}" if incremental else "—"
+        print(f"  {name:<26} {r['seconds']:>8.1f} {r['seconds_per_fit']:>8.2f} {per_fit:>8} "
+              f"{r['fit_share']:>9.0%} {share:>11} {r['decisions_per_second']:>12,.0f} "
+              f"{r['ctr']:>7.4f}")  # fmt: skip
 
 
 def main() -> None:
@@ -298,13 +458,22 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("bench/results/neural.json"))
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--days", type=float, default=30.0)
-    parser.add_argument("--skip-runs", action="store_true", help="skip sections 4 and 5")
+    parser.add_argument("--skip-runs", action="store_true", help="skip sections 4 to 6")
     parser.add_argument(
         "--train", type=int, nargs=3, default=[50_000, 10_000, 200_000],
         metavar=("USERS", "ITEMS", "PAIRS"), help="size of the training-throughput log",
     )  # fmt: skip
     parser.add_argument("--score-users", type=int, default=20_000, help="users scored")
-    parser.add_argument("--only-runs", action="store_true", help="only sections 4 and 5")
+    parser.add_argument("--only-runs", action="store_true", help="only sections 4 to 6")
+    parser.add_argument("--skip-neural", action="store_true", help="no neural refit runs")
+    parser.add_argument("--skip-als", action="store_true", help="no ALS / two-stage runs")
+    parser.add_argument("--neural-users", type=int, default=2_000, help="neural refit world")
+    parser.add_argument("--neural-days", type=int, default=10, help="neural refit days")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the neural refit runs")
+    parser.add_argument(
+        "--neural-models", nargs="+", default=["mf_dot", "dssm_two_tower", "neumf"],
+        help="models of the neural refit comparison",
+    )  # fmt: skip
     args = parser.parse_args()
     quick = args.quick
     result: dict[str, Any] = {}
@@ -323,32 +492,37 @@ def main() -> None:
             rounds=1 if quick else 3,
         )
     if not args.skip_runs:
+        warm_up()
         users, days = (2_000, 3.0) if quick else (args.users, args.days)
         n_items = 200 if quick else 1_000
-        print(f"Daily ALS refits on {users:,} users × {days:g} days (full refit every 7 fits)")
-        als = {"kind": "als", "factors": 32, "regularization": 1.0, "epsilon": 0.05}
-        result["refits"] = [
-            run_policy({**als, "refit": mode}, users, n_items, days)
-            for mode in ("full", "warm", "partial")
-        ]
-        neural_users = max(users // 10, 1_000)
-        print(f"Daily neural refits on {neural_users:,} users × {days:g} days")
-        result["neural_refits"] = [
-            run_policy({"kind": kind, "factors": 32, "epsilon": 0.05, "refit": mode},
-                       neural_users, n_items, days)
-            for kind in ("mf_dot", "dssm_two_tower")
-            for mode in ("full", "warm")
-        ]  # fmt: skip
-        print(f"Two-stage daily refits on {users:,} users × {days:g} days")
-        two_stage = {
-            "kind": "two_stage", "epsilon": 0.05, "max_training_users": 5_000,
-            "generators": [
-                {"policy": {**als, "epsilon": 0.0, "refit": "partial"}, "candidates": 50},
-                {"policy": {"kind": "segment_popularity", "by": "kmeans", "n_segments": 1},
-                 "candidates": 30},
-            ],
-        }  # fmt: skip
-        result["two_stage"] = run_policy(two_stage, users, n_items, days)
+        if not args.skip_als:
+            print(f"Daily ALS refits on {users:,} users × {days:g} days (full refit every 7 fits)")
+            als = {"kind": "als", "factors": 32, "regularization": 1.0, "epsilon": 0.05}
+            result["refits"] = [
+                run_policy({**als, "refit": mode}, users, n_items, days)
+                for mode in ("full", "warm", "partial")
+            ]
+            print(f"Two-stage daily refits on {users:,} users × {days:g} days")
+            two_stage = {
+                "kind": "two_stage", "epsilon": 0.05, "max_training_users": 5_000,
+                "generators": [
+                    {"policy": {**als, "epsilon": 0.0, "refit": "partial"}, "candidates": 50},
+                    {"policy": {"kind": "segment_popularity", "by": "kmeans", "n_segments": 1},
+                     "candidates": 30},
+                ],
+            }  # fmt: skip
+            result["two_stage"] = run_policy(two_stage, users, n_items, days)
+            _share_table(
+                f"Daily refits, {users:,} users × {days:g} days, one seed:",
+                [*result["refits"], result["two_stage"]],
+            )
+        if not args.skip_neural:
+            n_users, n_days = (1_000, 4) if quick else (args.neural_users, args.neural_days)
+            print(f"\nDaily neural refits on {n_users:,} users × {n_days} days")
+            result["neural_refits"] = bench_neural_refits(
+                args.neural_models, n_users, n_items, n_days,
+                list(range(1, (1 if quick else args.seeds) + 1)), NEURAL_REFIT_MODEL,
+            )  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, default=str))
 

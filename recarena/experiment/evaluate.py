@@ -326,6 +326,7 @@ def rank_items(
     seed: int = 0,
     filter_train_items: bool = True,
     catalogues: Sequence[BoolArray] | None = None,
+    prefitted: bool = False,
 ) -> tuple[list[IntArray], Policy]:
     """Fit ``model`` on ``split.train`` once; rank each catalogue for each of ``users``.
 
@@ -333,6 +334,9 @@ def rank_items(
     ----------
     catalogues
         Boolean masks of the items to rank among (default: ``[split.candidates]``).
+    prefitted
+        ``model`` is a policy already set up and fitted on ``split.train`` (for instance by
+        a sequence of refits up to the cut): it ranks as it is, without a refit.
 
     Returns
     -------
@@ -340,9 +344,15 @@ def rank_items(
         One ``(len(users), k)`` array per catalogue (``-1`` padded; for non-recommender
         policies the width is the slate size), and the fitted policy.
     """
-    policy = _make(model)
-    policy.setup(replace(spec, surfaces=frozenset({Surface.SLATE})), np.random.default_rng(seed))
-    policy.fit(split.train)
+    if prefitted:
+        if not isinstance(model, Policy):
+            raise TypeError(f"a prefitted model must be a fitted Policy, not {type(model)}")
+        policy = model
+    else:
+        policy = _make(model)
+        spec = replace(spec, surfaces=frozenset({Surface.SLATE}))
+        policy.setup(spec, np.random.default_rng(seed))
+        policy.fit(split.train)
     features = split.features.reindex(users).fillna(0.0).to_numpy(np.float32)
     masks = [split.candidates] if catalogues is None else list(catalogues)
     out: list[IntArray] = []
@@ -351,7 +361,7 @@ def rank_items(
             recs, _ = policy.recommend(users, features, mask, k, filter_consumed=filter_train_items)
             out.append(recs)
         return out, policy
-    if policy.online:
+    if policy.online and not prefitted:
         _replay_clicks(policy, split.train, spec)
     for mask in masks:
         request = DecisionRequest(
@@ -448,6 +458,7 @@ def evaluate_offline(
     sampled_negatives: int | None = None,
     n_boot: int = 0,
     level: float = 0.95,
+    prefitted: bool = False,
 ) -> pd.DataFrame:
     """Rank the candidate catalogue with every model and score it against the test period.
 
@@ -473,6 +484,9 @@ def evaluate_offline(
         Bootstrap replicates for per-user intervals (0 = none).
     level
         Confidence level of the intervals.
+    prefitted
+        The models are policies already fitted on ``split.train`` (e.g. by daily refits up
+        to the cut, to compare refit strategies); they are ranked without a refit.
 
     Returns
     -------
@@ -520,7 +534,7 @@ def evaluate_offline(
     for name, model in models.items():
         lists, _ = rank_items(
             model, split, spec, users, length, seed=seed,
-            filter_train_items=filter_train_items, catalogues=catalogues,
+            filter_train_items=filter_train_items, catalogues=catalogues, prefitted=prefitted,
         )  # fmt: skip
         ranked = []
         for recs in lists:

@@ -22,6 +22,23 @@ Budget — epochs with early stopping on a time split
     held-out (newest) pairs then brings the model up to date: in a recommender, the latest
     interactions are the most predictive, so they must not stay unseen.
 
+Optimiser — sparse rows, dense layers
+    The user, item and token embedding tables are sparse (``nn.Embedding(sparse=True)``)
+    and trained with :class:`torch.optim.SparseAdam`; the MLP layers, the small tables and
+    the two-tower history bag (a batch's histories cover much of the catalogue) with
+    :class:`torch.optim.Adam` (:class:`Optimisers`). A step then costs what its batch
+    touched instead of the table size (a dense Adam step over a 20k-user MF-dot table took
+    ≈ 4 ms of a ≈ 5.5 ms step), and the L2 penalty ``weight_decay`` is applied to the
+    touched rows only.
+
+Warm refits — train on what changed
+    :func:`warm_pairs` keeps the pairs since the previous fit plus ``replay`` older pairs
+    per new one, sampled uniformly (experience replay against forgetting); a warm refit
+    trains a fixed number of epochs on them from the previous weights and the previous
+    fit's optimiser state (no hold-out), and :func:`grow_users` gives users who arrived
+    since fresh rows drawn as at initialisation. Rows of users without new pairs (and not
+    replayed) are left bit for bit as they were.
+
 Models (``d`` = ``factors``)
     * :class:`MFDot` — :math:`s_{ui} = p_u \cdot q_i + b_i` (id embeddings).
     * :class:`DSSMSimple` — DSSM with id inputs (Huang et al. 2013): user and item id
@@ -72,6 +89,7 @@ __all__ = [
     "Architecture",
     "ItemContent",
     "NeuralConfig",
+    "Optimisers",
     "Pairs",
     "TrainReport",
     "build_model",
@@ -83,6 +101,7 @@ __all__ = [
     "torch_threads",
     "train_model",
     "user_inputs",
+    "warm_pairs",
 ]
 
 
@@ -275,7 +294,9 @@ def build_model(
 
 def grow_users(module: Any, n_users: int, generator: Any) -> None:
     """Extend the user id embedding of an id model to ``n_users`` rows (warm starts): old
-    rows are kept, new rows drawn as at initialisation. Two-tower models have no user ids."""
+    rows are kept, new rows drawn as at initialisation. The parameter object stays the same
+    (its data grows), so an optimiser that holds it keeps its state for the old rows. Two-tower
+    models have no user ids."""
     import torch
     from torch import nn
 
@@ -286,10 +307,94 @@ def grow_users(module: Any, n_users: int, generator: Any) -> None:
     with torch.no_grad():
         weight.normal_(0.0, 0.1, generator=generator)
         weight[: old.num_embeddings] = old.weight
-    module.user = nn.Embedding.from_pretrained(weight, freeze=False)
+    old.weight.data = weight
+    old.num_embeddings = n_users
 
 
 # ------------------------------------------------------------------------------ training
+class Optimisers:
+    r"""Adam for the dense layers, SparseAdam for the sparse id/token tables.
+
+    A sparse table's gradient holds only the rows the batch used, and SparseAdam updates only
+    those rows (with their own moment estimates), so a step costs what the batch touched.
+    SparseAdam has no weight decay; the L2 term :math:`\lambda\theta` that Adam adds to the
+    gradient of every parameter is added here to the touched rows only ("lazy" L2): a row
+    nothing in the batch used is left exactly as it was.
+
+    A warm refit continues with the optimisers of the previous fit: a fresh Adam's first
+    steps move every touched coordinate by about the learning rate whatever its gradient,
+    which shakes a converged model, while the kept moment estimates scale the steps of
+    well-fitted rows down. Rows added since (:func:`grow_users`) start with zero moments.
+    """
+
+    def __init__(self, module: Any, cfg: NeuralConfig) -> None:
+        import torch
+
+        sparse_ids = {
+            id(m.weight)
+            for m in module.modules()
+            if isinstance(m, torch.nn.Embedding | torch.nn.EmbeddingBag) and m.sparse
+        }
+        params = list(module.parameters())
+        self.sparse = [p for p in params if id(p) in sparse_ids]
+        dense = [p for p in params if id(p) not in sparse_ids]
+        self.decay = cfg.weight_decay
+        self.optimisers: list[Any] = []
+        if dense:  # MF-dot has none
+            self.optimisers.append(
+                torch.optim.Adam(dense, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+            )
+        if self.sparse:
+            self.optimisers.append(torch.optim.SparseAdam(self.sparse, lr=cfg.learning_rate))
+
+    def grow(self) -> None:
+        """Pad the moment estimates of tables that grew (:func:`grow_users`) with zeros."""
+        import torch
+
+        for optimiser in self.optimisers:
+            for p, state in optimiser.state.items():
+                for key in ("exp_avg", "exp_avg_sq"):
+                    moment = state.get(key)
+                    if moment is not None and moment.shape[0] < p.shape[0]:
+                        pad = torch.zeros(
+                            (p.shape[0] - moment.shape[0], *moment.shape[1:]),
+                            dtype=moment.dtype, device=moment.device,
+                        )  # fmt: skip
+                        state[key] = torch.cat([moment, pad])
+
+    def step(self, loss: Any) -> None:
+        """Back-propagate ``loss`` and take one step of every optimiser."""
+        for optimiser in self.optimisers:
+            optimiser.zero_grad()
+        loss.backward()
+        if self.decay > 0:
+            for p in self.sparse:
+                if p.grad is None:
+                    continue
+                grad = p.grad.coalesce()  # one value row per touched table row
+                grad.values().add_(p.detach()[grad.indices()[0]], alpha=self.decay)
+                p.grad = grad
+        for optimiser in self.optimisers:
+            optimiser.step()
+
+
+def warm_pairs(pairs: Pairs, since: float, replay: float, generator: Any) -> Pairs:
+    """The pairs a warm refit trains on: those after ``since`` (the previous fit), and a
+    uniform sample without replacement of ``replay`` older pairs per new one, so the
+    model keeps rehearsing what it learned before (against catastrophic forgetting;
+    experience replay, Lin 1992), in time order."""
+    import torch
+
+    new = pairs.t > since
+    n_old = int(np.count_nonzero(~new))
+    n_replay = min(round(replay * int(np.count_nonzero(new))), n_old)
+    keep = new.copy()
+    if n_replay:
+        order = torch.randperm(n_old, generator=generator, device=generator.device)
+        keep[np.flatnonzero(~new)[order[:n_replay].cpu().numpy()]] = True
+    return Pairs(pairs.users[keep], pairs.items[keep], pairs.t[keep])
+
+
 def _batch_loss(
     module: Any, users: Any, items: Any, negatives: Any, inputs: Any, g: Any, training: bool
 ) -> Any:
@@ -315,6 +420,7 @@ def train_model(
     candidates: IntArray,
     inputs: UserInputs | None = None,
     epochs: int | None = None,
+    optimisers: Optimisers | None = None,
 ) -> TrainReport:
     """Train ``module`` in place with sampled softmax and early stopping (module docstring).
 
@@ -334,6 +440,9 @@ def train_model(
         User-tower inputs (two-tower only).
     epochs
         Override ``cfg.epochs`` (warm starts train fewer).
+    optimisers
+        Continue with these (a warm start: the previous fit's, see :class:`Optimisers`);
+        new ones by default.
     """
     import torch
 
@@ -347,9 +456,8 @@ def train_model(
     n_val = int(pairs.size * cfg.validation_fraction)
     n_val = n_val if n_val >= 16 and pairs.size - n_val >= 16 else 0
     n_train = pairs.size - n_val
-    optimiser = torch.optim.Adam(
-        module.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
-    )
+    optimiser = optimisers if optimisers is not None else Optimisers(module, cfg)
+    optimiser.grow()
     # Validation negatives are drawn once so every epoch is judged on the same problem.
     val_negatives = pool[torch.randint(0, pool.numel(), (cfg.negatives,), generator=generator)]
     best_state: dict[str, Any] | None = None
@@ -363,9 +471,7 @@ def train_model(
             batch = rows[lo : lo + cfg.batch_size]
             neg = pool[torch.randint(0, pool.numel(), (cfg.negatives,), generator=generator)]
             loss = _batch_loss(module, users[batch], items[batch], neg, inputs, generator, True)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+            optimiser.step(loss)
             total += float(loss.detach()) * batch.numel()
             report.examples += int(batch.numel())
         return total / max(rows.numel(), 1)

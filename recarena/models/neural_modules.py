@@ -4,6 +4,11 @@ Kept apart so that ``torch`` is imported only when a neural model is built (thro
 :func:`recarena.models.neural.model_classes`), while the classes stay importable by name,
 so fitted policies pickle. The architectures and the loss are documented in
 :mod:`recarena.models.neural`.
+
+The id and token tables (one row per user, item or token) are ``sparse``: a step's gradient
+holds only the rows its batch used, so an optimiser step costs what the batch touched, not
+the table size (:func:`recarena.models.neural.train_model` pairs them with ``SparseAdam``).
+The small tables (category, price bin) and the MLP layers stay dense.
 """
 
 from __future__ import annotations
@@ -49,9 +54,9 @@ class PairModel(nn.Module):
 class MFDot(PairModel):
     def __init__(self, n_users: int, n_items: int, cfg: NeuralConfig) -> None:
         super().__init__()
-        self.user = nn.Embedding(n_users, cfg.factors)
-        self.item = nn.Embedding(n_items, cfg.factors)
-        self.bias = nn.Embedding(n_items, 1)
+        self.user = nn.Embedding(n_users, cfg.factors, sparse=True)
+        self.item = nn.Embedding(n_items, cfg.factors, sparse=True)
+        self.bias = nn.Embedding(n_items, 1, sparse=True)
 
     def encode_users(self, ids: torch.Tensor, inputs: Any, exclude: Any = None) -> Any:
         p = self.user(ids)
@@ -64,8 +69,8 @@ class MFDot(PairModel):
 class DSSMSimple(PairModel):
     def __init__(self, n_users: int, n_items: int, cfg: NeuralConfig) -> None:
         super().__init__()
-        self.user = nn.Embedding(n_users, cfg.factors)
-        self.item = nn.Embedding(n_items, cfg.factors)
+        self.user = nn.Embedding(n_users, cfg.factors, sparse=True)
+        self.item = nn.Embedding(n_items, cfg.factors, sparse=True)
         self.user_tower = mlp([cfg.factors, cfg.hidden, cfg.factors])
         self.item_tower = mlp([cfg.factors, cfg.hidden, cfg.factors])
         self.scale = 1.0 / cfg.temperature
@@ -87,13 +92,14 @@ class TwoTowerDSSM(PairModel):
         d, h = cfg.factors, cfg.hidden
         self.cfg = cfg
         self.content = content
+        # Dense: a batch's histories cover a large share of the catalogue, many times over.
         self.history = nn.EmbeddingBag(n_items, d, mode="sum")
         self.features = nn.Linear(max(n_features, 1), d)
         self.user_tower = mlp([2 * d, h, d])
-        self.item = nn.Embedding(n_items, d)
+        self.item = nn.Embedding(n_items, d, sparse=True)
         self.category = nn.Embedding(content.n_categories, d)
         self.price = nn.Embedding(content.n_price_bins, d)
-        self.tokens = nn.EmbeddingBag(max(content.tokens.shape[1], 1), d, mode="mean")
+        self.tokens = nn.EmbeddingBag(max(content.tokens.shape[1], 1), d, mode="mean", sparse=True)
         self.item_tower = mlp([4 * d, h, d])
         self.scale = 1.0 / cfg.temperature
         self.register_buffer("known", torch.zeros(n_items, dtype=torch.bool))
@@ -141,8 +147,8 @@ class NeuMF(PairModel):
         super().__init__()
         d, h = cfg.factors, cfg.hidden
         self.d = d
-        self.user = nn.Embedding(n_users, 2 * d)  # [GMF | MLP] halves
-        self.item = nn.Embedding(n_items, 2 * d)
+        self.user = nn.Embedding(n_users, 2 * d, sparse=True)  # [GMF | MLP] halves
+        self.item = nn.Embedding(n_items, 2 * d, sparse=True)
         self.first_user = nn.Linear(d, h)
         self.first_item = nn.Linear(d, h, bias=False)
         self.rest = nn.Sequential(nn.ReLU(), nn.Linear(h, h // 2), nn.ReLU())

@@ -153,12 +153,15 @@ def union_candidates(
         item_parts.append(extra[1])
     b = lists[0].shape[0] if lists else 0
     n_items = int(items.max(initial=-1)) + 1
-    key = np.unique(np.concatenate(rows_parts) * max(n_items, 1) + np.concatenate(item_parts))
-    row, item = key // max(n_items, 1), key % max(n_items, 1)
+    # A dense (B, items) mask gives the distinct pairs in (row, item) order without a sort.
+    all_rows, all_items = np.concatenate(rows_parts), np.concatenate(item_parts)
+    proposed = np.zeros((max(b, int(all_rows.max(initial=-1)) + 1), max(n_items, 1)), dtype=bool)
+    proposed[all_rows, all_items] = True
+    row, item = (axis.astype(np.int64) for axis in np.nonzero(proposed))
     position = np.full(max(n_items, 1), -1, dtype=np.int64)
     position[items] = np.arange(items.size)
-    ranks = np.empty((len(lists), key.size), dtype=np.float32)
-    out_scores = np.full((len(lists), key.size), np.nan, dtype=np.float32)
+    ranks = np.empty((len(lists), row.size), dtype=np.float32)
+    out_scores = np.full((len(lists), row.size), np.nan, dtype=np.float32)
     for g, (top, sc) in enumerate(zip(lists, scores, strict=True)):
         rank_of = np.full((b, max(n_items, 1)), top.shape[1] + 1, dtype=np.float32)
         r, c = np.nonzero(top >= 0)

@@ -90,7 +90,7 @@ class PopulationParams(ClosedModel):
     preference_noise: float = Field(
         0.5, ge=0, le=100, description="σ_θ: user spread around centroid"
     )
-    activity_mean: float = Field(1.0, gt=0, le=1000, description="mean sessions per day λ")
+    activity_mean: float = Field(0.5, gt=0, le=1000, description="mean sessions per day λ")
     activity_dispersion: float = Field(0.5, ge=0, le=10, description="log-normal sd of λ_u")
     price_sensitivity_mean: float = Field(0.3, ge=0, le=100, description="mean ρ_u")
     price_sensitivity_dispersion: float = Field(
@@ -179,12 +179,18 @@ class CatalogueParams(ClosedModel):
 
 
 class BehaviourParams(ClosedModel):
-    """How users choose, convert, get bored, drift and churn (equations in behaviour.py)."""
+    """How users choose, convert, get bored, drift and churn (equations in behaviour.py).
+
+    The defaults of the levels (no-choice utility, conversion intercept, satisfaction
+    baseline, activity and churn sensitivities, base hazard; with ``activity_mean``) are
+    calibrated to published moments: click, purchase and churn rates of real products
+    (docs/world.md, 'Moments'; asserted by tests/simulator/test_moments.py).
+    """
 
     choice_model: Literal["mnl", "cascade"] = "mnl"
     temperature: float = Field(1.0, ge=0.001, le=1000, description="T in exp(u/T)")
     no_choice_utility: float = Field(
-        5.0, ge=-1000, le=1000, description="u_0, utility of not clicking"
+        7.5, ge=-1000, le=1000, description="u_0, utility of not clicking"
     )
     position_bias: Literal["log", "power", "none"] = "log"
     position_decay: float = Field(1.0, ge=0, le=10, description="η in e_j = j^−η (power bias)")
@@ -192,22 +198,22 @@ class BehaviourParams(ClosedModel):
         2.0, ge=0, le=100, description="weight of θ_u·φ_i/√d in utility"
     )
     conversion_intercept: float = Field(
-        -1.0, ge=-100, le=100, description="α in P(convert)=σ(α+γu)"
+        -5.5, ge=-100, le=100, description="α in P(convert)=σ(α+γu)"
     )
     conversion_slope: float = Field(0.5, ge=-100, le=100, description="γ in P(convert)=σ(α+γu)")
     conversion_delay_mean: float = Field(
         0.5, ge=0, le=365, description="mean delay δ (days); 0 = now"
     )
     satisfaction_rate: float = Field(0.1, ge=0, le=1, description="η_s in s ← (1−η_s)s + η_s r")
-    satisfaction_baseline: float = Field(0.2, ge=0, le=1, description="r₀ subtracted from r")
+    satisfaction_baseline: float = Field(0.05, ge=0, le=1, description="r₀ subtracted from r")
     fatigue: float = Field(
         1.0, ge=0, le=100, description="κ: utility penalty for recently consumed"
     )
     fatigue_memory: int = Field(5, ge=0, le=64, description="recent items remembered")
     drift_sd: float = Field(0.0, ge=0, le=10, description="σ_d: preference drift per √day")
-    activity_satisfaction: float = Field(1.0, ge=-10, le=10, description="β_a in λ_u exp(β_a s)")
-    churn_base_hazard: float = Field(0.01, ge=0, le=10, description="h₀ per day")
-    churn_satisfaction: float = Field(5.0, ge=0, le=100, description="β_s in h₀ exp(−β_s s)")
+    activity_satisfaction: float = Field(2.0, ge=-10, le=10, description="β_a in λ_u exp(β_a s)")
+    churn_base_hazard: float = Field(0.0025, ge=0, le=10, description="h₀ per day")
+    churn_satisfaction: float = Field(10.0, ge=0, le=100, description="β_s in h₀ exp(−β_s s)")
     satisfaction_signal: Literal["relevance", "quality"] = Field(
         "relevance",
         description="what moves satisfaction: P(click) of the slate shown (relevance) or the "

@@ -19,6 +19,7 @@ from recarena.policies import registry
 from recarena.policies.experiments.ab_split import ABSplitParams
 from recarena.simulator.log import Col
 from recarena.simulator.params import (
+    BehaviourParams,
     CatalogueParams,
     PopulationParams,
     ScheduleParams,
@@ -26,6 +27,7 @@ from recarena.simulator.params import (
     WorldParams,
 )
 from recarena.simulator.simulation import simulate
+from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
 
 ALPHA = 0.05
 
@@ -73,9 +75,14 @@ def aa_world(n_users: int, heterogeneity: float = 0.0) -> WorldParams:
     users' click probabilities differ (σ(a + h w·x_u)), so a user's sessions are correlated."""
     return WorldParams(
         population=PopulationParams(
-            n_users=n_users, n_segments=1, numeric_features=["x"], categorical_features={}
+            n_users=n_users,
+            n_segments=1,
+            numeric_features=["x"],
+            categorical_features={},
+            **DENSE_POPULATION,
         ),
         catalogue=CatalogueParams(n_items=1, n_categories=1),
+        behaviour=BehaviourParams(**DENSE_BEHAVIOUR),  # the aa_test scenario's levels
         variants=[VariantParams(name="banner", ctr=0.05, heterogeneity=heterogeneity)],
     )
 

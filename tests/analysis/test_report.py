@@ -29,6 +29,7 @@ from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, N_SEEDS,
 from recarena.policies.registry import make
 from recarena.simulator.log import Table
 from recarena.simulator.params import (
+    BehaviourParams,
     CatalogueParams,
     OfferParams,
     PopulationParams,
@@ -36,6 +37,7 @@ from recarena.simulator.params import (
     WorldParams,
 )
 from recarena.simulator.simulation import simulate
+from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
 
 SEEDS = (1, 2)
 ARMS = ("random", "oracle")
@@ -44,8 +46,9 @@ ARMS = ("random", "oracle")
 def _make_results(out: Path) -> Path:
     """The runner's layout, written by hand around :func:`simulate`."""
     world = WorldParams(
-        population=PopulationParams(n_users=300, arrivals_per_day=10),
+        population=PopulationParams(n_users=300, arrivals_per_day=10, **DENSE_POPULATION),
         catalogue=CatalogueParams(n_items=50),
+        behaviour=BehaviourParams(**DENSE_BEHAVIOUR),
         offers=[OfferParams(name="voucher"), OfferParams(name="bundle", value=50.0)],
     )
     schedule = ScheduleParams(days=5.0, slate_size=5, decision_window=0.1, campaign_days=[2.0])

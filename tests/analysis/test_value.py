@@ -13,6 +13,7 @@ from recarena.analysis.business import Metric
 from recarena.analysis.stats import ARM, MEAN, METRIC, SEED
 from recarena.analysis.value import add_counterfactual_regret, oracle_arm
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, Col, Table
+from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
 
 WORST = {"kind": "plugin", "plugin": "tests.analysis.worst_slate_policy:WorstSlate"}
 
@@ -46,9 +47,9 @@ def churning_world(tmp_path_factory: pytest.TempPathFactory) -> recarena.Results
         "name": "worst_slate",
         "seeds": [1, 2, 3],
         "world": {
-            "population": {"n_users": 600},
+            "population": {**DENSE_POPULATION, "n_users": 600},
             "catalogue": {"n_items": 120},
-            "behaviour": {"churn_satisfaction": 8},
+            "behaviour": {**DENSE_BEHAVIOUR, "churn_satisfaction": 8},
         },
         "schedule": {"days": 21, "slate_size": 5},
         "arms": [

@@ -1,7 +1,8 @@
 """Smoke test of the neural benchmark: runs ``bench/bench_neural.py --quick`` end to end.
 
 Tiny sizes: it checks that every section (training throughput, scoring against the bound,
-thread clash, incremental ALS refits, two-stage runs) still runs, not the speed targets.
+thread clash, incremental ALS refits, two-stage runs, full vs warm neural refits) still runs,
+not the speed targets.
 """
 
 from __future__ import annotations
@@ -23,5 +24,9 @@ def test_bench_neural_quick(tmp_path: Path) -> None:
     assert all(r["examples_per_second"] > 0 for r in result["training"])
     assert all(r["share_of_bound"] > 0 for r in result["scoring"])
     assert [r["policy"]["refit"] for r in result["refits"]] == ["full", "warm", "partial"]
-    assert len(result["neural_refits"]) == 4
+    summary = result["neural_refits"]["summary"]
+    assert [s["model"] for s in summary] == ["mf_dot", "dssm_two_tower", "neumf"]
+    assert all(0 < s["fit_share"][mode] < 1 for s in summary for mode in ("full", "warm"))
+    assert all(0 <= s["ndcg@10"]["warm"] <= 1 for s in summary)
+    assert len(result["neural_refits"]["runs"]) == 6
     assert result["two_stage"]["fits"] > 0

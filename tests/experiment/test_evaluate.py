@@ -18,15 +18,23 @@ from recarena.experiment.evaluate import (
 from recarena.policies import registry
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.log import Table
-from recarena.simulator.params import CatalogueParams, PopulationParams, ScheduleParams, WorldParams
+from recarena.simulator.params import (
+    BehaviourParams,
+    CatalogueParams,
+    PopulationParams,
+    ScheduleParams,
+    WorldParams,
+)
 from recarena.simulator.simulation import simulate
+from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
 
 
 @pytest.fixture(scope="module")
 def logged():  # type: ignore[no-untyped-def]
     """A random-policy log of 8 days with arrivals and new items."""
     world = WorldParams(
-        population=PopulationParams(n_users=400, arrivals_per_day=15),
+        population=PopulationParams(n_users=400, arrivals_per_day=15, **DENSE_POPULATION),
+        behaviour=BehaviourParams(**DENSE_BEHAVIOUR),
         catalogue=CatalogueParams(n_items=80, new_items_per_day=3),
     )
     schedule = ScheduleParams(days=8, slate_size=5, keep_impressions=True)
@@ -100,6 +108,24 @@ def test_evaluate_offline_slices_and_ordering(logged) -> None:  # type: ignore[n
     assert value["text", "cold_items", "hit_rate@5"] > 0.0
     for model in models:
         assert 0.0 <= value[model, "all", "ndcg@5"] <= 1.0
+
+
+def test_prefitted_policy_ranks_as_fitted(logged) -> None:  # type: ignore[no-untyped-def]
+    _, history, spec = logged
+    split = global_time_split(history, spec, test_fraction=0.3)
+    config = {"kind": "als", "factors": 8, "regularization": 1.0}
+    policy = registry.make(config)
+    policy.setup(spec, np.random.default_rng(1))
+    policy.fit(split.train)
+    fitted = evaluate_offline({"als": policy}, split, spec, k=5, seed=1, prefitted=True)
+    refitted = evaluate_offline({"als": config}, split, spec, k=5, seed=1)
+    pd.testing.assert_frame_equal(fitted, refitted)
+    untrained = registry.make(config)
+    untrained.setup(spec, np.random.default_rng(1))  # never fitted: evaluated as it is
+    other = evaluate_offline({"als": untrained}, split, spec, k=5, seed=1, prefitted=True)
+    assert not other["value"].equals(fitted["value"])
+    with pytest.raises(TypeError, match="prefitted model must be a fitted Policy"):
+        evaluate_offline({"als": config}, split, spec, prefitted=True)
 
 
 def test_sampled_evaluation_warns_and_inflates(logged) -> None:  # type: ignore[no-untyped-def]

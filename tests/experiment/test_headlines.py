@@ -80,10 +80,12 @@ def metrics(out: Path, name: str) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- headlines
 def quickstart(out: Path) -> None:
-    """The oracle earns the most, popularity beats random — on every seed."""
+    """The oracle earns well above popularity, which earns well above random — on every seed
+    (at the calibrated levels, a few percent of random sessions click)."""
     reward = by_seed(out, "mean_expected_reward")
-    assert (reward["oracle"] > reward["popularity"]).all()
-    assert (reward["popularity"] > reward["random"] + 0.05).all()
+    assert (reward["random"] < 0.05).all()
+    assert (reward["oracle"] > 1.5 * reward["popularity"]).all()
+    assert (reward["popularity"] > 2.5 * reward["random"]).all()
 
 
 def aa_test(out: Path) -> None:
@@ -211,7 +213,8 @@ def ope_validation(out: Path) -> None:
 
 Check = Callable[[Path], None]
 HEADLINES: dict[str, tuple[Reduction, Check]] = {
-    "quickstart": (Reduction([1, 2], users=600, days=4), quickstart),
+    # popularity needs a week of the calibrated world's sparse clicks to settle
+    "quickstart": (Reduction([1, 2], users=1500, days=7), quickstart),
     "aa_test": (Reduction(list(range(1, 21)), users=400), aa_test),
     "ab_vs_bandits": (Reduction([1, 2], users=3000, days=10), ab_vs_bandits),
     "bandit_recs": (Reduction([1, 2], users=600, days=5), bandit_recs),

@@ -255,8 +255,9 @@ def test_cost_estimate_refuses_what_would_not_fit(
 def test_cost_estimate_counts(tmp_path: Path) -> None:
     config = load_scenario(_write(tmp_path, SMALL))
     cost = estimate_run(config)
-    # 60 users, 1 session a day on average, 1 day; 4 windows + 1 checkpoint.
-    assert cost.users == 60 and cost.decisions == pytest.approx(60.0)
+    # 60 users, half a session a day on average (activity_mean 0.5), 1 day; 4 windows + 1
+    # checkpoint.
+    assert cost.users == 60 and cost.decisions == pytest.approx(30.0)
     assert cost.events == pytest.approx(5.0)
 
 

@@ -12,6 +12,7 @@ import pytest
 import recarena
 from recarena.experiment.loading import load_scenario, scenario_from_dict
 from recarena.experiment.runner import SweepError, run_scenario
+from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
 
 SCENARIO = Path("scenarios/ope_validation.yaml")
 
@@ -72,9 +73,9 @@ CAMPAIGN = {
     "name": "ope_campaign",
     "seeds": [1, 2],
     "world": {
-        "population": {"n_users": 1500},
+        "population": {**DENSE_POPULATION, "n_users": 1500},
         "catalogue": {"n_items": 20},
-        "behaviour": {"activity_satisfaction": 0, "churn_satisfaction": 0},
+        "behaviour": {**DENSE_BEHAVIOUR, "activity_satisfaction": 0, "churn_satisfaction": 0},
         "offers": [
             {"name": "voucher", "base_rate": 0.1, "effect": 1.5},
             {"name": "upgrade", "base_rate": 0.05, "value": 150, "contact_cost": 2},
@@ -112,11 +113,11 @@ SLATES = {
     "name": "ope_slates",
     "seeds": [1, 2],
     "world": {
-        "population": {"n_users": 2000},
+        "population": {**DENSE_POPULATION, "n_users": 2000},
         "catalogue": {"n_items": 12},
         # Rare clicks (a nearly additive logit) and fixed utilities: see test_slate_ope.py.
-        "behaviour": {"fatigue": 0, "activity_satisfaction": 0, "churn_satisfaction": 0,
-                      "no_choice_utility": 8.0},
+        "behaviour": {**DENSE_BEHAVIOUR, "fatigue": 0, "activity_satisfaction": 0,
+                      "churn_satisfaction": 0, "no_choice_utility": 8.0},
     },
     "schedule": {"days": 5, "surface": "slate", "slate_size": 3},
     "executor": {"kind": "inline", "jobs": 1},

@@ -54,7 +54,9 @@ def test_bundled_scenario_runs(path: Path, tmp_path: Path) -> None:
 
 
 def _quickstart_per_run(tmp_path: Path) -> pd.DataFrame:
-    config = shortened(Path("scenarios/quickstart.yaml"), days=3, users=300)
+    # 1,000 users, so every arm has purchases to pin at the calibrated levels (a few
+    # percent of sessions click, a tenth of clicks buy).
+    config = shortened(Path("scenarios/quickstart.yaml"), days=3, users=1000)
     out = run_scenario(config, tmp_path / "q", progress=False, report=True)
     return pd.read_csv(out / "metrics" / "per_run.csv")
 

@@ -14,13 +14,15 @@ from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import ScheduleParams, WorldParams
 from recarena.simulator.simulation import simulate
+from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
 
 WORLD = WorldParams.model_validate(
     {
-        "population": {"n_users": 1500, "response_types": {"persuadable": 0.5, "sure_thing": 0.2,
-                                                           "lost_cause": 0.2, "sleeping_dog": 0.1}},
+        "population": {**DENSE_POPULATION, "n_users": 1500,
+                       "response_types": {"persuadable": 0.5, "sure_thing": 0.2,
+                                          "lost_cause": 0.2, "sleeping_dog": 0.1}},
         "catalogue": {"n_items": 100},
-        "behaviour": {"churn_base_hazard": 0.03, "churn_satisfaction": 8.0},
+        "behaviour": {**DENSE_BEHAVIOUR, "churn_base_hazard": 0.03, "churn_satisfaction": 8.0},
         "offers": [{"name": "retention", "retention_effect": 1.5, "retention_days": 30}],
     }
 )  # fmt: skip

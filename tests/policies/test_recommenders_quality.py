@@ -32,22 +32,25 @@ from recarena.simulator.params import (
     WorldParams,
 )
 from recarena.simulator.simulation import simulate
+from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
 
 SEED = 11
 LATENT = WorldParams(
-    population=PopulationParams(n_users=2000, arrivals_per_day=10),
+    population=PopulationParams(n_users=2000, arrivals_per_day=10, **DENSE_POPULATION),
     catalogue=CatalogueParams(
         n_items=300, n_categories=8, latent_dim=8, popularity_sd=0.3, price_log_sd=0.2
     ),
-    behaviour=BehaviourParams(preference_weight=4.0),
+    behaviour=BehaviourParams(**{**DENSE_BEHAVIOUR, "preference_weight": 4.0}),
 )
 COLD = WorldParams(
-    population=PopulationParams(n_users=800, arrivals_per_day=60, segment_separation=2.0),
+    population=PopulationParams(
+        n_users=800, arrivals_per_day=60, segment_separation=2.0, **DENSE_POPULATION
+    ),
     catalogue=CatalogueParams(
         n_items=120, n_categories=8, latent_dim=8, popularity_sd=0.5, new_items_per_day=12,
         description_words=16,
     ),
-    behaviour=BehaviourParams(preference_weight=3.0),
+    behaviour=BehaviourParams(**{**DENSE_BEHAVIOUR, "preference_weight": 3.0}),
 )  # fmt: skip
 SCHEDULE = ScheduleParams(days=10, slate_size=10, retrain_every=1.0, keep_impressions=True)
 ALS: dict[str, Any] = {"kind": "als", "factors": 8, "regularization": 1.0}

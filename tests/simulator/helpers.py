@@ -21,6 +21,21 @@ SEQUENCE = itertools.count()
 TABLES = ("decisions", "conversions", "campaigns", "lifecycle", "snapshots", "fits")
 
 
+#: The world's levels before the defaults were calibrated to published moments
+#: (docs/world.md, 'Moments'): twice the visits, about five times the clicks and ten times
+#: the purchases per session. Tests of a mechanism on a few hundred users take these, so
+#: their runs have enough events; tests of the defaults themselves do not.
+DENSE_POPULATION: dict[str, Any] = {"activity_mean": 1.0}
+DENSE_BEHAVIOUR: dict[str, Any] = {
+    "no_choice_utility": 5.0,
+    "conversion_intercept": -1.0,
+    "satisfaction_baseline": 0.2,
+    "activity_satisfaction": 1.0,
+    "churn_base_hazard": 0.01,
+    "churn_satisfaction": 5.0,
+}
+
+
 def world_params(
     n_users: int = 300,
     n_items: int = 80,
@@ -30,12 +45,13 @@ def world_params(
     behaviour: dict[str, Any] | None = None,
     **top: Any,
 ) -> WorldParams:
-    """A small world (a few hundred users, a small catalogue) with overrides per section."""
+    """A small dense world (a few hundred users, a small catalogue, the dense levels) with
+    overrides per section."""
     return WorldParams.model_validate(
         {
-            "population": {"n_users": n_users, **(population or {})},
+            "population": {"n_users": n_users, **DENSE_POPULATION, **(population or {})},
             "catalogue": {"n_items": n_items, **(catalogue or {})},
-            "behaviour": behaviour or {},
+            "behaviour": {**DENSE_BEHAVIOUR, **(behaviour or {})},
             **top,
         }
     )

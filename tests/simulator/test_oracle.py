@@ -18,7 +18,7 @@ from recarena.simulator.reference import reference_utilities
 from recarena.simulator.simulation import build_world, simulate
 from recarena.simulator.state import SimState
 from recarena.simulator.user_model import UserModel
-from tests.simulator.helpers import RecordingPolicy, world_params
+from tests.simulator.helpers import DENSE_BEHAVIOUR, RecordingPolicy, world_params
 
 VARIANTS = [
     {"name": "a", "ctr": 0.05, "heterogeneity": 1.5},
@@ -158,7 +158,7 @@ def test_oracle_campaign_policy_picks_the_best_eligible_offer_within_budget() ->
 def test_behaviour_params_are_shared_with_the_oracle() -> None:
     params = world_params(5, 5, behaviour={"choice_model": "cascade"})
     model = _model(params, slate_size=4)
-    assert model.behaviour == BehaviourParams(choice_model="cascade")
+    assert model.behaviour == BehaviourParams(**DENSE_BEHAVIOUR, choice_model="cascade")
     assert model.examination.shape == (4,)
 
 

@@ -232,4 +232,6 @@ class SegmentPopularityRecommender(HistoryRecommender):
         self, users: IntArray, features: NDArray[np.float32], rows: sp.csr_array, items: IntArray
     ) -> Float32Array:
         seg = self.segments(np.asarray(features, dtype=np.float32))
-        return np.ascontiguousarray(self.segment_scores_[np.ix_(seg, items)].T)
+        # Item-major gather: columns of the (items, segments) table, no transposed copy.
+        by_item = np.ascontiguousarray(self.segment_scores_[:, items].T)
+        return np.take(by_item, seg, axis=1)

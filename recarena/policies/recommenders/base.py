@@ -426,6 +426,7 @@ class HistoryRecommender(Policy):
         available: BoolArray,
         k: int,
         filter_consumed: bool | None = None,
+        scores: Float32Array | None = None,
     ) -> tuple[IntArray, BoolArray]:
         """The top-``k`` available items for each user, without exploration.
 
@@ -439,6 +440,11 @@ class HistoryRecommender(Policy):
             List length (may exceed the slate size, e.g. for offline evaluation).
         filter_consumed
             Override ``params.filter_consumed``.
+        scores
+            Optional float32 ``(n_available, B)`` array filled with ``-inf`` by the caller: it
+            receives the model's scores of the available items (ascending ids) before consumed
+            items are excluded — what :meth:`score_items` returns — so a caller that needs
+            both the list and the scores (a two-stage pipeline) scores the catalogue once.
 
         Returns
         -------
@@ -461,7 +467,7 @@ class HistoryRecommender(Policy):
             personal = self._personalisable(users, features, consumed)
         rows = np.flatnonzero(personal)
         if rows.size:
-            self._rank_blocks(users, features, consumed, rows, items, position, filt, out)
+            self._rank_blocks(users, features, consumed, rows, items, position, filt, out, scores)
         fallback = (out >= 0).sum(axis=1) == 0
         self._top_up(out, consumed, items, position, filt)
         return out, fallback
@@ -476,6 +482,7 @@ class HistoryRecommender(Policy):
         position: IntArray,
         filt: bool,
         out: IntArray,
+        scores_out: Float32Array | None = None,
     ) -> None:
         """Write the model's top ``out.shape[1]`` items of ``users[rows]`` into ``out[rows]``.
 
@@ -501,6 +508,8 @@ class HistoryRecommender(Policy):
                 users[blk], features[blk], block_rows, items,
                 buffer[: items.size * blk.size].reshape(items.size, blk.size),
             )  # fmt: skip
+            if scores_out is not None:
+                scores_out[:, blk] = scores
             if filt:
                 _exclude(scores, position, block_rows)
             pos = blockwise_top_k(scores, k)

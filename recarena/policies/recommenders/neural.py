@@ -22,9 +22,11 @@ uses the same top-k.
 
 Refits: ``refit: full`` trains from scratch at each scheduled fit (seeded from the policy's
 stream, so equal histories give equal models); ``refit: warm`` continues from the previous
-weights for ``warm_iterations`` epochs (new users get fresh embedding rows), with a full
-refit every ``full_refit_every`` fits. Training runs on ``device`` (``cpu`` by default) with
-``torch.set_num_threads(threads)``.
+weights for ``warm_iterations`` epochs over the interactions since the last fit and
+``warm_replay`` older ones per new one (new users get fresh embedding rows; the sparse
+embedding tables update only the rows a batch touched, so a warm refit costs what changed),
+with a full refit every ``full_refit_every`` fits. Training runs on ``device`` (``cpu`` by
+default) with ``torch.set_num_threads(threads)``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from recarena.contract import History
 from recarena.models.neural import (
     Architecture,
     NeuralConfig,
+    Optimisers,
     Pairs,
     TrainReport,
     build_model,
@@ -52,6 +55,7 @@ from recarena.models.neural import (
     torch_threads,
     train_model,
     user_inputs,
+    warm_pairs,
 )
 from recarena.policies.recommenders.base import (
     FactorRecommender,
@@ -95,6 +99,18 @@ class NeuralParams(WarmStartParams):
         0.1, ge=0, lt=1, description="newest share of pairs held out for early stopping"
     )
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1, …")
+    warm_iterations: int = Field(
+        4,
+        ge=1,
+        le=500,
+        description="epochs of a warm refit over the new pairs and the replayed ones",
+    )
+    warm_replay: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="older pairs replayed per new pair in a warm refit (against forgetting)",
+    )
 
 
 class _NeuralMixin(HistoryRecommender):
@@ -106,6 +122,7 @@ class _NeuralMixin(HistoryRecommender):
     def _reset_model(self) -> None:
         super()._reset_model()
         self.module_: Any = None
+        self.optimisers_: Optimisers | None = None  # kept for warm refits
         self.report_ = TrainReport()
         self.user_known_ = np.zeros(0, dtype=bool)
         self._content = (
@@ -137,6 +154,7 @@ class _NeuralMixin(HistoryRecommender):
         import torch
 
         p = self.params
+        since = self._last_fit[0] if self._last_fit is not None else -np.inf
         plan = self.refit_plan(matrix, p.refit == "warm", p.full_refit_every)
         if plan == "unchanged":
             return
@@ -156,19 +174,24 @@ class _NeuralMixin(HistoryRecommender):
             features = user_feature_matrix(history, n_users, self.spec_.n_features)
             inputs = user_inputs(features, matrix)
         with torch_threads(p.threads):
-            if plan == "full" or self.module_ is None:
+            epochs = None
+            if plan == "full" or self.module_ is None or self.optimisers_ is None:
                 self.module_ = build_model(
                     cfg, n_users, self.spec_.n_items, generator, self.spec_.n_features,
                     self._content,
                 )  # fmt: skip
-            else:
+                self.optimisers_ = Optimisers(self.module_, cfg)
+            else:  # warm: the new pairs and a replay sample, a fixed budget, no hold-out
                 grow_users(self.module_, n_users, generator)
+                pairs = warm_pairs(pairs, since, p.warm_replay, generator)
+                cfg, epochs = _with(cfg, validation_fraction=0.0), p.warm_iterations
             if self.architecture == "two_tower":
                 self.module_.known.copy_(torch.as_tensor(self._warm_items(matrix)))
             self.report_ = train_model(
-                self.module_, pairs, cfg, generator, candidates, inputs,
-                epochs=None if plan == "full" else p.warm_iterations,
-            )  # fmt: skip
+                self.module_, pairs, cfg, generator, candidates, inputs, epochs, self.optimisers_
+            )
+            if p.refit != "warm":  # only a warm refit continues with the moment estimates
+                self.optimisers_ = None
             self.user_known_ = np.diff(matrix.indptr) >= p.min_user_interactions
             self._export(self._warm_items(matrix))
 
@@ -218,6 +241,7 @@ class _NeuralMixin(HistoryRecommender):
         )  # fmt: skip
         self.module_.load_state_dict(state)
         self.module_.eval()
+        self.optimisers_ = None  # not saved: the next fit is a full one
         self.user_known_ = meta["user_known"].numpy().astype(bool)
         self._export(meta["item_scorable"].numpy().astype(bool))
         self.fitted_ = True

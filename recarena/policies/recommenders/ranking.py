@@ -256,9 +256,14 @@ class TwoStageRecommender(HistoryRecommender):
         """Candidate union of ``users`` and its feature matrix."""
         lists, scores = [], []
         for generator, config in zip(generators, self.params.generators, strict=True):
-            top, _ = generator.recommend(users, features, available, config.candidates)
+            # One scoring pass gives both the generator's list and its scores of every item
+            # (``items`` are the available ones, ascending, as ``recommend`` indexes them).
+            score = np.full((items.size, users.size), -np.inf, dtype=np.float32)
+            top, _ = generator.recommend(
+                users, features, available, config.candidates, scores=score
+            )
             lists.append(top)
-            scores.append(generator.score_items(users, features, items))
+            scores.append(score)
         cands = union_candidates(lists, scores, items, extra)
         spec = self.spec_
         x = pair_features(
