@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from recarena.analysis.options import ARM_FIELDS, AnalysisOptions
-from recarena.experiment.problems import Problem
+from recarena.experiment.problems import RANGE_ERRORS, Problem, allowed_range
 from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.experiment.yaml_input import Loc
 from recarena.policies import registry
@@ -101,6 +101,7 @@ def semantic_problems(parts: ScenarioParts) -> list[Problem]:
         *_policy_problems(parts),
         *_fixed_action_problems(parts),
         *_pre_period_problems(parts),
+        *_offer_index_problems(parts),
         *_analysis_problems(parts),
     ]
 
@@ -203,6 +204,9 @@ def _params_problems(
             msg = error["msg"]
             if "input" in error and not isinstance(error["input"], dict | list):
                 msg += f" (got {error['input']!r})"
+            hint = allowed_range(params_model, eloc) if error["type"] in RANGE_ERRORS else None
+            if hint:
+                msg += f"; {hint}"
         yield Problem((*loc, *eloc), msg)
 
 
@@ -273,6 +277,35 @@ def _pre_period_problems(parts: ScenarioParts) -> Iterator[Problem]:
                     loc, f"pre_period_days ({pre:g}) must be shorter than the test horizon "
                     f"({horizon:g} days: horizon_days, or schedule.days)",
                 )  # fmt: skip
+
+
+#: Campaign-policy parameters that name offers by index (a list: one per segment).
+_OFFER_INDEX_FIELDS = {"lookalike": "offer", "segment": "segment_offers"}
+
+
+def _offer_index_problems(parts: ScenarioParts) -> Iterator[Problem]:
+    """Offers named by index in campaign policies exist in the world (``-1`` = none where a
+    list allows it)."""
+    world = parts.world
+    if world is None:
+        return
+    n_offers = len(world.offers)
+    for i, arm in parts.arms.items():
+        for role in ("policy", "campaign_policy"):
+            config = getattr(arm, role)
+            field = _OFFER_INDEX_FIELDS.get(str(config.get("kind"))) if config else None
+            value = None if field is None or config is None else config.get(field)
+            if field is None or value is None:
+                continue
+            entries = value if isinstance(value, list) else [value]
+            for j, offer in enumerate(entries):
+                if isinstance(offer, int) and offer >= n_offers:
+                    loc: Loc = ("arms", i, role, field)
+                    yield Problem(
+                        (*loc, j) if isinstance(value, list) else loc,
+                        f"offer {offer} does not exist: world.offers has {n_offers} "
+                        f"(indices 0–{n_offers - 1})",
+                    )
 
 
 def _analysis_problems(parts: ScenarioParts) -> Iterator[Problem]:

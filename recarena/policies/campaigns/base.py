@@ -83,10 +83,13 @@ class CampaignParams(PolicyParams):
         0.2, gt=0, le=1, description="treat at most this share of the users of a campaign"
     )
     max_contacts: int | None = Field(
-        None, ge=1, description="at most this many offers per user over the run (None = no cap)"
+        None,
+        ge=1,
+        le=10_000,
+        description="at most this many offers per user over the run (None = no cap)",
     )
     suppression_days: float = Field(
-        0.0, ge=0, description="no new offer within this many days of the last one"
+        0.0, ge=0, le=3650, description="no new offer within this many days of the last one"
     )
 
 

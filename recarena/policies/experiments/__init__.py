@@ -30,7 +30,9 @@ action (1 when it is deterministic) times the probability that the decision was 
 (the assignment weight :math:`w_k` during an A/B test, 1 after a commit, the allocating
 bandit's propensity for :class:`BanditOverPolicies`). The marginal probability of the action
 alone, :math:`\sum_j w_j \pi_j(a \mid x)`, is at least that large; off-policy estimators that
-condition on the group use the logged value directly.
+condition on the group use the logged value directly. On slates the per-slot and whole-slate
+propensities are the sub-policy's times the same routing probability (NaN where the
+sub-policy does not know them).
 
 A/B split
 ---------

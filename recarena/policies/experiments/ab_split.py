@@ -7,7 +7,7 @@ the test itself is :class:`~recarena.stats.sequential_test.SequentialTest`.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -48,7 +48,7 @@ class ABSplitParams(CompositeParams):
     variants: list[PolicyVariant] = Field(
         min_length=2, max_length=20, description="sub-policies; the first is the control"
     )
-    weights: list[float] | None = Field(
+    weights: list[Annotated[float, Field(gt=0.0, le=1e6)]] | None = Field(
         None, description="assignment shares per variant (normalised; default equal)"
     )
     metric: Metric = Field(
@@ -89,7 +89,10 @@ class ABSplitParams(CompositeParams):
         "control", description="winner of an inconclusive test: 'control' or 'empirical_best'"
     )
     salt: int | None = Field(
-        None, ge=0, description="assignment salt (default: drawn from the run's policy stream)"
+        None,
+        ge=0,
+        le=2**63 - 1,
+        description="assignment salt (default: drawn from the run's policy stream)",
     )
     pre_period_days: float = Field(
         0.0,
@@ -104,13 +107,10 @@ class ABSplitParams(CompositeParams):
     @model_validator(mode="after")
     def _consistent(self) -> ABSplitParams:
         self._distinct(self.variants)
-        if self.weights is not None:
-            if len(self.weights) != len(self.variants):
-                raise ValueError(
-                    f"weights has {len(self.weights)} entries for {len(self.variants)} variants"
-                )
-            if any(not (w > 0 and math.isfinite(w)) for w in self.weights):
-                raise ValueError(f"weights must be positive, got {self.weights}")
+        if self.weights is not None and len(self.weights) != len(self.variants):
+            raise ValueError(
+                f"weights has {len(self.weights)} entries for {len(self.variants)} variants"
+            )
         if self.horizon_days is not None:
             self.plan(self.horizon_days)  # raises for an impossible O'Brien–Fleming design
         return self
