@@ -174,6 +174,9 @@ class LookalikePolicy(CampaignPolicy):
         values[:, self.params.offer] = self.churn_scores(request)
         return values
 
+    def _random_priority(self) -> bool:
+        return self.model_ is None  # the random baseline, or no model fitted yet
+
     def _fallback_mask(self, request: DecisionRequest) -> BoolArray:
         if self.params.model == "random":
             return np.zeros(request.size, dtype=bool)
