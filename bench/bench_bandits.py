@@ -71,10 +71,22 @@ Everything runs in this process with BLAS/OpenMP limited to one thread (threadpo
 measurement (policy simulation, kernel simulation, replays) is repeated ``--repeat`` times with
 the same seed and batches and the best time kept, which filters out noise from other processes.
 
+Slate propensities (``--slates``)
+---------------------------------
+On slates every bandit logs each slot's propensity and the whole slate's where computable
+(:mod:`recarena.policies.bandits.slate_propensities`). ``--slates`` measures what that costs
+``act``: each slate bandit runs a slate simulation (``--users`` users, ``--items`` items,
+slates of ``--slate-size``) twice in the same process — as it is, and with its slot and slate
+propensity functions swapped for first-slot-only ones (the module attributes the policies
+call, patched for that run only), the two alternating ``--repeat`` times — and reports
+``act_ratio`` = act seconds with all slots / act seconds with the first slot only (best of
+each), and decisions per second inside ``act``.
+
 Usage::
 
     python bench/bench_bandits.py                    # 100k users, writes bench/results/bandits.json
     python bench/bench_bandits.py --quick            # tiny sizes, for the smoke test
+    python bench/bench_bandits.py --slates --users 20000   # slot propensities' act() cost
 """
 
 from __future__ import annotations
@@ -85,7 +97,8 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -477,6 +490,104 @@ def bench_one(kind: str, world: World, params: WorldParams, schedule: SchedulePa
     }
 
 
+#: Slate bandits measured by ``--slates`` (their slot propensities differ in kind).
+SLATE_CONFIGS: dict[str, dict[str, Any]] = {
+    "epsilon_greedy": {"kind": "epsilon_greedy", "epsilon": 0.1},
+    "ucb1": {"kind": "ucb1", "tie_break": "random"},
+    "kl_ucb": {"kind": "kl_ucb"},
+    "softmax": {"kind": "softmax", "temperature": 0.01},
+    "thompson": {"kind": "thompson"},
+    "lin_ucb_items": {"kind": "lin_ucb_items", "tie_break": "random"},
+    "lin_thompson_items": {"kind": "lin_thompson_items"},
+}
+
+
+@contextmanager
+def first_slot_only() -> Iterator[None]:
+    """Swap the slate bandits' slot and slate propensity functions for first-slot-only ones
+    (what every bandit logged before), restoring them afterwards."""
+    from recarena.policies.bandits import base, context_free, linear
+    from recarena.policies.bandits.slate_propensities import Propensities
+
+    def only_first(first: np.ndarray, k: int) -> Propensities:
+        slots = np.full((first.shape[0], k), np.nan)
+        slots[:, 0] = first
+        return Propensities(slots)
+
+    def eps_first(means, eps, slates, *, eligible=None, tie_break="random"):  # type: ignore[no-untyped-def]
+        p = epsilon_greedy_propensity(means, eps, slates[:, 0], eligible=eligible,
+                                      tie_break=tie_break)  # fmt: skip
+        return only_first(p, slates.shape[1])
+
+    def tie_first(scores, arms, eligible, tie_break):  # type: ignore[no-untyped-def]
+        p = tie_propensity(scores, arms[:, 0], eligible=eligible, tie_break=tie_break)
+        return only_first(p, arms.shape[1])
+
+    def mc_first(draw, slates, n_samples, n_arms, *, eligible=None, forced=None,  # type: ignore[no-untyped-def]
+                 tie_break="random", shared=True):  # fmt: skip
+        p = monte_carlo_propensity(draw, slates[:, 0], n_samples, n_arms, eligible=eligible,
+                                   shared=shared)  # fmt: skip
+        return only_first(p, slates.shape[1]).slots
+
+    def no_slate(means, temperature, slates, *, eligible=None, tie_break="random"):  # type: ignore[no-untyped-def]
+        return np.full(slates.shape[0], np.nan)
+
+    patches = [
+        (context_free, "epsilon_greedy_slot_propensities", eps_first),
+        (context_free, "tie_decision_propensities", tie_first),
+        (linear, "tie_decision_propensities", tie_first),
+        (context_free, "monte_carlo_slot_propensities", mc_first),
+        (context_free, "plackett_luce_slate_probability", no_slate),
+        (base, "monte_carlo_slot_propensities", mc_first),
+    ]
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    try:
+        for module, name, replacement in patches:
+            setattr(module, name, replacement)
+        yield
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
+def bench_slates(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``act`` seconds of every slate bandit with all slots' propensities vs the first's."""
+    params = WorldParams(
+        population=PopulationParams(n_users=args.users),
+        catalogue=CatalogueParams(n_items=args.items, new_items_per_day=0),
+    )
+    schedule = ScheduleParams(days=args.days, surface="slate", slate_size=args.slate_size,
+                              decision_window=args.window, keep_impressions=False)  # fmt: skip
+    world = build_world(params, schedule, args.seed)
+    rows = []
+    for kind, config in SLATE_CONFIGS.items():
+        seconds = {"all_slots": math.inf, "first_slot": math.inf}
+        decisions = 0
+        for _ in range(args.repeat):  # the two modes alternate, so load changes hit both
+            for mode in seconds:
+                timer = Timed()
+                policy = timer.wrap(registry.make(config))
+                with first_slot_only() if mode == "first_slot" else nullcontext():
+                    result = simulate(params, schedule, args.seed, session_policy=policy,
+                                      world=world)  # fmt: skip
+                seconds[mode] = min(seconds[mode], timer.act_seconds)
+                decisions = result.stats.decisions
+        row = {
+            "policy": kind,
+            "decisions": decisions,
+            "act_seconds_all_slots": seconds["all_slots"],
+            "act_seconds_first_slot": seconds["first_slot"],
+            "act_ratio": seconds["all_slots"] / seconds["first_slot"],
+            "act_dps_all_slots": decisions / seconds["all_slots"],
+            "act_dps_first_slot": decisions / seconds["first_slot"],
+        }
+        rows.append(row)
+        print(f"{kind:20s} act {row['act_dps_all_slots']:>10,.0f} dec/s with every slot, "
+              f"{row['act_dps_first_slot']:>10,.0f} with the first only: "
+              f"×{row['act_ratio']:.2f}", flush=True)  # fmt: skip
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=100_000)
@@ -487,11 +598,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--quick", action="store_true", help="2,000 users, 1 day")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--slates",
+        action="store_true",
+        help="measure the slot propensities' act() cost on slates instead",
+    )
+    parser.add_argument("--items", type=int, default=200, help="catalogue size (--slates)")
+    parser.add_argument("--slate-size", type=int, default=5, help="slate length (--slates)")
     args = parser.parse_args(argv)
     if args.quick:
         args.users, args.days, args.repeat = 2_000, 1.0, 1
-    output = args.output or HERE / "results" / ("bandits_quick.json" if args.quick else
-                                                 "bandits.json")  # fmt: skip
+    name = "bandits_slates" if args.slates else "bandits"
+    output = args.output or HERE / "results" / (f"{name}_quick.json" if args.quick else
+                                                 f"{name}.json")  # fmt: skip
+    if args.slates:
+        with threadpool_limits(limits=1):
+            slate_rows = bench_slates(args)
+        _write(output, args, slate_rows)
+        return 0
     params = world_params(args.users)
     schedule = ScheduleParams(days=args.days, surface="variant", decision_window=args.window,
                               keep_impressions=False)  # fmt: skip
@@ -508,6 +632,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"  simulation "
                   f"{row['simulation_dps']:>9,.0f} dec/s  policy share "
                   f"{row['policy_share']:.1%}", flush=True)  # fmt: skip
+    _write(output, args, rows)
+    return 0
+
+
+def _write(output: Path, args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     result = {
         "meta": {
             "python": platform.python_version(),
@@ -522,7 +651,6 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
     print(f"written {output}")
-    return 0
 
 
 if __name__ == "__main__":

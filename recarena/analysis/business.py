@@ -79,7 +79,7 @@ from recarena.analysis.retention import retention_curve, survival_at
 from recarena.simulator.log import LIFECYCLE_ARRIVAL, LIFECYCLE_CHURN, Col, Table
 
 __all__ = ["CAMPAIGN_METRICS", "CORE_METRICS", "KEY_METRICS", "METRIC_BOUNDS", "METRIC_LABELS",
-           "SESSION_METRICS", "VALUE_METRICS",
+           "METRIC_TRIALS", "SESSION_METRICS", "VALUE_METRICS",
            "Metric", "campaign_metrics", "metric_bounds", "run_metrics"]  # fmt: skip
 
 
@@ -184,26 +184,42 @@ METRIC_LABELS: dict[str, str] = {
 
 _UNIT = (0.0, 1.0)
 _NON_NEGATIVE = (0.0, math.inf)
-#: The range of each metric that has one: its confidence intervals are clipped to it.
+#: The range of each metric that has one, which picks its interval over seeds
+#: (:func:`recarena.analysis.stats.mean_ci`): Wilson at the Korn–Graubard effective size for
+#: rates and shares, t on the log scale for counts and other non-negative values. Metrics
+#: not listed (counterfactual regret, NPVs: either sign) keep the Student-t interval.
 METRIC_BOUNDS: dict[str, tuple[float, float]] = {
-    **dict.fromkeys((Metric.CTR, Metric.MEAN_EXPECTED_REWARD, Metric.CONVERSION_RATE,
-                     Metric.RETENTION, Metric.RESPONSE_RATE_TREATED,
+    **dict.fromkeys((Metric.CTR, Metric.MEAN_EXPECTED_REWARD, Metric.REGRET_PER_DECISION,
+                     Metric.CONVERSION_RATE, Metric.RETENTION, Metric.RESPONSE_RATE_TREATED,
                      Metric.RESPONSE_RATE_CONTROL), _UNIT),
     **dict.fromkeys((Metric.VALUE_CLICKS, Metric.VALUE_CONVERSIONS, Metric.VALUE_REVENUE,
-                     Metric.STARTING_USERS, Metric.DECISIONS, Metric.CLICKS, Metric.CONVERSIONS,
+                     Metric.STARTING_USERS, Metric.DECISIONS, Metric.CLICKS,
+                     Metric.TOTAL_REGRET, Metric.CONVERSIONS,
                      Metric.REVENUE, Metric.USERS, Metric.REVENUE_PER_USER,
                      Metric.ACTIVE_USERS_END, Metric.CHURNED_USERS, Metric.CAMPAIGN_ROWS,
                      Metric.CONTACTS, Metric.CONTACTED_USERS, Metric.MINUTES_PER_SESSION,
                      Metric.MINUTES_PER_USER), _NON_NEGATIVE),
 }  # fmt: skip
+#: Rates of Bernoulli counts → the per-run column of their trials: the interval's effective
+#: sample size never exceeds the trials (design effect ≥ 1).
+METRIC_TRIALS: dict[str, str] = {
+    Metric.CTR: Metric.DECISIONS,
+    Metric.CONVERSION_RATE: Metric.CLICKS,
+    Metric.RESPONSE_RATE_TREATED: Metric.CONTACTS,
+}
 
 
 def metric_bounds(several_clicks: bool) -> dict[str, tuple[float, float]]:
-    """:data:`METRIC_BOUNDS`, with the mean expected reward unbounded above when a session
-    can have several clicks (the ``pbm`` and ``dcm`` choice models: expected clicks)."""
+    """:data:`METRIC_BOUNDS`, adjusted when a session can have several clicks (the ``pbm`` and
+    ``dcm`` choice models): the mean expected reward (expected clicks) is not a share, and
+    the myopic regret is not one either (nor of one sign under a time budget, where the
+    oracle's slate is a reference), so it keeps the Student-t interval."""
     if not several_clicks:
         return METRIC_BOUNDS
-    return {**METRIC_BOUNDS, Metric.MEAN_EXPECTED_REWARD: _NON_NEGATIVE}
+    bounds = {**METRIC_BOUNDS, Metric.MEAN_EXPECTED_REWARD: _NON_NEGATIVE}
+    for regret in (Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION):
+        bounds.pop(regret, None)
+    return bounds
 
 
 def _ratio(num: float, den: float) -> float:

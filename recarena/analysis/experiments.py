@@ -49,32 +49,34 @@ Metrics
   ``group`` column for experiment policies, the shown variant or offer otherwise).
 * **health of every A/B run** (:func:`ab_health`) — sample-ratio mismatch: Pearson χ² of the
   users assigned to each variant against the designed weights, flagged at p < 0.001
-  (:func:`~recarena.stats.srm_check`); CUPED (Deng, Xu, Kohavi & Walker 2013) on the first
-  treatment vs the control, per user: outcome :math:`y_u` = the user's clicks after the first
-  look, covariate :math:`x_u` = their clicks up to the first look (the test's first period
-  serves as the pre-period, since the logs start with the test: valid under the null and for
-  effects that do not change the first period's clicks — read it as a variance-reduction
-  check), with the variance reduction and both p-values (:func:`~recarena.stats.cuped_ttest`).
+  (:func:`~recarena.stats.srm_check`); and, for designs with a pre-period
+  (``pre_period_days`` P > 0: everyone served the control up to day P, the split and the test
+  after it), CUPED (Deng, Xu, Kohavi & Walker 2013) of every treatment against the control
+  (:func:`cuped_comparisons`): outcome each user's clicks per session in the test, covariate
+  the same ratio in the pre-period, per user by the delta method
+  (:func:`~recarena.stats.cuped_ratio_test`), with θ, ρ, the share of variance removed and
+  both p-values. Without a pre-period there is no covariate the treatment cannot have
+  touched, and CUPED is not computed.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy import stats as sps
 
 from recarena.analysis import regret as rg
 from recarena.analysis.results import RunDirectory
 from recarena.analysis.stats import ARM, SEED
 from recarena.simulator.log import Col, Table, read_table
-from recarena.stats import always_valid_ci, cuped_ttest, srm_check
+from recarena.stats import always_valid_ci, cuped_ratio_test, srm_check
 from recarena.stats.group_sequential import BoundaryKind
+from recarena.stats.intervals import clopper_pearson_interval
 from recarena.stats.ratio import moments_at_looks
 from recarena.stats.sequential_test import (
     AnalysisUnit,
@@ -83,22 +85,27 @@ from recarena.stats.sequential_test import (
     TestKind,
     TestOutcome,
     TestPlan,
+    before_start,
     test_plan,
 )
-from recarena.typing import FloatArray
+from recarena.typing import FloatArray, IntArray
 
 __all__ = [
     "AB_KIND",
     "BANDIT_KIND",
+    "CUPED_COLUMNS",
+    "CUPED_RULE",
     "METHODS",
     "ExperimentAnalysis",
     "ab_health",
     "analyse_experiments",
+    "cuped_comparisons",
     "daily_allocation",
     "daily_share_on_best",
     "expected_outcome",
     "look_counts",
     "modal_choice",
+    "per_user_counts",
     "proportion_ci",
     "replay_test",
     "test_trajectories",
@@ -110,6 +117,8 @@ BANDIT_KIND = "bandit_over_policies"
 #: The decision rules, replayed on the logs of non-committing A/B arms.
 METHODS: tuple[TestKind, ...] = ("fixed", "peeking", "sequential_msprt", "obrien_fleming",
                                  "bayes")  # fmt: skip
+#: CUPED's fixed-horizon z-test per user (arms with a pre-period), scored beside the rules.
+CUPED_RULE = "cuped"
 #: Analysis units: the design's own first; the other is replayed for contrast.
 UNITS: tuple[AnalysisUnit, ...] = ("user", "session")
 _TIE = 1e-7  # float32 oracle columns: values closer than this are equal
@@ -185,6 +194,7 @@ class ABDesign:
     weights: tuple[float, ...]
     variant_names: tuple[str, ...]
     variant_configs: tuple[dict[str, Any], ...]
+    pre_period_days: float = 0.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ABDesign:
@@ -204,6 +214,7 @@ class ABDesign:
             weights=tuple(float(w) for w in (config.get("weights") or [1.0] * len(variants))),
             variant_names=tuple(str(v["name"]) for v in variants),
             variant_configs=tuple(dict(v["policy"]) for v in variants),
+            pre_period_days=float(config.get("pre_period_days", 0.0)),
         )
 
     def plan(self, horizon: float) -> TestPlan:
@@ -211,8 +222,14 @@ class ABDesign:
         h = self.horizon_days if self.horizon_days is not None else horizon
         return test_plan(
             self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback,
-            self.boundary, self.unit,
+            self.boundary, self.unit, self.pre_period_days,
         )  # fmt: skip
+
+    def split(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(pre_period, test)`` rows of a run's table: decisions up to
+        ``pre_period_days`` (everyone on the control, not tested) and after it."""
+        before = before_start(frame[Col.T].to_numpy(np.float64), self.pre_period_days)
+        return frame[before], frame[~before]
 
 
 def replay_test(
@@ -238,6 +255,8 @@ def replay_test(
     unit
         Replay at another analysis unit (default: the policy's own); ``"user"`` needs the
         ``user`` column.
+
+    Rows of the pre-period (``pre_period_days``) are not part of the test and are left out.
     """
     plan = params.plan(horizon)
     if test is not None and test != plan.test:
@@ -245,6 +264,7 @@ def replay_test(
     if unit is not None and unit != plan.unit:
         plan = replace(plan, unit=unit)
     k = len(params.variant_names)
+    frame = params.split(frame)[1]
     successes, trials = look_counts(frame, plan.looks, k)
     moments = None
     if plan.unit == "user":
@@ -261,47 +281,104 @@ def replay_test(
     return replay.outcome()
 
 
+#: Per-run CUPED columns of an A/B run (first treatment vs the control).
+CUPED_COLUMNS: tuple[str, ...] = (
+    "cuped_theta", "cuped_rho", "cuped_variance_reduction", "cuped_estimate",
+    "cuped_estimate_unadjusted", "cuped_p", "cuped_p_unadjusted",
+)  # fmt: skip
+
+
+def per_user_counts(frame: pd.DataFrame, users: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Successes and trials of each of ``users`` (sorted ids) in ``frame``, 0 for a user
+    without rows."""
+    if users.size == 0:
+        return np.zeros(0), np.zeros(0)
+    ids = frame[Col.USER].to_numpy(np.int64)
+    index = np.minimum(np.searchsorted(users, ids), users.size - 1)
+    mine = users[index] == ids
+    y = (frame[outcome_column(frame)].to_numpy(np.float64) > 0)[mine]
+    successes = np.bincount(index[mine], y.astype(np.float64), minlength=users.size)
+    trials = np.bincount(index[mine], minlength=users.size)
+    return successes.astype(np.float64), trials.astype(np.float64)
+
+
+def cuped_comparisons(frame: pd.DataFrame, params: ABDesign, until: float) -> pd.DataFrame:
+    r"""CUPED of every treatment against the control of one A/B run with a pre-period.
+
+    Outcome: each user's clicks per session (responses per contact) in the test, from
+    ``pre_period_days`` to ``until``; covariate: the same ratio over the pre-period, when
+    every user was served the control (:func:`~recarena.stats.cuped_ratio_test`, per user by
+    the delta method). A user's group is the one their test-period rows were served by.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per treatment k ≥ 1: ``comparison``, ``treatment``, ``users_control``,
+        ``users_treatment``, ``theta``, ``rho``, ``variance_reduction``, ``estimate``,
+        ``se``, ``estimate_unadjusted``, ``se_unadjusted``, ``p_value``,
+        ``p_value_unadjusted``, ``significant``, ``significant_unadjusted`` (p ≤ the design's
+        α); empty without a pre-period or with fewer than 2 users in a group.
+    """
+    columns = ["comparison", "treatment", "users_control", "users_treatment", "theta", "rho",
+               "variance_reduction", "estimate", "se", "estimate_unadjusted",
+               "se_unadjusted", "p_value", "p_value_unadjusted", "significant",
+               "significant_unadjusted"]  # fmt: skip
+    if params.pre_period_days <= 0.0:
+        return pd.DataFrame(columns=columns)
+    pre, test = params.split(frame)
+    test = test[(test[Col.T].to_numpy(np.float64) <= until + 1e-9)]
+    group = test[Col.GROUP].to_numpy(np.int64)
+    rows = []
+    per_group = []
+    for g in range(len(params.variant_names)):
+        users = np.unique(test[Col.USER].to_numpy(np.int64)[group == g])
+        y, n = per_user_counts(test[group == g], users)
+        x, m = per_user_counts(pre, users)
+        per_group.append((y, n, x, m))
+    for k in range(1, len(per_group)):
+        if min(per_group[0][0].size, per_group[k][0].size) < 2:
+            continue
+        r = cuped_ratio_test(per_group[0], per_group[k])
+        rows.append({
+            "comparison": k, "treatment": params.variant_names[k], "users_control": r.units_a,
+            "users_treatment": r.units_b, "theta": r.theta, "rho": r.rho,
+            "variance_reduction": r.variance_reduction, "estimate": r.estimate, "se": r.se,
+            "estimate_unadjusted": r.estimate_unadjusted, "se_unadjusted": r.se_unadjusted,
+            "p_value": r.p_value, "p_value_unadjusted": r.p_value_unadjusted,
+            "significant": r.p_value <= params.alpha,
+            "significant_unadjusted": r.p_value_unadjusted <= params.alpha,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
 def ab_health(frame: pd.DataFrame, params: ABDesign, until: float) -> dict[str, float]:
-    r"""SRM and CUPED of one A/B run on its rows with :math:`t \le` ``until`` (module
-    docstring): ``srm_p, srm_mismatch, cuped_theta, cuped_variance_reduction, cuped_p,
-    cuped_p_unadjusted`` (NaN where undefined, e.g. fewer than 2 users in a group)."""
+    r"""SRM and CUPED of one A/B run (module docstring): ``srm_p, srm_mismatch`` on the test
+    rows with :math:`t \le` ``until``, and :data:`CUPED_COLUMNS` of the first treatment
+    against the control (:func:`cuped_comparisons`; NaN without a pre-period or with fewer
+    than 2 users in a group)."""
     k = len(params.variant_names)
-    t = frame[Col.T].to_numpy(np.float64)
-    group = frame[Col.GROUP].to_numpy(np.int64)
-    user = frame[Col.USER].to_numpy(np.int64)
-    y = frame[outcome_column(frame)].to_numpy(np.float64) > 0
+    test = params.split(frame)[1]
+    t = test[Col.T].to_numpy(np.float64)
+    group = test[Col.GROUP].to_numpy(np.int64)
+    user = test[Col.USER].to_numpy(np.int64)
     keep = (t <= until + 1e-9) & (group >= 0) & (group < k)
     pairs = np.unique(np.stack([user[keep], group[keep]], axis=1), axis=0)
     counts = np.bincount(pairs[:, 1], minlength=k)
     shares = np.asarray(params.weights) / np.sum(params.weights)
-    out = dict.fromkeys(("srm_p", "srm_mismatch", "cuped_theta", "cuped_variance_reduction",
-                         "cuped_p", "cuped_p_unadjusted"), math.nan)  # fmt: skip
+    out = dict.fromkeys(("srm_p", "srm_mismatch", *CUPED_COLUMNS), math.nan)
     if counts.sum() > 0:
         srm = srm_check(counts, shares)
         out["srm_p"], out["srm_mismatch"] = srm.p_value, float(srm.mismatch)
-    plan = params.plan(until)
-    first = float(plan.looks[0])
-    per_user: list[tuple[FloatArray, FloatArray]] = []
-    for g in (0, 1):
-        rows = keep & (group == g)
-        ids, inverse = np.unique(user[rows], return_inverse=True)
-        pre = t[rows] <= first
-        clicks = y[rows].astype(np.float64)
-        x = np.bincount(inverse, clicks * pre, minlength=ids.size).astype(np.float64)
-        post = np.bincount(inverse, clicks * ~pre, minlength=ids.size).astype(np.float64)
-        per_user.append((post, x))
-    (y_a, x_a), (y_b, x_b) = per_user
-    if min(y_a.size, y_b.size) >= 2:
-        try:
-            result = cuped_ttest(y_a, x_a, y_b, x_b)
-        except ValueError:  # e.g. a constant covariate
-            return out
+    cuped = cuped_comparisons(frame, params, until)
+    if len(cuped):
+        first = cuped.iloc[0]
         out.update(
-            cuped_theta=result.theta,
-            cuped_variance_reduction=result.variance_reduction,
-            cuped_p=result.adjusted.p_value,
-            cuped_p_unadjusted=result.unadjusted.p_value,
-        )
+            cuped_theta=float(first["theta"]), cuped_rho=float(first["rho"]),
+            cuped_variance_reduction=float(first["variance_reduction"]),
+            cuped_estimate=float(first["estimate"]),
+            cuped_estimate_unadjusted=float(first["estimate_unadjusted"]),
+            cuped_p=float(first["p_value"]), cuped_p_unadjusted=float(first["p_value_unadjusted"]),
+        )  # fmt: skip
     return out
 
 
@@ -423,8 +500,8 @@ def proportion_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, f
     """Share ``successes / n`` and its exact Clopper–Pearson interval (NaN when n = 0)."""
     if n <= 0:
         return math.nan, math.nan, math.nan
-    ci = sps.binomtest(int(successes), int(n)).proportion_ci(level, method="exact")
-    return successes / n, float(ci.low), float(ci.high)
+    low, high = clopper_pearson_interval(successes, n, level)
+    return successes / n, float(low), float(high)
 
 
 def _best(values: FloatArray) -> int:
@@ -491,6 +568,9 @@ class ExperimentAnalysis:
         Per arm, the names of its options (sub-policy or variant names).
     level
         Confidence level of the intervals.
+    cuped
+        ``seed, arm`` + :func:`cuped_comparisons` of every A/B run with a pre-period (every
+        treatment against the control).
     """
 
     runs: pd.DataFrame
@@ -499,6 +579,7 @@ class ExperimentAnalysis:
     trajectories: pd.DataFrame
     option_names: dict[str, list[str]]
     level: float = 0.95
+    cuped: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def ab_runs(self) -> pd.DataFrame:
         """The rows of A/B arms."""
@@ -507,7 +588,8 @@ class ExperimentAnalysis:
     def false_positive_rates(self) -> pd.DataFrame:
         """Per A/B arm, rule and analysis unit, over null runs: ``rejections, runs, fpr,
         ci_low, ci_high`` (Clopper–Pearson). ``unit`` is the arm's own analysis unit, or the
-        other one replayed on the same logs for contrast (column ``own_unit`` False).
+        other one replayed on the same logs for contrast (column ``own_unit`` False). Arms
+        with a pre-period also score :data:`CUPED_RULE`, CUPED's z-test per user at α.
 
         Committing arms are only scored on their own rule (their later data depend on it).
         """
@@ -520,7 +602,7 @@ class ExperimentAnalysis:
             own = str(part["unit"].iloc[0])
             for unit in (own, *(u for u in UNITS if u != own)):
                 suffix = "" if unit == own else f"_{unit}"
-                for method in METHODS:
+                for method in (*METHODS, CUPED_RULE):
                     column = f"reject_{method}{suffix}"
                     if column not in part.columns:
                         continue
@@ -534,11 +616,44 @@ class ExperimentAnalysis:
                                  "ci_high": high})  # fmt: skip
         return pd.DataFrame(rows, columns=columns)
 
+    def cuped_summary(self) -> pd.DataFrame:
+        """Per A/B arm with a pre-period and treatment, over runs: ``runs``, mean ``theta``,
+        ``rho`` and ``variance_reduction`` (with its interval over runs,
+        ``variance_reduction_low/high``), the spread over runs of the adjusted and raw
+        estimates (``sd_estimate``, ``sd_estimate_unadjusted``: the variance reduction seen
+        across replications) and the share of runs significant with and without CUPED."""
+        from recarena.analysis.stats import mean_ci
+
+        columns = [ARM, "comparison", "treatment", "runs", "theta", "rho",
+                   "variance_reduction", "variance_reduction_low", "variance_reduction_high",
+                   "sd_estimate", "sd_estimate_unadjusted", "significant_share",
+                   "significant_share_unadjusted"]  # fmt: skip
+        rows = []
+        if len(self.cuped) == 0:
+            return pd.DataFrame(columns=columns)
+        for (arm, k), part in self.cuped.groupby([ARM, "comparison"], sort=False):
+            reduction = mean_ci(part["variance_reduction"].to_numpy(float), self.level,
+                                bounds=(0.0, 1.0))  # fmt: skip
+            rows.append({
+                ARM: arm, "comparison": k, "treatment": part["treatment"].iloc[0],
+                "runs": len(part), "theta": float(part["theta"].mean()),
+                "rho": float(part["rho"].mean()), "variance_reduction": reduction.mean,
+                "variance_reduction_low": reduction.ci_low,
+                "variance_reduction_high": reduction.ci_high,
+                "sd_estimate": float(part["estimate"].std(ddof=1)),
+                "sd_estimate_unadjusted": float(part["estimate_unadjusted"].std(ddof=1)),
+                "significant_share": float(part["significant"].astype(bool).mean()),
+                "significant_share_unadjusted": float(
+                    part["significant_unadjusted"].astype(bool).mean()
+                ),
+            })  # fmt: skip
+        return pd.DataFrame(rows, columns=columns)
+
     def summary(self) -> pd.DataFrame:
         """Per arm: P(correct) with its exact CI; for A/B arms the share of runs whose test
-        rejected (``rejected_share``) and the time to decision (mean and t-interval over those
-        runs); the share of traffic on the best variant (whole run and last day; mean over
-        seeds, variant surface only)."""
+        rejected (``rejected_share``) and the time to decision (mean and log-scale t-interval
+        over those runs); the share of traffic on the best variant (whole run and last day;
+        mean over seeds with a Wilson–Korn–Graubard interval, variant surface only)."""
         from recarena.analysis.stats import mean_ci
 
         rows = []
@@ -550,7 +665,8 @@ class ExperimentAnalysis:
             row.update({"p_correct": p, "p_correct_low": low, "p_correct_high": high})
             if row["kind"] == AB_KIND:
                 early = part["significant"].astype(bool)
-                times = mean_ci(part.loc[early, "decision_time"].to_numpy(float), self.level)
+                times = mean_ci(part.loc[early, "decision_time"].to_numpy(float), self.level,
+                                bounds=(0.0, math.inf))  # fmt: skip
                 row.update({
                     "rejected_share": float(early.mean()),
                     "time_to_decision": times.mean,
@@ -558,10 +674,9 @@ class ExperimentAnalysis:
                     "time_to_decision_high": times.ci_high,
                 })  # fmt: skip
             for column in ("share_on_best", "share_on_best_last_day"):
-                ci = mean_ci(part[column].to_numpy(float), self.level)
-                # a t-interval over few seeds can leave [0, 1]; a share cannot
-                row.update({column: ci.mean, f"{column}_low": max(ci.ci_low, 0.0),
-                            f"{column}_high": min(ci.ci_high, 1.0)})  # fmt: skip
+                ci = mean_ci(part[column].to_numpy(float), self.level, bounds=(0.0, 1.0))
+                row.update({column: ci.mean, f"{column}_low": ci.ci_low,
+                            f"{column}_high": ci.ci_high})  # fmt: skip
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -571,7 +686,8 @@ def _ab_row(
 ) -> tuple[dict[str, Any], TestOutcome, FloatArray]:
     own = replay_test(frame, params, horizon)
     until = own.decision_time if own.decided else horizon
-    values = variant_values(frame, Col.GROUP, len(params.variant_names), until)
+    test = params.split(frame)[1]  # the pre-period served everyone the control
+    values = variant_values(test, Col.GROUP, len(params.variant_names), until)
     configs = list(params.variant_configs)
     null = all(c == configs[0] for c in configs) or _best(values) < 0
     names = list(params.variant_names)
@@ -602,6 +718,9 @@ def _ab_row(
             suffix = "" if unit == params.unit else f"_{unit}"
             row[f"reject_{method}{suffix}"] = result.significant
             row[f"decision_time_{method}{suffix}"] = result.decision_time
+    if not params.commit and not math.isnan(health["cuped_p"]):  # a per-user test
+        suffix = "" if params.unit == "user" else "_user"
+        row[f"reject_{CUPED_RULE}{suffix}"] = bool(health["cuped_p"] <= params.alpha)
     return row, own, values
 
 
@@ -642,6 +761,7 @@ def analyse_experiments(
     allocation: list[tuple[int, str, pd.DataFrame]] = []
     best_share: list[tuple[int, str, pd.DataFrame]] = []
     trajectories: list[tuple[int, str, pd.DataFrame]] = []
+    cuped: list[tuple[int, str, pd.DataFrame]] = []
     names: dict[str, list[str]] = {}
     world = scenario.get("world") or {}
     variant_names = [str(v.get("name")) for v in world.get("variants") or []]
@@ -682,6 +802,8 @@ def analyse_experiments(
                 if params.commit and outcome.decided:  # later looks hold the winner's data only
                     traj = traj[traj[Col.T] <= outcome.decision_time + 1e-9]
                 trajectories.append((run.seed, run.arm, traj))
+                until = outcome.decision_time if outcome.decided else horizon
+                cuped.append((run.seed, run.arm, cuped_comparisons(frame, params, until)))
             elif kind == BANDIT_KIND:
                 sub_policies = role.config["policies"]
                 names[run.arm] = [str(v["name"]) for v in sub_policies]
@@ -715,6 +837,7 @@ def analyse_experiments(
         trajectories=_stack(trajectories),
         option_names=names,
         level=level,
+        cuped=_stack([part for part in cuped if len(part[2])]),
     )
 
 

@@ -6,8 +6,9 @@ backend or figure registry of the calling process (a notebook keeps its inline b
 no figure leaks into ``plt.get_fignums()``). Save with :func:`save`, embed with
 :func:`to_png`.
 
-Curves are drawn as the mean over seeds with a shaded Student-t band
-(:func:`recarena.analysis.stats.band`); with a single seed there is no band. Arm colours come
+Curves are drawn as the mean over seeds with a shaded band inside the series' range
+(:func:`recarena.analysis.stats.band`: Wilson–Korn–Graubard for shares, log-scale t for
+counts, Student t otherwise); with a single seed there is no band. Arm colours come
 from :func:`arm_colors` so an arm has the same colour in every figure of a report.
 """
 
@@ -208,7 +209,7 @@ def cumulative_regret_plot(
     linear regret as an exponential-looking curve.
     """
     return band_plot(
-        band(curves, Col.T, rg.CUM_REGRET, ARM, level),
+        band(curves, Col.T, rg.CUM_REGRET, ARM, level, bounds=(0.0, math.inf)),
         Col.T,
         title="Cumulative pseudo-regret vs the oracle",
         xlabel="time (days, log scale)" if log_x else "time (days)",

@@ -6,8 +6,10 @@
 * ``metrics/per_run.csv`` / ``.json`` — one row per seed × arm, the metrics of
   :func:`recarena.analysis.business.run_metrics` (business, reward, regret, retention,
   campaigns);
-* ``metrics/summary.csv`` / ``.json`` — per arm and metric: mean over seeds and Student-t CI
-  (:func:`recarena.analysis.stats.summarise`);
+* ``metrics/summary.csv`` / ``.json`` — per arm and metric: mean over seeds and a CI over
+  seeds inside the metric's range, the ``interval`` column naming it
+  (:func:`recarena.analysis.stats.summarise`: Wilson at the Korn–Graubard effective size for
+  rates, t on the log scale for counts and values, Student t for differences);
 * ``metrics/daily.csv`` — per seed × arm × day (:func:`recarena.analysis.regret.daily_series`);
 * ``metrics/curves.csv`` — cumulative reward/regret per run on a shared time grid;
 * ``metrics/retention.csv`` — each run's Kaplan–Meier table with Greenwood intervals;
@@ -73,6 +75,7 @@ from recarena.analysis.business import (
     CORE_METRICS,
     KEY_METRICS,
     METRIC_LABELS,
+    METRIC_TRIALS,
     SESSION_METRICS,
     VALUE_METRICS,
     Metric,
@@ -486,12 +489,14 @@ def headline_metrics(summary: pd.DataFrame, per_run: pd.DataFrame | None = None)
 
 
 def _text_cell(r: pd.Series, exact: bool = False) -> str:
-    """``mean ± half-width`` (``mean [low, high]`` when ``exact``); the mean alone without
+    """``mean ± half-width`` of a symmetric interval, ``mean [low, high]`` of an asymmetric
+    one (a rate near 0, a count on the log scale) or when ``exact``; the mean alone without
     an interval (one seed)."""
     mean, low, high = float(r[MEAN]), float(r[CI_LOW]), float(r[CI_HIGH])
     if math.isnan(low) or math.isnan(high):
         return format_value(mean)
-    if exact:
+    symmetric = math.isclose(mean - low, high - mean, rel_tol=1e-6, abs_tol=1e-12)
+    if exact or not symmetric:
         return f"{format_value(mean)} [{format_value(low)}, {format_value(high)}]"
     return f"{format_value(mean)} ± {format_value((high - low) / 2.0)}"
 
@@ -547,13 +552,16 @@ def interval_legend(level: float, n_seeds: int, terminal: bool = True) -> str:
         return "One seed: values without confidence intervals."
     if terminal:
         return (
-            f"Cells: mean over {n_seeds} seeds ± half-width of its {level:.0%} confidence "
-            f"interval (Student t over seeds); [low, high] marks an exact {level:.0%} "
-            "interval (binomial proportions)."
+            f"Cells: mean over {n_seeds} seeds with its {level:.0%} confidence interval over "
+            "seeds, inside the metric's range (Wilson for rates, log scale for counts, "
+            "Student t for differences): ± half-width where it is symmetric, [low, high] "
+            "where it is not (and for exact intervals of binomial proportions)."
         )
     return (
-        f"Cells: mean over {n_seeds} seeds [its {level:.0%} confidence interval] — Student t "
-        "over seeds, exact Clopper–Pearson for proportions of runs."
+        f"Cells: mean over {n_seeds} seeds [its {level:.0%} confidence interval over seeds] — "
+        "inside the metric's range: Wilson at the Korn–Graubard effective sample size for "
+        "rates, Student t on the log scale for counts and values, Student t for differences "
+        "and regret; exact Clopper–Pearson for proportions of runs."
     )
 
 
@@ -704,7 +712,9 @@ def build_context(
         arms=arms,
         colors=plots.arm_colors(arms),
         per_run=per_run_df,
-        summary=summarise(per_run_df, ARM, level=level, bounds=metric_bounds(several)),
+        summary=summarise(
+            per_run_df, ARM, level=level, bounds=metric_bounds(several), trials=METRIC_TRIALS
+        ),
         daily=_concat(daily, [SEED, ARM, rg.DAY]),
         curves=_concat(curves, [SEED, ARM, Col.T, rg.CUM_REWARD, rg.CUM_REGRET]),
         retention=_concat(kms, [SEED, ARM, rt.TIME, rt.SURVIVAL]),
@@ -798,7 +808,8 @@ def _overview(ctx: ReportContext) -> SectionOutput:
             title=f"Key metrics per arm{whole}",
             summary=ctx.summary,
             metrics=[m for m in metrics if m not in shown_first],
-            note="Intervals are clipped to each metric's range (rates in [0, 1], counts ≥ 0). "
+            note="Intervals stay inside each metric's range (rates in [0, 1], counts ≥ 0): "
+            "Wilson for rates, log scale for counts and values (docs/intervals.md). "
             "Arms on one seed share the world and the random draws (common random numbers). "
             "Metrics that are equal for every arm are not shown.",
         )

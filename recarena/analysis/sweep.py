@@ -25,8 +25,10 @@ decision``
 ``share_on_best``   share of decisions that showed the best option
 ==================  ==============================================================
 
-Summaries (:func:`sweep_summary`) are means over seeds with a Student-t interval, except for
-``correct``, a proportion, with its exact Clopper–Pearson interval (inside [0, 1]).
+Summaries (:func:`sweep_summary`) are means over seeds with an interval inside the metric's
+range (:func:`recarena.analysis.stats.mean_ci`: Wilson at the Korn–Graubard effective size
+for shares, t on the log scale for counts and regret), except for ``correct``, a proportion
+of runs, with its exact Clopper–Pearson interval.
 Differences between two arms (:func:`arm_differences`) are paired by seed — arms of a seed
 share the world and the random draws — with a Student-t interval over seeds, clipped to the
 metric's range of differences; ``excludes_zero`` marks the points where it does not contain 0.
@@ -54,7 +56,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from recarena.analysis.business import Metric, run_metrics
+from recarena.analysis.business import METRIC_BOUNDS, Metric, run_metrics
 from recarena.analysis.experiments import analyse_experiments, proportion_ci
 from recarena.analysis.results import MANIFEST_FILE, POINTS_DIR, SCENARIO_FILE, RunDirectory
 from recarena.analysis.stats import ARM, CI_HIGH, CI_LOW, MEAN, METRIC, N_SEEDS, SEED, mean_ci
@@ -84,6 +86,12 @@ SWEEP_METRICS: tuple[str, ...] = (
 )  # fmt: skip
 #: Metrics where less is better (the winner of a point minimises them).
 LOWER_IS_BETTER = frozenset({Metric.TOTAL_REGRET, Metric.REGRET_PER_DECISION, REGRET_SHARE})
+#: The range of each metric with one: it picks the interval over seeds
+#: (:func:`recarena.analysis.stats.mean_ci`).
+SWEEP_BOUNDS: dict[str, tuple[float, float]] = {
+    **{m: METRIC_BOUNDS[m] for m in SWEEP_METRICS if m in METRIC_BOUNDS},
+    REGRET_SHARE: (0.0, 1.0), SHARE_ON_BEST: (0.0, 1.0),
+}  # fmt: skip
 #: Proportions: summarised with exact binomial intervals, differences clipped to [−1, 1].
 PROPORTIONS = frozenset({CORRECT})
 SWEEP_LABELS: dict[str, str] = {
@@ -218,7 +226,7 @@ def _interval(metric: str, values: np.ndarray, level: float) -> tuple[float, flo
     if metric in PROPORTIONS:
         mean, low, high = proportion_ci(round(x.sum()), x.size, level)
         return mean, low, high, x.size
-    r = mean_ci(x, level)
+    r = mean_ci(x, level, bounds=SWEEP_BOUNDS.get(metric))
     return r.mean, r.ci_low, r.ci_high, r.n
 
 

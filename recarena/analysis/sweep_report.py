@@ -98,8 +98,10 @@ def _overview(sweep: SweepDirectory, per_run: pd.DataFrame, summary: pd.DataFram
         _p(
             "Each point is a scenario of its own (points/<key>/, with its own runs); arms of "
             "one seed share the world and the random draws, so differences between arms are "
-            "paired by seed. Intervals are over seeds: Student-t for values, exact "
-            "Clopper–Pearson for the share of runs that chose the best option."
+            "paired by seed. Intervals are over seeds and inside each metric's range "
+            "(Wilson–Korn–Graubard for shares, log-scale t for counts and regret, Student t "
+            "for differences), exact Clopper–Pearson for the share of runs that chose the "
+            "best option."
         ),
     ]
     return SectionOutput(

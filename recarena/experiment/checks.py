@@ -26,15 +26,25 @@ The checks run on a small simulated world (:func:`check_context`):
     that advances with each fit.
 ``declared_flags``
     the class attributes say what the policy does: a ``randomised`` policy logs a finite
-    propensity in (0, 1] for every decision (off-policy estimators divide by it), a
-    deterministic one logs none or 1; a policy that is not ``contextual`` decides the same
-    when the users' features are shuffled; ``online`` / ``batch_fit`` policies implement
-    ``_learn`` / ``_fit``.
+    propensity in (0, 1] for every decision (off-policy estimators divide by it), on slates
+    for every slot too; a deterministic one logs none or 1; a policy that is not
+    ``contextual`` decides the same when the users' features are shuffled; ``online`` /
+    ``batch_fit`` policies implement ``_learn`` / ``_fit``.
 ``pickle``
     a policy pickled mid-episode and restored acts exactly as the original from there on.
 ``reported_distribution``
     (policies that implement ``action_probabilities``) the reported distributions (per slot on
     slates) are distributions and give the policy's actions positive probability.
+``logged_frequencies``
+    (``randomised`` policies with ``per_decision_propensities``, on slates and banners; a
+    campaign policy's contact ledger changes its state as it acts) the logged propensities
+    are the probabilities the policy draws with: asked :data:`_REPEATS` more times from one
+    state (after one act/learn round), each logged action (on slates each slot's item, in its
+    slot) comes back as often as its propensity says — the count summed over users and slots
+    within 4 binomial standard deviations of its expectation; where the
+    propensities are estimates (two decisions of the same item from one state log different
+    values) also within ±20% of it and, below, the upward bias of a Monte Carlo estimate that
+    counts the user's own draw (at most 1/(1 + M), itself at most the smallest estimate).
 
 The configs checked for a kind are :meth:`~recarena.policies.base.Policy.contract_configs`.
 """
@@ -361,6 +371,15 @@ def check_refit_idempotence(case: ContractCase) -> None:
     _assert_same(_reference_of(case), _run(case, fits=2), "fit twice vs once")
 
 
+def _logged_slots(decision: Decision) -> FloatArray | None:
+    """The logged propensity of every slot (B, k) on slates, of the action (B, 1) elsewhere."""
+    slots = decision.slot_propensities
+    if slots is not None:
+        return np.asarray(slots, dtype=np.float64)
+    p = decision.propensities
+    return None if p is None else np.asarray(p, dtype=np.float64).reshape(-1, 1)
+
+
 def check_declared_flags(case: ContractCase) -> None:
     """``randomised``, ``contextual``, ``online`` and ``batch_fit`` say what the policy does."""
     cls = case.policy_class
@@ -369,6 +388,13 @@ def check_declared_flags(case: ContractCase) -> None:
     if cls.batch_fit:
         assert cls._fit is not Policy._fit, f"{cls.kind!r} declares batch_fit but has no _fit"
     reference = _reference_of(case)
+    if cls.randomised and case.surface is Surface.SLATE:
+        ctx = check_context(case.surface)
+        decision = _set_up(case, ctx, _SEED, fits=1).act(ctx.requests[0])
+        slots = decision.slot_propensities
+        assert slots is not None, f"{cls.kind!r} declares randomised but logs no slot propensities"
+        assert np.isfinite(slots).all(), f"{cls.kind!r} declares randomised but logs NaN slots"
+        assert ((slots > 0) & (slots <= 1 + 1e-9)).all(), f"{cls.kind!r}: slot not in (0, 1]"
     for p in reference.propensities:
         if cls.randomised:
             assert p is not None, f"{cls.kind!r} declares randomised but logs no propensities"
@@ -429,6 +455,47 @@ def check_reported_distribution(case: ContractCase) -> None:
         policy.learn(_feedback(ctx, request, decision))
 
 
+#: Decisions asked again from one state by ``logged_frequencies``.
+_REPEATS = 100
+
+
+def check_logged_frequencies(case: ContractCase) -> None:
+    """Logged propensities (per slot on slates) match how often the policy repeats its
+    logged actions from one state."""
+    ctx = check_context(case.surface)
+    policy = _set_up(case, ctx, _SEED, fits=1)
+    _act_and_learn(policy, ctx, ctx.requests[:1])  # some feedback, so the law is not uniform
+    request = ctx.requests[1]
+    first = policy.act(request)
+    logged = _logged_slots(first)
+    assert logged is not None, f"{policy.kind!r} declares randomised but logs no propensities"
+    width = logged.shape[1]  # the logged slots (the first only when a slate logs no others)
+    actions = first.actions.reshape(request.size, -1)[:, :width]
+    hits = np.zeros(logged.shape)
+    estimated = False
+    for _ in range(_REPEATS):  # no learning in between: every decision has the same law
+        again = policy.act(request)
+        same = again.actions.reshape(request.size, -1)[:, :width] == actions
+        hits += same
+        repeat = _logged_slots(again)
+        if repeat is not None and repeat.shape == logged.shape and same.any():
+            estimated |= not np.allclose(repeat[same], logged[same], rtol=1e-9, atol=0.0)
+    known = np.isfinite(logged)
+    p = logged[known]
+    expected = _REPEATS * float(p.sum())
+    noise = 4 * float(np.sqrt(_REPEATS * (p * (1 - p)).sum())) + 1e-9
+    low, high = expected - noise, expected + noise
+    if estimated:  # Monte Carlo: ±20%, and an upward bias of at most 1/(1 + M) ≤ min p per slot
+        low -= 0.2 * expected + _REPEATS * p.size * float(p.min())
+        high += 0.2 * expected
+    observed = float(hits[known].sum())
+    assert low <= observed <= high, (
+        f"{policy.kind!r}: the logged slots came back {observed:.0f} times in {_REPEATS} "
+        f"repeats; their logged propensities say {low:.1f} to {high:.1f}"
+        + (" (estimates)" if estimated else "")
+    )
+
+
 #: The named checks, in the order they run.
 CHECKS: dict[str, Callable[[ContractCase], None]] = {
     "round_trip": check_round_trip,
@@ -440,15 +507,21 @@ CHECKS: dict[str, Callable[[ContractCase], None]] = {
     "declared_flags": check_declared_flags,
     "pickle": check_pickle,
     "reported_distribution": check_reported_distribution,
+    "logged_frequencies": check_logged_frequencies,
 }
 
 
-def applicable_checks(cls: type[Policy]) -> list[str]:
-    """The checks that apply to a policy class: refit idempotence needs ``batch_fit``, the
-    reported distribution ``action_probabilities``."""
+def applicable_checks(cls: type[Policy], surface: Surface | None = None) -> list[str]:
+    """The checks that apply to a policy class (on ``surface``, or on any it declares):
+    refit idempotence needs ``batch_fit``, the reported distribution
+    ``action_probabilities``, the logged frequencies a ``randomised`` policy with
+    ``per_decision_propensities`` on the slate or variant surface."""
+    sessions = {Surface.SLATE, Surface.VARIANT}
+    on_sessions = surface in sessions or (surface is None and bool(sessions & cls.surfaces))
     conditional = {
         "refit_idempotence": cls.batch_fit,
         "reported_distribution": cls.reports_probabilities(),
+        "logged_frequencies": cls.randomised and cls.per_decision_propensities and on_sessions,
     }
     return [name for name in CHECKS if conditional.get(name, True)]
 
@@ -466,5 +539,5 @@ def contract_cases() -> list[ContractCase]:
 def check_policy(config: dict[str, object], surface: Surface) -> None:
     """Run every applicable check for one config on one surface; raise AssertionError."""
     case = ContractCase(config, surface, 0)
-    for name in applicable_checks(case.policy_class):
+    for name in applicable_checks(case.policy_class, surface):
         CHECKS[name](case)

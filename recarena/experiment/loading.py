@@ -7,17 +7,21 @@ recarena import code except an explicit ``kind: plugin`` policy entry.
 
 from __future__ import annotations
 
-import types
-import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from recarena.experiment.ope import ope_problems
 from recarena.experiment.overrides import Override, apply_overrides, parse_override
-from recarena.experiment.problems import Problem, ScenarioError
+from recarena.experiment.problems import (
+    RANGE_ERRORS,
+    Problem,
+    ScenarioError,
+    allowed_range,
+    model_at,
+)
 from recarena.experiment.schema import ScenarioConfig
 from recarena.experiment.semantics import ScenarioParts, semantic_problems, unknown_key
 from recarena.experiment.yaml_input import MAX_BYTES, Loc, YamlInputError, decode, parse
@@ -62,37 +66,10 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
 
 
 # ---------------------------------------------------------------------- pydantic errors
-def _unwrap(annotation: Any) -> Any:
-    """The model class inside Optional[...] / list[...] / dict[str, ...] annotations."""
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            if arg is not type(None):
-                return _unwrap(arg)
-    if origin in (list, tuple, dict):
-        args = typing.get_args(annotation)
-        return _unwrap(args[-1]) if args else None
-    return annotation
-
-
-def _model_at(model: type[BaseModel] | None, loc: Loc) -> type[BaseModel] | None:
-    for part in loc:
-        if model is None:
-            return None
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        inner = _unwrap(field.annotation)
-        model = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
-    return model
-
-
 def _describe(error: Mapping[str, Any], root: type[BaseModel], loc: Loc) -> Problem:
     kind = error["type"]
     if kind == "extra_forbidden":
-        parent = _model_at(root, loc[:-1])
+        parent = model_at(root, loc[:-1])
         allowed = sorted(parent.model_fields) if parent is not None else []
         return Problem(loc, unknown_key(str(loc[-1]), allowed))
     message = error["msg"]
@@ -100,7 +77,10 @@ def _describe(error: Mapping[str, Any], root: type[BaseModel], loc: Loc) -> Prob
         shown = repr(error["input"])
         if len(shown) <= 60 and not isinstance(error["input"], dict | list):
             message += f" (got {shown})"
-    field_model = _model_at(root, loc[:-1])
+    hint = allowed_range(root, loc) if kind in RANGE_ERRORS else None
+    if hint:
+        message += f"; {hint}"
+    field_model = model_at(root, loc[:-1])
     if field_model is not None and loc and isinstance(loc[-1], str):
         field = field_model.model_fields.get(loc[-1])
         if field is not None and field.description:

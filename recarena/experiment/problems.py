@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Union
+
+import annotated_types
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from recarena.experiment.yaml_input import Loc
 
-__all__ = ["Problem", "ScenarioError", "dotted"]
+__all__ = ["RANGE_ERRORS", "Problem", "ScenarioError", "allowed_range", "dotted", "model_at"]
+
+#: pydantic error types of a number outside its field's range.
+RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
 
 
 @dataclass(frozen=True)
@@ -52,3 +62,80 @@ def _nearest_line(lines: Mapping[Loc, int], loc: Loc) -> int | None:
         if loc[:end] in lines:
             return lines[loc[:end]]
     return None
+
+
+def unwrap(annotation: Any) -> Any:
+    """The model class inside Optional[...] / list[...] / dict[str, ...] annotations."""
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                return unwrap(arg)
+    if origin in (list, tuple, dict):
+        args = typing.get_args(annotation)
+        return unwrap(args[-1]) if args else None
+    return annotation
+
+
+def model_at(model: type[BaseModel] | None, loc: Loc) -> type[BaseModel] | None:
+    """The model that holds the key path ``loc`` inside ``model`` (list indices skipped)."""
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        inner = unwrap(field.annotation)
+        model = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+    return model
+
+
+def _element_metadata(annotation: Any) -> list[Any]:
+    """Constraints on the elements of a ``list[Annotated[x, Field(...)]]`` (inside Optional)."""
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(arg) is typing.Annotated:
+            return list(typing.get_args(arg)[1:])
+        if typing.get_origin(arg) in (list, tuple) or arg is not type(None):
+            inner = _element_metadata(arg)
+            if inner:
+                return inner
+    return []
+
+
+def _interval(metadata: Iterable[Any]) -> tuple[str, str]:
+    """Lower and upper ends of a range as interval notation (``"[1"``, ``"1024]"``)."""
+    low, high = "(-inf", "inf)"
+    for item in metadata:
+        if isinstance(item, FieldInfo):
+            sub = _interval(item.metadata)
+            low = sub[0] if sub[0] != "(-inf" else low
+            high = sub[1] if sub[1] != "inf)" else high
+        elif isinstance(item, annotated_types.Ge):
+            low = f"[{item.ge:g}" if isinstance(item.ge, int | float) else low
+        elif isinstance(item, annotated_types.Gt):
+            low = f"({item.gt:g}" if isinstance(item.gt, int | float) else low
+        elif isinstance(item, annotated_types.Le):
+            high = f"{item.le:g}]" if isinstance(item.le, int | float) else high
+        elif isinstance(item, annotated_types.Lt):
+            high = f"{item.lt:g})" if isinstance(item.lt, int | float) else high
+    return low, high
+
+
+def allowed_range(model: type[BaseModel] | None, loc: Loc) -> str | None:
+    """``"allowed range [1, 1024]"`` for the numeric field (or list element) at ``loc`` of
+    ``model``; ``None`` when ``loc`` is not such a field."""
+    element = bool(loc) and isinstance(loc[-1], int)
+    key = loc[:-1] if element else loc
+    if not key or not isinstance(key[-1], str):
+        return None
+    holder = model_at(model, key[:-1])
+    field = None if holder is None else holder.model_fields.get(key[-1])
+    if field is None:
+        return None
+    metadata = _element_metadata(field.annotation) if element else field.metadata
+    low, high = _interval(metadata)
+    if (low, high) == ("(-inf", "inf)"):
+        return None
+    return f"allowed range {low}, {high}"

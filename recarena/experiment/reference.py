@@ -30,6 +30,8 @@ def _type_name(annotation: Any) -> str:
         return " | ".join(_type_name(a) for a in args)
     if origin is typing.Literal:
         return " | ".join(repr(a) for a in args)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
     if origin is list:
         return f"list[{_type_name(args[0])}]"
     if origin is dict:
@@ -39,13 +41,33 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def _range(field: FieldInfo) -> str:
+def _bounds(metadata: list[Any]) -> list[str]:
     parts = []
     bounds = ((Ge, "≥", "ge"), (Gt, ">", "gt"), (Le, "≤", "le"), (Lt, "<", "lt"))
-    for meta in field.metadata:
+    for meta in metadata:
+        if isinstance(meta, FieldInfo):
+            parts += _bounds(meta.metadata)
         for cls, symbol, attr in bounds:
             if isinstance(meta, cls):
                 parts.append(f"{symbol} {getattr(meta, attr)}")
+    return parts
+
+
+def _element_bounds(annotation: Any) -> list[str]:
+    """Bounds on the elements of ``list[Annotated[x, Field(...)]]`` (inside Optional)."""
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(arg) is typing.Annotated:
+            return _bounds(list(typing.get_args(arg)[1:]))
+        inner = _element_bounds(arg)
+        if inner:
+            return inner
+    return []
+
+
+def _range(field: FieldInfo) -> str:
+    parts = _bounds(field.metadata)
+    if not parts and (each := _element_bounds(field.annotation)):
+        return "each " + ", ".join(each)
     return ", ".join(parts)
 
 

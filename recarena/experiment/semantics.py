@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from recarena.analysis.options import ARM_FIELDS, AnalysisOptions
-from recarena.experiment.problems import Problem
+from recarena.experiment.problems import RANGE_ERRORS, Problem, allowed_range
 from recarena.experiment.schema import ArmConfig, ScenarioConfig
 from recarena.experiment.yaml_input import Loc
 from recarena.policies import registry
@@ -100,6 +100,8 @@ def semantic_problems(parts: ScenarioParts) -> list[Problem]:
         *_clock_problems(parts.schedule),
         *_policy_problems(parts),
         *_fixed_action_problems(parts),
+        *_pre_period_problems(parts),
+        *_offer_index_problems(parts),
         *_analysis_problems(parts),
     ]
 
@@ -202,6 +204,9 @@ def _params_problems(
             msg = error["msg"]
             if "input" in error and not isinstance(error["input"], dict | list):
                 msg += f" (got {error['input']!r})"
+            hint = allowed_range(params_model, eloc) if error["type"] in RANGE_ERRORS else None
+            if hint:
+                msg += f"; {hint}"
         yield Problem((*loc, *eloc), msg)
 
 
@@ -241,6 +246,65 @@ def _fixed_action_problems(parts: ScenarioParts) -> Iterator[Problem]:
                         (*loc, "action"),
                         f"action {action} is not an offer index: world.offers has "
                         f"{len(world.offers)} (indices 0–{len(world.offers) - 1}, -1 = none)",
+                    )
+
+
+def _pre_period_problems(parts: ScenarioParts) -> Iterator[Problem]:
+    """An A/B split's pre-period must end on a decision-window boundary (so a session and
+    the request serving it fall on the same side of it) and before the test horizon."""
+    schedule = parts.schedule
+    if schedule is None:
+        return
+    for i, arm in parts.arms.items():
+        for role in ("policy", "campaign_policy"):
+            config = getattr(arm, role)
+            if not isinstance(config, Mapping) or config.get("kind") != "ab_split":
+                continue
+            pre = config.get("pre_period_days") or 0.0
+            if not isinstance(pre, int | float) or pre <= 0:
+                continue  # absent, or the policy's own validation names it
+            loc: Loc = ("arms", i, role, "pre_period_days")
+            ratio = pre / schedule.decision_window
+            if abs(ratio - round(ratio)) > 1e-6:
+                yield Problem(
+                    loc,
+                    f"pre_period_days ({pre:g}) must be a whole multiple of "
+                    f"schedule.decision_window ({schedule.decision_window:g})",
+                )
+            horizon = config.get("horizon_days") or schedule.days
+            if isinstance(horizon, int | float) and pre >= horizon:
+                yield Problem(
+                    loc, f"pre_period_days ({pre:g}) must be shorter than the test horizon "
+                    f"({horizon:g} days: horizon_days, or schedule.days)",
+                )  # fmt: skip
+
+
+#: Campaign-policy parameters that name offers by index (a list: one per segment).
+_OFFER_INDEX_FIELDS = {"lookalike": "offer", "segment": "segment_offers"}
+
+
+def _offer_index_problems(parts: ScenarioParts) -> Iterator[Problem]:
+    """Offers named by index in campaign policies exist in the world (``-1`` = none where a
+    list allows it)."""
+    world = parts.world
+    if world is None:
+        return
+    n_offers = len(world.offers)
+    for i, arm in parts.arms.items():
+        for role in ("policy", "campaign_policy"):
+            config = getattr(arm, role)
+            field = _OFFER_INDEX_FIELDS.get(str(config.get("kind"))) if config else None
+            value = None if field is None or config is None else config.get(field)
+            if field is None or value is None:
+                continue
+            entries = value if isinstance(value, list) else [value]
+            for j, offer in enumerate(entries):
+                if isinstance(offer, int) and offer >= n_offers:
+                    loc: Loc = ("arms", i, role, field)
+                    yield Problem(
+                        (*loc, j) if isinstance(value, list) else loc,
+                        f"offer {offer} does not exist: world.offers has {n_offers} "
+                        f"(indices 0–{n_offers - 1})",
                     )
 
 

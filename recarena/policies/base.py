@@ -53,8 +53,9 @@ class NotSetUpError(RuntimeError):
     """A policy was used before :meth:`Policy.setup`."""
 
 
-#: Largest magnitude of any numeric policy parameter: a backstop for fields without a
-#: tighter range of their own (a value like 1e300 is a typo, and can ask for absurd work).
+#: Largest magnitude of any numeric policy parameter: a backstop for plugin fields without a
+#: range of their own (a value like 1e300 is a typo, and can ask for absurd work). Every
+#: built-in parameter declares a tighter range (``tests/policies/test_param_ranges.py``).
 MAX_PARAMETER = 1e12
 
 
@@ -62,8 +63,9 @@ class PolicyParams(ClosedModel):
     """Base of every policy's parameter model: closed (``extra="forbid"``) and frozen.
 
     Subclasses declare ``kind: Literal["<registry id>"]`` and their hyperparameters, each
-    with a default, a range where one applies, and a one-line description. Every number is
-    also held to ±:data:`MAX_PARAMETER`.
+    with a default, a finite range (``ge``/``gt`` and ``le``/``lt``: what would explode or
+    take absurdly long is refused at ``validate``) and a one-line description. Every number
+    is also held to ±:data:`MAX_PARAMETER`.
     """
 
     kind: str
@@ -110,6 +112,11 @@ class Policy(ABC):
     needs_oracle
         Is handed a read-only :class:`~recarena.contract.OracleView` (the upper
         bound policy only).
+    per_decision_propensities
+        A logged propensity is the probability of the logged action (per slot on slates)
+        given the policy's state, so decisions repeated from one state reproduce it. False
+        for experiments over sub-policies, which log the probability of the (sub-policy,
+        action) pair under a per-user or per-session assignment.
     """
 
     kind: ClassVar[str] = ""
@@ -121,6 +128,7 @@ class Policy(ABC):
     contextual: ClassVar[bool] = False
     randomised: ClassVar[bool] = False
     needs_oracle: ClassVar[bool] = False
+    per_decision_propensities: ClassVar[bool] = True
 
     def history_window(self) -> float | None:
         """Days of logged history before the refit time that :meth:`fit` reads: ``None`` for

@@ -23,7 +23,11 @@ Design
 Health check
     :func:`srm_check`.
 Variance reduction
-    :func:`cuped_theta`, :func:`cuped`, :func:`cuped_ttest`.
+    :func:`cuped_theta`, :func:`cuped`, :func:`cuped_ttest`, :func:`cuped_ratio_test`
+    (ratio metrics per user, delta method).
+Intervals
+    :mod:`recarena.stats.intervals`: intervals inside a metric's range (Wilson at the
+    Korn–Graubard effective size, log-scale t, Clopper–Pearson).
 Sequential
     :func:`msprt_pvalues`, :func:`always_valid_ci` (mixture SPRT, safe under continuous
     monitoring) and :func:`group_sequential_bounds` (group-sequential designs in named
@@ -37,7 +41,14 @@ from __future__ import annotations
 
 from recarena.stats._common import Alternative
 from recarena.stats.bayes import BetaPosteriorComparison, prob_b_beats_a
-from recarena.stats.cuped import CupedTTestResult, cuped, cuped_theta, cuped_ttest
+from recarena.stats.cuped import (
+    CupedRatioResult,
+    CupedTTestResult,
+    cuped,
+    cuped_ratio_test,
+    cuped_theta,
+    cuped_ttest,
+)
 from recarena.stats.fixed_horizon import (
     TwoProportionZTestResult,
     WelchTTestResult,
@@ -67,6 +78,7 @@ __all__ = [
     "BetaPosteriorComparison",
     "BoundaryKind",
     "ConfidenceSequence",
+    "CupedRatioResult",
     "CupedTTestResult",
     "GroupSequentialBounds",
     "PowerMethod",
@@ -77,6 +89,7 @@ __all__ = [
     "adjust_pvalues",
     "always_valid_ci",
     "cuped",
+    "cuped_ratio_test",
     "cuped_theta",
     "cuped_ttest",
     "group_sequential_bounds",

@@ -38,7 +38,8 @@ Rules (all two-sided at level :math:`\alpha`, family-wise over the K−1 compari
   (default ``obf_per_side``: Lan–DeMets O'Brien–Fleming-type spending at α/2 per side, as
   gsDesign and rpact tabulate; also ``obf_two_sided``, ``pocock_spending``,
   ``obf_classical``) at level α/(K−1) per comparison (Bonferroni); information fractions are
-  calendar fractions :math:`\tau_\ell / H` (traffic assumed steady), at most 50 looks.
+  calendar fractions :math:`(\tau_\ell - s) / (H - s)` from the test's start :math:`s`
+  (0, or the end of a pre-period; traffic assumed steady), at most 50 looks.
 
 The test *decides* at the first look where some comparison rejects; the winner is the
 treatment with the highest observed rate among those significantly better than the control,
@@ -82,6 +83,7 @@ __all__ = [
     "TestKind",
     "TestOutcome",
     "TestPlan",
+    "before_start",
     "look_times",
     "test_plan",
 ]
@@ -127,6 +129,9 @@ class TestPlan:
         Family-wise two-sided level.
     looks
         Planned look times, increasing; the last is the test horizon H.
+    start
+        When the test's data begin (the end of a pre-period, 0 without one); information
+        fractions are :math:`(\\tau_\\ell - \\text{start}) / (H - \\text{start})`.
     tau
         Mixing sd of the mSPRT (absolute difference of rates); τ² enters
         :func:`~recarena.stats.msprt_pvalues`.
@@ -149,10 +154,16 @@ class TestPlan:
     fallback: Fallback = "control"
     boundary: BoundaryKind = "obf_per_side"
     unit: AnalysisUnit = "session"
+    start: float = 0.0
+
+    @property
+    def fractions(self) -> FloatArray:
+        """Calendar information fractions of the looks, :math:`(\\tau_\\ell - s)/(H - s)`."""
+        return np.asarray((self.looks - self.start) / (self.looks[-1] - self.start))
 
     def __post_init__(self) -> None:
         if self.test == "obrien_fleming":
-            fractions = self.looks / self.looks[-1]
+            fractions = self.fractions
             if self.looks.size > MAX_OBF_LOOKS or np.diff(fractions, prepend=0.0).min() < 0.01:
                 raise ValueError(
                     f"obrien_fleming needs at most {MAX_OBF_LOOKS} looks, each at least 1% of "
@@ -166,7 +177,7 @@ class TestPlan:
 
     def obf_bounds(self, n_comparisons: int) -> FloatArray:
         """|z| boundaries per look, at level α / (K−1) per comparison."""
-        fractions = tuple(float(f) for f in self.looks / self.looks[-1])
+        fractions = tuple(float(f) for f in self.fractions)
         return _obf_z_bounds(fractions, self.alpha / max(n_comparisons, 1), self.boundary)
 
 
@@ -453,6 +464,14 @@ def _holm_reject(p: FloatArray, alpha: float) -> BoolArray:
     return reject
 
 
+def before_start(times: ArrayLike, start: float) -> BoolArray:
+    """Which decision times belong to a pre-period ending at ``start``: :math:`t \\le`
+    ``start`` (a batch decided at the window ending on ``start`` is still the pre-period);
+    none when ``start`` is 0 (no pre-period)."""
+    t = np.asarray(times, dtype=np.float64)
+    return np.asarray((t <= start) & (start > 0.0), dtype=bool)
+
+
 def test_plan(
     test: TestKind,
     alpha: float,
@@ -462,16 +481,21 @@ def test_plan(
     fallback: Fallback = "control",
     boundary: BoundaryKind = "obf_per_side",
     unit: AnalysisUnit = "session",
+    start: float = 0.0,
 ) -> TestPlan:
-    """The design of a test with a look every ``checkpoint_every`` days up to ``horizon``."""
+    """The design of a test whose data begin at ``start`` (after a pre-period), with a look
+    every ``checkpoint_every`` days after it, up to ``horizon``."""
+    if not 0.0 <= start < horizon:
+        raise ValueError(f"start must lie in [0, horizon={horizon}), got {start!r}")
     return TestPlan(
         test=test,
         alpha=alpha,
-        looks=look_times(horizon, checkpoint_every),
+        looks=start + look_times(horizon - start, checkpoint_every),
         tau=tau,
         fallback=fallback,
         boundary=boundary,
         unit=unit,
+        start=start,
     )
 
 

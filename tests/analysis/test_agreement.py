@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 from recarena.analysis.agreement import offline_online_tau
-from recarena.analysis.stats import ARM, SEED, band, summarise
+from recarena.analysis.business import METRIC_BOUNDS, METRIC_TRIALS
+from recarena.analysis.stats import ARM, SEED, band, mean_ci, summarise
 
 
 def _tables(offline_means: list[float], online_means: list[float], noise: float = 0.0):
@@ -44,17 +45,24 @@ def test_tau_matches_scipy_on_seed_means_and_the_bootstrap_brackets_it() -> None
     assert math.isnan(offline_online_tau(two_arms, on, "value_clicks").iloc[0]["tau"])
 
 
-def test_intervals_are_clipped_to_the_metric_range() -> None:
+def test_intervals_stay_inside_the_metric_range() -> None:
     # Two seeds: the t-interval of a CTR of about 0.49 spans ±1.6 (the example).
-    per_run = pd.DataFrame({SEED: [1, 2], ARM: ["x", "x"], "ctr": [0.357, 0.615]})
-    plain = summarise(per_run).iloc[0]
-    assert plain["ci_low"] < 0 and plain["ci_high"] > 1
-    clipped = summarise(per_run, bounds={"ctr": (0.0, 1.0)}).iloc[0]
-    assert (clipped["ci_low"], clipped["ci_high"]) == (0.0, 1.0)
-    assert clipped["mean"] == plain["mean"]
+    per_run = pd.DataFrame({SEED: [1, 2], ARM: ["x", "x"], "ctr": [0.357, 0.615],
+                            "decisions": [900.0, 1100.0], "clicks": [321.0, 677.0]})  # fmt: skip
+    plain = summarise(per_run, metrics=["ctr"]).iloc[0]
+    assert plain["ci_low"] < 0 and plain["ci_high"] > 1 and plain["interval"] == "t"
+    ranged = summarise(per_run, bounds=METRIC_BOUNDS, trials=METRIC_TRIALS).set_index("metric")
+    ctr = ranged.loc["ctr"]
+    assert ctr["interval"] == "wilson_kg" and ctr["mean"] == plain["mean"]
+    assert 0.0 < ctr["ci_low"] < ctr["mean"] < ctr["ci_high"] < 1.0
+    clicks = ranged.loc["clicks"]
+    assert clicks["interval"] == "log_t" and 0.0 < clicks["ci_low"] < clicks["mean"]
     daily = pd.DataFrame({SEED: [1, 2], ARM: ["x", "x"], "day": [1, 1], "share": [0.01, 0.2]})
     b = band(daily, "day", "share", bounds=(0.0, 1.0))
-    assert b["ci_low"].iloc[0] == 0.0
+    assert 0.0 <= b["ci_low"].iloc[0] < 0.01 and b["ci_high"].iloc[0] < 1.0
+    assert b["ci_low"].iloc[0] == pytest.approx(
+        mean_ci([0.01, 0.2], bounds=(0.0, 1.0)).ci_low, rel=1e-12
+    )
 
 
 def test_fewer_than_three_seeds_warn(tmp_path) -> None:

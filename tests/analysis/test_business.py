@@ -115,6 +115,7 @@ def test_sessions_of_several_clicks_count_every_click_and_their_minutes() -> Non
     assert metric_bounds(False) is METRIC_BOUNDS
     assert metric_bounds(True)[Metric.MEAN_EXPECTED_REWARD] == (0.0, math.inf)
     assert metric_bounds(True)[Metric.CTR] == (0.0, 1.0)
+    assert Metric.REGRET_PER_DECISION not in metric_bounds(True)
 
 
 def test_every_metric_has_a_label_with_unit() -> None:

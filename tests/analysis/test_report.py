@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from recarena.analysis.business import CAMPAIGN_METRICS, Metric
+from recarena.analysis.business import CAMPAIGN_METRICS, METRIC_BOUNDS, Metric
 from recarena.analysis.registry import SECTIONS
 from recarena.analysis.report import (
     ReportContext,
@@ -156,8 +156,16 @@ def test_oracle_has_no_regret_and_random_does(results: Path, report: Path) -> No
 
 def test_summary_intervals_bracket_means(results: Path, report: Path) -> None:
     summary = pd.read_csv(results / "metrics" / "summary.csv")
-    assert list(summary.columns) == [ARM, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS]
+    assert list(summary.columns) == [ARM, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS, "interval"]
     assert list(dict.fromkeys(summary[ARM])) == list(ARMS)
+    # each metric's interval stays in its range (two seeds: a t-interval would not)
+    by_metric = summary.set_index(METRIC)
+    assert set(by_metric.loc["ctr", "interval"]) == {"wilson_kg"}
+    assert set(by_metric.loc["value_clicks", "interval"]) == {"log_t"}
+    for metric, (low, high) in METRIC_BOUNDS.items():
+        if metric in by_metric.index:
+            rows = by_metric.loc[[metric]].dropna(subset=[CI_LOW])
+            assert (rows[CI_LOW] >= low).all() and (rows[CI_HIGH] <= high).all(), metric
     defined = summary.dropna(subset=[CI_LOW, CI_HIGH])
     assert len(defined) > 0.9 * len(summary)
     assert (defined[CI_LOW] <= defined[MEAN] + 1e-12).all()
@@ -265,8 +273,9 @@ def test_summary_text_leads_with_the_headlines(results: Path) -> None:
     assert text.splitlines()[0] == "tiny: Two arms on a tiny world <for tests>."
     assert "overrides" not in text
     # ± is explained before the first table that uses it
-    legend = text.index("± half-width of its 95% confidence interval")
+    legend = text.index("± half-width where it is symmetric, [low, high] where it is not")
     assert text.index("±") == legend and text.index("Key metrics per arm") > legend
+    assert "95% confidence interval over seeds, inside the metric's range" in text
     page = report.read_text(encoding="utf-8")
     assert page.index("Key metrics per arm") < page.index('id="fig-key_metrics"')
 

@@ -1,4 +1,4 @@
-"""Means and Student-t intervals over seeds, hand-worked."""
+"""Means and intervals over seeds (Student t, and inside a metric's range), hand-worked."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from recarena.analysis.stats import (
     ARM,
     CI_HIGH,
     CI_LOW,
+    INTERVAL,
     MEAN,
     METRIC,
     N_SEEDS,
@@ -75,7 +76,8 @@ def test_summarise_long_format_order_and_values() -> None:
         }
     )
     s = summarise(per_run)
-    assert list(s.columns) == [ARM, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS]
+    assert list(s.columns) == [ARM, METRIC, MEAN, CI_LOW, CI_HIGH, N_SEEDS, INTERVAL]
+    assert set(s[INTERVAL]) == {"t"}  # no ranges given
     assert list(s[ARM]) == ["b", "b", "a", "a"]  # first-appearance order
     assert list(s[METRIC]) == ["ctr", "revenue", "ctr", "revenue"]
     b_ctr = s.iloc[0]
@@ -139,3 +141,40 @@ def test_paired_differences_cancel_world_variation() -> None:
     assert row["ci_low"] == pytest.approx(1.0) and row["ci_high"] == pytest.approx(1.0)
     with pytest.raises(KeyError):
         paired_differences(per_run, "c")
+
+
+def test_mean_ci_inside_the_range_by_metric_type() -> None:
+    from scipy import stats
+    from statsmodels.stats.proportion import proportion_confint
+
+    # a rate of counts: Wilson at n* = n_eff (z/t₂)², n_eff = p(1-p)/se² (below the trials)
+    values = [0.01, 0.02, 0.015]
+    r = mean_ci(values, bounds=(0.0, 1.0), trials=[1000, 1000, 1000])
+    p, se = 0.015, 0.005 / math.sqrt(3)
+    n_star = p * (1 - p) / se**2 * (stats.norm.ppf(0.975) / stats.t.ppf(0.975, 2)) ** 2
+    assert (r.ci_low, r.ci_high) == pytest.approx(
+        proportion_confint(p * n_star, n_star, 0.05, "wilson"), rel=1e-9
+    )
+    assert r.method == "wilson_kg" and 0 < r.ci_low < r.mean < r.ci_high
+    # a count: log scale; a difference: Student t
+    assert mean_ci([1.0, 2.0, 3.0], bounds=(0.0, math.inf)).method == "log_t"
+    assert mean_ci([-1.0, 2.0], bounds=None).ci_low < -1.0
+
+
+def test_binomial_size_of_a_mean_of_rates_is_harmonic() -> None:
+    from recarena.analysis.stats import _binomial_trials
+
+    assert _binomial_trials(np.array([1000.0, 1000.0, 1000.0])) == pytest.approx(3000.0)
+    # var of the mean of two rates on 1,000 and 3,000 trials = p(1-p)/4 · (1/1000 + 1/3000)
+    assert _binomial_trials(np.array([1000.0, 3000.0])) == pytest.approx(4 / (1 / 1000 + 1 / 3000))
+
+
+def test_summarise_uses_the_trials_column_and_names_the_interval() -> None:
+    per_run = pd.DataFrame({SEED: [1, 2, 3], ARM: ["a"] * 3, "ctr": [0.0, 0.0, 0.0],
+                            "decisions": [500.0, 500.0, 500.0]})  # fmt: skip
+    s = summarise(per_run, metrics=["ctr"], bounds={"ctr": (0.0, 1.0)},
+                  trials={"ctr": "decisions"}).iloc[0]  # fmt: skip
+    # no clicks in 1,500 decisions still bounds the CTR above: Wilson at 1,500 (z/t₂)²
+    assert s[CI_LOW] == 0.0 and 0.0 < s[CI_HIGH] < 0.02 and s[INTERVAL] == "wilson_kg"
+    without = summarise(per_run, metrics=["ctr"], bounds={"ctr": (0.0, 1.0)}).iloc[0]
+    assert without[CI_HIGH] == 0.0  # zero spread and no trials: a zero-width interval

@@ -11,10 +11,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_quick(script: str, out: Path) -> tuple[dict[str, Any], str]:
-    """Run ``bench/<script> --quick --output OUT``; assert it succeeds; (JSON, stdout)."""
+def run_quick(script: str, out: Path, *extra: str) -> tuple[dict[str, Any], str]:
+    """Run ``bench/<script> --quick --output OUT [extra…]``; assert it succeeds; (JSON, stdout)."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), "--quick", "--output", str(out)],
+        [sys.executable, str(ROOT / "bench" / script), "--quick", "--output", str(out), *extra],
         capture_output=True,
         text=True,
         timeout=600,

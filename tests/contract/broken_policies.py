@@ -97,3 +97,26 @@ class DoesNotPickle(_Variant):
 
     def _decide(self, request: DecisionRequest) -> Decision:
         return Decision(actions=self.score_(request.users).astype(np.int64))
+
+
+class FirstSlotOnly(Policy):
+    """Draws only the first slot of its slates (the rest are the lowest-id other items) but
+    logs the first slot's propensity for every slot, as if all were drawn."""
+
+    class Params(PolicyParams):
+        kind: Literal["first_slot_only"] = "first_slot_only"
+
+    surfaces = frozenset({Surface.SLATE})
+    randomised = True
+
+    def _act(self, request: DecisionRequest) -> Decision:
+        items = np.flatnonzero(request.available_items)
+        k, b = self.spec_.slate_size, request.size
+        first = items[self.rng_.integers(items.size, size=b)]
+        rest = np.array([[i for i in items if i != f][: k - 1] for f in first], dtype=np.int64)
+        p = np.full(b, 1.0 / items.size)
+        return Decision(
+            actions=np.column_stack([first, rest]),
+            propensities=p,
+            slot_propensities=np.tile(p[:, None], (1, k)),
+        )

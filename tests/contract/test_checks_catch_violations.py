@@ -15,12 +15,12 @@ def _plugins_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PLUGINS_ENV, "1")
 
 
-def _case(name: str) -> ContractCase:
+def _case(name: str, surface: Surface = Surface.VARIANT) -> ContractCase:
     config: dict[str, object] = {
         "kind": "plugin",
         "plugin": f"tests.contract.broken_policies:{name}",
     }
-    return ContractCase(config, Surface.VARIANT, 0)
+    return ContractCase(config, surface, 0)
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,11 @@ def test_the_other_checks_pass(policy: str) -> None:
     are right, so the failures above come from the check named."""
     for check in ("round_trip", "not_set_up", "shapes"):
         CHECKS[check](_case(policy))
+
+
+def test_logged_frequencies_catch_slot_propensities_that_do_not_match() -> None:
+    case = _case("FirstSlotOnly", Surface.SLATE)
+    for check in ("shapes", "declared_flags"):  # in range, finite: only the law is wrong
+        CHECKS[check](case)
+    with pytest.raises(AssertionError, match="the logged slots came back"):
+        CHECKS["logged_frequencies"](case)

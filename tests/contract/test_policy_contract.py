@@ -21,7 +21,7 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 def _params() -> list[object]:
     params = []
     for case in CASES:
-        for check in applicable_checks(case.policy_class):
+        for check in applicable_checks(case.policy_class, case.surface):
             reason = KNOWN_VIOLATIONS.get((case.id, check))
             marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
             params.append(pytest.param(case, check, id=f"{case.id}-{check}", marks=marks))

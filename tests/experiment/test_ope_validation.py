@@ -164,3 +164,21 @@ def test_slate_estimators_under_the_position_based_model(tmp_path: Path) -> None
             row = summary.loc[(target, estimator)]
             assert abs(row["bias"]) < 0.1 * row["truth"], (target, estimator, row["bias"])
     assert summary.loc[("oracle", "iips"), "truth"] > 0.3  # frequent clicks
+
+
+def test_slate_targets_are_estimated_from_a_bandit_loggers_slot_propensities(
+    tmp_path: Path,
+) -> None:
+    """An ε-greedy slate bandit logs every slot's exact propensity, so IIPS can reweight its
+    log (PBM-IPS and the pseudoinverse need a uniform logger's cross-slot probabilities)."""
+    arms = [{"name": "logger", "policy": {"kind": "epsilon_greedy", "epsilon": 0.5}},
+            *SLATES["arms"][1:]]  # fmt: skip
+    config = scenario_from_dict({**SLATES, "name": "ope_bandit_slates", "arms": arms})
+    out = run_scenario(config, tmp_path / "out", progress=False, report=False)
+    estimates = pd.read_csv(out / "ope" / "estimates.csv")
+    assert set(estimates["estimator"]) == {"iips"}
+    truth = recarena.load(out).ope().set_index(["target", "estimator"])
+    uniform = truth.loc[("also_random", "iips")]
+    assert abs(uniform["bias"]) < 0.25 * uniform["truth"]
+    best = truth.loc[("oracle", "iips")]
+    assert abs(best["bias"]) < 0.35 * best["truth"]

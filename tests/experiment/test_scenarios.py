@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from recarena.experiment.loading import load_scenario, scenario_from_dict
-from recarena.experiment.runner import run_scenario
+from recarena.experiment.runner import MIN_SEEDS, run_scenario
 from recarena.experiment.scenarios import bundled_scenarios
 
 SCENARIOS = bundled_scenarios()
@@ -38,6 +38,11 @@ def shortened(path: Path, days: float = 4.0, users: int = 400) -> Any:
 
 def test_library_has_the_quickstart() -> None:
     assert "quickstart" in {p.stem for p in SCENARIOS}
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_bundled_scenarios_run_enough_seeds_for_intervals(path: Path) -> None:
+    assert len(load_scenario(path).seeds) >= MIN_SEEDS
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])

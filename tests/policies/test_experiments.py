@@ -241,7 +241,7 @@ def test_empty_arms_give_no_evidence() -> None:
         (ab_config(variants=[{"kind": "thompson", "prior_count": -1}, fixed(0)]), "prior_count"),
         (ab_config(variants=[{"kind": "oracle"}, fixed(0)]), "needs the oracle"),
         (ab_config(weights=[1.0]), "weights has 1 entries"),
-        (ab_config(weights=[1.0, 0.0]), "weights must be positive"),
+        (ab_config(weights=[1.0, 0.0]), "greater than 0"),
         (ab_config(test="obrien_fleming", horizon_days=28, checkpoint_every=0.25), "50 looks"),
         (ab_config(variants=[fixed(0)]), "at least 2"),
         ({"kind": "bandit_over_policies", "policies": [{"name": "a", "policy": fixed(0)},
@@ -376,6 +376,56 @@ def test_policy_test_matches_the_replay_from_logs(test: str, commit: bool) -> No
         np.testing.assert_array_equal(
             before[Col.GROUP], assign_variants(before[Col.USER], [0.5, 0.5], policy.salt_)
         )
+
+
+@pytest.mark.parametrize("test", ["fixed", "obrien_fleming"])
+def test_pre_period_serves_the_control_and_the_test_starts_after_it(test: str) -> None:
+    config = ab_config(test=test, horizon_days=10, pre_period_days=3)
+    policy = registry.make(config)
+    result = simulate(variant_world((0.05, 0.08)), schedule(10.0), seed=2, session_policy=policy)
+    assert isinstance(policy, ABSplit)
+    decisions = result.log.frame("decisions")
+    t = decisions[Col.T].to_numpy()
+    pre, after = decisions[t <= 3.0], decisions[t > 3.0]
+    assert len(pre) and (pre[Col.GROUP] == 0).all() and (pre[Col.PROPENSITY] == 1).all()
+    np.testing.assert_array_equal(
+        after[Col.GROUP], assign_variants(after[Col.USER], [0.5, 0.5], policy.salt_)
+    )
+    own = policy.outcome()
+    np.testing.assert_allclose(policy.plan_.looks, np.arange(4.0, 11.0))  # daily from P to H
+    # the pre-period is not in the test: the looks count only decisions after day 3
+    assert own.trials[:, 0].sum() == ((t > 3.0) & (t <= 4.0)).sum()
+    design = ABDesign.from_config(ABSplitParams.model_validate(config).model_dump())
+    replay = replay_test(decisions, design, 10.0)
+    seen = own.looks.size  # the policy sees the last look only on a later request
+    np.testing.assert_array_equal(own.trials, replay.trials[:, :seen])
+    np.testing.assert_array_equal(own.successes, replay.successes[:, :seen])
+    if own.decided:
+        assert (own.decision_time, own.winner) == (replay.decision_time, replay.winner)
+    if test == "obrien_fleming":  # information fractions (τ − P) / (H − P)
+        expected = group_sequential_bounds(7, 0.05, list(np.arange(1, 8) / 7.0)).z_bounds
+        np.testing.assert_allclose(policy.plan_.obf_bounds(1), expected, rtol=1e-12)
+
+
+def test_pre_period_must_end_before_the_horizon_and_on_a_window() -> None:
+    with pytest.raises(ValueError, match=r"pre_period_days .* shorter than the test horizon"):
+        ABSplitParams.model_validate(ab_config(horizon_days=5, pre_period_days=5))
+    from recarena.experiment.loading import scenario_from_dict
+    from recarena.experiment.problems import ScenarioError
+
+    data = {
+        "name": "pre", "seeds": [1, 2, 3],
+        "world": {"population": {"n_users": 50}, "catalogue": {"n_items": 5},
+                  "variants": [{"name": "a", "ctr": 0.05}]},
+        "schedule": {"days": 4, "surface": "variant", "decision_window": 0.25},
+        "arms": [{"name": "ab", "policy": ab_config(variants=[fixed(0), fixed(0)],
+                                                    pre_period_days=1.1)}],
+    }  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"whole multiple of schedule\.decision_window"):
+        scenario_from_dict(data)
+    data["arms"][0]["policy"]["pre_period_days"] = 4  # type: ignore[index]
+    with pytest.raises(ScenarioError, match="shorter than the test horizon"):
+        scenario_from_dict(data)
 
 
 # ====================================================================== bandit over policies

@@ -117,6 +117,23 @@ def test_random_model_targets_the_same_number_at_random() -> None:
     assert decision.fallback is not None and not decision.fallback.any()
 
 
+def test_random_targeting_logs_each_users_probability_of_being_treated() -> None:
+    policy, request = _fitted("random")
+    assert request.eligible is not None
+    candidates = int(request.eligible[:, policy.params.offer].sum())
+    share, draws = 50 / candidates, 400
+    treated_count = np.zeros(request.size)
+    for _ in range(draws):
+        decision = policy.act(request)
+        treated = decision.actions >= 0
+        treated_count += treated
+        np.testing.assert_allclose(decision.propensities[treated], share)
+        np.testing.assert_allclose(decision.propensities[~treated], 1.0 - share)
+    # The logged probability is each user's long-run treatment frequency (5 SE, seeded).
+    se = np.sqrt(share * (1 - share) / draws)
+    assert np.abs(treated_count / draws - share).max() < 5 * se
+
+
 def test_without_a_model_scores_are_random_and_flagged() -> None:
     policy, request = _fitted("logistic")
     policy._setup_model()  # forget the fit

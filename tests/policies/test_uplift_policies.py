@@ -94,6 +94,16 @@ def test_pilot_is_randomised_and_logged_then_targeting_is_deterministic() -> Non
     assert (target["control_for"] == 0).all()
 
 
+def test_random_targeting_logs_the_share_treated() -> None:
+    c = _campaigns({"kind": "uplift", "learner": "random", "target_fraction": 0.25}, 5)
+    target = c[c["campaign"] == 1]
+    treated = target["offer"] >= 0
+    share = treated.sum() / len(target)
+    assert share == pytest.approx(0.25, abs=0.01)
+    np.testing.assert_allclose(target.loc[treated, "propensity"], share)
+    np.testing.assert_allclose(target.loc[~treated, "propensity"], 1.0 - share)
+
+
 def test_positive_only_spares_predicted_sleeping_dogs() -> None:
     full = _campaigns({"kind": "uplift", "learner": "t", "target_fraction": 1.0}, 3)
     positive = _campaigns(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from recarena.contract import Decision, DecisionRequest, Surface
 from recarena.policies import registry
+from recarena.policies.base import Policy, PolicyParams
 from recarena.simulator import simulation
 from recarena.simulator.log import (
     Col,
@@ -257,6 +260,22 @@ def test_slate_of_the_wrong_width_is_rejected() -> None:
         log.append(Table.DECISIONS, {**rows, Col.SLATE: np.zeros(5, dtype=np.int32)})
 
 
+class _FirstSlotOnly(Policy):
+    """Uniformly random slates that log the first slot's propensity only."""
+
+    class Params(PolicyParams):
+        kind: Literal["first_slot_only_log"] = "first_slot_only_log"
+
+    surfaces = frozenset({Surface.SLATE})
+    randomised = True
+
+    def _act(self, request: DecisionRequest) -> Decision:
+        items = np.flatnonzero(request.available_items)
+        keys = self.rng_.random((request.size, items.size))
+        slates = items[np.argsort(keys, axis=1)[:, : self.spec_.slate_size]]
+        return Decision(actions=slates, propensities=np.full(request.size, 1.0 / items.size))
+
+
 def test_slates_log_whole_slate_and_per_slot_propensities(tmp_path: Path) -> None:
     from recarena.policies import registry
     from recarena.simulator.log import read_slot_propensities
@@ -264,13 +283,17 @@ def test_slates_log_whole_slate_and_per_slot_propensities(tmp_path: Path) -> Non
     from tests.simulator.helpers import world_params as small_world
 
     schedule = ScheduleParams(days=2, surface="slate", slate_size=3)
-    for config, known in (
-        ({"kind": "random"}, 3),
-        ({"kind": "popularity", "epsilon": 0.2}, 3),
-        ({"kind": "epsilon_greedy", "epsilon": 0.2}, 1),  # first slot only
-    ):
-        out = tmp_path / config["kind"]
-        simulate(small_world(), schedule, 3, registry.make(config), log_path=out).log.close()
+    policies = {
+        "random": registry.make({"kind": "random"}),
+        "popularity": registry.make({"kind": "popularity", "epsilon": 0.2}),
+        "epsilon_greedy": registry.make({"kind": "epsilon_greedy", "epsilon": 0.2}),
+        "thompson": registry.make({"kind": "thompson"}),  # whole slate unknown (NaN)
+        "first_slot_only": _FirstSlotOnly(),  # the engine fills the other slots with NaN
+    }
+    for name, policy in policies.items():
+        known = 1 if name == "first_slot_only" else 3
+        out = tmp_path / name
+        simulate(small_world(), schedule, 3, policy, log_path=out).log.close()
         slots = read_slot_propensities(out)
         frame = read_table(out, Table.DECISIONS, [Col.PROPENSITY, Col.SLATE_PROPENSITY])
         assert slots.shape == (len(frame), 3)
@@ -278,5 +301,7 @@ def test_slates_log_whole_slate_and_per_slot_propensities(tmp_path: Path) -> Non
         assert np.isfinite(slots[:, :known]).all() and np.isnan(slots[:, known:]).all()
         assert ((slots[:, :known] > 0) & (slots[:, :known] <= 1)).all()
         whole = frame[Col.SLATE_PROPENSITY].to_numpy()
-        if known == 3:  # the whole slate is no likelier than any of its slots
+        if name in ("thompson", "first_slot_only"):
+            assert np.isnan(whole).all()
+        else:  # the whole slate is no likelier than any of its slots
             assert (whole > 0).all() and (whole <= slots.min(axis=1) + 1e-7).all()

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from recarena.simulator.log import Col
+from recarena.stats.intervals import clopper_pearson_interval
 
 __all__ = ["on_policy_value", "validation_summary"]
 
@@ -66,7 +66,7 @@ def validation_summary(per_seed: pd.DataFrame, level: float = 0.95) -> pd.DataFr
     for (target, estimator), g in frame.groupby(["target", "estimator"], sort=False):
         s = len(g)
         hits = int(g["covered"].sum())
-        ci = sps.binomtest(hits, s).proportion_ci(level, method="exact")
+        low, high = clopper_pearson_interval(hits, s, level)
         rows.append(
             {
                 "target": target,
@@ -77,8 +77,8 @@ def validation_summary(per_seed: pd.DataFrame, level: float = 0.95) -> pd.DataFr
                 "rmse": float(np.sqrt((g["error"] ** 2).mean())),
                 "sd": float(g["estimate"].std(ddof=1)) if s > 1 else float("nan"),
                 "coverage": hits / s,
-                "coverage_low": float(ci.low),
-                "coverage_high": float(ci.high),
+                "coverage_low": float(low),
+                "coverage_high": float(high),
                 "ess": float(g["ess"].mean()),
                 "n_seeds": s,
             }

@@ -14,13 +14,15 @@ applies when the scenario asks for it under ``analysis:`` (typed options in
                   label_days: 7, lookback_days: 14}
 
 Numbers come from :mod:`recarena.analysis.campaigns` and
-:mod:`recarena.analysis.segmentation`; every value is a mean over seeds with a Student-t
-interval (:func:`recarena.analysis.stats.summarise`).
+:mod:`recarena.analysis.segmentation`; every value is a mean over seeds with an interval
+over seeds (:func:`recarena.analysis.stats.summarise`: inside [0, 1] for AUCs, shares and
+NMI, above 0 for counts, Student t for values of either sign).
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -112,9 +114,16 @@ def _heatmap(
     return fig
 
 
-def _ci_cells(frame: pd.DataFrame, by: str, metrics: Sequence[str], level: float) -> pd.DataFrame:
-    """Wide ``by × metric`` table of ``mean [low, high]`` strings over seeds."""
-    summary = summarise(frame, by=by, metrics=list(metrics), level=level)
+def _ci_cells(
+    frame: pd.DataFrame,
+    by: str,
+    metrics: Sequence[str],
+    level: float,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+) -> pd.DataFrame:
+    """Wide ``by × metric`` table of ``mean [low, high]`` strings over seeds (intervals
+    inside ``bounds``, :func:`~recarena.analysis.stats.summarise`)."""
+    summary = summarise(frame, by=by, metrics=list(metrics), level=level, bounds=bounds)
     rows = []
     for group in dict.fromkeys(frame[by]):
         row: dict[str, Any] = {by: group}
@@ -141,7 +150,8 @@ def _segmentation(ctx: ReportContext) -> SectionOutput | None:
     if len(result.scores) == 0:
         return None
     scores = result.scores
-    summary = summarise(scores, by="method", metrics=["ari", "nmi"], level=ctx.level)
+    summary = summarise(scores, by="method", metrics=["ari", "nmi"], level=ctx.level,
+                        bounds={"ari": (-1.0, 1.0), "nmi": (0.0, 1.0)})  # fmt: skip
     labels = {"ari": "adjusted Rand index vs latent", "nmi": "NMI vs latent"}
     figures: dict[str, Figure] = {
         "segmentation_agreement": plots.metric_bars(
@@ -538,7 +548,8 @@ def _lookalike(ctx: ReportContext) -> SectionOutput | None:
         models=options.models,
     )
     if len(auc):
-        wide = _ci_cells(auc, "model", ["roc_auc", "pr_auc", "churn_rate"], ctx.level)
+        shares = ["roc_auc", "pr_auc", "churn_rate"]
+        wide = _ci_cells(auc, "model", shares, ctx.level, dict.fromkeys(shares, (0.0, 1.0)))
         body.append(
             html_table(
                 wide,
@@ -558,7 +569,8 @@ def _lookalike(ctx: ReportContext) -> SectionOutput | None:
         "contacted_persuadable",
         "contacted_sleeping_dog",
     ]
-    summary = summarise(prevented, by=ARM, metrics=metrics, level=ctx.level)
+    counts = dict.fromkeys((m for m in metrics if m != "prevented"), (0.0, math.inf))
+    summary = summarise(prevented, by=ARM, metrics=metrics, level=ctx.level, bounds=counts)
     labels = {
         "churns": f"churns after day {campaign_t:g}",
         "prevented": f"churns prevented vs {reference}",

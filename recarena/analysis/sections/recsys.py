@@ -35,6 +35,7 @@ Scenario options (``analysis: {recsys: {...}}``): ``offline`` (default true), ``
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,7 @@ import pandas as pd
 
 from recarena.analysis import plots
 from recarena.analysis.agreement import offline_online_tau
-from recarena.analysis.business import Metric
+from recarena.analysis.business import METRIC_BOUNDS, Metric
 from recarena.analysis.feedback_loops import drift, exposure_over_time
 from recarena.analysis.options import RecsysOptions
 from recarena.analysis.report import (
@@ -69,6 +70,17 @@ OFFLINE_METRICS = ("ndcg", "hit_rate", "mrr", "map", "catalogue_coverage", "ips_
 # Plotted per day. Exposure concentration rather than "catalogue shown so far": with any
 # ε-exploration every arm shows nearly the whole catalogue within a day, so that curve could
 # not tell the arms apart (it stays in the drift table).
+#: Ranges of the online and offline metrics (they pick the interval over seeds).
+ONLINE_BOUNDS: dict[str, tuple[float, float]] = {
+    **METRIC_BOUNDS,
+    "fallback_share": (0.0, 1.0),
+    "fit_seconds": (0.0, math.inf),
+}
+_OFFLINE_BOUNDS: dict[str, tuple[float, float]] = {
+    **dict.fromkeys(("ndcg", "hit_rate", "mrr", "map", "catalogue_coverage"), (0.0, 1.0)),
+    **dict.fromkeys(("ips_recall", "ips_dcg"), (0.0, math.inf)),
+}
+#: The feedback-loop series, each a share in [0, 1].
 LOOP_METRICS = ("exposure_gini", "popularity_percentile", "overlap")
 _LOOP_LABELS = {
     "exposure_gini": "exposure concentration (Gini over items)",
@@ -170,7 +182,10 @@ def _offline_summary(offline: pd.DataFrame, level: float) -> pd.DataFrame:
     ).reset_index()
     wide["model_slice"] = wide["model"] + " / " + wide["slice"]
     metrics = [c for c in wide.columns if "@" in str(c)]
-    summary = summarise(wide[["model_slice", SEED, *metrics]], by="model_slice", level=level)
+    bounds = {m: _OFFLINE_BOUNDS[m.split("@")[0]] for m in metrics
+              if m.split("@")[0] in _OFFLINE_BOUNDS}  # fmt: skip
+    summary = summarise(wide[["model_slice", SEED, *metrics]], by="model_slice", level=level,
+                        bounds=bounds)  # fmt: skip
     parts = summary["model_slice"].str.split(" / ", n=1, expand=True)
     return summary.assign(model=parts[0], slice=parts[1]).drop(columns="model_slice")
 
@@ -190,7 +205,7 @@ def build(ctx: ReportContext) -> SectionOutput | None:
         return None
     per_run, daily = online_table(ctx)
     metrics = tuple(m for m in ONLINE_METRICS if m in per_run.columns)
-    online = summarise(per_run, metrics=list(metrics), level=ctx.level)
+    online = summarise(per_run, metrics=list(metrics), level=ctx.level, bounds=ONLINE_BOUNDS)
     body = [
         "<p>Online outcomes per arm: mean [CI] over seeds. Expected reward and regret use the "
         "simulator's oracle (P(click) of what was shown vs the best slate).</p>",
@@ -218,7 +233,7 @@ def build(ctx: ReportContext) -> SectionOutput | None:
             + html_table(slope, index=True)
         )
         for metric in LOOP_METRICS:
-            bands = band(daily, "day", metric, level=ctx.level)
+            bands = band(daily, "day", metric, level=ctx.level, bounds=(0.0, 1.0))
             name = f"recsys_{metric}"
             figures[name] = plots.band_plot(
                 bands, "day", title=_LOOP_LABELS[metric], xlabel="day",

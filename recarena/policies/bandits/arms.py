@@ -23,6 +23,7 @@ from recarena.contract import (
     FeedbackKind,
     Surface,
 )
+from recarena.policies.bandits.slate_propensities import Propensities
 from recarena.typing import BoolArray, FloatArray, IntArray
 
 __all__ = ["ArmSpace", "Credits", "count_arms", "feedback_credits"]
@@ -81,20 +82,29 @@ class ArmSpace:
         )  # fmt: skip
 
     def decision(
-        self, chosen: IntArray, propensities: FloatArray, rng: np.random.Generator
+        self, chosen: IntArray, propensities: Propensities, rng: np.random.Generator
     ) -> Decision:
         """Map arms to actions. Slates shorter than k (too few items on sale) are padded by
-        repeating their last item, as elsewhere in recarena; campaigns go through
+        repeating their last item, as elsewhere in recarena (a padded slot repeats the last
+        slot's propensity; the padding adds no choice to the slate's); campaigns go through
         :meth:`_campaign`."""
+        first = propensities.first
         if self.surface is Surface.SLATE:
+            slots = propensities.slots
             pad = self.slate_size - chosen.shape[1]
             if pad:
                 chosen = np.hstack([chosen, np.repeat(chosen[:, -1:], pad, axis=1)])
-            return Decision(actions=chosen, propensities=propensities)
+                slots = np.hstack([slots, np.repeat(slots[:, -1:], pad, axis=1)])
+            return Decision(
+                actions=chosen,
+                propensities=first,
+                slot_propensities=slots,
+                slate_propensities=propensities.slate,
+            )
         actions = chosen[:, 0]
         if self.surface is Surface.VARIANT:
-            return Decision(actions=actions, propensities=propensities)
-        return self._campaign(actions, propensities, rng)
+            return Decision(actions=actions, propensities=first)
+        return self._campaign(actions, first, rng)
 
     def _campaign(
         self, arms: IntArray, propensities: FloatArray, rng: np.random.Generator

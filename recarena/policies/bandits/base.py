@@ -17,10 +17,18 @@ import numpy as np
 from recarena.contract import Decision, DecisionRequest, Feedback, Surface
 from recarena.policies.bandits.arms import ArmSpace, Credits, count_arms, feedback_credits
 from recarena.policies.bandits.params import BanditParams
-from recarena.policies.bandits.propensities import Draw, monte_carlo_propensity
+from recarena.policies.bandits.propensities import (
+    Draw,
+    monte_carlo_propensity,
+    tie_propensity,
+)
 from recarena.policies.bandits.selection import Selection
+from recarena.policies.bandits.slate_propensities import (
+    Propensities,
+    monte_carlo_slot_propensities,
+)
 from recarena.policies.base import Policy
-from recarena.typing import FloatArray, IntArray
+from recarena.typing import BoolArray, IntArray
 
 __all__ = ["Bandit", "child_generator"]
 
@@ -84,8 +92,8 @@ class Bandit(Policy, Generic[S]):
             raise ValueError(f"surface {request.surface} is not in the environment spec")
         self._refresh(request.t)
         space = ArmSpace.of(request, self.spec_, self.params.include_no_offer)
-        chosen, propensities = self._decide(self.state_[request.surface], space, request)
-        return space.decision(chosen, propensities, self.rng_)
+        chosen, logged = self._decide(self.state_[request.surface], space, request)
+        return space.decision(chosen, logged, self.rng_)
 
     # ------------------------------------------------------------------ per family
     @abstractmethod
@@ -102,16 +110,40 @@ class Bandit(Policy, Generic[S]):
     @abstractmethod
     def _decide(
         self, state: S, space: ArmSpace, request: DecisionRequest
-    ) -> tuple[IntArray, FloatArray]:
-        """Arms (B, k) and their propensities (B,) for the request."""
+    ) -> tuple[IntArray, Propensities]:
+        """Arms (B, k) and their propensities (per slot on slates) for the request."""
 
     def _selection(self, space: ArmSpace) -> Selection:
         return {"k": space.k, "eligible": space.eligible, "tie_break": self.params.tie_break}
 
-    def _sampled_propensity(
-        self, draw: Draw, chosen: IntArray, space: ArmSpace, n_samples: int, *, shared: bool
-    ) -> FloatArray:
-        """Monte Carlo propensity of the first chosen arm, drawn from the auxiliary stream."""
-        return monte_carlo_propensity(
-            draw, chosen[:, 0], n_samples, space.n_arms, eligible=space.eligible, shared=shared
+    def _sampled_propensities(
+        self,
+        draw: Draw,
+        chosen: IntArray,
+        space: ArmSpace,
+        n_samples: int,
+        *,
+        shared: bool,
+        forced: BoolArray | None = None,
+    ) -> Propensities:
+        """Monte Carlo propensities drawn from the auxiliary stream: of the chosen arm (k = 1;
+        ``forced`` first arms are exact) or of every slot's (slates; the whole slate's is not
+        computable, logged NaN)."""
+        tie = self.params.tie_break
+        if space.k > 1:
+            slots = monte_carlo_slot_propensities(
+                draw, chosen, n_samples, space.n_arms, eligible=space.eligible,
+                forced=forced, tie_break=tie, shared=shared,
+            )  # fmt: skip
+            return Propensities(slots)
+        first = chosen[:, 0]
+        prop = monte_carlo_propensity(
+            draw, first, n_samples, space.n_arms, eligible=space.eligible, shared=shared
         )
+        if forced is not None and n_samples and forced.any():
+            # A forced first arm is exact: 1/#forced eligible arms (random ties) or 1.
+            exact = tie_propensity(
+                forced.astype(np.float64), first, eligible=space.eligible, tie_break=tie
+            )
+            prop = np.where(forced[first], exact, prop)
+        return Propensities.first_only(prop)

@@ -47,9 +47,15 @@ from recarena.policies.bandits.params import (
 from recarena.policies.bandits.propensities import (
     epsilon_greedy_propensity,
     softmax_propensity,
-    tie_propensity,
 )
 from recarena.policies.bandits.scores import beta_draws, nig_draws
+from recarena.policies.bandits.slate_propensities import (
+    Propensities,
+    epsilon_greedy_slot_propensities,
+    monte_carlo_slot_propensities,
+    plackett_luce_slate_probability,
+    tie_decision_propensities,
+)
 from recarena.policies.registry import register
 from recarena.typing import BoolArray, FloatArray, IntArray
 
@@ -92,12 +98,12 @@ class _ContextFree(Bandit[Memory]):
 
     def _decide(
         self, state: Memory, space: ArmSpace, request: DecisionRequest
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[IntArray, Propensities]:
         return self._select(self._stats(state, request.t), space)
 
     @abstractmethod
-    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, FloatArray]:
-        """Arms and propensities from the per-arm statistics."""
+    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, Propensities]:
+        """Arms and propensities (per slot on slates) from the per-arm statistics."""
 
     @staticmethod
     def _stats(state: Memory, t: float) -> ArmStats:
@@ -128,16 +134,15 @@ class _ContextFree(Bandit[Memory]):
 
 
 class _IndexPolicy(_ContextFree):
-    """Deterministic index policies: top-k of an index; propensity from random tie-breaks."""
+    """Deterministic index policies: top-k of an index; propensities from random tie-breaks
+    (per slot and per slate on slates: :func:`tie_slot_propensities`)."""
 
-    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, FloatArray]:
+    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, Propensities]:
         n, s = self._pseudo(stats)
         ranked = self._kernel(n, s, space)
-        prop = tie_propensity(
-            ranked.scores, ranked.arms[:, 0], eligible=space.eligible,
-            tie_break=self.params.tie_break,
-        )  # fmt: skip
-        return ranked.arms, prop
+        return ranked.arms, tie_decision_propensities(
+            ranked.scores, ranked.arms, space.eligible, self.params.tie_break
+        )
 
     @abstractmethod
     def _kernel(self, n: FloatArray, s: FloatArray, space: ArmSpace) -> Ranked:
@@ -151,7 +156,8 @@ class EpsilonGreedy(_ContextFree):
     With probability ε a user gets a uniformly random (ordered slate of) eligible arm(s), else
     the greedy top-k of x̄ᵢ = sᵢ/nᵢ. ``schedule="decaying"`` uses ε_t = min(1, c·K/t) with t the
     number of trials so far ("ε_n-greedy"; logarithmic regret when c is large enough relative
-    to the smallest gap). Propensities are exact (:func:`epsilon_greedy_propensity`).
+    to the smallest gap). Propensities are exact (:func:`epsilon_greedy_propensity`; on slates
+    per slot and per slate, :func:`epsilon_greedy_slot_propensities`).
     """
 
     summary = "ε-greedy bandit, fixed or decaying ε (Auer et al. 2002)"
@@ -164,15 +170,20 @@ class EpsilonGreedy(_ContextFree):
             return p.epsilon
         return min(1.0, p.c * stats.n.size / max(float(stats.n.sum()), 1.0))
 
-    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, FloatArray]:
+    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, Propensities]:
         means, eps, tie = self._means(stats), self._epsilon(stats), self.params.tie_break
         chosen = epsilon_greedy_kernel(
             means, eps, space.batch_size, self.rng_, **self._selection(space)
         ).arms
+        if space.k > 1:
+            slots = epsilon_greedy_slot_propensities(
+                means, eps, chosen, eligible=space.eligible, tie_break=tie
+            )
+            return chosen, slots
         p = epsilon_greedy_propensity(
             means, eps, chosen[:, 0], eligible=space.eligible, tie_break=tie
         )
-        return chosen, p
+        return chosen, Propensities.first_only(p)
 
 
 @register
@@ -181,15 +192,18 @@ class Softmax(_ContextFree):
 
     τ_t = τ, or τ / ln(e + t) with ``anneal="log"`` (t = trials so far); slates are
     Plackett–Luce draws without replacement. Sutton & Barto 1998, §2.3; Cesa-Bianchi et al.
-    2017, "Boltzmann exploration done right". Propensities are exact
-    (:func:`softmax_propensity`).
+    2017, "Boltzmann exploration done right". The first arm's propensity is exact
+    (:func:`softmax_propensity`); on slates so is the whole slate's
+    (:func:`plackett_luce_slate_probability`), and the later slots' (which have no closed form)
+    are Monte Carlo estimates from ``propensity_samples`` shared Gumbel draws on the auxiliary
+    stream (:func:`monte_carlo_slot_propensities`, standard error ≤ ½/√M).
     """
 
     summary = "Boltzmann exploration with temperature, optionally annealed"
     Params = SoftmaxParams
     params: SoftmaxParams
 
-    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, FloatArray]:
+    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, Propensities]:
         p = self.params
         tau = p.temperature
         if p.anneal == "log":
@@ -200,7 +214,19 @@ class Softmax(_ContextFree):
         prop = softmax_propensity(
             means, tau, chosen[:, 0], eligible=space.eligible, tie_break=p.tie_break
         )
-        return chosen, prop
+        if space.k == 1:
+            return chosen, Propensities.first_only(prop)
+        logits = np.asarray(means, dtype=np.float64) / tau
+        slots = monte_carlo_slot_propensities(
+            lambda m: logits + self.aux_rng_.gumbel(size=(m, 1, logits.size)),
+            chosen, p.propensity_samples, space.n_arms, eligible=space.eligible,
+            forced=np.isposinf(logits), tie_break=p.tie_break,
+        )  # fmt: skip
+        slots[:, 0] = prop
+        slate = plackett_luce_slate_probability(
+            means, tau, chosen, eligible=space.eligible, tie_break=p.tie_break
+        )
+        return chosen, Propensities(slots, slate)
 
 
 class _UCBFamily(_IndexPolicy):
@@ -289,12 +315,14 @@ class _ThompsonFamily(_ContextFree):
     NIG(m0, κ0 = n0, a0, b0) prior): κ = κ0 + n, m = (κ0 m0 + s)/κ, a = a0 + n/2,
     b = b0 + ½(q + κ0 m0² - κ m²); the mean is drawn from its Student-t marginal. Thompson 1933;
     Agrawal & Goyal 2012; Chapelle & Li 2011; Russo et al. 2018, "A tutorial on Thompson
-    sampling". One draw per user and arm; propensity of the first arm by Monte Carlo.
+    sampling". One draw per user and arm; propensity of the first arm (of every slot on
+    slates; the whole slate's is not computable and logged NaN) by Monte Carlo from
+    ``propensity_samples`` posterior draws (:func:`monte_carlo_slot_propensities`).
     """
 
     params: ThompsonFamilyParams
 
-    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, FloatArray]:
+    def _select(self, stats: ArmStats, space: ArmSpace) -> tuple[IntArray, Propensities]:
         p = self.params
         unplayed = self._unplayed(stats)
         n0, m0, n_arms, selection = (
@@ -319,23 +347,14 @@ class _ThompsonFamily(_ContextFree):
             chosen = gaussian_thompson_kernel(
                 mean, kappa, a, b, space.batch_size, self.rng_, forced=unplayed, **selection
             ).arms
-        prop = self._sampled_propensity(
+        return chosen, self._sampled_propensities(
             lambda m: sample((m, 1, n_arms), self.aux_rng_),
             chosen,
             space,
             p.propensity_samples,
             shared=True,
+            forced=unplayed,
         )
-        if unplayed is not None and p.propensity_samples and unplayed.any():
-            # A forced first arm is exact: 1/#forced eligible arms (random ties) or 1.
-            exact = tie_propensity(
-                unplayed.astype(np.float64),
-                chosen[:, 0],
-                eligible=space.eligible,
-                tie_break=p.tie_break,
-            )
-            prop = np.where(unplayed[chosen[:, 0]], exact, prop)
-        return chosen, prop
 
 
 @register

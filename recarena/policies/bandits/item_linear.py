@@ -30,6 +30,7 @@ from recarena.policies.bandits.scores import (
     kronecker_item_grams,
     shared_linear_draws,
 )
+from recarena.policies.bandits.slate_propensities import Propensities
 from recarena.policies.registry import register
 from recarena.typing import FloatArray, IntArray
 
@@ -165,7 +166,7 @@ class _SharedLinear(Bandit[_SharedLinearState]):
 
     def _decide(
         self, state: _SharedLinearState, space: ArmSpace, request: DecisionRequest
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[IntArray, Propensities]:
         x = design_matrix(request.features, self.params.fit_intercept)
         return self._select(self._solution(state), state.items, x, space)
 
@@ -176,7 +177,7 @@ class _SharedLinear(Bandit[_SharedLinearState]):
     @abstractmethod
     def _select(
         self, sol: _SharedSolution, items: FloatArray, x: FloatArray, space: ArmSpace
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[IntArray, Propensities]:
         """Slates and propensities from the shared solution and item vectors."""
 
 
@@ -189,8 +190,9 @@ class LinUCBItems(_SharedLinear):
     (:func:`kronecker_item_grams`, O(n_items·D·(D + P))), then per decision xᵀA⁻¹x = x̃ᵀGᵢx̃
     for all items by :func:`linear_moments` — O(n_items·P²) per user instead of
     O(n_items·D²) = O(n_items·P²·dz²) for the explicit contexts (e.g. 100 items, P = 12,
-    dz = 6: ~16k flops per user). Deterministic: propensity 1 (ties by lowest item id), or the
-    random tie-break's probability with ``tie_break="random"``.
+    dz = 6: ~16k flops per user). Deterministic: propensities 1 (ties by lowest item id), or
+    the random tie-break's probabilities with ``tie_break="random"``, per slot and per slate
+    (:func:`tie_slot_propensities`).
     """
 
     summary = "LinUCB over items with a shared θ on user ⊗ item features (slates)"
@@ -202,7 +204,7 @@ class LinUCBItems(_SharedLinear):
 
     def _select(
         self, sol: _SharedSolution, items: FloatArray, x: FloatArray, space: ArmSpace
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[IntArray, Propensities]:
         p = self.params
         return lin_ucb_decision(
             x, sol.item_theta, sol.decision, p.alpha, space, self.rng_, p.tie_break
@@ -217,11 +219,12 @@ class LinThompsonItems(_SharedLinear):
     Agrawal & Goyal 2013 on the contexts x = x̃ᵤ ⊗ zᵢ (see :class:`_SharedLinear`). One
     Cholesky factor L of A⁻¹ per refresh; each user's θ̃ = θ̂ + vLε, then the scores of all
     items (:func:`lin_thompson_items_kernel`): O(D² + dz·n_items) per user. The items' scores
-    share θ̃, so they are correlated and the first item's probability has no cheap closed form:
-    the propensity is a Monte Carlo estimate from ``propensity_samples`` (default 20) extra
-    draws per user on the auxiliary stream (:func:`monte_carlo_propensity`, per-user draws,
-    the user's own draw counted, so it lies in (0, 1]; each draw costs about one decision),
-    or NaN with ``propensity_samples: 0``.
+    share θ̃, so they are correlated and no slot's probability has a cheap closed form: each
+    slot's propensity is a Monte Carlo estimate from ``propensity_samples`` (default 20) extra
+    draws per user on the auxiliary stream (:func:`monte_carlo_slot_propensities`, per-user
+    draws, the user's own slate counted, so it lies in (0, 1] with standard error ≤ ½/√(M+1);
+    each draw costs about one decision), or NaN with ``propensity_samples: 0``. The whole
+    slate's probability is not computable and is logged NaN.
     """
 
     summary = "linear Thompson sampling over items with a shared θ (slates)"
@@ -237,11 +240,12 @@ class LinThompsonItems(_SharedLinear):
 
     def _select(
         self, sol: _SharedSolution, items: FloatArray, x: FloatArray, space: ArmSpace
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[IntArray, Propensities]:
         p = self.params
         chosen = lin_thompson_items_kernel(
             x, sol.theta, sol.decision, items, p.v, self.rng_, **self._selection(space)
         ).arms
         draw = partial(shared_linear_draws, x, sol.theta, sol.decision, items, p.v, self.aux_rng_)
-        prop = self._sampled_propensity(draw, chosen, space, p.propensity_samples, shared=False)
-        return chosen, prop
+        return chosen, self._sampled_propensities(
+            draw, chosen, space, p.propensity_samples, shared=False
+        )

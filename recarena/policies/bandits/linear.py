@@ -19,8 +19,12 @@ from recarena.policies.bandits.arms import ArmSpace, Credits
 from recarena.policies.bandits.base import Bandit
 from recarena.policies.bandits.kernels import lin_thompson_kernel, lin_ucb_kernel
 from recarena.policies.bandits.params import LinearParams, LinThompsonParams, LinUCBParams
-from recarena.policies.bandits.propensities import lin_thompson_propensity, tie_propensity
+from recarena.policies.bandits.propensities import lin_thompson_propensity
 from recarena.policies.bandits.selection import TieBreak
+from recarena.policies.bandits.slate_propensities import (
+    Propensities,
+    tie_decision_propensities,
+)
 from recarena.policies.registry import register
 from recarena.typing import FloatArray, IntArray
 
@@ -87,15 +91,15 @@ def lin_ucb_decision(
     space: ArmSpace,
     rng: np.random.Generator,
     tie_break: TieBreak,
-) -> tuple[IntArray, FloatArray]:
-    """LinUCB's arms (:func:`.lin_ucb_kernel`) and the tie propensity of its scores."""
+) -> tuple[IntArray, Propensities]:
+    """LinUCB's arms (:func:`.lin_ucb_kernel`) and the tie propensities of its scores (per
+    slot and per slate on slates)."""
     ranked = lin_ucb_kernel(
         x, theta, a_inv, alpha, rng, k=space.k, eligible=space.eligible, tie_break=tie_break
     )
-    prop = tie_propensity(
-        ranked.scores, ranked.arms[:, 0], eligible=space.eligible, tie_break=tie_break
+    return ranked.arms, tie_decision_propensities(
+        ranked.scores, ranked.arms, space.eligible, tie_break
     )
-    return ranked.arms, prop
 
 
 class _Linear(Bandit[LinearState]):
@@ -126,13 +130,13 @@ class _Linear(Bandit[LinearState]):
 
     def _decide(
         self, state: LinearState, space: ArmSpace, request: DecisionRequest
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[IntArray, Propensities]:
         return self._select(state, self._design(request.features), space)
 
     @abstractmethod
     def _select(
         self, state: LinearState, x: FloatArray, space: ArmSpace
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[IntArray, Propensities]:
         """Arms and propensities from the ridge state and the design matrix ``x``."""
 
 
@@ -153,7 +157,7 @@ class LinUCB(_Linear):
 
     def _select(
         self, state: LinearState, x: FloatArray, space: ArmSpace
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[IntArray, Propensities]:
         p = self.params
         return lin_ucb_decision(x, state.theta, state.a_inv, p.alpha, space, self.rng_, p.tie_break)
 
@@ -176,7 +180,7 @@ class LinThompson(_Linear):
 
     def _select(
         self, state: LinearState, x: FloatArray, space: ArmSpace
-    ) -> tuple[IntArray, FloatArray]:
+    ) -> tuple[IntArray, Propensities]:
         p = self.params
         ranked = lin_thompson_kernel(
             x, state.theta, state.a_inv, p.v, self.rng_, **self._selection(space)
@@ -185,5 +189,4 @@ class LinThompson(_Linear):
             ranked.mean, ranked.scale, ranked.arms[:, 0], p.propensity_samples,
             eligible=space.eligible, tie_break=p.tie_break,
         )  # fmt: skip
-        chosen = ranked.arms
-        return chosen, prop
+        return ranked.arms, Propensities.first_only(prop)

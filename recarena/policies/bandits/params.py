@@ -45,6 +45,7 @@ class BanditParams(PolicyParams):
     refresh_every: float = Field(
         0.0,
         ge=0.0,
+        le=3650,
         description="Days between updates of the decision statistics; feedback is buffered in "
         "between (0 = on every delivery).",
     )
@@ -71,9 +72,18 @@ class ContextFreeParams(SlateCreditParams):
         description="'round_robin': unplayed arms score +inf and are tried first; 'prior': "
         "estimates include prior_count pseudo-observations of value prior_mean.",
     )
-    prior_mean: float = Field(0.5, description="Prior mean reward m0 of the pseudo-observations.")
+    prior_mean: float = Field(
+        0.5,
+        ge=-1e6,
+        le=1e6,
+        description="Prior mean reward m0 of the pseudo-observations (in [0, 1] for Bernoulli "
+        "Thompson sampling).",
+    )
     prior_count: float = Field(
-        2.0, ge=0.0, description="Prior pseudo-count n0 (Beta(n0·m0, n0·(1-m0)) for Thompson)."
+        2.0,
+        ge=0.0,
+        le=1e6,
+        description="Prior pseudo-count n0 (Beta(n0·m0, n0·(1-m0)) for Thompson).",
     )
     reward: Literal["click", "conversion"] = Field(
         "click",
@@ -90,16 +100,29 @@ class EpsilonGreedyParams(ContextFreeParams):
     schedule: Literal["fixed", "decaying"] = Field(
         "fixed", description="'fixed' ε, or 'decaying' ε_t = min(1, c·K/t), t = trials so far."
     )
-    c: float = Field(1.0, gt=0.0, description="Constant c of the decaying schedule.")
+    c: float = Field(1.0, gt=0.0, le=1000, description="Constant c of the decaying schedule.")
 
 
 class SoftmaxParams(ContextFreeParams):
     """Parameters of :class:`Softmax`."""
 
     kind: Literal["softmax"] = "softmax"
-    temperature: float = Field(0.1, gt=0.0, description="Boltzmann temperature τ, in reward units.")
+    temperature: float = Field(
+        0.1,
+        ge=1e-6,
+        le=1e6,
+        description="Boltzmann temperature τ, in reward units (below 1e-6, x̄/τ overflows).",
+    )
     anneal: Literal["none", "log"] = Field(
         "none", description="'log': τ_t = τ / ln(e + t), t = trials so far."
+    )
+    propensity_samples: int = Field(
+        1000,
+        ge=0,
+        le=100_000,
+        description="Slates: Monte Carlo draws (shared by the users of a request) behind the "
+        "propensities of the slots after the first (0: NaN); the first slot's and the whole "
+        "slate's are exact.",
     )
 
 
@@ -107,9 +130,9 @@ class UCBFamilyParams(ContextFreeParams):
     """The UCB index family: width multiplier c and ξ."""
 
     exploration: float = Field(
-        1.0, ge=0.0, description="Multiplier c of the confidence width c·√(ξ ln n / nᵢ)."
+        1.0, ge=0.0, le=100, description="Multiplier c of the confidence width c·√(ξ ln n / nᵢ)."
     )
-    xi: float = Field(2.0, gt=0.0, description="ξ in the confidence width (2 for UCB1).")
+    xi: float = Field(2.0, gt=0.0, le=100, description="ξ in the confidence width (2 for UCB1).")
 
 
 class UCB1Params(UCBFamilyParams):
@@ -122,7 +145,9 @@ class SlidingWindowUCBParams(UCBFamilyParams):
     """Parameters of :class:`SlidingWindowUCB`."""
 
     kind: Literal["sw_ucb"] = "sw_ucb"
-    xi: float = Field(0.6, gt=0.0, description="ξ in the confidence width (G&M suggest 0.6).")
+    xi: float = Field(
+        0.6, gt=0.0, le=100, description="ξ in the confidence width (G&M suggest 0.6)."
+    )
     window: float = Field(
         7.0, gt=0.0, le=3650, description="Window τ in days of feedback remembered."
     )
@@ -145,9 +170,11 @@ class DiscountedUCBParams(UCBFamilyParams):
 
     kind: Literal["discounted_ucb"] = "discounted_ucb"
     exploration: float = Field(
-        2.0, ge=0.0, description="Multiplier c of the width (2B in Garivier & Moulines)."
+        2.0, ge=0.0, le=100, description="Multiplier c of the width (2B in Garivier & Moulines)."
     )
-    xi: float = Field(0.6, gt=0.0, description="ξ in the confidence width (G&M suggest 0.6).")
+    xi: float = Field(
+        0.6, gt=0.0, le=100, description="ξ in the confidence width (G&M suggest 0.6)."
+    )
     gamma: float = Field(0.9, gt=0.0, le=1.0, description="Discount factor γ per day.")
 
 
@@ -158,7 +185,9 @@ class KLUCBParams(ContextFreeParams):
     reward: Literal["click"] = Field(
         "click", description="Bernoulli rewards only: clicks or campaign responses."
     )
-    c: float = Field(0.0, ge=0.0, description="Coefficient of ln ln t in the exploration budget.")
+    c: float = Field(
+        0.0, ge=0.0, le=100, description="Coefficient of ln ln t in the exploration budget."
+    )
 
 
 class ThompsonFamilyParams(ContextFreeParams):
@@ -170,20 +199,37 @@ class ThompsonFamilyParams(ContextFreeParams):
         "variance), for continuous rewards such as revenue.",
     )
     prior_count: float = Field(
-        2.0, gt=0.0, description="Prior pseudo-count n0: Beta(n0·m0, n0·(1-m0)), or κ0 (NIG)."
+        2.0,
+        gt=0.0,
+        le=1e6,
+        description="Prior pseudo-count n0: Beta(n0·m0, n0·(1-m0)), or κ0 (NIG).",
     )
-    prior_shape: float = Field(1.0, gt=0.0, description="NIG prior shape a0 of the variance.")
+    prior_shape: float = Field(
+        1.0, gt=0.0, le=1e6, description="NIG prior shape a0 of the variance."
+    )
     prior_scale: float = Field(
-        0.25, gt=0.0, description="NIG prior scale b0 of the variance (b0/a0 ~ prior variance)."
+        0.25,
+        gt=0.0,
+        le=1e12,
+        description="NIG prior scale b0 of the variance (b0/a0 ~ prior variance, reward units²).",
     )
     propensity_samples: int = Field(
-        100, ge=0, le=100_000, description="Monte Carlo draws per propensity (0: NaN)."
+        100,
+        ge=0,
+        le=100_000,
+        description="Monte Carlo posterior draws behind each propensity, shared by the "
+        "users of a request (per slot on slates; 0: NaN).",
     )
 
     @model_validator(mode="after")
     def _bernoulli_needs_binary_rewards(self) -> ThompsonFamilyParams:
         if self.model == "bernoulli" and self.reward == "conversion":
             raise ValueError("reward='conversion' (revenue) needs model='gaussian'")
+        if self.model == "bernoulli" and not 0.0 <= self.prior_mean <= 1.0:
+            raise ValueError(
+                f"prior_mean = {self.prior_mean:g}: the Beta prior's mean must lie in [0, 1] "
+                "(model='bernoulli')"
+            )
         return self
 
 
@@ -203,20 +249,22 @@ class DiscountedThompsonParams(ThompsonFamilyParams):
 class LinearParams(BanditParams):
     """Ridge-regression bandits: λ and the intercept."""
 
-    ridge: float = Field(1.0, gt=0.0, description="Ridge λ: Aₐ starts at λI.")
+    ridge: float = Field(
+        1.0, ge=1e-6, le=1e6, description="Ridge λ: Aₐ starts at λI (below 1e-6, A is singular)."
+    )
     fit_intercept: bool = Field(True, description="Append a constant 1 to the user features.")
 
 
 class LinUCBWidthParams(LinearParams):
     """LinUCB's width multiplier α."""
 
-    alpha: float = Field(1.0, ge=0.0, description="Width multiplier α of √(xᵀAₐ⁻¹x).")
+    alpha: float = Field(1.0, ge=0.0, le=100, description="Width multiplier α of √(xᵀAₐ⁻¹x).")
 
 
 class LinThompsonScaleParams(LinearParams):
     """Linear Thompson sampling's posterior scale v."""
 
-    v: float = Field(0.5, gt=0.0, description="Posterior scale v: θ̃ ~ N(θ̂, v²A⁻¹).")
+    v: float = Field(0.5, gt=0.0, le=100, description="Posterior scale v: θ̃ ~ N(θ̂, v²A⁻¹).")
 
 
 class LinUCBParams(LinUCBWidthParams):
@@ -274,6 +322,6 @@ class LinThompsonItemsParams(ItemLinearParams, LinThompsonScaleParams):
         20,
         ge=0,
         le=100_000,
-        description="Monte Carlo posterior draws per user for the propensity (0: NaN; each "
-        "draw costs about as much as the decision).",
+        description="Monte Carlo posterior draws per user for each slot's propensity (0: NaN; "
+        "each draw costs about as much as the decision).",
     )

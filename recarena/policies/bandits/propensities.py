@@ -3,7 +3,8 @@
 Exact for ε-greedy and softmax, tie-aware for deterministic index scores (1.0, or the
 probability of the random tie-break), Monte Carlo for Thompson sampling, a one-dimensional
 quadrature for linear Thompson sampling. On slates it is the probability that the item shown
-first was put first, as :class:`~recarena.contract.Decision` defines. Each function reads the
+first was put first, as :class:`~recarena.contract.Decision` defines (the later slots' and the
+whole slate's are in :mod:`.slate_propensities`). Each function reads the
 scores (or the score law) a kernel of :mod:`.kernels` returned, never recomputes them.
 """
 

@@ -29,7 +29,8 @@ Every campaign policy built on :class:`CampaignPolicy` (``uplift``, ``nba``, ``l
      (value per cost), ``lp`` (LP relaxation, rounded, with its optimality gap) or ``milp``
      (exact), under the budget and the ⌈f·B⌉ cap.
 
-   Targeted rows log propensity 1 (a deterministic decision), ``group``
+   Targeted rows log propensity 1 (a deterministic decision; a random-targeting baseline
+   logs each candidate's probability of being treated, or of being left out), ``group``
    :data:`GROUP_TARGETED`, and untreated users are the control group of their best offer,
    so the log's ``true_effect`` for them is the effect the policy chose not to have.
 """
@@ -83,10 +84,13 @@ class CampaignParams(PolicyParams):
         0.2, gt=0, le=1, description="treat at most this share of the users of a campaign"
     )
     max_contacts: int | None = Field(
-        None, ge=1, description="at most this many offers per user over the run (None = no cap)"
+        None,
+        ge=1,
+        le=10_000,
+        description="at most this many offers per user over the run (None = no cap)",
     )
     suppression_days: float = Field(
-        0.0, ge=0, description="no new offer within this many days of the last one"
+        0.0, ge=0, le=3650, description="no new offer within this many days of the last one"
     )
 
 
@@ -268,6 +272,7 @@ class CampaignPolicy(Policy):
         cap = self._max_treated(b)
         costs = self.spec_.offer_contact_cost
         best = np.argmax(values, axis=1).astype(np.int64) if b else np.zeros(0, np.int64)
+        propensities = np.ones(b)
         if self.selection == "value":
             assert isinstance(self.params, ValueCampaignParams)
             result = allocate(self.params.allocation, values, costs, request.budget, cap)
@@ -288,13 +293,23 @@ class CampaignPolicy(Policy):
             take = take_in_order(order, costs[best], request.budget, cap)
             actions = np.full(b, -1, dtype=np.int64)
             actions[take] = best[take]
+            if self._random_priority() and users.size:
+                # A uniformly random order treats each candidate with probability
+                # (treated / candidates); the others are left out with the complement.
+                share = take.size / users.size
+                propensities[users] = np.where(actions[users] >= 0, share, 1.0 - share)
         return Decision(
             actions=actions,
-            propensities=np.ones(b),
+            propensities=propensities,
             group=np.full(b, GROUP_TARGETED, dtype=np.int64),
             fallback=self._fallback_mask(request),
             control_for=best,
         )
+
+    def _random_priority(self) -> bool:
+        """Whether :meth:`_values` ranks users in a uniformly random order (a random-targeting
+        baseline): its decisions then log the probability of being treated, not 1."""
+        return False
 
     def _max_treated(self, b: int) -> int | None:
         """Cap on users treated in a campaign of ``b`` users: ⌈target_fraction · b⌉."""

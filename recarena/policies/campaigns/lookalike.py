@@ -79,16 +79,23 @@ class LookalikePolicy(CampaignPolicy):
         model: Literal["logistic", "catboost", "random"] = Field(
             "logistic", description="churn classifier, or random targeting of the same size"
         )
-        offer: int = Field(0, ge=0, description="index of the retention offer")
+        offer: int = Field(
+            0, ge=0, le=10_000, description="index of the retention offer (< number of offers)"
+        )
         top_k: int | None = Field(
-            None, ge=1, description="treat this many users (overrides target_fraction)"
+            None,
+            ge=1,
+            le=100_000_000,
+            description="treat this many users (overrides target_fraction)",
         )
         target_fraction: float | None = Field(
             0.1, gt=0, le=1, description="treat at most this share of the users of a campaign"
         )
         pilot_campaigns: int = Field(0, ge=0, le=100, description="randomised pilot campaigns")
-        lookback_days: float = Field(14.0, gt=0, description="W: window of the aggregates")
-        label_days: float = Field(7.0, gt=0, description="H: churn label window after cut-off")
+        lookback_days: float = Field(14.0, gt=0, le=3650, description="W: window of the aggregates")
+        label_days: float = Field(
+            7.0, gt=0, le=3650, description="H: churn label window after cut-off"
+        )
 
     summary = "Look-alike churn model (logistic / CatBoost); retention offer to the top-k."
     params: Params
@@ -166,6 +173,9 @@ class LookalikePolicy(CampaignPolicy):
         values = np.full((request.size, self.spec_.n_offers), -np.inf)
         values[:, self.params.offer] = self.churn_scores(request)
         return values
+
+    def _random_priority(self) -> bool:
+        return self.model_ is None  # the random baseline, or no model fitted yet
 
     def _fallback_mask(self, request: DecisionRequest) -> BoolArray:
         if self.params.model == "random":

@@ -39,7 +39,7 @@ is in segment 0 and decisions are flagged ``fallback``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -65,8 +65,12 @@ class SegmentRule(ClosedModel):
     """A heuristic segment: users whose ``feature`` lies in [min, max] (open when None)."""
 
     feature: str = Field(description="encoded feature name, e.g. 'income' or 'region=2'")
-    min: float | None = Field(None, description="lower bound (None = none)")
-    max: float | None = Field(None, description="upper bound (None = none)")
+    min: float | None = Field(
+        None, ge=-1e12, le=1e12, description="lower bound (None = none), in feature units"
+    )
+    max: float | None = Field(
+        None, ge=-1e12, le=1e12, description="upper bound (None = none), in feature units"
+    )
 
     def bounds(self) -> tuple[str, float, float]:
         """``(feature, low, high)`` with ±inf for open ends."""
@@ -88,15 +92,21 @@ class SegmentPolicy(CampaignPolicy):
         rules: list[SegmentRule] = Field(
             default_factory=list, description="rules: ordered segment rules"
         )
-        segment_offers: list[int] | None = Field(
-            None, description="campaign: offer per segment (−1 = none); None = learn"
+        segment_offers: list[Annotated[int, Field(ge=-1, le=10_000)]] | None = Field(
+            None,
+            max_length=1000,
+            description="campaign: offer per segment (−1 = none, else < number of offers); "
+            "None = learn",
         )
         min_segment_rows: int = Field(
-            20, ge=1, description="campaign: rows per arm to estimate a segment's offer value"
+            20,
+            ge=1,
+            le=10_000_000,
+            description="campaign: rows per arm to estimate a segment's offer value",
         )
         epsilon: float = Field(0.05, ge=0, le=1, description="slate/variant exploration")
         window_days: float | None = Field(
-            None, gt=0, description="slates: count clicks over the last W days at fit"
+            None, gt=0, le=3650, description="slates: count clicks over the last W days at fit"
         )
         target_fraction: float | None = Field(
             None, gt=0, le=1, description="treat at most this share of the users of a campaign"

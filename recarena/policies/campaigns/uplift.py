@@ -136,6 +136,9 @@ class UpliftPolicy(CampaignPolicy):
             history, self.spec_.n_offers, build_uplift, p.training_rows, "both"
         )
 
+    def _random_priority(self) -> bool:
+        return self.params.learner == "random"
+
     def _values(self, request: DecisionRequest) -> FloatArray:
         b, n_offers = request.size, self.spec_.n_offers
         if self.params.learner == "random":

@@ -30,7 +30,9 @@ action (1 when it is deterministic) times the probability that the decision was 
 (the assignment weight :math:`w_k` during an A/B test, 1 after a commit, the allocating
 bandit's propensity for :class:`BanditOverPolicies`). The marginal probability of the action
 alone, :math:`\sum_j w_j \pi_j(a \mid x)`, is at least that large; off-policy estimators that
-condition on the group use the logged value directly.
+condition on the group use the logged value directly. On slates the per-slot and whole-slate
+propensities are the sub-policy's times the same routing probability (NaN where the
+sub-policy does not know them).
 
 A/B split
 ---------
@@ -42,6 +44,15 @@ deterministic, independent across users and needs no stored table (Kohavi, Tang 
 *Trustworthy Online Controlled Experiments*, ch. 14). The salt is ``salt`` when given (the
 same split in every run), else a number drawn from the policy's stream at set-up (the same
 for every arm of a seed, different across seeds).
+
+**Pre-period.** With ``pre_period_days`` = P > 0, every decision up to day P (requests at
+:math:`t \le P`; P must be a whole multiple of the decision window, so a session and the
+request that serves it fall on the same side of P) is served by the control (variant 0,
+logged as group 0 with weight 1) and none of it enters the test: the split and the looks
+start at P (:math:`P + c, P + 2c, \dots, H`; information fractions
+:math:`(\tau_\ell - P)/(H - P)`). Since every user had the same treatment before P, their
+pre-period clicks per session are a covariate the treatment cannot have affected, which
+:mod:`recarena.analysis.experiments` uses for CUPED (Deng et al. 2013).
 
 **Test.** Variant 0 is the control; each treatment k ≥ 1 is compared with it on the
 per-decision binary reward (``metric="click"``: a click on the session surfaces;

@@ -7,7 +7,7 @@ the test itself is :class:`~recarena.stats.sequential_test.SequentialTest`.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,6 +31,7 @@ from recarena.stats.sequential_test import (
     TestKind,
     TestOutcome,
     TestPlan,
+    before_start,
     test_plan,
 )
 from recarena.typing import FloatArray, IntArray
@@ -47,7 +48,7 @@ class ABSplitParams(CompositeParams):
     variants: list[PolicyVariant] = Field(
         min_length=2, max_length=20, description="sub-policies; the first is the control"
     )
-    weights: list[float] | None = Field(
+    weights: list[Annotated[float, Field(gt=0.0, le=1e6)]] | None = Field(
         None, description="assignment shares per variant (normalised; default equal)"
     )
     metric: Metric = Field(
@@ -88,19 +89,28 @@ class ABSplitParams(CompositeParams):
         "control", description="winner of an inconclusive test: 'control' or 'empirical_best'"
     )
     salt: int | None = Field(
-        None, ge=0, description="assignment salt (default: drawn from the run's policy stream)"
+        None,
+        ge=0,
+        le=2**63 - 1,
+        description="assignment salt (default: drawn from the run's policy stream)",
+    )
+    pre_period_days: float = Field(
+        0.0,
+        ge=0.0,
+        le=3650,
+        description="pre-period P (a whole multiple of schedule.decision_window): up to day "
+        "P every user gets the control (the first variant) and nothing is tested; the split "
+        "and the test start at P, and each user's pre-period clicks per session are the "
+        "CUPED covariate of the report",
     )
 
     @model_validator(mode="after")
     def _consistent(self) -> ABSplitParams:
         self._distinct(self.variants)
-        if self.weights is not None:
-            if len(self.weights) != len(self.variants):
-                raise ValueError(
-                    f"weights has {len(self.weights)} entries for {len(self.variants)} variants"
-                )
-            if any(not (w > 0 and math.isfinite(w)) for w in self.weights):
-                raise ValueError(f"weights must be positive, got {self.weights}")
+        if self.weights is not None and len(self.weights) != len(self.variants):
+            raise ValueError(
+                f"weights has {len(self.weights)} entries for {len(self.variants)} variants"
+            )
         if self.horizon_days is not None:
             self.plan(self.horizon_days)  # raises for an impossible O'Brien–Fleming design
         return self
@@ -108,9 +118,14 @@ class ABSplitParams(CompositeParams):
     def plan(self, horizon: float) -> TestPlan:
         """The test design for a horizon (``horizon_days`` when set)."""
         h = self.horizon_days if self.horizon_days is not None else horizon
+        if self.pre_period_days >= h:
+            raise ValueError(
+                f"pre_period_days ({self.pre_period_days:g}) must be shorter than the test "
+                f"horizon ({h:g} days)"
+            )
         return test_plan(
             self.test, self.alpha, h, self.checkpoint_every, self.msprt_tau, self.fallback,
-            self.boundary, self.analysis_unit,
+            self.boundary, self.analysis_unit, self.pre_period_days,
         )  # fmt: skip
 
     def shares(self) -> FloatArray:
@@ -221,6 +236,8 @@ class ABSplit(Composite):
         if self.committed_:
             routes = np.full(b, self.test_.winner, dtype=np.int64)
             return self._dispatch(request, routes, np.ones(b))
+        if before_start(request.t, self.plan_.start):  # pre-period: everyone on the control
+            return self._dispatch(request, np.zeros(b, dtype=np.int64), np.ones(b))
         self.last_pre_commit_t_ = request.t
         routes = self.assignment(request.users)
         return self._dispatch(request, routes, self.weights_[routes])
@@ -229,17 +246,20 @@ class ABSplit(Composite):
         when = feedback.decision_time
         t = np.full(feedback.size, feedback.t) if when is None else np.asarray(when, np.float64)
         pre = t <= self.last_pre_commit_t_ if self.committed_ else np.ones(t.size, dtype=bool)
-        assigned = self.assignment(feedback.users)
+        before_test = before_start(t, self.plan_.start)  # served by the control, not tested
+        assigned = np.where(before_test, 0, self.assignment(feedback.users))
         routes = np.where(pre, assigned, self.test_.winner)
-        if self._is_reward(feedback) and pre.any():
+        tested = pre & ~before_test  # in the test: after the pre-period, before a commit
+        weights = np.where(tested, self.weights_[assigned], 1.0)
+        if self._is_reward(feedback) and tested.any():
             k, n_buckets = self.counts_.shape[1:]
-            bucket = np.searchsorted(self.plan_.looks, t[pre], side="left")
-            cell = assigned[pre] * n_buckets + bucket
-            rewards = (np.asarray(feedback.rewards)[pre] > 0).astype(np.float64)
+            bucket = np.searchsorted(self.plan_.looks, t[tested], side="left")
+            cell = assigned[tested] * n_buckets + bucket
+            rewards = (np.asarray(feedback.rewards)[tested] > 0).astype(np.float64)
             size = k * n_buckets
             self.counts_[0] += np.bincount(cell, minlength=size).reshape(k, n_buckets)
             self.counts_[1] += np.bincount(cell, rewards, minlength=size).reshape(k, n_buckets)
             if self.plan_.unit == "user":
-                self.pending_.append((bucket, np.asarray(feedback.users)[pre], rewards))
+                self.pending_.append((bucket, np.asarray(feedback.users)[tested], rewards))
                 self._add_user_rows(self.test_.n_seen)
-        self._forward(feedback, routes, np.where(pre, self.weights_[assigned], 1.0))
+        self._forward(feedback, routes, weights)

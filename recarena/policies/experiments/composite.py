@@ -99,6 +99,15 @@ def subset_feedback(fb: Feedback, rows: IntArray, propensities: FloatArray | Non
     )
 
 
+def _slate_propensities(part: Decision) -> tuple[FloatArray | float, FloatArray | float]:
+    """A sub-policy's per-slot and whole-slate propensities: 1 for a deterministic one (it
+    logs none), NaN where a randomised one does not know them."""
+    if part.propensities is None:
+        return 1.0, 1.0
+    slots, slate = part.slot_propensities, part.slate_propensities
+    return (np.nan if slots is None else slots), (np.nan if slate is None else slate)
+
+
 class Composite(Policy):
     """A policy made of sub-policies: request splitting, decision assembly, feedback routing."""
 
@@ -107,6 +116,7 @@ class Composite(Policy):
     batch_fit: ClassVar[bool] = True
     contextual: ClassVar[bool] = True
     randomised: ClassVar[bool] = True
+    per_decision_propensities: ClassVar[bool] = False  # (sub-policy, action) pairs
 
     @abstractmethod
     def _variants(self) -> list[PolicyVariant]:
@@ -137,6 +147,9 @@ class Composite(Policy):
         shape = (b, self.spec_.slate_size) if request.surface is Surface.SLATE else (b,)
         actions = np.zeros(shape, dtype=np.int64)
         propensities = np.ones(b)
+        # slates: each slot's and the whole slate's, NaN where a sub-policy does not know them
+        slots = np.full(shape, np.nan) if request.surface is Surface.SLATE else None
+        slate = np.full(b, np.nan) if slots is not None else None
         fallback = np.zeros(b, dtype=bool)
         control_for = np.zeros(b, dtype=np.int64)
         for k, sub in enumerate(self.subs_):  # one sub-request per sub-policy
@@ -154,6 +167,8 @@ class Composite(Policy):
             actions[rows] = part.actions
             if part.propensities is not None:
                 propensities[rows] = part.propensities
+            if slots is not None and slate is not None:
+                slots[rows], slate[rows] = _slate_propensities(part)
             if part.fallback is not None:
                 fallback[rows] = part.fallback
             if part.control_for is not None:
@@ -161,6 +176,8 @@ class Composite(Policy):
         return Decision(
             actions=actions,
             propensities=propensities * weight,
+            slot_propensities=None if slots is None else slots * weight[:, None],
+            slate_propensities=None if slate is None else slate * weight,
             group=routes.astype(np.int64),
             fallback=fallback,
             control_for=control_for if request.surface is Surface.CAMPAIGN else None,

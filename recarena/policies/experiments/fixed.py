@@ -20,7 +20,11 @@ class FixedActionParams(PolicyParams):
 
     kind: Literal["fixed"] = "fixed"
     action: int = Field(
-        0, ge=-1, description="variant index (variant surface) or offer index, -1 = no offer"
+        0,
+        ge=-1,
+        le=10_000,
+        description="variant index (variant surface) or offer index, -1 = no offer (checked "
+        "against the world's variants and offers)",
     )
 
 

@@ -91,7 +91,10 @@ class AssociationRulesRecommender(HistoryRecommender):
     class Params(RecommenderParams):
         kind: Literal["association_rules"] = "association_rules"
         basket_days: float | None = Field(
-            None, gt=0, description="basket = a user's items within one window (null: all)"
+            None,
+            gt=0,
+            le=3650,
+            description="basket = a user's items within one window of days (null: all)",
         )
         min_support: float = Field(0.002, ge=0, le=1, description="minimum pair support")
         min_confidence: float = Field(0.02, ge=0, le=1, description="minimum confidence")
@@ -150,7 +153,7 @@ class SegmentPopularityRecommender(HistoryRecommender):
         )
         n_segments: int = Field(8, ge=1, le=1000, description="by=kmeans: number of clusters")
         prior_strength: float = Field(
-            5.0, ge=0, description="m: shrinkage towards global popularity (interactions)"
+            5.0, ge=0, le=1e6, description="m: shrinkage towards global popularity (interactions)"
         )
 
         @model_validator(mode="after")

@@ -163,15 +163,19 @@ class RecommenderParams(PolicyParams):
         "simulated users re-consume, with fatigue for recent items)",
     )
     conversion_weight: float = Field(
-        1.0, ge=0, description="w_c: extra interaction weight of a purchase over its click"
+        1.0,
+        ge=0,
+        le=1000,
+        description="w_c: extra interaction weight of a purchase over its click",
     )
     min_user_interactions: int = Field(
-        1, ge=1, description="fewer interactions than this: popularity fallback"
+        1, ge=1, le=1_000_000, description="fewer interactions than this: popularity fallback"
     )
     threads: int = Field(1, ge=1, le=64, description="BLAS/OpenMP threads while fitting/scoring")
     refit_every: float | None = Field(
         None,
         gt=0,
+        le=3650,
         description="days between refits: a scheduled fit sooner than this after the last one "
         "is skipped (None = refit at every scheduled retrain; longer than the run = fit once)",
     )

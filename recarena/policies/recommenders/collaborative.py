@@ -89,7 +89,7 @@ class KNNParams(RecommenderParams):
 
     weighting: Weighting = Field("cosine", description="similarity: cosine, tfidf or bm25")
     neighbours: int = Field(50, ge=1, le=10_000, description="K nearest neighbours kept")
-    bm25_k1: float = Field(1.2, gt=0, description="BM25 term-frequency saturation K1")
+    bm25_k1: float = Field(1.2, gt=0, le=100, description="BM25 term-frequency saturation K1")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 length normalisation B")
 
 
@@ -211,8 +211,8 @@ class ALSRecommender(_ImplicitFactors):
     class Params(WarmStartParams):
         kind: Literal["als"] = "als"
         factors: int = Field(64, ge=1, le=1024, description="latent dimension")
-        regularization: float = Field(0.05, ge=0, description="λ: L2 penalty")
-        alpha: float = Field(2.0, ge=0, description="α in the confidence c = 1 + α r")
+        regularization: float = Field(0.05, ge=0, le=1e4, description="λ: L2 penalty")
+        alpha: float = Field(2.0, ge=0, le=1e4, description="α in the confidence c = 1 + α r")
         iterations: int = Field(15, ge=1, le=500, description="ALS sweeps")
         refit: Literal["full", "warm", "partial"] = Field(  # type: ignore[assignment]
             "full",
@@ -303,8 +303,8 @@ class BPRRecommender(_ImplicitFactors):
     class Params(RecommenderParams):
         kind: Literal["bpr"] = "bpr"
         factors: int = Field(64, ge=1, le=1024, description="latent dimension")
-        learning_rate: float = Field(0.05, gt=0, description="SGD step size")
-        regularization: float = Field(0.01, ge=0, description="λ: L2 penalty")
+        learning_rate: float = Field(0.05, gt=0, le=10, description="SGD step size")
+        regularization: float = Field(0.01, ge=0, le=1e4, description="λ: L2 penalty")
         iterations: int = Field(100, ge=1, le=5000, description="SGD epochs")
 
     summary = "Matrix factorisation by Bayesian personalised ranking (implicit)."

@@ -113,10 +113,14 @@ class PopularityPolicy(Policy):
     class Params(PolicyParams):
         kind: Literal["popularity"] = "popularity"
         window_days: float | None = Field(
-            None, gt=0, description="count clicks over the last W days (None = all time)"
+            None, gt=0, le=3650, description="count clicks over the last W days (None = all time)"
         )
         half_life: float | None = Field(
-            None, gt=0, description="exponential decay half-life in days (instead of a window)"
+            None,
+            ge=0.001,
+            le=3650,
+            description="exponential decay half-life in days (instead of a window; below "
+            "0.001 the decay underflows)",
         )
         epsilon: float = Field(0.0, ge=0, le=1, description="share of random slates")
         signal: Literal["clicks", "conversions"] = Field(

@@ -101,10 +101,12 @@ class LightFMRecommender(FactorRecommender):
         )
         factors: int = Field(32, ge=1, le=512, description="embedding dimension")
         epochs: int = Field(20, ge=1, le=1000, description="passes over the interactions")
-        learning_rate: float = Field(0.05, gt=0, description="adagrad step size")
-        item_alpha: float = Field(1e-6, ge=0, description="L2 penalty on item features")
-        user_alpha: float = Field(1e-6, ge=0, description="L2 penalty on user features")
-        max_sampled: int = Field(10, ge=1, description="WARP: max negatives sampled per step")
+        learning_rate: float = Field(0.05, gt=0, le=10, description="adagrad step size")
+        item_alpha: float = Field(1e-6, ge=0, le=1e3, description="L2 penalty on item features")
+        user_alpha: float = Field(1e-6, ge=0, le=1e3, description="L2 penalty on user features")
+        max_sampled: int = Field(
+            10, ge=1, le=10_000, description="WARP: max negatives sampled per step"
+        )
         user_features: bool = Field(True, description="use observable user features")
         item_identity: bool = Field(
             True, description="per-item identity embeddings for items with interactions"

@@ -86,9 +86,12 @@ class NeuralParams(WarmStartParams):
     hidden: int = Field(64, ge=2, le=4096, description="width of the hidden MLP layers")
     epochs: int = Field(20, ge=1, le=1000, description="maximum epochs of a full fit")
     batch_size: int = Field(512, ge=1, le=1 << 16, description="positive pairs per step")
-    learning_rate: float = Field(0.01, gt=0, description="Adam step size")
+    learning_rate: float = Field(0.01, gt=0, le=10, description="Adam step size")
     weight_decay: float = Field(
-        1e-3, ge=0, description="Adam L2 penalty (id embeddings overfit sparse logs without it)"
+        1e-3,
+        ge=0,
+        le=10,
+        description="Adam L2 penalty (id embeddings overfit sparse logs without it)",
     )
     negatives: int = Field(64, ge=1, le=100_000, description="shared uniform negatives per batch")
     patience: int = Field(3, ge=1, le=100, description="epochs without validation gain")
@@ -307,7 +310,9 @@ class DSSMRecommender(_DotNeural):
 
     class Params(NeuralParams):
         kind: Literal["dssm"] = "dssm"
-        temperature: float = Field(0.1, gt=0, description="τ: cosine scores are divided by τ")
+        temperature: float = Field(
+            0.1, ge=1e-4, le=100, description="τ: cosine scores are divided by τ"
+        )
 
     summary = "DSSM (simple): id embeddings through MLP towers, cosine/τ (PyTorch)."
     architecture = "dssm"
@@ -330,7 +335,9 @@ class TwoTowerRecommender(_DotNeural):
 
     class Params(NeuralParams):
         kind: Literal["dssm_two_tower"] = "dssm_two_tower"
-        temperature: float = Field(0.1, gt=0, description="τ: cosine scores are divided by τ")
+        temperature: float = Field(
+            0.1, ge=1e-4, le=100, description="τ: cosine scores are divided by τ"
+        )
         id_dropout: float = Field(
             0.2, ge=0, le=1, description="share of training items whose id embedding is hidden"
         )

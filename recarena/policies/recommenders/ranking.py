@@ -123,11 +123,11 @@ class TwoStageRecommender(HistoryRecommender):
         loss: RankingLoss = Field(
             "YetiRank", description="catboost_ranker loss: YetiRank, PairLogit or QueryRMSE"
         )
-        iterations: int = Field(50, ge=1, le=100_000, description="boosting iterations")
+        iterations: int = Field(50, ge=1, le=10_000, description="boosting iterations")
         depth: int = Field(4, ge=1, le=16, description="tree depth")
         learning_rate: float = Field(0.1, gt=0, le=1, description="boosting step size")
         label_days: float = Field(
-            2.0, gt=0, description="length of the label window before each fit (days)"
+            2.0, gt=0, le=3650, description="length of the label window before each fit (days)"
         )
         sampled_negatives: int = Field(
             10, ge=0, le=10_000, description="uniform unseen items added per training user"
@@ -136,9 +136,11 @@ class TwoStageRecommender(HistoryRecommender):
             30, ge=1, le=100_000, description="negatives kept per training user (sampled)"
         )
         max_training_users: int = Field(
-            5000, ge=1, description="cap on ranker training groups (users, sampled)"
+            5000, ge=1, le=10_000_000, description="cap on ranker training groups (users, sampled)"
         )
-        recent_days: float = Field(3.0, gt=0, description="window of the recent popularity")
+        recent_days: float = Field(
+            3.0, gt=0, le=3650, description="window of the recent popularity"
+        )
 
     summary = "Two-stage: candidate generators → CatBoost/regressor ranker (learning to rank)."
     contextual = True
