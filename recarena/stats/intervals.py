@@ -143,7 +143,10 @@ def wilson_interval(p: ArrayLike, n: ArrayLike, level: float = 0.95) -> tuple[Fl
         z2n = z * z / size
         centre = (q + z2n / 2.0) / (1.0 + z2n)
         half = z * np.sqrt(q * (1.0 - q) / size + z2n / size / 4.0) / (1.0 + z2n)
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # Wilson's interval contains p; min/max only remove rounding (p = 0 gave low = 6e-17).
+    low = np.minimum(np.clip(centre - half, 0.0, 1.0), q)
+    high = np.maximum(np.clip(centre + half, 0.0, 1.0), q)
+    return low, high
 
 
 def clopper_pearson_interval(
@@ -259,4 +262,6 @@ def range_interval(
             n_eff = np.minimum(n_eff, np.asarray(trials, dtype=np.float64))
         n_star = n_eff * (z / tq) ** 2
     low, high = wilson_interval(p, n_star, level)
-    return a + width * low, a + width * high
+    # Back on the metric's scale the interval must still hold the mean (rounding aside).
+    inside = np.clip(m, a, b)
+    return np.minimum(a + width * low, inside), np.maximum(a + width * high, inside)

@@ -213,10 +213,13 @@ def test_warm_refits_rank_within_tolerance_of_full_refits() -> None:
     )
     from recarena.simulator.simulation import simulate
 
+    from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
+
+    # The dense pre-calibration levels: enough clicks in 8 days on 600 users to learn from.
     world = WorldParams(
-        population=PopulationParams(n_users=600, arrivals_per_day=20),
+        population=PopulationParams(n_users=600, arrivals_per_day=20, **DENSE_POPULATION),
         catalogue=CatalogueParams(n_items=80, n_categories=8, latent_dim=8, popularity_sd=0.3),
-        behaviour=BehaviourParams(preference_weight=4.0),
+        behaviour=BehaviourParams(preference_weight=4.0, **DENSE_BEHAVIOUR),
     )
     days = 8
     schedule = ScheduleParams(days=days, slate_size=10, retrain_every=1.0, keep_impressions=True)

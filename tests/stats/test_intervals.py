@@ -103,6 +103,10 @@ def test_intervals_stay_inside_their_range_and_contain_the_mean() -> None:
         se = rng.exponential(0.3, 500)
         low, high = range_interval(mean, se, k - 1, bounds=bounds)
         assert np.all((bounds[0] <= low) & (low <= mean) & (mean <= high) & (high <= bounds[1]))
+    # A rate of 0 (or 1) with no spread: the interval starts (ends) exactly at the rate,
+    # not a rounding error inside it (a negative error bar in the report's plots).
+    low, high = range_interval([0.0, 1.0], [0.0, 0.0], [2, 2], bounds=(0.0, 1.0), trials=40)
+    assert low[0] == 0.0 and high[1] == 1.0 and high[0] > 0.0 and low[1] < 1.0
     assert [interval_method(b) for b in (None, (0.0, math.inf), (0.0, 1.0))] == [
         "t", "log_t", "wilson_kg"
     ]  # fmt: skip
