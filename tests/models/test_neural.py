@@ -212,7 +212,6 @@ def test_warm_refits_rank_within_tolerance_of_full_refits() -> None:
         WorldParams,
     )
     from recarena.simulator.simulation import simulate
-
     from tests.simulator.helpers import DENSE_BEHAVIOUR, DENSE_POPULATION
 
     # The dense pre-calibration levels: enough clicks in 8 days on 600 users to learn from.
