@@ -70,6 +70,8 @@ from naive import NaiveSimulation  # noqa: E402
 from recarena.policies import registry  # noqa: E402
 from recarena.simulator import behaviour as bh  # noqa: E402
 from recarena.simulator.params import (  # noqa: E402
+    DENSE_BEHAVIOUR,
+    DENSE_POPULATION,
     BehaviourParams,
     CatalogueParams,
     PopulationParams,
@@ -185,16 +187,9 @@ def world_params(n_users: int, n_items: int) -> WorldParams:
     # session halves each window's batch, and the per-window cost then weighs about a fifth
     # more per decision (0.70-0.72M against 0.86-0.95M decisions/s, 100k users x 10 days).
     return WorldParams(
-        population=PopulationParams(n_users=n_users, activity_mean=1.0),
+        population=PopulationParams(n_users=n_users, **DENSE_POPULATION),
         catalogue=CatalogueParams(n_items=n_items),
-        behaviour=BehaviourParams(
-            no_choice_utility=5.0,
-            conversion_intercept=-1.0,
-            satisfaction_baseline=0.2,
-            activity_satisfaction=1.0,
-            churn_base_hazard=0.01,
-            churn_satisfaction=5.0,
-        ),
+        behaviour=BehaviourParams(**DENSE_BEHAVIOUR),
     )
 
 

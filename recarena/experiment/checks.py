@@ -74,6 +74,8 @@ from recarena.policies.base import NotSetUpError, Policy
 from recarena.simulator.campaigns import offer_eligibility
 from recarena.simulator.engine import environment_spec
 from recarena.simulator.params import (
+    DENSE_BEHAVIOUR,
+    DENSE_POPULATION,
     BehaviourParams,
     CatalogueParams,
     OfferParams,
@@ -157,16 +159,9 @@ def _world_params() -> WorldParams:
     # twice the visits, five times the clicks), so 4 days of 300 users leave every policy
     # clicks and purchases to fit on.
     return WorldParams(
-        population=PopulationParams(n_users=300, arrivals_per_day=5, activity_mean=1.0),
+        population=PopulationParams(n_users=300, arrivals_per_day=5, **DENSE_POPULATION),
         catalogue=CatalogueParams(n_items=60, n_categories=4, new_items_per_day=1),
-        behaviour=BehaviourParams(
-            no_choice_utility=5.0,
-            conversion_intercept=-1.0,
-            satisfaction_baseline=0.2,
-            activity_satisfaction=1.0,
-            churn_base_hazard=0.01,
-            churn_satisfaction=5.0,
-        ),
+        behaviour=BehaviourParams(**DENSE_BEHAVIOUR),
         offers=[OfferParams(name="cashback"), OfferParams(name="upgrade", value=150)],
         variants=[VariantParams(name="A", ctr=0.05), VariantParams(name="B", ctr=0.07)],
     )

@@ -13,27 +13,15 @@ from recarena.contract import Decision, DecisionRequest, Feedback, History, Surf
 from recarena.policies.base import Policy
 from recarena.policies.recommenders.slates import random_slates
 from recarena.simulator.log import Col, EventLog, slot_propensity_columns
-from recarena.simulator.params import WorldParams
+
+# Tests of a mechanism on a few hundred users take the dense levels, so their runs have
+# enough events; tests of the defaults themselves do not (re-exported for the other tests).
+from recarena.simulator.params import DENSE_BEHAVIOUR, DENSE_POPULATION, WorldParams
 
 #: Global call sequence, so calls recorded by several policies and callbacks can be merged.
 SEQUENCE = itertools.count()
 
 TABLES = ("decisions", "conversions", "campaigns", "lifecycle", "snapshots", "fits")
-
-
-#: The world's levels before the defaults were calibrated to published moments
-#: (docs/world.md, 'Moments'): twice the visits, about five times the clicks and ten times
-#: the purchases per session. Tests of a mechanism on a few hundred users take these, so
-#: their runs have enough events; tests of the defaults themselves do not.
-DENSE_POPULATION: dict[str, Any] = {"activity_mean": 1.0}
-DENSE_BEHAVIOUR: dict[str, Any] = {
-    "no_choice_utility": 5.0,
-    "conversion_intercept": -1.0,
-    "satisfaction_baseline": 0.2,
-    "activity_satisfaction": 1.0,
-    "churn_base_hazard": 0.01,
-    "churn_satisfaction": 5.0,
-}
 
 
 def world_params(
