@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -315,7 +316,8 @@ def metric_bars(
             ax.set_xticks(pos, [str(g) for g in groups], rotation=30 if len(groups) > 3 else 0,
                           ha="right" if len(groups) > 3 else "center")  # fmt: skip
             ax.grid(True, axis="y", alpha=0.3)
-        ax.set_title(labels.get(metric, metric), fontsize="medium")
+        # Panels are ~3.4 inches wide: long labels wrap instead of running off the figure.
+        ax.set_title(textwrap.fill(labels.get(metric, metric), width=42), fontsize="medium")
     if horizontal and first_axis is not None:
         first_axis.invert_yaxis()  # the first group on top, as in the tables
     if not present:
