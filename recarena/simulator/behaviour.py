@@ -13,8 +13,10 @@ order (no ``fastmath``): one seed, one result, bit for bit.
 The item model travels as the tuple ``items = (φ (m, d) float32, φᵀ (d, m) float64, b (m,),
 log p (m,), w/√d, κ, category g (m,), κ_b)`` and the choice model as ``choice = (e (k,), T,
 u₀)`` (see :mod:`recarena.simulator.kernels`). The scanning models (``pbm``, ``dcm``) add
-``scan = (λ (k,), β, s, L (m,))``: continuation after a click per slot, the mean session
-budget (∞ = none), the minutes a slot's examination takes and the item lengths.
+``scan = (λ (k,), β, s, L (m,), h (m,))``: continuation after a click per slot, the mean
+session budget (∞ = none), the minutes a slot's examination takes, the item lengths and
+each item's h_i = :func:`budget_survival` (L_i, β), computed once per run
+(:func:`recarena.simulator.kernels.scan_model`) instead of once per slot shown.
 """
 
 from __future__ import annotations
@@ -339,12 +341,12 @@ def scan_slot_probabilities(out, alpha, slate, examination, scan):  # type: igno
     from any slot on, so it increases in every α and the k most attractive items in
     decreasing order are the best slate.
     """
-    continuation, budget_mean, scan_minutes, length = scan
+    continuation, budget_mean, scan_minutes, survival = scan[0], scan[1], scan[2], scan[4]
     survive_scan = budget_survival(scan_minutes, budget_mean)
     reach = 1.0
     total = 0.0
     for j in range(alpha.shape[0]):
-        survive_item = budget_survival(length[slate[j]], budget_mean)
+        survive_item = survival[slate[j]]
         click, reach = scan_step(
             reach, examination[j], alpha[j], continuation[j], survive_scan, survive_item
         )

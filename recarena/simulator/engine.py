@@ -57,7 +57,7 @@ from recarena.simulator.log import (
     clicked_slots_mask,
     slot_propensity_columns,
 )
-from recarena.simulator.oracle import BestValueCache, OracleView
+from recarena.simulator.oracle import SHORTLIST_SLACK, BestValueCache, OracleView
 from recarena.simulator.params import BehaviourParams, ScheduleParams
 from recarena.simulator.state import SimState
 from recarena.simulator.user_model import UserModel
@@ -307,9 +307,18 @@ class Engine:
         self.history = HistoryStore(world.feature_names, keep, window)
         self.stats = RunStats()
         self.available = world.items.release_time <= 0.0
-        # Shortlists of k + R items: the best slate after any R fatigued items (see the cache).
-        shortlist = schedule.slate_size + (behaviour.fatigue_memory if behaviour.fatigue else 0)
-        self._best = BestValueCache.empty(world.n_users if oracle_columns else 0, shortlist)
+        # Shortlists of k + R items: the best slate after any R fatigued items; wider when
+        # drift, interest evolution or satiation move utilities (see the cache).
+        k = schedule.slate_size
+        shortlist = k + (behaviour.fatigue_memory if behaviour.fatigue else 0)
+        moving = behaviour.drift_sd > 0 or behaviour.interest_rate > 0
+        if moving or behaviour.satiation > 0:
+            shortlist += SHORTLIST_SLACK * k
+        self._best = BestValueCache.empty(
+            world.n_users if oracle_columns else 0,
+            shortlist,
+            world.items.vector.shape[1] if moving and oracle_columns else 0,
+        )
         self._clicks = _ClickBuffer()
         self._pending = _PendingConversions()
         self._campaign_index = 0
@@ -512,7 +521,7 @@ class Engine:
             world_items = self.world.items
             kernels.consume(users, items, state.preference, world_items.vector,
                             b.interest_rate, state.satiation, world_items.category)  # fmt: skip
-            self._best.forget(users)
+            self._best.invalidate(users)
         elif self.oracle_columns and b.fatigue_memory:
             self.oracle.keep_best_values(users, items, evicted, self._best)
         converts = ~np.isnan(delay)
@@ -659,7 +668,7 @@ class Engine:
             else:
                 kernels.ou_drift(state.preference, world.users.preference, dt,
                                  b.drift_reversion_days, b.drift_sd, noise)  # fmt: skip
-            self._best.clear()
+            self._best.invalidate()
         if t >= world.variants.shift_day:
             state.variant_logit = world.variants.logit_after_shift.copy()
         still = active[state.alive[active]]
@@ -710,7 +719,7 @@ class Engine:
             state.satisfaction[joined] = satisfaction
         if b.satiation > 0:
             kernels.decay(state.satiation, dt, b.satiation_half_life)
-            self._best.clear()
+            self._best.invalidate()
 
     def _win_back(self, t: float, day: int, dormant: IntArray) -> None:
         """Dormant users come back with P = 1 − exp(−h_w Δt / m_u); their next session is an

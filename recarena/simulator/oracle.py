@@ -10,7 +10,6 @@ columns of the event log through it (``best_expected_reward``), and the ``oracle
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,32 +19,51 @@ from recarena.simulator import campaigns, kernels
 from recarena.simulator.user_model import UserModel, ids
 from recarena.typing import FloatArray, IntArray
 
-__all__ = ["BestValueCache", "OracleView"]
+__all__ = ["SHORTLIST_SLACK", "BestValueCache", "OracleView"]
+
+#: How :func:`~recarena.simulator.kernels.cached_best_values` values a sorted best slate.
+_MODEL_CODES = {"mnl": kernels.MNL, "cascade": kernels.CASCADE, "pbm": kernels.SCANNING,
+                "dcm": kernels.SCANNING}  # fmt: skip
+
+
+#: Extra slates' worth of items in a shortlist when utilities move (drift, interest
+#: evolution, satiation): c = (1 + SLACK) k + R. The wider the shortlist, the longer its
+#: bound holds (see :func:`recarena.simulator.kernels.cached_best_values`); 2 kept ≥ 85%
+#: of re-finds on the shortlist after 4 days of default OU drift on 200 items (measured).
+SHORTLIST_SLACK = 2
 
 
 @dataclass
 class BestValueCache:
     """Per user: the value of the best slate, and the shortlist it is re-found from.
 
-    A click only changes the user's fatigue ring, which lowers at most R items, so the best
-    slate lies among the k + R best items *before* fatigue: that shortlist is computed once
-    per user (until drift or a release changes utilities) and a value made stale by a click
-    is re-found from it, not from the whole catalogue.
+    The shortlist holds the user's c best items by base utility (before satiation and
+    fatigue), the (c+1)-th base utility as a bound on every other item, and, when
+    interests move, the θ_u they were scored with. Satiation and fatigue only lower
+    utilities and drift moves them by a bounded amount, so while the shortlist's k-th best
+    current utility beats the bound (plus the drift margin) the best slate is found among c
+    items instead of m (:func:`recarena.simulator.kernels.cached_best_values`). With
+    neither drift nor satiation, c = k + R suffices always: a click changes at most the
+    R items of the fatigue ring.
 
     Attributes
     ----------
     value
-        (n_users,) cached P(click) of the best slate.
+        (n_users,) cached expected reward of the best slate.
     valid
         (n_users,) whether ``value`` is current.
     kth
-        (n_users,) the k-th highest fatigue-adjusted utility, the last of the best slate
-        (−inf where unknown): a click that moves no item across it keeps ``value``.
+        (n_users,) the k-th highest utility, the last of the best slate (−inf where
+        unknown): a click that moves no item across it keeps ``value``.
     shortlist
-        (n_users, k + R) int32 item ids, best first; a row starting with −1 is not computed.
+        (n_users, c) int32 item ids, best first; a row starting with −1 is not computed.
     shortlist_utility
-        (n_users, k + R) their utilities before fatigue (the compiled pass re-finds a value from
-        these and the ring alone).
+        (n_users, c) their base utilities.
+    bound
+        (n_users,) the (c+1)-th highest base utility when the shortlist was computed.
+    anchor
+        (n_users, d) float32 θ_u when the shortlist was computed; (0, 0) when interests
+        never move.
     """
 
     value: FloatArray
@@ -53,28 +71,36 @@ class BestValueCache:
     kth: FloatArray
     shortlist: NDArray[np.int32]
     shortlist_utility: FloatArray
+    bound: FloatArray
+    anchor: NDArray[np.float32]
 
     @classmethod
-    def empty(cls, n_users: int, size: int) -> BestValueCache:
-        """A cache with nothing computed for ``n_users`` users and shortlists of ``size``."""
+    def empty(cls, n_users: int, size: int, factors: int = 0) -> BestValueCache:
+        """A cache with nothing computed for ``n_users`` users and shortlists of ``size``;
+        ``factors`` = d keeps an anchor θ per user (interests that move), 0 none."""
         return cls(
             value=np.zeros(n_users),
             valid=np.zeros(n_users, dtype=bool),
             kth=np.full(n_users, -np.inf),
             shortlist=np.full((n_users, size), -1, dtype=np.int32),
             shortlist_utility=np.zeros((n_users, size)),
+            bound=np.full(n_users, -np.inf),
+            anchor=np.zeros((n_users if factors else 0, factors), dtype=np.float32),
         )
 
     def clear(self) -> None:
-        """Preferences or the catalogue changed: everything is stale."""
+        """The catalogue changed: values and shortlists are stale."""
         self.valid[:] = False
         self.shortlist[:] = -1
 
-    def forget(self, users: NDArray[np.int64]) -> None:
-        """These users' utilities changed (interest evolution, satiation): stale, shortlist too."""
-        if self.valid.shape[0]:
+    def invalidate(self, users: NDArray[np.int64] | None = None) -> None:
+        """These users' utilities changed (all users' if None: drift, satiation recovery;
+        or a click's interest evolution and satiation): their values are stale, their
+        shortlists are re-checked against their bounds."""
+        if users is None:
+            self.valid[:] = False
+        elif self.valid.shape[0]:
             self.valid[users] = False
-            self.shortlist[users, 0] = -1
 
 
 class OracleView:
@@ -151,50 +177,14 @@ class OracleView:
             order = np.hstack([order, np.repeat(order[:, :1], model.slate_size - k, axis=1)])
         return order.astype(np.int64)
 
-    def shortlist(self, users: IntArray, available: NDArray[np.bool_], size: int) -> IntArray:
-        """The ``size`` available items of highest utility *before* fatigue, per user.
-
-        Fatigue only lowers the utility of the ≤ R items in a user's recent ring, so the k
-        best items with fatigue always lie among the k + R best without it: the best slate
-        can be re-found from this shortlist after every click, without rescoring the
-        catalogue (until preferences drift or items are released). Ordered by (utility ↓,
-        item id ↑); padded with −1 when fewer than ``size`` items are available.
-        """
-        model = self._model
-        top: IntArray = kernels.top_items(model.people(), model.items, ids(users), available, size,
-                                     False)  # fmt: skip
-        return top
-
-    def best_values_from(self, users: IntArray, candidates: IntArray) -> FloatArray:
-        """Expected reward of the best slate drawn from each user's ``candidates`` (B, c).
-
-        ``candidates`` must not repeat an item within a row (a shortlist never does).
-        """
-        model = self._model
-        u = model.slate_utilities(users, candidates, distinct=True)
-        k = model.slate_size
-        if math.isinf(model.scan[1]):
-            # The best slate shows the k highest utilities in decreasing order. Its value
-            # depends only on those utility values, not on which of two tied items fills a
-            # slot, so a plain descending sort gives the same numbers as ordering by
-            # (−u, item id).
-            top = np.sort(u, axis=1)[:, : -k - 1 : -1]
-            return model.click_probability(top)
-        # Under a time budget the items' lengths count too: order by (−u, item id), as
-        # best_slates does.
-        order = np.lexsort((candidates, -u), axis=1)[:, :k]
-        rows = np.arange(u.shape[0])[:, None]
-        return model.click_probability(u[rows, order], candidates[rows, order])
-
     def best_values(
         self, users: IntArray, available: NDArray[np.bool_], cache: BestValueCache
     ) -> FloatArray:
         """Expected reward of each user's best slate, through ``cache`` (updated in place).
 
         The same values, bit for bit, as :meth:`best_slates`; a stale user is re-scored from
-        the shortlist (:meth:`shortlist`, :meth:`best_values_from`); under the mnl, pbm and
-        dcm models in one compiled pass that re-finds it from the shortlist's cached
-        utilities.
+        its shortlist in one compiled pass
+        (:func:`~recarena.simulator.kernels.cached_best_values`).
         """
         model = self._model
         size = cache.shortlist.shape[1]
@@ -204,23 +194,13 @@ class OracleView:
             cache.valid[stale] = True
             cache.kth[stale] = -np.inf
             return cache.value[users]
-        if model.behaviour.choice_model != "cascade":
-            values: FloatArray = kernels.cached_best_values(
-                model.people(), model.items, model.choice, model.scan, model.scanning,
-                ids(users), available, cache.value, cache.valid, cache.kth, cache.shortlist,
-                cache.shortlist_utility,
-            )  # fmt: skip
-            return values
-        stale = users[~cache.valid[users]]
-        if stale.size:
-            missing = stale[cache.shortlist[stale, 0] < 0]
-            if missing.size:
-                cache.shortlist[missing] = self.shortlist(missing, available, size)
-            candidates = np.take(cache.shortlist, stale, axis=0).astype(np.int64)
-            cache.value[stale] = self.best_values_from(stale, candidates)
-            cache.valid[stale] = True
-            cache.kth[stale] = -np.inf
-        return cache.value[users]
+        code = _MODEL_CODES[model.behaviour.choice_model]
+        values: FloatArray = kernels.cached_best_values(
+            model.people(), model.items, model.choice, model.scan, code, ids(users), available,
+            cache.value, cache.valid, cache.kth, cache.shortlist, cache.shortlist_utility,
+            cache.bound, cache.anchor,
+        )  # fmt: skip
+        return values
 
     def keep_best_values(
         self, users: IntArray, entered: IntArray, evicted: IntArray, cache: BestValueCache

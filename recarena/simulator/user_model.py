@@ -122,11 +122,11 @@ class UserModel:
         )
         budget = behaviour.session_budget_minutes
         # The scanning models' continuation, time budget (∞ = none) and item lengths.
-        self.scan = (
-            np.asarray(behaviour.continuation_profile(slate_size), dtype=np.float64),
+        self.scan = kernels.scan_model(
+            behaviour.continuation_profile(slate_size),
             float("inf") if budget is None else float(budget),
             float(behaviour.scan_minutes),
-            np.ascontiguousarray(items.length, dtype=np.float64),
+            items.length,
         )
 
     def people(self) -> tuple[NDArray[np.float32], FloatArray, NDArray[np.int32], FloatArray]:
@@ -307,13 +307,9 @@ class UserModel:
 
     def _user_entropies(self, users: IntArray) -> FloatArray:
         """H_u of each of ``users`` (see :meth:`interest_entropy`)."""
-        z = self.state.preference[users].astype(np.float64) @ self._category_centres.T
-        z *= self.items[4]
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        logs = np.log2(np.where(p > 0, p, 1.0))
-        entropies: FloatArray = -(p * logs).sum(axis=1)
+        entropies: FloatArray = kernels.interest_entropies(
+            self.state.preference, ids(users), self._category_centres, self.items[4]
+        )
         return entropies
 
     # ------------------------------------------------------------------ variants

@@ -194,13 +194,15 @@ class _OracleProbe(RecordingPolicy):
 @pytest.mark.parametrize(
     ("releases", "drift", "sessions"),
     [(4.0, 0.0, {}), (0.0, 0.1, {}),
-     (2.0, 0.0, {"choice_model": "dcm", "continuation": 0.8, "no_choice_utility": 2.0})],
+     (2.0, 0.0, {"choice_model": "dcm", "continuation": 0.8, "no_choice_utility": 2.0}),
+     # Every utility moves: the shortlists' bounds decide when a value is re-found.
+     (1.0, 0.1, {"satiation": 0.5, "interest_rate": 0.05, "drift_reversion_days": 10.0})],
 )  # fmt: skip
 def test_logged_best_value_is_the_oracle_value_at_decision_time(
     releases: float, drift: float, sessions: dict[str, object]
 ) -> None:
-    """The engine caches best values per user; fatigue, drift and releases (and the clicks
-    of sessions with several) must refresh them."""
+    """The engine caches best values per user; fatigue, drift, releases, interest evolution
+    and satiation (and the clicks of sessions with several) must refresh them."""
     params = world_params(
         250, 60, catalogue={"new_items_per_day": releases},
         behaviour={"fatigue": 3.0, "fatigue_memory": 3, "drift_sd": drift, **sessions},
@@ -292,21 +294,57 @@ def test_fused_mnl_sessions_equal_the_separate_steps_bit_for_bit() -> None:
     assert (clicked[~hit] == -1).all() and np.isnan(utility[~hit]).all()
 
 
-@pytest.mark.parametrize(
-    "behaviour",
-    [{"choice_model": "mnl"}, {"choice_model": "cascade"}, {"choice_model": "pbm"},
-     {"choice_model": "dcm", "session_budget_minutes": 10.0}],
-)  # fmt: skip
-def test_best_values_from_a_shortlist_equal_the_best_slates(behaviour: dict[str, object]) -> None:
-    params = world_params(40, 30, behaviour={**behaviour, "fatigue": 0.9, "fatigue_memory": 3})
-    model = _model(params, slate_size=4)
-    rng = np.random.default_rng(2)
-    model.state.recent_items[:] = rng.integers(-1, 30, model.state.recent_items.shape)
-    users = np.arange(40)
-    available = np.ones(30, dtype=bool)
-    _, best = OracleView(model).best_slates(users, available)
-    shortlist = OracleView(model).shortlist(users, available, 4 + 3).astype(np.int64)
-    np.testing.assert_array_equal(OracleView(model).best_values_from(users, shortlist), best)
+SESSION_MODELS = [
+    {"choice_model": "mnl"}, {"choice_model": "cascade"}, {"choice_model": "pbm"},
+    {"choice_model": "dcm", "session_budget_minutes": 10.0},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("behaviour", SESSION_MODELS)
+def test_cached_best_values_under_moving_utilities_equal_the_best_slates(
+    behaviour: dict[str, object],
+) -> None:
+    """Drift, interest evolution and satiation move every utility: the cached values
+    must still equal a whole-catalogue search to the bit, whether the shortlist's bound
+    holds (shortlist kept), fails (shortlist recomputed) or cannot decide (heavy
+    satiation: the catalogue scored whole)."""
+    params = world_params(
+        60, 50, behaviour={**behaviour, "fatigue": 1.1, "fatigue_memory": 3, "satiation": 0.4,
+                           "drift_sd": 0.1},
+    )  # fmt: skip
+    world = build_world(params, ScheduleParams(days=5), seed=2)
+    groups = int(world.items.category.max()) + 1
+    state = SimState.initial(world, 3, groups)
+    model = UserModel(world, state, params.behaviour, slate_size=4)
+    oracle = OracleView(model)
+    rng = np.random.default_rng(5)
+    available = np.ones(50, dtype=bool)
+    d = world.items.vector.shape[1]
+    cache = BestValueCache.empty(60, 4 + 3 + 2 * 4, d)
+    users = np.arange(60)
+    kept = recomputed = 0
+    for step in range(12):
+        values = oracle.best_values(users, available, cache)
+        np.testing.assert_array_equal(values, oracle.best_slates(users, available)[1])
+        anchor = cache.anchor.copy()
+        # Small steps mostly keep the shortlists; a large one every few steps breaks them.
+        size = 0.8 if step % 4 == 3 else 0.02
+        state.preference += (size * rng.standard_normal(state.preference.shape)).astype(np.float32)
+        state.satiation[rng.integers(0, 60, 30), rng.integers(0, groups, 30)] += 1.0
+        state.recent_items[:, step % 3] = rng.integers(0, 50, 60)
+        cache.invalidate()
+        oracle.best_values(users, available, cache)
+        moved = (cache.anchor != anchor).any(axis=1)
+        kept += int((~moved).sum())
+        recomputed += int(moved.sum())
+    assert kept > 100 and recomputed > 50
+    # Satiation so heavy on the users' favourite categories that no shortlist decides.
+    state.satiation[:] = 0.0
+    best = oracle.best_slates(users, available)[0]
+    state.satiation[users[:, None], world.items.category[best]] = 50.0
+    cache.invalidate()
+    values = oracle.best_values(users, available, cache)
+    np.testing.assert_array_equal(values, oracle.best_slates(users, available)[1])
 
 
 def test_shortlist_is_the_top_items_by_utility_then_lower_id() -> None:
@@ -321,15 +359,21 @@ def test_shortlist_is_the_top_items_by_utility_then_lower_id() -> None:
     model.world.items.price[10:14] = model.world.items.price[9]
     model = _refresh(model)
     u = model.catalogue_utilities(users, available)
-    top = OracleView(model).shortlist(users, available, 8)
+
+    def top(rows: np.ndarray, on_sale: np.ndarray, size: int) -> np.ndarray:
+        found: np.ndarray = kernels.top_items(model.people(), model.items, rows, on_sale, size,
+                                              False)  # fmt: skip
+        return found
+
+    shortlists = top(users, available, 8)
     for row in range(30):
         ids = np.flatnonzero(available)
         expected = ids[np.lexsort((ids, -u[row, ids]))][:8]
-        np.testing.assert_array_equal(top[row], expected)
+        np.testing.assert_array_equal(shortlists[row], expected)
     # Fewer available items than asked: padded with −1.
     few = np.zeros(40, dtype=bool)
     few[[5, 6]] = True
-    short = OracleView(model).shortlist(users[:3], few, 4)
+    short = top(users[:3], few, 4)
     assert (short[:, 2:] == -1).all() and set(short[0, :2]) == {5, 6}
 
 
@@ -338,11 +382,7 @@ def _refresh(model: UserModel) -> UserModel:
     return UserModel(model.world, model.state, model.behaviour, model.slate_size)
 
 
-@pytest.mark.parametrize(
-    "behaviour",
-    [{"choice_model": "mnl"}, {"choice_model": "cascade"}, {"choice_model": "pbm"},
-     {"choice_model": "dcm", "session_budget_minutes": 10.0}],
-)  # fmt: skip
+@pytest.mark.parametrize("behaviour", SESSION_MODELS)
 def test_cached_best_values_follow_ring_changes_and_equal_the_best_slates(
     behaviour: dict[str, object],
 ) -> None:

@@ -68,7 +68,7 @@ def test_scan_probabilities_match_the_reference() -> None:
     continuation = np.sort(rng.uniform(0, 1, k))[::-1].copy()
     t, u0, s = 0.8, 0.5, 0.1
     for budget in (np.inf, 12.0):
-        scan = (continuation, budget, s, lengths)
+        scan = kernels.scan_model(continuation, budget, s, lengths)
         p = kernels.scan_click_probabilities(u, slates, (examination, t, u0), scan)
         g = ref.reference_budget_survival(s, budget)
         h = ref.reference_budget_survival(lengths[slates], budget)
@@ -78,8 +78,9 @@ def test_scan_probabilities_match_the_reference() -> None:
         np.testing.assert_allclose(totals, p.sum(axis=1), rtol=1e-14)
     # λ ≡ 1 without a budget is the position-based model: P_j = ε_j α_j.
     ones = np.ones(k)
-    pbm = kernels.scan_click_probabilities(u, slates, (examination, t, u0), (ones, np.inf, s,
-                                                                              lengths))  # fmt: skip
+    pbm = kernels.scan_click_probabilities(
+        u, slates, (examination, t, u0), kernels.scan_model(ones, np.inf, s, lengths)
+    )
     np.testing.assert_allclose(pbm, examination * ref.reference_sigmoid((u - u0) / t), rtol=1e-14)
     assert bh.budget_survival(3.0, np.inf) == 1.0
     assert bh.budget_survival(3.0, 6.0) == pytest.approx(np.exp(-0.5), rel=1e-15)
@@ -198,7 +199,7 @@ def test_best_slate_is_the_most_attractive_in_order_when_profiles_do_not_increas
         examination = np.sort(rng.uniform(0, 1, k))[::-1].copy()
         continuation = np.sort(rng.uniform(0, 1, k))[::-1].copy()
         choice = (examination, 1.0, float(rng.normal()))
-        scan = (continuation, np.inf, 0.0, np.ones(m))
+        scan = kernels.scan_model(continuation, np.inf, 0.0, np.ones(m))
         values = kernels.scan_click_totals(u[orders], orders, choice, scan)
         best = np.argsort(-u)[:k]
         top = kernels.scan_click_totals(u[best][None, :], best[None, :], choice, scan)[0]
@@ -285,7 +286,7 @@ def test_any_click_probability_matches_the_reference_and_the_draws() -> None:
     rng = np.random.default_rng(3)
     u = rng.normal(0, 2, (40, 5))
     examination = np.array([1.0, 0.8, 0.5, 0.5, 0.2])
-    scan = (np.full(5, 0.6), 10.0, 0.7, np.ones(3))
+    scan = kernels.scan_model(np.full(5, 0.6), 10.0, 0.7, np.ones(3))
     got = kernels.scan_any_clicks(u, (examination, 1.3, 0.2), scan)
     g = ref.reference_budget_survival(0.7, 10.0)
     np.testing.assert_allclose(
