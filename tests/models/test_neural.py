@@ -278,3 +278,69 @@ def test_warm_refits_are_deterministic(ctx: CheckContext, kind: str) -> None:
         return _scores(ctx, policy)
 
     np.testing.assert_array_equal(warm_scores(), warm_scores())
+
+
+def test_row_adam_matches_sparse_adam_with_lazy_l2_and_leaves_other_rows() -> None:
+    from recarena.models.neural_modules import RowAdam
+
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(30, 4, generator=g)
+    tables = [torch.nn.Embedding(30, 4, sparse=True) for _ in range(2)]
+    for table in tables:
+        table.weight.data.copy_(start)
+    ours = RowAdam([tables[0].weight], lr=0.05, weight_decay=0.1)
+    reference = torch.optim.SparseAdam([tables[1].weight], lr=0.05)
+    for _ in range(5):
+        ids = torch.randint(0, 20, (12,), generator=g)  # rows 20..29 are never used
+        target = torch.randn(12, 4, generator=g)
+        for table, optimiser in ((tables[0], ours), (tables[1], reference)):
+            optimiser.zero_grad()
+            ((table(ids) - target) ** 2).sum().backward()
+            if optimiser is reference:  # lazy L2 on the touched rows, added by hand
+                grad = table.weight.grad.coalesce()
+                grad.values().add_(table.weight.detach()[grad.indices()[0]], alpha=0.1)
+                table.weight.grad = grad
+            optimiser.step()
+        np.testing.assert_allclose(
+            tables[0].weight.detach().numpy(), tables[1].weight.detach().numpy(), atol=1e-6
+        )
+    np.testing.assert_array_equal(tables[0].weight.detach()[20:].numpy(), start[20:].numpy())
+
+
+def test_csr_rows_bag_reads_the_rows_asked_for() -> None:
+    import scipy.sparse as sp
+
+    from recarena.models.neural import CsrRows
+
+    matrix = sp.csr_array(sp.random(12, 9, density=0.3, random_state=0, format="csr") > 0)
+    matrix = sp.csr_array(matrix, dtype=np.float32)
+    ids = np.array([3, 0, 3, 11, 5, 7], dtype=np.int64)
+    indices, offsets, counts = CsrRows.of(matrix, "cpu").bag(torch.as_tensor(ids))
+    sub = sp.csr_array(matrix[ids])
+    np.testing.assert_array_equal(indices.numpy(), sub.indices)
+    np.testing.assert_array_equal(offsets.numpy(), sub.indptr[:-1])
+    np.testing.assert_array_equal(counts.numpy(), np.diff(sub.indptr))
+
+
+def test_two_tower_encodes_a_batch_distinct_items_once_with_the_same_loss() -> None:
+    import scipy.sparse as sp
+
+    from recarena.models.neural import item_content, user_inputs
+
+    rng = np.random.default_rng(0)
+    content = item_content(
+        rng.integers(0, 3, 15), np.exp(rng.normal(3, 0.5, 15)),
+        tuple(" ".join(f"w{w}" for w in rng.integers(0, 20, 4)) for _ in range(15)), 3,
+    )  # fmt: skip
+    history = rng.random((10, 15)) < 0.3
+    inputs = user_inputs(rng.standard_normal((10, 2)).astype(np.float32), sp.csr_array(history))
+    cfg = NeuralConfig("two_tower", factors=4, hidden=8)
+    module = build_model(cfg, 10, 15, torch.Generator().manual_seed(0), 2, content)
+    module.known.fill_(True)
+    users = torch.as_tensor(rng.integers(0, 10, 20))
+    items = torch.as_tensor(rng.integers(0, 15, 20))  # repeats: shared encodings
+    negatives = torch.as_tensor(rng.integers(0, 15, 6))
+    shared = _batch_loss(module, users, items, negatives, inputs, None, False)
+    module.shared_items = False
+    separate = _batch_loss(module, users, items, negatives, inputs, None, False)
+    torch.testing.assert_close(shared, separate)
