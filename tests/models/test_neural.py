@@ -239,7 +239,7 @@ def test_warm_refits_rank_within_tolerance_of_full_refits() -> None:
         ndcg[mode] = float(table.loc[table["metric"] == "ndcg@10", "value"].iloc[0])
     pop = evaluate_offline({"pop": {"kind": "popularity"}}, split, spec, slices=False)
     popularity = float(pop.loc[pop["metric"] == "ndcg@10", "value"].iloc[0])
-    # Observed on this seed: full 0.422, warm 0.401, popularity 0.230.
+    # Observed on this seed: full 0.422, warm 0.391, popularity 0.230.
     assert abs(ndcg["warm"] - ndcg["full"]) < 0.04, ndcg
     assert ndcg["warm"] > 1.5 * popularity, (ndcg, popularity)
 
@@ -278,6 +278,30 @@ def test_warm_refits_are_deterministic(ctx: CheckContext, kind: str) -> None:
         return _scores(ctx, policy)
 
     np.testing.assert_array_equal(warm_scores(), warm_scores())
+
+
+def test_warm_starts_train_with_the_warm_batch_and_negatives(
+    ctx: CheckContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recarena.policies.recommenders import neural as policies
+    from recarena.policies.recommenders.base import truncate_history
+
+    seen: list[tuple[int, int, float]] = []
+    train = policies.train_model
+
+    def spy(module: Any, pairs: Pairs, cfg: NeuralConfig, *args: Any, **kwargs: Any) -> Any:
+        seen.append((cfg.batch_size, cfg.negatives, cfg.validation_fraction))
+        return train(module, pairs, cfg, *args, **kwargs)
+
+    monkeypatch.setattr(policies, "train_model", spy)
+    policy = registry.make(
+        {"kind": "neumf", **SMALL, "refit": "warm", "full_refit_every": 2, "batch_size": 64,
+         "negatives": 32, "warm_batch_size": 256, "warm_negatives": 8}
+    )  # fmt: skip
+    policy.setup(ctx.spec, np.random.default_rng(5))
+    for t in (1.0, 2.0, 3.0):  # full, warm, full
+        policy.fit(truncate_history(ctx.history, t))
+    assert seen == [(64, 32, 0.1), (256, 8, 0.0), (64, 32, 0.1)]
 
 
 def test_row_adam_matches_sparse_adam_with_lazy_l2_and_leaves_other_rows() -> None:
