@@ -43,7 +43,8 @@ Warm refits — train on what changed
     without new pairs (and not replayed) are left bit for bit as they were.
 
 Models (``d`` = ``factors``)
-    * :class:`MFDot` — :math:`s_{ui} = p_u \cdot q_i + b_i` (id embeddings).
+    * :class:`MFDot` — :math:`s_{ui} = p_u \cdot q_i + b_i` (id embeddings; :math:`b_i` is
+      the last column of the item table).
     * :class:`DSSMSimple` — DSSM with id inputs (Huang et al. 2013): user and item id
       embeddings, each through its own MLP tower, :math:`s_{ui} = \cos(f(e_u), g(e_i))/\tau`.
     * :class:`TwoTowerDSSM` — the user tower reads the observable user features and the
@@ -201,14 +202,14 @@ class CsrRows:
         """(indices, offsets, counts) of rows ``ids`` (a tensor), in the order given."""
         import torch
 
-        start = self.indptr[ids]
-        length = self.indptr[ids + 1] - start
+        start = self.indptr.index_select(0, ids)
+        length = self.indptr.index_select(0, ids + 1) - start
         offsets = torch.cumsum(length, 0) - length
         total = int(length.sum())
         # Position k of row r's run is start[r] + k; as one gather over every run at once.
         shift = torch.repeat_interleave(start - offsets, length, output_size=total)
         positions = shift + torch.arange(total, device=ids.device)
-        return self.indices[positions], offsets, length.to(torch.float32)
+        return self.indices.index_select(0, positions), offsets, length.to(torch.float32)
 
 
 def item_content(
@@ -284,13 +285,14 @@ def _initialise(module: Any, generator: Any) -> None:
 
     with torch.no_grad():
         for name, p in module.named_parameters():
-            if name.endswith("bias") or name == "bias.weight":
+            if name.endswith("bias"):
                 p.zero_()
             elif p.dim() == 2 and "weight" in name and not _is_embedding(module, name):
                 bound = 1.0 / np.sqrt(p.shape[1])
                 p.uniform_(-bound, bound, generator=generator)
             else:
                 p.normal_(0.0, 0.1, generator=generator)
+        module.initialised()
 
 
 def _is_embedding(module: Any, name: str) -> bool:
@@ -446,7 +448,7 @@ def _batch_loss(
         # Encode each distinct item of the batch once (a day's positives repeat popular
         # items, and the item tower is the costly part of a step), then gather.
         distinct, inverse = torch.unique(torch.cat([items, negatives]), return_inverse=True)
-        v = module.encode_items(distinct, training=training, g=g)[inverse]
+        v = module.encode_items(distinct, training=training, g=g).index_select(0, inverse)
         v_pos, v_neg = v[: items.shape[0]], v[items.shape[0] :]
     else:
         v_pos = module.encode_items(items, training=training, g=g)
@@ -516,8 +518,11 @@ def train_model(
         total = 0.0
         for lo in range(0, rows.numel(), cfg.batch_size):
             batch = rows[lo : lo + cfg.batch_size]
-            neg = pool[torch.randint(0, pool.numel(), (cfg.negatives,), generator=generator)]
-            loss = _batch_loss(module, users[batch], items[batch], neg, inputs, generator, True)
+            draw = torch.randint(0, pool.numel(), (cfg.negatives,), generator=generator)
+            # index_select, not advanced indexing: the same gather at a fraction of the cost.
+            neg = pool.index_select(0, draw)
+            batch_users, batch_items = users.index_select(0, batch), items.index_select(0, batch)
+            loss = _batch_loss(module, batch_users, batch_items, neg, inputs, generator, True)
             optimiser.step(loss)
             total += float(loss.detach()) * batch.numel()
             report.examples += int(batch.numel())

@@ -72,12 +72,14 @@ def test_torch_threads_sets_and_restores() -> None:
 def test_sampled_softmax_loss_matches_reference() -> None:
     cfg = NeuralConfig("mf_dot", factors=3)
     module = build_model(cfg, 4, 6, torch.Generator().manual_seed(3))
+    with torch.no_grad():  # item biases (the item table's last column) start at zero
+        module.item.weight[:, -1] = torch.tensor([0.3, -0.2, 0.1, 0.0, 0.5, -0.4])
     users, items = torch.tensor([0, 1, 2]), torch.tensor([1, 2, 3])
     negatives = torch.tensor([0, 2, 5])  # item 2 is user 1's positive: masked for that row
     loss = float(_batch_loss(module, users, items, negatives, None, None, False).detach())
     p = module.user.weight.detach().numpy().astype(np.float64)
-    q = module.item.weight.detach().numpy().astype(np.float64)
-    bias = module.bias.weight.detach().numpy()[:, 0].astype(np.float64)
+    q = module.item.weight.detach().numpy()[:, :-1].astype(np.float64)
+    bias = module.item.weight.detach().numpy()[:, -1].astype(np.float64)
     expected = 0.0
     for u, i in zip(users.tolist(), items.tolist(), strict=True):
         pos = p[u] @ q[i] + bias[i]
@@ -227,19 +229,22 @@ def test_warm_refits_rank_within_tolerance_of_full_refits() -> None:
     history = engine.history.snapshot(days, w.features, engine.state.joined(w))
     spec = environment_spec(w, schedule, frozenset({Surface.SLATE}))
     split = global_time_split(history, spec, t_split=days - 1.0)
-    ndcg = {}
-    for mode in ("full", "warm"):
-        policy = registry.make(
-            {"kind": "mf_dot", "factors": 8, "refit": mode, "full_refit_every": 4}
-        )
-        policy.setup(spec, np.random.default_rng(11))
-        for t in range(1, days):
-            policy.fit(truncate_history(history, float(t)))
-        table = evaluate_offline({mode: policy}, split, spec, slices=False, prefitted=True)
-        ndcg[mode] = float(table.loc[table["metric"] == "ndcg@10", "value"].iloc[0])
+    # Mean over three policy seeds: on one seed the warm − full gap ranged 0.000–0.047
+    # (four seeds, the same code), too noisy for a bound that should catch a regression.
+    ndcg: dict[str, float] = {"full": 0.0, "warm": 0.0}
+    for seed in (11, 12, 13):
+        for mode in ("full", "warm"):
+            policy = registry.make(
+                {"kind": "mf_dot", "factors": 8, "refit": mode, "full_refit_every": 4}
+            )
+            policy.setup(spec, np.random.default_rng(seed))
+            for t in range(1, days):
+                policy.fit(truncate_history(history, float(t)))
+            table = evaluate_offline({mode: policy}, split, spec, slices=False, prefitted=True)
+            ndcg[mode] += float(table.loc[table["metric"] == "ndcg@10", "value"].iloc[0]) / 3
     pop = evaluate_offline({"pop": {"kind": "popularity"}}, split, spec, slices=False)
     popularity = float(pop.loc[pop["metric"] == "ndcg@10", "value"].iloc[0])
-    # Observed on this seed: full 0.422, warm 0.391, popularity 0.230.
+    # Observed: full 0.434, warm 0.407 (per seed 0.387, 0.434, 0.401), popularity 0.230.
     assert abs(ndcg["warm"] - ndcg["full"]) < 0.04, ndcg
     assert ndcg["warm"] > 1.5 * popularity, (ndcg, popularity)
 
