@@ -373,3 +373,15 @@ def test_two_tower_encodes_a_batch_distinct_items_once_with_the_same_loss() -> N
     module.shared_items = False
     separate = _batch_loss(module, users, items, negatives, inputs, None, False)
     torch.testing.assert_close(shared, separate)
+
+
+def test_history_pairs_are_the_interaction_frame_in_its_order(ctx: CheckContext) -> None:
+    from recarena.policies.recommenders.base import interaction_frame
+    from recarena.policies.recommenders.neural import history_pairs
+
+    frame = interaction_frame(ctx.history, 1.0)
+    pairs = history_pairs(ctx.history)
+    assert len(ctx.history.conversions) and pairs.size == len(frame)
+    np.testing.assert_array_equal(pairs.users, frame["user"].to_numpy())
+    np.testing.assert_array_equal(pairs.items, frame["item"].to_numpy())
+    np.testing.assert_array_equal(pairs.t, frame["t"].to_numpy())
