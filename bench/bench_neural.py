@@ -30,7 +30,9 @@ Run: ``python bench/bench_neural.py [--quick] [--output results.json] [--skip-ru
    refit, fit share, online CTR and true expected reward, and offline NDCG@10 of the model
    left by daily fits on a uniformly random log of the same world (ranked on its last
    day); the paired Δ (warm − full) with a 95% t-interval over seeds (``--skip-neural``
-   leaves it out).
+   leaves it out). Warm refits take each model's ``warm_batch_size`` and
+   ``warm_negatives`` defaults; ``--neural-set KEY=VALUE`` (repeatable, VALUE in JSON)
+   changes any option of the compared models in both modes.
 
 Results go to ``--output`` (JSON). All comparisons are ratios within one run.
 """
@@ -452,6 +454,15 @@ def _share_table(title: str, rows: list[dict]) -> None:
               f"{r['ctr']:>7.4f}")  # fmt: skip
 
 
+def _option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` (VALUE in JSON, else a plain string) as a policy option."""
+    key, _, value = text.partition("=")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
@@ -474,7 +485,12 @@ def main() -> None:
         "--neural-models", nargs="+", default=["mf_dot", "dssm_two_tower", "neumf"],
         help="models of the neural refit comparison",
     )  # fmt: skip
+    parser.add_argument(
+        "--neural-set", action="append", default=[], metavar="KEY=VALUE",
+        help="an option of the compared neural models (VALUE in JSON), e.g. warm_batch_size=512",
+    )  # fmt: skip
     args = parser.parse_args()
+    neural_model = {**NEURAL_REFIT_MODEL, **dict(_option(text) for text in args.neural_set)}
     quick = args.quick
     result: dict[str, Any] = {}
     if not args.only_runs:
@@ -521,7 +537,7 @@ def main() -> None:
             print(f"\nDaily neural refits on {n_users:,} users × {n_days} days")
             result["neural_refits"] = bench_neural_refits(
                 args.neural_models, n_users, n_items, n_days,
-                list(range(1, (1 if quick else args.seeds) + 1)), NEURAL_REFIT_MODEL,
+                list(range(1, (1 if quick else args.seeds) + 1)), neural_model,
             )  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, default=str))

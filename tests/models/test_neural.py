@@ -72,12 +72,14 @@ def test_torch_threads_sets_and_restores() -> None:
 def test_sampled_softmax_loss_matches_reference() -> None:
     cfg = NeuralConfig("mf_dot", factors=3)
     module = build_model(cfg, 4, 6, torch.Generator().manual_seed(3))
+    with torch.no_grad():  # item biases (the item table's last column) start at zero
+        module.item.weight[:, -1] = torch.tensor([0.3, -0.2, 0.1, 0.0, 0.5, -0.4])
     users, items = torch.tensor([0, 1, 2]), torch.tensor([1, 2, 3])
     negatives = torch.tensor([0, 2, 5])  # item 2 is user 1's positive: masked for that row
     loss = float(_batch_loss(module, users, items, negatives, None, None, False).detach())
     p = module.user.weight.detach().numpy().astype(np.float64)
-    q = module.item.weight.detach().numpy().astype(np.float64)
-    bias = module.bias.weight.detach().numpy()[:, 0].astype(np.float64)
+    q = module.item.weight.detach().numpy()[:, :-1].astype(np.float64)
+    bias = module.item.weight.detach().numpy()[:, -1].astype(np.float64)
     expected = 0.0
     for u, i in zip(users.tolist(), items.tolist(), strict=True):
         pos = p[u] @ q[i] + bias[i]
@@ -227,19 +229,22 @@ def test_warm_refits_rank_within_tolerance_of_full_refits() -> None:
     history = engine.history.snapshot(days, w.features, engine.state.joined(w))
     spec = environment_spec(w, schedule, frozenset({Surface.SLATE}))
     split = global_time_split(history, spec, t_split=days - 1.0)
-    ndcg = {}
-    for mode in ("full", "warm"):
-        policy = registry.make(
-            {"kind": "mf_dot", "factors": 8, "refit": mode, "full_refit_every": 4}
-        )
-        policy.setup(spec, np.random.default_rng(11))
-        for t in range(1, days):
-            policy.fit(truncate_history(history, float(t)))
-        table = evaluate_offline({mode: policy}, split, spec, slices=False, prefitted=True)
-        ndcg[mode] = float(table.loc[table["metric"] == "ndcg@10", "value"].iloc[0])
+    # Mean over three policy seeds: on one seed the warm − full gap ranged 0.000–0.047
+    # (four seeds, the same code), too noisy for a bound that should catch a regression.
+    ndcg: dict[str, float] = {"full": 0.0, "warm": 0.0}
+    for seed in (11, 12, 13):
+        for mode in ("full", "warm"):
+            policy = registry.make(
+                {"kind": "mf_dot", "factors": 8, "refit": mode, "full_refit_every": 4}
+            )
+            policy.setup(spec, np.random.default_rng(seed))
+            for t in range(1, days):
+                policy.fit(truncate_history(history, float(t)))
+            table = evaluate_offline({mode: policy}, split, spec, slices=False, prefitted=True)
+            ndcg[mode] += float(table.loc[table["metric"] == "ndcg@10", "value"].iloc[0]) / 3
     pop = evaluate_offline({"pop": {"kind": "popularity"}}, split, spec, slices=False)
     popularity = float(pop.loc[pop["metric"] == "ndcg@10", "value"].iloc[0])
-    # Observed on this seed: full 0.422, warm 0.401, popularity 0.230.
+    # Observed: full 0.434, warm 0.407 (per seed 0.387, 0.434, 0.401), popularity 0.230.
     assert abs(ndcg["warm"] - ndcg["full"]) < 0.04, ndcg
     assert ndcg["warm"] > 1.5 * popularity, (ndcg, popularity)
 
@@ -278,3 +283,105 @@ def test_warm_refits_are_deterministic(ctx: CheckContext, kind: str) -> None:
         return _scores(ctx, policy)
 
     np.testing.assert_array_equal(warm_scores(), warm_scores())
+
+
+def test_warm_starts_train_with_the_warm_batch_and_negatives(
+    ctx: CheckContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recarena.policies.recommenders import neural as policies
+    from recarena.policies.recommenders.base import truncate_history
+
+    seen: list[tuple[int, int, float]] = []
+    train = policies.train_model
+
+    def spy(module: Any, pairs: Pairs, cfg: NeuralConfig, *args: Any, **kwargs: Any) -> Any:
+        seen.append((cfg.batch_size, cfg.negatives, cfg.validation_fraction))
+        return train(module, pairs, cfg, *args, **kwargs)
+
+    monkeypatch.setattr(policies, "train_model", spy)
+    policy = registry.make(
+        {"kind": "neumf", **SMALL, "refit": "warm", "full_refit_every": 2, "batch_size": 64,
+         "negatives": 32, "warm_batch_size": 256, "warm_negatives": 8}
+    )  # fmt: skip
+    policy.setup(ctx.spec, np.random.default_rng(5))
+    for t in (1.0, 2.0, 3.0):  # full, warm, full
+        policy.fit(truncate_history(ctx.history, t))
+    assert seen == [(64, 32, 0.1), (256, 8, 0.0), (64, 32, 0.1)]
+
+
+def test_row_adam_matches_sparse_adam_with_lazy_l2_and_leaves_other_rows() -> None:
+    from recarena.models.neural_modules import RowAdam
+
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(30, 4, generator=g)
+    tables = [torch.nn.Embedding(30, 4, sparse=True) for _ in range(2)]
+    for table in tables:
+        table.weight.data.copy_(start)
+    ours = RowAdam([tables[0].weight], lr=0.05, weight_decay=0.1)
+    reference = torch.optim.SparseAdam([tables[1].weight], lr=0.05)
+    for _ in range(5):
+        ids = torch.randint(0, 20, (12,), generator=g)  # rows 20..29 are never used
+        target = torch.randn(12, 4, generator=g)
+        for table, optimiser in ((tables[0], ours), (tables[1], reference)):
+            optimiser.zero_grad()
+            ((table(ids) - target) ** 2).sum().backward()
+            if optimiser is reference:  # lazy L2 on the touched rows, added by hand
+                grad = table.weight.grad.coalesce()
+                grad.values().add_(table.weight.detach()[grad.indices()[0]], alpha=0.1)
+                table.weight.grad = grad
+            optimiser.step()
+        np.testing.assert_allclose(
+            tables[0].weight.detach().numpy(), tables[1].weight.detach().numpy(), atol=1e-6
+        )
+    np.testing.assert_array_equal(tables[0].weight.detach()[20:].numpy(), start[20:].numpy())
+
+
+def test_csr_rows_bag_reads_the_rows_asked_for() -> None:
+    import scipy.sparse as sp
+
+    from recarena.models.neural import CsrRows
+
+    matrix = sp.csr_array(sp.random(12, 9, density=0.3, random_state=0, format="csr") > 0)
+    matrix = sp.csr_array(matrix, dtype=np.float32)
+    ids = np.array([3, 0, 3, 11, 5, 7], dtype=np.int64)
+    indices, offsets, counts = CsrRows.of(matrix, "cpu").bag(torch.as_tensor(ids))
+    sub = sp.csr_array(matrix[ids])
+    np.testing.assert_array_equal(indices.numpy(), sub.indices)
+    np.testing.assert_array_equal(offsets.numpy(), sub.indptr[:-1])
+    np.testing.assert_array_equal(counts.numpy(), np.diff(sub.indptr))
+
+
+def test_two_tower_encodes_a_batch_distinct_items_once_with_the_same_loss() -> None:
+    import scipy.sparse as sp
+
+    from recarena.models.neural import item_content, user_inputs
+
+    rng = np.random.default_rng(0)
+    content = item_content(
+        rng.integers(0, 3, 15), np.exp(rng.normal(3, 0.5, 15)),
+        tuple(" ".join(f"w{w}" for w in rng.integers(0, 20, 4)) for _ in range(15)), 3,
+    )  # fmt: skip
+    history = rng.random((10, 15)) < 0.3
+    inputs = user_inputs(rng.standard_normal((10, 2)).astype(np.float32), sp.csr_array(history))
+    cfg = NeuralConfig("two_tower", factors=4, hidden=8)
+    module = build_model(cfg, 10, 15, torch.Generator().manual_seed(0), 2, content)
+    module.known.fill_(True)
+    users = torch.as_tensor(rng.integers(0, 10, 20))
+    items = torch.as_tensor(rng.integers(0, 15, 20))  # repeats: shared encodings
+    negatives = torch.as_tensor(rng.integers(0, 15, 6))
+    shared = _batch_loss(module, users, items, negatives, inputs, None, False)
+    module.shared_items = False
+    separate = _batch_loss(module, users, items, negatives, inputs, None, False)
+    torch.testing.assert_close(shared, separate)
+
+
+def test_history_pairs_are_the_interaction_frame_in_its_order(ctx: CheckContext) -> None:
+    from recarena.policies.recommenders.base import interaction_frame
+    from recarena.policies.recommenders.neural import history_pairs
+
+    frame = interaction_frame(ctx.history, 1.0)
+    pairs = history_pairs(ctx.history)
+    assert len(ctx.history.conversions) and pairs.size == len(frame)
+    np.testing.assert_array_equal(pairs.users, frame["user"].to_numpy())
+    np.testing.assert_array_equal(pairs.items, frame["item"].to_numpy())
+    np.testing.assert_array_equal(pairs.t, frame["t"].to_numpy())
