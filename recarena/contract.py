@@ -235,6 +235,20 @@ class Feedback:
         """Number of feedback records."""
         return int(self.users.shape[0])
 
+    def clicks(self) -> tuple[IntArray, IntArray]:
+        """``(row, slot)`` of every click of a slate click batch, by row then slot: every
+        clicked slot under pbm and dcm (sessions of several clicks), the clicked position
+        otherwise."""
+        if self.clicked_position is None:
+            raise ValueError("slate click feedback needs clicked_position")
+        if self.clicked_slots is not None:
+            rows, slots = np.nonzero(np.asarray(self.clicked_slots, dtype=bool))
+        else:
+            position = np.asarray(self.clicked_position, dtype=np.int64)
+            rows = np.flatnonzero(position >= 0)
+            slots = position[rows]
+        return rows.astype(np.int64), slots.astype(np.int64)
+
 
 @dataclass
 class History:

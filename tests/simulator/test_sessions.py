@@ -246,6 +246,35 @@ def test_history_and_feedback_carry_every_click() -> None:
         np.testing.assert_array_equal(f.rewards, f.clicked_slots.sum(axis=1))
 
 
+def test_policies_learning_online_count_every_click_of_a_session() -> None:
+    """Popularity counts each clicked item of a session of several clicks, not only the
+    first (Feedback.clicks)."""
+    policy = registry.make({"kind": "popularity"})
+    res = simulate(PARAMS, SCHEDULE, 5, session_policy=policy)
+    dec = res.log.frame("decisions")
+    slots = clicked_slots_array(dec["clicked_slots"].to_numpy(), 5)
+    rows, cols = np.nonzero(slots)
+    clicked = np.stack(dec["slate"].to_numpy())[rows, cols]
+    expected = np.bincount(clicked, minlength=60)
+    assert slots.sum() > (slots.any(axis=1)).sum()  # sessions with several clicks occur
+    np.testing.assert_array_equal(policy.counts_, expected)  # type: ignore[attr-defined]
+
+
+def test_feedback_clicks_are_every_clicked_slot_by_row() -> None:
+    base = {"kind": "click", "surface": "slate", "t": 1.0, "users": np.arange(3),
+            "actions": np.arange(12).reshape(3, 4), "rewards": np.array([2.0, 0.0, 1.0]),
+            "features": np.zeros((3, 1), np.float32)}  # fmt: skip
+    slots = np.array([[False, True, False, True], [False] * 4, [True, False, False, False]])
+    several = Feedback(**base, clicked_position=np.array([1, -1, 0]), clicked_slots=slots)
+    rows, cols = several.clicks()
+    np.testing.assert_array_equal(rows, [0, 0, 2])
+    np.testing.assert_array_equal(cols, [1, 3, 0])
+    single = Feedback(**base, clicked_position=np.array([1, -1, 0]))
+    rows, cols = single.clicks()
+    np.testing.assert_array_equal(rows, [0, 2])
+    np.testing.assert_array_equal(cols, [1, 0])
+
+
 def test_common_random_numbers_pair_identical_arms() -> None:
     runs = [simulate(PARAMS, SCHEDULE, 9, session_policy=registry.make({"kind": "popularity"}))
             for _ in range(2)]  # fmt: skip

@@ -178,14 +178,10 @@ def _slate_credits(
         return Credits(items, rows, np.zeros(items.size), revenue)
     if fb.kind is not FeedbackKind.CLICK:
         return None
-    if fb.clicked_position is None:
-        raise ValueError("slate click feedback needs clicked_position")
     slates = np.asarray(fb.actions, dtype=np.int64)
     position = np.arange(slates.shape[1])
-    if fb.clicked_slots is None:
-        slots = position == np.asarray(fb.clicked_position, dtype=np.int64)[:, None]
-    else:  # several clicks per session (pbm, dcm)
-        slots = np.asarray(fb.clicked_slots, dtype=bool)
+    slots = np.zeros(slates.shape, dtype=bool)
+    slots[fb.clicks()] = True  # every click of a session with several (pbm, dcm)
     examined = np.ones(slates.shape, dtype=bool)
     if credit == "cascade":  # slots down to the last click (all of them without a click)
         last = np.where(slots.any(axis=1), slots.shape[1] - 1 - np.argmax(slots[:, ::-1], axis=1),

@@ -309,9 +309,8 @@ class SegmentPolicy(CampaignPolicy):
             np.add.at(self.variant_trials_, (labels, feedback.actions), 1.0)
             np.add.at(self.variant_clicks_, (labels[clicked], feedback.actions[clicked]), 1.0)
         elif feedback.surface is Surface.SLATE and self.item_counts_ is not None:
-            assert feedback.clicked_position is not None
-            rows = np.flatnonzero(clicked)
-            items = feedback.actions[rows, feedback.clicked_position[rows]].astype(np.int64)
+            rows, slots = feedback.clicks()  # every click of a session with several
+            items = feedback.actions[rows, slots].astype(np.int64)
             np.add.at(self.item_counts_, (labels[rows], items), 1.0)
             self.global_counts_ += np.bincount(items, minlength=self.global_counts_.size)
 

@@ -301,13 +301,15 @@ class HistoryRecommender(Policy):
 
     def new_clicks(self, feedback: Feedback) -> tuple[IntArray, IntArray]:
         """(users, clicked items) of a click batch not already in the fitted history, in
-        decision-time order (clicks decided up to the fit were logged in its history)."""
-        assert feedback.clicked_position is not None
-        rows = np.flatnonzero(feedback.rewards > 0)
+        decision-time order (clicks decided up to the fit were logged in its history); every
+        click of a session with several (pbm, dcm)."""
+        rows, slots = feedback.clicks()
         if feedback.decision_time is not None:
-            rows = rows[feedback.decision_time[rows] > self.fit_t_]
-            rows = rows[np.argsort(feedback.decision_time[rows], kind="stable")]
-        items = feedback.actions[rows, feedback.clicked_position[rows]]
+            keep = feedback.decision_time[rows] > self.fit_t_
+            rows, slots = rows[keep], slots[keep]
+            order = np.argsort(feedback.decision_time[rows], kind="stable")
+            rows, slots = rows[order], slots[order]
+        items = feedback.actions[rows, slots]
         return feedback.users[rows].astype(np.int64), items.astype(np.int64)
 
     def refit_plan(self, matrix: sp.csr_array, incremental: bool, full_every: int) -> RefitPlan:

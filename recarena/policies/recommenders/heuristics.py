@@ -178,10 +178,9 @@ class PopularityPolicy(Policy):
         clicked = feedback.rewards > 0
         if purchases:  # one purchase of item ``actions`` per row
             items = feedback.actions
-        elif feedback.surface is Surface.SLATE:
-            assert feedback.clicked_position is not None
-            rows = np.flatnonzero(clicked)
-            items = feedback.actions[rows, feedback.clicked_position[rows]]
+        elif feedback.surface is Surface.SLATE:  # every click of a session with several
+            rows, slots = feedback.clicks()
+            items = feedback.actions[rows, slots]
         else:
             items = feedback.actions[clicked]
         items = items.astype(np.int64)
