@@ -181,7 +181,8 @@ def _slate_credits(
     slates = np.asarray(fb.actions, dtype=np.int64)
     position = np.arange(slates.shape[1])
     slots = np.zeros(slates.shape, dtype=bool)
-    slots[fb.clicks()] = True  # every click of a session with several (pbm, dcm)
+    clicked_rows, clicked_slots = fb.clicks()  # every click of a session with several
+    slots[clicked_rows, clicked_slots] = True
     examined = np.ones(slates.shape, dtype=bool)
     if credit == "cascade":  # slots down to the last click (all of them without a click)
         last = np.where(slots.any(axis=1), slots.shape[1] - 1 - np.argmax(slots[:, ::-1], axis=1),
