@@ -180,7 +180,7 @@ def _slate_credits(
         return None
     slates = np.asarray(fb.actions, dtype=np.int64)
     position = np.arange(slates.shape[1])
-    slots = np.zeros(slates.shape, dtype=bool)
+    slots = np.zeros((slates.shape[0], slates.shape[1]), dtype=bool)
     clicked_rows, clicked_slots = fb.clicks()  # every click of a session with several
     slots[clicked_rows, clicked_slots] = True
     examined = np.ones(slates.shape, dtype=bool)
