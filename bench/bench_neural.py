@@ -26,13 +26,16 @@ Run: ``python bench/bench_neural.py [--quick] [--output results.json] [--skip-ru
 6. **Neural refits** — MF-dot, the two-tower DSSM and NeuMF (``--neural-models``) on a
    ``--neural-users`` × ``--neural-days`` world, ``--seeds`` seeds: full daily refits vs
    warm refits (``warm_iterations`` epochs over the new pairs and as many replayed ones,
-   the previous fit's optimiser state, a full refit every 7 fits), paired by seed: time per
-   refit, fit share, online CTR and true expected reward, and offline NDCG@10 of the model
-   left by daily fits on a uniformly random log of the same world (ranked on its last
-   day); the paired Δ (warm − full) with a 95% t-interval over seeds (``--skip-neural``
-   leaves it out). Warm refits take each model's ``warm_batch_size`` and
-   ``warm_negatives`` defaults; ``--neural-set KEY=VALUE`` (repeatable, VALUE in JSON)
-   changes any option of the compared models in both modes.
+   the previous fit's optimiser state, a full refit every ``full_refit_every`` fits),
+   ``--seeds`` seeds from ``--first-seed``, paired by seed: time per refit, fit share,
+   online CTR and true expected reward, and offline NDCG@10 of the model left by daily fits
+   on a uniformly random log of the same world (the mean over its last 7 days, each ranked
+   by the model fitted at its start, so the mean spans a cycle of weekly full refits); the
+   paired Δ (warm − full) with a 95% t-interval over seeds (``--skip-neural`` leaves it
+   out). Warm refits take each model's ``warm_batch_size``, ``warm_negatives`` and
+   ``full_refit_every`` defaults; ``--neural-set KEY=VALUE`` (repeatable, VALUE in JSON)
+   changes any option of the compared models in both modes, and each ``--warm-variant
+   JSON`` (repeatable) is one more warm arm with those options, against the same full runs.
 
 Results go to ``--output`` (JSON). All comparisons are ratios within one run.
 """
@@ -257,7 +260,7 @@ def bench_clash(n_users: int, n_items: int, nnz: int, rounds: int) -> dict[str, 
 #: The neural models' settings in the refit comparison (both modes; see bench/README.md).
 NEURAL_REFIT_MODEL: dict[str, Any] = {
     "factors": 32, "hidden": 32, "epochs": 8, "epsilon": 0.05, "warm_iterations": 4,
-    "warm_replay": 1.0, "full_refit_every": 7,
+    "warm_replay": 1.0,
 }  # fmt: skip
 
 
@@ -287,15 +290,18 @@ def run_policy(
     from recarena.simulator.simulation import simulate
 
     schedule = ScheduleParams(days=days, slate_size=10, retrain_every=1.0)
+    policy = registry.make(config)
     tic = time.perf_counter()
     with threadpool_limits(1):
-        result = simulate(_world(n_users, n_items), schedule, seed, registry.make(config))
+        result = simulate(_world(n_users, n_items), schedule, seed, policy)
     wall = time.perf_counter() - tic
     stats = result.stats
     decisions = result.log.frame(Table.DECISIONS)
     seconds = result.log.frame(Table.FITS)[Col.SECONDS].to_numpy()
-    # Which fits were full: the first and every full_refit_every-th (refit_plan's schedule).
-    every = config.get("full_refit_every", 7) if config.get("refit", "full") != "full" else 1
+    # Which fits were full: the first and every full_refit_every-th (refit_plan's schedule;
+    # the policy's own default when the config does not set it).
+    incremental = config.get("refit", "full") != "full"
+    every = getattr(policy.params, "full_refit_every", 1) if incremental else 1
     full = np.arange(seconds.size) % every == 0
     out = {
         "policy": config,
@@ -359,30 +365,41 @@ def random_log(n_users: int, n_items: int, days: int, seed: int) -> tuple[Any, A
     return history, environment_spec(world, schedule, frozenset({Surface.SLATE}))
 
 
+#: Days at the end of the random log whose NDCG@10 the offline column averages: a week, so
+#: the mean spans a whole cycle of weekly full refits wherever the last one fell.
+OFFLINE_DAYS = 7
+
+
 def offline_ndcg(config: dict[str, Any], history: Any, spec: Any, days: int, seed: int) -> float:
-    """NDCG@10 on the last day of ``history`` of the policy left by daily fits on days
-    1..days−1 (each on the log up to then): :func:`recarena.experiment.evaluate.evaluate_offline`
-    on the global time split at the last fit, with the sequence-fitted policy."""
+    """Mean NDCG@10 over the last :data:`OFFLINE_DAYS` days of ``history``, each day ranked
+    by the policy left by daily fits up to its start (fits on days 1..days−1, each on the log
+    up to then): :func:`recarena.experiment.evaluate.evaluate_offline` on the global time
+    split at each of those fits, tested on the day after it, with the sequence-fitted policy."""
     from recarena.experiment.evaluate import evaluate_offline, global_time_split
     from recarena.policies import registry
     from recarena.policies.recommenders.base import truncate_history
 
-    split = global_time_split(history, spec, t_split=float(days - 1))
     policy = registry.make({**config, "epsilon": 0.0})
     policy.setup(spec, np.random.default_rng(seed))
+    scores = []
     with threadpool_limits(1):
         for t in range(1, days):
             policy.fit(truncate_history(history, float(t)))
-        table = evaluate_offline({"m": policy}, split, spec, slices=False, prefitted=True)
-    return float(table.loc[table["metric"] == "ndcg@10", "value"].iloc[0])
+            if t < days - OFFLINE_DAYS:
+                continue
+            day = global_time_split(truncate_history(history, t + 1.0), spec, t_split=float(t))
+            table = evaluate_offline({"m": policy}, day, spec, slices=False, prefitted=True)
+            scores.append(float(table.loc[table["metric"] == "ndcg@10", "value"].iloc[0]))
+    return float(np.mean(scores))
 
 
-def _paired(rows: list[dict], key: str) -> dict[str, float]:
-    """Mean of ``key`` over seeds per refit mode, and warm − full with a 95% t-interval."""
+def _paired(full_rows: list[dict], warm_rows: list[dict], key: str) -> dict[str, float]:
+    """Mean of ``key`` over seeds per refit mode, and warm − full with a 95% t-interval
+    (the rows in the same seed order)."""
     from scipy import stats as st
 
-    full = np.array([r[key] for r in rows if r["refit"] == "full"])
-    warm = np.array([r[key] for r in rows if r["refit"] == "warm"])
+    full = np.array([r[key] for r in full_rows])
+    warm = np.array([r[key] for r in warm_rows])
     diff = warm - full
     half = (
         st.t.ppf(0.975, diff.size - 1) * diff.std(ddof=1) / np.sqrt(diff.size)
@@ -396,45 +413,53 @@ def _paired(rows: list[dict], key: str) -> dict[str, float]:
 
 def bench_neural_refits(
     kinds: list[str], n_users: int, n_items: int, days: int, seeds: list[int],
-    model: dict[str, Any],
+    model: dict[str, Any], variants: list[dict[str, Any]],
 ) -> dict[str, Any]:  # fmt: skip
-    """Full daily refits vs warm refits (a full one every 7 fits) for each neural model,
-    paired by seed: fit share and online outcomes of a daily-refit run, and offline NDCG@10
-    of the model left by daily fits on a random log of the same world."""
+    """Full daily refits vs warm refits for each neural model, paired by seed: fit share and
+    online outcomes of a daily-refit run, and offline NDCG@10 of the model left by daily
+    fits on a random log of the same world. Each of ``variants`` (options of the warm runs
+    only, e.g. another ``full_refit_every``) is one warm arm against the same full runs."""
     out: dict[str, Any] = {"runs": [], "summary": []}
     logs = {seed: random_log(n_users, n_items, days, seed) for seed in seeds}
+    keys = ("fit_share", "incremental_fit_share", "seconds_per_fit",
+            "seconds_per_incremental_fit", "ctr", "expected_reward", "ndcg@10")  # fmt: skip
     for kind in kinds:
-        rows = []
+        arms: list[tuple[str, dict[str, Any]]] = [("full", {})]
+        arms += [("warm", variant) for variant in variants]
+        rows: dict[int, list[dict]] = {arm: [] for arm in range(len(arms))}
         for seed in seeds:
-            for mode in ("full", "warm"):
-                config = {"kind": kind, **model, "refit": mode}
+            for arm, (mode, variant) in enumerate(arms):
+                config = {"kind": kind, **model, "refit": mode, **variant}
                 row = run_policy(config, n_users, n_items, days, seed)
                 row["ndcg@10"] = offline_ndcg(config, *logs[seed], days, seed)
-                row["refit"] = mode
+                row["refit"], row["variant"] = mode, variant
                 print(f"    offline NDCG@10 {row['ndcg@10']:.4f}", flush=True)
-                rows.append(row)
-        out["runs"] += rows
-        keys = ("fit_share", "incremental_fit_share", "seconds_per_fit",
-                "seconds_per_incremental_fit", "ctr", "expected_reward", "ndcg@10")  # fmt: skip
-        summary = {"model": kind, **{key: _paired(rows, key) for key in keys}}
-        out["summary"].append(summary)
+                rows[arm].append(row)
+                out["runs"].append(row)
+        for arm in range(1, len(arms)):
+            out["summary"].append(
+                {"model": kind, "variant": arms[arm][1],
+                 **{key: _paired(rows[0], rows[arm], key) for key in keys}}
+            )  # fmt: skip
     print(f"\nNeural refits, {n_users:,} users × {days} days, {len(seeds)} seeds "
           "(mean over seeds; Δ = warm − full, paired by seed, 95% t-interval):")  # fmt: skip
-    print(f"  {'model':<15} {'refit':<5} {'s/refit':>8} {'s/warm':>7} {'fit share':>9} "
+    print(f"  {'model':<15} {'refit':<24} {'s/refit':>8} {'s/warm':>7} {'fit share':>9} "
           f"{'warm share':>10} {'CTR':>7} {'E[reward]':>9} {'NDCG@10':>8}")  # fmt: skip
-    for summary in out["summary"]:
-        for mode in ("full", "warm"):
+    for i, summary in enumerate(out["summary"]):
+        first = i == 0 or out["summary"][i - 1]["model"] != summary["model"]
+        for mode in ("full", "warm") if first else ("warm",):
             m = {key: summary[key][mode] for key in keys}
             label = summary["model"] if mode == "full" else ""
             warm = mode == "warm"
+            name = f"warm {json.dumps(summary['variant'])}" if warm and summary["variant"] else mode
             per_warm = f"{m['seconds_per_incremental_fit']:.2f}" if warm else "—"
             share = f"{m['incremental_fit_share']:.0%}" if warm else "—"
-            print(f"  {label:<15} {mode:<5} {m['seconds_per_fit']:>8.2f} {per_warm:>7} "
+            print(f"  {label:<15} {name:<24} {m['seconds_per_fit']:>8.2f} {per_warm:>7} "
                   f"{m['fit_share']:>9.0%} {share:>10} {m['ctr']:>7.4f} "
                   f"{m['expected_reward']:>9.4f} {m['ndcg@10']:>8.4f}")  # fmt: skip
         for key in ("ctr", "expected_reward", "ndcg@10"):
             d = summary[key]
-            print(f"  {'':<15} Δ {key:<16} {d['delta']:+.4f} [{d['ci_low']:+.4f}, "
+            print(f"  {'':<15} Δ {key:<22} {d['delta']:+.4f} [{d['ci_low']:+.4f}, "
                   f"{d['ci_high']:+.4f}]")  # fmt: skip
     return out
 
@@ -481,6 +506,7 @@ def main() -> None:
     parser.add_argument("--neural-users", type=int, default=2_000, help="neural refit world")
     parser.add_argument("--neural-days", type=int, default=10, help="neural refit days")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the neural refit runs")
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds count from this one")
     parser.add_argument(
         "--neural-models", nargs="+", default=["mf_dot", "dssm_two_tower", "neumf"],
         help="models of the neural refit comparison",
@@ -488,6 +514,11 @@ def main() -> None:
     parser.add_argument(
         "--neural-set", action="append", default=[], metavar="KEY=VALUE",
         help="an option of the compared neural models (VALUE in JSON), e.g. warm_batch_size=512",
+    )  # fmt: skip
+    parser.add_argument(
+        "--warm-variant", action="append", default=[], metavar="JSON",
+        help="options of one warm arm only, as a JSON object (repeatable: each is compared "
+        "with the same full daily runs), e.g. '{\"full_refit_every\": 14}'",
     )  # fmt: skip
     args = parser.parse_args()
     neural_model = {**NEURAL_REFIT_MODEL, **dict(_option(text) for text in args.neural_set)}
@@ -535,9 +566,10 @@ def main() -> None:
         if not args.skip_neural:
             n_users, n_days = (1_000, 4) if quick else (args.neural_users, args.neural_days)
             print(f"\nDaily neural refits on {n_users:,} users × {n_days} days")
+            seeds = range(args.first_seed, args.first_seed + (1 if quick else args.seeds))
             result["neural_refits"] = bench_neural_refits(
-                args.neural_models, n_users, n_items, n_days,
-                list(range(1, (1 if quick else args.seeds) + 1)), neural_model,
+                args.neural_models, n_users, n_items, n_days, list(seeds), neural_model,
+                [json.loads(text) for text in args.warm_variant] or [{}],
             )  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2, default=str))

@@ -26,10 +26,13 @@ weights for ``warm_iterations`` epochs over the interactions since the last fit 
 ``warm_replay`` older ones per new one, in steps of ``warm_batch_size`` pairs and
 ``warm_negatives`` shared negatives (new users get fresh embedding rows; the sparse
 embedding tables update only the rows a batch touched, so a warm refit costs what changed),
-with a full refit from scratch every ``full_refit_every`` fits. Continuing that periodic
-full refit from the current weights for a few epochs instead was tried and dropped: on the
-world of ``bench/bench_neural.py`` it lost 0.025–0.03 NDCG@10 against full daily refits on
-two of three seeds (from scratch: ≈ 0.01), on the warm-refit test's small world 0.10 (from
+with a full refit from scratch every ``full_refit_every`` fits: 30 by default, since a refit
+from scratch costs in proportion to the whole log, so weekly ones took half of a 30-day run's
+time on ``bench/bench_neural.py``'s world for quality gains inside the seeds' noise (but
+MF-dot's CTR, ≈ 0.02; see ``bench/README.md``). Continuing that periodic full refit from the
+current weights for a few epochs instead was tried and dropped: on the world of
+``bench/bench_neural.py`` it lost 0.025–0.03 NDCG@10 against full daily refits on two of
+three seeds (from scratch: ≈ 0.01), on the warm-refit test's small world 0.10 (from
 scratch: 0.03); a few epochs from the drifted warm weights do not recover what a fresh
 start does.
 
@@ -129,6 +132,13 @@ class NeuralParams(WarmStartParams):
         ge=1,
         le=100_000,
         description="shared negatives per step of a warm refit (None: negatives; NeuMF 16)",
+    )
+    full_refit_every: int = Field(
+        30,
+        ge=1,
+        le=10_000,
+        description="every n-th scheduled fit is a full refit from scratch (its cost grows "
+        "with the log: weekly ones took half of a 30-day run of daily refits)",
     )
 
 
