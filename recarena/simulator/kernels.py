@@ -340,15 +340,19 @@ def cached_best_values(  # type: ignore[no-untyped-def]
     (c+1)-th highest v over the catalogue (−inf if none) and ``anchor`` (n_users, d) the θ_u
     they were computed with — an empty (0, d) array when interests never move.
 
-    Satiation and fatigue only lower utilities (κ_b σ ≥ 0, κ ≥ 0), and since the anchor an
-    item's base utility can have risen by at most M = (w/√d)‖θ_u − θ_anchor‖ max_i ‖φ_i‖
-    (Cauchy–Schwarz). The shortlist is stored by base utility at the anchor (↓), so after
-    its j-th item every item not yet seen — later in the list or outside it — is worth at
-    most (the (j+1)-th stored utility, or ``bound`` after the last) + M. The shortlist is
-    walked in that order keeping the k best current utilities (satiation and fatigue
-    applied, base utilities re-scored at the current θ if interests move), and the walk
-    stops as soon as the k-th is strictly above that ceiling: the best slate is then
-    exact, usually after little more than k items. If the shortlist runs out first, it is
+    Satiation and fatigue only lower utilities (κ_b σ ≥ 0, κ ≥ 0). Since the anchor, with
+    Δ = θ_u − θ_anchor, μ the mean φ_i of the items on sale and r_i = ‖φ_i − μ‖, an item's
+    base utility has moved by (w/√d) Δ·φ_i = (w/√d) Δ·μ + (w/√d) Δ·(φ_i − μ), so it has
+    risen by at most M_i = (w/√d)(Δ·μ + ‖Δ‖ r_i) (Cauchy–Schwarz on the centred vectors:
+    the common shift Δ·μ moves every item alike and is not paid ‖Δ‖ max_i ‖φ_i‖ for).
+    The shortlist is stored by base utility at the anchor (↓), so after its j-th item every
+    item not yet seen is worth at most the ceiling
+    C_j = max(max_{j' > j} (v_{j'} + M_{j'}), ``bound`` + (w/√d)(Δ·μ + ‖Δ‖ max_i r_i)),
+    the first term over the rest of the list, the second over the items outside it. The
+    shortlist is walked in that order keeping the k best current utilities (satiation and
+    fatigue applied, base utilities re-scored at the current θ if interests move), and the
+    walk stops as soon as the k-th is strictly above C_j: the best slate is then exact,
+    usually after little more than k items. If the shortlist runs out first, it is
     recomputed (if it was old), and if even a fresh one cannot decide (a heavily satiated
     category) the catalogue is scored whole. Either way the
     k highest utilities, by (utility ↓, item id ↑), are valued by the MNL
@@ -367,20 +371,19 @@ def cached_best_values(  # type: ignore[no-untyped-def]
     m = available.shape[0]
     c = shortlist.shape[1]
     k = choice[0].shape[0]
-    spread = 0.0  # (w/√d) max ‖φ_i‖ over the items on sale
+    # The drift margin's parts (see above): μ, the radii r_i and their largest.
+    centre = np.zeros(d)
+    radius = np.zeros(m)
+    widest = 0.0
     if moving:
-        vector = items[0]
-        for i in np.flatnonzero(available):
-            norm = 0.0
-            for f in range(d):
-                norm += np.float64(vector[i, f]) * np.float64(vector[i, f])
-            spread = max(spread, np.sqrt(norm))
-        spread *= items[4]
+        centre, radius, widest = _item_spread(items[0], available)
+    scale = items[4]
     catalogue = np.empty(m)
     candidate_u = np.empty(m + 1)
     candidate = np.empty(m + 1, dtype=np.int64)
     best = np.empty(c + 1)
     top = np.empty(c + 1, dtype=np.int64)
+    ceiling = np.empty(c)
     u = np.empty(k)
     order = np.empty(k, dtype=np.int64)
     probabilities = np.empty(k)
@@ -417,13 +420,14 @@ def cached_best_values(  # type: ignore[no-untyped-def]
         while True:
             # The shortlist in its stored order (base utility at the anchor ↓): keep the k
             # best current utilities, and stop as soon as the k-th beats the most any item
-            # not yet seen can be worth (the next stored utility, or the bound, + margin).
-            margin = 0.0
+            # not yet seen can be worth (ceiling[j]: the rest of the list, and the bound).
             if moving and not fresh:
-                shift = 0.0
-                for f in range(d):
-                    shift += (theta[s, f] - anchored[s, f]) ** 2
-                margin = np.sqrt(shift) * spread
+                _drift_ceilings(ceiling, listed[s], listed_u[s], bound[user], theta[s],
+                                anchored[s], centre, radius, widest, scale, k)  # fmt: skip
+            else:
+                for j in range(c - 1):
+                    ceiling[j] = listed_u[s, j + 1]
+                ceiling[c - 1] = bound[user]
             filled = 0
             decided = False
             for j in range(c):
@@ -435,14 +439,9 @@ def cached_best_values(  # type: ignore[no-untyped-def]
                     v = listed_u[s, j]
                 x = bh.fatigued(bh.satiated(v, item, sat[s], items), item, ring[s], fatigue)
                 filled = _insert_top(u, order, filled, x, item)
-                if filled == k:
-                    ceiling = listed_u[s, j + 1] if j + 1 < c else bound[user]
-                    if margin > 0.0 and ceiling > -np.inf:
-                        # Plus a relative allowance far above float64 rounding.
-                        ceiling += margin + 1e-9 * (1.0 + abs(ceiling))
-                    if u[k - 1] > ceiling:
-                        decided = True
-                        break
+                if filled == k and u[k - 1] > ceiling[j]:
+                    decided = True
+                    break
             if decided:
                 break
             if not fresh:
@@ -475,6 +474,53 @@ def cached_best_values(  # type: ignore[no-untyped-def]
         kth[user] = u[k - 1]
         out[b] = result
     return out
+
+
+@njit(cache=True, nogil=True)
+def _item_spread(vector, available):  # type: ignore[no-untyped-def]
+    """μ = the mean φ_i of the items on sale, r_i = ‖φ_i − μ‖ (0 off sale) and max_i r_i."""
+    m, d = vector.shape
+    on_sale = np.flatnonzero(available)
+    centre = np.zeros(d)
+    for i in on_sale:
+        for f in range(d):
+            centre[f] += np.float64(vector[i, f])
+    for f in range(d):
+        centre[f] /= max(on_sale.shape[0], 1)
+    radius = np.zeros(m)
+    widest = 0.0
+    for i in on_sale:
+        norm = 0.0
+        for f in range(d):
+            norm += (np.float64(vector[i, f]) - centre[f]) ** 2
+        radius[i] = np.sqrt(norm)
+        widest = max(widest, radius[i])
+    return centre, radius, widest
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _drift_ceilings(  # type: ignore[no-untyped-def]
+    ceiling, listed, listed_u, bound, theta, anchored, centre, radius, widest, scale, k
+):  # fmt: skip
+    """ceiling[j] = C_j of :func:`cached_best_values` for j ≥ k − 1 (the walk stops no
+    earlier): the most any item after the j-th of the list, or outside it, can be worth at
+    θ when the list was scored at the anchor, plus a relative allowance far above float64
+    rounding."""
+    c = listed.shape[0]
+    shift = 0.0
+    common = 0.0
+    for f in range(theta.shape[0]):
+        delta = theta[f] - anchored[f]
+        shift += delta * delta
+        common += delta * centre[f]
+    spread = scale * np.sqrt(shift)
+    common *= scale
+    rest = bound + spread * widest if bound > -np.inf else -np.inf
+    for j in range(c - 1, k - 2, -1):
+        value = rest + common
+        ceiling[j] = value + 1e-9 * (1.0 + abs(value)) if value > -np.inf else value
+        if j > 0:
+            rest = max(rest, listed_u[j] + spread * radius[listed[j]])
 
 
 @njit(cache=True, nogil=True, inline="always")
