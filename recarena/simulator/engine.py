@@ -522,6 +522,8 @@ class Engine:
             kernels.consume(users, items, state.preference, world_items.vector,
                             b.interest_rate, state.satiation, world_items.category)  # fmt: skip
             self._best.invalidate(users)
+            if b.interest_rate > 0:
+                self.users.interests_moved(users)
         elif self.oracle_columns and b.fatigue_memory:
             self.oracle.keep_best_values(users, items, evicted, self._best)
         converts = ~np.isnan(delay)
@@ -669,6 +671,7 @@ class Engine:
                 kernels.ou_drift(state.preference, world.users.preference, dt,
                                  b.drift_reversion_days, b.drift_sd, noise)  # fmt: skip
             self._best.invalidate()
+            self.users.interests_moved()
         if t >= world.variants.shift_day:
             state.variant_logit = world.variants.logit_after_shift.copy()
         still = active[state.alive[active]]

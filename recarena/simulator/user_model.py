@@ -111,10 +111,12 @@ class UserModel:
         sums = np.zeros((counts.size, items.vector.shape[1]))
         np.add.at(sums, items.category, items.vector.astype(np.float64))
         self._category_centres = sums / np.maximum(counts, 1)[:, None]
-        # θ_u moves only by drift or interest evolution; otherwise each user's entropy is
-        # fixed and computed once (the daily snapshot then costs a gather, not a softmax).
-        self._interests_move = behaviour.drift_sd > 0 or behaviour.interest_rate > 0
-        self._fixed_entropy: FloatArray | None = None
+        # Each user's interest entropy, computed when first asked for and again only after
+        # θ_u moved (drift: everyone, daily; interest evolution: the users who clicked), so
+        # the daily snapshot costs a gather plus the softmax of the users whose θ changed.
+        n_users = state.preference.shape[0]
+        self._entropy = np.zeros(n_users)
+        self._entropy_stale = np.ones(n_users, dtype=bool)
         self.choice = (
             self.examination,
             float(behaviour.temperature),
@@ -299,11 +301,19 @@ class UserModel:
         """
         if users.size == 0:
             return 0.0
-        if self._interests_move:
-            return float(self._user_entropies(users).mean())
-        if self._fixed_entropy is None:
-            self._fixed_entropy = self._user_entropies(np.arange(self.state.preference.shape[0]))
-        return float(self._fixed_entropy[users].mean())
+        stale = users[self._entropy_stale[users]]
+        if stale.size:
+            self._entropy[stale] = self._user_entropies(stale)
+            self._entropy_stale[stale] = False
+        return float(self._entropy[users].mean())
+
+    def interests_moved(self, users: IntArray | None = None) -> None:
+        """θ_u changed for these users (all if None): their entropies are recomputed when
+        next asked for."""
+        if users is None:
+            self._entropy_stale[:] = True
+        else:
+            self._entropy_stale[users] = True
 
     def _user_entropies(self, users: IntArray) -> FloatArray:
         """H_u of each of ``users`` (see :meth:`interest_entropy`)."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recarena.policies import registry
 from recarena.simulator.params import ScheduleParams
-from recarena.simulator.simulation import build_world
+from recarena.simulator.simulation import build_world, simulate
 from recarena.simulator.state import SimState
 from recarena.simulator.user_model import UserModel
 from tests.simulator.helpers import world_params
@@ -43,7 +44,25 @@ def test_interest_entropy_matches_its_formula(behaviour: dict[str, float]) -> No
             params.behaviour.preference_weight,
         )
         assert model.interest_entropy(users) == pytest.approx(expected, rel=1e-12)
-        # Interests that may move are read afresh: a changed θ changes the entropy.
+        # Entropies are cached per user: a moved θ is read afresh once reported moved.
         if behaviour:
             state.preference[users] *= np.float32(2.0)
+            model.interests_moved(users[::2])
+            model.interests_moved(users[1::2])
     assert model.interest_entropy(users[:0]) == 0.0
+
+
+@pytest.mark.parametrize("behaviour", [{"drift_sd": 0.2}, {"interest_rate": 0.2}])
+def test_the_engine_reports_every_move_of_interest(behaviour: dict[str, float]) -> None:
+    """After a run in which θ moved (drift every day, or clicks), the engine's cached
+    entropies equal entropies computed afresh from the final θ: every move was reported."""
+    params = world_params(300, 40, behaviour={"preference_weight": 3.0, **behaviour})
+    schedule = ScheduleParams(days=4, slate_size=5)
+    res = simulate(params, schedule, seed=2, session_policy=registry.make({"kind": "random"}))
+    engine = res.engine
+    users = np.flatnonzero(engine.state.active(res.world))
+    fresh = UserModel(res.world, engine.state, params.behaviour, slate_size=5)
+    assert users.size > 100
+    assert engine.users.interest_entropy(users) == fresh.interest_entropy(users)
+    start = UserModel(res.world, SimState.initial(res.world, 5), params.behaviour, 5)
+    assert start.interest_entropy(users) != fresh.interest_entropy(users)  # θ did move
