@@ -52,6 +52,8 @@ def test_bench_mechanisms_quick(tmp_path: Path) -> None:
     mechanisms = {r["mechanism"] for r in rows}
     assert {"off", "all_on", "all_on_mnl", "quality_satisfaction", "win_back", "drift_ou",
             "pbm", "dcm", "time_budget"} <= mechanisms  # fmt: skip
+    assert {r["world"] for r in rows} == {"calibrated", "engine"}
     for r in rows:
         assert r["decisions"] > 0 and r["cost_ratio"] > 0
     assert all(r["cost_ratio"] == 1.0 for r in rows if r["mechanism"] == "off")
+    assert set(result["all_on_target_met"]) == {"calibrated", "engine"}
