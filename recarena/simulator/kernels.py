@@ -421,27 +421,27 @@ def cached_best_values(  # type: ignore[no-untyped-def]
             # The shortlist in its stored order (base utility at the anchor ↓): keep the k
             # best current utilities, and stop as soon as the k-th beats the most any item
             # not yet seen can be worth (ceiling[j]: the rest of the list, and the bound).
-            if moving and not fresh:
+            drifted = moving and not fresh
+            if drifted:
                 _drift_ceilings(ceiling, listed[s], listed_u[s], bound[user], theta[s],
                                 anchored[s], centre, radius, widest, scale, k)  # fmt: skip
-            else:
-                for j in range(c - 1):
-                    ceiling[j] = listed_u[s, j + 1]
-                ceiling[c - 1] = bound[user]
             filled = 0
             decided = False
             for j in range(c):
                 item = listed[s, j]
-                # A fresh shortlist's utilities are the current ones (same bits).
-                if moving and not fresh:
-                    v = bh.utility(item, theta[s], rho[s], items)
-                else:
-                    v = listed_u[s, j]
+                # Re-scored after a move; a fresh shortlist's are the current ones (same bits).
+                v = bh.utility(item, theta[s], rho[s], items) if drifted else listed_u[s, j]
                 x = bh.fatigued(bh.satiated(v, item, sat[s], items), item, ring[s], fatigue)
                 filled = _insert_top(u, order, filled, x, item)
-                if filled == k and u[k - 1] > ceiling[j]:
-                    decided = True
-                    break
+                if filled == k:
+                    # Utilities as scored (no drift since): the next stored one, or the bound.
+                    if drifted:
+                        highest = ceiling[j]
+                    else:
+                        highest = listed_u[s, j + 1] if j + 1 < c else bound[user]
+                    if u[k - 1] > highest:
+                        decided = True
+                        break
             if decided:
                 break
             if not fresh:
