@@ -145,6 +145,23 @@ class NeuralParams(WarmStartParams):
     )
 
 
+def _half_replay() -> Any:
+    """``warm_replay`` of the two-tower and NeuMF: half an older pair per new one.
+
+    Their warm refits were most of a 30-day run's fit time (``bench/bench_neural.py``, 3
+    seeds): with a replay of 1 the two-tower fitted for 33% of the run and NeuMF for 30%,
+    with 0.5 for 30% and 25%, every change in online CTR and offline NDCG@10 inside the
+    seeds' noise.
+    """
+    return Field(
+        0.5,
+        ge=0,
+        le=100,
+        description="older pairs replayed per new pair in a warm refit (against forgetting; "
+        "MF-dot and DSSM 1)",
+    )
+
+
 class _NeuralMixin(HistoryRecommender):
     """Fitting, warm starts and checkpoints shared by every neural recommender."""
 
@@ -380,15 +397,7 @@ class TwoTowerRecommender(_DotNeural):
         id_dropout: float = Field(
             0.2, ge=0, le=1, description="share of training items whose id embedding is hidden"
         )
-        # Measured on bench/bench_neural.py's 30-day world (3 seeds): replaying 1 older pair
-        # per new one cost 33% of the run in fits; 0.5 cost 30% at the same quality.
-        warm_replay: float = Field(
-            0.5,
-            ge=0,
-            le=100,
-            description="older pairs replayed per new pair in a warm refit (against "
-            "forgetting; MF-dot and DSSM 1)",
-        )
+        warm_replay: float = _half_replay()
 
     summary = "Two-tower DSSM over user features + history and item content (cold-start)."
     architecture = "two_tower"
@@ -436,15 +445,7 @@ class NeuMFRecommender(_NeuralMixin, HistoryRecommender):
             description="shared negatives per step of a warm refit (None: negatives); the "
             "MLP runs on every pair × negative, so they set a warm step's cost",
         )
-        # As the two-tower's (bench/bench_neural.py, 30 days, 3 seeds): 30% of the run in
-        # fits with a replay of 1, 25% with 0.5, the same quality.
-        warm_replay: float = Field(
-            0.5,
-            ge=0,
-            le=100,
-            description="older pairs replayed per new pair in a warm refit (against "
-            "forgetting; MF-dot and DSSM 1)",
-        )
+        warm_replay: float = _half_replay()
 
     summary = "NeuMF (GMF + MLP, He et al. 2017) over id embeddings (PyTorch)."
     architecture = "neumf"
