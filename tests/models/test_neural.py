@@ -201,23 +201,33 @@ def test_warm_refit_replays_older_pairs(ctx: CheckContext) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "replay"), [("mf_dot", 1.0), ("dssm_two_tower", 0.5), ("neumf", 0.5)]
+    ("kind", "replay", "batch"),
+    [("mf_dot", 1.0, 1024), ("dssm_two_tower", 1.0, 4096), ("neumf", 0.5, 512)],
 )
-def test_warm_refits_replay_each_model_default_share(
-    ctx: CheckContext, kind: str, replay: float
+def test_warm_refits_take_each_model_default_replay_and_step(
+    ctx: CheckContext, monkeypatch: pytest.MonkeyPatch, kind: str, replay: float, batch: int
 ) -> None:
-    # The two-tower and NeuMF replay half an older pair per new one (their warm refits were
-    # the costliest part of a 30-day run); MF-dot keeps one.
+    # What made each model's warm refits affordable on a 30-day run (bench/README.md): the
+    # two-tower takes larger steps, NeuMF replays half an older pair per new one.
+    from recarena.policies.recommenders import neural as policies
     from recarena.policies.recommenders.base import interaction_frame, truncate_history
 
+    batches: list[int] = []
+    train = policies.train_model
+
+    def spy(module: Any, pairs: Pairs, cfg: NeuralConfig, *args: Any, **kwargs: Any) -> Any:
+        batches.append(cfg.batch_size)
+        return train(module, pairs, cfg, *args, **kwargs)
+
+    monkeypatch.setattr(policies, "train_model", spy)
     policy = registry.make({"kind": kind, **SMALL, "refit": "warm"})
-    assert policy.params.warm_replay == replay
     policy.setup(ctx.spec, np.random.default_rng(5))
     policy.fit(truncate_history(ctx.history, 2.0))
     policy.fit(ctx.history)
     n_new = int((interaction_frame(ctx.history, 1.0)["t"] > 2.0).sum())
     epochs = policy.params.warm_iterations
     assert policy.report_.examples == epochs * (n_new + round(replay * n_new))
+    assert batches == [policy.params.batch_size, batch]
 
 
 def test_warm_refits_rank_within_tolerance_of_full_refits() -> None:
