@@ -202,7 +202,7 @@ def test_warm_refit_replays_older_pairs(ctx: CheckContext) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "replay", "batch"),
-    [("mf_dot", 1.0, 1024), ("dssm_two_tower", 1.0, 4096), ("neumf", 0.5, 512)],
+    [("mf_dot", 1.0, 1024), ("dssm_two_tower", 1.0, 8192), ("neumf", 0.5, 512)],
 )
 def test_warm_refits_take_each_model_default_replay_and_step(
     ctx: CheckContext, monkeypatch: pytest.MonkeyPatch, kind: str, replay: float, batch: int
