@@ -55,7 +55,8 @@ Models (``d`` = ``factors``)
       (Covington, Adams & Sargin 2016; Yi et al. 2019). New users and new items are served
       through the towers. A training step encodes each distinct item of its batch once (the
       item tower was the costly half of a step, and a day's clicks repeat popular items), so
-      an item's id is dropped for all of its pairs in a step or for none.
+      an item's id is dropped for all of its pairs in a step or for none, and sums each
+      distinct user's history once (a day's clicks repeat active users too).
     * :class:`NeuMF` — GMF + MLP (He et al. 2017):
       :math:`s_{ui} = h_g^\top (p^g_u \odot q^g_i) + h_m^\top \mathrm{MLP}([p^m_u; q^m_i])`.
       Not an inner product, so its all-pairs scores are computed with the first MLP layer

@@ -177,11 +177,18 @@ class TwoTowerDSSM(PairModel):
         dev = self.cfg.device
         features, history = inputs.tensors(dev)
         feats = features.index_select(0, ids)
-        indices, offsets, counts = history.bag(ids)
-        total = self.history(indices, offsets)
-        if exclude is not None:  # leave the training target out of its own history
+        if exclude is None:  # scoring: one row per user already
+            indices, offsets, counts = history.bag(ids)
+            total = self.history(indices, offsets)
+        else:
+            # Training: sum each distinct user's history once and gather (a batch repeats
+            # its active users, and the bag with its dense backward was the costliest
+            # part of a warm step), then leave each pair's target out of its own history.
+            distinct, inverse = torch.unique(ids, return_inverse=True)
+            indices, offsets, counts = history.bag(distinct)
+            total = self.history(indices, offsets).index_select(0, inverse)
             total = total - self.history.weight.index_select(0, exclude)
-            counts = counts - 1
+            counts = counts.index_select(0, inverse) - 1
         mean = total / counts.clamp(min=1.0)[:, None]
         if feats.shape[1] == 0:
             feats = torch.zeros((ids.shape[0], 1), device=dev)

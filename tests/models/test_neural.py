@@ -200,6 +200,36 @@ def test_warm_refit_replays_older_pairs(ctx: CheckContext) -> None:
     assert policy.report_.examples == n_new + round(0.5 * n_new)
 
 
+@pytest.mark.parametrize(
+    ("kind", "replay", "batch"),
+    [("mf_dot", 1.0, 1024), ("dssm_two_tower", 1.0, 8192), ("neumf", 0.5, 512)],
+)
+def test_warm_refits_take_each_model_default_replay_and_step(
+    ctx: CheckContext, monkeypatch: pytest.MonkeyPatch, kind: str, replay: float, batch: int
+) -> None:
+    # What made each model's warm refits affordable on a 30-day run (bench/README.md): the
+    # two-tower takes larger steps, NeuMF replays half an older pair per new one.
+    from recarena.policies.recommenders import neural as policies
+    from recarena.policies.recommenders.base import interaction_frame, truncate_history
+
+    batches: list[int] = []
+    train = policies.train_model
+
+    def spy(module: Any, pairs: Pairs, cfg: NeuralConfig, *args: Any, **kwargs: Any) -> Any:
+        batches.append(cfg.batch_size)
+        return train(module, pairs, cfg, *args, **kwargs)
+
+    monkeypatch.setattr(policies, "train_model", spy)
+    policy = registry.make({"kind": kind, **SMALL, "refit": "warm"})
+    policy.setup(ctx.spec, np.random.default_rng(5))
+    policy.fit(truncate_history(ctx.history, 2.0))
+    policy.fit(ctx.history)
+    n_new = int((interaction_frame(ctx.history, 1.0)["t"] > 2.0).sum())
+    epochs = policy.params.warm_iterations
+    assert policy.report_.examples == epochs * (n_new + round(replay * n_new))
+    assert batches == [policy.params.batch_size, batch]
+
+
 def test_warm_refits_rank_within_tolerance_of_full_refits() -> None:
     """Daily fits on a random log of a small latent-factor world: warm refits (a full one
     every 4) rank the last day's interactions about as well as full daily refits."""
@@ -351,12 +381,13 @@ def test_csr_rows_bag_reads_the_rows_asked_for() -> None:
     np.testing.assert_array_equal(counts.numpy(), np.diff(sub.indptr))
 
 
-def test_two_tower_encodes_a_batch_distinct_items_once_with_the_same_loss() -> None:
+def _small_two_tower(rng: np.random.Generator) -> tuple[Any, Any]:
+    """A two-tower model over 10 users and 15 items with random content and histories, and
+    its user inputs."""
     import scipy.sparse as sp
 
     from recarena.models.neural import item_content, user_inputs
 
-    rng = np.random.default_rng(0)
     content = item_content(
         rng.integers(0, 3, 15), np.exp(rng.normal(3, 0.5, 15)),
         tuple(" ".join(f"w{w}" for w in rng.integers(0, 20, 4)) for _ in range(15)), 3,
@@ -364,7 +395,12 @@ def test_two_tower_encodes_a_batch_distinct_items_once_with_the_same_loss() -> N
     history = rng.random((10, 15)) < 0.3
     inputs = user_inputs(rng.standard_normal((10, 2)).astype(np.float32), sp.csr_array(history))
     cfg = NeuralConfig("two_tower", factors=4, hidden=8)
-    module = build_model(cfg, 10, 15, torch.Generator().manual_seed(0), 2, content)
+    return build_model(cfg, 10, 15, torch.Generator().manual_seed(0), 2, content), inputs
+
+
+def test_two_tower_encodes_a_batch_distinct_items_once_with_the_same_loss() -> None:
+    rng = np.random.default_rng(0)
+    module, inputs = _small_two_tower(rng)
     module.known.fill_(True)
     users = torch.as_tensor(rng.integers(0, 10, 20))
     items = torch.as_tensor(rng.integers(0, 15, 20))  # repeats: shared encodings
@@ -373,6 +409,18 @@ def test_two_tower_encodes_a_batch_distinct_items_once_with_the_same_loss() -> N
     module.shared_items = False
     separate = _batch_loss(module, users, items, negatives, inputs, None, False)
     torch.testing.assert_close(shared, separate)
+
+
+def test_two_tower_sums_a_batch_user_histories_once_with_the_same_vectors() -> None:
+    rng = np.random.default_rng(1)
+    module, inputs = _small_two_tower(rng)
+    users = torch.as_tensor(rng.integers(0, 10, 30))  # repeated users, in no order
+    items = torch.as_tensor(rng.integers(0, 15, 30))
+    batch = module.encode_users(users, inputs, exclude=items)
+    one_by_one = torch.cat(
+        [module.encode_users(users[k : k + 1], inputs, exclude=items[k : k + 1]) for k in range(30)]
+    )
+    torch.testing.assert_close(batch, one_by_one)
 
 
 def test_history_pairs_are_the_interaction_frame_in_its_order(ctx: CheckContext) -> None:
@@ -385,3 +433,39 @@ def test_history_pairs_are_the_interaction_frame_in_its_order(ctx: CheckContext)
     np.testing.assert_array_equal(pairs.users, frame["user"].to_numpy())
     np.testing.assert_array_equal(pairs.items, frame["item"].to_numpy())
     np.testing.assert_array_equal(pairs.t, frame["t"].to_numpy())
+
+
+def test_history_pairs_sort_only_what_is_newer_than_the_previous_fit(ctx: CheckContext) -> None:
+    from recarena.policies.recommenders.base import truncate_history
+    from recarena.policies.recommenders.neural import history_pairs
+
+    whole = history_pairs(ctx.history)
+    for t in (1.0, 2.5):
+        before = history_pairs(truncate_history(ctx.history, t))
+        assert 0 < before.size < whole.size
+        grown = history_pairs(ctx.history, (t, before))
+        for field in ("users", "items", "t"):
+            np.testing.assert_array_equal(getattr(grown, field), getattr(whole, field))
+        # The earlier pairs are taken as they are, not sorted again: a marked copy shows.
+        marked = Pairs(before.users[::-1].copy(), before.items, before.t)
+        np.testing.assert_array_equal(
+            history_pairs(ctx.history, (t, marked)).users[: before.size], marked.users
+        )
+        # Not a prefix of this log (its size disagrees): every pair is sorted afresh.
+        wrong = (t + 0.5, marked)
+        np.testing.assert_array_equal(history_pairs(ctx.history, wrong).users, whole.users)
+
+
+def test_a_fit_keeps_the_log_pairs_for_the_next(ctx: CheckContext) -> None:
+    from recarena.policies.recommenders.base import truncate_history
+    from recarena.policies.recommenders.neural import history_pairs
+
+    policy = registry.make({"kind": "neumf", **SMALL, "refit": "warm"})
+    policy.setup(ctx.spec, np.random.default_rng(5))
+    policy.fit(truncate_history(ctx.history, 2.0))
+    assert policy._pairs[0] == 2.0
+    policy.fit(ctx.history)
+    t, pairs = policy._pairs
+    assert t == ctx.history.t
+    np.testing.assert_array_equal(pairs.users, history_pairs(ctx.history).users)
+    np.testing.assert_array_equal(pairs.t, history_pairs(ctx.history).t)
