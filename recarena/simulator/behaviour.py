@@ -13,10 +13,11 @@ order (no ``fastmath``): one seed, one result, bit for bit.
 The item model travels as the tuple ``items = (φ (m, d) float32, φᵀ (d, m) float64, b (m,),
 log p (m,), w/√d, κ, category g (m,), κ_b)`` and the choice model as ``choice = (e (k,), T,
 u₀)`` (see :mod:`recarena.simulator.kernels`). The scanning models (``pbm``, ``dcm``) add
-``scan = (λ (k,), β, s, L (m,), h (m,))``: continuation after a click per slot, the mean
-session budget (∞ = none), the minutes a slot's examination takes, the item lengths and
-each item's h_i = :func:`budget_survival` (L_i, β), computed once per run
-(:func:`recarena.simulator.kernels.scan_model`) instead of once per slot shown.
+``scan = (λ (k,), β, s, L (m,), h (m,), g)``: continuation after a click per slot, the mean
+session budget (∞ = none), the minutes a slot's examination takes, the item lengths, each
+item's h_i = :func:`budget_survival` (L_i, β) and g = :func:`budget_survival` (s, β),
+computed once per run (:func:`recarena.simulator.kernels.scan_model`) instead of once per
+slot or session.
 """
 
 from __future__ import annotations
@@ -341,8 +342,7 @@ def scan_slot_probabilities(out, alpha, slate, examination, scan):  # type: igno
     from any slot on, so it increases in every α and the k most attractive items in
     decreasing order are the best slate.
     """
-    continuation, budget_mean, scan_minutes, survival = scan[0], scan[1], scan[2], scan[4]
-    survive_scan = budget_survival(scan_minutes, budget_mean)
+    continuation, survival, survive_scan = scan[0], scan[4], scan[5]
     reach = 1.0
     total = 0.0
     for j in range(alpha.shape[0]):
@@ -363,7 +363,7 @@ def scan_any_click(alpha, examination, scan):  # type: ignore[no-untyped-def]
     ε_j, g, α_j as in :func:`scan_slot_probabilities`: the engagement signal r of
     ``satisfaction_signal: relevance``, as P(click) is under the single-click models.
     """
-    survive_scan = budget_survival(scan[2], scan[1])
+    survive_scan = scan[5]
     clean = 1.0
     any_click = 0.0
     for j in range(alpha.shape[0]):

@@ -326,6 +326,17 @@ class Engine:
         self._budget = float("inf") if budget is None else float(budget)
         self._day_counters = {"sessions": 0, "clicks": 0, "revenue": 0.0}
         self._item_revenue = world.items.price * world.items.margin
+        # Per-user tolerances and a campaign's lifts of the visit rate and the purchase logit
+        # are read only when some user or offer has one (None / empty = none): each per-user
+        # array read per decision is one more cache miss.
+        offers = world.offers
+        self._tolerance = world.users.tolerance if np.any(world.users.tolerance) else None
+        self._activity_lift = (
+            self.state.activity_lift if np.any(offers.session_activity_lift) else np.zeros(0)
+        )
+        self._conversion_lift = (
+            self.state.conversion_lift if np.any(offers.session_conversion_lift) else np.zeros(0)
+        )
         u = uniform(self.seed, np.arange(world.n_users), 0, 0, Purpose.SESSION_GAP)
         self.state.next_session = world.users.join_time + kernels.exponential_draws(
             u, 1.0 / world.users.activity
@@ -400,7 +411,7 @@ class Engine:
             due = kernels.next_sessions(
                 self._seed64, users, times, state.session_count,
                 self.world.users.activity, state.satisfaction,
-                float(self.behaviour.activity_satisfaction), state.activity_lift,
+                float(self.behaviour.activity_satisfaction), self._activity_lift,
                 state.next_session, t_end, np.uint64(Purpose.SESSION_GAP),
             )  # fmt: skip
 
@@ -512,7 +523,7 @@ class Engine:
             self._seed64, users, np.ascontiguousarray(counter), items,
             np.ascontiguousarray(utility), state.recent_items, state.recent_pos,
             b.fatigue_memory, self.world.items.quality, b.conversion_intercept,
-            state.conversion_lift, b.conversion_slope, b.conversion_quality,
+            self._conversion_lift, b.conversion_slope, b.conversion_quality,
             b.conversion_delay_mean,
             np.uint64(Purpose.CONVERSION), np.uint64(Purpose.CONVERSION_DELAY), rank,
         )  # fmt: skip
@@ -693,7 +704,10 @@ class Engine:
         click) under pbm and dcm) or the quality of the item consumed (``quality``, slates only; the
         mean quality of the items consumed in a session of several clicks)."""
         b, state = self.behaviour, self.state
-        baseline = b.satisfaction_baseline + self.world.users.tolerance[users]
+        if self._tolerance is None:
+            baseline = np.full(users.shape[0], b.satisfaction_baseline)
+        else:
+            baseline = b.satisfaction_baseline + self._tolerance[users]
         relevance = outcome.expected
         if outcome.scan is not None and b.satisfaction_signal == "relevance":
             relevance = outcome.scan.any_click

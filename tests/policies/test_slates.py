@@ -71,6 +71,11 @@ def test_exploration_propensities_match_frequencies() -> None:
     freq = (out.slates == other).all(axis=1).mean()
     assert freq == pytest.approx(0.3 / 20, abs=0.002)
     assert out.slot_propensities[same][0].tolist() == pytest.approx([0.76, 0.76])
+    # Explored rows: per slot, 0.7 + 0.3/5 where the slot kept the exploit item, else 0.3/5.
+    kept = out.slates[~same] == exploit[~same]
+    assert kept.any() and not kept.all()
+    np.testing.assert_allclose(out.slot_propensities[~same], np.where(kept, 0.76, 0.06))
+    assert (out.explored | same).all()  # only explored rows leave the exploit slate
     uniform = random_slate_decision(rng, candidates, 3, 2)
     assert uniform.slot_propensities is not None and uniform.slate_propensities is not None
     assert np.allclose(uniform.slot_propensities, 0.2) and np.allclose(

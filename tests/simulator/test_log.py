@@ -190,8 +190,10 @@ def test_slates_are_stored_as_int32_columns(tmp_path: Path) -> None:
         assert Col.SLATE not in schema.names
         assert all(schema.field(c).type == pa.int32() for c in slate_columns(K))
         assert not any(pa.types.is_nested(f.type) for f in schema)
+        assert not any(f.nullable for f in schema)  # required: no definition levels written
     file = pq.ParquetFile(tmp_path / "decisions.parquet")
     assert file.schema_arrow.names == log.schemas[Table.DECISIONS].names
+    assert all(file.schema.column(i).max_definition_level == 0 for i in range(len(file.schema)))
     group = file.metadata.row_group(0)
     for i in range(group.num_columns):
         column = group.column(i)
