@@ -2,14 +2,15 @@
 """Cost of each world mechanism (issue 14): engine throughput with it on vs all off.
 
 Measured in ONE run of this script on one core (pinned, BLAS/pyarrow at one thread, as
-``bench_engine.py``): ``simulate()`` with Parquet logging and the oracle columns on, for
+``bench_engine.py``): ``simulate()`` with Parquet logging and the oracle columns on (off, or
+both, with ``--oracle``), for
 ``random`` and ``popularity`` on ``--users`` users × ``--days`` days (200 items), first with
 every mechanism at its default (off), then with each mechanism on alone (the scanning
 sessions — pbm, dcm, dcm with a time budget — in place of the MNL), then all on (with dcm
 and its time budget) and all on but the MNL kept (``all_on_mnl``). Each
 row is the fastest of ``--repeat`` runs by process CPU time, the configurations measured
 round robin; the cost is the CPU-time ratio
-to the all-off row of the same policy and world (target: all on ≤ 2×, and all off ≥
+to the all-off row of the same policy, world and oracle setting (target: all on ≤ 2×, and all off ≥
 1,000,000 decisions per CPU second).
 
 Two worlds (``--worlds``): ``calibrated``, the defaults (half a session a user-day), and
@@ -22,6 +23,7 @@ Usage::
 
     python bench/bench_mechanisms.py                  # writes bench/results/mechanisms.json
     python bench/bench_mechanisms.py --quick          # tiny sizes (seconds), a smoke test
+    python bench/bench_mechanisms.py --oracle both    # with and without the oracle's column
 """
 
 from __future__ import annotations
@@ -114,6 +116,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=list(WORLDS),
         help="calibrated: the defaults; engine: bench_engine.py's denser world",
     )
+    p.add_argument(
+        "--oracle",
+        choices=["on", "off", "both"],
+        default="on",
+        help="the oracle's best-slate column (its exact re-finds are most of what drift, "
+        "interest evolution and satiation cost); each ratio is to all off with the same setting",
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
     p.add_argument("--output", type=Path, default=None)
@@ -139,21 +148,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             worlds[(base, label)] = (params, build_world(params, schedule, 1))
     # Round robin (every configuration once, then again): a slow spell of the machine
     # then touches every row alike instead of the one measured during it.
-    best: dict[tuple[str, str, str], dict[str, Any]] = {}
+    oracles = {"on": [True], "off": [False], "both": [True, False]}[args.oracle]
+    best: dict[tuple[str, str, str, bool], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="recarena-mech-") as tmp:
         workdir = Path(tmp)
         for i in range(args.repeat):
             for (base, label), (params, built) in worlds.items():
                 for kind in args.policies:
-                    name = f"{base:<10} {label:<22} {kind:<10} run {i + 1}/{args.repeat}"
-                    run = _timed(name, run_engine, built, params, schedule, kind, True, workdir)
-                    key = (base, label, kind)
-                    if key not in best or run["seconds_cpu"] < best[key]["seconds_cpu"]:
-                        best[key] = run
-    rows = [{"world": base, "mechanism": label, **run} for (base, label, _), run in best.items()]
-    offs = {(r["world"], r["policy"]): r for r in rows if r["mechanism"] == "off"}
+                    for oracle in oracles:
+                        state = "on " if oracle else "off"
+                        name = f"{base:<10} {label:<22} {kind:<10} oracle {state} run {i + 1}"
+                        run = _timed(name, run_engine, built, params, schedule, kind, oracle,
+                                     workdir)  # fmt: skip
+                        key = (base, label, kind, oracle)
+                        if key not in best or run["seconds_cpu"] < best[key]["seconds_cpu"]:
+                            best[key] = run
+    rows = [{"world": base, "mechanism": label, **run} for (base, label, _, _), run in best.items()]
+    offs = {
+        (r["world"], r["policy"], r["oracle_columns"]): r for r in rows if r["mechanism"] == "off"
+    }
     for r in rows:
-        off = offs[(r["world"], r["policy"])]
+        off = offs[(r["world"], r["policy"], r["oracle_columns"])]
         # Cost per decision (the mechanisms change how many sessions happen).
         r["cost_ratio"] = (r["seconds_cpu"] / r["decisions"]) / (
             off["seconds_cpu"] / off["decisions"]
@@ -171,19 +186,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for base in args.worlds
         },
         "all_on_target_met": {
-            base: all(
+            f"{base}, oracle {'on' if oracle else 'off'}": all(
                 r["cost_ratio"] <= TARGET_ALL_ON_RATIO
                 for r in rows
-                if r["mechanism"] == "all_on" and r["world"] == base
+                if r["mechanism"] == "all_on"
+                and r["world"] == base
+                and r["oracle_columns"] == oracle
             )
             for base in args.worlds
+            for oracle in oracles
         },
     }
-    print(f"\n{'world':<10} {'mechanism':<22} {'policy':<10} {'decisions':>10} "
+    print(f"\n{'world':<10} {'mechanism':<22} {'policy':<10} {'oracle':<6} {'decisions':>10} "
           f"{'dec/CPU s':>12} {'cost':>6}")  # fmt: skip
     for r in rows:
-        print(f"{r['world']:<10} {r['mechanism']:<22} {r['policy']:<10} {r['decisions']:>10,} "
-              f"{r['decisions_per_cpu_second']:>12,.0f} {r['cost_ratio']:>5.2f}×")  # fmt: skip
+        oracle_label = "on" if r["oracle_columns"] else "off"
+        print(f"{r['world']:<10} {r['mechanism']:<22} {r['policy']:<10} {oracle_label:<6} "
+              f"{r['decisions']:>10,} {r['decisions_per_cpu_second']:>12,.0f} "
+              f"{r['cost_ratio']:>5.2f}×")  # fmt: skip
     output = args.output or HERE / "results" / (
         "mechanisms_quick.json" if args.quick else "mechanisms.json"
     )

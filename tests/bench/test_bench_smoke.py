@@ -47,7 +47,9 @@ def test_bench_engine_quick(tmp_path: Path) -> None:
 
 @pytest.mark.benchmark
 def test_bench_mechanisms_quick(tmp_path: Path) -> None:
-    result, _ = run_quick("bench_mechanisms.py", tmp_path / "mechanisms_quick.json")
+    result, _ = run_quick(
+        "bench_mechanisms.py", tmp_path / "mechanisms_quick.json", "--oracle", "both"
+    )
     rows = result["rows"]
     mechanisms = {r["mechanism"] for r in rows}
     assert {"off", "all_on", "all_on_mnl", "quality_satisfaction", "win_back", "drift_ou",
@@ -56,4 +58,10 @@ def test_bench_mechanisms_quick(tmp_path: Path) -> None:
     for r in rows:
         assert r["decisions"] > 0 and r["cost_ratio"] > 0
     assert all(r["cost_ratio"] == 1.0 for r in rows if r["mechanism"] == "off")
-    assert set(result["all_on_target_met"]) == {"calibrated", "engine"}
+    # Every configuration with and without the oracle's column, each to its own all-off row.
+    assert {(r["mechanism"], r["oracle_columns"]) for r in rows} == {
+        (m, o) for m in mechanisms for o in (True, False)
+    }
+    assert set(result["all_on_target_met"]) == {
+        f"{w}, oracle {o}" for w in ("calibrated", "engine") for o in ("on", "off")
+    }
