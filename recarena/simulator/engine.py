@@ -54,7 +54,6 @@ from recarena.simulator.log import (
     Col,
     EventLog,
     Table,
-    clicked_slots_mask,
     slot_propensity_columns,
 )
 from recarena.simulator.oracle import SHORTLIST_SLACK, BestValueCache, OracleView
@@ -154,10 +153,11 @@ class _Outcome:
 
 @dataclass
 class _Scan:
-    """What scanning sessions (pbm, dcm) add: the clicked slots (B, k), the minutes each
-    session lasted and P(any click) of what was shown."""
+    """What scanning sessions (pbm, dcm) add: the clicked slots (B, k) and as a bit mask per
+    session (B,), the minutes each session lasted and P(any click) of what was shown."""
 
     slots: NDArray[np.bool_]
+    mask: NDArray[np.int64]
     minutes: FloatArray
     any_click: FloatArray
 
@@ -492,14 +492,9 @@ class Engine:
             cols = played.click_slots[starts[r] : starts[r + 1]]
             self._record_clicks(users[rows], times[rows], counter[rows], slates[rows, cols],
                                 played.utilities[rows, cols], r)  # fmt: skip
-        count = played.clicks
-        first = np.full(users.shape[0], -1, dtype=np.int64)
-        if starts.shape[0] > 1:
-            firsts = slice(starts[0], starts[1])
-            first[played.click_rows[firsts]] = played.click_slots[firsts]
-        clicked = np.where(count > 0, slates[np.arange(users.shape[0]), np.maximum(first, 0)], -1)
-        scan = _Scan(played.slots, played.minutes, played.any_click)
-        return _Outcome(count, first, clicked, played.expected, best, scan)
+        scan = _Scan(played.slots, played.clicked_mask, played.minutes, played.any_click)
+        return _Outcome(played.clicks, played.first_slot, played.first_item, played.expected,
+                        best, scan)  # fmt: skip
 
     def _best_values(self, users: IntArray) -> FloatArray:
         """The oracle's best expected reward at decision time (NaN without oracle columns)."""
@@ -585,7 +580,7 @@ class Engine:
             Col.BEST_EXPECTED_REWARD: outcome.best,
         }
         if outcome.scan is not None:
-            columns[Col.CLICKED_SLOTS] = clicked_slots_mask(outcome.scan.slots)
+            columns[Col.CLICKED_SLOTS] = outcome.scan.mask
             columns[Col.SESSION_MINUTES] = outcome.scan.minutes
         if slate:
             columns[Col.SLATE] = decision.actions

@@ -835,10 +835,11 @@ def scan_outcomes(  # type: ignore[no-untyped-def]
     B = −β log(1 − U) (:func:`bh.exponential_from_uniform`; ∞ without a budget).
 
     Returns (clicked (B, k) bool, clicks (B,), E[clicks] (B,), P(any click) (B,)
-    (:func:`bh.scan_any_click`), utilities (B, k), minutes spent (B,), and every click as
+    (:func:`bh.scan_any_click`), utilities (B, k), minutes spent (B,), every click as
     (row, slot) ordered by its rank in the session, then row: ``click_rows``,
     ``click_slots`` and ``rank_starts`` (where the clicks of each rank begin, one more entry
-    than the largest count)).
+    than the largest count), and per row the first clicked slot and its item (−1 without a
+    click) and the clicked slots as a bit mask (bit j = slot j, the log's ``clicked_slots``)).
     """
     n_rows, k = slates.shape
     theta, rho, ring, sat = _gather_users(people, items, users)
@@ -879,6 +880,9 @@ def scan_outcomes(  # type: ignore[no-untyped-def]
     click_rows = np.empty(rank_starts[most], dtype=np.int64)
     click_slots = np.empty(rank_starts[most], dtype=np.int64)
     fill = rank_starts[:most].copy()
+    first_slot = np.full(n_rows, -1, dtype=np.int64)
+    first_item = np.full(n_rows, -1, dtype=np.int64)
+    mask = np.zeros(n_rows, dtype=np.int64)
     for b in range(n_rows):
         r = 0
         for j in range(k):
@@ -886,9 +890,13 @@ def scan_outcomes(  # type: ignore[no-untyped-def]
                 click_rows[fill[r]] = b
                 click_slots[fill[r]] = j
                 fill[r] += 1
+                if r == 0:
+                    first_slot[b] = j
+                    first_item[b] = slates[b, j]
+                mask[b] |= np.int64(1) << np.int64(j)
                 r += 1
     return (clicked, clicks, expected, any_click, u, minutes, click_rows, click_slots,
-            rank_starts)  # fmt: skip
+            rank_starts, first_slot, first_item, mask)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)

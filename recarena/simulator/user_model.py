@@ -49,6 +49,11 @@ class ScanSessions:
         Every click as (row, slot), by its rank in its session, then row.
     rank_starts
         Where the clicks of each rank begin in ``click_rows`` (one more than the most clicks).
+    first_slot, first_item
+        (B,) each session's first clicked slot and its item (−1 without a click).
+    clicked_mask
+        (B,) int64 the clicked slots as a bit mask, bit j = slot j
+        (:func:`~recarena.simulator.log.clicked_slots_mask` of ``slots``).
     """
 
     slots: NDArray[np.bool_]
@@ -60,6 +65,9 @@ class ScanSessions:
     click_rows: IntArray
     click_slots: IntArray
     rank_starts: IntArray
+    first_slot: IntArray
+    first_item: IntArray
+    clicked_mask: IntArray
 
 
 class UserModel:

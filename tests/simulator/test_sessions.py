@@ -24,7 +24,7 @@ from recarena.policies import registry
 from recarena.simulator import behaviour as bh
 from recarena.simulator import kernels
 from recarena.simulator import reference as ref
-from recarena.simulator.log import clicked_slots_array, read_clicked_slots
+from recarena.simulator.log import clicked_slots_array, clicked_slots_mask, read_clicked_slots
 from recarena.simulator.params import BehaviourParams, ScheduleParams, WorldParams
 from recarena.simulator.simulation import build_world, simulate
 from recarena.simulator.state import SimState
@@ -109,6 +109,14 @@ def test_scan_sessions_match_the_reference_on_the_keyed_draws() -> None:
         assert (np.diff(rows) > 0).all() and (clicks[rows] > r).all()
         rank = np.cumsum(clicked, axis=1)[rows, played.click_slots[starts[r] : starts[r + 1]]]
         assert (rank == r + 1).all()
+    # The first click of each session and the log's bit mask, as the log would compute them.
+    has = clicked.any(axis=1)
+    first = np.where(has, clicked.argmax(axis=1), -1)
+    np.testing.assert_array_equal(played.first_slot, first)
+    np.testing.assert_array_equal(
+        played.first_item, np.where(has, slates[np.arange(n), np.maximum(first, 0)], -1)
+    )
+    np.testing.assert_array_equal(played.clicked_mask, clicked_slots_mask(clicked))
     purposes = (Purpose.EXAMINATION, Purpose.SCAN_CLICK, Purpose.CONTINUATION)
     draws = np.stack([uniform(SEED, users[:, None], counter[:, None], np.arange(k)[None, :], p)
                       for p in purposes], axis=2)  # fmt: skip
