@@ -463,6 +463,14 @@ def _timed(label: str, fn: Callable[..., Any], *args: Any) -> Any:
     return out
 
 
+def write_result(result: dict[str, Any], output: Path | None, stem: str, quick: bool) -> Path:
+    """Write ``result`` as JSON to ``output``, or to ``bench/results/<stem>[_quick].json``."""
+    path = output or HERE / "results" / (f"{stem}_quick.json" if quick else f"{stem}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str))
+    return path
+
+
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     setup = one_core(not args.no_pin)
     result: dict[str, Any] = {

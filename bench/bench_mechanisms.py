@@ -29,7 +29,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -39,7 +38,14 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from bench_engine import _timed, machine_info, one_core, run_engine, warm_up  # noqa: E402
+from bench_engine import (  # noqa: E402
+    _timed,
+    machine_info,
+    one_core,
+    run_engine,
+    warm_up,
+    write_result,
+)
 
 from recarena.simulator.params import (  # noqa: E402
     DENSE_BEHAVIOUR,
@@ -123,6 +129,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the oracle's best-slate column (its exact re-finds are most of what drift, "
         "interest evolution and satiation cost); each ratio is to all off with the same setting",
     )
+    return parse_run_options(p, argv)
+
+
+def parse_run_options(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Add ``--quick``, ``--no-pin`` and ``--output`` to ``p`` and parse; ``--quick`` sets
+    tiny sizes (``users``, ``days``, ``repeat``: a smoke test)."""
     p.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     p.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
     p.add_argument("--output", type=Path, default=None)
@@ -204,11 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{r['world']:<10} {r['mechanism']:<22} {r['policy']:<10} {oracle_label:<6} "
               f"{r['decisions']:>10,} {r['decisions_per_cpu_second']:>12,.0f} "
               f"{r['cost_ratio']:>5.2f}×")  # fmt: skip
-    output = args.output or HERE / "results" / (
-        "mechanisms_quick.json" if args.quick else "mechanisms.json"
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(result, indent=2, default=str))
+    write_result(result, args.output, "mechanisms", args.quick)
     return result
 
 

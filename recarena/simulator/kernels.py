@@ -39,6 +39,7 @@ from numba import njit
 from numpy.typing import ArrayLike
 
 from recarena.numerics.counter_rng import uniform_one
+from recarena.numerics.prefetch import prefetch
 from recarena.simulator import behaviour as bh
 
 __all__ = [
@@ -79,13 +80,21 @@ __all__ = [
 ]
 
 
+#: How many users ahead the passes over scattered users request their rows
+#: (:func:`recarena.numerics.prefetch.prefetch`): 3–4 were fastest for the oracle's
+#: re-finds on 100k users (1: −10%, 4: −19%, 10: −12% against no hint).
+PREFETCH_AHEAD = 4
+
+
 # ---------------------------------------------------------------------- row functions
 @njit(cache=True, nogil=True)
 def _gather_users(people, items, users):  # type: ignore[no-untyped-def]  # numba: typed at the call
     """Copy each row's user data (θ_u, ρ_u, ring_u, satiation σ_u) into contiguous arrays.
 
     A tight loop of independent loads lets the CPU overlap the cache misses of scattered
-    users; inside the per-row arithmetic they were serialised (≈ 40% of a cold batch).
+    users (inside the per-row arithmetic they were serialised: ≈ 40% of a cold batch), and
+    each user's rows are requested ``PREFETCH_AHEAD`` users early (7% off an MNL session
+    pass over sorted batches of 100k users).
     σ_u is read only when satiation is on (κ_b ≠ 0, ``items[7]``): no row function reads
     it otherwise, and each array gathered is one more cache miss per user (zeros instead).
     """
@@ -96,7 +105,16 @@ def _gather_users(people, items, users):  # type: ignore[no-untyped-def]  # numb
     rho = np.empty(n_rows)
     ring = np.empty((n_rows, n_ring), dtype=recent.dtype)
     sat = np.zeros((n_rows, satiation.shape[1]))
-    for b in range(n_rows):
+    for b in range(-PREFETCH_AHEAD, n_rows):  # from −PREFETCH_AHEAD: the first hints only
+        if b + PREFETCH_AHEAD < n_rows:
+            ahead = users[b + PREFETCH_AHEAD]
+            prefetch(preference, ahead)
+            prefetch(price_sensitivity, ahead)
+            prefetch(recent, ahead)
+            if n_sat:
+                prefetch(satiation, ahead)
+        if b < 0:
+            continue
         user = users[b]
         for f in range(d):
             theta[b, f] = preference[user, f]
@@ -401,15 +419,24 @@ def cached_best_values(  # type: ignore[no-untyped-def]
             stale[n_stale] = b
             n_stale += 1
     stale = stale[:n_stale]
-    # Copy the stale users' rows first: a tight loop of independent loads lets the CPU
-    # overlap the cache misses of scattered users (as _gather_users does).
+    # Copy the stale users' rows first: a tight loop of independent loads, each user's rows
+    # requested PREFETCH_AHEAD users early, overlaps the cache misses of scattered users
+    # (as _gather_users does; the hints took ≈ 10-20% off a re-find after a day's drift).
     theta, rho, ring, sat = _gather_users(people, items, users[stale])
     listed = np.empty((n_stale, c), dtype=np.int64)
     listed_u = np.empty((n_stale, c))
     anchored = np.empty((n_stale, d))
-    for s in range(n_stale):
-        _copy_shortlist(s, users[stale[s]], listed, listed_u, anchored, shortlist,
-                        shortlist_utility, anchor)  # fmt: skip
+    for s in range(-PREFETCH_AHEAD, n_stale):
+        if s + PREFETCH_AHEAD < n_stale:
+            ahead = users[stale[s + PREFETCH_AHEAD]]
+            prefetch(shortlist, ahead)
+            prefetch(shortlist_utility, ahead)
+            prefetch(bound, ahead)
+            if moving:
+                prefetch(anchor, ahead)
+        if s >= 0:
+            _copy_shortlist(s, users[stale[s]], listed, listed_u, anchored, shortlist,
+                            shortlist_utility, anchor)  # fmt: skip
     for s in range(n_stale):
         b = stale[s]
         user = users[b]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.quick import run_quick
+from tests.bench.quick import ROOT, run_quick
 
 
 @pytest.mark.benchmark
@@ -65,3 +65,16 @@ def test_bench_mechanisms_quick(tmp_path: Path) -> None:
     assert set(result["all_on_target_met"]) == {
         f"{w}, oracle {o}" for w in ("calibrated", "engine") for o in ("on", "off")
     }
+
+
+@pytest.mark.benchmark
+def test_ab_kernels_quick(tmp_path: Path) -> None:
+    # B = a copy of this checkout's kernels module: loaded beside it, both sides run.
+    copy = tmp_path / "kernels_copy.py"
+    copy.write_text((ROOT / "recarena" / "simulator" / "kernels.py").read_text())
+    result, stdout = run_quick("ab_kernels.py", tmp_path / "ab_quick.json", str(copy))
+    assert "all on / all off" in stdout
+    assert [r["mechanism"] for r in result["rows"]] == ["off", "all_on"]
+    for r in result["rows"]:
+        assert r["a_ns_per_decision"] > 0 and r["b_ns_per_decision"] > 0 and r["b_over_a"] > 0
+    assert set(result["all_on_over_off"]) == {"A", "B"}
