@@ -1,6 +1,7 @@
 """The ``recarena`` command line: run, validate, list, report, clean, export.
 
-Exit codes: 0 success; 1 a run failed; 2 invalid input (scenario, arguments, paths).
+Exit codes: 0 success; 1 a run failed; 2 invalid input (scenario, arguments, paths); 130
+interrupted (Ctrl-C), 143 terminated (SIGTERM) — either way finished runs are kept.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from recarena.experiment.loading import ScenarioError, load_scenario
 from recarena.experiment.lock import ResultsDirectoryLocked
 from recarena.experiment.scenarios import bundled_scenarios, resolve_scenario_path
 from recarena.experiment.schema import EXECUTORS, ScenarioConfig
+from recarena.experiment.termination import Terminated, sigterm_as_interrupt
 
 __all__ = ["main"]
 
@@ -375,7 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export": _cmd_export,
     }
     try:
-        return handlers[args.command](args)
+        with sigterm_as_interrupt():
+            return handlers[args.command](args)
     except ScenarioError as exc:
         print(exc, file=sys.stderr)
         return EXIT_INVALID
@@ -387,10 +390,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"recarena {args.command}: cannot use{where}: {exc.strerror or exc}",
               file=sys.stderr)  # fmt: skip
         return EXIT_INVALID
-    except KeyboardInterrupt:
-        print("\ninterrupted; finished runs are kept — rerun with --resume --out DIR",
-              file=sys.stderr)  # fmt: skip
-        return 130
+    except KeyboardInterrupt as exc:
+        what, code = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+        hint = "; finished runs are kept — rerun with --resume --out DIR"
+        print(f"\n{what}{hint if args.command == 'run' else ''}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from importlib import metadata
 from types import TracebackType
 from typing import Any, TypeVar
@@ -62,8 +62,9 @@ class Executor(ABC):
         fn: Callable[[T], R],
         items: Sequence[T],
         on_lost: Callable[[T, BaseException], R],
-    ) -> Iterator[R]:
-        """``fn(item)`` for every item, yielded in completion order.
+    ) -> Generator[R, None, None]:
+        """``fn(item)`` for every item, yielded in completion order; closing the generator
+        stops what is still running.
 
         ``fn`` should catch its own exceptions; ``on_lost(item, error)`` makes the result of
         an item whose worker was lost (killed, disconnected) where the engine can tell.
@@ -106,7 +107,7 @@ class InlineExecutor(Executor):
         fn: Callable[[T], R],
         items: Sequence[T],
         on_lost: Callable[[T, BaseException], R],
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, None]:
         for item in items:
             yield fn(item)
 
@@ -121,7 +122,7 @@ class PoolExecutor(Executor):
         fn: Callable[[T], R],
         items: Sequence[T],
         on_lost: Callable[[T, BaseException], R],
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, None]:
         from joblib import Parallel, delayed
 
         parallel = Parallel(n_jobs=self.workers, backend="loky", return_as="generator_unordered")
@@ -199,7 +200,7 @@ class DaskExecutor(Executor):
         fn: Callable[[T], R],
         items: Sequence[T],
         on_lost: Callable[[T, BaseException], R],
-    ) -> Iterator[R]:
+    ) -> Generator[R, None, None]:
         from distributed import as_completed
 
         if not items:

@@ -360,23 +360,30 @@ def _execute(
     pending = list(tasks)
     while pending:
         again: list[RunTask] = []
-        for outcome in executor.map_unordered(run_task, pending, _lost):
-            task = outcome.task
-            if outcome.error is None:
-                if outcome.files is not None:
-                    _install(outcome)
-                bar.set_postfix_str(task.label, refresh=False)
-                bar.update(1)
-                continue
-            attempts[task.label] += 1
-            tried = attempts[task.label]
-            where = f" on {outcome.worker}" if outcome.worker else ""
-            if tried <= retries:
-                tqdm.write(f"run {task.label} failed{where} (attempt {tried} of {retries + 1}): "
-                           f"{outcome.error}; trying again", file=sys.stderr)  # fmt: skip
-                again.append(task)
-            else:
-                failures.append((outcome, tried))
+        runs = executor.map_unordered(run_task, pending, _lost)
+        try:
+            for outcome in runs:
+                task = outcome.task
+                if outcome.error is None:
+                    if outcome.files is not None:
+                        _install(outcome)
+                    bar.set_postfix_str(task.label, refresh=False)
+                    bar.update(1)
+                    continue
+                attempts[task.label] += 1
+                tried = attempts[task.label]
+                where = f" on {outcome.worker}" if outcome.worker else ""
+                if tried <= retries:
+                    tqdm.write(f"run {task.label} failed{where} (attempt {tried} of "
+                               f"{retries + 1}): {outcome.error}; trying again",
+                               file=sys.stderr)  # fmt: skip
+                    again.append(task)
+                else:
+                    failures.append((outcome, tried))
+        finally:
+            # Stop what still runs now, on an interrupt too (the pool's workers, the
+            # cluster's futures), not whenever the generator happens to be collected.
+            runs.close()
         pending = again
     return failures
 
@@ -610,7 +617,10 @@ def _sweep(
         try:
             with bar:
                 failures = _execute(engine, tasks, config.executor.retries, bar)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM from the command line
+            # The pool has stopped its workers on the way out (joblib aborts on any
+            # BaseException): what they left half-written goes, finished runs stay.
+            _drop_unfinished(points)
             _cleanup(out_dir, created)
             raise
         except Exception as exc:
@@ -693,13 +703,22 @@ def _check_directory(out_dir: Path, scenario_text: str, resume: bool) -> bool:
     return not out_dir.exists()
 
 
+def _drop_unfinished(points: Sequence[_Point]) -> None:
+    """Remove the temporary directories of runs that never finished (a killed worker's, or
+    those in flight when the sweep was interrupted): with the lock held, nothing else
+    writes them."""
+    for p in points:
+        for stale in (p.root / RUNS).glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def _prepare(out_dir: Path, points: Sequence[_Point], scenario_text: str) -> None:
     """Create the results directory (and each point's), drop stale temporary runs, write
     the scenario files."""
     for p in points:
         (p.root / RUNS).mkdir(parents=True, exist_ok=True)
-        for stale in (p.root / RUNS).glob(".tmp-*"):  # left by a killed worker
-            shutil.rmtree(stale, ignore_errors=True)
+    _drop_unfinished(points)
+    for p in points:
         if p.point is not None:
             _write_atomic(p.root / SCENARIO_FILE, resolved_yaml(p.config))
     _write_atomic(out_dir / SCENARIO_FILE, scenario_text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -75,6 +76,36 @@ def test_resume_after_kill(tmp_path: Path) -> None:
     assert len(runs) == 9 and len(set(runs)) == 9
     assert not list((out / "runs").glob(".tmp-*"))
     assert (out / "report.html").exists()
+
+
+def test_sigterm_stops_the_pool_and_keeps_finished_runs(tmp_path: Path) -> None:
+    # SIGTERM (kill, timeout, a scheduler) unwinds as Ctrl-C does: the pool's workers stop
+    # with the driver, runs in flight leave nothing, finished runs stay for --resume.
+    data = {**SMALL, "seeds": [1, 2, 3, 4, 5, 6], "schedule": {"days": 20, "slate_size": 5}}
+    scenario = _write(tmp_path, data)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "recarena.experiment.cli", "run", str(scenario), "--out",
+           str(out), "--executor", "process", "--jobs", "2", "--quiet"]  # fmt: skip
+    # A session of its own, so that a failure can stop the driver and its workers at once.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not completed_runs(out):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # to the driver only, as kill PID sends it
+    try:
+        # The workers share the driver's output pipes: this returns once they are gone too
+        # (left running, idle pool workers would hold them for minutes).
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the driver or its workers were still running 60 s after SIGTERM")
+    assert proc.returncode == 143, err
+    assert "terminated; finished runs are kept" in err and "Traceback" not in err
+    done = completed_runs(out)
+    assert 0 < len(done) < 18, "the signal must land mid-sweep"
+    assert not list((out / "runs").glob(".tmp-*"))
 
 
 def test_existing_directory_needs_resume(
