@@ -91,7 +91,13 @@ class OutputConfig(ClosedModel):
     """What a run writes."""
 
     dir: str | None = Field(None, description="results directory (default results/<name>/<time>)")
-    oracle_columns: bool = Field(True, description="compute the best-action oracle column")
+    oracle_columns: bool = Field(
+        True,
+        description="log each decision's best expected reward (the exact oracle) for "
+        "regret per decision; false drops that metric and its plots (value-based regret "
+        "against an oracle arm stays) and saves about a fifth of the simulator's CPU time, "
+        "two fifths when interests drift or evolve",
+    )
     plots: bool = Field(True, description="write PNG plots and embed them in the report")
 
 
