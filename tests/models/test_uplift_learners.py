@@ -85,7 +85,6 @@ FACTORIES: dict[str, Callable[[], Any]] = {
 }
 
 
-@pytest.mark.filterwarnings("ignore:treated share:UserWarning")
 @pytest.mark.parametrize("name", sorted(FACTORIES))
 def test_api_contract(name: str) -> None:
     X, t, y, _ = _binary_rct(0, n=600)
