@@ -43,6 +43,7 @@ __all__ = [
     "examination_weights",
     "exponential_from_uniform",
     "fatigued",
+    "first_click_step",
     "half_life_decay",
     "interest_step",
     "inverse_cdf_choice",
@@ -51,6 +52,7 @@ __all__ = [
     "ou_step",
     "satiated",
     "scan_any_click",
+    "scan_expectations",
     "scan_session",
     "scan_slot_probabilities",
     "scan_step",
@@ -367,24 +369,60 @@ def scan_any_click(alpha, examination, scan):  # type: ignore[no-untyped-def]
     clean = 1.0
     any_click = 0.0
     for j in range(alpha.shape[0]):
-        seen = clean * examination[j] * survive_scan
-        click = seen * alpha[j]
+        click, clean = first_click_step(clean, examination[j], alpha[j], survive_scan)
         any_click += click
-        clean = clean * (1.0 - examination[j]) + (seen - click)
     return any_click
 
 
 @_row
-def scan_session(clicked, alpha, slate, examination, scan, key, budget):  # type: ignore[no-untyped-def]
+def first_click_step(clean, examination, attraction, survive_scan):  # type: ignore[no-untyped-def]
+    """One slot of :func:`scan_any_click`: (P(the first click is at slot j), Q_{j+1}).
+
+    F_j = Q_j ε_j g α_j,  Q_{j+1} = Q_j (1 − ε_j) + (Q_j ε_j g − F_j).
+    """
+    seen = clean * examination * survive_scan
+    click = seen * attraction
+    return click, clean * (1.0 - examination) + (seen - click)
+
+
+@_row
+def scan_expectations(out, alpha, slate, examination, scan):  # type: ignore[no-untyped-def]
+    """(E[clicks], P(any click)) of a scanning session in one pass; slot values into ``out``.
+
+    The two recurrences of :func:`scan_slot_probabilities` and :func:`scan_any_click`, the
+    same operations in the same order (the same bits), interleaved so that their dependency
+    chains overlap.
+    """
+    continuation, survival, survive_scan = scan[0], scan[4], scan[5]
+    reach = 1.0
+    clean = 1.0
+    total = 0.0
+    any_click = 0.0
+    for j in range(alpha.shape[0]):
+        click, reach = scan_step(
+            reach, examination[j], alpha[j], continuation[j], survive_scan, survival[slate[j]]
+        )
+        out[j] = click
+        total += click
+        first, clean = first_click_step(clean, examination[j], alpha[j], survive_scan)
+        any_click += first
+    return total, any_click
+
+
+@_row
+def scan_session(clicked, alpha, slate, examination, scan, seen_u, click_u, key, budget):  # type: ignore[no-untyped-def]
     """Play one scanning session; sets ``clicked[j]``; returns (clicks, minutes spent).
 
     At slot j, top-down: examined when U_j1 < ε_j (s minutes), clicked when U_j2 < α_j
     (L_i minutes), then scanning on after a click when U_j3 < λ_j; the session ends when the
     minutes spent pass the drawn budget ``budget`` (the last step is cut at it; ∞ = none).
     U_jd is the keyed uniform (seed, user, counter, j, purpose_d) of ``key = (seed, user,
-    counter, purposes)``, drawn only when it is read (a keyed draw is the same whenever it
-    is drawn). The probabilities are those of :func:`scan_slot_probabilities` (the budget
-    is memoryless).
+    counter, purposes)``: U_j1 and U_j2 come drawn for every slot (``seen_u``, ``click_u``:
+    independent draws the CPU overlaps, where drawing each after the last one's branch
+    serialised them), U_j3 is drawn when it is read (a keyed draw is the same whenever it
+    is drawn, so the session is the same either way). ε_j = 1 needs no comparison, as
+    U < 1. The probabilities are those of :func:`scan_slot_probabilities` (the budget is
+    memoryless).
     """
     continuation, scan_minutes, length = scan[0], scan[2], scan[3]
     seed, user, counter, purposes = key
@@ -393,14 +431,12 @@ def scan_session(clicked, alpha, slate, examination, scan, key, budget):  # type
     for j in range(alpha.shape[0]):
         clicked[j] = False
     for j in range(alpha.shape[0]):
-        if examination[j] < 1.0 and not (
-            uniform_one(seed, user, counter, j, purposes[0]) < examination[j]
-        ):
+        if not seen_u[j] < examination[j]:
             continue
         spent += scan_minutes
         if spent > budget:
             return clicks, budget
-        if uniform_one(seed, user, counter, j, purposes[1]) < alpha[j]:
+        if click_u[j] < alpha[j]:
             clicked[j] = True
             clicks += 1
             spent += length[slate[j]]

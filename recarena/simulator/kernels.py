@@ -363,13 +363,15 @@ def cached_best_values(  # type: ignore[no-untyped-def]
     they were computed with — an empty (0, d) array when interests never move.
 
     Satiation and fatigue only lower utilities (κ_b σ ≥ 0, κ ≥ 0). Since the anchor, with
-    Δ = θ_u − θ_anchor, μ the mean φ_i of the items on sale and r_i = ‖φ_i − μ‖, an item's
-    base utility has moved by (w/√d) Δ·φ_i = (w/√d) Δ·μ + (w/√d) Δ·(φ_i − μ), so it has
-    risen by at most M_i = (w/√d)(Δ·μ + ‖Δ‖ r_i) (Cauchy–Schwarz on the centred vectors:
-    the common shift Δ·μ moves every item alike and is not paid ‖Δ‖ max_i ‖φ_i‖ for).
-    The shortlist is stored by base utility at the anchor (↓), so after its j-th item every
-    item not yet seen is worth at most the ceiling
-    C_j = max(max_{j' > j} (v_{j'} + M_{j'}), ``bound`` + (w/√d)(Δ·μ + ‖Δ‖ max_i r_i)),
+    Δ = θ_u − θ_anchor, c_g the mean φ_i of category g's items on sale and
+    r_i = ‖φ_i − c_{g_i}‖, an item's base utility has moved by
+    (w/√d) Δ·φ_i = (w/√d) Δ·c_{g_i} + (w/√d) Δ·(φ_i − c_{g_i}), so its current utility is at
+    most v_i + M_i with M_i = (w/√d)(Δ·c_{g_i} + ‖Δ‖ r_i) − κ_b σ_{g_i} (Cauchy–Schwarz on
+    the vectors centred per category: the shift Δ·c_g moves a category's items alike, and
+    its satiation lowers them alike). The shortlist is stored by base utility at the anchor
+    (↓), so after its j-th item every item not yet seen is worth at most the ceiling
+    C_j = max(max_{j' > j} (v_{j'} + M_{j'}),
+    max_g (``bound`` + (w/√d)(Δ·c_g + ‖Δ‖ R_g) − κ_b σ_g)), R_g = max_{i ∈ g} r_i,
     the first term over the rest of the list, the second over the items outside it. The
     shortlist is walked in that order keeping the k best current utilities (satiation and
     fatigue applied, base utilities re-scored at the current θ if interests move), and the
@@ -394,11 +396,15 @@ def cached_best_values(  # type: ignore[no-untyped-def]
     c = shortlist.shape[1]
     k = choice[0].shape[0]
     # The drift margin's parts (see above): μ, the radii r_i and their largest.
-    centre = np.zeros(d)
+    n_groups = 1
+    for i in range(m):
+        n_groups = max(n_groups, items[6][i] + 1)
+    centres = np.zeros((n_groups, d))
     radius = np.zeros(m)
-    widest = 0.0
+    widest = np.full(n_groups, -np.inf)
     if moving:
-        centre, radius, widest = _item_spread(items[0], available)
+        centres, radius, widest = _item_spread(items[0], items[6], available, n_groups)
+    common = np.empty(n_groups)
     scale = items[4]
     catalogue = np.empty(m)
     candidate_u = np.empty(m + 1)
@@ -454,8 +460,9 @@ def cached_best_values(  # type: ignore[no-untyped-def]
             # not yet seen can be worth (ceiling[j]: the rest of the list, and the bound).
             drifted = moving and not fresh
             if drifted:
-                _drift_ceilings(ceiling, listed[s], listed_u[s], bound[user], theta[s],
-                                anchored[s], centre, radius, widest, scale, k)  # fmt: skip
+                _drift_ceilings(ceiling, common, listed[s], listed_u[s], bound[user], theta[s],
+                                anchored[s], sat[s], items, centres, radius, widest, scale,
+                                k)  # fmt: skip
             filled = 0
             decided = False
             for j in range(c):
@@ -508,50 +515,68 @@ def cached_best_values(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _item_spread(vector, available):  # type: ignore[no-untyped-def]
-    """μ = the mean φ_i of the items on sale, r_i = ‖φ_i − μ‖ (0 off sale) and max_i r_i."""
+def _item_spread(vector, category, available, n_groups):  # type: ignore[no-untyped-def]
+    """Per category g: c_g = the mean φ_i of its items on sale; r_i = ‖φ_i − c_{g_i}‖ (0 off
+    sale) and R_g = max r_i over g's items on sale (−inf for a category with none)."""
     m, d = vector.shape
     on_sale = np.flatnonzero(available)
-    centre = np.zeros(d)
+    centres = np.zeros((n_groups, d))
+    counts = np.zeros(n_groups)
     for i in on_sale:
+        g = category[i]
+        counts[g] += 1.0
         for f in range(d):
-            centre[f] += np.float64(vector[i, f])
-    for f in range(d):
-        centre[f] /= max(on_sale.shape[0], 1)
+            centres[g, f] += np.float64(vector[i, f])
+    for g in range(n_groups):
+        for f in range(d):
+            centres[g, f] /= max(counts[g], 1.0)
     radius = np.zeros(m)
-    widest = 0.0
+    widest = np.full(n_groups, -np.inf)
     for i in on_sale:
+        g = category[i]
         norm = 0.0
         for f in range(d):
-            norm += (np.float64(vector[i, f]) - centre[f]) ** 2
+            norm += (np.float64(vector[i, f]) - centres[g, f]) ** 2
         radius[i] = np.sqrt(norm)
-        widest = max(widest, radius[i])
-    return centre, radius, widest
+        widest[g] = max(widest[g], radius[i])
+    return centres, radius, widest
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _drift_ceilings(  # type: ignore[no-untyped-def]
-    ceiling, listed, listed_u, bound, theta, anchored, centre, radius, widest, scale, k
+    ceiling, common, listed, listed_u, bound, theta, anchored, sat, items, centres, radius,
+    widest, scale, k,
 ):  # fmt: skip
     """ceiling[j] = C_j of :func:`cached_best_values` for j ≥ k − 1 (the walk stops no
     earlier): the most any item after the j-th of the list, or outside it, can be worth at
     θ when the list was scored at the anchor, plus a relative allowance far above float64
-    rounding."""
+    rounding. ``common`` (G,) is workspace: (w/√d) Δ·c_g − κ_b σ_g per category (G dot
+    products a re-find, repaid by a shorter walk and fewer re-scored shortlists)."""
     c = listed.shape[0]
+    n_groups, d = centres.shape
+    weight, category = items[7], items[6]
     shift = 0.0
-    common = 0.0
-    for f in range(theta.shape[0]):
+    for f in range(d):
         delta = theta[f] - anchored[f]
         shift += delta * delta
-        common += delta * centre[f]
     spread = scale * np.sqrt(shift)
-    common *= scale
-    rest = bound + spread * widest if bound > -np.inf else -np.inf
+    for g in range(n_groups):
+        acc = 0.0
+        for f in range(d):
+            acc += (theta[f] - anchored[f]) * centres[g, f]
+        common[g] = scale * acc
+        if weight != 0.0:
+            common[g] -= weight * sat[g]
+    rest = -np.inf
+    if bound > -np.inf:
+        for g in range(n_groups):
+            if widest[g] > -np.inf:
+                rest = max(rest, bound + common[g] + spread * widest[g])
     for j in range(c - 1, k - 2, -1):
-        value = rest + common
-        ceiling[j] = value + 1e-9 * (1.0 + abs(value)) if value > -np.inf else value
+        ceiling[j] = rest + 1e-9 * (1.0 + abs(rest)) if rest > -np.inf else rest
         if j > 0:
-            rest = max(rest, listed_u[j] + spread * radius[listed[j]])
+            item = listed[j]
+            rest = max(rest, listed_u[j] + common[category[item]] + spread * radius[item])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -879,22 +904,27 @@ def scan_outcomes(  # type: ignore[no-untyped-def]
     minutes = np.empty(n_rows)
     probabilities = np.empty(k)
     alpha = np.empty(k)
+    seen_u = np.empty(k)  # the examination and click uniforms of a row's k slots
+    click_u = np.empty(k)
     most = 0
     for b in range(n_rows):
         user, count = users[b], counter[b]
         _row_utilities(u[b], slates[b], theta[b], rho[b], ring[b], sat[b], items, False)
         bh.attractiveness(alpha, u[b], choice)
-        expected[b] = bh.scan_slot_probabilities(probabilities, alpha, slates[b], examination,
-                                                 scan)  # fmt: skip
-        any_click[b] = bh.scan_any_click(alpha, examination, scan)
+        expected[b], any_click[b] = bh.scan_expectations(probabilities, alpha, slates[b],
+                                                         examination, scan)  # fmt: skip
         budget = np.inf
         if not np.isinf(budget_mean):
             budget = bh.exponential_from_uniform(
                 uniform_one(seed, user, count, 0, purposes[3]), budget_mean
             )
+        for j in range(k):
+            seen_u[j] = uniform_one(seed, user, count, j, purposes[0])
+        for j in range(k):
+            click_u[j] = uniform_one(seed, user, count, j, purposes[1])
         clicks[b], minutes[b] = bh.scan_session(
-            clicked[b], alpha, slates[b], examination, scan, (seed, user, count, purposes),
-            budget,
+            clicked[b], alpha, slates[b], examination, scan, seen_u, click_u,
+            (seed, user, count, purposes), budget,
         )  # fmt: skip
         most = max(most, clicks[b])
     # Every click, by rank then row: each rank is one round of click consequences.
@@ -997,13 +1027,16 @@ def interest_entropies(preference, users, centres, scale):  # type: ignore[no-un
     n_groups, d = centres.shape
     out = np.empty(users.shape[0])
     z = np.empty(n_groups)
+    theta = np.empty(d)  # converted once per user, not once per category (same bits)
     for b in range(users.shape[0]):
         user = users[b]
+        for f in range(d):
+            theta[f] = np.float64(preference[user, f])
         top = -np.inf
         for g in range(n_groups):
             acc = 0.0
             for f in range(d):
-                acc += np.float64(preference[user, f]) * centres[g, f]
+                acc += theta[f] * centres[g, f]
             z[g] = acc * scale
             top = max(top, z[g])
         total = 0.0

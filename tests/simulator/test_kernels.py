@@ -86,3 +86,23 @@ def test_next_sessions_draws_the_documented_gaps_and_returns_the_users_due_again
     untouched = np.setdiff1d(np.arange(n_users), users)
     assert np.isinf(next_session[untouched]).all()
     np.testing.assert_array_equal(counts[untouched], counts0[untouched])
+
+
+def test_item_spread_centres_each_category_on_its_items_on_sale() -> None:
+    """c_g = mean φ of g's items on sale, r_i = ‖φ_i − c_{g_i}‖ (0 off sale), R_g = max r_i
+    over g (−inf for a category with nothing on sale): the drift ceilings' parts."""
+    rng = np.random.default_rng(8)
+    vector = rng.normal(size=(30, 4)).astype(np.float32)
+    category = rng.integers(0, 4, 30)
+    category[category == 3] = 2  # category 3 has no items
+    available = rng.random(30) < 0.7
+    centres, radius, widest = kernels._item_spread(vector, category, available, 4)
+    phi = vector.astype(np.float64)
+    for g in range(3):
+        members = available & (category == g)
+        np.testing.assert_allclose(centres[g], phi[members].mean(axis=0), rtol=1e-12)
+        r = np.linalg.norm(phi[members] - centres[g], axis=1)
+        np.testing.assert_allclose(radius[members], r, rtol=1e-12)
+        assert widest[g] == pytest.approx(r.max(), rel=1e-12)
+    assert (radius[~available] == 0).all()
+    assert widest[3] == -np.inf and (centres[3] == 0).all()
