@@ -45,6 +45,7 @@ from recarena.contract import (
     Surface,
 )
 from recarena.numerics.counter_rng import Purpose, uniform
+from recarena.numerics.ziggurat import standard_normals
 from recarena.simulator import campaigns, kernels
 from recarena.simulator.history import HistoryStore
 from recarena.simulator.log import (
@@ -246,7 +247,9 @@ class Engine:
     crn_seed
         Key of the common random numbers (:meth:`RandomStreams.crn_seed`).
     drift_rng
-        Generator for preference drift (the run's ``"drift"`` stream; identical across arms).
+        Generator for preference drift (the run's ``"drift"`` stream; identical across arms):
+        each day's normals are a ziggurat sequence seeded by one word of it
+        (:func:`recarena.numerics.ziggurat.standard_normals`).
     session_policy, campaign_policy
         Set-up policies, or ``None`` where the surface is unused.
     log
@@ -670,7 +673,7 @@ class Engine:
         if b.win_back_hazard > 0 and dormant.size:
             self._win_back(t, day, dormant)
         if b.drift_sd > 0:
-            noise = self.drift_rng.standard_normal(state.preference.shape, dtype=np.float32)
+            noise = standard_normals(state.preference.shape, self.drift_rng)
             if b.drift_reversion_days is None:
                 state.preference += np.float32(b.drift_sd * np.sqrt(dt)) * noise
             else:
