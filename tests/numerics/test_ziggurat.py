@@ -44,7 +44,10 @@ def test_the_layers_have_equal_areas_and_the_edges_decrease() -> None:
     """Layer i spans x_i (width w_i 2⁵²) at height f_i: areas x_i (f_{i−1} − f_i) are v."""
     edges = _W * float(1 << 52)
     areas = edges[1:] * (_F[:-1] - _F[1:])
-    np.testing.assert_allclose(areas[1:], 0.00492867323399, rtol=1e-9)
+    np.testing.assert_allclose(areas, 0.00492867323399, rtol=1e-9)
+    # The base layer: its rectangle up to r plus the tail beyond it, also of area v.
+    tail = np.sqrt(np.pi / 2) * stats.norm.sf(3.6541528853610088) * 2
+    assert edges[0] * _F[255] == pytest.approx(3.6541528853610088 * _F[255] + tail, rel=1e-9)
     assert (np.diff(edges[1:]) > 0).all() and (np.diff(_F) < 0).all()
     assert _K[1] == 0  # the top layer has no rectangle under another layer
 
