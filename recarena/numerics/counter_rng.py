@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["Purpose", "normal", "uniform", "uniform_one"]
+__all__ = ["Purpose", "mix64", "normal", "uniform", "uniform_one"]
 
 _U64 = np.uint64
 # Odd constants (golden-ratio and SplitMix64 / Murmur3 multipliers) that spread each input
@@ -105,8 +105,9 @@ def uniform(
 
 
 @njit(cache=True, nogil=True)
-def _mix(z):  # type: ignore[no-untyped-def]  # numba: uint64 in, uint64 out
-    """SplitMix64 finaliser: a bijection on uint64 with full avalanche."""
+def mix64(z):  # type: ignore[no-untyped-def]  # numba: uint64 in, uint64 out
+    """SplitMix64 finaliser: a bijection on uint64 with full avalanche (also the output
+    step of :mod:`recarena.numerics.ziggurat`'s SplitMix64 sequence)."""
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
@@ -125,7 +126,7 @@ def uniform_one(seed, user, counter, slot, purpose):  # type: ignore[no-untyped-
         ^ (np.uint64(slot) * _K_SLOT)
         ^ (purpose * _K_PURPOSE)
     )
-    key = _mix(_mix(key) + purpose)
+    key = mix64(mix64(key) + purpose)
     return np.float64(key >> _S11) * _TWO_M53
 
 

@@ -15,7 +15,7 @@ the density, and one in the base layer's tail is drawn from the tail by Marsagli
 (Steele, Lea & Flood, OOPSLA 2014) started at the seed: no global state; one seed, one
 result.
 
-Bottom floor: imports nothing of recarena.
+Bottom floor: imports only :mod:`recarena.numerics.counter_rng` (its SplitMix64 finaliser).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from recarena.numerics.counter_rng import mix64
+
 __all__ = ["fill_standard_normals", "standard_normals"]
 
 #: The tail's start r and each layer's area v for 256 layers (Marsaglia & Tsang, 2000).
@@ -33,9 +35,7 @@ _R = 3.6541528853610088
 _V = 0.00492867323399
 _U64 = np.uint64
 _GAMMA = _U64(0x9E3779B97F4A7C15)  # SplitMix64's increment (the golden ratio)
-_M1 = _U64(0xBF58476D1CE4E5B9)
-_M2 = _U64(0x94D049BB133111EB)
-_S1, _S8, _S11, _S27, _S30, _S31 = (_U64(s) for s in (1, 8, 11, 27, 30, 31))
+_S1, _S8, _S11 = _U64(1), _U64(8), _U64(11)
 _LOW8 = _U64(0xFF)
 _LOW52 = _U64((1 << 52) - 1)
 _TWO_M53 = 1.0 / float(1 << 53)
@@ -74,9 +74,7 @@ _K, _W, _F = _tables()
 def _next_word(state):  # type: ignore[no-untyped-def]  # numba: uint64 in, (uint64, uint64) out
     """SplitMix64: advance the state by γ and return (state, the finalised word)."""
     state += _GAMMA
-    z = (state ^ (state >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return state, z ^ (z >> _S31)
+    return state, mix64(state)
 
 
 @njit(cache=True, nogil=True, inline="always")
